@@ -1,0 +1,34 @@
+# Thin wrappers; everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint bench serve clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/binroute plan sample_data/helsinki --date 2026-11-23 --out out/demo --time-limit 20
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check routing geo api tests benchmarks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+serve: install
+	$(BIN)/binroute serve
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache

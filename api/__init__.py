@@ -1,0 +1,1 @@
+"""binroute edges: the Flask app and the CLI. Calls geo and routing."""

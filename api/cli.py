@@ -1,0 +1,139 @@
+"""The ``binroute`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Callable
+from datetime import date as Date
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo.errors import NetworkError, SnapError
+from routing.errors import ForecastError, InfeasibleProblem, ProblemError
+
+from .errors import ScenarioError
+
+USER_ERRORS = (ScenarioError, NetworkError, SnapError, ProblemError, InfeasibleProblem, ForecastError)
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn bad input into one clear line on stderr and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                warnings.showwarning = _show_warning
+                return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _progress(msg: str) -> None:
+    click.echo(f"  {msg}", err=True)
+
+
+@click.group()
+@click.version_option(package_name="binroute")
+def main() -> None:
+    """binroute: plan waste-collection rounds from OSM roads and bin sensors."""
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--date", "plan_date", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Planning day, YYYY-MM-DD.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Solver time limit, seconds.")
+@click.option("--solution-limit", type=click.IntRange(min=1), default=None, help="Stop after this many solutions (deterministic).")
+@click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="ortools", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threshold", type=click.FloatRange(min=1, max=100), default=None, help="Fill %% at which a bin is due (default from fleet.json, else 80).")
+@click.option("--no-may", is_flag=True, help="Collect only the bins that must be collected.")
+@_user_errors
+def plan(scenario: Path, plan_date: Any, out_dir: Path, time_limit: float, solution_limit: int | None,
+         engine: str, seed: int, threshold: float | None, no_may: bool) -> None:
+    """Plan one day's collection rounds for a SCENARIO directory."""
+    from .pipeline import PlanOptions, plan_scenario, write_plan
+    from .scenario import load_scenario
+
+    click.echo(f"binroute: planning {scenario} for {plan_date.date()}", err=True)
+    scn = load_scenario(scenario)
+    options = PlanOptions(
+        date=plan_date.date(), time_limit_s=None if solution_limit and not time_limit else time_limit,
+        solution_limit=solution_limit, engine=engine, seed=seed, threshold_pct=threshold, include_may=not no_may,
+    )
+    result = plan_scenario(scn, options, progress=_progress)
+    files = write_plan(result, out_dir)
+    for text in result.plan["warnings"]:
+        click.echo(f"warning: {text}", err=True)
+    t = result.plan["totals"]
+    click.echo(
+        f"{t['bins']} bins on {t['vehicles_used']} vehicle(s): {t['km']:.1f} km, {t['hours']:.1f} h, "
+        f"{t['kg']} kg, {t['tips']} tip(s); {len(result.plan['unserved_required'])} required bin(s) unserved"
+    )
+    for f in files.values():
+        click.echo(f"wrote {f}")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--at", "at", required=True, help="ISO date and time to forecast for (local time unless an offset is given).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_user_errors
+def forecast(scenario: Path, at: str, as_json: bool) -> None:
+    """Predicted fill, uncertainty and collect decision per bin at a time."""
+    import pandas as pd
+
+    from routing.decide import DecisionRules, decide
+    from routing.forecast import fit_fill_model
+
+    from .scenario import load_fleet, load_readings_only
+
+    readings, bins, tz = load_readings_only(scenario)
+    try:
+        when = pd.Timestamp(at)
+    except ValueError as exc:
+        raise ScenarioError(f"--at: {at!r} is not an ISO date and time") from exc
+    when = when.tz_localize(tz) if when.tzinfo is None else when
+    rules = DecisionRules()
+    if (scenario / "fleet.json").is_file():
+        p = load_fleet(scenario / "fleet.json").planning
+        rules = DecisionRules(p.threshold_pct, p.overflow_risk, p.next_opportunity_days, p.overflow_cost)
+    model = fit_fill_model(readings, bins=bins, tz=tz)
+    decisions = decide(model, when, rules)
+    pred = model.predict(when)
+
+    def num(x: float, nd: int = 1) -> float | None:
+        return None if x != x else round(float(x), nd)
+
+    out = {
+        b: {"fill_pct": num(d.fill_pct), "fill_p10": num(d.fill_p10), "fill_p90": num(d.fill_p90),
+            "p_overflow": num(float(pred.at[b, "p_overflow"]), 4), "decision": d.decision, "reason": d.reason}
+        for b, d in decisions.items()
+    }
+    if as_json:
+        click.echo(json.dumps({"at": when.isoformat(), "bins": out}, indent=2))
+        return
+    click.echo(f"{'bin':<12} {'fill%':>6} {'p10':>6} {'p90':>6} {'P(over)':>8}  decision  reason")
+    for b, r in out.items():
+        def f(x: float | None) -> str:
+            return "-" if x is None else f"{x:.0f}"
+        po = "-" if r["p_overflow"] is None else f"{r['p_overflow']:.2f}"
+        click.echo(f"{b:<12} {f(r['fill_pct']):>6} {f(r['fill_p10']):>6} {f(r['fill_p90']):>6} {po:>8}  {r['decision']:<8}  {r['reason']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

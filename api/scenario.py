@@ -1,0 +1,335 @@
+"""Reading and validating a scenario directory.
+
+A scenario holds ``bins.csv``, ``readings.csv``, ``fleet.json`` and a road
+network (``network.osm``, ``network.osm.bz2`` or ``network.osm.pbf``, or a
+``scenario.json`` saying ``{"network": "path/to/file"}``). Everything is
+checked here, at the edge, with messages that name the file, the line and the
+field; the core gets plain values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ScenarioError
+
+NETWORK_NAMES = ("network.osm.pbf", "network.osm", "network.osm.bz2")
+_HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_hhmm(value: str) -> int:
+    """``"06:30"`` → seconds after midnight (``"24:00"`` allowed)."""
+    match = _HHMM.match(value.strip())
+    if not match or (int(match.group(1)) == 24 and match.group(2) != "00"):
+        raise ValueError(f"{value!r} is not a time of day as HH:MM")
+    return int(match.group(1)) * 3600 + int(match.group(2)) * 60
+
+
+HHMM = Annotated[str, Field(pattern=r"^([01]?\d|2[0-4]):[0-5]\d$", description="local time of day, HH:MM")]
+Lon = Annotated[float, Field(ge=-180, le=180)]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class DepotIn(_Model):
+    id: Annotated[str, Field(min_length=1)]
+    lon: Lon
+    lat: Lat
+    opens: HHMM = "00:00"
+    closes: HHMM = "24:00"
+
+
+class FacilityIn(_Model):
+    id: Annotated[str, Field(min_length=1)]
+    lon: Lon
+    lat: Lat
+    streams: Annotated[list[str], Field(min_length=1)]
+    opens: HHMM = "00:00"
+    closes: HHMM = "24:00"
+    tip_minutes: Annotated[float, Field(ge=0, le=240)] = 15
+
+
+class BreakIn(_Model):
+    earliest: HHMM
+    latest: HHMM
+    minutes: Annotated[float, Field(gt=0, le=240)] = 30
+
+    @model_validator(mode="after")
+    def _order(self) -> BreakIn:
+        if parse_hhmm(self.latest) < parse_hhmm(self.earliest):
+            raise ValueError("latest is before earliest")
+        return self
+
+
+class VehicleIn(_Model):
+    id: Annotated[str, Field(min_length=1)]
+    depot: str
+    end_depot: str | None = None
+    streams: Annotated[list[str], Field(min_length=1)]
+    capacity_kg: Annotated[float, Field(gt=0)]
+    capacity_l: Annotated[float, Field(gt=0)]
+    shift_start: HHMM
+    shift_end: HHMM
+    max_shift_hours: Annotated[float, Field(gt=0, le=24)] | None = None
+    break_: BreakIn | None = Field(default=None, alias="break")
+    cost_per_km: Annotated[float, Field(ge=0)] = 1.5
+    cost_per_hour: Annotated[float, Field(ge=0)] = 35.0
+    fixed_cost: Annotated[float, Field(ge=0)] = 0.0
+    max_lifts: Annotated[int, Field(gt=0)] | None = None
+    max_kg_per_day: Annotated[float, Field(gt=0)] | None = None
+    weight_t: Annotated[float, Field(gt=0, le=60)] = 26.0
+    height_m: Annotated[float, Field(gt=0, le=6)] = 3.6
+    width_m: Annotated[float, Field(gt=0, le=4)] = 2.55
+    length_m: Annotated[float, Field(gt=0, le=25)] = 10.0
+    max_speed_kph: Annotated[float, Field(gt=0, le=130)] = 90.0
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _shift(self) -> VehicleIn:
+        if parse_hhmm(self.shift_end) <= parse_hhmm(self.shift_start):
+            raise ValueError("shift_end must be after shift_start")
+        return self
+
+
+class StreamIn(_Model):
+    kg_per_litre: Annotated[float, Field(gt=0, le=2)]
+    compaction: Annotated[float, Field(ge=1, le=10)] = 1.0
+
+
+class PlanningIn(_Model):
+    threshold_pct: Annotated[float, Field(gt=0, le=100)] = 80.0
+    overflow_risk: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    next_opportunity_days: Annotated[float, Field(gt=0, le=30)] = 1.0
+    overflow_cost: Annotated[float, Field(ge=0)] = 40.0
+    collect_at: HHMM = "10:00"
+    balance_weight: Annotated[float, Field(ge=0)] = 0.0
+    max_snap_m: Annotated[float, Field(gt=0)] = 150.0
+
+
+class FleetIn(_Model):
+    timezone: str = "UTC"
+    depots: Annotated[list[DepotIn], Field(min_length=1)]
+    facilities: list[FacilityIn] = []
+    vehicles: Annotated[list[VehicleIn], Field(min_length=1)]
+    streams: dict[str, StreamIn] = {}
+    planning: PlanningIn = PlanningIn()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refs(self) -> FleetIn:
+        depot_ids = [d.id for d in self.depots]
+        for kind, ids in (("depot", depot_ids), ("facility", [f.id for f in self.facilities]),
+                          ("vehicle", [v.id for v in self.vehicles])):
+            dup = {i for i in ids if ids.count(i) > 1}
+            if dup:
+                raise ValueError(f"{kind} id(s) used twice: {', '.join(sorted(dup))}")
+        for i, v in enumerate(self.vehicles):
+            for d in (v.depot, v.end_depot):
+                if d is not None and d not in depot_ids:
+                    raise ValueError(f"vehicles[{i}] ({v.id}): depot {d!r} is not among the depots")
+        return self
+
+
+class BinIn(_Model):
+    bin_id: Annotated[str, Field(min_length=1)]
+    lon: Lon
+    lat: Lat
+    stream: Annotated[str, Field(min_length=1)]
+    capacity_l: Annotated[float, Field(gt=0, le=40000)]
+    service_s: Annotated[float, Field(ge=0, le=3600)] | None = None
+    tw_start: HHMM | None = None
+    tw_end: HHMM | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> BinIn:
+        if (self.tw_start is None) != (self.tw_end is None):
+            raise ValueError("give both tw_start and tw_end, or neither")
+        if self.tw_start is not None and self.tw_end is not None and parse_hhmm(self.tw_end) < parse_hhmm(self.tw_start):
+            raise ValueError("tw_end is before tw_start")
+        return self
+
+
+def _describe(exc: ValidationError, where: str) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = err.get("input")
+        shown = f" (got {given!r})" if not isinstance(given, dict | list) and given is not None else ""
+        parts.append(f"{where}: {loc}: {err['msg']}{shown}")
+    more = len(exc.errors()) - 5
+    return "\n".join(parts) + (f"\n... and {more} more" if more > 0 else "")
+
+
+def load_fleet(path: Path) -> FleetIn:
+    """Read and validate ``fleet.json``."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path}: file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    try:
+        return FleetIn.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(_describe(exc, str(path))) from exc
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path}: file not found") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ScenarioError(f"{path}: not a readable CSV file ({exc})") from exc
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ScenarioError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}")
+    return df
+
+
+def load_bins(path: Path) -> pd.DataFrame:
+    """Read and validate ``bins.csv`` (one row per bin; line numbers in errors)."""
+    df = _read_csv(path, ("bin_id", "lon", "lat", "stream", "capacity_l"))
+    optional = [c for c in ("service_s", "tw_start", "tw_end") if c in df.columns]
+    known = {"bin_id", "lon", "lat", "stream", "capacity_l", *optional}
+    rows = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(df.to_dict("records")):
+        line = i + 2
+        data = {k: (v if v != "" else None) for k, v in rec.items() if k in known}
+        try:
+            row = BinIn.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_describe(exc, f"{path} line {line}")) from exc
+        if row.bin_id in seen:
+            raise ScenarioError(f"{path} line {line}: bin_id {row.bin_id!r} already used on line {seen[row.bin_id]}")
+        seen[row.bin_id] = line
+        rows.append(row.model_dump())
+    if not rows:
+        raise ScenarioError(f"{path}: no bins")
+    return pd.DataFrame(rows)
+
+
+_TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)$"
+
+
+def parse_timestamps(values: pd.Series, tz: str, where: str) -> pd.Series:
+    """Parse ISO 8601 timestamps; those without an offset are taken as local ``tz``."""
+    text = values.astype(str).str.strip()
+    aware = text.str.contains(_TZ_SUFFIX, regex=True)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        out[aware] = pd.to_datetime(text[aware], utc=True, errors="coerce", format="ISO8601")
+    if (~aware).any():
+        naive = pd.to_datetime(text[~aware], errors="coerce", format="ISO8601")
+        out[~aware] = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+    bad = out.isna()
+    if bad.any():
+        first = bad.to_numpy().nonzero()[0][:3]
+        shown = "; ".join(f"line {int(i) + 2}: {text.iloc[i]!r}" for i in first)
+        raise ScenarioError(f"{where}: timestamp is not an ISO 8601 date and time ({shown})")
+    return out
+
+
+def load_readings(path: Path, tz: str) -> pd.DataFrame:
+    """Read ``readings.csv``. Bad timestamps are errors; odd fill values are left to cleaning."""
+    df = _read_csv(path, ("bin_id", "timestamp", "fill_pct"))
+    df["bin_id"] = df["bin_id"].str.strip()
+    empty = df["bin_id"] == ""
+    if empty.any():
+        raise ScenarioError(f"{path} line {int(empty.to_numpy().nonzero()[0][0]) + 2}: bin_id is empty")
+    fill = pd.to_numeric(df["fill_pct"].str.strip(), errors="coerce")
+    bad = fill.isna() & (df["fill_pct"].str.strip() != "")
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise ScenarioError(f"{path} line {i + 2}: fill_pct {df['fill_pct'].iloc[i]!r} is not a number")
+    return pd.DataFrame({
+        "bin_id": df["bin_id"],
+        "timestamp": parse_timestamps(df["timestamp"], tz, str(path)),
+        "fill_pct": fill,
+    })
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, ready for the pipeline."""
+
+    name: str
+    directory: Path
+    network: Path
+    fleet: FleetIn
+    bins: pd.DataFrame
+    readings: pd.DataFrame
+
+
+def find_network(directory: Path) -> Path:
+    """The scenario's road network file."""
+    cfg = directory / "scenario.json"
+    if cfg.is_file():
+        try:
+            data = json.loads(cfg.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{cfg}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("network"), str):
+            raise ScenarioError(f'{cfg}: expected {{"network": "path/to/file"}}')
+        path = (directory / data["network"]).resolve()
+        if not path.is_file():
+            raise ScenarioError(f"{cfg}: network file {data['network']!r} not found")
+        return path
+    for name in NETWORK_NAMES:
+        if (directory / name).is_file():
+            return directory / name
+    raise ScenarioError(f"{directory}: no road network ({', '.join(NETWORK_NAMES)} or scenario.json)")
+
+
+def load_scenario(directory: str | Path, *, need_network: bool = True) -> Scenario:
+    """Load and validate every file of a scenario directory.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, line and field of the first problem found.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ScenarioError(f"{directory}: scenario directory not found")
+    fleet = load_fleet(directory / "fleet.json")
+    bins = load_bins(directory / "bins.csv")
+    readings = load_readings(directory / "readings.csv", fleet.timezone)
+    network = find_network(directory) if need_network else directory
+    return Scenario(directory.name, directory, network, fleet, bins, readings)
+
+
+def load_readings_only(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+    """Readings (and bins where present) for forecasts and backtests."""
+    directory = Path(directory)
+    tz = "UTC"
+    if (directory / "fleet.json").is_file():
+        tz = load_fleet(directory / "fleet.json").timezone
+    bins = load_bins(directory / "bins.csv") if (directory / "bins.csv").is_file() else None
+    return load_readings(directory / "readings.csv", tz), bins, tz
+
+
+def as_dict(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(by_alias=True)

@@ -1,0 +1,21 @@
+"""binroute's road model: OSM graphs, snapping, travel matrices and GeoJSON.
+
+Knows graphs and geometry; never the solver.
+"""
+
+from .errors import FarFromRoadWarning as FarFromRoadWarning
+from .errors import NetworkError as NetworkError
+from .errors import OutsideNetworkWarning as OutsideNetworkWarning
+from .errors import SnapError as SnapError
+from .geojson import OSM_ATTRIBUTION as OSM_ATTRIBUTION
+from .matrix import PathFinder as PathFinder
+from .matrix import RoutingGraph as RoutingGraph
+from .matrix import routing_graph as routing_graph
+from .matrix import travel_matrices as travel_matrices
+from .network import RoadNetwork as RoadNetwork
+from .network import VehicleProfile as VehicleProfile
+from .osm import graph_from_file as graph_from_file
+from .osm import graph_from_place as graph_from_place
+from .osm import load_network as load_network
+from .snap import Snapped as Snapped
+from .snap import snap_points as snap_points

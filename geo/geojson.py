@@ -1,0 +1,39 @@
+"""GeoJSON (RFC 7946) features: lon/lat, with OpenStreetMap attribution."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL"
+
+
+def _round(coords: np.ndarray) -> list[list[float]]:
+    return np.round(np.asarray(coords, dtype=float), 7).tolist()
+
+
+def line_feature(coords: np.ndarray, properties: Mapping[str, Any]) -> dict[str, Any]:
+    """A LineString feature from ``(k, 2)`` lon/lat coordinates."""
+    return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": _round(coords)},
+            "properties": dict(properties)}
+
+
+def point_feature(lon: float, lat: float, properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": _round(np.array([lon, lat]))},
+            "properties": dict(properties)}
+
+
+def feature_collection(features: Iterable[dict[str, Any]], **members: Any) -> dict[str, Any]:
+    """A FeatureCollection carrying the OSM attribution as a foreign member."""
+    return {"type": "FeatureCollection", "attribution": OSM_ATTRIBUTION, **members, "features": list(features)}
+
+
+def write_geojson(collection: Mapping[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    return path

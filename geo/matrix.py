@@ -1,0 +1,260 @@
+"""Travel-time and distance matrices, and the street paths between stops.
+
+Shortest paths run on a :mod:`scipy.sparse.csgraph` graph per vehicle profile
+(vectorised C Dijkstra from many sources at once). Stops sit *on* edges, not
+at nodes: a stop at fraction ``t`` of edge ``u→v`` is reached by driving to
+``u`` and ``t`` of the edge, and left by driving the rest of the edge to
+``v``; on two-way streets the opposite edge gives a second way in and out.
+Distances are those of the fastest path, found by pointer doubling on the
+shortest-path tree, so memory stays O(stops² + chunk × nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from shapely.ops import substring
+
+from .network import FloatArray, RoadNetwork, VehicleProfile
+from .snap import Snapped
+
+_ZERO = 1e-9  # csgraph treats explicit zeros as missing edges
+_CHUNK_CELLS = 20_000_000  # chunk × nodes cells per Dijkstra batch
+
+
+@dataclass(frozen=True)
+class RoutingGraph:
+    """A network prepared for shortest paths for one vehicle profile."""
+
+    net: RoadNetwork
+    profile: VehicleProfile
+    edge_time: FloatArray  # per network edge, inf where the profile may not drive
+    csr: csr_matrix
+    pair_keys: NDArray[np.int64]  # sorted u * n + v of the graph's arcs
+    pair_edge: NDArray[np.int64]  # the fastest network edge for each arc
+
+
+def routing_graph(net: RoadNetwork, profile: VehicleProfile) -> RoutingGraph:
+    """Prepare ``net`` for shortest paths of vehicles like ``profile``."""
+    time = net.travel_time_s(profile)
+    ok = np.flatnonzero(np.isfinite(time))
+    n = net.n_nodes
+    keys = net.edge_u[ok] * n + net.edge_v[ok]
+    order = np.lexsort((time[ok], keys))
+    keys, edges = keys[order], ok[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, edges = keys[first], edges[first]
+    weights = np.maximum(time[edges], _ZERO)
+    csr = csr_matrix((weights, (keys // n, keys % n)), shape=(n, n))
+    return RoutingGraph(net, profile, time, csr, keys, edges)
+
+
+@dataclass(frozen=True)
+class _Access:
+    """Per stop, up to two ways onto the network (the edge and its twin)."""
+
+    edge: NDArray[np.int64]  # (P, 2), -1 where absent
+    t: FloatArray  # (P, 2)
+    out_node: NDArray[np.int64]
+    out_time: FloatArray
+    out_dist: FloatArray
+    in_node: NDArray[np.int64]
+    in_time: FloatArray
+    in_dist: FloatArray
+
+
+def _access(rg: RoutingGraph, snapped: Snapped) -> _Access:
+    net = rg.net
+    edge = np.column_stack([snapped.edge, snapped.twin])
+    t = np.column_stack([snapped.t, 1.0 - snapped.t])
+    valid = edge >= 0
+    safe = np.where(valid, edge, 0)
+    w = np.where(valid, rg.edge_time[safe], np.inf)
+    usable = valid & np.isfinite(w)
+    w = np.where(usable, w, 0.0)
+    length = net.length_m[safe]
+    return _Access(
+        edge=np.where(usable, edge, -1),
+        t=t,
+        out_node=net.edge_v[safe],
+        out_time=np.where(usable, (1.0 - t) * w, np.inf),
+        out_dist=(1.0 - t) * length,
+        in_node=net.edge_u[safe],
+        in_time=np.where(usable, t * w, np.inf),
+        in_dist=t * length,
+    )
+
+
+def _edge_length_between(rg: RoutingGraph, u: NDArray[np.int64], v: NDArray[np.int64]) -> FloatArray:
+    keys = u * rg.net.n_nodes + v
+    pos = np.searchsorted(rg.pair_keys, keys)
+    return rg.net.length_m[rg.pair_edge[np.clip(pos, 0, len(rg.pair_keys) - 1)]]
+
+
+def _tree_lengths(rg: RoutingGraph, pred: NDArray[np.int32]) -> FloatArray:
+    """Length of the tree path from each Dijkstra source to every node."""
+    n = pred.shape[1]
+    cols = np.broadcast_to(np.arange(n), pred.shape)
+    has = pred >= 0
+    ptr = np.where(has, pred, cols).astype(np.int64)
+    acc = np.zeros(pred.shape, dtype=float)
+    acc[has] = _edge_length_between(rg, pred[has].astype(np.int64), cols[has])
+    while True:
+        nxt = np.take_along_axis(ptr, ptr, axis=1)
+        if np.array_equal(nxt, ptr):
+            return acc
+        acc = acc + np.take_along_axis(acc, ptr, axis=1)
+        ptr = nxt
+
+
+def node_matrices(
+    rg: RoutingGraph,
+    sources: NDArray[np.int64],
+    targets: NDArray[np.int64],
+    *,
+    with_distance: bool = True,
+) -> tuple[FloatArray, FloatArray | None]:
+    """Fastest-path seconds (and metres along them) between network nodes."""
+    n = rg.net.n_nodes
+    time = np.empty((len(sources), len(targets)))
+    dist = np.empty((len(sources), len(targets))) if with_distance else None
+    chunk = max(1, min(len(sources), _CHUNK_CELLS // max(n, 1)))
+    for start in range(0, len(sources), chunk):
+        idx = sources[start : start + chunk]
+        if with_distance:
+            full, pred = dijkstra(rg.csr, directed=True, indices=idx, return_predecessors=True)
+            assert dist is not None
+            dist[start : start + chunk] = _tree_lengths(rg, pred)[:, targets]
+        else:
+            full = dijkstra(rg.csr, directed=True, indices=idx)
+        time[start : start + chunk] = full[:, targets]
+    return time, dist
+
+
+def travel_matrices(rg: RoutingGraph, snapped: Snapped) -> tuple[FloatArray, FloatArray]:
+    """Directed travel-time (s) and distance (m) matrices between snapped stops.
+
+    Entry ``[a, b]`` is the fastest drive from stop ``a`` to stop ``b``; one-way
+    streets make it differ from ``[b, a]``. Unreachable pairs are ``inf``.
+    """
+    acc = _access(rg, snapped)
+    p = len(snapped)
+    src, src_inv = np.unique(acc.out_node, return_inverse=True)
+    tgt, tgt_inv = np.unique(acc.in_node, return_inverse=True)
+    src_inv = src_inv.reshape(p, 2)
+    tgt_inv = tgt_inv.reshape(p, 2)
+    node_time, node_dist = node_matrices(rg, src, tgt)
+    assert node_dist is not None
+    best_time = np.full((p, p), np.inf)
+    best_dist = np.full((p, p), np.inf)
+    for k in range(2):
+        for m in range(2):
+            ok_a = acc.edge[:, k] >= 0
+            ok_b = acc.edge[:, m] >= 0
+            mid_t = node_time[np.ix_(src_inv[:, k], tgt_inv[:, m])]
+            mid_d = node_dist[np.ix_(src_inv[:, k], tgt_inv[:, m])]
+            cand_t = acc.out_time[:, k, None] + mid_t + acc.in_time[None, :, m]
+            cand_d = acc.out_dist[:, k, None] + mid_d + acc.in_dist[None, :, m]
+            # Both stops on the same directed edge, b ahead of a: drive straight on.
+            same = (acc.edge[:, k, None] == acc.edge[None, :, m]) & (acc.t[:, k, None] <= acc.t[None, :, m])
+            if same.any():
+                e = np.where(acc.edge[:, k] >= 0, acc.edge[:, k], 0)
+                frac = acc.t[None, :, m] - acc.t[:, k, None]
+                direct_t = frac * rg.edge_time[e][:, None]
+                direct_d = frac * rg.net.length_m[e][:, None]
+                cand_d = np.where(same & (direct_t < cand_t), direct_d, cand_d)
+                cand_t = np.where(same, np.minimum(cand_t, direct_t), cand_t)
+            cand_t[~ok_a, :] = np.inf
+            cand_t[:, ~ok_b] = np.inf
+            better = cand_t < best_time
+            best_time = np.where(better, cand_t, best_time)
+            best_dist = np.where(better, cand_d, best_dist)
+    np.fill_diagonal(best_time, 0.0)
+    np.fill_diagonal(best_dist, 0.0)
+    return best_time, best_dist
+
+
+class PathFinder:
+    """Recover the street geometry between consecutive stops.
+
+    Dijkstra trees are computed once per departure node and reused.
+    """
+
+    def __init__(self, rg: RoutingGraph, snapped: Snapped) -> None:
+        self.rg = rg
+        self.snapped = snapped
+        self.acc = _access(rg, snapped)
+        self._pred: dict[int, tuple[FloatArray, NDArray[np.int32]]] = {}
+
+    def _tree(self, node: int) -> tuple[FloatArray, NDArray[np.int32]]:
+        if node not in self._pred:
+            dist, pred = dijkstra(self.rg.csr, directed=True, indices=node, return_predecessors=True)
+            self._pred[node] = (dist, pred)
+        return self._pred[node]
+
+    def _edge_line(self, e: int, t0: float, t1: float) -> FloatArray:
+        coords = self.rg.net.geometry[e]
+        if t0 <= 0.0 and t1 >= 1.0:
+            return coords
+        part = substring(shapely.LineString(coords), t0, t1, normalized=True)
+        return np.asarray(part.coords, dtype=float).reshape(-1, 2)
+
+    def path(self, a: int, b: int) -> FloatArray:
+        """Lon/lat coordinates of the fastest drive from stop ``a`` to stop ``b``."""
+        acc = self.acc
+        best: tuple[float, list[FloatArray]] = (np.inf, [])
+        for k in range(2):
+            ea = int(acc.edge[a, k])
+            if ea < 0:
+                continue
+            for m in range(2):
+                eb = int(acc.edge[b, m])
+                if eb < 0:
+                    continue
+                ta, tb = float(acc.t[a, k]), float(acc.t[b, m])
+                if ea == eb and ta <= tb:
+                    cost = (tb - ta) * self.rg.edge_time[ea]
+                    if cost < best[0]:
+                        best = (cost, [self._edge_line(ea, ta, tb)])
+                    continue
+                dist, pred = self._tree(int(acc.out_node[a, k]))
+                target = int(acc.in_node[b, m])
+                cost = acc.out_time[a, k] + dist[target] + acc.in_time[b, m]
+                if not cost < best[0]:
+                    continue
+                nodes = [target]
+                while pred[nodes[-1]] >= 0:
+                    nodes.append(int(pred[nodes[-1]]))
+                nodes.reverse()
+                pieces = [self._edge_line(ea, ta, 1.0)]
+                if len(nodes) > 1:
+                    us = np.array(nodes[:-1], dtype=np.int64)
+                    vs = np.array(nodes[1:], dtype=np.int64)
+                    pos = np.searchsorted(self.rg.pair_keys, us * self.rg.net.n_nodes + vs)
+                    pieces.extend(self.rg.net.geometry[int(e)] for e in self.rg.pair_edge[pos])
+                pieces.append(self._edge_line(eb, 0.0, tb))
+                best = (cost, pieces)
+        if not best[1]:
+            raise ValueError(f"no drivable path from stop {self.snapped.ids[a]} to {self.snapped.ids[b]}")
+        coords = np.vstack(best[1])
+        keep = np.ones(len(coords), dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+        return coords[keep]
+
+    def route(self, stops: list[int]) -> FloatArray:
+        """Coordinates of a drive through ``stops`` in order."""
+        if len(stops) < 2:
+            i = stops[0]
+            return np.array([[self.snapped.lon[i], self.snapped.lat[i]]] * 2)
+        coords = np.vstack([self.path(a, b) for a, b in zip(stops[:-1], stops[1:], strict=True)])
+        keep = np.ones(len(coords), dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+        coords = coords[keep]
+        # A valid LineString needs two positions, even for a drive of zero length.
+        return coords if len(coords) >= 2 else np.vstack([coords, coords])

@@ -1,0 +1,203 @@
+"""The road network as flat arrays, and per-vehicle travel-time weights.
+
+:class:`RoadNetwork` is what the rest of binroute works on: node coordinates,
+directed edges with their length, base speed, restrictions and geometry. It is
+built once from an osmnx graph (:func:`network_from_graph`) and cached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+import pyproj
+from numpy.typing import NDArray
+
+from .tags import (
+    DEFAULT_SPEEDS_KPH,
+    FALLBACK_SPEED_KPH,
+    HGV_DESTINATION,
+    HGV_NO,
+    parse_hgv,
+    parse_length_m,
+    parse_speed_kph,
+    parse_weight_t,
+)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class VehicleProfile:
+    """What a vehicle is, as far as the road network cares.
+
+    The defaults describe a typical 26-tonne, three-axle refuse collection
+    vehicle. A vehicle heavier than 3.5 t counts as a heavy goods vehicle for
+    ``hgv=no``; ``hgv=destination`` is allowed, since every bin is a destination.
+    """
+
+    name: str = "rcv"
+    weight_t: float = 26.0
+    height_m: float = 3.6
+    width_m: float = 2.55
+    length_m: float = 10.0
+    max_speed_kph: float = 90.0
+    avoid_hgv_destination: bool = False
+
+    @property
+    def is_hgv(self) -> bool:
+        return self.weight_t > 3.5
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """A directed road network in flat arrays (indices, not OSM ids)."""
+
+    node_osmid: IntArray
+    lon: FloatArray
+    lat: FloatArray
+    x: FloatArray
+    y: FloatArray
+    crs: str
+    edge_u: IntArray
+    edge_v: IntArray
+    length_m: FloatArray
+    speed_kph: FloatArray
+    maxweight_t: FloatArray
+    maxheight_m: FloatArray
+    maxwidth_m: FloatArray
+    maxlength_m: FloatArray
+    hgv: NDArray[np.int8]
+    highway: tuple[str, ...]
+    name: tuple[str, ...]
+    geometry: tuple[FloatArray, ...]  # per edge, (k, 2) lon/lat from u to v
+    source: str = ""
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_osmid)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    def transformer(self) -> pyproj.Transformer:
+        """Transformer from lon/lat to the network's metric CRS."""
+        return pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+
+    def allowed(self, profile: VehicleProfile) -> NDArray[np.bool_]:
+        """Boolean mask of the edges ``profile`` may drive on."""
+        ok = (
+            (self.maxweight_t >= profile.weight_t)
+            & (self.maxheight_m >= profile.height_m)
+            & (self.maxwidth_m >= profile.width_m)
+            & (self.maxlength_m >= profile.length_m)
+        )
+        if profile.is_hgv:
+            ok &= self.hgv != HGV_NO
+            if profile.avoid_hgv_destination:
+                ok &= self.hgv != HGV_DESTINATION
+        return ok
+
+    def travel_time_s(self, profile: VehicleProfile) -> FloatArray:
+        """Seconds to drive each edge for ``profile``; ``inf`` where not allowed."""
+        speed = np.minimum(self.speed_kph, profile.max_speed_kph)
+        seconds = self.length_m / (speed / 3.6)
+        return np.where(self.allowed(profile), seconds, np.inf)
+
+    def to_networkx(self, weight: FloatArray | None = None) -> nx.MultiDiGraph:
+        """A networkx view (node = index) with ``length`` and ``travel_time``."""
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(range(self.n_nodes))
+        times = self.travel_time_s(VehicleProfile()) if weight is None else weight
+        for e in range(self.n_edges):
+            if np.isfinite(times[e]):
+                graph.add_edge(
+                    int(self.edge_u[e]),
+                    int(self.edge_v[e]),
+                    key=e,
+                    length=float(self.length_m[e]),
+                    travel_time=float(times[e]),
+                )
+        return graph
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """The UTM zone's EPSG code for a point, as ``"EPSG:326xx"`` or ``"EPSG:327xx"``."""
+    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def _first(raw: object) -> str:
+    if isinstance(raw, list | tuple):
+        return str(raw[0]) if raw else ""
+    return "" if raw is None else str(raw)
+
+
+def _limit(value: float | None) -> float:
+    return np.inf if value is None else value
+
+
+def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwork:
+    """Flatten an osmnx graph (``x``/``y`` in lon/lat, edges with ``length``).
+
+    Speeds come from ``maxspeed`` where tagged, otherwise from
+    :data:`geo.tags.DEFAULT_SPEEDS_KPH` by highway type.
+    """
+    nodes = list(graph.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    lon = np.array([graph.nodes[n]["x"] for n in nodes], dtype=float)
+    lat = np.array([graph.nodes[n]["y"] for n in nodes], dtype=float)
+    crs = utm_crs(float(np.mean(lon)), float(np.mean(lat))) if len(nodes) else "EPSG:32631"
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+    cols: dict[str, list[object]] = {k: [] for k in (
+        "u", "v", "length", "speed", "weight", "height", "width", "len", "hgv", "hw", "name", "geom"
+    )}
+    for u, v, data in graph.edges(data=True):
+        highway = _first(data.get("highway"))
+        speed = parse_speed_kph(data.get("maxspeed"))
+        if speed is None:
+            speed = DEFAULT_SPEEDS_KPH.get(highway, FALLBACK_SPEED_KPH)
+        geom = data.get("geometry")
+        coords = (
+            np.asarray(geom.coords, dtype=float)
+            if geom is not None
+            else np.array([[lon[index[u]], lat[index[u]]], [lon[index[v]], lat[index[v]]]])
+        )
+        cols["u"].append(index[u])
+        cols["v"].append(index[v])
+        cols["length"].append(float(data.get("length", 0.0)))
+        cols["speed"].append(speed)
+        cols["weight"].append(_limit(parse_weight_t(data.get("maxweight"))))
+        cols["height"].append(_limit(parse_length_m(data.get("maxheight"))))
+        cols["width"].append(_limit(parse_length_m(data.get("maxwidth"))))
+        cols["len"].append(_limit(parse_length_m(data.get("maxlength"))))
+        cols["hgv"].append(parse_hgv(data.get("hgv")))
+        cols["hw"].append(highway)
+        cols["name"].append(_first(data.get("name")))
+        cols["geom"].append(coords)
+    return RoadNetwork(
+        node_osmid=np.array(nodes, dtype=np.int64),
+        lon=lon,
+        lat=lat,
+        x=np.asarray(x, dtype=float),
+        y=np.asarray(y, dtype=float),
+        crs=crs,
+        edge_u=np.array(cols["u"], dtype=np.int64),
+        edge_v=np.array(cols["v"], dtype=np.int64),
+        length_m=np.array(cols["length"], dtype=float),
+        speed_kph=np.array(cols["speed"], dtype=float),
+        maxweight_t=np.array(cols["weight"], dtype=float),
+        maxheight_m=np.array(cols["height"], dtype=float),
+        maxwidth_m=np.array(cols["width"], dtype=float),
+        maxlength_m=np.array(cols["len"], dtype=float),
+        hgv=np.array(cols["hgv"], dtype=np.int8),
+        highway=tuple(str(h) for h in cols["hw"]),
+        name=tuple(str(n) for n in cols["name"]),
+        geometry=tuple(cols["geom"]),  # type: ignore[arg-type]
+        source=source,
+    )

@@ -1,0 +1,238 @@
+"""Load a drivable road network from OpenStreetMap data.
+
+Every file format goes through the same steps: pyosmium reads the file (XML,
+bz2-compressed XML or PBF), keeps the ways a refuse lorry may drive on, and
+cuts ways where the extract is clipped; osmnx then builds and simplifies the
+graph; the largest strongly connected part is kept and flattened into a
+:class:`~geo.network.RoadNetwork`, which is cached beside the source file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import pickle
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import networkx as nx
+import osmium
+import osmnx as ox
+
+from .errors import NetworkError
+from .network import RoadNetwork, network_from_graph
+
+log = logging.getLogger(__name__)
+
+#: Highway types a refuse lorry may drive on.
+DRIVABLE_HIGHWAYS = frozenset({
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
+    "residential", "living_street", "service", "road",
+})
+_NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency", "military"})
+_SERVICE_EXCLUDED = frozenset({"emergency_access"})
+_EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
+#: Bump when the way filter or the graph layout changes, to invalidate caches.
+CACHE_VERSION = "3"
+OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".xml")
+
+
+def is_drivable(tags: dict[str, str]) -> bool:
+    """Whether a way with these tags is open to a refuse lorry.
+
+    Keeps the road classes in :data:`DRIVABLE_HIGHWAYS` (service roads
+    included), and drops ways closed by ``access``, ``motor_vehicle`` or
+    ``vehicle`` (``no``, ``private``, ...), areas, and roads under construction.
+    """
+    if tags.get("highway") not in DRIVABLE_HIGHWAYS:
+        return False
+    if tags.get("area") == "yes" or tags.get("service") in _SERVICE_EXCLUDED:
+        return False
+    for key in ("motor_vehicle", "vehicle", "access"):
+        value = tags.get(key)
+        if value is not None:
+            # The most specific key that is present decides.
+            return value.split(";")[0].strip() not in _NO_ACCESS
+    return True
+
+
+class _DrivableWays(osmium.SimpleHandler):
+    """Collect drivable ways and the nodes they use, cutting at missing nodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: dict[int, tuple[float, float]] = {}
+        self.ways: list[tuple[int, list[int], dict[str, str]]] = []
+        self.ways_seen = 0
+        self.ways_cut = 0
+        self.ways_dropped = 0
+        self._next_id = -1
+
+    def way(self, w: osmium.osm.Way) -> None:
+        tags = {t.k: t.v for t in w.tags}
+        if not is_drivable(tags):
+            return
+        self.ways_seen += 1
+        runs: list[list[tuple[int, float, float]]] = [[]]
+        for n in w.nodes:
+            if n.location.valid():
+                runs[-1].append((n.ref, n.location.lon, n.location.lat))
+            elif runs[-1]:
+                runs.append([])
+        runs = [r for r in runs if len(r) >= 2]
+        if not runs:
+            self.ways_dropped += 1
+            return
+        if len(runs) > 1 or len(runs[0]) < len(w.nodes):
+            self.ways_cut += 1
+        for i, run in enumerate(runs):
+            way_id = w.id
+            if len(runs) > 1 and i > 0:
+                way_id, self._next_id = self._next_id, self._next_id - 1
+            for ref, lon, lat in run:
+                self.nodes[ref] = (lon, lat)
+            self.ways.append((way_id, [r[0] for r in run], tags))
+
+
+@contextlib.contextmanager
+def _osmnx_way_tags() -> Iterator[None]:
+    """Make osmnx keep the restriction tags on edges, then restore its settings."""
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = saved + [t for t in _EXTRA_WAY_TAGS if t not in saved]
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = saved
+
+
+def _read_drivable(path: Path) -> _DrivableWays:
+    handler = _DrivableWays()
+    try:
+        handler.apply_file(str(path), locations=True, idx="flex_mem")
+    except Exception as exc:  # osmium raises RuntimeError and friends for bad data
+        raise NetworkError(f"{path}: cannot read OpenStreetMap data ({exc})") from exc
+    if not handler.ways:
+        raise NetworkError(f"{path}: no drivable roads found in the file")
+    return handler
+
+
+def _write_xml(handler: _DrivableWays, target: Path) -> None:
+    writer = osmium.SimpleWriter(str(target))
+    try:
+        for ref, (lon, lat) in sorted(handler.nodes.items()):
+            writer.add_node(osmium.osm.mutable.Node(id=ref, location=(lon, lat), version=1))
+        for way_id, refs, tags in handler.ways:
+            writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags, version=1))
+    finally:
+        writer.close()
+
+
+def graph_from_file(path: str | Path) -> nx.MultiDiGraph:
+    """Build the drivable osmnx graph (not yet reduced to one component).
+
+    Parameters
+    ----------
+    path
+        An OSM XML (``.osm``, ``.osm.bz2``) or PBF (``.osm.pbf``) file.
+
+    Raises
+    ------
+    NetworkError
+        If the file is missing, unreadable, or has no drivable roads.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NetworkError(f"{path}: road network file not found")
+    handler = _read_drivable(path)
+    log.info(
+        "%s: %d drivable ways, %d cut and %d dropped at the extract's edge",
+        path.name, handler.ways_seen, handler.ways_cut, handler.ways_dropped,
+    )
+    with tempfile.TemporaryDirectory(prefix="binroute-") as tmp, _osmnx_way_tags():
+        xml = Path(tmp) / "drivable.osm"
+        _write_xml(handler, xml)
+        graph = ox.graph_from_xml(xml, simplify=False, retain_all=True)
+    graph = ox.simplify_graph(graph, edge_attrs_differ=["highway", "maxspeed", *_EXTRA_WAY_TAGS])
+    graph.graph["binroute_stats"] = {
+        "ways": handler.ways_seen,
+        "ways_cut": handler.ways_cut,
+        "ways_dropped": handler.ways_dropped,
+    }
+    return graph
+
+
+def graph_from_place(query: str | dict[str, str]) -> nx.MultiDiGraph:
+    """Download the drivable network for a place name through osmnx (needs internet)."""
+    with _osmnx_way_tags():
+        return ox.graph_from_place(query, network_type="drive", simplify=True, retain_all=True)
+
+
+def graph_from_bbox(west: float, south: float, east: float, north: float) -> nx.MultiDiGraph:
+    """Download the drivable network inside a lon/lat bounding box (needs internet)."""
+    with _osmnx_way_tags():
+        return ox.graph_from_bbox((west, south, east, north), network_type="drive", retain_all=True)
+
+
+def network_from_osmnx(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwork:
+    """Keep the largest strongly connected part of ``graph`` and flatten it."""
+    stats = dict(graph.graph.get("binroute_stats", {}))
+    stats["nodes_before_scc"] = graph.number_of_nodes()
+    core = ox.truncate.largest_component(graph, strongly=True)
+    if core.number_of_edges() == 0:
+        raise NetworkError(f"{source or 'network'}: no connected drivable roads")
+    net = network_from_graph(core, source=source)
+    stats["nodes"] = net.n_nodes
+    stats["edges"] = net.n_edges
+    net.stats.update(stats)
+    return net
+
+
+def _cache_path(path: Path) -> Path:
+    digest = hashlib.sha256(CACHE_VERSION.encode())
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return path.with_name(f"{path.name}.{digest.hexdigest()[:16]}.binroute-cache")
+
+
+def load_network(path: str | Path, *, cache: bool = True) -> RoadNetwork:
+    """Load a road network file, from the cache beside it when possible.
+
+    Parameters
+    ----------
+    path
+        OSM XML, ``.osm.bz2`` or ``.osm.pbf`` file.
+    cache
+        Read and write ``<file>.<hash>.binroute-cache`` next to the source,
+        keyed by the file's content and the loader version.
+
+    Raises
+    ------
+    NetworkError
+        If the file is missing, corrupt, empty or has no drivable roads.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NetworkError(f"{path}: road network file not found")
+    cache_file = _cache_path(path) if cache else None
+    if cache_file is not None and cache_file.is_file():
+        try:
+            with cache_file.open("rb") as fh:
+                net = pickle.load(fh)
+            if isinstance(net, RoadNetwork):
+                return net
+        except Exception:  # a stale or truncated cache is rebuilt, not fatal
+            log.warning("ignoring unreadable cache %s", cache_file)
+    net = network_from_osmnx(graph_from_file(path), source=str(path))
+    if cache_file is not None:
+        try:
+            tmp = cache_file.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(net, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(cache_file)
+        except OSError:
+            log.warning("could not write cache %s", cache_file)
+    return net

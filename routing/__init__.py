@@ -1,0 +1,26 @@
+"""binroute's routing core: fill forecasts, the routing problem and its solvers.
+
+Knows matrices, demands and vehicles; never Flask, pydantic or OSM.
+"""
+
+from .check import CheckReport as CheckReport
+from .check import check_solution as check_solution
+from .errors import ForecastError as ForecastError
+from .errors import ForecastWarning as ForecastWarning
+from .errors import InfeasibleProblem as InfeasibleProblem
+from .errors import ProblemError as ProblemError
+from .limits import Limits as Limits
+from .limits import SolveParams as SolveParams
+from .problem import Bin as Bin
+from .problem import Break as Break
+from .problem import Depot as Depot
+from .problem import Facility as Facility
+from .problem import Matrix as Matrix
+from .problem import Problem as Problem
+from .problem import TimeWindow as TimeWindow
+from .problem import Vehicle as Vehicle
+from .solution import Route as Route
+from .solution import Solution as Solution
+from .solution import Unserved as Unserved
+from .solution import Visit as Visit
+from .solver import solve as solve

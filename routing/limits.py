@@ -1,0 +1,64 @@
+"""How long and how a solve may search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+ENGINES = ("ortools", "pyvrp", "auto")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When to stop searching.
+
+    ``time_limit_s=None`` with a ``solution_limit`` gives a deterministic run
+    (what tests use), with four times :func:`default_time_limit` as a backstop
+    for searches that stop finding new solutions; with both ``None`` the
+    limit scales with the problem size.
+    """
+
+    time_limit_s: float | None = None
+    solution_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
+        if self.solution_limit is not None and self.solution_limit < 1:
+            raise ValueError("solution_limit must be at least 1")
+
+
+def default_time_limit(n_stops: int) -> float:
+    """A time limit that grows with the number of stops: 5 s to 5 min."""
+    return float(min(300.0, max(5.0, 0.1 * n_stops)))
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How to search.
+
+    Parameters
+    ----------
+    engine
+        ``"ortools"``, ``"pyvrp"`` or ``"auto"``.
+    first_solution
+        OR-Tools first-solution strategy name, or ``"auto"``.
+    metaheuristic
+        OR-Tools local-search metaheuristic name.
+    seed
+        Random seed, for the engines that take one.
+    warm_start
+        Routes to start from, by vehicle id: the stop ids in order (bin ids
+        and facility ids for tips), depots left out.
+    """
+
+    engine: str = "ortools"
+    first_solution: str = "auto"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    seed: int = 0
+    warm_start: Mapping[str, Sequence[str]] | None = None
+    log_search: bool = False
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")

@@ -1,0 +1,511 @@
+"""The OR-Tools model of refuse collection.
+
+All index bookkeeping (``RoutingIndexManager``) stays in this module. Nodes
+are: the depots vehicles start or end at, the bins that some vehicle can
+serve, and copies of each disposal site (one per possible tip) so a vehicle
+can tip as often as it needs. Each capacity dimension resets at a tip through
+its slack: a tip's demand is minus the largest capacity and the slack lets
+the load after it be anything from zero up.
+
+The last tip of the day is folded into the drive home: the arc from a bin to
+the depot runs through the best disposal site for that vehicle (drive, tip,
+drive on). That keeps every single-bin insertion feasible, which local
+search needs, and the tip is written out as a visit when the plan is read.
+"""
+
+from __future__ import annotations
+
+import math
+import time as clock
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from .errors import InfeasibleProblem
+from .limits import Limits, SolveParams, default_time_limit
+from .problem import HORIZON_S, Bin, Matrix, Problem, Vehicle
+from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
+
+#: Costs are multiplied by this and rounded, as OR-Tools wants integers.
+COST_SCALE = 1000
+#: Penalty (in cost units) for leaving a required bin: more than any route costs.
+REQUIRED_PENALTY = 10**8
+MAX_TIPS_PER_VEHICLE = 12
+TIP_TOKEN_COST = 1
+
+_STATUS = {
+    0: "not_solved", 1: "success", 2: "fail", 3: "fail_timeout", 4: "invalid",
+    5: "infeasible", 6: "optimal",
+}
+
+
+@dataclass
+class _Nodes:
+    """Node layout of the OR-Tools model."""
+
+    location: list[int]
+    kind: list[str]
+    ref: list[int]  # index into depots, bins or facilities
+    depot_node: dict[int, int]
+    bin_node: dict[int, int]
+    tip_nodes: dict[int, list[int]]
+
+
+def _servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
+    """Vehicles allowed for each bin, and the bins no vehicle can serve at all."""
+    allowed: dict[int, list[int]] = {}
+    unserved: list[Unserved] = []
+    for b, item in enumerate(problem.bins):
+        carriers = [v for v, veh in enumerate(problem.vehicles) if item.stream in veh.streams]
+        if not carriers:
+            unserved.append(Unserved(item.id, f"no vehicle carries stream {item.stream!r}", item.required))
+            continue
+        reach = [v for v in carriers if _reachable(problem, problem.vehicles[v], item)]
+        if not reach:
+            unserved.append(Unserved(item.id, "unreachable on the road graph for every vehicle that carries its stream", item.required))
+            continue
+        fits = [v for v in reach if all(d <= c for d, c in zip(item.demand, problem.vehicles[v].capacity, strict=True))]
+        if not fits:
+            unserved.append(Unserved(item.id, "its load exceeds the capacity of every vehicle that can reach it", item.required))
+            continue
+        allowed[b] = fits
+    return allowed, unserved
+
+
+def _reachable(problem: Problem, vehicle: Vehicle, item: Bin) -> bool:
+    m = problem.matrix(vehicle).time_s
+    start = problem.depots[vehicle.start_depot].location
+    end = problem.depots[vehicle.end_depot].location
+    out = m[start, item.location] < Matrix.UNREACHABLE
+    if problem.tips:
+        back = any(
+            m[item.location, problem.facilities[f].location] < Matrix.UNREACHABLE
+            and m[problem.facilities[f].location, end] < Matrix.UNREACHABLE
+            for f in problem.facilities_for(vehicle)
+        )
+    else:
+        back = m[item.location, end] < Matrix.UNREACHABLE
+    return bool(out and back)
+
+
+def _tips_needed(problem: Problem, allowed: dict[int, list[int]]) -> dict[int, int]:
+    """Upper estimate of the tips each vehicle may need."""
+    out: dict[int, int] = {}
+    for v, veh in enumerate(problem.vehicles):
+        totals = [0] * len(problem.dimensions)
+        for b, vs in allowed.items():
+            if v in vs:
+                for d, x in enumerate(problem.bins[b].demand):
+                    totals[d] += x
+        trips = max((math.ceil(t / c) if c > 0 else 1) for t, c in zip(totals, veh.capacity, strict=True))
+        out[v] = min(MAX_TIPS_PER_VEHICLE, max(trips, 1))
+    return out
+
+
+def _layout(problem: Problem, allowed: dict[int, list[int]]) -> _Nodes:
+    nodes = _Nodes([], [], [], {}, {}, {})
+
+    def add(kind: str, ref: int, location: int) -> int:
+        nodes.location.append(location)
+        nodes.kind.append(kind)
+        nodes.ref.append(ref)
+        return len(nodes.location) - 1
+
+    for veh in problem.vehicles:
+        for d in (veh.start_depot, veh.end_depot):
+            if d not in nodes.depot_node:
+                nodes.depot_node[d] = add(DEPOT, d, problem.depots[d].location)
+    for b in sorted(allowed):
+        nodes.bin_node[b] = add(BIN, b, problem.bins[b].location)
+    if problem.tips:
+        need = _tips_needed(problem, allowed)
+        for f, _fac in enumerate(problem.facilities):
+            copies = sum(need[v] for v, veh in enumerate(problem.vehicles) if f in problem.facilities_for(veh))
+            nodes.tip_nodes[f] = [add(TIP, f, problem.facilities[f].location) for _ in range(copies)]
+    return nodes
+
+
+def _service(problem: Problem, nodes: _Nodes) -> list[int]:
+    out = []
+    for kind, ref in zip(nodes.kind, nodes.ref, strict=True):
+        if kind == BIN:
+            out.append(problem.bins[ref].service_s)
+        elif kind == TIP:
+            out.append(problem.facilities[ref].service_s)
+        else:
+            out.append(0)
+    return out
+
+
+def _search_parameters(problem: Problem, limits: Limits, params: SolveParams, n_nodes: int) -> pywrapcp.DefaultRoutingSearchParameters:
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    first = params.first_solution
+    if first == "auto":
+        constrained = problem.tips or any(b.window for b in problem.bins) or any(v.break_ for v in problem.vehicles)
+        first = "PARALLEL_CHEAPEST_INSERTION" if constrained else "PATH_CHEAPEST_ARC"
+    search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
+    search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
+    time_limit = limits.time_limit_s
+    if time_limit is None:
+        # Without a time limit, a solution limit alone could run forever when the
+        # search stops finding new solutions; the size-scaled limit is a backstop.
+        time_limit = default_time_limit(n_nodes) * (1 if limits.solution_limit is None else 4)
+    if time_limit is not None:
+        search.time_limit.FromMilliseconds(int(time_limit * 1000))
+    if limits.solution_limit is not None:
+        search.solution_limit = limits.solution_limit
+    search.log_search = params.log_search
+    return search
+
+
+class _Model:
+    """Builds the OR-Tools model for a problem and reads solutions back."""
+
+    def __init__(self, problem: Problem, params: SolveParams) -> None:
+        self.problem = problem
+        self.params = params
+        self.allowed, self.pre_unserved = _servable(problem)
+        self.nodes = _layout(problem, self.allowed)
+        n = len(self.nodes.location)
+        starts = [self.nodes.depot_node[v.start_depot] for v in problem.vehicles]
+        ends = [self.nodes.depot_node[v.end_depot] for v in problem.vehicles]
+        self.manager = pywrapcp.RoutingIndexManager(n, len(problem.vehicles), starts, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.service = _service(problem, self.nodes)
+        self.breaks: dict[int, pywrapcp.IntervalVar] = {}
+        self._add_costs()
+        self._add_time()
+        self._add_capacities()
+        self._add_day_limits()
+        self._add_assignment_rules()
+
+    # -- helpers ---------------------------------------------------------
+    def _final_tip(self, veh: Vehicle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per location and depot: time and distance home through the best site, and that site."""
+        p = self.problem
+        m = p.matrix(veh)
+        depots = np.array([d.location for d in p.depots])
+        sites = p.facilities_for(veh)
+        locs = np.array([p.facilities[f].location for f in sites])
+        svc = np.array([p.facilities[f].service_s for f in sites])
+        # (location, site, depot)
+        t = m.time_s[:, locs][:, :, None] + svc[None, :, None] + m.time_s[np.ix_(locs, depots)][None, :, :]
+        d = m.distance[:, locs][:, :, None] + m.distance[np.ix_(locs, depots)][None, :, :]
+        best = np.argmin(t, axis=1)
+        time = np.take_along_axis(t, best[:, None, :], axis=1)[:, 0, :]
+        dist = np.take_along_axis(d, best[:, None, :], axis=1)[:, 0, :]
+        return np.minimum(time, Matrix.UNREACHABLE), np.minimum(dist, Matrix.UNREACHABLE), np.asarray(sites)[best]
+
+    def _node_matrix(self, veh: Vehicle, what: str) -> list[list[int]]:
+        """Node-to-node transits for ``veh``: ``"time"`` (with service) or ``"distance"``."""
+        p = self.problem
+        m = p.matrix(veh)
+        loc = np.asarray(self.nodes.location)
+        base = m.time_s if what == "time" else m.distance
+        sub = base[np.ix_(loc, loc)].astype(np.int64)
+        if p.tips:
+            kinds = np.asarray(self.nodes.kind)
+            time_home, dist_home, _ = self._final_tip(veh)
+            home = time_home if what == "time" else dist_home
+            depot_cols = [n for n, k in enumerate(kinds) if k == DEPOT]
+            depot_of = {n: self.nodes.ref[n] for n in depot_cols}
+            rows = np.flatnonzero(kinds == BIN)
+            for col in depot_cols:
+                sub[rows, col] = home[loc[rows], depot_of[col]]
+        if what == "time":
+            sub = sub + np.asarray(self.service, dtype=np.int64)[:, None]
+        return sub.tolist()
+
+    def _group(self, veh: Vehicle) -> tuple[str, frozenset[str]]:
+        return (veh.profile, veh.streams if self.problem.tips else frozenset())
+
+    def index(self, node: int) -> int:
+        return int(self.manager.NodeToIndex(node))
+
+    # -- model parts -------------------------------------------------------
+    def _add_costs(self) -> None:
+        p, r = self.problem, self.routing
+        cache: dict[tuple[object, ...], int] = {}
+        for v, veh in enumerate(p.vehicles):
+            key = (*self._group(veh), veh.cost_per_distance)
+            if key not in cache:
+                dist = np.asarray(self._node_matrix(veh, "distance"), dtype=float)
+                arcs = np.rint(dist * veh.cost_per_distance * COST_SCALE).astype(np.int64)
+                # A token cost per tip, so a plan never tips twice in a row for nothing.
+                arcs[np.asarray(self.nodes.kind) == TIP, :] += TIP_TOKEN_COST
+                cache[key] = r.RegisterTransitMatrix(arcs.tolist())
+            r.SetArcCostEvaluatorOfVehicle(cache[key], v)
+            if veh.fixed_cost:
+                r.SetFixedCostOfVehicle(round(veh.fixed_cost * COST_SCALE), v)
+
+    def _add_time(self) -> None:
+        p, r = self.problem, self.routing
+        cache: dict[tuple[str, frozenset[str]], int] = {}
+        transits = []
+        for veh in p.vehicles:
+            key = self._group(veh)
+            if key not in cache:
+                cache[key] = r.RegisterTransitMatrix(self._node_matrix(veh, "time"))
+            transits.append(cache[key])
+        r.AddDimensionWithVehicleTransits(transits, HORIZON_S, HORIZON_S, False, "time")
+        time = r.GetDimensionOrDie("time")
+        self.time = time
+        for node, (kind, ref) in enumerate(zip(self.nodes.kind, self.nodes.ref, strict=True)):
+            if kind == BIN:
+                window = p.bins[ref].window
+                if window is not None:
+                    time.CumulVar(self.index(node)).SetRange(window.start_s, window.end_s)
+            elif kind == TIP:
+                fac = p.facilities[ref]
+                latest = max(fac.window.start_s, fac.window.end_s - fac.service_s)
+                time.CumulVar(self.index(node)).SetRange(fac.window.start_s, latest)
+        solver = r.solver()
+        visit_transits = [0] * r.Size()
+        for index in range(r.Size()):
+            visit_transits[index] = self.service[self.manager.IndexToNode(index)]
+        for v, veh in enumerate(p.vehicles):
+            start_depot, end_depot = p.depots[veh.start_depot], p.depots[veh.end_depot]
+            lo = max(veh.shift.start_s, start_depot.window.start_s)
+            hi = min(veh.shift.end_s, end_depot.window.end_s)
+            time.CumulVar(r.Start(v)).SetRange(lo, max(lo, min(veh.shift.end_s, start_depot.window.end_s)))
+            if p.tips:
+                # The last tip, folded into the drive home, must happen while a site is open.
+                end_loc = end_depot.location
+                latest_home = max(
+                    p.facilities[f].window.end_s + int(p.matrix(veh).time_s[p.facilities[f].location, end_loc])
+                    for f in p.facilities_for(veh)
+                )
+                hi = min(hi, latest_home)
+                earliest_home = min(
+                    p.facilities[f].window.start_s + p.facilities[f].service_s
+                    + int(p.matrix(veh).time_s[p.facilities[f].location, end_loc])
+                    for f in p.facilities_for(veh)
+                )
+                if earliest_home > lo:
+                    solver.Add(time.CumulVar(r.End(v)) >= earliest_home * r.ActiveVehicleVar(v))
+            time.CumulVar(r.End(v)).SetRange(lo, max(lo, hi))
+            if veh.max_duration_s is not None:
+                time.SetSpanUpperBoundForVehicle(veh.max_duration_s, v)
+            if veh.cost_per_hour:
+                time.SetSpanCostCoefficientForVehicle(round(veh.cost_per_hour * COST_SCALE / 3600), v)
+            r.AddVariableMinimizedByFinalizer(time.CumulVar(r.Start(v)))
+            r.AddVariableMinimizedByFinalizer(time.CumulVar(r.End(v)))
+            if veh.break_ is not None:
+                b = veh.break_
+                interval = solver.FixedDurationIntervalVar(
+                    b.earliest_start_s, b.latest_start_s, b.duration_s, False, f"break {veh.id}"
+                )
+                self.breaks[v] = interval
+                time.SetBreakIntervalsOfVehicle([interval], v, visit_transits)
+        if p.balance_weight:
+            time.SetGlobalSpanCostCoefficient(round(p.balance_weight * COST_SCALE / 3600))
+
+    def _add_capacities(self) -> None:
+        p, r = self.problem, self.routing
+        self.capacity_dims = []
+        for d, name in enumerate(p.dimensions):
+            biggest = max(veh.capacity[d] for veh in p.vehicles)
+            demand = []
+            for kind, ref in zip(self.nodes.kind, self.nodes.ref, strict=True):
+                if kind == BIN:
+                    demand.append(p.bins[ref].demand[d])
+                elif kind == TIP:
+                    demand.append(-biggest)
+                else:
+                    demand.append(0)
+            cb = r.RegisterUnaryTransitVector(demand)
+            slack = biggest if p.tips else 0
+            r.AddDimensionWithVehicleCapacity(cb, slack, [veh.capacity[d] for veh in p.vehicles], True, f"cap:{name}")
+            dim = r.GetDimensionOrDie(f"cap:{name}")
+            self.capacity_dims.append(dim)
+            if p.tips:
+                for node, kind in enumerate(self.nodes.kind):
+                    if kind != TIP and node not in self.nodes.depot_node.values():
+                        dim.SlackVar(self.index(node)).SetValue(0)
+                for v in range(len(p.vehicles)):
+                    dim.SlackVar(r.Start(v)).SetValue(0)
+
+    def _add_day_limits(self) -> None:
+        p, r = self.problem, self.routing
+        if any(veh.max_lifts is not None for veh in p.vehicles):
+            ones = [1 if k == BIN else 0 for k in self.nodes.kind]
+            cb = r.RegisterUnaryTransitVector(ones)
+            caps = [veh.max_lifts if veh.max_lifts is not None else len(p.bins) for veh in p.vehicles]
+            r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "lifts")
+        for d, name in enumerate(p.dimensions):
+            if not any(veh.max_load_per_day is not None for veh in p.vehicles):
+                break
+            demand = [p.bins[ref].demand[d] if k == BIN else 0 for k, ref in zip(self.nodes.kind, self.nodes.ref, strict=True)]
+            total = sum(demand)
+            caps = [veh.max_load_per_day[d] if veh.max_load_per_day is not None else total for veh in p.vehicles]
+            cb = r.RegisterUnaryTransitVector(demand)
+            r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"day:{name}")
+
+    def _add_assignment_rules(self) -> None:
+        p, r = self.problem, self.routing
+        n_veh = len(p.vehicles)
+        for b, node in self.nodes.bin_node.items():
+            idx = self.index(node)
+            if len(self.allowed[b]) < n_veh:
+                r.VehicleVar(idx).SetValues([-1, *self.allowed[b]])
+            item = p.bins[b]
+            penalty = REQUIRED_PENALTY if item.required else round(item.prize * COST_SCALE)
+            r.AddDisjunction([idx], penalty)
+        for f, tip_nodes in self.nodes.tip_nodes.items():
+            users = [v for v, veh in enumerate(p.vehicles) if f in p.facilities_for(veh)]
+            for node in tip_nodes:
+                idx = self.index(node)
+                if len(users) < n_veh:
+                    r.VehicleVar(idx).SetValues([-1, *users])
+                r.AddDisjunction([idx], 0)
+
+    # -- warm start --------------------------------------------------------
+    def warm_routes(self) -> list[list[int]] | None:
+        start = self.params.warm_start
+        if not start:
+            return None
+        bin_index = {self.problem.bins[b].id: idx for b, idx in self.nodes.bin_node.items()}
+        free = {self.problem.facilities[f].id: list(nodes) for f, nodes in self.nodes.tip_nodes.items()}
+        routes = []
+        for veh in self.problem.vehicles:
+            route = []
+            for stop in start.get(veh.id, []):
+                if stop in bin_index:
+                    route.append(bin_index.pop(stop))
+                elif free.get(stop):
+                    route.append(free[stop].pop(0))
+            routes.append(route)
+        return routes
+
+    # -- reading back ------------------------------------------------------
+    def _final_visit(self, veh: Vehicle, last: Visit, depot_loc: int, dims: int) -> Visit:
+        """The tip on the way home after the last bin."""
+        p = self.problem
+        _, _, site = self._final_tip(veh)
+        depot_index = next(i for i, d in enumerate(p.depots) if d.location == depot_loc)
+        fac = p.facilities[int(site[last.location, depot_index])]
+        arrival = last.departure_s + int(p.matrix(veh).time_s[last.location, fac.location])
+        start = max(arrival, fac.window.start_s)
+        return Visit(TIP, fac.id, fac.location, arrival, start, start + fac.service_s, (0,) * dims)
+
+    def read(self, assignment: pywrapcp.Assignment) -> tuple[list[Route], set[int]]:
+        p, r = self.problem, self.routing
+        routes: list[Route] = []
+        served: set[int] = set()
+        dims = len(p.dimensions)
+        breaks: dict[str, BreakPlan] = {}
+        intervals = assignment.IntervalVarContainer()
+        for i in range(intervals.Size()):
+            element = intervals.Element(i)
+            if element.PerformedValue():
+                breaks[element.Var().Name()] = BreakPlan(int(element.StartValue()), int(element.DurationValue()))
+        for v, veh in enumerate(p.vehicles):
+            m = p.matrix(veh)
+            index = r.Start(v)
+            visits: list[Visit] = []
+            load = [0] * dims
+            prev: Visit | None = None
+            distance = 0
+            while True:
+                node = self.manager.IndexToNode(index)
+                kind, ref, loc = self.nodes.kind[node], self.nodes.ref[node], self.nodes.location[node]
+                start = int(assignment.Value(self.time.CumulVar(index)))
+                if kind == BIN:
+                    item = p.bins[ref]
+                    served.add(ref)
+                    load = [a + b for a, b in zip(load, item.demand, strict=True)]
+                    stop_id = item.id
+                elif kind == TIP:
+                    load = [0] * dims
+                    stop_id = p.facilities[ref].id
+                else:
+                    stop_id = p.depots[ref].id
+                if kind == DEPOT and prev is not None and prev.kind == BIN and p.tips:
+                    prev = self._final_visit(veh, prev, loc, dims)
+                    visits.append(prev)
+                    load = [0] * dims
+                    distance += int(m.distance[visits[-2].location, prev.location])
+                if prev is None:
+                    arrival = start
+                else:
+                    arrival = prev.departure_s + int(m.time_s[prev.location, loc])
+                    distance += int(m.distance[prev.location, loc])
+                visit = Visit(kind, stop_id, loc, arrival, start, start + self.service[node], tuple(load))
+                visits.append(visit)
+                prev = visit
+                if r.IsEnd(index):
+                    break
+                index = assignment.Value(r.NextVar(index))
+            brk = breaks.get(f"break {veh.id}") if v in self.breaks else None
+            used = len(visits) > 2
+            cost = distance * veh.cost_per_distance
+            routes.append(Route(veh.id, tuple(visits), brk if used else None, distance, cost))
+        return routes, served
+
+
+def explain_unserved(problem: Problem, item: Bin, allowed: list[int]) -> str:
+    """Why a bin the solver dropped could not (or should not) be collected."""
+    if not item.required:
+        return "not worth its prize: collecting it costs more than it saves"
+    window = item.window
+    for v in allowed:
+        veh = problem.vehicles[v]
+        m = problem.matrix(veh).time_s
+        depot = problem.depots[veh.start_depot]
+        earliest = max(veh.shift.start_s, depot.window.start_s) + int(m[depot.location, item.location])
+        start = max(earliest, window.start_s if window else 0)
+        if window is not None and start > window.end_s:
+            continue
+        finish = start + item.service_s
+        end_loc = problem.depots[veh.end_depot].location
+        if problem.tips:
+            back = min(
+                int(m[item.location, problem.facilities[f].location])
+                + problem.facilities[f].service_s
+                + int(m[problem.facilities[f].location, end_loc])
+                for f in problem.facilities_for(veh)
+            )
+        else:
+            back = int(m[item.location, end_loc])
+        if finish + back <= veh.shift.end_s:
+            return "the fleet ran out of capacity or shift time: add a vehicle or a longer shift"
+    if window is not None:
+        return "no vehicle can reach it inside its time window within its shift"
+    return "no vehicle can reach it and get back within its shift"
+
+
+def solve_ortools(problem: Problem, *, limits: Limits, params: SolveParams) -> Solution:
+    """Solve ``problem`` with OR-Tools' routing library (see module docstring)."""
+    began = clock.perf_counter()
+    model = _Model(problem, params)
+    search = _search_parameters(problem, limits, params, len(model.nodes.location))
+    routing = model.routing
+    warm = model.warm_routes()
+    assignment = None
+    if warm is not None:
+        routing.CloseModelWithParameters(search)
+        initial = routing.ReadAssignmentFromRoutes(warm, True)
+        if initial is not None:
+            assignment = routing.SolveFromAssignmentWithParameters(initial, search)
+    if assignment is None:
+        assignment = routing.SolveWithParameters(search)
+    status = _STATUS.get(routing.status(), str(routing.status()))
+    if assignment is None:
+        raise InfeasibleProblem(
+            "OR-Tools found no plan: vehicle shifts, depot hours or break windows contradict each other "
+            f"(solver status {status})"
+        )
+    routes, served = model.read(assignment)
+    unserved = list(model.pre_unserved)
+    for b, item in enumerate(problem.bins):
+        if b in model.allowed and b not in served:
+            unserved.append(Unserved(item.id, explain_unserved(problem, item, model.allowed[b]), item.required))
+    return Solution(
+        routes=tuple(routes),
+        unserved=tuple(unserved),
+        objective=assignment.ObjectiveValue() / COST_SCALE,
+        status=status,
+        runtime_s=clock.perf_counter() - began,
+        engine="ortools",
+    )

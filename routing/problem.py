@@ -1,0 +1,228 @@
+"""The routing problem: an immutable description of one day's collection work.
+
+Times are integer seconds from midnight of the planning day; distances are
+integers in the problem's distance unit (metres in the real pipeline; the
+benchmark's own unit when reading benchmark files). ``Problem`` validates
+itself when built, so the solver and the checker can trust it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ProblemError
+
+DAY_S = 86_400
+HORIZON_S = 2 * DAY_S
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Service may start at ``start_s`` at the earliest and ``end_s`` at the latest."""
+
+    start_s: int = 0
+    end_s: int = HORIZON_S
+
+    def __post_init__(self) -> None:
+        if self.end_s < self.start_s:
+            raise ProblemError(f"time window ends ({self.end_s}) before it starts ({self.start_s})")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Travel time (s) and distance between locations for one vehicle profile.
+
+    Unreachable pairs hold ``UNREACHABLE``.
+    """
+
+    time_s: NDArray[np.int64]
+    distance: NDArray[np.int64]
+
+    UNREACHABLE = 10**9
+
+    @classmethod
+    def from_float(cls, time_s: np.ndarray, distance: np.ndarray) -> Matrix:
+        """Round float matrices (``inf`` = unreachable) to integers."""
+        t = np.where(np.isfinite(time_s), np.rint(time_s), cls.UNREACHABLE).astype(np.int64)
+        d = np.where(np.isfinite(distance), np.rint(distance), cls.UNREACHABLE).astype(np.int64)
+        return cls(np.minimum(t, cls.UNREACHABLE), np.minimum(d, cls.UNREACHABLE))
+
+
+@dataclass(frozen=True)
+class Depot:
+    id: str
+    location: int
+    window: TimeWindow = TimeWindow()
+
+
+@dataclass(frozen=True)
+class Facility:
+    """A disposal site (transfer station, recycling plant) where vehicles tip."""
+
+    id: str
+    location: int
+    streams: frozenset[str]
+    window: TimeWindow = TimeWindow()
+    service_s: int = 900
+
+
+@dataclass(frozen=True)
+class Bin:
+    """A bin to collect (a job).
+
+    ``demand`` has one entry per capacity dimension of the problem. A bin with
+    ``required=False`` is collected only when its ``prize`` outweighs the cost.
+    """
+
+    id: str
+    location: int
+    demand: tuple[int, ...]
+    stream: str = "general"
+    service_s: int = 0
+    window: TimeWindow | None = None
+    required: bool = True
+    prize: float = 0.0
+
+
+@dataclass(frozen=True)
+class Break:
+    """A driver break of ``duration_s`` starting between two times."""
+
+    earliest_start_s: int
+    latest_start_s: int
+    duration_s: int
+
+    def __post_init__(self) -> None:
+        if self.latest_start_s < self.earliest_start_s or self.duration_s < 0:
+            raise ProblemError("break: latest start before earliest start, or negative duration")
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One crew and lorry for the day."""
+
+    id: str
+    start_depot: int
+    end_depot: int
+    capacity: tuple[int, ...]
+    profile: str = "default"
+    streams: frozenset[str] = frozenset({"general"})
+    shift: TimeWindow = TimeWindow()
+    max_duration_s: int | None = None
+    break_: Break | None = None
+    fixed_cost: float = 0.0
+    cost_per_distance: float = 1.0
+    cost_per_hour: float = 0.0
+    max_lifts: int | None = None
+    max_load_per_day: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything the solver needs, validated once.
+
+    Parameters
+    ----------
+    matrices
+        Travel matrices by vehicle profile name, each ``n_locations`` square.
+    depots, facilities, bins, vehicles
+        The day's resources and work. When ``facilities`` is not empty every
+        vehicle must tip at a site accepting its streams before returning to
+        its depot, and may tip as often as it needs; without facilities each
+        vehicle makes a single trip (classic CVRP).
+    dimensions
+        Names of the capacity dimensions (``("kg", "litres")``).
+    balance_weight
+        Cost per hour of difference between the longest and shortest shift.
+    """
+
+    matrices: Mapping[str, Matrix]
+    depots: tuple[Depot, ...]
+    bins: tuple[Bin, ...]
+    vehicles: tuple[Vehicle, ...]
+    facilities: tuple[Facility, ...] = ()
+    dimensions: tuple[str, ...] = ("load",)
+    balance_weight: float = 0.0
+    location_ids: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def n_locations(self) -> int:
+        return next(iter(self.matrices.values())).time_s.shape[0]
+
+    @property
+    def tips(self) -> bool:
+        """Whether vehicles tip at facilities (and so end the day empty)."""
+        return bool(self.facilities)
+
+    def matrix(self, vehicle: Vehicle) -> Matrix:
+        return self.matrices[vehicle.profile]
+
+    def facilities_for(self, vehicle: Vehicle) -> list[int]:
+        """Indices of the facilities that accept every stream ``vehicle`` carries."""
+        return [i for i, f in enumerate(self.facilities) if vehicle.streams <= f.streams]
+
+
+def _check_unique(kind: str, ids: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ProblemError(f"{kind} id {i!r} is used twice")
+        seen.add(i)
+
+
+def _validate(p: Problem) -> None:
+    if not p.matrices:
+        raise ProblemError("problem has no travel matrices")
+    n = None
+    for name, m in p.matrices.items():
+        if m.time_s.ndim != 2 or m.time_s.shape[0] != m.time_s.shape[1] or m.time_s.shape != m.distance.shape:
+            raise ProblemError(f"matrix {name!r} is not square or time and distance differ in shape")
+        if n is not None and m.time_s.shape[0] != n:
+            raise ProblemError(f"matrix {name!r} has {m.time_s.shape[0]} locations, others {n}")
+        n = m.time_s.shape[0]
+        if (m.time_s < 0).any() or (m.distance < 0).any():
+            raise ProblemError(f"matrix {name!r} has negative entries")
+    assert n is not None
+    if not p.depots:
+        raise ProblemError("problem has no depot")
+    if not p.vehicles:
+        raise ProblemError("problem has no vehicle")
+    for kind, items in (("depot", p.depots), ("facility", p.facilities), ("bin", p.bins), ("vehicle", p.vehicles)):
+        _check_unique(kind, [x.id for x in items])
+    for d in p.depots:
+        if not 0 <= d.location < n:
+            raise ProblemError(f"depot {d.id}: location {d.location} outside 0..{n - 1}")
+    for f in p.facilities:
+        if not 0 <= f.location < n:
+            raise ProblemError(f"facility {f.id}: location {f.location} outside 0..{n - 1}")
+        if f.service_s < 0:
+            raise ProblemError(f"facility {f.id}: negative tipping time")
+    k = len(p.dimensions)
+    for b in p.bins:
+        if not 0 <= b.location < n:
+            raise ProblemError(f"bin {b.id}: location {b.location} outside 0..{n - 1}")
+        if len(b.demand) != k or any(x < 0 for x in b.demand):
+            raise ProblemError(f"bin {b.id}: demand {b.demand} must be {k} non-negative numbers")
+        if b.service_s < 0 or b.prize < 0:
+            raise ProblemError(f"bin {b.id}: negative service time or prize")
+    for v in p.vehicles:
+        if v.profile not in p.matrices:
+            raise ProblemError(f"vehicle {v.id}: no matrix for profile {v.profile!r}")
+        for which in (v.start_depot, v.end_depot):
+            if not 0 <= which < len(p.depots):
+                raise ProblemError(f"vehicle {v.id}: depot index {which} does not exist")
+        if len(v.capacity) != k or any(c < 0 for c in v.capacity):
+            raise ProblemError(f"vehicle {v.id}: capacity {v.capacity} must be {k} non-negative numbers")
+        if v.max_load_per_day is not None and len(v.max_load_per_day) != k:
+            raise ProblemError(f"vehicle {v.id}: max_load_per_day needs {k} numbers")
+        if p.tips and not p.facilities_for(v):
+            raise ProblemError(
+                f"vehicle {v.id}: no disposal site accepts all of its streams {sorted(v.streams)}"
+            )

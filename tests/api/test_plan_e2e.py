@@ -1,0 +1,140 @@
+"""End to end: ``binroute plan`` on the sample town, checked independently."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+
+from geo import OSM_ATTRIBUTION, load_network
+from routing import check_solution
+
+STAGES = {"graph", "forecast", "matrix", "solve", "write"}
+
+
+@pytest.fixture(scope="module")
+def planned(sample_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan")
+    cmd = [sys.executable, "-m", "api.cli", "plan", str(sample_dir), "--date", "2026-11-23",
+           "--out", str(out), "--solution-limit", "30", "--time-limit", "60"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    return out, run
+
+
+def test_outputs_exist_and_progress_is_shown(planned):
+    """The CLI writes both files and reports its stages."""
+    out, run = planned
+    assert (out / "routes.geojson").is_file() and (out / "plan.json").is_file()
+    for stage in ("graph:", "forecast:", "matrix:", "solve:"):
+        assert stage in run.stderr
+
+
+def test_plan_json_totals_and_timings(planned):
+    """plan.json has totals per vehicle and overall, skipped bins with reasons and stage timings."""
+    plan = json.loads((planned[0] / "plan.json").read_text())
+    assert set(plan["timings_s"]) == STAGES
+    used = [v for v in plan["vehicles"] if v["used"]]
+    assert used
+    assert plan["totals"]["bins"] == sum(v["bins"] for v in used)
+    assert plan["totals"]["km"] == pytest.approx(sum(v["km"] for v in used), abs=0.01)
+    assert all(s["reason"] for s in plan["skipped"])
+    assert plan["attribution"] == OSM_ATTRIBUTION
+    assert not plan["unserved_required"]
+
+
+def test_independent_check_of_the_written_plan(planned, sample_dir):
+    """Every chosen bin once, capacities kept, a tip before each return, all read from the files."""
+    plan = json.loads((planned[0] / "plan.json").read_text())
+    fleet = json.loads((sample_dir / "fleet.json").read_text())
+    caps = {v["id"]: (v["capacity_kg"], v["capacity_l"]) for v in fleet["vehicles"]}
+    facility_ids = {f["id"] for f in fleet["facilities"]}
+    served: list[str] = []
+    for v in plan["vehicles"]:
+        stops = v["stops"]
+        assert stops[0]["kind"] == "depot" and stops[-1]["kind"] == "depot"
+        if not v["used"]:
+            continue
+        assert stops[-2]["kind"] == "tip", f"{v['vehicle_id']} returns without tipping"
+        for s in stops:
+            assert s["load_kg"] <= caps[v["vehicle_id"]][0]
+            assert s["load_l"] <= caps[v["vehicle_id"]][1]
+            if s["kind"] == "tip":
+                assert s["id"] in facility_ids and s["load_kg"] == 0
+            if s["kind"] == "bin":
+                served.append(s["id"])
+        etas = [s["eta"] for s in stops]
+        assert etas == sorted(etas)
+    assert len(served) == len(set(served))
+    skipped = {s["bin_id"] for s in plan["skipped"]}
+    assert not (set(served) & skipped)
+    musts = {s["bin_id"] for s in plan["skipped"] if s["decision"] == "must"}
+    assert not musts
+
+
+def test_geojson_follows_the_road_network(planned, sample_dir):
+    """Trip lines are RFC 7946 LineStrings whose every vertex lies on a network edge."""
+    fc = json.loads((planned[0] / "routes.geojson").read_text())
+    assert fc["type"] == "FeatureCollection" and fc["attribution"] == OSM_ATTRIBUTION
+    lines = [f for f in fc["features"] if f["geometry"]["type"] == "LineString"]
+    stops = [f for f in fc["features"] if f["properties"].get("kind") == "stop"]
+    assert lines and stops
+    for f in stops:
+        for key in ("vehicle_id", "sequence", "bin_id", "eta", "predicted_fill_pct", "load_kg"):
+            assert key in f["properties"]
+    net = load_network(sample_dir / "network.osm.pbf")
+    tr = net.transformer()
+    edges = []
+    for g in net.geometry:
+        x, y = tr.transform(g[:, 0], g[:, 1])
+        edges.append(shapely.LineString(np.column_stack([x, y])))
+    roads = shapely.union_all(edges)
+    for f in lines:
+        c = np.asarray(f["geometry"]["coordinates"])
+        assert c.shape[0] >= 2
+        x, y = tr.transform(c[:, 0], c[:, 1])
+        far = shapely.distance(roads, shapely.points(np.column_stack([x, y])))
+        assert far.max() < 1.0, f"trip of {f['properties']['vehicle_id']} leaves the roads by {far.max():.1f} m"
+
+
+def test_pipeline_solution_passes_the_checker(sample_dir):
+    """The in-process pipeline's solution passes the routing checker with every required bin."""
+    from datetime import date
+
+    from api.pipeline import PlanOptions, plan_scenario
+    from api.scenario import load_scenario
+
+    result = plan_scenario(load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=5))
+    report = check_solution(result.problem, result.solution, require_all=True)
+    assert report.ok, str(report)
+
+
+def test_bad_scenario_exits_2_with_one_line(tmp_path):
+    """A missing scenario gives a clear message and exit code 2, no traceback."""
+    run = subprocess.run([sys.executable, "-m", "api.cli", "plan", str(tmp_path / "nope"), "--date", "2026-11-23",
+                          "--out", str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and "scenario directory not found" in run.stderr
+
+
+def test_sample_is_reproducible(tmp_path, sample_dir, monkeypatch):
+    """The committed generator reproduces the committed bins exactly (fixed seed)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_sample", sample_dir.parent / "make_sample.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "OUT", Path(tmp_path))
+    (tmp_path / "network.osm.pbf").write_bytes((sample_dir / "network.osm.pbf").read_bytes())
+    import numpy as np
+
+    bins = module.place_bins(np.random.default_rng(module.SEED))
+    committed = (sample_dir / "bins.csv").read_text().splitlines()[1]
+    assert bins.iloc[0]["bin_id"] == committed.split(",")[0]
+    assert f"{bins.iloc[0]['lon']}" == committed.split(",")[1]

@@ -1,0 +1,322 @@
+"""The OR-Tools model: every constraint on a case that breaks without it."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+from routing import (
+    Bin, Break, Depot, Facility, Limits, ProblemError, SolveParams, TimeWindow, Vehicle, check_solution, solve,
+)
+from routing.solution import TIP, Visit
+
+from .conftest import make_problem
+
+EXACT = Limits(solution_limit=2000, time_limit_s=None)
+FAST = Limits(solution_limit=200)
+
+
+def solved(problem, limits=EXACT, **params):
+    solution = solve(problem, limits=limits, params=SolveParams(**params))
+    report = check_solution(problem, solution)
+    assert report.ok, str(report)
+    return solution
+
+
+def _veh(vid="v1", cap=(10,), depot=0, **kw):
+    kw.setdefault("shift", TimeWindow(0, 100_000))
+    return Vehicle(vid, depot, depot, cap, streams=kw.pop("streams", frozenset({"general"})), **kw)
+
+
+def brute_force_cvrp(points, demands, capacity, n_vehicles):
+    """Optimal CVRP cost by enumeration (tiny instances only)."""
+    p = np.asarray(points, dtype=float)
+    dist = np.abs(p[:, None] - p[None, :]).sum(-1)
+    customers = list(range(1, len(points)))
+
+    def tour(group):
+        if not group:
+            return 0.0
+        return min(
+            dist[0, perm[0]] + sum(dist[a, b] for a, b in itertools.pairwise(perm)) + dist[perm[-1], 0]
+            for perm in itertools.permutations(group)
+        )
+
+    best = np.inf
+    for assign in itertools.product(range(n_vehicles), repeat=len(customers)):
+        groups = [[c for c, v in zip(customers, assign, strict=True) if v == k] for k in range(n_vehicles)]
+        if any(sum(demands[c - 1] for c in g) > capacity for g in groups):
+            continue
+        best = min(best, sum(tour(g) for g in groups))
+    return best
+
+
+def test_known_optimum_matches_brute_force():
+    """On a 6-customer CVRP the solver finds the enumerated optimum."""
+    rng = np.random.default_rng(7)
+    points = [(0, 0)] + [tuple(rng.integers(-50, 50, 2)) for _ in range(6)]
+    demands = [int(x) for x in rng.integers(1, 5, 6)]
+    bins = [Bin(f"c{i}", i, (demands[i - 1],)) for i in range(1, 7)]
+    vehicles = [_veh(f"v{k}", cap=(9,)) for k in range(2)]
+    problem = make_problem(points, bins, vehicles)
+    solution = solved(problem)
+    assert solution.distance == brute_force_cvrp(points, demands, 9, 2)
+
+
+def test_capacity_binds():
+    """Two bins that fit one lorry cost 22; with room for one, two routes cost 42."""
+    points = [(0, 0), (10, 0), (10, 1)]
+    bins = [Bin("a", 1, (1,)), Bin("b", 2, (1,))]
+    assert solved(make_problem(points, bins, [_veh("v1", (2,)), _veh("v2", (2,))])).distance == 22
+    small = solved(make_problem(points, bins, [_veh("v1", (1,)), _veh("v2", (1,))]))
+    assert small.distance == 42
+    assert all(len(r.bins) == 1 for r in small.routes)
+
+
+def test_weight_and_volume_both_bind():
+    """A second capacity dimension (litres) forces a split the first (kg) would not."""
+    points = [(0, 0), (10, 0), (10, 1)]
+    bins = [Bin("a", 1, (1, 60)), Bin("b", 2, (1, 60))]
+    vehicles = [_veh("v1", (10, 100)), _veh("v2", (10, 100))]
+    solution = solved(make_problem(points, bins, vehicles, dims=("kg", "litres")))
+    assert solution.vehicles_used == 2
+
+
+def test_tips_when_full_and_before_returning(tip_problem):
+    """Six bins with room for three: two tips, the last one before the depot."""
+    solution = solved(tip_problem)
+    route = solution.routes[0]
+    assert len(route.bins) == 6
+    assert route.tips == 2
+    assert route.visits[-2].kind == TIP
+    loads = [v.load_after[0] for v in route.visits]
+    assert max(loads) <= 3
+
+
+def test_choice_between_disposal_sites():
+    """The vehicle tips at the nearer of two sites that accept its stream, never at one that refuses it."""
+    points = [(0, 0), (200, 0), (20, 0), (30, 0), (25, 0)]
+    fac = [
+        Facility("FAR", 1, frozenset({"general"})),
+        Facility("NEAR", 2, frozenset({"general"})),
+        Facility("GLASS", 4, frozenset({"glass"})),
+    ]
+    bins = [Bin("a", 3, (1,))]
+    solution = solved(make_problem(points, bins, [_veh()], facilities=fac))
+    assert [v.id for v in solution.routes[0].visits if v.kind == TIP] == ["NEAR"]
+
+
+def test_facility_opening_hours():
+    """A site closed until 500 makes the vehicle wait to tip."""
+    points = [(0, 0), (10, 0), (5, 0)]
+    fac = [Facility("F", 1, frozenset({"general"}), TimeWindow(500, 2000), service_s=10)]
+    solution = solved(make_problem(points, [Bin("a", 2, (1,))], [_veh()], facilities=fac))
+    tip = next(v for v in solution.routes[0].visits if v.kind == TIP)
+    assert tip.start_s >= 500
+
+
+def test_time_window_order():
+    """A bin open only early is served first and inside its window."""
+    points = [(0, 0), (10, 0), (0, 10)]
+    bins = [Bin("late", 1, (1,), window=TimeWindow(50, 100)), Bin("early", 2, (1,), window=TimeWindow(0, 12))]
+    solution = solved(make_problem(points, bins, [_veh()]))
+    visits = [v for v in solution.routes[0].visits if v.kind == "bin"]
+    assert [v.id for v in visits] == ["early", "late"]
+    assert visits[1].start_s >= 50
+
+
+def test_unreachable_window_is_explained():
+    """A window that closes before any vehicle can arrive leaves the bin unserved with that reason."""
+    points = [(0, 0), (100, 0)]
+    problem = make_problem(points, [Bin("x", 1, (1,), window=TimeWindow(0, 50))], [_veh()])
+    solution = solved(problem, Limits(time_limit_s=0.5))
+    assert solution.unserved[0].bin_id == "x"
+    assert "time window" in solution.unserved[0].reason
+
+
+def test_shift_end_forces_second_vehicle():
+    """Work longer than one shift is shared between two crews."""
+    points = [(0, 0), (100, 0), (0, 100)]
+    bins = [Bin("a", 1, (1,), service_s=10), Bin("b", 2, (1,), service_s=10)]
+    vehicles = [_veh("v1", shift=TimeWindow(0, 250)), _veh("v2", shift=TimeWindow(0, 250))]
+    solution = solved(make_problem(points, bins, vehicles))
+    assert solution.vehicles_used == 2
+    assert all(r.end_s <= 250 for r in solution.routes)
+
+
+def test_max_duration():
+    """A cap on working time splits the work like a short shift."""
+    points = [(0, 0), (100, 0), (0, 100)]
+    bins = [Bin("a", 1, (1,)), Bin("b", 2, (1,))]
+    vehicles = [_veh("v1", max_duration_s=250), _veh("v2", max_duration_s=250)]
+    assert solved(make_problem(points, bins, vehicles)).vehicles_used == 2
+
+
+def test_break_is_placed_inside_its_window():
+    """A 30-unit break starting 100..150 is taken during a 400-unit day."""
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
+    veh = _veh(break_=Break(100, 150, 30))
+    solution = solved(make_problem(points, bins, [veh]))
+    route = solution.routes[0]
+    assert route.break_ is not None
+    assert 100 <= route.break_.start_s <= 150
+    assert route.end_s >= 400 + 30
+
+
+def test_streams_and_mixed_fleet():
+    """A recycling bin goes on the recycling lorry only."""
+    points = [(0, 0), (10, 0), (0, 10)]
+    bins = [Bin("g", 1, (1,), stream="general"), Bin("r", 2, (1,), stream="recycling")]
+    vehicles = [_veh("gen"), _veh("rec", streams=frozenset({"recycling"}))]
+    solution = solved(make_problem(points, bins, vehicles))
+    assert solution.route_of("gen").bins == ["g"]
+    assert solution.route_of("rec").bins == ["r"]
+
+
+def test_no_vehicle_for_stream_is_explained():
+    """A stream no vehicle carries is reported, not silently dropped."""
+    problem = make_problem([(0, 0), (1, 0)], [Bin("o", 1, (1,), stream="organic")], [_veh()])
+    solution = solved(problem, Limits(time_limit_s=0.5))
+    assert "organic" in solution.unserved[0].reason
+
+
+def test_several_depots():
+    """Each crew serves the bins near its own depot and returns there."""
+    points = [(0, 0), (1000, 0), (10, 0), (1010, 0)]
+    depots = [Depot("WEST", 0), Depot("EAST", 1)]
+    bins = [Bin("w", 2, (1,)), Bin("e", 3, (1,))]
+    vehicles = [_veh("vw", depot=0), _veh("ve", depot=1)]
+    solution = solved(make_problem(points, bins, vehicles, depots=depots))
+    assert solution.route_of("vw").bins == ["w"]
+    assert solution.route_of("ve").visits[-1].id == "EAST"
+    assert solution.distance == 40
+
+
+def test_fixed_cost_uses_fewer_vehicles():
+    """With a fixed cost per vehicle used, one lorry does both bins."""
+    points = [(0, 0), (10, 0), (-10, 0)]
+    bins = [Bin("a", 1, (1,)), Bin("b", 2, (1,))]
+    vehicles = [_veh("v1", fixed_cost=1000), _veh("v2", fixed_cost=1000)]
+    assert solved(make_problem(points, bins, vehicles)).vehicles_used == 1
+
+
+def test_optional_bins_follow_their_prize():
+    """A far optional bin is skipped for a small prize and collected for a large one."""
+    points = [(0, 0), (10, 0), (500, 0)]
+    base = [Bin("near", 1, (1,))]
+    cheap = make_problem(points, [*base, Bin("far", 2, (1,), required=False, prize=10)], [_veh()])
+    dear = make_problem(points, [*base, Bin("far", 2, (1,), required=False, prize=5000)], [_veh()])
+    s1, s2 = solved(cheap), solved(dear)
+    assert "far" not in s1.served() and "prize" in s1.unserved[0].reason
+    assert "far" in s2.served()
+
+
+def test_max_lifts():
+    """A limit of two lifts per crew spreads four bins over two lorries."""
+    points = [(0, 0), (10, 0), (11, 0), (12, 0), (13, 0)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in range(1, 5)]
+    vehicles = [_veh("v1", max_lifts=2), _veh("v2", max_lifts=2)]
+    solution = solved(make_problem(points, bins, vehicles))
+    assert sorted(len(r.bins) for r in solution.routes) == [2, 2]
+
+
+def test_tonnage_per_day(tip_problem):
+    """A day limit on load collected leaves the rest to a second crew."""
+    v = tip_problem.vehicles[0]
+    vehicles = (dataclasses.replace(v, max_load_per_day=(4,)), dataclasses.replace(v, id="v2", max_load_per_day=(4,)))
+    problem = dataclasses.replace(tip_problem, vehicles=vehicles)
+    solution = solved(problem)
+    assert solution.vehicles_used == 2
+    assert all(len(r.bins) <= 4 for r in solution.routes)
+    assert not solution.unserved
+
+
+def test_balance_evens_out_hours():
+    """With a balance weight the two crews' days differ less."""
+    points = [(0, 0)] + [(10 * i, 0) for i in range(1, 7)]
+    bins = [Bin(f"b{i}", i, (1,), service_s=50) for i in range(1, 7)]
+    vehicles = [_veh("v1", cost_per_hour=1), _veh("v2", cost_per_hour=1)]
+    plain = solved(make_problem(points, bins, vehicles))
+    even = solved(make_problem(points, bins, vehicles, balance_weight=100_000))
+    spread = lambda s: max(r.duration_s for r in s.routes) - min(r.duration_s for r in s.routes)  # noqa: E731
+    assert spread(even) < spread(plain)
+
+
+def test_deterministic_with_solution_limit(tip_problem):
+    """The same problem and limits give the same routes."""
+    a = solved(tip_problem, FAST)
+    b = solved(tip_problem, FAST)
+    assert [r.visits for r in a.routes] == [r.visits for r in b.routes]
+
+
+def test_warm_start_is_used(tip_problem):
+    """A given plan is read in as the first solution."""
+    start = {"v1": ["b1", "b2", "b3", "F", "b4", "b5", "b6", "F"]}
+    solution = solved(tip_problem, Limits(solution_limit=1), warm_start=start)
+    assert solution.routes[0].bins == ["b1", "b2", "b3", "b4", "b5", "b6"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda vs: [v for v in vs if v.kind != TIP], "must tip first"),
+        (lambda vs: vs[:2] + [vs[1]] + vs[2:], "served twice"),
+        (lambda vs: [vs[0], dataclasses.replace(vs[1], start_s=0, arrival_s=0)] + vs[2:], "drive needs"),
+        (lambda vs: [vs[0]] + [dataclasses.replace(v, load_after=(0,)) if v.kind == "bin" else v for v in vs[1:]], "replay gives"),
+    ],
+)
+def test_checker_catches_broken_solutions(tip_problem, mutate, message):
+    """The independent checker flags a missing tip, a double visit, a teleport and a false load."""
+    solution = solved(tip_problem, FAST)
+    route = solution.routes[0]
+    broken_visits: list[Visit] = mutate(list(route.visits))
+    broken = dataclasses.replace(solution, routes=(dataclasses.replace(route, visits=tuple(broken_visits)),))
+    report = check_solution(tip_problem, broken)
+    assert not report.ok
+    assert message in str(report)
+
+
+def test_checker_catches_capacity_and_window():
+    """Overload and a window miss are violations."""
+    points = [(0, 0), (10, 0), (10, 1)]
+    bins = [Bin("a", 1, (2,)), Bin("b", 2, (2,), window=TimeWindow(0, 5))]
+    problem = make_problem(points, bins, [_veh("v1", (3,))])
+    v = [
+        Visit("depot", "D", 0, 0, 0, 0, (0,)),
+        Visit("bin", "a", 1, 10, 10, 10, (2,)),
+        Visit("bin", "b", 2, 11, 11, 11, (4,)),
+        Visit("depot", "D", 0, 22, 22, 22, (4,)),
+    ]
+    from routing import Route, Solution
+
+    report = check_solution(problem, Solution(routes=(Route("v1", tuple(v), distance=22),)))
+    text = str(report)
+    assert "exceeds capacity" in text and "outside its window" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(bins=(Bin("a", 9, (1,)),)), "outside"),
+        (dict(bins=(Bin("a", 1, (-1,)),)), "non-negative"),
+        (dict(bins=(Bin("a", 1, (1,)), Bin("a", 2, (1,)))), "used twice"),
+        (dict(vehicles=(Vehicle("v", 0, 0, (1,), profile="truck"),)), "no matrix"),
+        (dict(vehicles=()), "no vehicle"),
+    ],
+)
+def test_problem_validation(change, message):
+    """A bad problem fails when built, naming what is wrong."""
+    args = dict(points=[(0, 0), (1, 0), (2, 0)], bins=[Bin("a", 1, (1,))], vehicles=[_veh()])
+    args.update({k: list(v) for k, v in change.items()})
+    with pytest.raises(ProblemError, match=message):
+        make_problem(args["points"], args["bins"], args["vehicles"])
+
+
+def test_vehicle_without_accepting_site_is_an_error():
+    """Tipping is required but no site takes the vehicle's stream."""
+    with pytest.raises(ProblemError, match="no disposal site"):
+        make_problem([(0, 0), (1, 0)], [], [_veh()], facilities=[Facility("G", 1, frozenset({"glass"}))])
