@@ -6,7 +6,6 @@ import json
 import sys
 import warnings
 from collections.abc import Callable
-from datetime import date as Date
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -54,17 +53,37 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--date", "plan_date", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Planning day, YYYY-MM-DD.")
+@click.option(
+    "--date", "plan_date", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Planning day, YYYY-MM-DD."
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Solver time limit, seconds.")
-@click.option("--solution-limit", type=click.IntRange(min=1), default=None, help="Stop after this many solutions (deterministic).")
+@click.option(
+    "--time-limit", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Solver time limit, seconds."
+)
+@click.option(
+    "--solution-limit", type=click.IntRange(min=1), default=None, help="Stop after this many solutions (deterministic)."
+)
 @click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="ortools", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threshold", type=click.FloatRange(min=1, max=100), default=None, help="Fill %% at which a bin is due (default from fleet.json, else 80).")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=1, max=100),
+    default=None,
+    help="Fill %% at which a bin is due (default from fleet.json, else 80).",
+)
 @click.option("--no-may", is_flag=True, help="Collect only the bins that must be collected.")
 @_user_errors
-def plan(scenario: Path, plan_date: Any, out_dir: Path, time_limit: float, solution_limit: int | None,
-         engine: str, seed: int, threshold: float | None, no_may: bool) -> None:
+def plan(
+    scenario: Path,
+    plan_date: Any,
+    out_dir: Path,
+    time_limit: float,
+    solution_limit: int | None,
+    engine: str,
+    seed: int,
+    threshold: float | None,
+    no_may: bool,
+) -> None:
     """Plan one day's collection rounds for a SCENARIO directory."""
     from .pipeline import PlanOptions, plan_scenario, write_plan
     from .scenario import load_scenario
@@ -72,8 +91,13 @@ def plan(scenario: Path, plan_date: Any, out_dir: Path, time_limit: float, solut
     click.echo(f"binroute: planning {scenario} for {plan_date.date()}", err=True)
     scn = load_scenario(scenario)
     options = PlanOptions(
-        date=plan_date.date(), time_limit_s=None if solution_limit and not time_limit else time_limit,
-        solution_limit=solution_limit, engine=engine, seed=seed, threshold_pct=threshold, include_may=not no_may,
+        date=plan_date.date(),
+        time_limit_s=None if solution_limit and not time_limit else time_limit,
+        solution_limit=solution_limit,
+        engine=engine,
+        seed=seed,
+        threshold_pct=threshold,
+        include_may=not no_may,
     )
     result = plan_scenario(scn, options, progress=_progress)
     files = write_plan(result, out_dir)
@@ -90,7 +114,9 @@ def plan(scenario: Path, plan_date: Any, out_dir: Path, time_limit: float, solut
 
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("--at", "at", required=True, help="ISO date and time to forecast for (local time unless an offset is given).")
+@click.option(
+    "--at", "at", required=True, help="ISO date and time to forecast for (local time unless an offset is given)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_user_errors
 def forecast(scenario: Path, at: str, as_json: bool) -> None:
@@ -120,8 +146,14 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
         return None if x != x else round(float(x), nd)
 
     out = {
-        b: {"fill_pct": num(d.fill_pct), "fill_p10": num(d.fill_p10), "fill_p90": num(d.fill_p90),
-            "p_overflow": num(float(pred.at[b, "p_overflow"]), 4), "decision": d.decision, "reason": d.reason}
+        b: {
+            "fill_pct": num(d.fill_pct),
+            "fill_p10": num(d.fill_p10),
+            "fill_p90": num(d.fill_p90),
+            "p_overflow": num(float(pred.at[b, "p_overflow"]), 4),
+            "decision": d.decision,
+            "reason": d.reason,
+        }
         for b, d in decisions.items()
     }
     if as_json:
@@ -129,10 +161,52 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
         return
     click.echo(f"{'bin':<12} {'fill%':>6} {'p10':>6} {'p90':>6} {'P(over)':>8}  decision  reason")
     for b, r in out.items():
+
         def f(x: float | None) -> str:
             return "-" if x is None else f"{x:.0f}"
+
         po = "-" if r["p_overflow"] is None else f"{r['p_overflow']:.2f}"
-        click.echo(f"{b:<12} {f(r['fill_pct']):>6} {f(r['fill_p10']):>6} {f(r['fill_p90']):>6} {po:>8}  {r['decision']:<8}  {r['reason']}")
+        fills = f"{f(r['fill_pct']):>6} {f(r['fill_p10']):>6} {f(r['fill_p90']):>6}"
+        click.echo(f"{b:<12} {fills} {po:>8}  {r['decision']:<8}  {r['reason']}")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--from", "start", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="First origin day.")
+@click.option("--to", "end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Last origin day.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the result (default out/backtest/<scenario>.json).",
+)
+@_user_errors
+def backtest(scenario: Path, start: Any, end: Any, as_json: bool, out_file: Path | None) -> None:
+    """Rolling-origin backtest of the fill forecast (needs only readings.csv)."""
+    from routing.backtest import backtest as run_backtest
+    from routing.decide import DecisionRules
+
+    from .scenario import load_fleet, load_readings_only, parse_hhmm
+
+    readings, bins, tz = load_readings_only(scenario)
+    rules, collect_at = DecisionRules(), 10 * 3600
+    if (scenario / "fleet.json").is_file():
+        p = load_fleet(scenario / "fleet.json").planning
+        rules = DecisionRules(p.threshold_pct, p.overflow_risk, p.next_opportunity_days, p.overflow_cost)
+        collect_at = parse_hhmm(p.collect_at)
+    result = run_backtest(
+        readings, start=start.date(), end=end.date(), bins=bins, tz=tz, rules=rules, collect_at_s=collect_at
+    )
+    out_file = out_file or Path("out") / "backtest" / f"{scenario.resolve().name}.json"
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(result.table())
+        click.echo(f"wrote {out_file}")
 
 
 if __name__ == "__main__":  # pragma: no cover

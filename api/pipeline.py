@@ -18,10 +18,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo import OSM_ATTRIBUTION, PathFinder, RoadNetwork, VehicleProfile, load_network, routing_graph, snap_points, travel_matrices
+from geo import (
+    OSM_ATTRIBUTION,
+    PathFinder,
+    RoadNetwork,
+    VehicleProfile,
+    load_network,
+    routing_graph,
+    snap_points,
+    travel_matrices,
+)
 from geo.geojson import feature_collection, line_feature, point_feature, write_geojson
 from geo.snap import Snapped
-from routing import Bin, Break, Depot, Facility, Limits, Matrix, Problem, Solution, SolveParams, TimeWindow, Vehicle, solve
+from routing import (
+    Bin,
+    Break,
+    Depot,
+    Facility,
+    Limits,
+    Matrix,
+    Problem,
+    Solution,
+    SolveParams,
+    TimeWindow,
+    Vehicle,
+    solve,
+)
 from routing.decide import MAY, MUST, Decision, DecisionRules, StreamDensity, decide, demand_of
 from routing.forecast import fit_fill_model
 from routing.solution import BIN, TIP
@@ -67,7 +89,10 @@ def _present(value: Any) -> bool:
 def _profile(v: Any) -> VehicleProfile:
     return VehicleProfile(
         name=f"{v.weight_t:g}t-{v.height_m:g}h-{v.width_m:g}w-{v.length_m:g}l-{v.max_speed_kph:g}kph",
-        weight_t=v.weight_t, height_m=v.height_m, width_m=v.width_m, length_m=v.length_m,
+        weight_t=v.weight_t,
+        height_m=v.height_m,
+        width_m=v.width_m,
+        length_m=v.length_m,
         max_speed_kph=v.max_speed_kph,
     )
 
@@ -117,15 +142,28 @@ def plan_scenario(
     clock = time.perf_counter()
     rules = _rules(scn, options)
     model = fit_fill_model(scn.readings, bins=scn.bins, tz=tz)
-    collect_at = pd.Timestamp(options.date).tz_localize(tz) + pd.Timedelta(seconds=parse_hhmm(fleet.planning.collect_at))
+    collect_at = pd.Timestamp(options.date).tz_localize(tz) + pd.Timedelta(
+        seconds=parse_hhmm(fleet.planning.collect_at)
+    )
     decisions = decide(model, collect_at, rules)
     unknown = sorted(set(scn.readings["bin_id"]) - set(scn.bins["bin_id"]))
     if unknown:
-        notes.append(f"{len(unknown)} bin id(s) in readings.csv are not in bins.csv and were ignored: {', '.join(unknown[:10])}")
+        notes.append(
+            f"{len(unknown)} bin id(s) in readings.csv are not in bins.csv and were ignored: {', '.join(unknown[:10])}"
+        )
     for b in scn.bins["bin_id"]:
         if b not in decisions:
-            decisions[b] = Decision(b, MAY, "no sensor readings: collect if passing", math.nan, math.nan, math.nan,
-                                    math.nan, math.nan, prize=rules.overflow_cost * 0.5)
+            decisions[b] = Decision(
+                b,
+                MAY,
+                "no sensor readings: collect if passing",
+                math.nan,
+                math.nan,
+                math.nan,
+                math.nan,
+                math.nan,
+                prize=rules.overflow_cost * 0.5,
+            )
     timings["forecast"] = time.perf_counter() - clock
     counts = pd.Series([d.decision for d in decisions.values()]).value_counts().to_dict()
     progress(f"forecast: {counts.get('must', 0)} must, {counts.get('may', 0)} may, {counts.get('skip', 0)} skip")
@@ -133,7 +171,8 @@ def plan_scenario(
     clock = time.perf_counter()
     n_fixed = len(fleet.depots) + len(fleet.facilities)
     chosen = [
-        i for i, b in enumerate(scn.bins["bin_id"])
+        i
+        for i, b in enumerate(scn.bins["bin_id"])
         if decisions[b].decision == MUST or (options.include_may and decisions[b].decision == MAY)
     ]
     locations = list(range(n_fixed)) + [n_fixed + i for i in chosen]
@@ -146,8 +185,14 @@ def plan_scenario(
         # Each kind of vehicle stops on the nearest street it may drive on.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            own = snap_points(net, np.asarray(places_lon)[locations], np.asarray(places_lat)[locations], ids=sub.ids, allowed=np.isfinite(rg.edge_time),
-                              max_distance_m=fleet.planning.max_snap_m)
+            own = snap_points(
+                net,
+                np.asarray(places_lon)[locations],
+                np.asarray(places_lat)[locations],
+                ids=sub.ids,
+                allowed=np.isfinite(rg.edge_time),
+                max_distance_m=fleet.planning.max_snap_m,
+            )
         notes.extend(f"vehicle profile {prof.name}: {w.message}" for w in caught)
         finders[prof.name] = PathFinder(rg, own)
         matrices[prof.name] = Matrix.from_float(*travel_matrices(rg, own))
@@ -184,10 +229,17 @@ def _problem(
 ) -> Problem:
     fleet = scn.fleet
     depot_index = {d.id: i for i, d in enumerate(fleet.depots)}
-    depots = tuple(Depot(d.id, i, TimeWindow(parse_hhmm(d.opens), parse_hhmm(d.closes))) for i, d in enumerate(fleet.depots))
+    depots = tuple(
+        Depot(d.id, i, TimeWindow(parse_hhmm(d.opens), parse_hhmm(d.closes))) for i, d in enumerate(fleet.depots)
+    )
     facilities = tuple(
-        Facility(f.id, len(fleet.depots) + i, frozenset(f.streams), TimeWindow(parse_hhmm(f.opens), parse_hhmm(f.closes)),
-                 round(f.tip_minutes * 60))
+        Facility(
+            f.id,
+            len(fleet.depots) + i,
+            frozenset(f.streams),
+            TimeWindow(parse_hhmm(f.opens), parse_hhmm(f.closes)),
+            round(f.tip_minutes * 60),
+        )
         for i, f in enumerate(fleet.facilities)
     )
     bins = []
@@ -203,33 +255,54 @@ def _problem(
         window = None
         if _present(row.get("tw_start")) and _present(row.get("tw_end")):
             window = TimeWindow(parse_hhmm(row["tw_start"]), parse_hhmm(row["tw_end"]))
-        bins.append(Bin(
-            id=row["bin_id"], location=n_fixed + k, demand=(math.ceil(kg), math.ceil(litres)),
-            stream=row["stream"], service_s=round(service), window=window,
-            required=dec.decision == MUST, prize=dec.prize,
-        ))
+        bins.append(
+            Bin(
+                id=row["bin_id"],
+                location=n_fixed + k,
+                demand=(math.ceil(kg), math.ceil(litres)),
+                stream=row["stream"],
+                service_s=round(service),
+                window=window,
+                required=dec.decision == MUST,
+                prize=dec.prize,
+            )
+        )
     vehicles = []
     for v in fleet.vehicles:
         brk = None
         if v.break_ is not None:
             brk = Break(parse_hhmm(v.break_.earliest), parse_hhmm(v.break_.latest), round(v.break_.minutes * 60))
-        vehicles.append(Vehicle(
-            id=v.id, start_depot=depot_index[v.depot], end_depot=depot_index[v.end_depot or v.depot],
-            capacity=(int(v.capacity_kg), int(v.capacity_l)), profile=profiles[v.id].name,
-            streams=frozenset(v.streams), shift=TimeWindow(parse_hhmm(v.shift_start), parse_hhmm(v.shift_end)),
-            max_duration_s=round(v.max_shift_hours * 3600) if v.max_shift_hours else None, break_=brk,
-            fixed_cost=v.fixed_cost, cost_per_distance=v.cost_per_km / 1000.0, cost_per_hour=v.cost_per_hour,
-            max_lifts=v.max_lifts,
-            max_load_per_day=(int(v.max_kg_per_day), 10**9) if v.max_kg_per_day else None,
-        ))
+        vehicles.append(
+            Vehicle(
+                id=v.id,
+                start_depot=depot_index[v.depot],
+                end_depot=depot_index[v.end_depot or v.depot],
+                capacity=(int(v.capacity_kg), int(v.capacity_l)),
+                profile=profiles[v.id].name,
+                streams=frozenset(v.streams),
+                shift=TimeWindow(parse_hhmm(v.shift_start), parse_hhmm(v.shift_end)),
+                max_duration_s=round(v.max_shift_hours * 3600) if v.max_shift_hours else None,
+                break_=brk,
+                fixed_cost=v.fixed_cost,
+                cost_per_distance=v.cost_per_km / 1000.0,
+                cost_per_hour=v.cost_per_hour,
+                max_lifts=v.max_lifts,
+                max_load_per_day=(int(v.max_kg_per_day), 10**9) if v.max_kg_per_day else None,
+            )
+        )
     return Problem(
-        matrices=matrices, depots=depots, bins=tuple(bins), vehicles=tuple(vehicles), facilities=facilities,
-        dimensions=DIMENSIONS, balance_weight=fleet.planning.balance_weight,
+        matrices=matrices,
+        depots=depots,
+        bins=tuple(bins),
+        vehicles=tuple(vehicles),
+        facilities=facilities,
+        dimensions=DIMENSIONS,
+        balance_weight=fleet.planning.balance_weight,
         location_ids=tuple(str(x) for x in locations),
     )
 
 
-def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations):  # noqa: ANN001, ANN202
+def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations):
     tz = scn.fleet.timezone
     bins_by_id = scn.bins.set_index("bin_id")
     feats: list[dict[str, Any]] = []
@@ -242,27 +315,41 @@ def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles,
         for n, trip in enumerate(route.trips(), start=1):
             coords = finder.route([v.location for v in trip])
             paths[route.vehicle_id].append(coords)
-            feats.append(line_feature(coords, {
-                "kind": "trip", "vehicle_id": route.vehicle_id, "trip": n,
-                "from": trip[0].id, "to": trip[-1].id, "bins": sum(v.kind == BIN for v in trip),
-                "depart": _iso(options.date, trip[0].departure_s, tz), "arrive": _iso(options.date, trip[-1].arrival_s, tz),
-            }))
-        seq = 0
-        for visit in route.visits[1:-1]:
-            seq += 1
+            feats.append(
+                line_feature(
+                    coords,
+                    {
+                        "kind": "trip",
+                        "vehicle_id": route.vehicle_id,
+                        "trip": n,
+                        "from": trip[0].id,
+                        "to": trip[-1].id,
+                        "bins": sum(v.kind == BIN for v in trip),
+                        "depart": _iso(options.date, trip[0].departure_s, tz),
+                        "arrive": _iso(options.date, trip[-1].arrival_s, tz),
+                    },
+                )
+            )
+        for seq, visit in enumerate(route.visits[1:-1], start=1):
             props: dict[str, Any] = {
-                "kind": "stop" if visit.kind == BIN else "tip", "vehicle_id": route.vehicle_id, "sequence": seq,
+                "kind": "stop" if visit.kind == BIN else "tip",
+                "vehicle_id": route.vehicle_id,
+                "sequence": seq,
                 "bin_id": visit.id if visit.kind == BIN else None,
                 "facility_id": visit.id if visit.kind == TIP else None,
                 "eta": _iso(options.date, visit.start_s, tz),
-                "load_kg": visit.load_after[0], "load_l": visit.load_after[1],
+                "load_kg": visit.load_after[0],
+                "load_l": visit.load_after[1],
             }
             if visit.kind == BIN:
                 d = decisions[visit.id]
-                props.update(predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
-                             decision=d.decision, stream=str(bins_by_id.at[visit.id, "stream"]))
+                props.update(
+                    predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
+                    decision=d.decision,
+                    stream=str(bins_by_id.at[visit.id, "stream"]),
+                )
             feats.append(point_feature(sub.lon[visit.location], sub.lat[visit.location], props))
-    for i, d in enumerate(scn.fleet.depots):
+    for _i, d in enumerate(scn.fleet.depots):
         feats.append(point_feature(d.lon, d.lat, {"kind": "depot", "id": d.id}))
     for f in scn.fleet.facilities:
         feats.append(point_feature(f.lon, f.lat, {"kind": "facility", "id": f.id, "streams": f.streams}))
@@ -271,10 +358,19 @@ def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles,
         if row.bin_id in served:
             continue
         d = decisions[row.bin_id]
-        feats.append(point_feature(row.lon, row.lat, {
-            "kind": "skipped", "bin_id": row.bin_id, "decision": d.decision, "reason": _skip_reason(row.bin_id, d, solution),
-            "predicted_fill_pct": None if math.isnan(d.fill_pct) else round(d.fill_pct, 1),
-        }))
+        feats.append(
+            point_feature(
+                row.lon,
+                row.lat,
+                {
+                    "kind": "skipped",
+                    "bin_id": row.bin_id,
+                    "decision": d.decision,
+                    "reason": _skip_reason(row.bin_id, d, solution),
+                    "predicted_fill_pct": None if math.isnan(d.fill_pct) else round(d.fill_pct, 1),
+                },
+            )
+        )
     return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name), paths
 
 
@@ -285,24 +381,38 @@ def _skip_reason(bin_id: str, d: Decision, solution: Solution) -> str:
     return d.reason
 
 
-def _plan_json(scn, options, problem, solution, decisions, notes, net) -> dict[str, Any]:  # noqa: ANN001
+def _plan_json(scn, options, problem, solution, decisions, notes, net) -> dict[str, Any]:
     tz = scn.fleet.timezone
     bins = {b.id: b for b in problem.bins}
     vehicles = []
     for route in solution.routes:
         kg = sum(bins[b].demand[0] for b in route.bins)
         entry = {
-            "vehicle_id": route.vehicle_id, "used": route.used,
-            "km": round(route.distance / 1000.0, 3), "hours": round(route.duration_s / 3600.0, 3),
-            "bins": len(route.bins), "kg": kg, "tips": route.tips,
+            "vehicle_id": route.vehicle_id,
+            "used": route.used,
+            "km": round(route.distance / 1000.0, 3),
+            "hours": round(route.duration_s / 3600.0, 3),
+            "bins": len(route.bins),
+            "kg": kg,
+            "tips": route.tips,
             "start": _iso(options.date, route.start_s, tz) if route.used else None,
             "end": _iso(options.date, route.end_s, tz) if route.used else None,
-            "break": ({"start": _iso(options.date, route.break_.start_s, tz), "minutes": route.break_.duration_s / 60}
-                      if route.break_ else None),
+            "break": (
+                {"start": _iso(options.date, route.break_.start_s, tz), "minutes": route.break_.duration_s / 60}
+                if route.break_
+                else None
+            ),
             "stops": [
-                {"sequence": i, "kind": v.kind, "id": v.id, "arrival": _iso(options.date, v.arrival_s, tz),
-                 "eta": _iso(options.date, v.start_s, tz), "departure": _iso(options.date, v.departure_s, tz),
-                 "load_kg": v.load_after[0], "load_l": v.load_after[1]}
+                {
+                    "sequence": i,
+                    "kind": v.kind,
+                    "id": v.id,
+                    "arrival": _iso(options.date, v.arrival_s, tz),
+                    "eta": _iso(options.date, v.start_s, tz),
+                    "departure": _iso(options.date, v.departure_s, tz),
+                    "load_kg": v.load_after[0],
+                    "load_l": v.load_after[1],
+                }
                 for i, v in enumerate(route.visits)
             ],
         }
@@ -313,17 +423,28 @@ def _plan_json(scn, options, problem, solution, decisions, notes, net) -> dict[s
     for b, d in decisions.items():
         if b in served:
             continue
-        skipped.append({
-            "bin_id": b, "decision": d.decision, "reason": _skip_reason(b, d, solution),
-            "predicted_fill_pct": None if math.isnan(d.fill_pct) else round(d.fill_pct, 1),
-        })
+        skipped.append(
+            {
+                "bin_id": b,
+                "decision": d.decision,
+                "reason": _skip_reason(b, d, solution),
+                "predicted_fill_pct": None if math.isnan(d.fill_pct) else round(d.fill_pct, 1),
+            }
+        )
     return {
-        "scenario": scn.name, "date": options.date.isoformat(), "timezone": tz,
-        "engine": solution.engine, "status": solution.status, "objective": round(solution.objective, 2),
+        "scenario": scn.name,
+        "date": options.date.isoformat(),
+        "timezone": tz,
+        "engine": solution.engine,
+        "status": solution.status,
+        "objective": round(solution.objective, 2),
         "totals": {
-            "vehicles_used": len(used), "km": round(sum(v["km"] for v in used), 3),
-            "hours": round(sum(v["hours"] for v in used), 3), "bins": sum(v["bins"] for v in used),
-            "kg": sum(v["kg"] for v in used), "tips": sum(v["tips"] for v in used),
+            "vehicles_used": len(used),
+            "km": round(sum(v["km"] for v in used), 3),
+            "hours": round(sum(v["hours"] for v in used), 3),
+            "bins": sum(v["bins"] for v in used),
+            "kg": sum(v["kg"] for v in used),
+            "tips": sum(v["tips"] for v in used),
         },
         "decisions": {k: sum(d.decision == k for d in decisions.values()) for k in ("must", "may", "skip")},
         "vehicles": vehicles,

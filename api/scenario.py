@@ -138,8 +138,11 @@ class FleetIn(_Model):
     @model_validator(mode="after")
     def _refs(self) -> FleetIn:
         depot_ids = [d.id for d in self.depots]
-        for kind, ids in (("depot", depot_ids), ("facility", [f.id for f in self.facilities]),
-                          ("vehicle", [v.id for v in self.vehicles])):
+        for kind, ids in (
+            ("depot", depot_ids),
+            ("facility", [f.id for f in self.facilities]),
+            ("vehicle", [v.id for v in self.vehicles]),
+        ):
             dup = {i for i in ids if ids.count(i) > 1}
             if dup:
                 raise ValueError(f"{kind} id(s) used twice: {', '.join(sorted(dup))}")
@@ -164,7 +167,11 @@ class BinIn(_Model):
     def _window(self) -> BinIn:
         if (self.tw_start is None) != (self.tw_end is None):
             raise ValueError("give both tw_start and tw_end, or neither")
-        if self.tw_start is not None and self.tw_end is not None and parse_hhmm(self.tw_end) < parse_hhmm(self.tw_start):
+        if (
+            self.tw_start is not None
+            and self.tw_end is not None
+            and parse_hhmm(self.tw_end) < parse_hhmm(self.tw_start)
+        ):
             raise ValueError("tw_end is before tw_start")
         return self
 
@@ -264,11 +271,13 @@ def load_readings(path: Path, tz: str) -> pd.DataFrame:
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
         raise ScenarioError(f"{path} line {i + 2}: fill_pct {df['fill_pct'].iloc[i]!r} is not a number")
-    return pd.DataFrame({
-        "bin_id": df["bin_id"],
-        "timestamp": parse_timestamps(df["timestamp"], tz, str(path)),
-        "fill_pct": fill,
-    })
+    return pd.DataFrame(
+        {
+            "bin_id": df["bin_id"],
+            "timestamp": parse_timestamps(df["timestamp"], tz, str(path)),
+            "fill_pct": fill,
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,19 @@ def _round(coords: np.ndarray) -> list[list[float]]:
 
 def line_feature(coords: np.ndarray, properties: Mapping[str, Any]) -> dict[str, Any]:
     """A LineString feature from ``(k, 2)`` lon/lat coordinates."""
-    return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": _round(coords)},
-            "properties": dict(properties)}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": _round(coords)},
+        "properties": dict(properties),
+    }
 
 
 def point_feature(lon: float, lat: float, properties: Mapping[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": _round(np.array([lon, lat]))},
-            "properties": dict(properties)}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": _round(np.array([lon, lat]))},
+        "properties": dict(properties),
+    }
 
 
 def feature_collection(features: Iterable[dict[str, Any]], **members: Any) -> dict[str, Any]:

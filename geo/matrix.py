@@ -11,6 +11,7 @@ shortest-path tree, so memory stays O(stops² + chunk × nodes).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,7 +253,7 @@ class PathFinder:
         if len(stops) < 2:
             i = stops[0]
             return np.array([[self.snapped.lon[i], self.snapped.lat[i]]] * 2)
-        coords = np.vstack([self.path(a, b) for a, b in zip(stops[:-1], stops[1:], strict=True)])
+        coords = np.vstack([self.path(a, b) for a, b in itertools.pairwise(stops)])
         keep = np.ones(len(coords), dtype=bool)
         keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
         coords = coords[keep]

@@ -128,7 +128,7 @@ class RoadNetwork:
 
 def utm_crs(lon: float, lat: float) -> str:
     """The UTM zone's EPSG code for a point, as ``"EPSG:326xx"`` or ``"EPSG:327xx"``."""
-    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    zone = min(60, max(1, math.floor((lon + 180.0) / 6.0) + 1))
     return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
 
 
@@ -154,9 +154,9 @@ def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
     lat = np.array([graph.nodes[n]["y"] for n in nodes], dtype=float)
     crs = utm_crs(float(np.mean(lon)), float(np.mean(lat))) if len(nodes) else "EPSG:32631"
     x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
-    cols: dict[str, list[object]] = {k: [] for k in (
-        "u", "v", "length", "speed", "weight", "height", "width", "len", "hgv", "hw", "name", "geom"
-    )}
+    cols: dict[str, list[object]] = {
+        k: [] for k in ("u", "v", "length", "speed", "weight", "height", "width", "len", "hgv", "hw", "name", "geom")
+    }
     for u, v, data in graph.edges(data=True):
         highway = _first(data.get("highway"))
         speed = parse_speed_kph(data.get("maxspeed"))

@@ -27,11 +27,25 @@ from .network import RoadNetwork, network_from_graph
 log = logging.getLogger(__name__)
 
 #: Highway types a refuse lorry may drive on.
-DRIVABLE_HIGHWAYS = frozenset({
-    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
-    "residential", "living_street", "service", "road",
-})
+DRIVABLE_HIGHWAYS = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "road",
+    }
+)
 _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency", "military"})
 _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
@@ -149,7 +163,10 @@ def graph_from_file(path: str | Path) -> nx.MultiDiGraph:
     handler = _read_drivable(path)
     log.info(
         "%s: %d drivable ways, %d cut and %d dropped at the extract's edge",
-        path.name, handler.ways_seen, handler.ways_cut, handler.ways_dropped,
+        path.name,
+        handler.ways_seen,
+        handler.ways_cut,
+        handler.ways_dropped,
     )
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp, _osmnx_way_tags():
         xml = Path(tmp) / "drivable.osm"

@@ -163,7 +163,8 @@ def snap_points(
     if far:
         warnings.warn(
             f"{len(far)} point(s) more than {max_distance_m:g} m from any drivable road: "
-            + ", ".join(far[:20]) + (" ..." if len(far) > 20 else ""),
+            + ", ".join(far[:20])
+            + (" ..." if len(far) > 20 else ""),
             FarFromRoadWarning,
             stacklevel=2,
         )

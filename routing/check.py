@@ -6,6 +6,7 @@ problem's matrices and rules and lists what is wrong, in words.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from .problem import Problem
@@ -65,7 +66,7 @@ def check_solution(problem: Problem, solution: Solution, *, require_all: bool = 
     return CheckReport(tuple(out))
 
 
-def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -> list[str]:  # noqa: C901
+def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -> list[str]:
     out: list[str] = []
     veh = next(v for v in problem.vehicles if v.id == route.vehicle_id)
     m = problem.matrix(veh)
@@ -98,17 +99,17 @@ def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -
             out.append(f"{name}: break at {brk.start_s} outside {b.earliest_start_s}..{b.latest_start_s}")
         if brk.duration_s < b.duration_s:
             out.append(f"{name}: break of {brk.duration_s} s is shorter than {b.duration_s} s")
-    for prev, cur in zip(visits[:-1], visits[1:], strict=True):
+    for prev, cur in itertools.pairwise(visits):
         travel = int(m.time_s[prev.location, cur.location])
         distance += int(m.distance[prev.location, cur.location])
         if cur.departure_s < cur.start_s or cur.start_s < cur.arrival_s:
             out.append(f"{name}: {cur.id} has arrival, service start and departure out of order")
         gap = cur.start_s - prev.departure_s
         needed = travel
-        if brk is not None and prev.departure_s <= brk.start_s and brk.start_s + brk.duration_s <= cur.start_s:
-            if not break_used:
-                needed += brk.duration_s
-                break_used = True
+        fits_break = brk is not None and prev.departure_s <= brk.start_s and brk.start_s + brk.duration_s <= cur.start_s
+        if fits_break and brk is not None and not break_used:
+            needed += brk.duration_s
+            break_used = True
         if gap < needed - TOLERANCE_S:
             out.append(f"{name}: only {gap} s from {prev.id} to {cur.id}, the drive needs {needed} s")
         if cur.kind == BIN:
@@ -127,7 +128,8 @@ def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -
             lifts += 1
             for d in range(dims):
                 if load[d] > veh.capacity[d]:
-                    out.append(f"{name}: load {load[d]} {problem.dimensions[d]} after {item.id} exceeds capacity {veh.capacity[d]}")
+                    unit = problem.dimensions[d]
+                    out.append(f"{name}: load {load[d]} {unit} after {item.id} exceeds capacity {veh.capacity[d]}")
         elif cur.kind == TIP:
             fac = facilities.get(cur.id)
             if fac is None:
@@ -144,7 +146,10 @@ def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -
             out.append(f"{name}: reported load after {cur.id} is {cur.load_after}, replay gives {tuple(load)}")
     if brk is None and veh.break_ is not None:
         # A break may be left out only when the working day never reaches its window.
-        if visits[0].departure_s <= veh.break_.latest_start_s and end >= veh.break_.earliest_start_s + veh.break_.duration_s:
+        if (
+            visits[0].departure_s <= veh.break_.latest_start_s
+            and end >= veh.break_.earliest_start_s + veh.break_.duration_s
+        ):
             out.append(f"{name}: no break, though the shift covers the break window")
     elif brk is not None and not break_used and visits[0].departure_s < brk.start_s < end:
         out.append(f"{name}: break at {brk.start_s} overlaps a stop")
@@ -155,7 +160,9 @@ def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -
     if veh.max_load_per_day is not None:
         for d in range(dims):
             if day_load[d] > veh.max_load_per_day[d]:
-                out.append(f"{name}: collects {day_load[d]} {problem.dimensions[d]} in the day, over {veh.max_load_per_day[d]}")
+                out.append(
+                    f"{name}: collects {day_load[d]} {problem.dimensions[d]} in the day, over {veh.max_load_per_day[d]}"
+                )
     if not problem.tips and visits[-1].kind == DEPOT and any(v.kind == TIP for v in visits):
         out.append(f"{name}: tips although the problem has no disposal sites")
     if distance != route.distance:

@@ -105,25 +105,45 @@ def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> 
         p_over = later.at[b, "p_overflow"]
         if math.isnan(fill):
             note = now.at[b, "note"] or "no usable sensor readings"
-            out[b] = Decision(b, MAY, f"{note}: collect if passing", fill, p10, p90, math.nan, math.nan,
-                              prize=rules.overflow_cost * 0.5)
+            out[b] = Decision(
+                b,
+                MAY,
+                f"{note}: collect if passing",
+                fill,
+                p10,
+                p90,
+                math.nan,
+                math.nan,
+                prize=rules.overflow_cost * 0.5,
+            )
             continue
         if fill >= rules.threshold_pct:
-            kind, reason = MUST, f"predicted {_fmt(fill)} at collection, at or above the {rules.threshold_pct:.0f}% threshold"
+            kind, reason = (
+                MUST,
+                f"predicted {_fmt(fill)} at collection, at or above the {rules.threshold_pct:.0f}% threshold",
+            )
         elif p_over > rules.overflow_risk:
-            kind, reason = MUST, (
-                f"{p_over:.0%} risk of overflowing before the next collection "
-                f"(tolerance {rules.overflow_risk:.0%}); predicted {_fmt(fill)} now"
+            kind, reason = (
+                MUST,
+                (
+                    f"{p_over:.0%} risk of overflowing before the next collection "
+                    f"(tolerance {rules.overflow_risk:.0%}); predicted {_fmt(fill)} now"
+                ),
             )
         elif fill_next >= rules.threshold_pct:
-            kind, reason = MAY, (
-                f"predicted {_fmt(fill)} now and {_fmt(min(fill_next, 100.0))} by the next collection; "
-                "overflow risk is low"
+            kind, reason = (
+                MAY,
+                (
+                    f"predicted {_fmt(fill)} now and {_fmt(min(fill_next, 100.0))} by the next collection; "
+                    "overflow risk is low"
+                ),
             )
         else:
             kind, reason = SKIP, f"predicted {_fmt(fill)} now and {_fmt(min(fill_next, 100.0))} by the next collection"
         prize = rules.overflow_cost * float(latest.at[b, "p_overflow"]) if kind == MAY else 0.0
-        out[b] = Decision(b, kind, reason, fill, p10, p90, p_over, fill_next, prize=max(prize, 0.01 if kind == MAY else 0.0))
+        out[b] = Decision(
+            b, kind, reason, fill, p10, p90, p_over, fill_next, prize=max(prize, 0.01 if kind == MAY else 0.0)
+        )
     return out
 
 

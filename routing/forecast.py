@@ -175,30 +175,54 @@ class FillModel:
 
         Returns a frame indexed by ``bin_id`` with columns ``mean`` (uncapped),
         ``fill_pct``, ``fill_p10``, ``fill_p90`` (capped to 0–100),
-        ``p_overflow``, ``sd`` and ``note``.
+        ``p_overflow``, ``sd`` and ``note``; values are nan for bins without
+        usable readings.
         """
         ids = list(self.fits) if bin_ids is None else list(bin_ids)
         at = pd.Timestamp(at)
         if at.tzinfo is None:
             at = at.tz_localize(self.tz)
-        rows = []
+        mean = predict_mean(self, ids, pd.Series([at] * len(ids)))
+        known = [self.fits.get(b) for b in ids]
+        sigma2 = np.array([f.sigma2 if f is not None else np.nan for f in known])
         x_at = _days(pd.Series([at]), self.tz)[0]
-        for b in ids:
-            fit = self.fits.get(b)
-            if fit is None or fit.level_time is None or math.isnan(fit.level):
-                rows.append((b, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, fit.note if fit else "unknown bin"))
-                continue
-            x0 = _days(pd.Series([fit.level_time]), self.tz)[0]
-            horizon = max(0.0, x_at - x0)
-            grow = float(weekday_overlap(np.array([x0]), np.array([max(x_at, x0)]))[0] @ fit.rates)
-            mean = fit.level + grow
-            sd = math.sqrt(fit.sigma2 * horizon + 1.0)
-            p10, p90 = mean + norm.ppf([0.1, 0.9]) * sd
-            p_over = float(norm.sf((100.0 - mean) / sd))
-            rows.append((b, mean, min(max(mean, 0.0), 100.0), min(max(p10, 0.0), 100.0),
-                         min(max(p90, 0.0), 100.0), p_over, sd, fit.note))
-        out = pd.DataFrame(rows, columns=["bin_id", "mean", "fill_pct", "fill_p10", "fill_p90", "p_overflow", "sd", "note"])
+        x0 = np.full(len(ids), np.nan)
+        starts = [f.level_time for f in known if f is not None and f.level_time is not None]
+        has = np.array([f is not None and f.level_time is not None for f in known])
+        if starts:
+            x0[has] = _days(pd.Series(starts), self.tz)
+        horizon = np.maximum(0.0, x_at - x0)
+        sd = np.sqrt(sigma2 * horizon + 1.0)
+        z = norm.ppf([0.1, 0.9])
+        out = pd.DataFrame(
+            {
+                "bin_id": ids,
+                "mean": mean,
+                "fill_pct": np.clip(mean, 0.0, 100.0),
+                "fill_p10": np.clip(mean + z[0] * sd, 0.0, 100.0),
+                "fill_p90": np.clip(mean + z[1] * sd, 0.0, 100.0),
+                "p_overflow": norm.sf((100.0 - mean) / sd),
+                "sd": np.where(np.isnan(mean), np.nan, sd),
+                "note": [f.note if f is not None else "unknown bin" for f in known],
+            }
+        )
         return out.set_index("bin_id")
+
+
+def predict_mean(model: FillModel, bin_ids: Sequence[str], times: pd.Series) -> NDArray[np.float64]:
+    """Mean predicted fill (uncapped) for many ``(bin, time)`` pairs at once; nan when unknown."""
+    fits = [model.fits.get(b) for b in bin_ids]
+    ok = np.array([f is not None and f.level_time is not None and not math.isnan(f.level) for f in fits])
+    out = np.full(len(fits), np.nan)
+    if not ok.any():
+        return out
+    chosen = [f for f, k in zip(fits, ok, strict=True) if k and f is not None]
+    rates = np.stack([f.rates for f in chosen])
+    level = np.array([f.level for f in chosen])
+    x0 = _days(pd.Series([f.level_time for f in chosen]), model.tz)
+    x1 = np.maximum(_days(pd.Series(times)[ok].reset_index(drop=True), model.tz), x0)
+    out[ok] = level + np.einsum("ik,ik->i", weekday_overlap(x0, x1), rates)
+    return out
 
 
 def _groups(bin_ids: Sequence[str], bins: pd.DataFrame | None) -> dict[str, str]:
@@ -212,7 +236,9 @@ def _groups(bin_ids: Sequence[str], bins: pd.DataFrame | None) -> dict[str, str]
             row = meta.loc[b]
             stream = str(row.get("stream", "all"))
             if "lon" in meta.columns and "lat" in meta.columns:
-                cell = f"{math.floor(float(row['lon']) / AREA_CELL_DEG)}:{math.floor(float(row['lat']) / AREA_CELL_DEG)}"
+                cell = (
+                    f"{math.floor(float(row['lon']) / AREA_CELL_DEG)}:{math.floor(float(row['lat']) / AREA_CELL_DEG)}"
+                )
                 out[b] = f"{stream}@{cell}"
             else:
                 out[b] = stream
@@ -222,7 +248,9 @@ def _groups(bin_ids: Sequence[str], bins: pd.DataFrame | None) -> dict[str, str]
     return {b: (g if counts[g] >= MIN_GROUP_BINS or "@" not in g else g.split("@")[0]) for b, g in out.items()}
 
 
-def _solve_rates(a: NDArray[np.float64], c: NDArray[np.float64], prior: NDArray[np.float64], lam: float) -> NDArray[np.float64]:
+def _solve_rates(
+    a: NDArray[np.float64], c: NDArray[np.float64], prior: NDArray[np.float64], lam: float
+) -> NDArray[np.float64]:
     rates = np.linalg.solve(a + lam * np.eye(7), c + lam * prior)
     return np.clip(rates, 0.0, None)
 
@@ -260,7 +288,9 @@ def fit_fill_model(
         df = cleaned
     if before is not None:
         df = df[df["timestamp"] < before]
-    all_ids = list(dict.fromkeys([*(bins["bin_id"].astype(str) if bins is not None else []), *report, *df["bin_id"].unique()]))
+    all_ids = list(
+        dict.fromkeys([*(bins["bin_id"].astype(str) if bins is not None else []), *report, *df["bin_id"].unique()])
+    )
     groups = _groups(all_ids, bins)
     x = _days(df["timestamp"], tz)
     same = df["bin_id"].eq(df["bin_id"].shift(1)).to_numpy() & df["cycle"].eq(df["cycle"].shift(1)).to_numpy()
@@ -284,23 +314,34 @@ def fit_fill_model(
     days_obs = np.bincount(codes, weights=d[idx], minlength=nb)
     pos = {b: i for i, b in enumerate(uniq)}
 
-    # Pooled priors: everything, then each group (shrunk toward everything).
-    if nb:
-        global_rates = _solve_rates(a.sum(0), c.sum(0), np.zeros(7), 1e-6)
-    else:
-        global_rates = np.zeros(7)
+    # Hierarchical priors. A flat rate (% per day) is learnt from every
+    # interval; weekday shapes are shrunk toward the flat rate, group shapes
+    # toward the overall shape, and a bin's prior is its group's shape scaled
+    # to the bin's own (shrunk) flat rate. So a bin seen only on Mondays still
+    # gets sensible Thursday rates, and a new bin borrows its group's.
+    rise = np.bincount(codes, weights=delta, minlength=nb)
+    global_flat = max(float(rise.sum() / days_obs.sum()), 0.0) if nb and days_obs.sum() > 0 else 0.0
+    global_rates = _solve_rates(a.sum(0), c.sum(0), np.full(7, global_flat), PRIOR_DAYS) if nb else np.zeros(7)
     group_prior: dict[str, NDArray[np.float64]] = {}
+    group_flat: dict[str, float] = {}
     for g in set(groups.values()):
         members = [pos[b] for b, gg in groups.items() if gg == g and b in pos]
-        if members:
-            group_prior[g] = _solve_rates(a[members].sum(0), c[members].sum(0), global_rates, PRIOR_DAYS)
+        if members and days_obs[members].sum() > 0:
+            flat = max(float(rise[members].sum() / days_obs[members].sum()), 0.0)
+            shape = global_rates * (flat / global_flat) if global_flat > 0 else np.full(7, flat)
+            group_prior[g] = _solve_rates(a[members].sum(0), c[members].sum(0), shape, PRIOR_DAYS)
+            group_flat[g] = flat
         else:
             group_prior[g] = global_rates
-
+            group_flat[g] = global_flat
     rates_by_bin: dict[str, NDArray[np.float64]] = {}
     resid2 = np.zeros(nb)
     for b, i in pos.items():
-        rates_by_bin[b] = _solve_rates(a[i], c[i], group_prior[groups[b]], PRIOR_DAYS)
+        g = groups[b]
+        own_flat = max((rise[i] + PRIOR_DAYS * group_flat[g]) / (days_obs[i] + PRIOR_DAYS), 0.0)
+        scale = own_flat / group_flat[g] if group_flat[g] > 0 else 1.0
+        prior = group_prior[g] * scale if group_flat[g] > 0 else np.full(7, own_flat)
+        rates_by_bin[b] = _solve_rates(a[i], c[i], prior, PRIOR_DAYS)
     if nb:
         r = np.stack([rates_by_bin[b] for b in uniq])
         e = delta - np.einsum("ik,ik->i", h, r[codes])
@@ -309,28 +350,39 @@ def fit_fill_model(
     group_sigma: dict[str, float] = {}
     for g in set(groups.values()):
         members = [pos[b] for b, gg in groups.items() if gg == g and b in pos]
-        group_sigma[g] = float(np.median(sigma_bin[members])) if members else (float(np.median(sigma_bin)) if nb else 25.0)
+        group_sigma[g] = (
+            float(np.median(sigma_bin[members])) if members else (float(np.median(sigma_bin)) if nb else 25.0)
+        )
 
-    last = df.groupby("bin_id").tail(3)
+    # Current level: the last (up to three) readings of the current cycle,
+    # each grown to the time of the last one, averaged against sensor noise.
+    tails = df.groupby("bin_id").tail(3)
+    tails = tails[tails["cycle"] == tails.groupby("bin_id")["cycle"].transform("last")]
+    tx = _days(tails["timestamp"], tz)
+    t_last = tails.groupby("bin_id")["timestamp"].transform("last")
+    x_last = _days(t_last, tz)
+    tail_ids = tails["bin_id"].to_numpy()
+    tail_rates = (
+        np.stack([rates_by_bin.get(b, group_prior[groups[b]]) for b in tail_ids]) if len(tails) else np.zeros((0, 7))
+    )
+    grown = np.einsum("ik,ik->i", weekday_overlap(tx, x_last), tail_rates)
+    levels = pd.Series(tails["fill_pct"].to_numpy() + grown, index=tail_ids).groupby(level=0).mean()
+    level_time = tails.groupby("bin_id")["timestamp"].last()
     fits: dict[str, BinFit] = {}
     for b in all_ids:
         g = groups[b]
-        i = pos.get(b)
+        i = pos.get(b, -1)
         rates = rates_by_bin.get(b, group_prior[g])
-        n = float(n_int[i]) if i is not None else 0.0
-        s2 = (n * (sigma_bin[i] if i is not None else 0.0) + SIGMA_PRIOR_INTERVALS * group_sigma[g]) / (n + SIGMA_PRIOR_INTERVALS)
-        obs = float(days_obs[i]) if i is not None else 0.0
+        n = float(n_int[i]) if i >= 0 else 0.0
+        s2 = (n * (sigma_bin[i] if i >= 0 else 0.0) + SIGMA_PRIOR_INTERVALS * group_sigma[g]) / (
+            n + SIGMA_PRIOR_INTERVALS
+        )
+        s2 = max(s2, MIN_SIGMA2_PER_DAY)
+        obs = float(days_obs[i]) if i >= 0 else 0.0
         borrowed = obs < SHORT_HISTORY_DAYS
         note = f"short history ({obs:.1f} days): rates shrunk toward bins of group {g}" if borrowed else ""
-        tail = last[last["bin_id"] == b]
-        if tail.empty:
-            fits[b] = BinFit(b, rates, max(s2, MIN_SIGMA2_PER_DAY), math.nan, None, obs, g, True,
-                             "no usable sensor readings; fill unknown")
+        if b not in levels.index:
+            fits[b] = BinFit(b, rates, s2, math.nan, None, obs, g, True, "no usable sensor readings; fill unknown")
             continue
-        tail = tail[tail["cycle"] == tail["cycle"].iloc[-1]]
-        tx = _days(tail["timestamp"], tz)
-        t_last = tx[-1]
-        grown = weekday_overlap(tx, np.full(len(tx), t_last)) @ rates
-        level = float(np.mean(tail["fill_pct"].to_numpy() + grown))
-        fits[b] = BinFit(b, rates, max(s2, MIN_SIGMA2_PER_DAY), level, tail["timestamp"].iloc[-1], obs, g, borrowed, note)
+        fits[b] = BinFit(b, rates, s2, float(levels[b]), level_time[b], obs, g, borrowed, note)
     return FillModel(fits=fits, tz=tz, cleaning=report)

@@ -35,8 +35,13 @@ MAX_TIPS_PER_VEHICLE = 12
 TIP_TOKEN_COST = 1
 
 _STATUS = {
-    0: "not_solved", 1: "success", 2: "fail", 3: "fail_timeout", 4: "invalid",
-    5: "infeasible", 6: "optimal",
+    0: "not_solved",
+    1: "success",
+    2: "fail",
+    3: "fail_timeout",
+    4: "invalid",
+    5: "infeasible",
+    6: "optimal",
 }
 
 
@@ -63,11 +68,17 @@ def _servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
             continue
         reach = [v for v in carriers if _reachable(problem, problem.vehicles[v], item)]
         if not reach:
-            unserved.append(Unserved(item.id, "unreachable on the road graph for every vehicle that carries its stream", item.required))
+            unserved.append(
+                Unserved(
+                    item.id, "unreachable on the road graph for every vehicle that carries its stream", item.required
+                )
+            )
             continue
         fits = [v for v in reach if all(d <= c for d, c in zip(item.demand, problem.vehicles[v].capacity, strict=True))]
         if not fits:
-            unserved.append(Unserved(item.id, "its load exceeds the capacity of every vehicle that can reach it", item.required))
+            unserved.append(
+                Unserved(item.id, "its load exceeds the capacity of every vehicle that can reach it", item.required)
+            )
             continue
         allowed[b] = fits
     return allowed, unserved
@@ -138,7 +149,9 @@ def _service(problem: Problem, nodes: _Nodes) -> list[int]:
     return out
 
 
-def _search_parameters(problem: Problem, limits: Limits, params: SolveParams, n_nodes: int) -> pywrapcp.DefaultRoutingSearchParameters:
+def _search_parameters(
+    problem: Problem, limits: Limits, params: SolveParams, n_nodes: int
+) -> pywrapcp.DefaultRoutingSearchParameters:
     search = pywrapcp.DefaultRoutingSearchParameters()
     first = params.first_solution
     if first == "auto":
@@ -278,7 +291,8 @@ class _Model:
                 )
                 hi = min(hi, latest_home)
                 earliest_home = min(
-                    p.facilities[f].window.start_s + p.facilities[f].service_s
+                    p.facilities[f].window.start_s
+                    + p.facilities[f].service_s
                     + int(p.matrix(veh).time_s[p.facilities[f].location, end_loc])
                     for f in p.facilities_for(veh)
                 )
@@ -336,7 +350,9 @@ class _Model:
         for d, name in enumerate(p.dimensions):
             if not any(veh.max_load_per_day is not None for veh in p.vehicles):
                 break
-            demand = [p.bins[ref].demand[d] if k == BIN else 0 for k, ref in zip(self.nodes.kind, self.nodes.ref, strict=True)]
+            demand = [
+                p.bins[ref].demand[d] if k == BIN else 0 for k, ref in zip(self.nodes.kind, self.nodes.ref, strict=True)
+            ]
             total = sum(demand)
             caps = [veh.max_load_per_day[d] if veh.max_load_per_day is not None else total for veh in p.vehicles]
             cb = r.RegisterUnaryTransitVector(demand)

@@ -223,6 +223,4 @@ def _validate(p: Problem) -> None:
         if v.max_load_per_day is not None and len(v.max_load_per_day) != k:
             raise ProblemError(f"vehicle {v.id}: max_load_per_day needs {k} numbers")
         if p.tips and not p.facilities_for(v):
-            raise ProblemError(
-                f"vehicle {v.id}: no disposal site accepts all of its streams {sorted(v.streams)}"
-            )
+            raise ProblemError(f"vehicle {v.id}: no disposal site accepts all of its streams {sorted(v.streams)}")

@@ -33,8 +33,34 @@ CAPACITIES_L = [240, 360, 660, 1100]
 CAPACITY_P = [0.15, 0.15, 0.30, 0.40]
 #: Historical timetable that the sensors should replace: weekday numbers.
 TIMETABLE = {"general": (0, 3), "recycling": (2,)}
-HOURLY = np.array([0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.9, 1.4, 1.5, 1.3, 1.2, 1.2,
-                   1.3, 1.2, 1.1, 1.1, 1.3, 1.6, 1.8, 1.7, 1.4, 1.0, 0.6, 0.3])
+HOURLY = np.array(
+    [
+        0.2,
+        0.1,
+        0.1,
+        0.1,
+        0.2,
+        0.4,
+        0.9,
+        1.4,
+        1.5,
+        1.3,
+        1.2,
+        1.2,
+        1.3,
+        1.2,
+        1.1,
+        1.1,
+        1.3,
+        1.6,
+        1.8,
+        1.7,
+        1.4,
+        1.0,
+        0.6,
+        0.3,
+    ]
+)
 PATTERNS = {
     "residential": np.array([1.2, 0.9, 0.9, 0.9, 1.0, 1.3, 1.4]),
     "commercial": np.array([1.2, 1.2, 1.1, 1.1, 1.3, 0.6, 0.4]),
@@ -70,8 +96,16 @@ def place_bins(rng: np.random.Generator) -> pd.DataFrame:
         off = rng.uniform(3, 8) * rng.choice([-1, 1])
         lon, lat = tr.transform(px - dy / norm * off, py + dx / norm * off, direction="INVERSE")
         stream = "general" if rng.random() < 0.6 else "recycling"
-        row = {"bin_id": f"B{i + 1:04d}", "lon": round(lon, 7), "lat": round(lat, 7), "stream": stream,
-               "capacity_l": int(rng.choice(CAPACITIES_L, p=CAPACITY_P)), "service_s": "", "tw_start": "", "tw_end": ""}
+        row = {
+            "bin_id": f"B{i + 1:04d}",
+            "lon": round(lon, 7),
+            "lat": round(lat, 7),
+            "stream": stream,
+            "capacity_l": int(rng.choice(CAPACITIES_L, p=CAPACITY_P)),
+            "service_s": "",
+            "tw_start": "",
+            "tw_end": "",
+        }
         rows.append(row)
     df = pd.DataFrame(rows)
     # School-street and market-square rules on a few bins.
@@ -140,21 +174,65 @@ def simulate(rng: np.random.Generator, bins: pd.DataFrame) -> pd.DataFrame:
 FLEET = {
     "timezone": TZ,
     "depots": [{"id": "DEPOT", "lon": 24.9395, "lat": 60.1655, "opens": "05:30", "closes": "20:00"}],
-    "facilities": [{"id": "TRANSFER", "lon": 24.9518, "lat": 60.1772, "streams": ["general", "recycling"],
-                    "opens": "06:00", "closes": "18:00", "tip_minutes": 15}],
-    "vehicles": [
-        {"id": "RCV1", "depot": "DEPOT", "streams": ["general"], "capacity_kg": 10000, "capacity_l": 22000,
-         "shift_start": "06:00", "shift_end": "14:30", "break": {"earliest": "10:00", "latest": "11:30", "minutes": 30}},
-        {"id": "RCV2", "depot": "DEPOT", "streams": ["general"], "capacity_kg": 10000, "capacity_l": 22000,
-         "shift_start": "06:00", "shift_end": "14:30"},
-        {"id": "RCV3", "depot": "DEPOT", "streams": ["recycling"], "capacity_kg": 8000, "capacity_l": 20000,
-         "shift_start": "06:00", "shift_end": "14:30"},
-        {"id": "CITY4", "depot": "DEPOT", "streams": ["general", "recycling"], "capacity_kg": 3500,
-         "capacity_l": 9000, "shift_start": "07:00", "shift_end": "15:00", "weight_t": 12, "height_m": 3.1,
-         "length_m": 7.5, "cost_per_km": 1.0, "cost_per_hour": 32},
+    "facilities": [
+        {
+            "id": "TRANSFER",
+            "lon": 24.9518,
+            "lat": 60.1772,
+            "streams": ["general", "recycling"],
+            "opens": "06:00",
+            "closes": "18:00",
+            "tip_minutes": 15,
+        }
     ],
-    "streams": {"general": {"kg_per_litre": 0.1, "compaction": 3.0},
-                "recycling": {"kg_per_litre": 0.05, "compaction": 2.5}},
+    "vehicles": [
+        {
+            "id": "RCV1",
+            "depot": "DEPOT",
+            "streams": ["general"],
+            "capacity_kg": 10000,
+            "capacity_l": 22000,
+            "shift_start": "06:00",
+            "shift_end": "14:30",
+            "break": {"earliest": "10:00", "latest": "11:30", "minutes": 30},
+        },
+        {
+            "id": "RCV2",
+            "depot": "DEPOT",
+            "streams": ["general"],
+            "capacity_kg": 10000,
+            "capacity_l": 22000,
+            "shift_start": "06:00",
+            "shift_end": "14:30",
+        },
+        {
+            "id": "RCV3",
+            "depot": "DEPOT",
+            "streams": ["recycling"],
+            "capacity_kg": 8000,
+            "capacity_l": 20000,
+            "shift_start": "06:00",
+            "shift_end": "14:30",
+        },
+        {
+            "id": "CITY4",
+            "depot": "DEPOT",
+            "streams": ["general", "recycling"],
+            "capacity_kg": 3500,
+            "capacity_l": 9000,
+            "shift_start": "07:00",
+            "shift_end": "15:00",
+            "weight_t": 12,
+            "height_m": 3.1,
+            "length_m": 7.5,
+            "cost_per_km": 1.0,
+            "cost_per_hour": 32,
+        },
+    ],
+    "streams": {
+        "general": {"kg_per_litre": 0.1, "compaction": 3.0},
+        "recycling": {"kg_per_litre": 0.05, "compaction": 2.5},
+    },
     "planning": {"threshold_pct": 80, "overflow_risk": 0.1, "next_opportunity_days": 1, "collect_at": "10:00"},
 }
 

@@ -20,8 +20,21 @@ STAGES = {"graph", "forecast", "matrix", "solve", "write"}
 @pytest.fixture(scope="module")
 def planned(sample_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
-    cmd = [sys.executable, "-m", "api.cli", "plan", str(sample_dir), "--date", "2026-11-23",
-           "--out", str(out), "--solution-limit", "30", "--time-limit", "60"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "plan",
+        str(sample_dir),
+        "--date",
+        "2026-11-23",
+        "--out",
+        str(out),
+        "--solution-limit",
+        "30",
+        "--time-limit",
+        "60",
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     return out, run
@@ -109,15 +122,31 @@ def test_pipeline_solution_passes_the_checker(sample_dir):
     from api.pipeline import PlanOptions, plan_scenario
     from api.scenario import load_scenario
 
-    result = plan_scenario(load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=5))
+    result = plan_scenario(
+        load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=5)
+    )
     report = check_solution(result.problem, result.solution, require_all=True)
     assert report.ok, str(report)
 
 
 def test_bad_scenario_exits_2_with_one_line(tmp_path):
     """A missing scenario gives a clear message and exit code 2, no traceback."""
-    run = subprocess.run([sys.executable, "-m", "api.cli", "plan", str(tmp_path / "nope"), "--date", "2026-11-23",
-                          "--out", str(tmp_path / "o")], capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "plan",
+            str(tmp_path / "nope"),
+            "--date",
+            "2026-11-23",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "scenario directory not found" in run.stderr
 

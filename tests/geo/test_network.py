@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import itertools
 import shutil
 import warnings
 
@@ -10,7 +11,15 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from geo import FarFromRoadWarning, NetworkError, VehicleProfile, load_network, routing_graph, snap_points, travel_matrices
+from geo import (
+    FarFromRoadWarning,
+    NetworkError,
+    VehicleProfile,
+    load_network,
+    routing_graph,
+    snap_points,
+    travel_matrices,
+)
 from geo.matrix import PathFinder, node_matrices
 from geo.osm import is_drivable
 
@@ -83,7 +92,7 @@ def test_bad_files_raise_network_error(tmp_path, content):
     """Corrupt, empty or road-less files give one clear error naming the file."""
     path = tmp_path / "bad.osm"
     path.write_bytes(content)
-    with pytest.raises(NetworkError, match="bad.osm"):
+    with pytest.raises(NetworkError, match=r"bad\.osm"):
         load_network(path, cache=False)
 
 
@@ -148,7 +157,7 @@ def test_node_matrices_equal_networkx(sample_net):
         for t, value in lengths.items():
             assert time[i, t] == pytest.approx(value, abs=1e-6)
             path = paths[t]
-            metres = sum(simple[u][v]["length"] for u, v in zip(path[:-1], path[1:], strict=True))
+            metres = sum(simple[u][v]["length"] for u, v in itertools.pairwise(path))
             assert dist[i, t] == pytest.approx(metres, abs=1e-6)
 
 

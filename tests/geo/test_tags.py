@@ -45,7 +45,15 @@ def test_parse_weight(raw, tonnes):
 
 @pytest.mark.parametrize(
     ("raw", "metres"),
-    [("3.5", 3.5), ("3.5 m", 3.5), ("12'6\"", 3.81), ("14 ft", 4.267), ("350 cm", 3.5), ("default", None), ("below_default", None)],
+    [
+        ("3.5", 3.5),
+        ("3.5 m", 3.5),
+        ("12'6\"", 3.81),
+        ("14 ft", 4.267),
+        ("350 cm", 3.5),
+        ("default", None),
+        ("below_default", None),
+    ],
 )
 def test_parse_length(raw, metres):
     """maxheight-style values parse metres, feet and inches."""

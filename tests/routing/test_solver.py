@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from routing import (
-    Bin, Break, Depot, Facility, Limits, ProblemError, SolveParams, TimeWindow, Vehicle, check_solution, solve,
+    Bin,
+    Break,
+    Depot,
+    Facility,
+    Limits,
+    ProblemError,
+    SolveParams,
+    TimeWindow,
+    Vehicle,
+    check_solution,
+    solve,
 )
 from routing.solution import TIP, Visit
 
@@ -264,9 +274,12 @@ def test_warm_start_is_used(tip_problem):
     ("mutate", "message"),
     [
         (lambda vs: [v for v in vs if v.kind != TIP], "must tip first"),
-        (lambda vs: vs[:2] + [vs[1]] + vs[2:], "served twice"),
-        (lambda vs: [vs[0], dataclasses.replace(vs[1], start_s=0, arrival_s=0)] + vs[2:], "drive needs"),
-        (lambda vs: [vs[0]] + [dataclasses.replace(v, load_after=(0,)) if v.kind == "bin" else v for v in vs[1:]], "replay gives"),
+        (lambda vs: [*vs[:2], vs[1], *vs[2:]], "served twice"),
+        (lambda vs: [vs[0], dataclasses.replace(vs[1], start_s=0, arrival_s=0), *vs[2:]], "drive needs"),
+        (
+            lambda vs: [vs[0]] + [dataclasses.replace(v, load_after=(0,)) if v.kind == "bin" else v for v in vs[1:]],
+            "replay gives",
+        ),
     ],
 )
 def test_checker_catches_broken_solutions(tip_problem, mutate, message):
