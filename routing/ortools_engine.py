@@ -361,12 +361,19 @@ class _Model:
     def _add_assignment_rules(self) -> None:
         p, r = self.problem, self.routing
         n_veh = len(p.vehicles)
+        # Leaving a required bin must cost more than serving it anywhere can.
+        longest = max(
+            int(np.max(np.where(m.distance < Matrix.UNREACHABLE, m.distance, 0))) for m in p.matrices.values()
+        )
+        dearest = max(v.cost_per_distance for v in p.vehicles) * COST_SCALE
+        fixed = max(v.fixed_cost for v in p.vehicles) * COST_SCALE
+        self.required_penalty = int(max(REQUIRED_PENALTY, 4 * longest * dearest + 2 * fixed + 10**6))
         for b, node in self.nodes.bin_node.items():
             idx = self.index(node)
             if len(self.allowed[b]) < n_veh:
                 r.VehicleVar(idx).SetValues([-1, *self.allowed[b]])
             item = p.bins[b]
-            penalty = REQUIRED_PENALTY if item.required else round(item.prize * COST_SCALE)
+            penalty = self.required_penalty if item.required else round(item.prize * COST_SCALE)
             r.AddDisjunction([idx], penalty)
         for f, tip_nodes in self.nodes.tip_nodes.items():
             users = [v for v, veh in enumerate(p.vehicles) if f in p.facilities_for(veh)]
