@@ -63,7 +63,7 @@ def main() -> None:
 @click.option(
     "--solution-limit", type=click.IntRange(min=1), default=None, help="Stop after this many solutions (deterministic)."
 )
-@click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="ortools", show_default=True)
+@click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--threshold",
@@ -228,7 +228,7 @@ _BENCH_OPTIONS = [
     click.argument("file", type=click.Path(path_type=Path)),
     click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True),
     click.option("--solution-limit", type=click.IntRange(min=1), default=None),
-    click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="ortools", show_default=True),
+    click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="auto", show_default=True),
     click.option("--seed", type=int, default=0, show_default=True),
     click.option("--json", "as_json", is_flag=True, help="Print JSON."),
 ]

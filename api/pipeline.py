@@ -63,7 +63,7 @@ class PlanOptions:
     date: Date
     time_limit_s: float | None = 30.0
     solution_limit: int | None = None
-    engine: str = "ortools"
+    engine: str = "auto"
     seed: int = 0
     threshold_pct: float | None = None
     include_may: bool = True

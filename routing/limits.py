@@ -52,7 +52,7 @@ class SolveParams:
         and facility ids for tips), depots left out.
     """
 
-    engine: str = "ortools"
+    engine: str = "auto"
     first_solution: str = "auto"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     seed: int = 0

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import math
 import time as clock
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from .errors import InfeasibleProblem
+from .feasibility import explain_unserved, home_via_site, servable
 from .limits import Limits, SolveParams, default_time_limit
-from .problem import HORIZON_S, Bin, Matrix, Problem, Vehicle
+from .problem import HORIZON_S, Matrix, Problem, Vehicle
+from .schedule import longest_fitting_prefix
 from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
 
 #: Costs are multiplied by this and rounded, as OR-Tools wants integers.
@@ -37,11 +40,12 @@ TIP_TOKEN_COST = 1
 _STATUS = {
     0: "not_solved",
     1: "success",
-    2: "fail",
-    3: "fail_timeout",
-    4: "invalid",
-    5: "infeasible",
-    6: "optimal",
+    2: "success_limit_reached",
+    3: "fail",
+    4: "fail_timeout",
+    5: "invalid",
+    6: "infeasible",
+    7: "optimal",
 }
 
 
@@ -57,51 +61,8 @@ class _Nodes:
     tip_nodes: dict[int, list[int]]
 
 
-def _servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
-    """Vehicles allowed for each bin, and the bins no vehicle can serve at all."""
-    allowed: dict[int, list[int]] = {}
-    unserved: list[Unserved] = []
-    for b, item in enumerate(problem.bins):
-        carriers = [v for v, veh in enumerate(problem.vehicles) if item.stream in veh.streams]
-        if not carriers:
-            unserved.append(Unserved(item.id, f"no vehicle carries stream {item.stream!r}", item.required))
-            continue
-        reach = [v for v in carriers if _reachable(problem, problem.vehicles[v], item)]
-        if not reach:
-            unserved.append(
-                Unserved(
-                    item.id, "unreachable on the road graph for every vehicle that carries its stream", item.required
-                )
-            )
-            continue
-        fits = [v for v in reach if all(d <= c for d, c in zip(item.demand, problem.vehicles[v].capacity, strict=True))]
-        if not fits:
-            unserved.append(
-                Unserved(item.id, "its load exceeds the capacity of every vehicle that can reach it", item.required)
-            )
-            continue
-        allowed[b] = fits
-    return allowed, unserved
-
-
-def _reachable(problem: Problem, vehicle: Vehicle, item: Bin) -> bool:
-    m = problem.matrix(vehicle).time_s
-    start = problem.depots[vehicle.start_depot].location
-    end = problem.depots[vehicle.end_depot].location
-    out = m[start, item.location] < Matrix.UNREACHABLE
-    if problem.tips:
-        back = any(
-            m[item.location, problem.facilities[f].location] < Matrix.UNREACHABLE
-            and m[problem.facilities[f].location, end] < Matrix.UNREACHABLE
-            for f in problem.facilities_for(vehicle)
-        )
-    else:
-        back = m[item.location, end] < Matrix.UNREACHABLE
-    return bool(out and back)
-
-
 def _tips_needed(problem: Problem, allowed: dict[int, list[int]]) -> dict[int, int]:
-    """Upper estimate of the tips each vehicle may need."""
+    """Upper estimate of the tips each vehicle may need (the last one is implicit)."""
     out: dict[int, int] = {}
     for v, veh in enumerate(problem.vehicles):
         totals = [0] * len(problem.dimensions)
@@ -109,9 +70,21 @@ def _tips_needed(problem: Problem, allowed: dict[int, list[int]]) -> dict[int, i
             if v in vs:
                 for d, x in enumerate(problem.bins[b].demand):
                     totals[d] += x
+        if veh.max_load_per_day is not None:
+            totals = [min(t, c) for t, c in zip(totals, veh.max_load_per_day, strict=True)]
         trips = max((math.ceil(t / c) if c > 0 else 1) for t, c in zip(totals, veh.capacity, strict=True))
         out[v] = min(MAX_TIPS_PER_VEHICLE, max(trips, 1))
     return out
+
+
+def _tips_overall(problem: Problem, allowed: dict[int, list[int]]) -> int:
+    """Tips the whole fleet can need: all the work divided by the smallest lorry, plus one each."""
+    need = 0
+    for d in range(len(problem.dimensions)):
+        total = sum(problem.bins[b].demand[d] for b in allowed)
+        smallest = min((v.capacity[d] for v in problem.vehicles if v.capacity[d] > 0), default=1)
+        need = max(need, math.ceil(total / smallest))
+    return need + len(problem.vehicles)
 
 
 def _layout(problem: Problem, allowed: dict[int, list[int]]) -> _Nodes:
@@ -131,8 +104,10 @@ def _layout(problem: Problem, allowed: dict[int, list[int]]) -> _Nodes:
         nodes.bin_node[b] = add(BIN, b, problem.bins[b].location)
     if problem.tips:
         need = _tips_needed(problem, allowed)
+        overall = _tips_overall(problem, allowed)
         for f, _fac in enumerate(problem.facilities):
-            copies = sum(need[v] for v, veh in enumerate(problem.vehicles) if f in problem.facilities_for(veh))
+            users = sum(need[v] for v, veh in enumerate(problem.vehicles) if f in problem.facilities_for(veh))
+            copies = min(users, overall)
             nodes.tip_nodes[f] = [add(TIP, f, problem.facilities[f].location) for _ in range(copies)]
     return nodes
 
@@ -178,7 +153,7 @@ class _Model:
     def __init__(self, problem: Problem, params: SolveParams) -> None:
         self.problem = problem
         self.params = params
-        self.allowed, self.pre_unserved = _servable(problem)
+        self.allowed, self.pre_unserved = servable(problem)
         self.nodes = _layout(problem, self.allowed)
         n = len(self.nodes.location)
         starts = [self.nodes.depot_node[v.start_depot] for v in problem.vehicles]
@@ -194,22 +169,6 @@ class _Model:
         self._add_assignment_rules()
 
     # -- helpers ---------------------------------------------------------
-    def _final_tip(self, veh: Vehicle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per location and depot: time and distance home through the best site, and that site."""
-        p = self.problem
-        m = p.matrix(veh)
-        depots = np.array([d.location for d in p.depots])
-        sites = p.facilities_for(veh)
-        locs = np.array([p.facilities[f].location for f in sites])
-        svc = np.array([p.facilities[f].service_s for f in sites])
-        # (location, site, depot)
-        t = m.time_s[:, locs][:, :, None] + svc[None, :, None] + m.time_s[np.ix_(locs, depots)][None, :, :]
-        d = m.distance[:, locs][:, :, None] + m.distance[np.ix_(locs, depots)][None, :, :]
-        best = np.argmin(t, axis=1)
-        time = np.take_along_axis(t, best[:, None, :], axis=1)[:, 0, :]
-        dist = np.take_along_axis(d, best[:, None, :], axis=1)[:, 0, :]
-        return np.minimum(time, Matrix.UNREACHABLE), np.minimum(dist, Matrix.UNREACHABLE), np.asarray(sites)[best]
-
     def _node_matrix(self, veh: Vehicle, what: str) -> list[list[int]]:
         """Node-to-node transits for ``veh``: ``"time"`` (with service) or ``"distance"``."""
         p = self.problem
@@ -219,7 +178,7 @@ class _Model:
         sub = base[np.ix_(loc, loc)].astype(np.int64)
         if p.tips:
             kinds = np.asarray(self.nodes.kind)
-            time_home, dist_home, _ = self._final_tip(veh)
+            time_home, dist_home, _ = home_via_site(p, veh)
             home = time_home if what == "time" else dist_home
             depot_cols = [n for n, k in enumerate(kinds) if k == DEPOT]
             depot_of = {n: self.nodes.ref[n] for n in depot_cols}
@@ -388,24 +347,40 @@ class _Model:
         start = self.params.warm_start
         if not start:
             return None
-        bin_index = {self.problem.bins[b].id: idx for b, idx in self.nodes.bin_node.items()}
+        start = self._trim_warm(start)
+        bin_index = {self.problem.bins[b].id: (b, idx) for b, idx in self.nodes.bin_node.items()}
         free = {self.problem.facilities[f].id: list(nodes) for f, nodes in self.nodes.tip_nodes.items()}
         routes = []
-        for veh in self.problem.vehicles:
+        for v, veh in enumerate(self.problem.vehicles):
             route = []
             for stop in start.get(veh.id, []):
-                if stop in bin_index:
-                    route.append(bin_index.pop(stop))
+                if stop in bin_index and v in self.allowed[bin_index[stop][0]]:
+                    route.append(bin_index.pop(stop)[1])
                 elif free.get(stop):
                     route.append(free[stop].pop(0))
             routes.append(route)
         return routes
 
+    def _trim_warm(self, start: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        """Cut each warm route to the longest prefix that keeps every rule (breaks included)."""
+        p = self.problem
+        bins = {b.id: i for i, b in enumerate(p.bins)}
+        sites = {f.id: i for i, f in enumerate(p.facilities)}
+        out: dict[str, list[str]] = {}
+        self.trimmed = 0
+        for v, veh in enumerate(p.vehicles):
+            ids = [x for x in start.get(veh.id, []) if x in bins or x in sites]
+            stops = [(BIN, bins[x]) if x in bins else (TIP, sites[x]) for x in ids]
+            keep = longest_fitting_prefix(p, v, stops)
+            self.trimmed += len(ids) - keep
+            out[veh.id] = ids[:keep]
+        return out
+
     # -- reading back ------------------------------------------------------
     def _final_visit(self, veh: Vehicle, last: Visit, depot_loc: int, dims: int) -> Visit:
         """The tip on the way home after the last bin."""
         p = self.problem
-        _, _, site = self._final_tip(veh)
+        _, _, site = home_via_site(p, veh)
         depot_index = next(i for i, d in enumerate(p.depots) if d.location == depot_loc)
         fac = p.facilities[int(site[last.location, depot_index])]
         arrival = last.departure_s + int(p.matrix(veh).time_s[last.location, fac.location])
@@ -467,35 +442,31 @@ class _Model:
         return routes, served
 
 
-def explain_unserved(problem: Problem, item: Bin, allowed: list[int]) -> str:
-    """Why a bin the solver dropped could not (or should not) be collected."""
-    if not item.required:
-        return "not worth its prize: collecting it costs more than it saves"
-    window = item.window
-    for v in allowed:
-        veh = problem.vehicles[v]
-        m = problem.matrix(veh).time_s
-        depot = problem.depots[veh.start_depot]
-        earliest = max(veh.shift.start_s, depot.window.start_s) + int(m[depot.location, item.location])
-        start = max(earliest, window.start_s if window else 0)
-        if window is not None and start > window.end_s:
-            continue
-        finish = start + item.service_s
-        end_loc = problem.depots[veh.end_depot].location
-        if problem.tips:
-            back = min(
-                int(m[item.location, problem.facilities[f].location])
-                + problem.facilities[f].service_s
-                + int(m[problem.facilities[f].location, end_loc])
-                for f in problem.facilities_for(veh)
-            )
-        else:
-            back = int(m[item.location, end_loc])
-        if finish + back <= veh.shift.end_s:
-            return "the fleet ran out of capacity or shift time: add a vehicle or a longer shift"
-    if window is not None:
-        return "no vehicle can reach it inside its time window within its shift"
-    return "no vehicle can reach it and get back within its shift"
+def _feasible_start(routing: pywrapcp.RoutingModel, warm: list[list[int]]) -> tuple[pywrapcp.Assignment | None, int]:
+    """Read warm-start routes, trimming each to its longest feasible prefix when needed.
+
+    Routes from an engine that does not know every constraint (breaks, lift
+    or tonnage limits) may break some; the bins cut off are left unperformed
+    for the local search to insert again. Returns the assignment and how many
+    stops were cut.
+    """
+    initial = routing.ReadAssignmentFromRoutes(warm, True)
+    if initial is not None:
+        return initial, 0
+    kept, trimmed = [], 0
+    for v, route in enumerate(warm):
+        lo, hi = 0, len(route)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            trial: list[list[int]] = [[] for _ in warm]
+            trial[v] = route[:mid]
+            if routing.ReadAssignmentFromRoutes(trial, True) is not None:
+                lo = mid
+            else:
+                hi = mid - 1
+        kept.append(route[:lo])
+        trimmed += len(route) - lo
+    return routing.ReadAssignmentFromRoutes(kept, True), trimmed
 
 
 def solve_ortools(problem: Problem, *, limits: Limits, params: SolveParams) -> Solution:
@@ -506,11 +477,15 @@ def solve_ortools(problem: Problem, *, limits: Limits, params: SolveParams) -> S
     routing = model.routing
     warm = model.warm_routes()
     assignment = None
+    trimmed = 0
+    warm_used = False
     if warm is not None:
         routing.CloseModelWithParameters(search)
-        initial = routing.ReadAssignmentFromRoutes(warm, True)
+        initial, trimmed = _feasible_start(routing, warm)
+        trimmed += model.trimmed
         if initial is not None:
             assignment = routing.SolveFromAssignmentWithParameters(initial, search)
+        warm_used = assignment is not None
     if assignment is None:
         assignment = routing.SolveWithParameters(search)
     status = _STATUS.get(routing.status(), str(routing.status()))
@@ -531,4 +506,5 @@ def solve_ortools(problem: Problem, *, limits: Limits, params: SolveParams) -> S
         status=status,
         runtime_s=clock.perf_counter() - began,
         engine="ortools",
+        details={"warm_start_trimmed": trimmed, "warm_start_used": warm_used} if warm is not None else {},
     )

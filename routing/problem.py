@@ -121,7 +121,7 @@ class Vehicle:
     max_load_per_day: tuple[int, ...] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Problem:
     """Everything the solver needs, validated once.
 

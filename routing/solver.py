@@ -1,11 +1,80 @@
-"""``solve(problem) -> Solution``: the one entry point to every engine."""
+"""``solve(problem) -> Solution``: the one entry point to every engine.
+
+Engines:
+
+* ``ortools``: OR-Tools' routing library with guided local search; expresses
+  every constraint binroute knows.
+* ``pyvrp``: PyVRP's iterated local search; much better routes, but no driver
+  breaks, lift or daily load limits, or workload balance.
+* ``auto`` (default): PyVRP when it can express the whole problem; otherwise
+  the combination: PyVRP finds routes with each shift shortened by its
+  break, then OR-Tools reads them as a warm start (trimming any that break a
+  constraint PyVRP did not know), places the breaks and polishes with the
+  full constraint set. With a time limit of at least
+  :data:`PARALLEL_MIN_S` seconds the PyVRP phase runs two seeds at once, one
+  per core, and keeps the better.
+"""
 
 from __future__ import annotations
 
-from .limits import Limits, SolveParams
+import dataclasses
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time as clock
+from pathlib import Path
+
+from .feasibility import explain_unserved, servable
+from .limits import Limits, SolveParams, default_time_limit
 from .ortools_engine import solve_ortools
 from .problem import Problem
-from .solution import Solution
+from .pyvrp_engine import search, solution_from_plans, solve_pyvrp, unsupported
+from .schedule import fitted_route, longest_fitting_prefix
+from .solution import BIN, Solution, Unserved
+
+#: Share of the time limit the combined mode gives PyVRP (the rest is OR-Tools').
+PYVRP_SHARE = 0.7
+PARALLEL_MIN_S = 5.0
+
+Plans = list[tuple[int, list[tuple[str, int]], int]]
+
+
+def _search_two_cores(problem: Problem, limits: Limits, seed: int, relax: bool) -> tuple[float, Plans]:
+    """Run PyVRP with two seeds, one in a helper process, and keep the cheaper plan."""
+    if (os.cpu_count() or 1) < 2 or limits.time_limit_s is None or limits.time_limit_s < PARALLEL_MIN_S:
+        return search(problem, limits, seed, relax)
+    with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
+        job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
+        job.write_bytes(pickle.dumps((problem, limits, seed + 1, relax), protocol=pickle.HIGHEST_PROTOCOL))
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "routing._worker", str(job), str(answer)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        mine = search(problem, limits, seed, relax)
+        theirs = None
+        try:
+            if helper.wait(timeout=limits.time_limit_s + 30) == 0:
+                theirs = pickle.loads(answer.read_bytes())
+        except (subprocess.TimeoutExpired, OSError, pickle.UnpicklingError, EOFError):
+            helper.kill()
+            helper.wait()
+    if theirs is not None and theirs[0] < mine[0]:
+        return theirs
+    return mine
+
+
+def _split(limits: Limits, n_bins: int) -> tuple[Limits, Limits]:
+    if limits.time_limit_s is None and limits.solution_limit is not None:
+        return limits, limits
+    total = limits.time_limit_s if limits.time_limit_s is not None else default_time_limit(n_bins)
+    first = max(total * PYVRP_SHARE, 0.1)
+    return (
+        Limits(time_limit_s=first, solution_limit=limits.solution_limit),
+        Limits(time_limit_s=max(total - first, 0.5), solution_limit=limits.solution_limit),
+    )
 
 
 def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams | None = None) -> Solution:
@@ -18,7 +87,7 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
     limits
         When to stop (defaults to a time limit that scales with size).
     params
-        Engine and search settings.
+        Engine and search settings (``engine`` is ``"auto"`` unless set).
 
     Returns
     -------
@@ -30,7 +99,76 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
     ------
     InfeasibleProblem
         When no plan at all satisfies the vehicles' shifts and depot hours.
+    ProblemError
+        When ``engine="pyvrp"`` is asked for constraints it cannot express.
     """
     limits = limits or Limits()
     params = params or SolveParams()
-    return solve_ortools(problem, limits=limits, params=params)
+    if params.engine == "ortools":
+        return solve_ortools(problem, limits=limits, params=params)
+    if params.engine == "pyvrp":
+        return solve_pyvrp(problem, limits=limits, params=params)
+    began = clock.perf_counter()
+    missing = unsupported(problem)
+    if not missing:
+        cost, plans = _search_two_cores(problem, limits, params.seed, relax=False)
+        return solution_from_plans(
+            problem, plans, engine="pyvrp", runtime_s=clock.perf_counter() - began, objective=cost
+        )
+    first, second = _split(limits, len(problem.bins))
+    _, plans = _search_two_cores(problem, first, params.seed, relax=True)
+    if limits.time_limit_s is not None:
+        # Whatever the first phase overran comes out of the second.
+        left = limits.time_limit_s - (clock.perf_counter() - began)
+        second = Limits(time_limit_s=max(left, 0.5), solution_limit=limits.solution_limit)
+    warm = {
+        problem.vehicles[v].id: [
+            problem.bins[ref].id if kind == BIN else problem.facilities[ref].id for kind, ref in stops
+        ]
+        for v, stops, _ in plans
+    }
+    polished = solve_ortools(
+        problem, limits=second, params=dataclasses.replace(params, warm_start=warm, engine="ortools")
+    )
+    details = dict(polished.details, combined_for=missing)
+    best = dataclasses.replace(polished, engine="pyvrp+ortools", details=details)
+    if not polished.details.get("warm_start_used"):
+        # OR-Tools could not restore the routes (it sometimes cannot place breaks in
+        # a given order): schedule PyVRP's routes ourselves, breaks included.
+        fitted = _fitted_solution(problem, plans, missing)
+        if _rank(problem, fitted) < _rank(problem, polished):
+            best = fitted
+    return dataclasses.replace(best, runtime_s=clock.perf_counter() - began)
+
+
+def _fitted_solution(problem: Problem, plans: Plans, missing: list[str]) -> Solution:
+    """PyVRP's routes with breaks placed by :func:`fitted_route`, cut where a rule would break."""
+    allowed, pre_unserved = servable(problem)
+    by_vehicle = {v: stops for v, stops, _ in plans}
+    routes, served = [], set()
+    for v in range(len(problem.vehicles)):
+        stops = by_vehicle.get(v, [])
+        keep = longest_fitting_prefix(problem, v, stops)
+        route = fitted_route(problem, v, stops[:keep])
+        assert route is not None  # the empty route always fits
+        routes.append(route)
+        served |= {ref for kind, ref in stops[:keep] if kind == BIN}
+    unserved = list(pre_unserved)
+    for b, item in enumerate(problem.bins):
+        if b in allowed and b not in served:
+            unserved.append(Unserved(item.id, explain_unserved(problem, item, allowed[b]), item.required))
+    return Solution(tuple(routes), tuple(unserved), 0.0, "success", 0.0, "pyvrp+schedule", {"combined_for": missing})
+
+
+def _rank(problem: Problem, solution: Solution) -> tuple[int, float]:
+    """Compare plans: fewer required bins left first, then lower cost."""
+    vehicles = {v.id: v for v in problem.vehicles}
+    cost = sum(
+        r.distance * vehicles[r.vehicle_id].cost_per_distance
+        + vehicles[r.vehicle_id].fixed_cost
+        + r.duration_s / 3600 * vehicles[r.vehicle_id].cost_per_hour
+        for r in solution.routes
+        if r.used
+    )
+    prizes = sum(b.prize for b in problem.bins if not b.required and b.id in {u.bin_id for u in solution.unserved})
+    return sum(u.required for u in solution.unserved), cost + prizes

@@ -34,6 +34,8 @@ def planned(sample_dir, tmp_path_factory):
         "30",
         "--time-limit",
         "60",
+        "--engine",
+        "ortools",
     ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
@@ -123,10 +125,13 @@ def test_pipeline_solution_passes_the_checker(sample_dir):
     from api.scenario import load_scenario
 
     result = plan_scenario(
-        load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=5)
+        load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=60)
     )
     report = check_solution(result.problem, result.solution, require_all=True)
     assert report.ok, str(report)
+    # The sample has a driver break, so "auto" combines PyVRP with OR-Tools.
+    assert result.solution.engine in ("pyvrp+ortools", "pyvrp+schedule")
+    assert any(r.break_ is not None for r in result.solution.routes if r.used)
 
 
 def test_bad_scenario_exits_2_with_one_line(tmp_path):

@@ -30,6 +30,7 @@ FAST = Limits(solution_limit=200)
 
 
 def solved(problem, limits=EXACT, **params):
+    params.setdefault("engine", "ortools")
     solution = solve(problem, limits=limits, params=SolveParams(**params))
     report = check_solution(problem, solution)
     assert report.ok, str(report)
@@ -333,3 +334,92 @@ def test_vehicle_without_accepting_site_is_an_error():
     """Tipping is required but no site takes the vehicle's stream."""
     with pytest.raises(ProblemError, match="no disposal site"):
         make_problem([(0, 0), (1, 0)], [], [_veh()], facilities=[Facility("G", 1, frozenset({"glass"}))])
+
+
+@pytest.mark.parametrize("engine", ["ortools", "pyvrp", "auto"])
+def test_every_engine_finds_the_known_optimum(engine):
+    """All engines reach the enumerated optimum of a small CVRP."""
+    rng = np.random.default_rng(11)
+    points = [(0, 0)] + [tuple(rng.integers(-50, 50, 2)) for _ in range(6)]
+    demands = [int(x) for x in rng.integers(1, 5, 6)]
+    bins = [Bin(f"c{i}", i, (demands[i - 1],)) for i in range(1, 7)]
+    problem = make_problem(points, bins, [_veh(f"v{k}", cap=(9,)) for k in range(2)])
+    solution = solved(problem, Limits(solution_limit=200), engine=engine)
+    assert solution.distance == brute_force_cvrp(points, demands, 9, 2)
+
+
+def _streams_problem():
+    points = [(0, 0), (10, 0), (0, 10)]
+    bins = [Bin("g", 1, (1,), stream="general"), Bin("r", 2, (1,), stream="recycling")]
+    return make_problem(points, bins, [_veh("gen"), _veh("rec", streams=frozenset({"recycling"}))])
+
+
+def _windows_problem():
+    points = [(0, 0), (10, 0), (0, 10)]
+    bins = [Bin("late", 1, (1,), window=TimeWindow(50, 100)), Bin("early", 2, (1,), window=TimeWindow(0, 12))]
+    return make_problem(points, bins, [_veh()])
+
+
+def _prize_problem():
+    points = [(0, 0), (10, 0), (500, 0)]
+    return make_problem(points, [Bin("near", 1, (1,)), Bin("far", 2, (1,), required=False, prize=10)], [_veh()])
+
+
+def _depots_problem():
+    points = [(0, 0), (1000, 0), (10, 0), (1010, 0)]
+    return make_problem(
+        points,
+        [Bin("w", 2, (1,)), Bin("e", 3, (1,))],
+        [_veh("vw", depot=0), _veh("ve", depot=1)],
+        depots=[Depot("WEST", 0), Depot("EAST", 1)],
+    )
+
+
+@pytest.mark.parametrize("build", [_streams_problem, _windows_problem, _prize_problem, _depots_problem])
+def test_pyvrp_engine_keeps_the_rules(build, tip_problem):
+    """PyVRP's mapping keeps streams, windows, prizes and several depots; the checker agrees."""
+    problem = build()
+    solution = solved(problem, Limits(solution_limit=100), engine="pyvrp")
+    assert solution.engine == "pyvrp"
+    if build is _prize_problem:
+        assert "far" not in solution.served()
+    else:
+        assert not solution.unserved
+
+
+def test_pyvrp_tips_with_reload_depots(tip_problem):
+    """Tips become reload depots: six bins, room for three, a tip before home."""
+    solution = solved(tip_problem, Limits(solution_limit=100), engine="pyvrp")
+    route = solution.routes[0]
+    assert len(route.bins) == 6 and route.tips == 2 and route.visits[-2].kind == TIP
+
+
+def test_pyvrp_refuses_what_it_cannot_express():
+    """Asking PyVRP alone for a driver break is an error that says what to use instead."""
+    points = [(0, 0), (100, 0)]
+    problem = make_problem(points, [Bin("a", 1, (1,))], [_veh(break_=Break(100, 150, 30))])
+    with pytest.raises(ProblemError, match="driver breaks"):
+        solve(problem, limits=FAST, params=SolveParams(engine="pyvrp"))
+
+
+def test_auto_combines_engines_for_breaks():
+    """With a break present, auto runs PyVRP then OR-Tools, and the break is kept."""
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
+    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
+    solution = solved(problem, Limits(solution_limit=100), engine="auto")
+    assert solution.engine in ("pyvrp+ortools", "pyvrp+schedule")
+    assert solution.routes[0].break_ is not None
+    assert "driver breaks" in solution.details["combined_for"]
+
+
+def test_auto_uses_pyvrp_alone_when_it_can(tip_problem):
+    solution = solved(tip_problem, Limits(solution_limit=100), engine="auto")
+    assert solution.engine == "pyvrp"
+
+
+def test_same_seed_same_routes_pyvrp(tip_problem):
+    """PyVRP with a fixed seed and iteration limit is deterministic."""
+    a = solved(tip_problem, Limits(solution_limit=50), engine="pyvrp", seed=3)
+    b = solved(tip_problem, Limits(solution_limit=50), engine="pyvrp", seed=3)
+    assert [r.visits for r in a.routes] == [r.visits for r in b.routes]

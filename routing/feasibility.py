@@ -1,0 +1,103 @@
+"""What a problem allows, independent of any engine.
+
+Which vehicles can serve each bin, why a bin cannot be served, and the drive
+home through the best disposal site (the day's last tip), which every engine
+folds into the final leg of a route.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .problem import Bin, Matrix, Problem, Vehicle
+from .solution import Unserved
+
+
+def servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
+    """Vehicles allowed for each bin, and the bins no vehicle can serve at all (with why)."""
+    allowed: dict[int, list[int]] = {}
+    unserved: list[Unserved] = []
+    for b, item in enumerate(problem.bins):
+        carriers = [v for v, veh in enumerate(problem.vehicles) if item.stream in veh.streams]
+        if not carriers:
+            unserved.append(Unserved(item.id, f"no vehicle carries stream {item.stream!r}", item.required))
+            continue
+        reach = [v for v in carriers if reachable(problem, problem.vehicles[v], item)]
+        if not reach:
+            reason = "unreachable on the road graph for every vehicle that carries its stream"
+            unserved.append(Unserved(item.id, reason, item.required))
+            continue
+        fits = [v for v in reach if all(d <= c for d, c in zip(item.demand, problem.vehicles[v].capacity, strict=True))]
+        if not fits:
+            reason = "its load exceeds the capacity of every vehicle that can reach it"
+            unserved.append(Unserved(item.id, reason, item.required))
+            continue
+        allowed[b] = fits
+    return allowed, unserved
+
+
+def reachable(problem: Problem, vehicle: Vehicle, item: Bin) -> bool:
+    """Whether ``vehicle`` can drive to the bin and back home (through a site when it must tip)."""
+    m = problem.matrix(vehicle).time_s
+    start = problem.depots[vehicle.start_depot].location
+    end = problem.depots[vehicle.end_depot].location
+    out = m[start, item.location] < Matrix.UNREACHABLE
+    if problem.tips:
+        back = any(
+            m[item.location, problem.facilities[f].location] < Matrix.UNREACHABLE
+            and m[problem.facilities[f].location, end] < Matrix.UNREACHABLE
+            for f in problem.facilities_for(vehicle)
+        )
+    else:
+        back = m[item.location, end] < Matrix.UNREACHABLE
+    return bool(out and back)
+
+
+def home_via_site(problem: Problem, veh: Vehicle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per location and depot: time (with tipping) and distance home through the best site, and that site.
+
+    Arrays are ``(n_locations, n_depots)``; the site is a facility index.
+    """
+    return _home_via_site(problem, veh.profile, tuple(problem.facilities_for(veh)))
+
+
+@lru_cache(maxsize=64)
+def _home_via_site(problem: Problem, profile: str, sites: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = problem.matrices[profile]
+    depots = np.array([d.location for d in problem.depots])
+    locs = np.array([problem.facilities[f].location for f in sites])
+    svc = np.array([problem.facilities[f].service_s for f in sites])
+    t = m.time_s[:, locs][:, :, None] + svc[None, :, None] + m.time_s[np.ix_(locs, depots)][None, :, :]
+    d = m.distance[:, locs][:, :, None] + m.distance[np.ix_(locs, depots)][None, :, :]
+    best = np.argmin(t, axis=1)
+    time = np.take_along_axis(t, best[:, None, :], axis=1)[:, 0, :]
+    dist = np.take_along_axis(d, best[:, None, :], axis=1)[:, 0, :]
+    site = np.asarray(sites)[best]
+    return np.minimum(time, Matrix.UNREACHABLE), np.minimum(dist, Matrix.UNREACHABLE), site
+
+
+def explain_unserved(problem: Problem, item: Bin, allowed: list[int]) -> str:
+    """Why a bin an engine dropped could not (or should not) be collected."""
+    if not item.required:
+        return "not worth its prize: collecting it costs more than it saves"
+    window = item.window
+    for v in allowed:
+        veh = problem.vehicles[v]
+        m = problem.matrix(veh).time_s
+        depot = problem.depots[veh.start_depot]
+        earliest = max(veh.shift.start_s, depot.window.start_s) + int(m[depot.location, item.location])
+        start = max(earliest, window.start_s if window else 0)
+        if window is not None and start > window.end_s:
+            continue
+        finish = start + item.service_s
+        if problem.tips:
+            back = int(home_via_site(problem, veh)[0][item.location, veh.end_depot])
+        else:
+            back = int(m[item.location, problem.depots[veh.end_depot].location])
+        if finish + back <= veh.shift.end_s:
+            return "the fleet ran out of capacity or shift time: add a vehicle or a longer shift"
+    if window is not None:
+        return "no vehicle can reach it inside its time window within its shift"
+    return "no vehicle can reach it and get back within its shift"

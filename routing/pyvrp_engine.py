@@ -1,0 +1,296 @@
+"""PyVRP's iterated local search behind the same ``Problem → Solution`` boundary.
+
+Mapped natively: capacities in several dimensions, time windows, service
+times, several depots, a mixed fleet with fixed and per-distance/per-hour
+costs, optional bins with prizes, disposal sites as reload depots, shift
+windows and durations. Streams a vehicle cannot carry become an extra load
+dimension with zero capacity. The last tip of the day is folded into the
+drive home, as in the OR-Tools model: each vehicle ends at a virtual depot
+whose distance from every place is the way home through the best site.
+Required bins are optional with a prize larger than any detour, so an
+over-full day still gives a plan (and the unserved bins are explained).
+
+Driver breaks, lift limits, daily tonnage limits and workload balance are
+not expressible here; ``engine="auto"`` hands such problems on to OR-Tools
+(see :mod:`routing.solver`).
+"""
+
+from __future__ import annotations
+
+import math
+import time as clock
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyvrp
+from pyvrp import ActivityType, Client, Depot, Location, ProblemData, VehicleType
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
+
+from .errors import ProblemError
+from .feasibility import _home_via_site, explain_unserved, servable
+from .limits import Limits, SolveParams, default_time_limit
+from .problem import Matrix, Problem, Vehicle
+from .schedule import schedule_route
+from .solution import BIN, TIP, Solution, Unserved
+
+MAX_RELOADS = 12
+ITERATIONS_PER_SOLUTION = 50
+LARGE = 10**9
+
+
+def unsupported(problem: Problem) -> list[str]:
+    """The constraints of ``problem`` that PyVRP cannot express."""
+    out = []
+    if any(v.break_ for v in problem.vehicles):
+        out.append("driver breaks")
+    if any(v.max_lifts is not None for v in problem.vehicles):
+        out.append("lift limits")
+    if any(v.max_load_per_day is not None for v in problem.vehicles):
+        out.append("daily load limits")
+    if problem.balance_weight:
+        out.append("workload balance")
+    return out
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    data: ProblemData
+    client_bin: list[int]  # PyVRP client index -> problem bin index
+    n_garages: int
+    n_sites: int
+    type_vehicles: list[list[int]]  # PyVRP vehicle type -> problem vehicle indices
+    allowed: dict[int, list[int]]
+    pre_unserved: list[Unserved]
+
+
+def _cost_scale(problem: Problem) -> float:
+    """Multiplier that makes the cheapest cost coefficient about 10 integer units.
+
+    PyVRP wants integer costs; much larger units than this push its penalty
+    terms against their bounds, much smaller ones lose precision.
+    """
+    coefs = [c for v in problem.vehicles for c in (v.cost_per_distance, v.cost_per_hour / 3600) if c > 0]
+    if not coefs:
+        return 1.0
+    return 10.0 / min(coefs)
+
+
+def _max_reloads(problem: Problem, v: Vehicle) -> int:
+    """Tips before the last one; a daily load limit bounds how many trips are worth making."""
+    if not problem.tips:
+        return 0
+    if v.max_load_per_day is None:
+        return MAX_RELOADS
+    trips = max(math.ceil(day / cap) if cap else 1 for day, cap in zip(v.max_load_per_day, v.capacity, strict=True))
+    return max(0, min(MAX_RELOADS, trips - 1))
+
+
+def _vehicle_key(v: Vehicle, relax_s: int) -> tuple[object, ...]:
+    return (
+        v.start_depot,
+        v.end_depot,
+        v.capacity,
+        v.profile,
+        v.streams,
+        v.shift,
+        v.max_duration_s,
+        relax_s,
+        v.fixed_cost,
+        v.cost_per_distance,
+        v.cost_per_hour,
+    )
+
+
+def to_pyvrp(problem: Problem, *, relax_breaks: bool = False) -> _Mapping:
+    """Build PyVRP data for ``problem``.
+
+    With ``relax_breaks`` each vehicle's shift is shortened by its break, so
+    routes leave room for OR-Tools to place the break afterwards.
+    """
+    allowed, pre_unserved = servable(problem)
+    n = problem.n_locations
+    garages, sites = problem.depots, problem.facilities
+    ends: list[tuple[int, tuple[int, ...]]] = []
+    if problem.tips:
+        ends = sorted({(v.end_depot, tuple(problem.facilities_for(v))) for v in problem.vehicles})
+    profiles = list(problem.matrices)
+    dist_mats, dur_mats = [], []
+    for name in profiles:
+        m = problem.matrices[name]
+        size = n + len(ends)
+        dist = np.zeros((size, size), dtype=np.int64)
+        dur = np.zeros((size, size), dtype=np.int64)
+        dist[:n, :n], dur[:n, :n] = m.distance, m.time_s
+        for k, (end_depot, site_ids) in enumerate(ends):
+            home_t, home_d, _ = _home_via_site(problem, name, site_ids)
+            loc = garages[end_depot].location
+            dur[:n, n + k], dist[:n, n + k] = home_t[:, end_depot], home_d[:, end_depot]
+            dur[n + k, :n], dist[n + k, :n] = m.time_s[loc], m.distance[loc]
+            dur[n + k, n + k] = dist[n + k, n + k] = 0
+        dist_mats.append(np.minimum(dist, LARGE))
+        dur_mats.append(np.minimum(dur, LARGE))
+    scale = _cost_scale(problem)
+    streams = sorted({problem.bins[b].stream for b in allowed} | {s for v in problem.vehicles for s in v.streams})
+    dims = len(problem.dimensions)
+    # A required bin is worth more than any detour (distance and time) or extra vehicle.
+    far = max(int(np.max(np.where(m.distance < Matrix.UNREACHABLE, m.distance, 0))) for m in problem.matrices.values())
+    slow = max(int(np.max(np.where(m.time_s < Matrix.UNREACHABLE, m.time_s, 0))) for m in problem.matrices.values())
+    per_m = max(max(v.cost_per_distance for v in problem.vehicles) * scale, 1)
+    per_s = max(v.cost_per_hour for v in problem.vehicles) / 3600 * scale
+    longest_service = max((b.service_s for b in problem.bins), default=0)
+    fixed = max(v.fixed_cost for v in problem.vehicles) * scale
+    must_prize = int(4 * (far * per_m + (slow + longest_service) * per_s) + 2 * fixed + 10**6)
+    clients, client_bin = [], []
+    for b in sorted(allowed):
+        item = problem.bins[b]
+        indicator = [1 if s == item.stream else 0 for s in streams]
+        w = item.window
+        clients.append(
+            Client(
+                location=item.location,
+                pickup=[*item.demand, *indicator],
+                service_duration=item.service_s,
+                tw_early=w.start_s if w else 0,
+                tw_late=w.end_s if w else LARGE,
+                prize=must_prize if item.required else round(item.prize * scale),
+                required=False,
+                name=item.id,
+            )
+        )
+        client_bin.append(b)
+    depots = [Depot(location=d.location, tw_early=d.window.start_s, tw_late=d.window.end_s, name=d.id) for d in garages]
+    depots += [
+        Depot(
+            location=f.location,
+            tw_early=f.window.start_s,
+            tw_late=f.window.end_s,
+            service_duration=f.service_s,
+            name=f.id,
+        )
+        for f in sites
+    ]
+    for k, (end_depot, site_ids) in enumerate(ends):
+        m = problem.matrices[profiles[0]]
+        latest = max(
+            sites[f].window.end_s + int(m.time_s[sites[f].location, garages[end_depot].location]) for f in site_ids
+        )
+        depots.append(
+            Depot(
+                location=n + k,
+                tw_early=garages[end_depot].window.start_s,
+                tw_late=min(garages[end_depot].window.end_s, latest),
+                name=f"home:{garages[end_depot].id}",
+            )
+        )
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, v in enumerate(problem.vehicles):
+        relax = v.break_.duration_s if (relax_breaks and v.break_) else 0
+        groups.setdefault(_vehicle_key(v, relax), []).append(i)
+    types, type_vehicles = [], []
+    for key, members in groups.items():
+        v = problem.vehicles[members[0]]
+        relax = int(key[7])  # type: ignore[call-overload]
+        site_ids = tuple(problem.facilities_for(v))
+        end = len(garages) + len(sites) + ends.index((v.end_depot, site_ids)) if problem.tips else v.end_depot
+        start_w, end_w = garages[v.start_depot].window, garages[v.end_depot].window
+        shift = v.max_duration_s - relax if v.max_duration_s is not None else LARGE
+        types.append(
+            VehicleType(
+                num_available=len(members),
+                capacity=[*v.capacity, *[len(problem.bins) + 1 if s in v.streams else 0 for s in streams]],
+                start_depot=v.start_depot,
+                end_depot=end,
+                fixed_cost=round(v.fixed_cost * scale),
+                tw_early=max(v.shift.start_s, start_w.start_s),
+                tw_late=max(v.shift.start_s, min(v.shift.end_s, end_w.end_s) - relax),
+                shift_duration=max(shift, 0),
+                unit_distance_cost=round(v.cost_per_distance * scale),
+                unit_duration_cost=round(v.cost_per_hour / 3600 * scale),
+                profile=profiles.index(v.profile),
+                reload_depots=[len(garages) + f for f in site_ids] if problem.tips else [],
+                max_reloads=_max_reloads(problem, v),
+                name=v.id,
+            )
+        )
+        type_vehicles.append(members)
+    del dims
+    locations = [Location(0.0, 0.0) for _ in range(n + len(ends))]
+    data = ProblemData(locations, clients, depots, types, dist_mats, dur_mats)  # type: ignore[arg-type]  # stubs say ndarray[int]
+    return _Mapping(data, client_bin, len(garages), len(sites), type_vehicles, allowed, pre_unserved)
+
+
+def _stop_for(limits: Limits, n_bins: int) -> pyvrp.stop.StoppingCriterion:
+    """Time and/or iteration limits (a solution limit counts as iterations of the search)."""
+    criteria: list[pyvrp.stop.StoppingCriterion] = []
+    if limits.time_limit_s is not None:
+        criteria.append(MaxRuntime(limits.time_limit_s))
+    if limits.solution_limit is not None:
+        criteria.append(MaxIterations(limits.solution_limit * ITERATIONS_PER_SOLUTION))
+    if not criteria:
+        criteria.append(MaxRuntime(default_time_limit(n_bins)))
+    return criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
+
+
+def search(
+    problem: Problem, limits: Limits, seed: int, relax_breaks: bool
+) -> tuple[float, list[tuple[int, list[tuple[str, int]], int]]]:
+    """Run PyVRP once; return its cost and, per used vehicle, the stops and departure time."""
+    mapping = to_pyvrp(problem, relax_breaks=relax_breaks)
+    if not mapping.client_bin:
+        return 0.0, []
+    result = pyvrp.solve(
+        mapping.data, stop=_stop_for(limits, len(mapping.client_bin)), seed=seed, display=False, collect_stats=False
+    )
+    best = result.best
+    free = [list(m) for m in mapping.type_vehicles]
+    plans = []
+    first_site, first_home = mapping.n_garages, mapping.n_garages + mapping.n_sites
+    for route in best.routes():
+        stops: list[tuple[str, int]] = []
+        schedule = route.schedule()
+        for k, act in enumerate(schedule):
+            if act.type == ActivityType.CLIENT:
+                stops.append((BIN, mapping.client_bin[act.idx]))
+            elif act.type == ActivityType.DEPOT and 0 < k < len(schedule) - 1 and first_site <= act.idx < first_home:
+                stops.append((TIP, act.idx - first_site))
+        vehicle = free[route.vehicle_type()].pop(0)
+        plans.append((vehicle, stops, int(route.start_time())))
+    return float(
+        best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
+    ), plans
+
+
+def solution_from_plans(
+    problem: Problem,
+    plans: Sequence[tuple[int, list[tuple[str, int]], int]],
+    *,
+    engine: str,
+    runtime_s: float,
+    objective: float,
+) -> Solution:
+    """Schedule PyVRP's stop orders into routes and explain what was left."""
+    allowed, pre_unserved = servable(problem)
+    by_vehicle = {v: (stops, start) for v, stops, start in plans}
+    routes = []
+    for v in range(len(problem.vehicles)):
+        stops, start = by_vehicle.get(v, ([], None))
+        routes.append(schedule_route(problem, v, stops, depart_s=start))
+    served = {ref for stops, _ in by_vehicle.values() for kind, ref in stops if kind == BIN}
+    unserved = list(pre_unserved)
+    for b, item in enumerate(problem.bins):
+        if b in allowed and b not in served:
+            unserved.append(Unserved(item.id, explain_unserved(problem, item, allowed[b]), item.required))
+    return Solution(tuple(routes), tuple(unserved), objective, "success", runtime_s, engine)
+
+
+def solve_pyvrp(problem: Problem, *, limits: Limits, params: SolveParams) -> Solution:
+    """Solve with PyVRP alone (raises for constraints it cannot express)."""
+    missing = unsupported(problem)
+    if missing:
+        raise ProblemError(f"the pyvrp engine cannot express {', '.join(missing)}; use engine 'auto' or 'ortools'")
+    began = clock.perf_counter()
+    cost, plans = search(problem, limits, params.seed, relax_breaks=False)
+    return solution_from_plans(
+        problem, plans, engine="pyvrp", runtime_s=clock.perf_counter() - began, objective=cost / _cost_scale(problem)
+    )
