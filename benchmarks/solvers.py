@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="ortools")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="comma-separated instance names")
+    parser.add_argument("--name", default="solvers", help="results file name under benchmarks/results")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found")
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["gap_pct"] = round(100 * (float(row["cost"]) - bks[name]) / bks[name], 2)  # type: ignore[arg-type]
             rows.append(row)
             print(row, flush=True)
-    name = "solvers"
+    name = args.name
     write_results(name, rows, {"budgets": args.budget, "engines": args.engine, "jobs": args.jobs})
     lines = []
     for suite in ("x", "solomon", "kim"):

@@ -17,5 +17,6 @@ from .network import VehicleProfile as VehicleProfile
 from .osm import graph_from_file as graph_from_file
 from .osm import graph_from_place as graph_from_place
 from .osm import load_network as load_network
+from .osm import network_from_place as network_from_place
 from .snap import Snapped as Snapped
 from .snap import snap_points as snap_points

@@ -138,47 +138,82 @@ def node_matrices(
     return time, dist
 
 
+#: Travel time and length ride in one float64 weight: deci-seconds above this many
+#: bits, decimetres below. Sums of integers stay exact up to 2**53, so paths up to
+#: 107,000 km and 9.7 days are decoded exactly, with one Dijkstra run.
+_LEN_BITS = 30
+
+
+def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
+    """The road graph plus one node per stop (index ``n + i``), with packed weights.
+
+    A stop node has arcs out to the end of its edge (and of its twin) and in
+    from their starts; stops on the same directed edge are chained in order,
+    so a drive straight on from one to the next is also a path.
+    """
+    net = rg.net
+    n, p = net.n_nodes, acc.edge.shape[0]
+    heads, tails, secs, metres = (
+        [rg.pair_keys // n],
+        [rg.pair_keys % n],
+        [rg.edge_time[rg.pair_edge]],
+        [net.length_m[rg.pair_edge]],
+    )
+    stop = n + np.arange(p)
+    for k in range(2):
+        ok = acc.edge[:, k] >= 0
+        heads += [stop[ok], acc.in_node[ok, k]]
+        tails += [acc.out_node[ok, k], stop[ok]]
+        secs += [acc.out_time[ok, k], acc.in_time[ok, k]]
+        metres += [acc.out_dist[ok, k], acc.in_dist[ok, k]]
+    edge = np.concatenate([acc.edge[:, 0], acc.edge[:, 1]])
+    t = np.concatenate([acc.t[:, 0], acc.t[:, 1]])
+    who = np.concatenate([stop, stop])
+    ok = edge >= 0
+    order = np.lexsort((t[ok], edge[ok]))
+    e_s, t_s, w_s = edge[ok][order], t[ok][order], who[ok][order]
+    chain = np.flatnonzero(e_s[1:] == e_s[:-1])
+    frac = t_s[chain + 1] - t_s[chain]
+    heads.append(w_s[chain])
+    tails.append(w_s[chain + 1])
+    secs.append(frac * rg.edge_time[e_s[chain]])
+    metres.append(frac * net.length_m[e_s[chain]])
+    u, v = np.concatenate(heads), np.concatenate(tails)
+    packed = np.rint(np.concatenate(secs) * 10) * 2.0**_LEN_BITS + np.maximum(np.rint(np.concatenate(metres) * 10), 1)
+    keys = u * (n + p) + v
+    order = np.lexsort((packed, keys))
+    keys, packed = keys[order], packed[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, packed = keys[first], packed[first]
+    return csr_matrix((packed, (keys // (n + p), keys % (n + p))), shape=(n + p, n + p))
+
+
 def travel_matrices(rg: RoutingGraph, snapped: Snapped) -> tuple[FloatArray, FloatArray]:
     """Directed travel-time (s) and distance (m) matrices between snapped stops.
 
-    Entry ``[a, b]`` is the fastest drive from stop ``a`` to stop ``b``; one-way
-    streets make it differ from ``[b, a]``. Unreachable pairs are ``inf``.
+    Entry ``[a, b]`` is the fastest drive from stop ``a`` to stop ``b`` (times to
+    0.1 s per arc; the distance is that of the fastest drive, to 0.1 m per
+    arc); one-way streets make it differ from ``[b, a]``. Unreachable pairs
+    are ``inf``. One Dijkstra run per stop, in chunks, on the road graph with
+    the stops added as nodes.
     """
     acc = _access(rg, snapped)
-    p = len(snapped)
-    src, src_inv = np.unique(acc.out_node, return_inverse=True)
-    tgt, tgt_inv = np.unique(acc.in_node, return_inverse=True)
-    src_inv = src_inv.reshape(p, 2)
-    tgt_inv = tgt_inv.reshape(p, 2)
-    node_time, node_dist = node_matrices(rg, src, tgt)
-    assert node_dist is not None
-    best_time = np.full((p, p), np.inf)
-    best_dist = np.full((p, p), np.inf)
-    for k in range(2):
-        for m in range(2):
-            ok_a = acc.edge[:, k] >= 0
-            ok_b = acc.edge[:, m] >= 0
-            mid_t = node_time[np.ix_(src_inv[:, k], tgt_inv[:, m])]
-            mid_d = node_dist[np.ix_(src_inv[:, k], tgt_inv[:, m])]
-            cand_t = acc.out_time[:, k, None] + mid_t + acc.in_time[None, :, m]
-            cand_d = acc.out_dist[:, k, None] + mid_d + acc.in_dist[None, :, m]
-            # Both stops on the same directed edge, b ahead of a: drive straight on.
-            same = (acc.edge[:, k, None] == acc.edge[None, :, m]) & (acc.t[:, k, None] <= acc.t[None, :, m])
-            if same.any():
-                e = np.where(acc.edge[:, k] >= 0, acc.edge[:, k], 0)
-                frac = acc.t[None, :, m] - acc.t[:, k, None]
-                direct_t = frac * rg.edge_time[e][:, None]
-                direct_d = frac * rg.net.length_m[e][:, None]
-                cand_d = np.where(same & (direct_t < cand_t), direct_d, cand_d)
-                cand_t = np.where(same, np.minimum(cand_t, direct_t), cand_t)
-            cand_t[~ok_a, :] = np.inf
-            cand_t[:, ~ok_b] = np.inf
-            better = cand_t < best_time
-            best_time = np.where(better, cand_t, best_time)
-            best_dist = np.where(better, cand_d, best_dist)
-    np.fill_diagonal(best_time, 0.0)
-    np.fill_diagonal(best_dist, 0.0)
-    return best_time, best_dist
+    n, p = rg.net.n_nodes, len(snapped)
+    graph = _stop_graph(rg, acc)
+    stops = n + np.arange(p)
+    packed = np.empty((p, p))
+    chunk = max(1, min(p, _CHUNK_CELLS // max(n + p, 1)))
+    for start in range(0, p, chunk):
+        packed[start : start + chunk] = dijkstra(graph, directed=True, indices=stops[start : start + chunk])[:, stops]
+    finite = np.isfinite(packed)
+    scale = 2.0**_LEN_BITS
+    deci_s = np.where(finite, np.floor(np.where(finite, packed, 0) / scale), np.inf)
+    deci_m = np.where(finite, np.where(finite, packed, 0) - np.where(finite, deci_s, 0) * scale, np.inf)
+    time, dist = deci_s / 10.0, deci_m / 10.0
+    np.fill_diagonal(time, 0.0)
+    np.fill_diagonal(dist, 0.0)
+    return time, dist
 
 
 class PathFinder:

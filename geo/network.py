@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -73,9 +74,27 @@ class RoadNetwork:
     hgv: NDArray[np.int8]
     highway: tuple[str, ...]
     name: tuple[str, ...]
-    geometry: tuple[FloatArray, ...]  # per edge, (k, 2) lon/lat from u to v
+    geom_coords: FloatArray  # all edges' lon/lat vertices, edge after edge
+    geom_offsets: IntArray  # edge e's vertices are geom_coords[offsets[e]:offsets[e + 1]]
     source: str = ""
     stats: dict[str, int] = field(default_factory=dict)
+    #: Roads cut off from the main strongly connected part, as flat lon/lat lines.
+    detached_coords: FloatArray = field(default_factory=lambda: np.zeros((0, 2)))
+    detached_offsets: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    @cached_property
+    def geometry(self) -> tuple[FloatArray, ...]:
+        """Per edge, its ``(k, 2)`` lon/lat vertices from ``u`` to ``v`` (views, built once)."""
+        return tuple(np.split(self.geom_coords, self.geom_offsets[1:-1]))
+
+    def __getstate__(self) -> dict[str, object]:
+        # Flat arrays pickle fast; the per-edge views are rebuilt on demand.
+        state = dict(self.__dict__)
+        state.pop("geometry", None)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
 
     @property
     def n_nodes(self) -> int:
@@ -198,6 +217,7 @@ def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
         hgv=np.array(cols["hgv"], dtype=np.int8),
         highway=tuple(str(h) for h in cols["hw"]),
         name=tuple(str(n) for n in cols["name"]),
-        geometry=tuple(cols["geom"]),  # type: ignore[arg-type]
+        geom_coords=np.vstack(cols["geom"]) if cols["geom"] else np.zeros((0, 2)),  # type: ignore[arg-type]
+        geom_offsets=np.concatenate([[0], np.cumsum([len(g) for g in cols["geom"]])]).astype(np.int64),  # type: ignore[arg-type]
         source=source,
     )

@@ -10,6 +10,7 @@ graph; the largest strongly connected part is kept and flattened into a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import pickle
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import osmium
 import osmnx as ox
 
@@ -50,7 +52,7 @@ _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency"
 _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
 #: Bump when the way filter or the graph layout changes, to invalidate caches.
-CACHE_VERSION = "3"
+CACHE_VERSION = "5"
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".xml")
 
 
@@ -193,6 +195,11 @@ def graph_from_bbox(west: float, south: float, east: float, north: float) -> nx.
         return ox.graph_from_bbox((west, south, east, north), network_type="drive", retain_all=True)
 
 
+def network_from_place(query: str | dict[str, str]) -> RoadNetwork:
+    """Download a place's drivable network (needs internet), keep its core, flatten it."""
+    return network_from_osmnx(graph_from_place(query), source=str(query))
+
+
 def network_from_osmnx(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwork:
     """Keep the largest strongly connected part of ``graph`` and flatten it."""
     stats = dict(graph.graph.get("binroute_stats", {}))
@@ -204,6 +211,23 @@ def network_from_osmnx(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
     stats["nodes"] = net.n_nodes
     stats["edges"] = net.n_edges
     net.stats.update(stats)
+    lines = []
+    for u, v, data in graph.edges(data=True):
+        if u in core and v in core:
+            continue
+        geom = data.get("geometry")
+        lines.append(
+            np.asarray(geom.coords, dtype=float)
+            if geom is not None
+            else np.array([[graph.nodes[u]["x"], graph.nodes[u]["y"]], [graph.nodes[v]["x"], graph.nodes[v]["y"]]])
+        )
+    if lines:
+        net = dataclasses.replace(
+            net,
+            detached_coords=np.vstack(lines),
+            detached_offsets=np.concatenate([[0], np.cumsum([len(x) for x in lines])]).astype(np.int64),
+        )
+        net.stats.update(stats, detached_edges=len(lines))
     return net
 
 

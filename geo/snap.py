@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from .errors import FarFromRoadWarning, SnapError
+from .errors import FarFromRoadWarning, OutsideNetworkWarning, SnapError
 from .network import RoadNetwork
 
 DEFAULT_MAX_SNAP_M = 150.0
@@ -79,6 +79,34 @@ def _twins(net: RoadNetwork) -> NDArray[np.int64]:
                 twin[e] = f
                 break
     return twin
+
+
+def _report_detached(
+    net: RoadNetwork, points: NDArray[np.object_], distance: NDArray[np.float64], names: tuple[str, ...]
+) -> None:
+    """Warn, by id, about points nearer a road cut off from the main network than to any connected one."""
+    if len(net.detached_offsets) < 2:
+        return
+    tr = net.transformer()
+    parts = np.split(net.detached_coords, net.detached_offsets[1:-1])
+    lines = []
+    for coords in parts:
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        lines.append(shapely.LineString(np.column_stack([x, y])))
+    tree = shapely.STRtree(lines)
+    hit, dist = tree.query_nearest(points, return_distance=True, all_matches=False)
+    nearer = np.zeros(len(points), dtype=bool)
+    nearer[hit[0]] = dist + 1.0 < distance[hit[0]]
+    if nearer.any():
+        ids = [names[i] for i in np.flatnonzero(nearer)]
+        warnings.warn(
+            f"{len(ids)} point(s) lie nearest a road cut off from the main network (a one-way trap or the "
+            f"extract's edge); snapped to the nearest connected road instead: "
+            + ", ".join(ids[:20])
+            + (" ..." if len(ids) > 20 else ""),
+            OutsideNetworkWarning,
+            stacklevel=3,
+        )
 
 
 def snap_points(
@@ -159,6 +187,7 @@ def snap_points(
         lon=np.asarray(slon, dtype=float),
         lat=np.asarray(slat, dtype=float),
     )
+    _report_detached(net, points, distance, names)
     far = snapped.far(max_distance_m)
     if far:
         warnings.warn(

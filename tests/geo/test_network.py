@@ -189,3 +189,60 @@ def test_paths_follow_the_streets(tiny_net):
     # Heavy route avoids the bridge: never on the bridge's middle longitude x lat band.
     on_bridge = (np.abs(coords[:, 0] - 24.002) < 1e-6) & (coords[:, 1] > 60.0001) & (coords[:, 1] < 60.0009)
     assert not on_bridge.any()
+
+
+def test_stop_matrices_match_node_dijkstra(sample_net):
+    """Packed single-run matrices equal the fastest of the four ways in and out via node-to-node Dijkstra."""
+    from geo.matrix import _access
+
+    rng = np.random.default_rng(5)
+    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 40)
+    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapped = snap_points(sample_net, lon, lat)
+    rg = routing_graph(sample_net, HEAVY)
+    time, dist = travel_matrices(rg, snapped)
+    acc = _access(rg, snapped)
+    nt, _ = node_matrices(rg, np.arange(sample_net.n_nodes), np.arange(sample_net.n_nodes), with_distance=False)
+    for a in range(40):
+        for b in range(40):
+            if a == b:
+                continue
+            best = np.inf
+            for k in range(2):
+                for m in range(2):
+                    if acc.edge[a, k] < 0 or acc.edge[b, m] < 0:
+                        continue
+                    if acc.edge[a, k] == acc.edge[b, m] and acc.t[a, k] <= acc.t[b, m]:
+                        best = min(best, (acc.t[b, m] - acc.t[a, k]) * rg.edge_time[acc.edge[a, k]])
+                    best = min(best, acc.out_time[a, k] + nt[acc.out_node[a, k], acc.in_node[b, m]] + acc.in_time[b, m])
+            assert time[a, b] == pytest.approx(best, abs=0.05 * 60 + 0.1), (a, b)
+            assert np.isfinite(dist[a, b]) == np.isfinite(best)
+
+
+def test_point_near_a_cut_off_road_is_reported(tmp_path, tiny_osm):
+    """A dead-end one-way spur is cut from the core; a bin beside it is reported by id."""
+    text = tiny_osm.read_text().replace(
+        "</osm>",
+        '<node id="50" version="1" lat="60.0030000" lon="24.0020000"/>\n'
+        '<way id="150" version="1"><nd ref="8"/><nd ref="50"/>'
+        '<tag k="highway" v="residential"/><tag k="oneway" v="yes"/></way>\n</osm>',
+    )
+    path = tmp_path / "spur.osm"
+    path.write_text(text)
+    net = load_network(path, cache=False)
+    assert 50 not in net.node_osmid and net.stats["detached_edges"] == 1
+    from geo import OutsideNetworkWarning
+
+    with pytest.warns(OutsideNetworkWarning, match="SPUR1"):
+        snap_points(net, [24.00201], [60.0028], ids=["SPUR1"])
+
+
+@pytest.mark.network
+def test_graph_from_place_online():
+    """A place name downloads a drivable network through osmnx (needs internet; skipped by default)."""
+    from geo import network_from_place
+
+    net = network_from_place("Kirkwall, Orkney, Scotland")
+    assert net.n_nodes > 50

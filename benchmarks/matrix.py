@@ -1,0 +1,120 @@
+"""Road-network benchmark: graph build (OSM and cache), matrix speed vs networkx, peak memory.
+
+    python -m benchmarks.matrix [--sizes 100 500 1000 2000] [--city 224] [--baseline-sources 40]
+
+Matrices are built for random stops on the Helsinki sample and on a generated
+city of ``city × city`` intersections (50,176 nodes by default). The networkx
+baseline is single-source Dijkstra from each stop; on large graphs it is
+timed on ``--baseline-sources`` stops and scaled linearly to all of them
+(the runs are independent, so the scaling is exact up to noise).
+Results go to ``benchmarks/results/matrix.{csv,json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from geo import VehicleProfile, load_network, routing_graph, snap_points, travel_matrices
+
+from .common import RESULTS, ROOT, peak_rss_mb, table, write_results
+from .gen_city import write_city
+
+
+def _timed(func, *args, **kwargs):
+    began = time.perf_counter()
+    out = func(*args, **kwargs)
+    return out, time.perf_counter() - began
+
+
+def _baseline(graph: nx.DiGraph, sources: list[int]) -> float:
+    began = time.perf_counter()
+    for s in sources:
+        nx.single_source_dijkstra_path_length(graph, s, weight="travel_time")
+    return time.perf_counter() - began
+
+
+def bench_network(
+    name: str, path: Path, sizes: list[int], baseline_sources: int, rows: list[dict[str, object]]
+) -> None:
+    cache = list(path.parent.glob(path.name + ".*.binroute-cache"))
+    for c in cache:
+        c.unlink()
+    net, build_s = _timed(load_network, path)
+    _, cached_s = _timed(load_network, path)
+    print(f"{name}: {net.n_nodes} nodes, {net.n_edges} edges; build {build_s:.2f} s, from cache {cached_s:.3f} s")
+    rg = routing_graph(net, VehicleProfile())
+    simple = nx.DiGraph()
+    for u, v, t in zip(net.edge_u.tolist(), net.edge_v.tolist(), rg.edge_time.tolist(), strict=True):
+        if np.isfinite(t) and (not simple.has_edge(u, v) or simple[u][v]["travel_time"] > t):
+            simple.add_edge(u, v, travel_time=t)
+    rng = np.random.default_rng(0)
+    x0, x1 = net.lon.min(), net.lon.max()
+    y0, y1 = net.lat.min(), net.lat.max()
+    for n in sizes:
+        lon, lat = rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            snapped = snap_points(net, lon, lat)
+        (time_m, _), matrix_s = _timed(travel_matrices, rg, snapped)
+        k = min(n, baseline_sources)
+        sources = list(dict.fromkeys(int(x) for x in net.edge_v[snapped.edge[:k]]))
+        base_s = _baseline(simple, sources) * n / max(len(sources), 1)
+        rows.append(
+            {
+                "network": name,
+                "nodes": net.n_nodes,
+                "stops": n,
+                "matrix_s": round(matrix_s, 3),
+                "networkx_s": round(base_s, 2),
+                "speedup": round(base_s / matrix_s, 1),
+                "build_osm_s": round(build_s, 2),
+                "build_cache_s": round(cached_s, 3),
+                "cache_speedup": round(build_s / max(cached_s, 1e-6), 1),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "unreachable_pairs": int(np.isinf(time_m).sum()),
+            }
+        )
+        print(rows[-1], flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 1000, 2000])
+    parser.add_argument("--city", type=int, default=224)
+    parser.add_argument("--baseline-sources", type=int, default=40)
+    args = parser.parse_args(argv)
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="binroute-bench-") as tmp:
+        sample = Path(tmp) / "helsinki.osm.pbf"
+        sample.write_bytes((ROOT / "sample_data" / "helsinki" / "network.osm.pbf").read_bytes())
+        bench_network("helsinki sample", sample, args.sizes, args.baseline_sources, rows)
+        city = write_city(Path(tmp) / "city.osm", args.city)
+        bench_network(f"generated city {args.city}x{args.city}", city, args.sizes, args.baseline_sources, rows)
+    write_results("matrix", rows, {"sizes": args.sizes, "city": args.city, "baseline_sources": args.baseline_sources})
+    cols = [
+        "network",
+        "nodes",
+        "stops",
+        "matrix_s",
+        "networkx_s",
+        "speedup",
+        "build_osm_s",
+        "build_cache_s",
+        "cache_speedup",
+        "peak_rss_mb",
+    ]
+    text = table(rows, cols)
+    (RESULTS / "matrix.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
