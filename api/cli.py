@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from geo.errors import NetworkError, SnapError
+from geo.geojson import OSM_ATTRIBUTION
 from routing.errors import ForecastError, InfeasibleProblem, ProblemError
 
 from .errors import ScenarioError
@@ -72,6 +73,13 @@ def main() -> None:
     help="Fill %% at which a bin is due (default from fleet.json, else 80).",
 )
 @click.option("--no-may", is_flag=True, help="Collect only the bins that must be collected.")
+@click.option(
+    "--exports",
+    default="map,vehicles,csv,gpx,gpkg,png",
+    show_default=True,
+    help="Extra outputs, comma-separated (or 'none').",
+)
+@click.option("--tiles", default=None, help="Base-map tile URL for map.html ('none' for no tiles; default OSM).")
 @_user_errors
 def plan(
     scenario: Path,
@@ -83,9 +91,19 @@ def plan(
     seed: int,
     threshold: float | None,
     no_may: bool,
+    exports: str,
+    tiles: str | None,
 ) -> None:
     """Plan one day's collection rounds for a SCENARIO directory."""
-    from .pipeline import PlanOptions, plan_scenario, write_plan
+    from .mapview import DEFAULT_TILES
+    from .pipeline import EXPORTS, PlanOptions, plan_scenario, write_plan
+
+    chosen = () if exports.strip() in ("", "none") else tuple(x.strip() for x in exports.split(","))
+    unknown = [x for x in chosen if x not in EXPORTS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown export(s) {', '.join(unknown)}; choose from {', '.join(EXPORTS)}", param_hint="--exports"
+        )
     from .scenario import load_scenario
 
     click.echo(f"binroute: planning {scenario} for {plan_date.date()}", err=True)
@@ -100,7 +118,8 @@ def plan(
         include_may=not no_may,
     )
     result = plan_scenario(scn, options, progress=_progress)
-    files = write_plan(result, out_dir)
+    tile_url = DEFAULT_TILES if tiles is None else (None if tiles.strip().lower() in ("", "none") else tiles)
+    files = write_plan(result, out_dir, exports=chosen, tiles=tile_url)
     for text in result.plan["warnings"]:
         click.echo(f"warning: {text}", err=True)
     t = result.plan["totals"]
@@ -110,6 +129,7 @@ def plan(
     )
     for f in files.values():
         click.echo(f"wrote {f}")
+    click.echo(f"Road data {OSM_ATTRIBUTION}")
 
 
 @main.command()

@@ -5,8 +5,11 @@ This is the one place where :mod:`geo` and :mod:`routing` meet.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -28,6 +31,7 @@ from geo import (
     snap_points,
     travel_matrices,
 )
+from geo.exports import to_gpx, vehicle_collection, write_geopackage, write_png
 from geo.geojson import feature_collection, line_feature, point_feature, write_geojson
 from geo.snap import Snapped
 from routing import (
@@ -48,6 +52,7 @@ from routing.decide import MAY, MUST, Decision, DecisionRules, StreamDensity, de
 from routing.forecast import fit_fill_model
 from routing.solution import BIN, TIP
 
+from .mapview import DEFAULT_TILES, map_html
 from .scenario import Scenario, parse_hhmm
 
 DIMENSIONS = ("kg", "litres")
@@ -210,8 +215,9 @@ def plan_scenario(
     progress(f"solve: {solution.status}, {len(solution.served())} bins on {solution.vehicles_used} vehicle(s)")
 
     clock = time.perf_counter()
-    geo, paths = _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations)
-    plan = _plan_json(scn, options, problem, solution, decisions, notes, net)
+    streets = tuple(name or f"unnamed {kind} road" for name, kind in zip(net.name, net.highway, strict=True))
+    geo, paths = _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations, streets)
+    plan = _plan_json(scn, options, problem, solution, decisions, notes, net, sub)
     timings["write"] = time.perf_counter() - clock
     plan["timings_s"] = {k: round(timings.get(k, 0.0), 3) for k in STAGES}
     return PlanResult(problem, solution, decisions, geo, plan, snapped, net, paths)
@@ -302,10 +308,14 @@ def _problem(
     )
 
 
-def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations):
+def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations, network_names):
     tz = scn.fleet.timezone
     bins_by_id = scn.bins.set_index("bin_id")
     feats: list[dict[str, Any]] = []
+
+    def street(location: int) -> str:
+        return network_names[int(sub.edge[location])]
+
     paths: dict[str, list[np.ndarray]] = {}
     for route in solution.routes:
         if not route.used:
@@ -341,6 +351,7 @@ def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles,
                 "load_kg": visit.load_after[0],
                 "load_l": visit.load_after[1],
             }
+            props["street"] = street(visit.location)
             if visit.kind == BIN:
                 d = decisions[visit.id]
                 props.update(
@@ -374,6 +385,11 @@ def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles,
     return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name), paths
 
 
+def _fill(decisions: dict[str, Decision], bin_id: str) -> float | None:
+    d = decisions.get(bin_id)
+    return None if d is None or math.isnan(d.fill_pct) else round(d.fill_pct, 1)
+
+
 def _skip_reason(bin_id: str, d: Decision, solution: Solution) -> str:
     for u in solution.unserved:
         if u.bin_id == bin_id:
@@ -381,7 +397,7 @@ def _skip_reason(bin_id: str, d: Decision, solution: Solution) -> str:
     return d.reason
 
 
-def _plan_json(scn, options, problem, solution, decisions, notes, net) -> dict[str, Any]:
+def _plan_json(scn, options, problem, solution, decisions, notes, net, sub) -> dict[str, Any]:
     tz = scn.fleet.timezone
     bins = {b.id: b for b in problem.bins}
     vehicles = []
@@ -412,6 +428,9 @@ def _plan_json(scn, options, problem, solution, decisions, notes, net) -> dict[s
                     "departure": _iso(options.date, v.departure_s, tz),
                     "load_kg": v.load_after[0],
                     "load_l": v.load_after[1],
+                    "street": net.name[int(sub.edge[v.location])]
+                    or f"unnamed {net.highway[int(sub.edge[v.location])]} road",
+                    "predicted_fill_pct": _fill(decisions, v.id) if v.kind == BIN else None,
                 }
                 for i, v in enumerate(route.visits)
             ],
@@ -456,12 +475,85 @@ def _plan_json(scn, options, problem, solution, decisions, notes, net) -> dict[s
     }
 
 
-def write_plan(result: PlanResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``routes.geojson`` and ``plan.json`` into ``out_dir``."""
+EXPORTS = ("map", "vehicles", "csv", "gpx", "gpkg", "png")
+SHEET_COLUMNS = (
+    "sequence",
+    "kind",
+    "id",
+    "street",
+    "arrival",
+    "eta",
+    "departure",
+    "predicted_fill_pct",
+    "load_kg",
+    "load_l",
+)
+
+
+def safe_name(text: str) -> str:
+    """A file name made from an id (ids come from user files and are never used as paths)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
+    return cleaned or "vehicle"
+
+
+def route_sheet(vehicle: dict[str, Any]) -> str:
+    """A crew's route sheet as CSV: every stop and tip in order, and the break."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=SHEET_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    rows = list(vehicle["stops"])
+    brk = vehicle.get("break")
+    if brk:
+        at = next((i for i, r in enumerate(rows) if r["eta"] > brk["start"]), len(rows))
+        rows.insert(at, {"sequence": "", "kind": "break", "id": f"{brk['minutes']:g} min", "eta": brk["start"]})
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SHEET_COLUMNS})
+    return out.getvalue()
+
+
+def write_plan(
+    result: PlanResult,
+    out_dir: str | Path,
+    *,
+    exports: tuple[str, ...] = EXPORTS,
+    tiles: str | None = DEFAULT_TILES,
+) -> dict[str, Path]:
+    """Write ``routes.geojson`` and ``plan.json`` into ``out_dir``, plus the chosen exports.
+
+    ``map`` → ``map.html``; ``vehicles`` → ``vehicles/<id>.geojson``; ``csv`` →
+    ``sheets/<id>.csv``; ``gpx`` → ``gpx/<id>.gpx``; ``gpkg`` → ``plan.gpkg``;
+    ``png`` → ``overview.png``.
+    """
+    began = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"routes": write_geojson(result.geojson, out / "routes.geojson")}
+    geo_fc, plan = result.geojson, result.plan
+    files = {"routes": write_geojson(geo_fc, out / "routes.geojson")}
+    used = [v for v in plan["vehicles"] if v["used"]]
+    if "map" in exports:
+        files["map"] = out / "map.html"
+        files["map"].write_text(map_html(geo_fc, plan, tiles=tiles), encoding="utf-8")
+    for kind, folder, suffix in (("vehicles", "vehicles", "geojson"), ("csv", "sheets", "csv"), ("gpx", "gpx", "gpx")):
+        if kind not in exports:
+            continue
+        (out / folder).mkdir(exist_ok=True)
+        for v in used:
+            target = out / folder / f"{safe_name(v['vehicle_id'])}.{suffix}"
+            if kind == "vehicles":
+                write_geojson(vehicle_collection(geo_fc, v["vehicle_id"]), target)
+            elif kind == "csv":
+                target.write_text(route_sheet(v), encoding="utf-8")
+            else:
+                target.write_text(to_gpx(geo_fc, v["vehicle_id"]), encoding="utf-8")
+        files[kind] = out / folder
+    if "gpkg" in exports:
+        files["gpkg"] = write_geopackage(geo_fc, out / "plan.gpkg")
+    if "png" in exports:
+        files["png"] = write_png(
+            geo_fc, result.network, out / "overview.png", title=f"{plan['scenario']} {plan['date']}"
+        )
+    plan["timings_s"]["write"] = round(plan["timings_s"].get("write", 0.0) + time.perf_counter() - began, 3)
     plan_path = out / "plan.json"
-    plan_path.write_text(json.dumps(result.plan, indent=2, ensure_ascii=False), encoding="utf-8")
+    plan_path.write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
     files["plan"] = plan_path
     return files

@@ -1,0 +1,145 @@
+"""Depot supervisor outputs: map page, route sheets, GPX, GeoPackage, PNG; and a real browser."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import geopandas as gpd
+import pytest
+
+from geo.geojson import OSM_ATTRIBUTION
+
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(scope="module")
+def outputs(sample_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports")
+    cmd = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "plan",
+        str(sample_dir),
+        "--date",
+        "2026-11-23",
+        "--out",
+        str(out),
+        "--engine",
+        "ortools",
+        "--solution-limit",
+        "10",
+        "--tiles",
+        "none",
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    used = [v["vehicle_id"] for v in plan["vehicles"] if v["used"]]
+    return out, plan, used
+
+
+def test_per_vehicle_geojson_round_trips(outputs):
+    """Each crew's GeoJSON reads back with geopandas with the same trips as the plan."""
+    out, plan, used = outputs
+    whole = gpd.read_file(out / "routes.geojson")
+    for vid in used:
+        one = gpd.read_file(out / "vehicles" / f"{vid}.geojson")
+        trips = one[one.geometry.geom_type == "LineString"]
+        assert len(trips) == len(whole[(whole["vehicle_id"] == vid) & (whole.geometry.geom_type == "LineString")])
+        stops = one[one["kind"] == "stop"]
+        assert sorted(stops["bin_id"]) == sorted(
+            s["id"] for v in plan["vehicles"] if v["vehicle_id"] == vid for s in v["stops"] if s["kind"] == "bin"
+        )
+
+
+def test_geopackage_round_trips(outputs):
+    """plan.gpkg has the routes and stops layers with the same geometries as the GeoJSON."""
+    out, _, _ = outputs
+    geo = gpd.read_file(out / "routes.geojson")
+    routes = gpd.read_file(out / "plan.gpkg", layer="routes")
+    stops = gpd.read_file(out / "plan.gpkg", layer="stops")
+    lines = geo[geo.geometry.geom_type == "LineString"].reset_index(drop=True)
+    assert len(routes) == len(lines)
+    assert all(a.equals_exact(b, 1e-7) for a, b in zip(routes.geometry, lines.geometry, strict=True))
+    assert len(stops) == (geo.geometry.geom_type == "Point").sum()
+    assert routes.crs.to_epsg() == 4326
+
+
+def test_gpx_is_valid_with_one_track_per_vehicle(outputs):
+    """Every crew's GPX parses as GPX 1.1 XML with exactly one track."""
+    out, _, used = outputs
+    ns = {"g": "http://www.topografix.com/GPX/1/1"}
+    for vid in used:
+        root = ET.parse(out / "gpx" / f"{vid}.gpx").getroot()
+        assert root.tag == "{http://www.topografix.com/GPX/1/1}gpx"
+        tracks = root.findall("g:trk", ns)
+        assert len(tracks) == 1 and tracks[0].find("g:name", ns).text == vid
+        assert root.findall("g:wpt", ns)
+
+
+def test_route_sheets(outputs):
+    """A CSV sheet per crew lists every stop with street, ETA, fill and load, tips and the break."""
+    out, plan, _used = outputs
+    for v in plan["vehicles"]:
+        if not v["used"]:
+            continue
+        rows = list(csv.DictReader((out / "sheets" / f"{v['vehicle_id']}.csv").read_text().splitlines()))
+        kinds = [r["kind"] for r in rows]
+        assert kinds.count("bin") == v["bins"] and kinds.count("tip") == v["tips"]
+        assert ("break" in kinds) == (v["break"] is not None)
+        assert all(r["street"] for r in rows if r["kind"] == "bin")
+
+
+def test_png_overview(outputs):
+    out, _, _ = outputs
+    assert (out / "overview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_map_page_is_self_contained(outputs):
+    """map.html inlines Leaflet, carries the OSM attribution and loads nothing from outside."""
+    text = (outputs[0] / "map.html").read_text()
+    assert OSM_ATTRIBUTION in text and "L.map(" in text
+    assert "<script src=" not in text and "<link" not in text
+    assert "const tiles = null" in text
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
+def test_map_in_a_real_browser(outputs, tmp_path):
+    """Headless Chromium opens map.html: one layer per vehicle, no console errors, a screenshot."""
+    out, _, used = outputs
+    flags = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--virtual-time-budget=5000",
+    ]
+    page = (out / "map.html").as_uri()
+    dom = subprocess.run(
+        [*flags, f"--user-data-dir={tmp_path / 'a'}", "--enable-logging=stderr", "--v=0", "--dump-dom", page],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert f'data-vehicle-layers="{len(used)}"' in dom.stdout
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    shot = tmp_path / "map.png"
+    subprocess.run(
+        [*flags, f"--user-data-dir={tmp_path / 'b'}", "--window-size=1200,900", f"--screenshot={shot}", page],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.is_file() and shot.stat().st_size > 10_000
