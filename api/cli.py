@@ -143,9 +143,7 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
     """Predicted fill, uncertainty and collect decision per bin at a time."""
     import pandas as pd
 
-    from routing.decide import DecisionRules, decide
-    from routing.forecast import fit_fill_model
-
+    from .pipeline import forecast_bins
     from .scenario import load_fleet, load_readings_only
 
     readings, bins, tz = load_readings_only(scenario)
@@ -154,28 +152,8 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
     except ValueError as exc:
         raise ScenarioError(f"--at: {at!r} is not an ISO date and time") from exc
     when = when.tz_localize(tz) if when.tzinfo is None else when
-    rules = DecisionRules()
-    if (scenario / "fleet.json").is_file():
-        p = load_fleet(scenario / "fleet.json").planning
-        rules = DecisionRules(p.threshold_pct, p.overflow_risk, p.next_opportunity_days, p.overflow_cost)
-    model = fit_fill_model(readings, bins=bins, tz=tz)
-    decisions = decide(model, when, rules)
-    pred = model.predict(when)
-
-    def num(x: float, nd: int = 1) -> float | None:
-        return None if x != x else round(float(x), nd)
-
-    out = {
-        b: {
-            "fill_pct": num(d.fill_pct),
-            "fill_p10": num(d.fill_p10),
-            "fill_p90": num(d.fill_p90),
-            "p_overflow": num(float(pred.at[b, "p_overflow"]), 4),
-            "decision": d.decision,
-            "reason": d.reason,
-        }
-        for b, d in decisions.items()
-    }
+    planning = load_fleet(scenario / "fleet.json").planning if (scenario / "fleet.json").is_file() else None
+    out = forecast_bins(readings, bins, tz, planning, when)["bins"]
     if as_json:
         click.echo(json.dumps({"at": when.isoformat(), "bins": out}, indent=2))
         return
@@ -316,6 +294,65 @@ def kim(file: Path, time_limit: float, solution_limit: int | None, engine: str, 
             f"{out['instance']}: {out['vehicles']} vehicles, {out['distance_miles']} miles, "
             f"{len(out['unserved'])} stops unserved, {out['runtime_s']} s"
         )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=8, show_default=True, type=int, help="Request threads.")
+@click.option("--solves", default=1, show_default=True, type=int, help="Solves run at the same time.")
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+def serve(host: str, port: int, workers: int, solves: int, database: str | None) -> None:
+    """Run the HTTP API under the waitress production server."""
+    import waitress
+
+    from .app import create_app
+
+    config: dict[str, Any] = {"SOLVE_WORKERS": solves}
+    if database:
+        config["DATABASE_URL"] = database
+    app = create_app(config)
+    click.echo(f"binroute API on http://{host}:{port}/api/v1/docs", err=True)
+    waitress.serve(app, host=host, port=port, threads=workers, ident="binroute")
+
+
+@main.group()
+def keys() -> None:
+    """Create and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["planner", "viewer"]), required=True)
+@click.option("--database", default=None)
+def keys_create(name: str, role: str, database: str | None) -> None:
+    """Create a key; the secret is printed once."""
+    from .app import create_app
+    from .db import create_key
+
+    app = create_app({"DATABASE_URL": database} if database else {"RESUME_JOBS": False})
+    with app.extensions["binroute"]["sessions"]() as s:
+        row, secret = create_key(s, name, role)
+    click.echo(f"{row.id} {role} {secret}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--database", default=None)
+def keys_revoke(key_id: str, database: str | None) -> None:
+    """Revoke a key by its id."""
+    from .app import create_app
+    from .db import ApiKey, now
+
+    app = create_app({"DATABASE_URL": database, "RESUME_JOBS": False} if database else {"RESUME_JOBS": False})
+    with app.extensions["binroute"]["sessions"]() as s:
+        row = s.get(ApiKey, key_id)
+        if row is None:
+            click.echo(f"error: no key {key_id}", err=True)
+            sys.exit(2)
+        row.revoked = now()
+        s.commit()
+    click.echo(f"revoked {key_id}")
 
 
 if __name__ == "__main__":  # pragma: no cover

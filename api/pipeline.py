@@ -557,3 +557,35 @@ def write_plan(
     plan_path.write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
     files["plan"] = plan_path
     return files
+
+
+def forecast_bins(
+    readings: pd.DataFrame, bins: pd.DataFrame | None, tz: str, planning: Any, when: pd.Timestamp
+) -> dict[str, Any]:
+    """Per-bin forecast at ``when`` as served by ``binroute forecast --json`` and the API."""
+    rules = DecisionRules()
+    if planning is not None:
+        rules = DecisionRules(
+            planning.threshold_pct, planning.overflow_risk, planning.next_opportunity_days, planning.overflow_cost
+        )
+    model = fit_fill_model(readings, bins=bins, tz=tz)
+    decisions = decide(model, when, rules)
+    pred = model.predict(when)
+
+    def num(x: float, nd: int = 1) -> float | None:
+        return None if x != x else round(float(x), nd)
+
+    return {
+        "at": when.isoformat(),
+        "bins": {
+            b: {
+                "fill_pct": num(d.fill_pct),
+                "fill_p10": num(d.fill_p10),
+                "fill_p90": num(d.fill_p90),
+                "p_overflow": num(float(pred.at[b, "p_overflow"]), 4),
+                "decision": d.decision,
+                "reason": d.reason,
+            }
+            for b, d in decisions.items()
+        },
+    }

@@ -1,0 +1,130 @@
+"""Storage: SQLAlchemy 2 models, SQLite by default, any database by URL.
+
+Tables are created on start. Readings are unique per ``(scenario, bin,
+timestamp)``, so ingest is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+ROLES = ("planner", "viewer")
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    revoked: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ScenarioRow(Base):
+    __tablename__ = "scenarios"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    fleet_json: Mapped[str] = mapped_column(Text)
+    bins_csv: Mapped[str] = mapped_column(Text)
+    network_file: Mapped[str] = mapped_column(String(500))  # server-side path chosen by the server
+
+
+class ReadingRow(Base):
+    __tablename__ = "readings"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "bin_id", "ts", name="uq_reading"),
+        Index("ix_reading_bin_ts", "scenario_id", "bin_id", "ts"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    bin_id: Mapped[str] = mapped_column(String(200))
+    ts: Mapped[datetime] = mapped_column(DateTime)  # UTC, naive
+    fill_pct: Mapped[float] = mapped_column(Float)
+
+
+class PlanRow(Base):
+    __tablename__ = "plans"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    options_json: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    geojson: Mapped[str | None] = mapped_column(Text, nullable=True)
+    map_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn, _record) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False, future=True)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
+    """Store a new key (hashed) and return it with the secret, shown once."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    secret = "br_" + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, role=role, key_hash=hash_key(secret))
+    session.add(row)
+    session.commit()
+    return row, secret
+
+
+def find_key(session: Session, secret: str) -> ApiKey | None:
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
+    return row if row is not None and row.revoked is None else None

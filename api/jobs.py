@@ -1,0 +1,80 @@
+"""Background solves: each plan runs in its own process, a few at a time.
+
+A thread pool limits how many solves run at once; each thread starts
+``python -m api.solve_job`` and waits for it with a deadline, so a solver that
+crashes or hangs marks its plan ``failed`` and never takes the server down.
+Plans still ``queued`` or ``running`` when the server stopped are queued
+again on start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import PlanRow, now
+
+log = logging.getLogger(__name__)
+#: Seconds a solve may take beyond its own time limit (graph, forecast, writing).
+GRACE_S = 120.0
+
+
+class JobRunner:
+    def __init__(self, database_url: str, session_factory: sessionmaker[Session], workdir: Path, workers: int) -> None:
+        self.database_url = database_url
+        self.sessions = session_factory
+        self.workdir = workdir
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="binroute-solve")
+
+    def submit(self, plan_id: str) -> None:
+        self.pool.submit(self._run, plan_id)
+
+    def resume(self) -> int:
+        """Queue again every plan left queued or running by a previous server."""
+        with self.sessions() as s:
+            rows = s.scalars(select(PlanRow).where(PlanRow.status.in_(("queued", "running")))).all()
+            for row in rows:
+                row.status = "queued"
+            s.commit()
+            ids = [r.id for r in rows]
+        for plan_id in ids:
+            self.submit(plan_id)
+        return len(ids)
+
+    def _fail(self, plan_id: str, message: str) -> None:
+        with self.sessions() as s:
+            row = s.get(PlanRow, plan_id)
+            if row is not None and row.status in ("queued", "running"):
+                row.status, row.error, row.finished = "failed", message, now()
+                s.commit()
+
+    def _run(self, plan_id: str) -> None:
+        with self.sessions() as s:
+            row = s.get(PlanRow, plan_id)
+            if row is None or row.status != "queued":
+                return
+            row.status, row.started = "running", now()
+            limit = float(json.loads(row.options_json).get("time_limit_s", 30))
+            s.commit()
+        cmd = [sys.executable, "-m", "api.solve_job", self.database_url, plan_id, str(self.workdir)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)
+        except subprocess.TimeoutExpired:
+            self._fail(plan_id, f"the solve took longer than {limit + GRACE_S:.0f} s and was stopped")
+            return
+        except OSError as exc:
+            self._fail(plan_id, f"could not start the solver ({exc.strerror})")
+            return
+        if proc.returncode != 0:
+            log.error("solve %s exited with %s: %s", plan_id, proc.returncode, proc.stderr[-2000:])
+            self._fail(plan_id, f"the solver stopped unexpectedly (exit code {proc.returncode})")
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,79 @@
+"""One background solve: ``python -m api.solve_job DATABASE_URL PLAN_ID WORKDIR``.
+
+Writes the scenario from the database into a temporary directory, runs the
+same pipeline as ``binroute plan``, and stores the summary, GeoJSON and map
+page, or the error, on the plan row.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from geo.errors import NetworkError, SnapError
+from routing.errors import ForecastError, InfeasibleProblem, ProblemError
+
+from .db import PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from .errors import ScenarioError
+from .mapview import map_html
+from .pipeline import PlanOptions, plan_scenario
+from .scenario import load_scenario
+
+USER_ERRORS = (ScenarioError, NetworkError, SnapError, ProblemError, InfeasibleProblem, ForecastError)
+
+
+def export_scenario(session, scenario: ScenarioRow, target: Path) -> None:
+    """Write a stored scenario as a scenario directory."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "fleet.json").write_text(scenario.fleet_json, encoding="utf-8")
+    (target / "bins.csv").write_text(scenario.bins_csv, encoding="utf-8")
+    rows = session.execute(
+        select(ReadingRow.bin_id, ReadingRow.ts, ReadingRow.fill_pct).where(ReadingRow.scenario_id == scenario.id)
+    ).all()
+    lines = ["bin_id,timestamp,fill_pct"] + [f"{b},{ts.isoformat()}Z,{f:g}" for b, ts, f in rows]
+    (target / "readings.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (target / "scenario.json").write_text(json.dumps({"network": scenario.network_file}), encoding="utf-8")
+
+
+def main(argv: list[str]) -> int:
+    url, plan_id, workdir = argv
+    factory = sessions(make_engine(url))
+    with factory() as s:
+        plan = s.get(PlanRow, plan_id)
+        if plan is None:
+            return 0
+        scenario = s.get(ScenarioRow, plan.scenario_id)
+        options = json.loads(plan.options_json)
+        try:
+            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+                assert scenario is not None
+                export_scenario(s, scenario, Path(tmp) / "scenario")
+                scn = load_scenario(Path(tmp) / "scenario")
+                result = plan_scenario(
+                    scn,
+                    PlanOptions(
+                        date=date.fromisoformat(options["date"]),
+                        time_limit_s=options["time_limit_s"],
+                        engine=options["engine"],
+                        seed=options["seed"],
+                        threshold_pct=options.get("threshold_pct"),
+                    ),
+                )
+            plan.summary_json = json.dumps(result.plan)
+            plan.geojson = json.dumps(result.geojson, separators=(",", ":"))
+            plan.map_html = map_html(result.geojson, result.plan, tiles=options.get("tiles"))
+            plan.status = "done"
+        except USER_ERRORS as exc:
+            plan.status, plan.error = "failed", str(exc)
+        plan.finished = now()
+        s.commit()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

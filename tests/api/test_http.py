@@ -1,0 +1,381 @@
+"""The HTTP API through Flask's test client, and once through a real server process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from api.app import create_app
+from api.db import create_key
+
+N_BINS = 30
+
+
+@pytest.fixture(scope="module")
+def small(sample_dir, tmp_path_factory):
+    """A small scenario cut from the sample: 30 bins and their readings."""
+    folder = tmp_path_factory.mktemp("small")
+    bins = pd.read_csv(sample_dir / "bins.csv", dtype=str, keep_default_na=False).head(N_BINS)
+    bins.to_csv(folder / "bins.csv", index=False)
+    readings = pd.read_csv(sample_dir / "readings.csv", dtype=str)
+    readings[readings["bin_id"].isin(bins["bin_id"])].to_csv(folder / "readings.csv", index=False)
+    (folder / "fleet.json").write_bytes((sample_dir / "fleet.json").read_bytes())
+    (folder / "network.osm.pbf").write_bytes((sample_dir / "network.osm.pbf").read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    application = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
+            "DATA_DIR": str(root / "data"),
+            "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+            "PLAN_TIME_LIMIT_S": 60,
+            "SOLVE_WORKERS": 2,
+        }
+    )
+    with application.extensions["binroute"]["sessions"]() as s:
+        application.config["TEST_KEYS"] = {
+            "planner": create_key(s, "p", "planner")[1],
+            "viewer": create_key(s, "v", "viewer")[1],
+        }
+    yield application
+    application.extensions["binroute"]["jobs"].shutdown()
+
+
+def hdr(app, role="planner"):
+    return {"X-API-Key": app.config["TEST_KEYS"][role]}
+
+
+def multipart(name: str, files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body (built by hand, as any HTTP client would send it)."""
+    boundary = "binrouteboundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n{name}\r\n'.encode()]
+    for field, (filename, content) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        parts.append(head.encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def scenario_files(folder, *, readings=True, bins=None):
+    files = {
+        "fleet": ("fleet.json", (folder / "fleet.json").read_bytes()),
+        "bins": ("bins.csv", bins if bins is not None else (folder / "bins.csv").read_bytes()),
+        "network": ("helsinki.osm.pbf", (folder / "network.osm.pbf").read_bytes()),
+    }
+    if readings:
+        files["readings"] = ("readings.csv", (folder / "readings.csv").read_bytes())
+    return files
+
+
+def upload(client, app, folder, name, *, readings=True):
+    body, ctype = multipart(name, scenario_files(folder, readings=readings))
+    return client.post("/api/v1/scenarios", data=body, headers=hdr(app), content_type=ctype)
+
+
+@pytest.fixture(scope="module")
+def scenario(app, small):
+    client = app.test_client()
+    resp = upload(client, app, small, "small town")
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+def wait_for(client, app, url, timeout=180):
+    end = time.time() + timeout
+    while time.time() < end:
+        plan = client.get(url, headers=hdr(app, "viewer")).json
+        if plan["status"] in ("done", "failed"):
+            return plan
+        time.sleep(0.5)
+    raise AssertionError("plan did not finish")
+
+
+def test_healthz_needs_no_key(app):
+    assert app.test_client().get("/healthz").json == {"status": "ok", "database": "ok"}
+
+
+def test_scenario_created_listed_and_read(app, scenario):
+    """Upload gives 201 with counts; list pages; bins and vehicles are readable."""
+    client = app.test_client()
+    assert scenario["bins"] == N_BINS and scenario["readings"] > 1000
+    page = client.get("/api/v1/scenarios?limit=1", headers=hdr(app, "viewer")).json
+    assert page["total"] >= 1 and len(page["items"]) == 1
+    assert client.get(f"/api/v1/scenarios/{scenario['id']}", headers=hdr(app, "viewer")).json["name"] == "small town"
+    bins = client.get(f"/api/v1/scenarios/{scenario['id']}/bins?limit=5&offset=5", headers=hdr(app, "viewer")).json
+    assert bins["total"] == N_BINS and len(bins["items"]) == 5
+    assert client.get(f"/api/v1/scenarios/{scenario['id']}/vehicles", headers=hdr(app, "viewer")).json["total"] == 4
+
+
+def test_duplicate_name_is_409(app, small, scenario):
+    assert upload(app.test_client(), app, small, "small town", readings=False).status_code == 409
+
+
+def test_readings_ingest_is_idempotent_and_queryable(app, scenario):
+    """Posting the same readings twice inserts them once; CSV works too; queries filter by bin and time."""
+    client, sid = app.test_client(), scenario["id"]
+    body = {
+        "readings": [
+            {"bin_id": "B0001", "timestamp": "2026-11-23T05:00:00Z", "fill_pct": 55},
+            {"bin_id": "B0001", "timestamp": "2026-11-23T05:30:00Z", "fill_pct": 56},
+        ]
+    }
+    first = client.post(f"/api/v1/scenarios/{sid}/readings", json=body, headers=hdr(app))
+    again = client.post(f"/api/v1/scenarios/{sid}/readings", json=body, headers=hdr(app))
+    assert first.status_code == 201 and first.json["inserted"] == 2
+    assert again.status_code == 200 and again.json == {"received": 2, "inserted": 0, "duplicates": 2}
+    csv_body = "bin_id,timestamp,fill_pct\nB0002,2026-11-23T05:00:00+02:00,40\n"
+    resp = client.post(f"/api/v1/scenarios/{sid}/readings", data=csv_body, content_type="text/csv", headers=hdr(app))
+    assert resp.json["inserted"] == 1
+    got = client.get(
+        f"/api/v1/scenarios/{sid}/readings?bin_id=B0001&from=2026-11-23T04:59:00Z", headers=hdr(app, "viewer")
+    ).json
+    assert [r["fill_pct"] for r in got["items"]] == [55, 56]
+
+
+def test_forecast(app, scenario):
+    resp = app.test_client().get(
+        f"/api/v1/scenarios/{scenario['id']}/forecast?at=2026-11-23T10:00", headers=hdr(app, "viewer")
+    )
+    assert resp.status_code == 200
+    assert len(resp.json["bins"]) == N_BINS
+    assert {b["decision"] for b in resp.json["bins"].values()} <= {"must", "may", "skip"}
+
+
+def test_plan_lifecycle(app, scenario):
+    """POST gives 202 and a URL; the plan solves in the background; downloads work; DELETE removes it."""
+    client, sid = app.test_client(), scenario["id"]
+    resp = client.post(
+        f"/api/v1/scenarios/{sid}/plans",
+        json={"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"},
+        headers=hdr(app),
+    )
+    assert resp.status_code == 202 and resp.headers["Location"].endswith(resp.json["id"])
+    plan = wait_for(client, app, resp.headers["Location"])
+    assert plan["status"] == "done", plan
+    assert plan["summary"]["totals"]["bins"] > 0
+    geo = client.get(f"/api/v1/plans/{plan['id']}/routes.geojson", headers=hdr(app, "viewer"))
+    assert geo.status_code == 200 and "attachment" in geo.headers["Content-Disposition"]
+    fc = geo.get_json(force=True)
+    vid = next(f["properties"]["vehicle_id"] for f in fc["features"] if f["properties"].get("vehicle_id"))
+    one = client.get(f"/api/v1/plans/{plan['id']}/vehicles/{vid}.geojson", headers=hdr(app, "viewer"))
+    assert one.status_code == 200 and all(
+        f["properties"].get("vehicle_id") in (vid, None) for f in one.get_json(force=True)["features"]
+    )
+    assert (
+        client.get(f"/api/v1/plans/{plan['id']}/vehicles/NOPE.geojson", headers=hdr(app, "viewer")).status_code == 404
+    )
+    page = client.get(f"/api/v1/plans/{plan['id']}/map", headers=hdr(app, "viewer"))
+    assert page.status_code == 200 and b"L.map(" in page.data
+    assert client.get("/api/v1/plans", headers=hdr(app, "viewer")).json["total"] >= 1
+    assert client.delete(f"/api/v1/plans/{plan['id']}", headers=hdr(app)).status_code == 204
+    assert client.get(f"/api/v1/plans/{plan['id']}", headers=hdr(app, "viewer")).status_code == 404
+
+
+def test_failed_solve_is_reported(app, scenario):
+    """A solve that cannot run (no vehicles' streams accepted) ends 'failed' with the reason; the server stays up."""
+    client = app.test_client()
+    fleet = json.loads(
+        json.dumps(client.get(f"/api/v1/scenarios/{scenario['id']}/vehicles", headers=hdr(app, "viewer")).json)
+    )
+    assert fleet["total"] == 4
+    body = {
+        "name": "broken",
+        "network_from": scenario["id"],
+        "bins": [{"bin_id": "X1", "lon": 24.94, "lat": 60.17, "stream": "general", "capacity_l": 240}],
+        "fleet": {
+            "depots": [{"id": "D", "lon": 24.94, "lat": 60.166}],
+            "facilities": [{"id": "G", "lon": 24.95, "lat": 60.177, "streams": ["glass"]}],
+            "vehicles": [
+                {
+                    "id": "V",
+                    "depot": "D",
+                    "streams": ["general"],
+                    "capacity_kg": 1000,
+                    "capacity_l": 1000,
+                    "shift_start": "06:00",
+                    "shift_end": "14:00",
+                }
+            ],
+        },
+    }
+    created = client.post("/api/v1/scenarios", json=body, headers=hdr(app))
+    assert created.status_code == 201, created.json
+    resp = client.post(
+        f"/api/v1/scenarios/{created.json['id']}/plans",
+        json={"date": "2026-11-23", "time_limit_s": 1},
+        headers=hdr(app),
+    )
+    plan = wait_for(client, app, resp.headers["Location"])
+    assert plan["status"] == "failed" and "disposal site" in plan["error"]
+    assert client.get(f"/api/v1/plans/{plan['id']}/routes.geojson", headers=hdr(app, "viewer")).status_code == 409
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status", "code"),
+    [
+        ("get", "/api/v1/scenarios", {"headers": {}}, 401, "unauthorized"),
+        ("get", "/api/v1/scenarios", {"headers": {"X-API-Key": "br_wrong"}}, 401, "unauthorized"),
+        ("post", "/api/v1/scenarios", {"json": {}, "role": "viewer"}, 403, "forbidden"),
+        ("get", "/api/v1/scenarios/nope", {"role": "viewer"}, 404, "not_found"),
+        ("get", "/api/v1/plans/nope", {"role": "viewer"}, 404, "not_found"),
+        ("post", "/api/v1/scenarios", {"json": {"name": ""}}, 422, "validation_error"),
+        (
+            "post",
+            "/api/v1/scenarios",
+            {"data": "x", "content_type": "multipart/form-data; boundary=x"},
+            400,
+            "bad_request",
+        ),
+        ("get", "/api/v1/scenarios?limit=0", {"role": "viewer"}, 422, "validation_error"),
+        (
+            "post",
+            "/api/v1/scenarios",
+            {"data": b"x" * (3 * 1024 * 1024), "content_type": "multipart/form-data; boundary=x"},
+            413,
+            "too_large",
+        ),
+        ("post", "/api/v1/scenarios", {"data": "name=x", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+    ],
+)
+def test_error_paths(app, method, url, kwargs, status, code):
+    """Errors come as JSON with a code, a message and no stack trace."""
+    role = kwargs.pop("role", "planner")
+    headers = kwargs.pop("headers", hdr(app, role))
+    resp = getattr(app.test_client(), method)(url, headers=headers, **kwargs)
+    assert resp.status_code == status, resp.json
+    assert resp.json["error"]["code"] == code
+    assert "Traceback" not in resp.get_data(as_text=True)
+
+
+def test_plan_validation_lists_fields(app, scenario):
+    resp = app.test_client().post(
+        f"/api/v1/scenarios/{scenario['id']}/plans", json={"date": "tomorrow", "engine": "magic"}, headers=hdr(app)
+    )
+    assert resp.status_code == 422
+    assert {d["field"] for d in resp.json["error"]["details"]} == {"date", "engine"}
+
+
+def test_bad_upload_names_the_file_line_and_field(app, small):
+    bad = (small / "bins.csv").read_text().replace("recycling", "", 1)
+    body, ctype = multipart("bad", scenario_files(small, readings=False, bins=bad.encode()))
+    resp = app.test_client().post("/api/v1/scenarios", data=body, headers=hdr(app), content_type=ctype)
+    assert resp.status_code == 422
+    assert "bins.csv line" in resp.json["error"]["message"] and "stream" in resp.json["error"]["message"]
+
+
+def test_delete_scenario_and_cors_off(app, small):
+    client = app.test_client()
+    created = upload(client, app, small, "to delete", readings=False).json
+    resp = client.delete(f"/api/v1/scenarios/{created['id']}", headers={**hdr(app), "Origin": "https://evil.example"})
+    assert resp.status_code == 204 and "Access-Control-Allow-Origin" not in resp.headers
+    assert client.get(f"/api/v1/scenarios/{created['id']}", headers=hdr(app, "viewer")).status_code == 404
+
+
+def test_openapi_and_docs(app):
+    """The OpenAPI 3.1 document names every route; the docs page is served by the app."""
+    client = app.test_client()
+    doc = client.get("/api/v1/openapi.json").json
+    assert doc["openapi"] == "3.1.0" and "PlanIn" in doc["components"]["schemas"]
+    routes = {r.rule.replace("<", "{").replace(">", "}") for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    documented = set(doc["paths"]) | {"/api/v1/openapi.json", "/api/v1/docs"}
+    assert routes <= documented
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and b"openapi.json" in page.data and b"<script src=" not in page.data
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_end_to_end(small, tmp_path):
+    """`binroute serve` on a free local port: create a key, upload, plan, download, over HTTP."""
+    db = f"sqlite:///{tmp_path / 'srv.sqlite3'}"
+    key = subprocess.run(
+        [sys.executable, "-m", "api.cli", "keys", "create", "--name", "t", "--role", "planner", "--database", db],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.split()[2]
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", db],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        boundary = "binrouteboundary"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nover http\r\n'.encode()]
+        for field, name in (
+            ("fleet", "fleet.json"),
+            ("bins", "bins.csv"),
+            ("readings", "readings.csv"),
+            ("network", "network.osm.pbf"),
+        ):
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n".encode()
+                + (small / name).read_bytes()
+                + b"\r\n"
+            )
+        parts.append(f"--{boundary}--\r\n".encode())
+        req = urllib.request.Request(
+            f"{base}/api/v1/scenarios",
+            data=b"".join(parts),
+            method="POST",
+            headers={"X-API-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            sid = json.load(r)["id"]
+        req = urllib.request.Request(
+            f"{base}/api/v1/scenarios/{sid}/plans",
+            method="POST",
+            data=json.dumps({"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}).encode(),
+            headers={"X-API-Key": key, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status == 202
+            url = base + resp.headers["Location"]
+        for _ in range(360):
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"X-API-Key": key}), timeout=10) as r:
+                plan = json.load(r)
+            if plan["status"] in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        assert plan["status"] == "done", plan
+        req = urllib.request.Request(base + plan["links"]["routes"], headers={"X-API-Key": key})
+        with urllib.request.urlopen(req, timeout=10) as geo:
+            assert json.load(geo)["type"] == "FeatureCollection"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{base}/api/v1/plans", timeout=10)
+        assert err.value.code == 401
+        err.value.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
