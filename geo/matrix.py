@@ -178,6 +178,12 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     tails.append(w_s[chain + 1])
     secs.append(frac * rg.edge_time[e_s[chain]])
     metres.append(frac * net.length_m[e_s[chain]])
+    # Stops at the very same spot reach each other both ways for free.
+    tie = chain[frac <= 0]
+    heads.append(w_s[tie + 1])
+    tails.append(w_s[tie])
+    secs.append(np.zeros(len(tie)))
+    metres.append(np.zeros(len(tie)))
     u, v = np.concatenate(heads), np.concatenate(tails)
     packed = np.rint(np.concatenate(secs) * 10) * 2.0**_LEN_BITS + np.maximum(np.rint(np.concatenate(metres) * 10), 1)
     keys = u * (n + p) + v
@@ -189,28 +195,82 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     return csr_matrix((packed, (keys // (n + p), keys % (n + p))), shape=(n + p, n + p))
 
 
-def travel_matrices(rg: RoutingGraph, snapped: Snapped) -> tuple[FloatArray, FloatArray]:
+def _unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Packed weights back to seconds and metres (``inf`` stays ``inf``)."""
+    finite = np.isfinite(packed)
+    scale = 2.0**_LEN_BITS
+    safe = np.where(finite, packed, 0.0)
+    deci_s = np.floor(safe / scale)
+    deci_m = safe - deci_s * scale
+    return np.where(finite, deci_s / 10.0, np.inf), np.where(finite, deci_m / 10.0, np.inf)
+
+
+def _packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
+    out = np.empty((len(sources), len(columns)))
+    chunk = max(1, min(len(sources), _CHUNK_CELLS // max(graph.shape[0], 1)))
+    for start in range(0, len(sources), chunk):
+        out[start : start + chunk] = dijkstra(graph, directed=True, indices=sources[start : start + chunk])[:, columns]
+    return out
+
+
+def _via_stop_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
+    n, p = rg.net.n_nodes, acc.edge.shape[0]
+    stops = n + np.arange(p)
+    return _unpack(_packed_dijkstra(_stop_graph(rg, acc), stops, stops))
+
+
+def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
+    """Dijkstra from the distinct edge ends, then the best of the four ways out of a and into b."""
+    net, p = rg.net, acc.edge.shape[0]
+    packed_w = np.rint(rg.edge_time[rg.pair_edge] * 10) * 2.0**_LEN_BITS + np.maximum(
+        np.rint(net.length_m[rg.pair_edge] * 10), 1
+    )
+    graph = csr_matrix((packed_w, (rg.pair_keys // net.n_nodes, rg.pair_keys % net.n_nodes)), shape=(net.n_nodes,) * 2)
+    src, src_inv = np.unique(acc.out_node, return_inverse=True)
+    tgt, tgt_inv = np.unique(acc.in_node, return_inverse=True)
+    node_t, node_d = _unpack(_packed_dijkstra(graph, src, tgt))
+    src_inv, tgt_inv = src_inv.reshape(p, 2), tgt_inv.reshape(p, 2)
+    best_t = np.full((p, p), np.inf)
+    best_d = np.full((p, p), np.inf)
+    for k in range(2):
+        for m in range(2):
+            cand_t = acc.out_time[:, k, None] + node_t[np.ix_(src_inv[:, k], tgt_inv[:, m])] + acc.in_time[None, :, m]
+            cand_d = acc.out_dist[:, k, None] + node_d[np.ix_(src_inv[:, k], tgt_inv[:, m])] + acc.in_dist[None, :, m]
+            same = (acc.edge[:, k, None] == acc.edge[None, :, m]) & (acc.t[:, k, None] <= acc.t[None, :, m])
+            same &= acc.edge[:, k, None] >= 0
+            if same.any():
+                e = np.maximum(acc.edge[:, k], 0)
+                frac = acc.t[None, :, m] - acc.t[:, k, None]
+                direct_t = np.where(same, frac * rg.edge_time[e][:, None], np.inf)
+                cand_d = np.where(direct_t < cand_t, frac * net.length_m[e][:, None], cand_d)
+                cand_t = np.minimum(cand_t, direct_t)
+            cand_t[acc.edge[:, k] < 0, :] = np.inf
+            cand_t[:, acc.edge[:, m] < 0] = np.inf
+            better = cand_t < best_t
+            best_t = np.where(better, cand_t, best_t)
+            best_d = np.where(better, cand_d, best_d)
+    return best_t, best_d
+
+
+def travel_matrices(rg: RoutingGraph, snapped: Snapped, *, method: str = "auto") -> tuple[FloatArray, FloatArray]:
     """Directed travel-time (s) and distance (m) matrices between snapped stops.
 
     Entry ``[a, b]`` is the fastest drive from stop ``a`` to stop ``b`` (times to
     0.1 s per arc; the distance is that of the fastest drive, to 0.1 m per
     arc); one-way streets make it differ from ``[b, a]``. Unreachable pairs
-    are ``inf``. One Dijkstra run per stop, in chunks, on the road graph with
-    the stops added as nodes.
+    are ``inf``.
+
+    ``method``: ``"stops"`` runs one Dijkstra per stop on the road graph with
+    the stops added as nodes; ``"nodes"`` runs one per distinct edge end on
+    the plain road graph and combines the ways in and out; ``"auto"`` picks
+    the cheaper (many stops on a small graph favour ``"nodes"``).
     """
     acc = _access(rg, snapped)
     n, p = rg.net.n_nodes, len(snapped)
-    graph = _stop_graph(rg, acc)
-    stops = n + np.arange(p)
-    packed = np.empty((p, p))
-    chunk = max(1, min(p, _CHUNK_CELLS // max(n + p, 1)))
-    for start in range(0, p, chunk):
-        packed[start : start + chunk] = dijkstra(graph, directed=True, indices=stops[start : start + chunk])[:, stops]
-    finite = np.isfinite(packed)
-    scale = 2.0**_LEN_BITS
-    deci_s = np.where(finite, np.floor(np.where(finite, packed, 0) / scale), np.inf)
-    deci_m = np.where(finite, np.where(finite, packed, 0) - np.where(finite, deci_s, 0) * scale, np.inf)
-    time, dist = deci_s / 10.0, deci_m / 10.0
+    if method == "auto":
+        distinct = len(np.unique(acc.out_node))
+        method = "nodes" if distinct * n < p * (n + p) else "stops"
+    time, dist = _via_road_nodes(rg, acc) if method == "nodes" else _via_stop_nodes(rg, acc)
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
     return time, dist

@@ -191,8 +191,9 @@ def test_paths_follow_the_streets(tiny_net):
     assert not on_bridge.any()
 
 
-def test_stop_matrices_match_node_dijkstra(sample_net):
-    """Packed single-run matrices equal the fastest of the four ways in and out via node-to-node Dijkstra."""
+@pytest.mark.parametrize("method", ["stops", "nodes", "auto"])
+def test_stop_matrices_match_node_dijkstra(sample_net, method):
+    """Both matrix methods equal the fastest of the four ways in and out via node-to-node Dijkstra."""
     from geo.matrix import _access
 
     rng = np.random.default_rng(5)
@@ -202,7 +203,7 @@ def test_stop_matrices_match_node_dijkstra(sample_net):
         warnings.simplefilter("ignore")
         snapped = snap_points(sample_net, lon, lat)
     rg = routing_graph(sample_net, HEAVY)
-    time, dist = travel_matrices(rg, snapped)
+    time, dist = travel_matrices(rg, snapped, method=method)
     acc = _access(rg, snapped)
     nt, _ = node_matrices(rg, np.arange(sample_net.n_nodes), np.arange(sample_net.n_nodes), with_distance=False)
     for a in range(40):
@@ -246,3 +247,20 @@ def test_graph_from_place_online():
 
     net = network_from_place("Kirkwall, Orkney, Scotland")
     assert net.n_nodes > 50
+
+
+def test_matrix_methods_agree_on_distances(sample_net):
+    """The two methods give the same times and distances (to the packing's rounding)."""
+    rng = np.random.default_rng(9)
+    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 60)
+    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapped = snap_points(sample_net, lon, lat)
+    rg = routing_graph(sample_net, LIGHT)
+    t1, d1 = travel_matrices(rg, snapped, method="stops")
+    t2, d2 = travel_matrices(rg, snapped, method="nodes")
+    finite = np.isfinite(t1)
+    assert np.array_equal(finite, np.isfinite(t2))
+    assert np.allclose(t1[finite], t2[finite], atol=3.0)
+    assert np.allclose(d1[finite], d2[finite], atol=30.0)
