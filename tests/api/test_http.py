@@ -379,3 +379,66 @@ def test_real_server_end_to_end(small, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
+    """A plan left queued when the server stopped is solved by the next server on the same database."""
+    from api.db import PlanRow
+
+    with app.extensions["binroute"]["sessions"]() as s:
+        row = PlanRow(
+            scenario_id=scenario["id"],
+            status="queued",
+            options_json=json.dumps({"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools", "seed": 0}),
+        )
+        s.add(row)
+        s.commit()
+        plan_id = row.id
+    restarted = create_app(
+        {"DATABASE_URL": app.config["DATABASE_URL"], "DATA_DIR": app.extensions["binroute"]["files"]}
+    )
+    try:
+        restarted.config["TEST_KEYS"] = app.config["TEST_KEYS"]
+        plan = wait_for(restarted.test_client(), restarted, f"/api/v1/plans/{plan_id}")
+        assert plan["status"] == "done"
+    finally:
+        restarted.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_revoked_key_is_refused(app, tmp_path):
+    """`binroute keys revoke` makes a key useless."""
+    db = app.config["DATABASE_URL"]
+    out = subprocess.run(
+        [sys.executable, "-m", "api.cli", "keys", "create", "--name", "tmp", "--role", "viewer", "--database", db],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout.split()
+    client = app.test_client()
+    assert client.get("/api/v1/scenarios", headers={"X-API-Key": out[2]}).status_code == 200
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "keys", "revoke", out[0], "--database", db],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert client.get("/api/v1/scenarios", headers={"X-API-Key": out[2]}).status_code == 401
+
+
+def test_cors_only_when_configured(tmp_path):
+    configured = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}",
+            "DATA_DIR": str(tmp_path),
+            "CORS_ORIGINS": ["https://planner.example"],
+        }
+    )
+    try:
+        ok = configured.test_client().get("/healthz", headers={"Origin": "https://planner.example"})
+        other = configured.test_client().get("/healthz", headers={"Origin": "https://other.example"})
+        assert ok.headers["Access-Control-Allow-Origin"] == "https://planner.example"
+        assert "Access-Control-Allow-Origin" not in other.headers
+    finally:
+        configured.extensions["binroute"]["jobs"].shutdown()
