@@ -198,7 +198,10 @@ def plan_scenario(
                 allowed=np.isfinite(rg.edge_time),
                 max_distance_m=fleet.planning.max_snap_m,
             )
-        notes.extend(f"vehicle profile {prof.name}: {w.message}" for w in caught)
+        # Report a vehicle profile's snapping only where it adds ids to what was said already.
+        said = {i for n in notes for i in n.rsplit(": ", 1)[-1].split(", ")}
+        notes.extend(f"vehicle profile {prof.name}: {w.message}" for w in caught
+                     if not set(str(w.message).rsplit(": ", 1)[-1].split(", ")) <= said)
         finders[prof.name] = PathFinder(rg, own)
         matrices[prof.name] = Matrix.from_float(*travel_matrices(rg, own))
     timings["matrix"] = time.perf_counter() - clock
