@@ -200,8 +200,11 @@ def plan_scenario(
             )
         # Report a vehicle profile's snapping only where it adds ids to what was said already.
         said = {i for n in notes for i in n.rsplit(": ", 1)[-1].split(", ")}
-        notes.extend(f"vehicle profile {prof.name}: {w.message}" for w in caught
-                     if not set(str(w.message).rsplit(": ", 1)[-1].split(", ")) <= said)
+        notes.extend(
+            f"vehicle profile {prof.name}: {w.message}"
+            for w in caught
+            if not set(str(w.message).rsplit(": ", 1)[-1].split(", ")) <= said
+        )
         finders[prof.name] = PathFinder(rg, own)
         matrices[prof.name] = Matrix.from_float(*travel_matrices(rg, own))
     timings["matrix"] = time.perf_counter() - clock

@@ -19,7 +19,7 @@ from geo.errors import NetworkError
 from geo.exports import vehicle_collection
 
 from .app import APIError, parse, require
-from .db import PlanRow, ReadingRow, ScenarioRow
+from .db import PlanRow, ReadingRow, ScenarioRow, new_id
 from .errors import ScenarioError
 from .openapi import DOCS_HTML, openapi_document
 from .pipeline import forecast_bins, safe_name
@@ -128,6 +128,7 @@ def create_scenario():
             if s.scalar(select(ScenarioRow).where(ScenarioRow.name == name)) is not None:
                 raise APIError(409, "conflict", f"a scenario named {name!r} exists already")
             row = ScenarioRow(
+                id=new_id(),
                 name=name,
                 fleet_json=(folder / "fleet.json").read_text(encoding="utf-8"),
                 bins_csv=(folder / "bins.csv").read_text(encoding="utf-8"),

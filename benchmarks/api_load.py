@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from api.client import scenario_upload
+
 from .common import RESULTS, ROOT, table, write_results
 
 SAMPLE = ROOT / "sample_data" / "helsinki"
@@ -102,24 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                         break
                 except OSError:
                     time.sleep(0.2)
-            boundary = "loadboundary"
-            parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nsample\r\n'.encode()]
-            for field, name in (
-                ("fleet", "fleet.json"),
-                ("bins", "bins.csv"),
-                ("readings", "readings.csv"),
-                ("network", "network.osm.pbf"),
-            ):
-                parts.append(
-                    f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
-                    f'filename="{name}"\r\n\r\n'.encode()
-                    + (SAMPLE / name).read_bytes()
-                    + b"\r\n"
-                )
-            parts.append(f"--{boundary}--\r\n".encode())
-            _, body = _call(
-                f"{base}/api/v1/scenarios", key, b"".join(parts), f"multipart/form-data; boundary={boundary}"
-            )
+            upload, ctype = scenario_upload("sample", SAMPLE)
+            _, body = _call(f"{base}/api/v1/scenarios", key, upload, ctype)
             sid = json.loads(body)["id"]
             _, body = _call(
                 f"{base}/api/v1/scenarios/{sid}/plans",

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from api.app import create_app
+from api.client import multipart_body, scenario_upload
 from api.db import create_key
 
 N_BINS = 30
@@ -58,17 +59,7 @@ def hdr(app, role="planner"):
 
 
 def multipart(name: str, files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    """A multipart/form-data body (built by hand, as any HTTP client would send it)."""
-    boundary = "binrouteboundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n{name}\r\n'.encode()]
-    for field, (filename, content) in files.items():
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        )
-        parts.append(head.encode() + content + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    return multipart_body({"name": name}, files)
 
 
 def scenario_files(folder, *, readings=True, bins=None):
@@ -330,26 +321,9 @@ def test_real_server_end_to_end(small, tmp_path):
                     break
             except OSError:
                 time.sleep(0.2)
-        boundary = "binrouteboundary"
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nover http\r\n'.encode()]
-        for field, name in (
-            ("fleet", "fleet.json"),
-            ("bins", "bins.csv"),
-            ("readings", "readings.csv"),
-            ("network", "network.osm.pbf"),
-        ):
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
-                f"Content-Type: application/octet-stream\r\n\r\n".encode()
-                + (small / name).read_bytes()
-                + b"\r\n"
-            )
-        parts.append(f"--{boundary}--\r\n".encode())
+        body, ctype = scenario_upload("over http", small)
         req = urllib.request.Request(
-            f"{base}/api/v1/scenarios",
-            data=b"".join(parts),
-            method="POST",
-            headers={"X-API-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            f"{base}/api/v1/scenarios", data=body, method="POST", headers={"X-API-Key": key, "Content-Type": ctype}
         )
         with urllib.request.urlopen(req, timeout=60) as r:
             sid = json.load(r)["id"]
@@ -400,7 +374,7 @@ def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     try:
         restarted.config["TEST_KEYS"] = app.config["TEST_KEYS"]
         plan = wait_for(restarted.test_client(), restarted, f"/api/v1/plans/{plan_id}")
-        assert plan["status"] == "done"
+        assert plan["status"] == "done", plan["error"]
     finally:
         restarted.extensions["binroute"]["jobs"].shutdown()
 
@@ -442,3 +416,20 @@ def test_cors_only_when_configured(tmp_path):
         assert "Access-Control-Allow-Origin" not in other.headers
     finally:
         configured.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_each_scenario_keeps_its_own_network_file(app, small):
+    """Two scenarios never share a stored network file (deleting one leaves the other intact)."""
+    from api.db import ScenarioRow
+
+    client = app.test_client()
+    a = upload(client, app, small, "net a", readings=False).json["id"]
+    b = upload(client, app, small, "net b", readings=False).json["id"]
+    with app.extensions["binroute"]["sessions"]() as s:
+        files = {s.get(ScenarioRow, a).network_file, s.get(ScenarioRow, b).network_file}
+    assert len(files) == 2 and all(a in f or b in f for f in files)
+    client.delete(f"/api/v1/scenarios/{a}", headers=hdr(app))
+    with app.extensions["binroute"]["sessions"]() as s:
+        from pathlib import Path
+
+        assert Path(s.get(ScenarioRow, b).network_file).is_file()

@@ -1,0 +1,37 @@
+"""A small client-side helper for the HTTP API (used by the tests and the load benchmark)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+BOUNDARY = "binroute-form-boundary"
+
+
+def multipart_body(fields: Mapping[str, str], files: Mapping[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body and its content type, as any HTTP client would send it."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    for field, (filename, content) in files.items():
+        head = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        parts.append(head.encode() + content + b"\r\n")
+    parts.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def scenario_upload(name: str, folder: str | Path, *, readings: bool = True) -> tuple[bytes, str]:
+    """The upload for ``POST /api/v1/scenarios`` from a scenario directory (``network.osm.pbf`` inside)."""
+    folder = Path(folder)
+    files = {
+        "fleet": ("fleet.json", (folder / "fleet.json").read_bytes()),
+        "bins": ("bins.csv", (folder / "bins.csv").read_bytes()),
+        "network": ("network.osm.pbf", (folder / "network.osm.pbf").read_bytes()),
+    }
+    if readings:
+        files["readings"] = ("readings.csv", (folder / "readings.csv").read_bytes())
+    return multipart_body({"name": name}, files)
