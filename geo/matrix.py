@@ -12,7 +12,13 @@ shortest-path tree, so memory stays O(stops² + chunk × nodes).
 from __future__ import annotations
 
 import itertools
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -205,7 +211,37 @@ def _unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.where(finite, deci_s / 10.0, np.inf), np.where(finite, deci_m / 10.0, np.inf)
 
 
+#: Work (sources × graph nodes) above which the second core gets half the sources.
+_PARALLEL_CELLS = 20_000_000
+
+
 def _packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
+    """Rows of shortest packed weights from ``sources``, read at ``columns``; two cores on big jobs."""
+    if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
+        return _packed_dijkstra_here(graph, sources, columns)
+    half = len(sources) // 2
+    with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
+        job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
+        job.write_bytes(pickle.dumps((graph, sources[half:], columns), protocol=pickle.HIGHEST_PROTOCOL))
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "geo._dijkstra_worker", str(job), str(answer)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        first = _packed_dijkstra_here(graph, sources[:half], columns)
+        second = None
+        try:
+            if helper.wait(timeout=3600) == 0:
+                second = pickle.loads(answer.read_bytes())
+        except (subprocess.TimeoutExpired, OSError, pickle.UnpicklingError, EOFError):
+            helper.kill()
+            helper.wait()
+    if second is None or second.shape != (len(sources) - half, len(columns)):
+        second = _packed_dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
+    return np.vstack([first, second])
+
+
+def _packed_dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
     out = np.empty((len(sources), len(columns)))
     chunk = max(1, min(len(sources), _CHUNK_CELLS // max(graph.shape[0], 1)))
     for start in range(0, len(sources), chunk):

@@ -264,3 +264,21 @@ def test_matrix_methods_agree_on_distances(sample_net):
     assert np.array_equal(finite, np.isfinite(t2))
     assert np.allclose(t1[finite], t2[finite], atol=3.0)
     assert np.allclose(d1[finite], d2[finite], atol=30.0)
+
+
+def test_two_core_dijkstra_equals_one_core(sample_net, monkeypatch):
+    """Splitting the sources with a helper process gives the same matrices."""
+    import geo.matrix as gm
+
+    rng = np.random.default_rng(2)
+    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 30)
+    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapped = snap_points(sample_net, lon, lat)
+    rg = routing_graph(sample_net, HEAVY)
+    single = travel_matrices(rg, snapped, method="stops")
+    monkeypatch.setattr(gm, "_PARALLEL_CELLS", 1)
+    split = travel_matrices(rg, snapped, method="stops")
+    for a, b in zip(single, split, strict=True):
+        assert np.array_equal(a, b)
