@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,3 +37,15 @@ def scenario_upload(name: str, folder: str | Path, *, readings: bool = True) -> 
     if readings:
         files["readings"] = ("readings.csv", (folder / "readings.csv").read_bytes())
     return multipart_body({"name": name}, files)
+
+
+def wait_until_up(base_url: str, *, timeout_s: float = 30.0) -> None:
+    """Poll ``/healthz`` until the server answers (raises ``TimeoutError`` if it never does)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"no answer from {base_url} within {timeout_s:g} s")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api.client import scenario_upload
+from api.client import scenario_upload, wait_until_up
 
 from .common import RESULTS, ROOT, table, write_results
 
@@ -98,12 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.2)
+            wait_until_up(base)
             upload, ctype = scenario_upload("sample", SAMPLE)
             _, body = _call(f"{base}/api/v1/scenarios", key, upload, ctype)
             sid = json.loads(body)["id"]

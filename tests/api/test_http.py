@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from api.app import create_app
-from api.client import multipart_body, scenario_upload
+from api.client import multipart_body, scenario_upload, wait_until_up
 from api.db import create_key
 
 N_BINS = 30
@@ -315,12 +315,7 @@ def test_real_server_end_to_end(small, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_up(base)
         body, ctype = scenario_upload("over http", small)
         req = urllib.request.Request(
             f"{base}/api/v1/scenarios", data=body, method="POST", headers={"X-API-Key": key, "Content-Type": ctype}

@@ -27,6 +27,16 @@ HEAVY = VehicleProfile(name="heavy", weight_t=26.0)
 LIGHT = VehicleProfile(name="light", weight_t=3.0, height_m=2.5, length_m=6.0)
 
 
+def random_stops(net, n: int, *, seed: int):
+    """``n`` random points inside the network's bounding box, snapped (far-point warnings silenced)."""
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(net.lon.min(), net.lon.max(), n)
+    lat = rng.uniform(net.lat.min(), net.lat.max(), n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return snap_points(net, lon, lat)
+
+
 def _node(net, osmid: int) -> int:
     return int(np.flatnonzero(net.node_osmid == osmid)[0])
 
@@ -196,12 +206,7 @@ def test_stop_matrices_match_node_dijkstra(sample_net, method):
     """Both matrix methods equal the fastest of the four ways in and out via node-to-node Dijkstra."""
     from geo.matrix import _access
 
-    rng = np.random.default_rng(5)
-    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 40)
-    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 40)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        snapped = snap_points(sample_net, lon, lat)
+    snapped = random_stops(sample_net, 40, seed=5)
     rg = routing_graph(sample_net, HEAVY)
     time, dist = travel_matrices(rg, snapped, method=method)
     acc = _access(rg, snapped)
@@ -251,12 +256,7 @@ def test_graph_from_place_online():
 
 def test_matrix_methods_agree_on_distances(sample_net):
     """The two methods give the same times and distances (to the packing's rounding)."""
-    rng = np.random.default_rng(9)
-    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 60)
-    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 60)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        snapped = snap_points(sample_net, lon, lat)
+    snapped = random_stops(sample_net, 60, seed=9)
     rg = routing_graph(sample_net, LIGHT)
     t1, d1 = travel_matrices(rg, snapped, method="stops")
     t2, d2 = travel_matrices(rg, snapped, method="nodes")
@@ -270,12 +270,7 @@ def test_two_core_dijkstra_equals_one_core(sample_net, monkeypatch):
     """Splitting the sources with a helper process gives the same matrices."""
     import geo.matrix as gm
 
-    rng = np.random.default_rng(2)
-    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 30)
-    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 30)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        snapped = snap_points(sample_net, lon, lat)
+    snapped = random_stops(sample_net, 30, seed=2)
     rg = routing_graph(sample_net, HEAVY)
     single = travel_matrices(rg, snapped, method="stops")
     monkeypatch.setattr(gm, "_PARALLEL_CELLS", 1)
