@@ -321,17 +321,25 @@ def keys() -> None:
     """Create and revoke API keys."""
 
 
+def _admin_sessions(database: str | None) -> Any:
+    """Database sessions for admin commands: the server's database, without resuming its solves."""
+    from .app import create_app
+
+    config: dict[str, Any] = {"RESUME_JOBS": False}
+    if database:
+        config["DATABASE_URL"] = database
+    return create_app(config).extensions["binroute"]["sessions"]
+
+
 @keys.command("create")
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["planner", "viewer"]), required=True)
 @click.option("--database", default=None)
 def keys_create(name: str, role: str, database: str | None) -> None:
     """Create a key; the secret is printed once."""
-    from .app import create_app
     from .db import create_key
 
-    app = create_app({"DATABASE_URL": database} if database else {"RESUME_JOBS": False})
-    with app.extensions["binroute"]["sessions"]() as s:
+    with _admin_sessions(database)() as s:
         row, secret = create_key(s, name, role)
     click.echo(f"{row.id} {role} {secret}")
 
@@ -341,11 +349,9 @@ def keys_create(name: str, role: str, database: str | None) -> None:
 @click.option("--database", default=None)
 def keys_revoke(key_id: str, database: str | None) -> None:
     """Revoke a key by its id."""
-    from .app import create_app
     from .db import ApiKey, now
 
-    app = create_app({"DATABASE_URL": database, "RESUME_JOBS": False} if database else {"RESUME_JOBS": False})
-    with app.extensions["binroute"]["sessions"]() as s:
+    with _admin_sessions(database)() as s:
         row = s.get(ApiKey, key_id)
         if row is None:
             click.echo(f"error: no key {key_id}", err=True)
