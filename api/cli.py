@@ -12,13 +12,9 @@ from typing import Any
 
 import click
 
-from geo.errors import NetworkError, SnapError
 from geo.geojson import OSM_ATTRIBUTION
-from routing.errors import ForecastError, InfeasibleProblem, ProblemError
 
-from .errors import ScenarioError
-
-USER_ERRORS = (ScenarioError, NetworkError, SnapError, ProblemError, InfeasibleProblem, ForecastError)
+from .errors import USER_ERRORS, ScenarioError
 
 
 def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,8 +148,8 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
     except ValueError as exc:
         raise ScenarioError(f"--at: {at!r} is not an ISO date and time") from exc
     when = when.tz_localize(tz) if when.tzinfo is None else when
-    planning = load_fleet(scenario / "fleet.json").planning if (scenario / "fleet.json").is_file() else None
-    out = forecast_bins(readings, bins, tz, planning, when)["bins"]
+    fleet = load_fleet(scenario / "fleet.json") if (scenario / "fleet.json").is_file() else None
+    out = forecast_bins(readings, bins, tz, fleet, when)["bins"]
     if as_json:
         click.echo(json.dumps({"at": when.isoformat(), "bins": out}, indent=2))
         return
@@ -184,16 +180,14 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
 def backtest(scenario: Path, start: Any, end: Any, as_json: bool, out_file: Path | None) -> None:
     """Rolling-origin backtest of the fill forecast (needs only readings.csv)."""
     from routing.backtest import backtest as run_backtest
-    from routing.decide import DecisionRules
 
+    from .pipeline import decision_rules
     from .scenario import load_fleet, load_readings_only, parse_hhmm
 
     readings, bins, tz = load_readings_only(scenario)
-    rules, collect_at = DecisionRules(), 10 * 3600
-    if (scenario / "fleet.json").is_file():
-        p = load_fleet(scenario / "fleet.json").planning
-        rules = DecisionRules(p.threshold_pct, p.overflow_risk, p.next_opportunity_days, p.overflow_cost)
-        collect_at = parse_hhmm(p.collect_at)
+    fleet = load_fleet(scenario / "fleet.json") if (scenario / "fleet.json").is_file() else None
+    rules = decision_rules(fleet)
+    collect_at = parse_hhmm(fleet.planning.collect_at) if fleet is not None else 10 * 3600
     result = run_backtest(
         readings, start=start.date(), end=end.date(), bins=bins, tz=tz, rules=rules, collect_at_s=collect_at
     )

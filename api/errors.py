@@ -1,5 +1,12 @@
-"""Errors raised at binroute's edges (files and HTTP)."""
+"""Errors raised at binroute's edges (files and HTTP), and the errors a user's input can cause."""
+
+from geo.errors import NetworkError, SnapError
+from routing.errors import ForecastError, InfeasibleProblem, ProblemError
 
 
 class ScenarioError(ValueError):
     """A scenario file is missing or has bad content; the message names file, line and field."""
+
+
+#: Errors caused by the user's input: shown as one message, never a traceback.
+USER_ERRORS = (ScenarioError, NetworkError, SnapError, ProblemError, InfeasibleProblem, ForecastError)

@@ -53,7 +53,7 @@ from routing.forecast import fit_fill_model
 from routing.solution import BIN, TIP
 
 from .mapview import DEFAULT_TILES, map_html
-from .scenario import Scenario, parse_hhmm
+from .scenario import FleetIn, Scenario, parse_hhmm
 
 DIMENSIONS = ("kg", "litres")
 STAGES = ("graph", "forecast", "matrix", "solve", "write")
@@ -107,12 +107,15 @@ def _iso(day: Date, seconds: int, tz: str) -> str:
     return ts.isoformat()
 
 
-def _rules(scn: Scenario, options: PlanOptions) -> DecisionRules:
-    p = scn.fleet.planning
+def decision_rules(fleet: FleetIn | None, *, threshold_pct: float | None = None) -> DecisionRules:
+    """The collect rule from ``fleet.json``'s planning and stream settings (defaults without a fleet)."""
+    if fleet is None:
+        return DecisionRules() if threshold_pct is None else DecisionRules(threshold_pct=threshold_pct)
+    p = fleet.planning
     streams = dict(DecisionRules().streams)
-    streams.update({k: StreamDensity(s.kg_per_litre, s.compaction) for k, s in scn.fleet.streams.items()})
+    streams.update({k: StreamDensity(s.kg_per_litre, s.compaction) for k, s in fleet.streams.items()})
     return DecisionRules(
-        threshold_pct=options.threshold_pct or p.threshold_pct,
+        threshold_pct=threshold_pct or p.threshold_pct,
         overflow_risk=p.overflow_risk,
         next_opportunity_days=p.next_opportunity_days,
         overflow_cost=p.overflow_cost,
@@ -145,7 +148,7 @@ def plan_scenario(
     progress(f"graph: {net.n_nodes} nodes, {net.n_edges} edges; {len(place_ids)} places snapped")
 
     clock = time.perf_counter()
-    rules = _rules(scn, options)
+    rules = decision_rules(scn.fleet, threshold_pct=options.threshold_pct)
     model = fit_fill_model(scn.readings, bins=scn.bins, tz=tz)
     collect_at = pd.Timestamp(options.date).tz_localize(tz) + pd.Timedelta(
         seconds=parse_hhmm(fleet.planning.collect_at)
@@ -566,14 +569,10 @@ def write_plan(
 
 
 def forecast_bins(
-    readings: pd.DataFrame, bins: pd.DataFrame | None, tz: str, planning: Any, when: pd.Timestamp
+    readings: pd.DataFrame, bins: pd.DataFrame | None, tz: str, fleet: FleetIn | None, when: pd.Timestamp
 ) -> dict[str, Any]:
     """Per-bin forecast at ``when`` as served by ``binroute forecast --json`` and the API."""
-    rules = DecisionRules()
-    if planning is not None:
-        rules = DecisionRules(
-            planning.threshold_pct, planning.overflow_risk, planning.next_opportunity_days, planning.overflow_cost
-        )
+    rules = decision_rules(fleet)
     model = fit_fill_model(readings, bins=bins, tz=tz)
     decisions = decide(model, when, rules)
     pred = model.predict(when)

@@ -319,7 +319,7 @@ def forecast(scenario_id: str):
     bins = pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str}, keep_default_na=False)
     when = pd.Timestamp(q.at)
     when = when.tz_localize(fleet.timezone) if when.tzinfo is None else when
-    return jsonify(forecast_bins(frame, bins, fleet.timezone, fleet.planning, when))
+    return jsonify(forecast_bins(frame, bins, fleet.timezone, fleet, when))
 
 
 # -- plans -------------------------------------------------------------------

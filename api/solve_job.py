@@ -15,16 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from geo.errors import NetworkError, SnapError
-from routing.errors import ForecastError, InfeasibleProblem, ProblemError
-
 from .db import PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
-from .errors import ScenarioError
+from .errors import USER_ERRORS
 from .mapview import map_html
 from .pipeline import PlanOptions, plan_scenario
 from .scenario import load_scenario
-
-USER_ERRORS = (ScenarioError, NetworkError, SnapError, ProblemError, InfeasibleProblem, ForecastError)
 
 
 def export_scenario(session, scenario: ScenarioRow, target: Path) -> None:
