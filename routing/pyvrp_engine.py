@@ -31,7 +31,7 @@ from .errors import ProblemError
 from .feasibility import _home_via_site, explain_unserved, servable
 from .limits import Limits, SolveParams, default_time_limit
 from .problem import Matrix, Problem, Vehicle
-from .schedule import schedule_route
+from .schedule import fitted_route, longest_fitting_prefix, schedule_route
 from .solution import BIN, TIP, Solution, Unserved
 
 MAX_RELOADS = 12
@@ -132,7 +132,6 @@ def to_pyvrp(problem: Problem, *, relax_breaks: bool = False) -> _Mapping:
         dur_mats.append(np.minimum(dur, LARGE))
     scale = _cost_scale(problem)
     streams = sorted({problem.bins[b].stream for b in allowed} | {s for v in problem.vehicles for s in v.streams})
-    dims = len(problem.dimensions)
     # A required bin is worth more than any detour (distance and time) or extra vehicle.
     far = max(int(np.max(np.where(m.distance < Matrix.UNREACHABLE, m.distance, 0))) for m in problem.matrices.values())
     slow = max(int(np.max(np.where(m.time_s < Matrix.UNREACHABLE, m.time_s, 0))) for m in problem.matrices.values())
@@ -214,7 +213,6 @@ def to_pyvrp(problem: Problem, *, relax_breaks: bool = False) -> _Mapping:
             )
         )
         type_vehicles.append(members)
-    del dims
     locations = [Location(0.0, 0.0) for _ in range(n + len(ends))]
     data = ProblemData(locations, clients, depots, types, dist_mats, dur_mats)  # type: ignore[arg-type]  # stubs say ndarray[int]
     return _Mapping(data, client_bin, len(garages), len(sites), type_vehicles, allowed, pre_unserved)
@@ -268,20 +266,33 @@ def solution_from_plans(
     engine: str,
     runtime_s: float,
     objective: float,
+    fit_rules: bool = False,
+    details: dict[str, object] | None = None,
 ) -> Solution:
-    """Schedule PyVRP's stop orders into routes and explain what was left."""
+    """Schedule PyVRP's stop orders into routes and explain what was left.
+
+    With ``fit_rules`` each route is cut to its longest prefix that keeps
+    every rule PyVRP did not know, and the driver's break is placed
+    (:func:`~routing.schedule.fitted_route`); the bins cut off are unserved.
+    """
     allowed, pre_unserved = servable(problem)
     by_vehicle = {v: (stops, start) for v, stops, start in plans}
-    routes = []
+    routes, served = [], set()
     for v in range(len(problem.vehicles)):
         stops, start = by_vehicle.get(v, ([], None))
-        routes.append(schedule_route(problem, v, stops, depart_s=start))
-    served = {ref for stops, _ in by_vehicle.values() for kind, ref in stops if kind == BIN}
+        if fit_rules:
+            stops = stops[: longest_fitting_prefix(problem, v, stops)]
+            route = fitted_route(problem, v, stops)
+            assert route is not None  # a prefix that fits is scheduled by construction
+        else:
+            route = schedule_route(problem, v, stops, depart_s=start)
+        routes.append(route)
+        served |= {ref for kind, ref in stops if kind == BIN}
     unserved = list(pre_unserved)
     for b, item in enumerate(problem.bins):
         if b in allowed and b not in served:
             unserved.append(Unserved(item.id, explain_unserved(problem, item, allowed[b]), item.required))
-    return Solution(tuple(routes), tuple(unserved), objective, "success", runtime_s, engine)
+    return Solution(tuple(routes), tuple(unserved), objective, "success", runtime_s, engine, details or {})
 
 
 def solve_pyvrp(problem: Problem, *, limits: Limits, params: SolveParams) -> Solution:

@@ -26,13 +26,11 @@ import tempfile
 import time as clock
 from pathlib import Path
 
-from .feasibility import explain_unserved, servable
 from .limits import Limits, SolveParams, default_time_limit
 from .ortools_engine import solve_ortools
 from .problem import Problem
 from .pyvrp_engine import search, solution_from_plans, solve_pyvrp, unsupported
-from .schedule import fitted_route, longest_fitting_prefix
-from .solution import BIN, Solution, Unserved
+from .solution import BIN, Solution
 
 #: Share of the time limit the combined mode gives PyVRP (the rest is OR-Tools').
 PYVRP_SHARE = 0.7
@@ -135,29 +133,18 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
     if not polished.details.get("warm_start_used"):
         # OR-Tools could not restore the routes (it sometimes cannot place breaks in
         # a given order): schedule PyVRP's routes ourselves, breaks included.
-        fitted = _fitted_solution(problem, plans, missing)
+        fitted = solution_from_plans(
+            problem,
+            plans,
+            engine="pyvrp+schedule",
+            runtime_s=0.0,
+            objective=0.0,
+            fit_rules=True,
+            details={"combined_for": missing},
+        )
         if _rank(problem, fitted) < _rank(problem, polished):
             best = fitted
     return dataclasses.replace(best, runtime_s=clock.perf_counter() - began)
-
-
-def _fitted_solution(problem: Problem, plans: Plans, missing: list[str]) -> Solution:
-    """PyVRP's routes with breaks placed by :func:`fitted_route`, cut where a rule would break."""
-    allowed, pre_unserved = servable(problem)
-    by_vehicle = {v: stops for v, stops, _ in plans}
-    routes, served = [], set()
-    for v in range(len(problem.vehicles)):
-        stops = by_vehicle.get(v, [])
-        keep = longest_fitting_prefix(problem, v, stops)
-        route = fitted_route(problem, v, stops[:keep])
-        assert route is not None  # the empty route always fits
-        routes.append(route)
-        served |= {ref for kind, ref in stops[:keep] if kind == BIN}
-    unserved = list(pre_unserved)
-    for b, item in enumerate(problem.bins):
-        if b in allowed and b not in served:
-            unserved.append(Unserved(item.id, explain_unserved(problem, item, allowed[b]), item.required))
-    return Solution(tuple(routes), tuple(unserved), 0.0, "success", 0.0, "pyvrp+schedule", {"combined_for": missing})
 
 
 def _rank(problem: Problem, solution: Solution) -> tuple[int, float]:

@@ -423,3 +423,20 @@ def test_same_seed_same_routes_pyvrp(tip_problem):
     a = solved(tip_problem, Limits(solution_limit=50), engine="pyvrp", seed=3)
     b = solved(tip_problem, Limits(solution_limit=50), engine="pyvrp", seed=3)
     assert [r.visits for r in a.routes] == [r.visits for r in b.routes]
+
+
+def test_fitted_plans_place_the_break_and_cut_what_does_not_fit():
+    """Scheduling given stop orders ourselves places the break and drops bins past the shift."""
+    from routing.pyvrp_engine import solution_from_plans
+
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
+    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30), shift=TimeWindow(0, 330))])
+    plan = [(0, [("bin", 0), ("bin", 1), ("bin", 2)], 0)]
+    solution = solution_from_plans(problem, plan, engine="test", runtime_s=0, objective=0, fit_rules=True)
+    assert check_solution(problem, solution).ok
+    route = solution.routes[0]
+    assert route.break_ is not None and 100 <= route.break_.start_s <= 150
+    # With the break, b1 and home fit in 330; going on to b2 would end at 430 at the earliest.
+    assert route.bins == ["b1"] and route.end_s <= 330
+    assert sorted(u.bin_id for u in solution.unserved) == ["b2", "b3"]
