@@ -14,6 +14,7 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 import pyproj
+import shapely
 from numpy.typing import NDArray
 
 from .tags import (
@@ -87,10 +88,35 @@ class RoadNetwork:
         """Per edge, its ``(k, 2)`` lon/lat vertices from ``u`` to ``v`` (views, built once)."""
         return tuple(np.split(self.geom_coords, self.geom_offsets[1:-1]))
 
+    @cached_property
+    def edge_twin(self) -> IntArray:
+        """For each edge, the opposite-direction edge along the same street, or -1 (built once)."""
+        by_pair: dict[tuple[int, int], list[int]] = {}
+        for e, (u, v) in enumerate(zip(self.edge_u.tolist(), self.edge_v.tolist(), strict=True)):
+            by_pair.setdefault((u, v), []).append(e)
+        twin = np.full(self.n_edges, -1, dtype=np.int64)
+        for e, (u, v) in enumerate(zip(self.edge_u.tolist(), self.edge_v.tolist(), strict=True)):
+            for f in by_pair.get((v, u), []):
+                if abs(self.length_m[f] - self.length_m[e]) < 1.0 and f != e:
+                    twin[e] = f
+                    break
+        return twin
+
+    @cached_property
+    def projected_lines(self) -> NDArray[np.object_]:
+        """Each edge as a shapely LineString in the metric CRS (built once)."""
+        transformer = self.transformer()
+        lines = []
+        for coords in self.geometry:
+            x, y = transformer.transform(coords[:, 0], coords[:, 1])
+            lines.append(shapely.LineString(np.column_stack([x, y])))
+        return np.array(lines, dtype=object)
+
     def __getstate__(self) -> dict[str, object]:
-        # Flat arrays pickle fast; the per-edge views are rebuilt on demand.
+        # Flat arrays pickle fast; views, twins and shapely lines are rebuilt on demand.
         state = dict(self.__dict__)
-        state.pop("geometry", None)
+        for derived in ("geometry", "edge_twin", "projected_lines"):
+            state.pop(derived, None)
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:

@@ -58,29 +58,6 @@ class Snapped:
         return [i for i, d in zip(self.ids, self.distance_m, strict=True) if d > max_distance_m]
 
 
-def _projected_lines(net: RoadNetwork) -> NDArray[np.object_]:
-    transformer = net.transformer()
-    lines = []
-    for coords in net.geometry:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        lines.append(shapely.LineString(np.column_stack([x, y])))
-    return np.array(lines, dtype=object)
-
-
-def _twins(net: RoadNetwork) -> NDArray[np.int64]:
-    """For each edge, the opposite-direction edge along the same street, or -1."""
-    by_pair: dict[tuple[int, int], list[int]] = {}
-    for e, (u, v) in enumerate(zip(net.edge_u.tolist(), net.edge_v.tolist(), strict=True)):
-        by_pair.setdefault((u, v), []).append(e)
-    twin = np.full(net.n_edges, -1, dtype=np.int64)
-    for e, (u, v) in enumerate(zip(net.edge_u.tolist(), net.edge_v.tolist(), strict=True)):
-        for f in by_pair.get((v, u), []):
-            if abs(net.length_m[f] - net.length_m[e]) < 1.0 and f != e:
-                twin[e] = f
-                break
-    return twin
-
-
 def _report_detached(
     net: RoadNetwork, points: NDArray[np.object_], distance: NDArray[np.float64], names: tuple[str, ...]
 ) -> None:
@@ -147,7 +124,7 @@ def snap_points(
     if bad.any():
         raise SnapError(f"invalid coordinates for {', '.join(np.array(names)[bad][:10])}")
     ok = np.ones(net.n_edges, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
-    twins = _twins(net)
+    twins = net.edge_twin
     # One representative per two-way street, so results do not depend on
     # which of two identical geometries the tree returns first.
     partner_ok = np.where(twins >= 0, ok[np.maximum(twins, 0)], False)
@@ -155,7 +132,7 @@ def snap_points(
     candidates = np.flatnonzero(ok & canonical)
     if len(candidates) == 0:
         raise SnapError("no road edge to snap to")
-    lines = _projected_lines(net)
+    lines = net.projected_lines
     tree = shapely.STRtree(lines[candidates])
     px, py = net.transformer().transform(lon_a, lat_a)
     points = shapely.points(np.column_stack([px, py]))
