@@ -13,7 +13,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,6 @@ class PlanResult:
     plan: dict[str, Any]
     snapped: Snapped
     network: RoadNetwork
-    paths: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def _present(value: Any) -> bool:
@@ -225,11 +224,11 @@ def plan_scenario(
 
     clock = time.perf_counter()
     streets = tuple(name or f"unnamed {kind} road" for name, kind in zip(net.name, net.highway, strict=True))
-    geo, paths = _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations, streets)
+    geo = _geojson(scn, options, problem, solution, decisions, sub, finders, profiles, locations, streets)
     plan = _plan_json(scn, options, problem, solution, decisions, notes, net, sub)
     timings["write"] = time.perf_counter() - clock
     plan["timings_s"] = {k: round(timings.get(k, 0.0), 3) for k in STAGES}
-    return PlanResult(problem, solution, decisions, geo, plan, snapped, net, paths)
+    return PlanResult(problem, solution, decisions, geo, plan, snapped, net)
 
 
 def _problem(
@@ -325,15 +324,12 @@ def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles,
     def street(location: int) -> str:
         return network_names[int(sub.edge[location])]
 
-    paths: dict[str, list[np.ndarray]] = {}
     for route in solution.routes:
         if not route.used:
             continue
         finder = finders[profiles[route.vehicle_id].name]
-        paths[route.vehicle_id] = []
         for n, trip in enumerate(route.trips(), start=1):
             coords = finder.route([v.location for v in trip])
-            paths[route.vehicle_id].append(coords)
             feats.append(
                 line_feature(
                     coords,
@@ -391,7 +387,7 @@ def _geojson(scn, options, problem, solution, decisions, sub, finders, profiles,
                 },
             )
         )
-    return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name), paths
+    return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name)
 
 
 def _fill(decisions: dict[str, Decision], bin_id: str) -> float | None:
