@@ -1,4 +1,9 @@
-"""``make bench``: road network, API load, then solution quality on the shared instances (about 90 min)."""
+"""``make bench``: road network, API load, then solution quality on the shared instances (about 2.5 hours).
+
+Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
+alone use one core each, so two instances run at once; ``auto`` uses both
+cores for one instance. The side-by-side table is ``benchmarks/results/solvers.md``.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from . import api_load, matrix, solvers
 def main() -> int:
     status = matrix.main([])
     status |= api_load.main([])
-    for engine, jobs in (("ortools", "2"), ("auto", "1")):
-        status |= solvers.main(
-            ["--budget", "60", "--jobs", jobs, "--engine", engine, "--name", f"solvers-{engine}-60s"]
-        )
-    return status
+    names = []
+    for engine, jobs in (("ortools", "2"), ("pyvrp", "2"), ("auto", "1")):
+        for budget in ("30", "60"):
+            names.append(f"solvers-{engine}-{budget}s")
+            status |= solvers.main(["--budget", budget, "--jobs", jobs, "--engine", engine, "--name", names[-1]])
+    return status | solvers.main(["--report", *names])
 
 
 if __name__ == "__main__":

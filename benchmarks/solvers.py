@@ -2,15 +2,24 @@
 
 Reads ``../shared/benchmarks`` (skips cleanly when it is absent), solves every
 instance with each engine at each time budget, checks every solution with the
-independent checker, and writes ``benchmarks/results/solvers.{csv,json,md}``.
+independent checker, and writes ``benchmarks/results/<name>.{csv,json,md}``.
 
-    python -m benchmarks.solvers --budget 60 --jobs 2 [--suite x,solomon,kim] [--engine ortools]
+    python -m benchmarks.solvers --budget 30 60 --jobs 2 [--suite x,solomon,kim] [--engine ortools,pyvrp]
+    python -m benchmarks.solvers --report solvers-ortools solvers-pyvrp solvers-auto
+
+PyVRP alone cannot express the Kim instances' lunch break, stop limit and
+daily yardage; with ``--engine pyvrp`` those are dropped (the row says so in
+``relaxed``) and the plan is checked against the relaxed problem. ``--report``
+merges result files into one side-by-side table per suite
+(``benchmarks/results/solvers.md``).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -49,12 +58,18 @@ def instances(suites: list[str]) -> list[tuple[str, Path]]:
 def run_one(suite: str, path: str, engine: str, budget: float, seed: int) -> dict[str, object]:
     from routing import Limits, SolveParams, check_solution, solve
     from routing.instances import FEET_PER_MILE, read_instance
+    from routing.pyvrp_engine import unsupported
 
     instance = read_instance(path)
+    problem = instance.problem
+    relaxed = unsupported(problem) if engine == "pyvrp" else []
+    if relaxed:
+        loose = [dataclasses.replace(v, break_=None, max_lifts=None, max_load_per_day=None) for v in problem.vehicles]
+        problem = dataclasses.replace(problem, vehicles=tuple(loose), balance_weight=0.0)
     began = time.perf_counter()
-    solution = solve(instance.problem, limits=Limits(time_limit_s=budget), params=SolveParams(engine=engine, seed=seed))
+    solution = solve(problem, limits=Limits(time_limit_s=budget), params=SolveParams(engine=engine, seed=seed))
     seconds = time.perf_counter() - began
-    report = check_solution(instance.problem, solution, require_all=True)
+    report = check_solution(problem, solution, require_all=True)
     row: dict[str, object] = {
         "suite": suite,
         "instance": instance.name,
@@ -64,6 +79,7 @@ def run_one(suite: str, path: str, engine: str, budget: float, seed: int) -> dic
         "seconds": round(seconds, 1),
         "feasible": report.ok,
         "unserved": len(solution.unserved),
+        "relaxed": ", ".join(relaxed),
     }
     if suite == "kim":
         row["miles"] = round(solution.distance / FEET_PER_MILE, 1)
@@ -71,6 +87,53 @@ def run_one(suite: str, path: str, engine: str, budget: float, seed: int) -> dic
     else:
         row["cost"] = round(solution.distance / instance.scale, 1)
     return row
+
+
+def _key(row: dict[str, object]) -> str:
+    return f"{row['engine']} {float(row['budget_s']):g}s"  # type: ignore[arg-type]
+
+
+def report(names: list[str]) -> str:
+    """One Markdown table per suite: an instance per row, each engine and budget side by side."""
+    rows = [r for n in names for r in json.loads((RESULTS / f"{n}.json").read_text())["rows"]]
+    order = {"ortools": 0, "pyvrp": 1, "auto": 2}
+    runs = sorted({_key(r) for r in rows}, key=lambda k: (float(k.split()[1][:-1]), order.get(k.split()[0], 9), k))
+    parts = []
+    for suite in ("x", "solomon", "kim"):
+        sub = [r for r in rows if r["suite"] == suite]
+        if not sub:
+            continue
+        names_in = list(dict.fromkeys(str(r["instance"]) for r in sub))
+        cell = {(str(r["instance"]), _key(r)): r for r in sub}
+        present = [k for k in runs if any((n, k) in cell for n in names_in)]
+        table_rows: list[dict[str, object]] = []
+        for inst in names_in:
+            line: dict[str, object] = {"instance": inst}
+            for k in present:
+                r = cell.get((inst, k))
+                if r is None:
+                    line[k] = ""
+                elif suite == "kim":
+                    mark = "" if r["feasible"] else f", {r['unserved']} unserved"
+                    mark += "" if not r.get("relaxed") else " (no lunch/limits)"
+                    line[k] = f"{r['vehicles']} veh, {float(r['miles']):,.1f} mi{mark}"  # type: ignore[arg-type]
+                else:
+                    flag = "" if r["feasible"] else f" ({r['unserved']} unserved)"
+                    line[k] = f"{float(r['gap_pct']):.2f}%{flag}"  # type: ignore[arg-type]
+            table_rows.append(line)
+        if suite != "kim":
+            mean: dict[str, object] = {"instance": "**mean gap**"}
+            for k in present:
+                gaps = [float(r["gap_pct"]) for r in sub if _key(r) == k and "gap_pct" in r]  # type: ignore[arg-type]
+                mean[k] = f"**{sum(gaps) / len(gaps):.2f}%**" if gaps else ""
+            table_rows.append(mean)
+        secs = {k: [float(r["seconds"]) for r in sub if _key(r) == k] for k in present}  # type: ignore[arg-type]
+        table_rows.append({"instance": "mean seconds", **{k: f"{sum(v) / len(v):.1f}" for k, v in secs.items()}})
+        title = {"x": "CVRPLIB X: gap to BKS", "solomon": "Solomon VRPTW: gap to BKS", "kim": "Kim et al. (2006)"}
+        parts.append(f"### {title[suite]}\n\n" + table(table_rows, ["instance", *present]))
+    text = "\n\n".join(parts) + "\n"
+    (RESULTS / "solvers.md").write_text(text)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="comma-separated instance names")
     parser.add_argument("--name", default="solvers", help="results file name under benchmarks/results")
+    parser.add_argument("--report", nargs="+", metavar="NAME", help="merge these results files into solvers.md")
     args = parser.parse_args(argv)
+    if args.report:
+        print(report(args.report))
+        return 0
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found")
         return 0
@@ -110,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cols = ["instance", "engine", "budget_s", "cost", "bks", "gap_pct", "vehicles", "seconds", "feasible"]
         if suite == "kim":
-            cols = ["instance", "engine", "budget_s", "vehicles", "miles", "breaks", "unserved", "seconds", "feasible"]
+            cols = ["instance", "engine", "budget_s", "vehicles", "miles", "breaks", "unserved", "relaxed", "seconds"]
+            cols.append("feasible")
         lines.append(f"### {suite}\n\n" + table(sub, cols))
         gaps = [float(r["gap_pct"]) for r in sub if "gap_pct" in r]  # type: ignore[arg-type]
         if gaps:

@@ -29,14 +29,12 @@ from pathlib import Path
 from .limits import Limits, SolveParams, default_time_limit
 from .ortools_engine import solve_ortools
 from .problem import Problem
-from .pyvrp_engine import search, solution_from_plans, solve_pyvrp, unsupported
+from .pyvrp_engine import Plans, search, solution_from_plans, solve_pyvrp, unsupported
 from .solution import BIN, Solution
 
 #: Share of the time limit the combined mode gives PyVRP (the rest is OR-Tools').
 PYVRP_SHARE = 0.7
 PARALLEL_MIN_S = 5.0
-
-Plans = list[tuple[int, list[tuple[str, int]], int]]
 
 
 def _search_two_cores(problem: Problem, limits: Limits, seed: int, relax: bool) -> tuple[float, Plans]:

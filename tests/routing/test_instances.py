@@ -42,6 +42,15 @@ def test_vrplib_reader_and_optimum():
     assert solution.distance == best
 
 
+def test_unlimited_fleet_is_enough_for_a_tight_packing():
+    """Demands 6,6,6,6 on capacity 10: 3 lorries by volume, but no two loads share one."""
+    from routing.instances import _fleet_size
+
+    assert _fleet_size([6, 6, 6, 6], 10) == 4 + 3
+    assert _fleet_size([1] * 100, 10) == 10 + 3
+    assert _fleet_size([5] * 200, 10) == 100 + 10
+
+
 def test_solomon_reader_truncates_tenths():
     """Distances are kept in tenths, truncated; windows and service scale with them."""
     inst = read_solomon("tests/data/tiny_solomon.txt")

@@ -440,3 +440,24 @@ def test_fitted_plans_place_the_break_and_cut_what_does_not_fit():
     # With the break, b1 and home fit in 330; going on to b2 would end at 430 at the earliest.
     assert route.bins == ["b1"] and route.end_s <= 330
     assert sorted(u.bin_id for u in solution.unserved) == ["b2", "b3"]
+
+
+def test_pyvrp_over_full_day_falls_back_to_prizes():
+    """A lorry too small for every required bin: the strict search gives up and the plan explains what is left."""
+    points = [(0, 0), (10, 0), (0, 10), (10, 10)]
+    bins = [Bin(f"b{i}", i, (4,)) for i in (1, 2, 3)]
+    problem = make_problem(points, bins, [_veh(cap=(9,))])
+    solution = solved(problem, Limits(solution_limit=50), engine="pyvrp")
+    assert len(solution.routes[0].bins) == 2
+    assert [u.required for u in solution.unserved] == [True]
+
+
+def test_strict_search_gives_up_only_without_a_feasible_plan():
+    from routing.pyvrp_engine import INFEASIBLE_COST, _GiveUp
+
+    stop = _GiveUp(Limits(solution_limit=4), n_bins=3, share=0.25)  # 200 iterations, give up after 50
+    assert not any(stop(INFEASIBLE_COST) for _ in range(50))
+    assert stop(INFEASIBLE_COST)
+    patient = _GiveUp(Limits(solution_limit=4), n_bins=3, share=0.25)
+    assert not any(patient(1000) for _ in range(200))
+    assert patient(1000)
