@@ -1,9 +1,8 @@
-"""Run one PyVRP search in a separate process (used to keep the second core busy).
+"""Run one job of :data:`routing.solver.JOBS` in a separate process (keeps the second core busy).
 
-Reads a pickled ``(problem, limits, seed, relax_breaks)`` from the file named
-first and writes the pickled result of :func:`routing.pyvrp_engine.search`
-to the file named second. A plain subprocess avoids multiprocessing's
-re-import of the caller's main module.
+Reads a pickled ``(job name, arguments)`` from the file named first and writes
+the pickled result to the file named second. A plain subprocess avoids
+multiprocessing's re-import of the caller's main module.
 """
 
 from __future__ import annotations
@@ -11,13 +10,13 @@ from __future__ import annotations
 import pickle
 import sys
 
-from routing.pyvrp_engine import search
+from routing.solver import JOBS
 
 
 def main() -> None:
     with open(sys.argv[1], "rb") as fh:
-        problem, limits, seed, relax = pickle.load(fh)
-    result = search(problem, limits, seed, relax)
+        job, args = pickle.load(fh)
+    result = JOBS[job](*args)
     with open(sys.argv[2], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
 

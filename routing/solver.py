@@ -11,8 +11,9 @@ Engines:
   break, then OR-Tools reads them as a warm start (trimming any that break a
   constraint PyVRP did not know), places the breaks and polishes with the
   full constraint set. With a time limit of at least
-  :data:`PARALLEL_MIN_S` seconds the PyVRP phase runs two seeds at once, one
-  per core, and keeps the better.
+  :data:`PARALLEL_MIN_S` seconds two seeds run at once, one per core, each
+  through the whole pipeline (PyVRP alone, or PyVRP then OR-Tools), and the
+  better plan is kept: no core idles while OR-Tools polishes.
 """
 
 from __future__ import annotations
@@ -24,42 +25,89 @@ import subprocess
 import sys
 import tempfile
 import time as clock
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .limits import Limits, SolveParams, default_time_limit
 from .ortools_engine import solve_ortools
 from .problem import Problem
-from .pyvrp_engine import Plans, search, solution_from_plans, solve_pyvrp, unsupported
+from .pyvrp_engine import search, solution_from_plans, solve_pyvrp, unsupported
 from .solution import BIN, Solution
 
 #: Share of the time limit the combined mode gives PyVRP (the rest is OR-Tools').
 PYVRP_SHARE = 0.7
+#: Shortest time limit for which a second search in a helper process pays for its start-up.
 PARALLEL_MIN_S = 5.0
+#: How long past the time limit to wait for the helper before dropping its result.
+HELPER_GRACE_S = 30.0
 
 
-def _search_two_cores(problem: Problem, limits: Limits, seed: int, relax: bool) -> tuple[float, Plans]:
-    """Run PyVRP with two seeds, one in a helper process, and keep the cheaper plan."""
+def _on_two_cores(limits: Limits, job: str, args: tuple[object, ...], other: tuple[object, ...]) -> list[Any]:
+    """Run ``JOBS[job](*args)`` here and, when worth it, ``JOBS[job](*other)`` in a helper process.
+
+    Returns the results that finished (the helper's is dropped if it fails or
+    overruns the time limit by more than a grace period).
+    """
     if (os.cpu_count() or 1) < 2 or limits.time_limit_s is None or limits.time_limit_s < PARALLEL_MIN_S:
-        return search(problem, limits, seed, relax)
+        return [JOBS[job](*args)]
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
-        job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
-        job.write_bytes(pickle.dumps((problem, limits, seed + 1, relax), protocol=pickle.HIGHEST_PROTOCOL))
+        request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
+        request.write_bytes(pickle.dumps((job, other), protocol=pickle.HIGHEST_PROTOCOL))
         helper = subprocess.Popen(
-            [sys.executable, "-m", "routing._worker", str(job), str(answer)],
+            [sys.executable, "-m", "routing._worker", str(request), str(answer)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        mine = search(problem, limits, seed, relax)
-        theirs = None
+        results = [JOBS[job](*args)]
         try:
-            if helper.wait(timeout=limits.time_limit_s + 30) == 0:
-                theirs = pickle.loads(answer.read_bytes())
+            if helper.wait(timeout=limits.time_limit_s + HELPER_GRACE_S) == 0:
+                results.append(pickle.loads(answer.read_bytes()))
         except (subprocess.TimeoutExpired, OSError, pickle.UnpicklingError, EOFError):
             helper.kill()
             helper.wait()
-    if theirs is not None and theirs[0] < mine[0]:
-        return theirs
-    return mine
+    return results
+
+
+def _combined(problem: Problem, limits: Limits, params: SolveParams, missing: list[str]) -> Solution:
+    """PyVRP with breaks relaxed, then OR-Tools from its routes (or our own scheduling); one core."""
+    began = clock.perf_counter()
+    first, second = _split(limits, len(problem.bins))
+    _, plans = search(problem, first, params.seed, True)
+    if limits.time_limit_s is not None:
+        # Whatever the first phase overran comes out of the second.
+        left = limits.time_limit_s - (clock.perf_counter() - began)
+        second = Limits(time_limit_s=max(left, 0.5), solution_limit=limits.solution_limit)
+    warm = {
+        problem.vehicles[v].id: [
+            problem.bins[ref].id if kind == BIN else problem.facilities[ref].id for kind, ref in stops
+        ]
+        for v, stops, _ in plans
+    }
+    polished = solve_ortools(
+        problem, limits=second, params=dataclasses.replace(params, warm_start=warm, engine="ortools")
+    )
+    details = dict(polished.details, combined_for=missing, seed=params.seed)
+    best = dataclasses.replace(polished, engine="pyvrp+ortools", details=details)
+    if not polished.details.get("warm_start_used"):
+        # OR-Tools could not restore the routes (it sometimes cannot place breaks in
+        # a given order): schedule PyVRP's routes ourselves, breaks included.
+        fitted = solution_from_plans(
+            problem,
+            plans,
+            engine="pyvrp+schedule",
+            runtime_s=0.0,
+            objective=0.0,
+            fit_rules=True,
+            details={"combined_for": missing, "seed": params.seed},
+        )
+        if _rank(problem, fitted) < _rank(problem, polished):
+            best = fitted
+    return best
+
+
+#: What the helper process can be asked to run (see :mod:`routing._worker`).
+JOBS: dict[str, Callable[..., Any]] = {"search": search, "combined": _combined}
 
 
 def _split(limits: Limits, n_bins: int) -> tuple[Limits, Limits]:
@@ -106,42 +154,16 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
         return solve_pyvrp(problem, limits=limits, params=params)
     began = clock.perf_counter()
     missing = unsupported(problem)
+    seed, other = params.seed, params.seed + 1
     if not missing:
-        cost, plans = _search_two_cores(problem, limits, params.seed, relax=False)
+        searches = _on_two_cores(limits, "search", (problem, limits, seed, False), (problem, limits, other, False))
+        cost, plans = min(searches, key=lambda found: found[0])
         return solution_from_plans(
             problem, plans, engine="pyvrp", runtime_s=clock.perf_counter() - began, objective=cost
         )
-    first, second = _split(limits, len(problem.bins))
-    _, plans = _search_two_cores(problem, first, params.seed, relax=True)
-    if limits.time_limit_s is not None:
-        # Whatever the first phase overran comes out of the second.
-        left = limits.time_limit_s - (clock.perf_counter() - began)
-        second = Limits(time_limit_s=max(left, 0.5), solution_limit=limits.solution_limit)
-    warm = {
-        problem.vehicles[v].id: [
-            problem.bins[ref].id if kind == BIN else problem.facilities[ref].id for kind, ref in stops
-        ]
-        for v, stops, _ in plans
-    }
-    polished = solve_ortools(
-        problem, limits=second, params=dataclasses.replace(params, warm_start=warm, engine="ortools")
-    )
-    details = dict(polished.details, combined_for=missing)
-    best = dataclasses.replace(polished, engine="pyvrp+ortools", details=details)
-    if not polished.details.get("warm_start_used"):
-        # OR-Tools could not restore the routes (it sometimes cannot place breaks in
-        # a given order): schedule PyVRP's routes ourselves, breaks included.
-        fitted = solution_from_plans(
-            problem,
-            plans,
-            engine="pyvrp+schedule",
-            runtime_s=0.0,
-            objective=0.0,
-            fit_rules=True,
-            details={"combined_for": missing},
-        )
-        if _rank(problem, fitted) < _rank(problem, polished):
-            best = fitted
+    mine = (problem, limits, params, missing)
+    theirs = (problem, limits, dataclasses.replace(params, seed=other), missing)
+    best = min(_on_two_cores(limits, "combined", mine, theirs), key=lambda found: _rank(problem, found))
     return dataclasses.replace(best, runtime_s=clock.perf_counter() - began)
 
 

@@ -461,3 +461,26 @@ def test_strict_search_gives_up_only_without_a_feasible_plan():
     patient = _GiveUp(Limits(solution_limit=4), n_bins=3, share=0.25)
     assert not any(patient(1000) for _ in range(200))
     assert patient(1000)
+
+
+@pytest.mark.parametrize("job", ["search", "combined"])
+def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
+    """The helper process returns its own result (seed + 1) beside ours; both keep every rule."""
+    from routing import solver
+
+    monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.5)
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
+    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
+    limits = Limits(time_limit_s=1.0)
+    if job == "search":
+        args = [(problem, limits, seed, True) for seed in (0, 1)]
+    else:
+        args = [(problem, limits, SolveParams(seed=seed), ["driver breaks"]) for seed in (0, 1)]
+    results = solver._on_two_cores(limits, job, args[0], args[1])
+    assert len(results) == 2
+    if job == "combined":
+        assert [r.details["seed"] for r in results] == [0, 1]
+        assert all(check_solution(problem, r).ok and r.routes[0].break_ is not None for r in results)
+    else:
+        assert all(sorted(ref for _, ref in plans[0][1]) == [0, 1, 2] for _, plans in results)
