@@ -110,20 +110,23 @@ def _keeps_rules(problem: Problem, vehicle: int, route: Route) -> bool:
 
 
 def fitted_route(problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]]) -> Route | None:
-    """The route through ``stops`` with the break placed where it fits, or ``None`` if no place works."""
+    """The route through ``stops`` with the break where it fits and ends the day soonest; ``None`` if nowhere fits."""
     plain = schedule_route(problem, vehicle, stops)
     veh = problem.vehicles[vehicle]
     if veh.break_ is None or not plain.used:
         return plain if _keeps_rules(problem, vehicle, plain) else None
     if _keeps_rules(problem, vehicle, plain):
         return plain  # the day ends before the break window matters
+    best: Route | None = None
     for position in range(len(stops) + 1):
         route = schedule_route(problem, vehicle, stops, break_after=position)
         if route.break_ is not None and route.break_.start_s > veh.break_.latest_start_s:
             break
-        if _keeps_rules(problem, vehicle, route):
-            return route
-    return None
+        # Of the places that keep every rule, the one that ends the day first
+        # (a break straight after leaving the depot would mean waiting there).
+        if _keeps_rules(problem, vehicle, route) and (best is None or route.end_s < best.end_s):
+            best = route
+    return best
 
 
 def longest_fitting_prefix(problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]]) -> int:

@@ -484,3 +484,15 @@ def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
         assert all(check_solution(problem, r).ok and r.routes[0].break_ is not None for r in results)
     else:
         assert all(sorted(ref for _, ref in plans[0][1]) == [0, 1, 2] for _, plans in results)
+
+
+def test_fitted_break_goes_where_the_day_ends_soonest():
+    """A break straight after leaving the depot fits too, but means waiting there: take it after b1."""
+    from routing.schedule import fitted_route
+
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
+    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
+    route = fitted_route(problem, 0, [("bin", 0), ("bin", 1), ("bin", 2)])
+    assert route is not None and route.break_ is not None
+    assert route.break_.start_s == 100 and route.end_s == 430  # after b1; at the depot it would end at 530
