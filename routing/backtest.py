@@ -92,24 +92,32 @@ def backtest(
     rules = rules or DecisionRules()
     if end < start:
         raise ForecastError(f"backtest range ends ({end}) before it starts ({start})")
+    # The truth is the whole series, cleaned; each origin's model sees only the
+    # readings before it, cleaned on their own (spike and stuck-sensor rules
+    # look at neighbours, and a planner has no reading from tomorrow).
     clean, _ = clean_readings(readings)
     full = mark_emptyings(clean)
+    raw = readings.assign(timestamp=pd.to_datetime(readings["timestamp"], utc=True))
     preds: dict[str, dict[str, list[np.ndarray]]] = {str(h): {m: [] for m in METHODS} for h in horizons}
     truths: dict[str, list[np.ndarray]] = {str(h): [] for h in horizons}
     bin_days = collected = overflows = 0
     origins = 0
     for day in pd.date_range(start, end, freq="D"):
         origin = day.tz_localize(tz)
-        past = full[full["timestamp"] < origin]
+        before = raw[raw["timestamp"] < origin]
+        if before.empty:
+            continue
+        past = mark_emptyings(clean_readings(before)[0])
         if past.empty:
             continue
         origins += 1
         model = fit_fill_model(readings, bins=bins, tz=tz, cleaned=past)
         last = past.groupby("bin_id").tail(1).set_index("bin_id")
+        cycle = full[full["timestamp"] < origin].groupby("bin_id")["cycle"].last()
         rate = _mean_rates(past)
         future = full[full["timestamp"] >= origin]
-        future = future[future["bin_id"].isin(last.index)]
-        same_cycle = future["cycle"].to_numpy() == last.loc[future["bin_id"], "cycle"].to_numpy()
+        future = future[future["bin_id"].isin(last.index) & future["bin_id"].isin(cycle.index)]
+        same_cycle = future["cycle"].to_numpy() == cycle.loc[future["bin_id"]].to_numpy()
         for h in horizons:
             lo, hi = origin + pd.Timedelta(days=h - 1), origin + pd.Timedelta(days=h)
             window = future[same_cycle & (future["timestamp"] > lo).to_numpy() & (future["timestamp"] <= hi).to_numpy()]
