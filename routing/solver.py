@@ -39,8 +39,10 @@ from .solution import BIN, Solution
 PYVRP_SHARE = 0.7
 #: Shortest time limit for which a second search in a helper process pays for its start-up.
 PARALLEL_MIN_S = 5.0
-#: How long past the time limit to wait for the helper before dropping its result.
-HELPER_GRACE_S = 30.0
+#: How long past the time limit to wait for the helper before dropping its result:
+#: this share of the limit, but at least :data:`HELPER_GRACE_MIN_S` (start-up, model building).
+HELPER_GRACE_SHARE = 0.2
+HELPER_GRACE_MIN_S = 5.0
 
 
 def _on_two_cores(limits: Limits, job: str, args: tuple[object, ...], other: tuple[object, ...]) -> list[Any]:
@@ -59,9 +61,11 @@ def _on_two_cores(limits: Limits, job: str, args: tuple[object, ...], other: tup
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        grace = max(HELPER_GRACE_MIN_S, HELPER_GRACE_SHARE * limits.time_limit_s)
+        deadline = clock.perf_counter() + limits.time_limit_s + grace
         results = [JOBS[job](*args)]
         try:
-            if helper.wait(timeout=limits.time_limit_s + HELPER_GRACE_S) == 0:
+            if helper.wait(timeout=max(deadline - clock.perf_counter(), 0.0)) == 0:
                 results.append(pickle.loads(answer.read_bytes()))
         except (subprocess.TimeoutExpired, OSError, pickle.UnpicklingError, EOFError):
             helper.kill()

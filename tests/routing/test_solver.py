@@ -453,6 +453,7 @@ def test_pyvrp_over_full_day_falls_back_to_prizes():
 
 
 def test_strict_search_gives_up_only_without_a_feasible_plan():
+    """The required-bins search stops at a quarter of its budget only while it has no feasible plan."""
     from routing.pyvrp_engine import INFEASIBLE_COST, _GiveUp
 
     stop = _GiveUp(Limits(solution_limit=4), n_bins=3, share=0.25)  # 200 iterations, give up after 50
