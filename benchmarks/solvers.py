@@ -80,6 +80,8 @@ def run_one(suite: str, path: str, engine: str, budget: float, seed: int) -> dic
         "feasible": report.ok,
         "unserved": len(solution.unserved),
         "relaxed": ", ".join(relaxed),
+        "solved_by": solution.engine,
+        "warm_start_used": solution.details.get("warm_start_used", ""),
     }
     if suite == "kim":
         row["miles"] = round(solution.distance / FEET_PER_MILE, 1)
