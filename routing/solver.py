@@ -11,10 +11,9 @@ Engines:
   break, then OR-Tools reads them as a warm start (trimming any that break a
   constraint PyVRP did not know), places the breaks and polishes with the
   full constraint set. With a time limit of at least
-  :data:`PARALLEL_MIN_S` seconds both cores work: PyVRP alone runs two seeds
-  at once; the combination runs beside OR-Tools alone (a portfolio: on small
-  days OR-Tools' own search sometimes edges it out). The better plan is kept
-  (fewest required bins left, then lowest cost).
+  :data:`PARALLEL_MIN_S` seconds two seeds run at once, one per core, each
+  through the whole pipeline (PyVRP alone, or PyVRP then OR-Tools), and the
+  better plan is kept: no core idles while OR-Tools polishes.
 """
 
 from __future__ import annotations
@@ -46,21 +45,17 @@ HELPER_GRACE_SHARE = 0.2
 HELPER_GRACE_MIN_S = 5.0
 
 
-Job = tuple[str, tuple[object, ...]]
+def _on_two_cores(limits: Limits, job: str, args: tuple[object, ...], other: tuple[object, ...]) -> list[Any]:
+    """Run ``JOBS[job](*args)`` here and, when worth it, ``JOBS[job](*other)`` in a helper process.
 
-
-def _on_two_cores(limits: Limits, mine: Job, theirs: Job) -> list[Any]:
-    """Run job ``mine`` here and, when worth it, job ``theirs`` in a helper process.
-
-    A job is a name in :data:`JOBS` and its arguments. Returns the results
-    that finished, ours first (the helper's is dropped if it fails or overruns
-    the time limit by more than a grace period).
+    Returns the results that finished (the helper's is dropped if it fails or
+    overruns the time limit by more than a grace period).
     """
     if (os.cpu_count() or 1) < 2 or limits.time_limit_s is None or limits.time_limit_s < PARALLEL_MIN_S:
-        return [JOBS[mine[0]](*mine[1])]
+        return [JOBS[job](*args)]
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
         request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
-        request.write_bytes(pickle.dumps(theirs, protocol=pickle.HIGHEST_PROTOCOL))
+        request.write_bytes(pickle.dumps((job, other), protocol=pickle.HIGHEST_PROTOCOL))
         helper = subprocess.Popen(
             [sys.executable, "-m", "routing._worker", str(request), str(answer)],
             stdout=subprocess.DEVNULL,
@@ -68,7 +63,7 @@ def _on_two_cores(limits: Limits, mine: Job, theirs: Job) -> list[Any]:
         )
         grace = max(HELPER_GRACE_MIN_S, HELPER_GRACE_SHARE * limits.time_limit_s)
         deadline = clock.perf_counter() + limits.time_limit_s + grace
-        results = [JOBS[mine[0]](*mine[1])]
+        results = [JOBS[job](*args)]
         try:
             if helper.wait(timeout=max(deadline - clock.perf_counter(), 0.0)) == 0:
                 results.append(pickle.loads(answer.read_bytes()))
@@ -115,13 +110,8 @@ def _combined(problem: Problem, limits: Limits, params: SolveParams, missing: li
     return best
 
 
-def _ortools_alone(problem: Problem, limits: Limits, params: SolveParams) -> Solution:
-    """OR-Tools from its own first solution, the other half of ``auto``'s portfolio."""
-    return solve_ortools(problem, limits=limits, params=dataclasses.replace(params, engine="ortools"))
-
-
 #: What the helper process can be asked to run (see :mod:`routing._worker`).
-JOBS: dict[str, Callable[..., Any]] = {"search": search, "combined": _combined, "ortools": _ortools_alone}
+JOBS: dict[str, Callable[..., Any]] = {"search": search, "combined": _combined}
 
 
 def _split(limits: Limits, n_bins: int) -> tuple[Limits, Limits]:
@@ -168,22 +158,16 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
         return solve_pyvrp(problem, limits=limits, params=params)
     began = clock.perf_counter()
     missing = unsupported(problem)
+    seed, other = params.seed, params.seed + 1
     if not missing:
-        searches = _on_two_cores(
-            limits,
-            ("search", (problem, limits, params.seed, False)),
-            ("search", (problem, limits, params.seed + 1, False)),
-        )
+        searches = _on_two_cores(limits, "search", (problem, limits, seed, False), (problem, limits, other, False))
         cost, plans = min(searches, key=lambda found: found[0])
         return solution_from_plans(
             problem, plans, engine="pyvrp", runtime_s=clock.perf_counter() - began, objective=cost
         )
-    # A portfolio: the combination here, OR-Tools alone on the other core (on small
-    # days its guided local search from its own start can edge out the combination).
-    plans_found = _on_two_cores(
-        limits, ("combined", (problem, limits, params, missing)), ("ortools", (problem, limits, params))
-    )
-    best = min(plans_found, key=lambda found: _rank(problem, found))
+    mine = (problem, limits, params, missing)
+    theirs = (problem, limits, dataclasses.replace(params, seed=other), missing)
+    best = min(_on_two_cores(limits, "combined", mine, theirs), key=lambda found: _rank(problem, found))
     return dataclasses.replace(best, runtime_s=clock.perf_counter() - began)
 
 

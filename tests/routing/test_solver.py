@@ -464,9 +464,9 @@ def test_strict_search_gives_up_only_without_a_feasible_plan():
     assert patient(1000)
 
 
-@pytest.mark.parametrize("job", ["search", "portfolio"])
-def test_second_core_runs_a_second_search(job, monkeypatch):
-    """The helper process returns its own result beside ours (another seed, or OR-Tools alone); both keep every rule."""
+@pytest.mark.parametrize("job", ["search", "combined"])
+def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
+    """The helper process returns its own result (seed + 1) beside ours; both keep every rule."""
     from routing import solver
 
     monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.5)
@@ -475,18 +475,16 @@ def test_second_core_runs_a_second_search(job, monkeypatch):
     problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
     limits = Limits(time_limit_s=1.0)
     if job == "search":
-        results = solver._on_two_cores(
-            limits, ("search", (problem, limits, 0, True)), ("search", (problem, limits, 1, True))
-        )
-        assert len(results) == 2
-        assert all(sorted(ref for _, ref in plans[0][1]) == [0, 1, 2] for _, plans in results)
+        args = [(problem, limits, seed, True) for seed in (0, 1)]
     else:
-        params = SolveParams()
-        results = solver._on_two_cores(
-            limits, ("combined", (problem, limits, params, ["driver breaks"])), ("ortools", (problem, limits, params))
-        )
-        assert [r.engine for r in results] in (["pyvrp+ortools", "ortools"], ["pyvrp+schedule", "ortools"])
+        args = [(problem, limits, SolveParams(seed=seed), ["driver breaks"]) for seed in (0, 1)]
+    results = solver._on_two_cores(limits, job, args[0], args[1])
+    assert len(results) == 2
+    if job == "combined":
+        assert [r.details["seed"] for r in results] == [0, 1]
         assert all(check_solution(problem, r).ok and r.routes[0].break_ is not None for r in results)
+    else:
+        assert all(sorted(ref for _, ref in plans[0][1]) == [0, 1, 2] for _, plans in results)
 
 
 def test_fitted_break_goes_where_the_day_ends_soonest():
