@@ -117,7 +117,7 @@ def report(names: list[str]) -> str:
                     line[k] = ""
                 elif suite == "kim":
                     mark = "" if r["feasible"] else f", {r['unserved']} unserved"
-                    mark += "" if not r.get("relaxed") else " (no lunch/limits)"
+                    mark += " (no lunch/limits)" if r.get("relaxed") else f", {r['breaks']} lunches"
                     line[k] = f"{r['vehicles']} veh, {float(r['miles']):,.1f} mi{mark}"  # type: ignore[arg-type]
                 else:
                     flag = "" if r["feasible"] else f" ({r['unserved']} unserved)"
