@@ -6,7 +6,6 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
@@ -14,31 +13,15 @@ import pytest
 
 from geo.geojson import OSM_ATTRIBUTION
 
+from ..conftest import plan_sample
+
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 @pytest.fixture(scope="module")
 def outputs(sample_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("exports")
-    cmd = [
-        sys.executable,
-        "-m",
-        "api.cli",
-        "plan",
-        str(sample_dir),
-        "--date",
-        "2026-11-23",
-        "--out",
-        str(out),
-        "--engine",
-        "ortools",
-        "--solution-limit",
-        "10",
-        "--tiles",
-        "none",
-    ]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    assert run.returncode == 0, run.stderr
+    plan_sample(out, "--engine", "ortools", "--solution-limit", "10", "--tiles", "none")
     plan = json.loads((out / "plan.json").read_text())
     used = [v["vehicle_id"] for v in plan["vehicles"] if v["used"]]
     return out, plan, used

@@ -14,31 +14,15 @@ import shapely
 from geo import OSM_ATTRIBUTION, load_network
 from routing import check_solution
 
+from ..conftest import plan_sample
+
 STAGES = {"graph", "forecast", "matrix", "solve", "write"}
 
 
 @pytest.fixture(scope="module")
 def planned(sample_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("plan")
-    cmd = [
-        sys.executable,
-        "-m",
-        "api.cli",
-        "plan",
-        str(sample_dir),
-        "--date",
-        "2026-11-23",
-        "--out",
-        str(out),
-        "--solution-limit",
-        "30",
-        "--time-limit",
-        "60",
-        "--engine",
-        "ortools",
-    ]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    assert run.returncode == 0, run.stderr
+    run = plan_sample(out, "--solution-limit", "30", "--time-limit", "60", "--engine", "ortools")
     return out, run
 
 
