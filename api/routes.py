@@ -63,6 +63,13 @@ def _page(items: list[Any], total: int, q: Any) -> Any:
     return jsonify({"items": items, "total": total, "limit": q.limit, "offset": q.offset})
 
 
+def _rows_page(s: Any, model: Any, q: Any, order: tuple[Any, ...], where: tuple[Any, ...] = ()) -> tuple[Any, int]:
+    """One page of ``model`` rows matching ``where`` in ``order``, and how many match in all."""
+    total = s.scalar(select(func.count()).select_from(model).where(*where))
+    rows = s.scalars(select(model).where(*where).order_by(*order).limit(q.limit).offset(q.offset)).all()
+    return rows, total
+
+
 # -- health ------------------------------------------------------------------
 @health.get("/healthz")
 def healthz():
@@ -164,8 +171,7 @@ def create_scenario():
 def list_scenarios():
     q = parse(ListQuery, request.args.to_dict())
     with g.db() as s:
-        total = s.scalar(select(func.count()).select_from(ScenarioRow))
-        rows = s.scalars(select(ScenarioRow).order_by(ScenarioRow.created).limit(q.limit).offset(q.offset)).all()
+        rows, total = _rows_page(s, ScenarioRow, q, (ScenarioRow.created,))
         return _page([_scenario_out(s, r) for r in rows], total, q)
 
 
@@ -288,10 +294,7 @@ def query_readings(scenario_id: str):
             cond.append(ReadingRow.ts >= _naive_utc(q.start))
         if q.end is not None:
             cond.append(ReadingRow.ts <= _naive_utc(q.end))
-        total = s.scalar(select(func.count()).select_from(ReadingRow).where(*cond))
-        rows = s.scalars(
-            select(ReadingRow).where(*cond).order_by(ReadingRow.bin_id, ReadingRow.ts).limit(q.limit).offset(q.offset)
-        ).all()
+        rows, total = _rows_page(s, ReadingRow, q, (ReadingRow.bin_id, ReadingRow.ts), tuple(cond))
         items = [{"bin_id": r.bin_id, "timestamp": r.ts.isoformat() + "Z", "fill_pct": r.fill_pct} for r in rows]
     return _page(items, total, q)
 
@@ -389,8 +392,7 @@ def start_plan(scenario_id: str):
 def list_plans():
     q = parse(ListQuery, request.args.to_dict())
     with g.db() as s:
-        total = s.scalar(select(func.count()).select_from(PlanRow))
-        rows = s.scalars(select(PlanRow).order_by(PlanRow.created.desc()).limit(q.limit).offset(q.offset)).all()
+        rows, total = _rows_page(s, PlanRow, q, (PlanRow.created.desc(),))
         return _page([_plan_out(r) for r in rows], total, q)
 
 
