@@ -16,9 +16,17 @@ Optional prizes alone would be simpler, but on tightly packed days the
 search then finds it cheaper to drop a bin than to pack the lorries
 (measured on X-n524-k153: 5 customers dropped).
 
-Driver breaks, lift limits, daily tonnage limits and workload balance are
-not expressible here; ``engine="auto"`` hands such problems on to OR-Tools
-(see :mod:`routing.solver`).
+Lift and daily load limits are exact when a vehicle makes one trip a day
+(no disposal sites): they tighten its capacity, lifts becoming one more load
+dimension. With tips, PyVRP resets every load dimension at a reload, so a
+limit on the day's total cannot be stated; two approximations are offered
+instead, each wrong in a different direction. The default keeps the tips in
+the search and ignores the day totals; ``whole_day`` keeps the day totals
+exact (the vehicle's capacity is the day's limit, with no reloads) and
+leaves the tips out of the search; each route then gets its tips where they
+cost least (:func:`insert_tips`). Driver breaks and workload balance are not
+expressible; ``engine="auto"`` hands such problems on to OR-Tools (see
+:mod:`routing.solver`).
 """
 
 from __future__ import annotations
@@ -57,9 +65,9 @@ def unsupported(problem: Problem) -> list[str]:
     out = []
     if any(v.break_ for v in problem.vehicles):
         out.append("driver breaks")
-    if any(v.max_lifts is not None for v in problem.vehicles):
+    if problem.tips and any(v.max_lifts is not None for v in problem.vehicles):
         out.append("lift limits")
-    if any(v.max_load_per_day is not None for v in problem.vehicles):
+    if problem.tips and any(v.max_load_per_day is not None for v in problem.vehicles):
         out.append("daily load limits")
     if problem.balance_weight:
         out.append("workload balance")
@@ -102,11 +110,25 @@ def _max_reloads(problem: Problem, v: Vehicle) -> int:
     return max(0, min(MAX_RELOADS, trips - 1))
 
 
+def _capacity(problem: Problem, v: Vehicle, whole_day: bool) -> list[int]:
+    """``v``'s capacity per load dimension as PyVRP sees it (see the module notes)."""
+    day = v.max_load_per_day
+    if not problem.tips:
+        # One trip a day: the day's limit is the trip's.
+        return [min(c, d) for c, d in zip(v.capacity, day, strict=True)] if day else list(v.capacity)
+    if whole_day:
+        # The day as one trip: its limit, or as much as the most tips allowed carry.
+        return list(day) if day else [c * (MAX_RELOADS + 1) for c in v.capacity]
+    return list(v.capacity)
+
+
 def _vehicle_key(v: Vehicle, relax_s: int) -> tuple[object, ...]:
     return (
         v.start_depot,
         v.end_depot,
         v.capacity,
+        v.max_load_per_day,
+        v.max_lifts,
         v.profile,
         v.streams,
         v.shift,
@@ -118,14 +140,20 @@ def _vehicle_key(v: Vehicle, relax_s: int) -> tuple[object, ...]:
     )
 
 
-def to_pyvrp(problem: Problem, *, relax_breaks: bool = False, strict: bool = False) -> _Mapping:
+def to_pyvrp(
+    problem: Problem, *, relax_breaks: bool = False, strict: bool = False, whole_day: bool = False
+) -> _Mapping:
     """Build PyVRP data for ``problem``.
 
     With ``relax_breaks`` each vehicle's shift is shortened by its break, so
     routes leave room for OR-Tools to place the break afterwards. With
     ``strict`` required bins are required clients; otherwise they are optional
-    with a prize larger than any detour.
+    with a prize larger than any detour. With ``whole_day`` (only meaningful
+    when vehicles tip) routes have no tips but keep the day's load and lift
+    limits; :func:`insert_tips` adds the tips afterwards.
     """
+    reloads = problem.tips and not whole_day
+    count_lifts = not reloads and any(v.max_lifts is not None for v in problem.vehicles)
     allowed, pre_unserved = servable(problem)
     n = problem.n_locations
     garages, sites = problem.depots, problem.facilities
@@ -166,7 +194,7 @@ def to_pyvrp(problem: Problem, *, relax_breaks: bool = False, strict: bool = Fal
         clients.append(
             Client(
                 location=item.location,
-                pickup=[*item.demand, *indicator],
+                pickup=[*item.demand, *indicator, *([1] if count_lifts else [])],
                 service_duration=item.service_s,
                 tw_early=w.start_s if w else 0,
                 tw_late=w.end_s if w else LARGE,
@@ -205,9 +233,9 @@ def to_pyvrp(problem: Problem, *, relax_breaks: bool = False, strict: bool = Fal
         relax = v.break_.duration_s if (relax_breaks and v.break_) else 0
         groups.setdefault(_vehicle_key(v, relax), []).append(i)
     types, type_vehicles = [], []
-    for key, members in groups.items():
+    for members in groups.values():
         v = problem.vehicles[members[0]]
-        relax = int(key[7])  # type: ignore[call-overload]
+        relax = v.break_.duration_s if (relax_breaks and v.break_) else 0
         site_ids = tuple(problem.facilities_for(v))
         end = len(garages) + len(sites) + ends.index((v.end_depot, site_ids)) if problem.tips else v.end_depot
         start_w, end_w = garages[v.start_depot].window, garages[v.end_depot].window
@@ -215,7 +243,11 @@ def to_pyvrp(problem: Problem, *, relax_breaks: bool = False, strict: bool = Fal
         types.append(
             VehicleType(
                 num_available=len(members),
-                capacity=[*v.capacity, *[len(problem.bins) + 1 if s in v.streams else 0 for s in streams]],
+                capacity=[
+                    *_capacity(problem, v, whole_day),
+                    *[len(problem.bins) + 1 if s in v.streams else 0 for s in streams],
+                    *([v.max_lifts if v.max_lifts is not None else len(problem.bins)] if count_lifts else []),
+                ],
                 start_depot=v.start_depot,
                 end_depot=end,
                 fixed_cost=round(v.fixed_cost * scale),
@@ -225,8 +257,8 @@ def to_pyvrp(problem: Problem, *, relax_breaks: bool = False, strict: bool = Fal
                 unit_distance_cost=round(v.cost_per_distance * scale),
                 unit_duration_cost=round(v.cost_per_hour / 3600 * scale),
                 profile=profiles.index(v.profile),
-                reload_depots=[len(garages) + f for f in site_ids] if problem.tips else [],
-                max_reloads=_max_reloads(problem, v),
+                reload_depots=[len(garages) + f for f in site_ids] if reloads else [],
+                max_reloads=_max_reloads(problem, v) if reloads else 0,
                 name=v.id,
             )
         )
@@ -308,28 +340,92 @@ def _run(mapping: _Mapping, stop: pyvrp.stop.StoppingCriterion, seed: int) -> tu
     return float(cost), best.is_feasible(), plans
 
 
-def search(problem: Problem, limits: Limits, seed: int, relax_breaks: bool) -> tuple[float, Plans]:
+def insert_tips(problem: Problem, vehicle: int, bins: Sequence[int]) -> list[tuple[str, int]]:
+    """Stops for ``bins`` in this order, with tips where the trips fit ``vehicle`` at least cost.
+
+    Each tip goes between two bins, at the site that adds the least distance
+    and time; the day's last tip is the drive home's, as everywhere. An exact
+    shortest-path split of the fixed order (as in route-first, cluster-second
+    heuristics): O(number of bins × bins per trip).
+    """
+    stops: list[tuple[str, int]] = [(BIN, b) for b in bins]
+    veh = problem.vehicles[vehicle]
+    if not problem.tips or len(bins) < 2:
+        return stops
+    m = problem.matrix(veh)
+    sites = problem.facilities_for(veh)
+    at = np.array([problem.bins[b].location for b in bins])
+    site_at = np.array([problem.facilities[f].location for f in sites])
+    service = np.array([problem.facilities[f].service_s for f in sites])
+    here, there = at[:-1], at[1:]
+    extra_m = m.distance[here][:, site_at] + m.distance[site_at][:, there].T - m.distance[here, there][:, None]
+    extra_s = m.time_s[here][:, site_at] + service + m.time_s[site_at][:, there].T - m.time_s[here, there][:, None]
+    per_m, per_s = veh.cost_per_distance, veh.cost_per_hour / 3600
+    if per_m == 0 and per_s == 0:
+        per_m = 1.0
+    extra = extra_m * per_m + extra_s * per_s
+    site_after, detour = extra.argmin(axis=1), extra.min(axis=1)
+    demand = [problem.bins[b].demand for b in bins]
+    n, inf = len(bins), math.inf
+    # tipped[j]: least cost of the bins up to j with a tip straight after j.
+    tipped, came_from = [inf] * n, [-1] * n
+    finish, finish_from = inf, -1
+    for first in range(n):  # a trip that starts with bins[first]
+        base = 0.0 if first == 0 else tipped[first - 1]
+        if base == inf:
+            continue
+        load = [0] * len(veh.capacity)
+        for j in range(first, n):
+            load = [a + b for a, b in zip(load, demand[j], strict=True)]
+            if any(a > c for a, c in zip(load, veh.capacity, strict=True)):
+                break
+            if j == n - 1:
+                if base < finish:
+                    finish, finish_from = base, first
+            elif base + detour[j] < tipped[j]:
+                tipped[j], came_from[j] = base + float(detour[j]), first
+    if finish == inf:
+        return stops  # some bin alone is over capacity; the rules check reports it
+    after: dict[int, int] = {}
+    j = finish_from - 1
+    while j >= 0:
+        after[j] = sites[int(site_after[j])]
+        j = came_from[j] - 1
+    out: list[tuple[str, int]] = []
+    for k, b in enumerate(bins):
+        out.append((BIN, b))
+        if k in after:
+            out.append((TIP, after[k]))
+    return out
+
+
+def search(
+    problem: Problem, limits: Limits, seed: int, relax_breaks: bool, whole_day: bool = False
+) -> tuple[float, Plans]:
     """Run PyVRP; return its cost and, per used vehicle, the stops and departure time.
 
     Required bins are required first; if no plan serves them all by
     :data:`GIVE_UP_SHARE` of the budget, the rest of the budget goes to the
-    search where they are optional with a large prize.
+    search where they are optional with a large prize. With ``whole_day``
+    (see :func:`to_pyvrp`) the tips are placed afterwards by :func:`insert_tips`.
     """
     began = clock.perf_counter()
-    strict = to_pyvrp(problem, relax_breaks=relax_breaks, strict=True)
+    strict = to_pyvrp(problem, relax_breaks=relax_breaks, strict=True, whole_day=whole_day)
     if not strict.client_bin:
         return 0.0, []
     stop = _GiveUp(limits, len(strict.client_bin), GIVE_UP_SHARE)
     cost, feasible, plans = _run(strict, stop, seed)
-    if feasible or not any(c.required for c in strict.data.clients()):
-        return cost, plans
-    rest = limits
-    if limits.time_limit_s is not None:
-        rest = Limits(
-            time_limit_s=max(limits.time_limit_s - (clock.perf_counter() - began), 0.1),
-            solution_limit=limits.solution_limit,
-        )
-    cost, _, plans = _run(to_pyvrp(problem, relax_breaks=relax_breaks), _stop_for(rest, len(strict.client_bin)), seed)
+    if not feasible and any(c.required for c in strict.data.clients()):
+        rest = limits
+        if limits.time_limit_s is not None:
+            rest = Limits(
+                time_limit_s=max(limits.time_limit_s - (clock.perf_counter() - began), 0.1),
+                solution_limit=limits.solution_limit,
+            )
+        loose = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
+        cost, _, plans = _run(loose, _stop_for(rest, len(strict.client_bin)), seed)
+    if whole_day and problem.tips:
+        plans = [(v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN]), t) for v, stops, t in plans]
     return cost, plans
 
 
