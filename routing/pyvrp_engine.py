@@ -122,6 +122,28 @@ def _capacity(problem: Problem, v: Vehicle, whole_day: bool) -> list[int]:
     return list(v.capacity)
 
 
+def _tip_time_share(problem: Problem, profile: str) -> dict[int, int]:
+    """Per bin, its share of the time the tips it causes will take (for the whole-day formulation).
+
+    A bin filling a fraction of the lorry causes that fraction of a tip: the
+    site's service time and the drive there and back from the bin, at the
+    nearest site that takes its stream. Without it, routes planned with no
+    tips overrun the shift once their tips are put in.
+    """
+    m = problem.matrices[profile]
+    biggest = [max(v.capacity[d] for v in problem.vehicles) for d in range(len(problem.dimensions))]
+    share = {}
+    for b, item in enumerate(problem.bins):
+        trips = [
+            int(m.time_s[item.location, f.location]) + f.service_s + int(m.time_s[f.location, item.location])
+            for f in problem.facilities
+            if item.stream in f.streams
+        ]
+        part = max((q / c for q, c in zip(item.demand, biggest, strict=True) if c > 0), default=0.0)
+        share[b] = round(part * min(trips)) if trips else 0
+    return share
+
+
 def _vehicle_key(v: Vehicle, relax_s: int) -> tuple[object, ...]:
     return (
         v.start_depot,
@@ -186,6 +208,7 @@ def to_pyvrp(
     longest_service = max((b.service_s for b in problem.bins), default=0)
     fixed = max(v.fixed_cost for v in problem.vehicles) * scale
     must_prize = int(4 * (far * per_m + (slow + longest_service) * per_s) + 2 * fixed + 10**6)
+    tip_time = _tip_time_share(problem, profiles[0]) if whole_day and problem.tips else {}
     clients, client_bin = [], []
     for b in sorted(allowed):
         item = problem.bins[b]
@@ -195,7 +218,7 @@ def to_pyvrp(
             Client(
                 location=item.location,
                 pickup=[*item.demand, *indicator, *([1] if count_lifts else [])],
-                service_duration=item.service_s,
+                service_duration=item.service_s + tip_time.get(b, 0),
                 tw_early=w.start_s if w else 0,
                 tw_late=w.end_s if w else LARGE,
                 prize=must_prize if item.required else round(item.prize * scale),

@@ -13,10 +13,12 @@ Engines:
   full constraint set. With a time limit of at least
   :data:`PARALLEL_MIN_S` seconds two seeds run at once, one per core, each
   through the whole pipeline (PyVRP alone, or PyVRP then OR-Tools), and the
-  better plan is kept: no core idles while OR-Tools polishes. When vehicles
-  tip and have daily load or lift limits, the second core's PyVRP keeps the
-  day's totals exact and places the tips afterwards, while the first keeps
-  the tips in the search and ignores the totals.
+  better plan is kept: no core idles while OR-Tools polishes. Each core
+  works in rounds sized by the number of bins, from a new seed each round.
+  When vehicles tip and have daily load or lift limits, every second round
+  of the second core has PyVRP keep the day's totals exact and place the
+  tips afterwards; other rounds keep the tips in the search and ignore the
+  totals.
 """
 
 from __future__ import annotations
@@ -125,7 +127,43 @@ def _combined(
         )
         if _rank(problem, fitted) < _rank(problem, polished):
             best = fitted
-    return best
+    return _with_spare_lorries(problem, best, limits, params.seed)
+
+
+#: Share of the time limit the spare-lorry round may take (at least a second).
+SPARE_SHARE = 0.05
+
+
+def _with_spare_lorries(problem: Problem, solution: Solution, limits: Limits, seed: int) -> Solution:
+    """Give required bins the plan left behind to lorries it does not use.
+
+    Cutting routes to fit breaks and daily limits can leave bins behind on a
+    large day while lorries stand idle; a short PyVRP round on just those
+    bins and lorries, scheduled with the breaks, collects what it can.
+    """
+    left = {u.bin_id for u in solution.unserved if u.required}
+    idle = {r.vehicle_id for r in solution.routes if not r.used}
+    if not left or not idle:
+        return solution
+    sub = dataclasses.replace(
+        problem,
+        bins=tuple(b for b in problem.bins if b.id in left),
+        vehicles=tuple(v for v in problem.vehicles if v.id in idle),
+    )
+    budget = Limits(
+        time_limit_s=None if limits.time_limit_s is None else max(1.0, SPARE_SHARE * limits.time_limit_s),
+        solution_limit=limits.solution_limit if limits.time_limit_s is None else None,
+    )
+    _, plans = search(sub, budget, seed, True)
+    extra = solution_from_plans(sub, plans, engine="", runtime_s=0.0, objective=0.0, fit_rules=True)
+    placed = set(extra.served())
+    if not placed:
+        return solution
+    new_routes = {r.vehicle_id: r for r in extra.routes if r.used}
+    routes = tuple(new_routes.get(r.vehicle_id, r) for r in solution.routes)
+    unserved = tuple(u for u in solution.unserved if u.bin_id not in placed)
+    details = dict(solution.details, spare_lorries=len(new_routes), bins_on_spare_lorries=len(placed))
+    return dataclasses.replace(solution, routes=routes, unserved=unserved, details=details)
 
 
 def _restarts(
@@ -134,7 +172,8 @@ def _restarts(
     """:func:`_combined` in rounds of :data:`ROUND_S_PER_BIN` seconds per bin, a new seed each; the best plan wins.
 
     Seeds step by two from ``params.seed``, so the two cores (seeds ``s`` and
-    ``s + 1``) never repeat each other's rounds.
+    ``s + 1``) never repeat each other's rounds. With ``whole_day`` every
+    second round uses that formulation.
     """
     if limits.time_limit_s is None:
         return _combined(problem, limits, params, missing, whole_day)
@@ -148,7 +187,9 @@ def _restarts(
             break
         share = Limits(time_limit_s=max(left / (rounds - k), 0.5), solution_limit=limits.solution_limit)
         seed = params.seed + 2 * k
-        found = _combined(problem, share, dataclasses.replace(params, seed=seed), missing, whole_day)
+        # The whole-day formulation is the rougher one (tips planned afterwards):
+        # every other round, never the only one.
+        found = _combined(problem, share, dataclasses.replace(params, seed=seed), missing, whole_day and k % 2 == 1)
         found = dataclasses.replace(found, details=dict(found.details, round=k + 1, rounds=rounds))
         if best is None or _rank(problem, found) < _rank(problem, best):
             best = found
@@ -212,7 +253,7 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
             problem, plans, engine="pyvrp", runtime_s=clock.perf_counter() - began, objective=cost
         )
     # PyVRP cannot hold a day's total across tips; it has two ways to come close,
-    # each wrong in a different direction: with daily limits, one per core.
+    # each wrong in a different direction: with daily limits, the second core tries both.
     day_limits = problem.tips and any(
         v.max_load_per_day is not None or v.max_lifts is not None for v in problem.vehicles
     )

@@ -497,3 +497,94 @@ def test_fitted_break_goes_where_the_day_ends_soonest():
     route = fitted_route(problem, 0, [("bin", 0), ("bin", 1), ("bin", 2)])
     assert route is not None and route.break_ is not None
     assert route.break_.start_s == 100 and route.end_s == 430  # after b1; at the depot it would end at 530
+
+
+def _line_with_sites(capacity):
+    """Four one-unit bins on a line, a site just off the b1-b2 leg and one far away."""
+    points = [(0, 0), (10, 0), (20, 0), (30, 0), (40, 0), (15, 5), (35, 30)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in range(1, 5)]
+    sites = [
+        Facility("near", 5, frozenset({"general"}), TimeWindow(0, 10_000)),
+        Facility("far", 6, frozenset({"general"}), TimeWindow(0, 10_000)),
+    ]
+    return make_problem(points, bins, [_veh(cap=(capacity,))], facilities=sites)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "expected"),
+    [
+        # Room for three: one tip, where it costs least (10 off the b1-b2 leg, 20 off b2-b3).
+        (3, [("bin", 0), ("tip", 0), ("bin", 1), ("bin", 2), ("bin", 3)]),
+        # Room for two: one tip after b2 (20) beats two tips, after b1 and b3 (10 + 40).
+        (2, [("bin", 0), ("bin", 1), ("tip", 0), ("bin", 2), ("bin", 3)]),
+        # Room for all four: the only tip is the drive home's.
+        (4, [("bin", 0), ("bin", 1), ("bin", 2), ("bin", 3)]),
+    ],
+)
+def test_insert_tips_splits_a_fixed_order_where_it_costs_least(capacity, expected):
+    from routing.pyvrp_engine import insert_tips
+
+    assert insert_tips(_line_with_sites(capacity), 0, [0, 1, 2, 3]) == expected
+
+
+def _day_limited(tip_problem, **limits):
+    v = tip_problem.vehicles[0]
+    vehicles = (dataclasses.replace(v, **limits), dataclasses.replace(v, id="v2", **limits))
+    return dataclasses.replace(tip_problem, vehicles=vehicles)
+
+
+def test_whole_day_search_keeps_the_daily_limit_and_tips_where_full(tip_problem):
+    """Six bins, three a trip, four a day: two lorries, each tipping before it overflows."""
+    from routing.pyvrp_engine import search, solution_from_plans, unsupported
+
+    problem = _day_limited(tip_problem, max_load_per_day=(4,))
+    assert "daily load limits" in unsupported(problem)
+    _, plans = search(problem, Limits(solution_limit=100), 0, False, whole_day=True)
+    solution = solution_from_plans(problem, plans, engine="test", runtime_s=0, objective=0)
+    report = check_solution(problem, solution, require_all=True)
+    assert report.ok, str(report)
+    assert solution.vehicles_used == 2 and sorted(len(r.bins) for r in solution.routes) in ([2, 4], [3, 3])
+
+
+def test_combined_whole_day_keeps_every_rule(tip_problem):
+    """The second core's formulation goes through OR-Tools like the first, break included."""
+    from routing.solver import _combined
+
+    problem = _day_limited(tip_problem, max_load_per_day=(4,), break_=Break(20, 60, 30))
+    solution = _combined(problem, Limits(solution_limit=100), SolveParams(), ["driver breaks"], True)
+    report = check_solution(problem, solution, require_all=True)
+    assert report.ok, str(report)
+    assert solution.details["whole_day"] is True
+
+
+def test_pyvrp_alone_keeps_lift_and_day_limits_without_tips():
+    """Without tips a lorry makes one trip, so PyVRP states both limits exactly."""
+    points = [(0, 0), (10, 0), (11, 0), (12, 0), (13, 0)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in range(1, 5)]
+    for limit in ({"max_lifts": 2}, {"max_load_per_day": (2,)}):
+        problem = make_problem(points, bins, [_veh("v1", **limit), _veh("v2", **limit)])
+        solution = solved(problem, Limits(solution_limit=100), engine="pyvrp")
+        assert sorted(len(r.bins) for r in solution.routes) == [2, 2], limit
+
+
+def test_restarts_try_a_new_seed_each_round_and_keep_the_best(monkeypatch):
+    from routing import solver
+
+    monkeypatch.setattr(solver, "ROUND_MIN_S", 0.25)
+    monkeypatch.setattr(solver, "ROUND_S_PER_BIN", 0.0)
+    found = []
+    real = solver._combined
+
+    def spy(*args):
+        result = real(*args)
+        found.append(result)
+        return result
+
+    monkeypatch.setattr(solver, "_combined", spy)
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
+    best = solver._restarts(problem, Limits(time_limit_s=1.0, solution_limit=20), SolveParams(seed=3), ["breaks"])
+    seeds = [r.details["seed"] for r in found]
+    assert len(seeds) >= 2 and seeds == list(range(3, 3 + 2 * len(seeds), 2))
+    assert best.details["rounds"] == 4 and check_solution(problem, best).ok
+    assert solver._rank(problem, best) == min(solver._rank(problem, r) for r in found)
