@@ -36,6 +36,8 @@ COST_SCALE = 1000
 REQUIRED_PENALTY = 10**8
 MAX_TIPS_PER_VEHICLE = 12
 TIP_TOKEN_COST = 1
+#: With ``count_building``, the search keeps at least this share of its time limit.
+MIN_SEARCH_SHARE = 0.25
 
 _STATUS = {
     0: "not_solved",
@@ -469,11 +471,41 @@ def _feasible_start(routing: pywrapcp.RoutingModel, warm: list[list[int]]) -> tu
     return routing.ReadAssignmentFromRoutes(kept, True), trimmed
 
 
-def solve_ortools(problem: Problem, *, limits: Limits, params: SolveParams) -> Solution:
-    """Solve ``problem`` with OR-Tools' routing library (see module docstring)."""
+class WarmStartRejected(Exception):
+    """OR-Tools could not restore the warm start, and no cold search was wanted."""
+
+
+def solve_ortools(
+    problem: Problem,
+    *,
+    limits: Limits,
+    params: SolveParams,
+    count_building: bool = False,
+    cold_after_warm: bool = True,
+) -> Solution:
+    """Solve ``problem`` with OR-Tools' routing library (see module docstring).
+
+    With ``count_building`` the time spent building the model and restoring
+    a warm start (seconds on a large day) comes out of the time limit, down
+    to a floor of :data:`MIN_SEARCH_SHARE` of it (5% for a cold search after
+    a failed restore), so a pipeline that hands OR-Tools what is left of its
+    budget stops on time.
+
+    With ``cold_after_warm=False`` a warm start OR-Tools cannot restore
+    raises :class:`WarmStartRejected` instead of starting a cold search with
+    what is left of the time (the caller has a better plan to fall back on).
+    """
     began = clock.perf_counter()
     model = _Model(problem, params)
     search = _search_parameters(problem, limits, params, len(model.nodes.location))
+
+    def on_time(floor: float) -> None:
+        # The model, the warm start and a failed restore count against the limit.
+        if count_building and limits.time_limit_s is not None:
+            spent = clock.perf_counter() - began
+            left = max(limits.time_limit_s - spent, floor * limits.time_limit_s)
+            search.time_limit.FromMilliseconds(int(left * 1000))
+
     routing = model.routing
     warm = model.warm_routes()
     assignment = None
@@ -484,9 +516,14 @@ def solve_ortools(problem: Problem, *, limits: Limits, params: SolveParams) -> S
         initial, trimmed = _feasible_start(routing, warm)
         trimmed += model.trimmed
         if initial is not None:
+            on_time(MIN_SEARCH_SHARE)
             assignment = routing.SolveFromAssignmentWithParameters(initial, search)
         warm_used = assignment is not None
+    if assignment is None and warm is not None and not cold_after_warm:
+        raise WarmStartRejected(f"{trimmed} stops cut, restore failed")
     if assignment is None:
+        # After a failed restore, a cold search gets only what is left.
+        on_time(MIN_SEARCH_SHARE if warm is None else 0.05)
         assignment = routing.SolveWithParameters(search)
     status = _STATUS.get(routing.status(), str(routing.status()))
     if assignment is None:

@@ -292,11 +292,25 @@ def to_pyvrp(
     return _Mapping(data, client_bin, len(garages), len(sites), type_vehicles, allowed, pre_unserved, max_penalty)
 
 
+class _Deadline:
+    """Stop ``seconds`` after this criterion is made.
+
+    Unlike PyVRP's ``MaxRuntime``, which starts counting at its first call,
+    this also counts the initial population (seconds on a large day).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._at = clock.perf_counter() + seconds
+
+    def __call__(self, best_cost: float) -> bool:
+        return clock.perf_counter() >= self._at
+
+
 def _stop_for(limits: Limits, n_bins: int) -> pyvrp.stop.StoppingCriterion:
     """Time and/or iteration limits (a solution limit counts as iterations of the search)."""
     criteria: list[pyvrp.stop.StoppingCriterion] = []
     if limits.time_limit_s is not None:
-        criteria.append(MaxRuntime(limits.time_limit_s))
+        criteria.append(_Deadline(limits.time_limit_s))
     if limits.solution_limit is not None:
         criteria.append(MaxIterations(limits.solution_limit * ITERATIONS_PER_SOLUTION))
     if not criteria:
@@ -361,6 +375,14 @@ def _run(mapping: _Mapping, stop: pyvrp.stop.StoppingCriterion, seed: int) -> tu
         plans.append((vehicle, stops, int(route.start_time())))
     cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
     return float(cost), best.is_feasible(), plans
+
+
+def _left(limits: Limits, began: float) -> Limits:
+    """``limits`` less the time since ``began`` (at least 0.1 s)."""
+    if limits.time_limit_s is None:
+        return limits
+    spent = clock.perf_counter() - began
+    return Limits(time_limit_s=max(limits.time_limit_s - spent, 0.1), solution_limit=limits.solution_limit)
 
 
 def insert_tips(problem: Problem, vehicle: int, bins: Sequence[int]) -> list[tuple[str, int]]:
@@ -436,17 +458,12 @@ def search(
     strict = to_pyvrp(problem, relax_breaks=relax_breaks, strict=True, whole_day=whole_day)
     if not strict.client_bin:
         return 0.0, []
-    stop = _GiveUp(limits, len(strict.client_bin), GIVE_UP_SHARE)
+    # Building the data (seconds on a large day) comes out of the search's time.
+    stop = _GiveUp(_left(limits, began), len(strict.client_bin), GIVE_UP_SHARE)
     cost, feasible, plans = _run(strict, stop, seed)
     if not feasible and any(c.required for c in strict.data.clients()):
-        rest = limits
-        if limits.time_limit_s is not None:
-            rest = Limits(
-                time_limit_s=max(limits.time_limit_s - (clock.perf_counter() - began), 0.1),
-                solution_limit=limits.solution_limit,
-            )
         loose = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
-        cost, _, plans = _run(loose, _stop_for(rest, len(strict.client_bin)), seed)
+        cost, _, plans = _run(loose, _stop_for(_left(limits, began), len(strict.client_bin)), seed)
     if whole_day and problem.tips:
         plans = [(v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN]), t) for v, stops, t in plans]
     return cost, plans

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .limits import Limits, SolveParams, default_time_limit
-from .ortools_engine import solve_ortools
+from .ortools_engine import WarmStartRejected, solve_ortools
 from .problem import Problem
 from .pyvrp_engine import search, solution_from_plans, solve_pyvrp, unsupported
 from .solution import BIN, Solution
@@ -108,25 +108,33 @@ def _combined(
         ]
         for v, stops, _ in plans
     }
-    polished = solve_ortools(
-        problem, limits=second, params=dataclasses.replace(params, warm_start=warm, engine="ortools")
-    )
-    details = dict(polished.details, combined_for=missing, seed=params.seed, whole_day=whole_day)
-    best = dataclasses.replace(polished, engine="pyvrp+ortools", details=details)
-    if not polished.details.get("warm_start_used"):
-        # OR-Tools could not restore the routes (it sometimes cannot place breaks in
-        # a given order): schedule PyVRP's routes ourselves, breaks included.
-        fitted = solution_from_plans(
+    try:
+        polished: Solution | None = solve_ortools(
             problem,
-            plans,
-            engine="pyvrp+schedule",
-            runtime_s=0.0,
-            objective=0.0,
-            fit_rules=True,
-            details={"combined_for": missing, "seed": params.seed, "whole_day": whole_day},
+            limits=second,
+            params=dataclasses.replace(params, warm_start=warm, engine="ortools"),
+            count_building=True,
+            cold_after_warm=False,
         )
-        if _rank(problem, fitted) < _rank(problem, polished):
-            best = fitted
+    except WarmStartRejected:
+        # OR-Tools could not restore the routes (it sometimes cannot place breaks in
+        # a given order, or on a large day within its time): our scheduling instead.
+        polished = None
+    fitted = solution_from_plans(
+        problem,
+        plans,
+        engine="pyvrp+schedule",
+        runtime_s=0.0,
+        objective=0.0,
+        fit_rules=True,
+        details={"combined_for": missing, "seed": params.seed, "whole_day": whole_day},
+    )
+    best = fitted
+    if polished is not None:
+        details = dict(polished.details, combined_for=missing, seed=params.seed, whole_day=whole_day)
+        polished = dataclasses.replace(polished, engine="pyvrp+ortools", details=details)
+        if _rank(problem, polished) <= _rank(problem, fitted):
+            best = polished
     return _with_spare_lorries(problem, best, limits, params.seed)
 
 

@@ -588,3 +588,43 @@ def test_restarts_try_a_new_seed_each_round_and_keep_the_best(monkeypatch):
     assert len(seeds) >= 2 and seeds == list(range(3, 3 + 2 * len(seeds), 2))
     assert best.details["rounds"] == 4 and check_solution(problem, best).ok
     assert solver._rank(problem, best) == min(solver._rank(problem, r) for r in found)
+
+
+def test_bins_left_behind_go_to_idle_lorries():
+    """A plan that left two required bins while a lorry stood idle gets them collected by that lorry."""
+    from routing.pyvrp_engine import solution_from_plans
+    from routing.solver import _with_spare_lorries
+
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
+    problem = make_problem(points, bins, [_veh("v1", break_=Break(100, 150, 30)), _veh("v2")])
+    partial = solution_from_plans(problem, [(0, [("bin", 0)], 0)], engine="t", runtime_s=0, objective=0, fit_rules=True)
+    assert sorted(u.bin_id for u in partial.unserved) == ["b2", "b3"]
+    repaired = _with_spare_lorries(problem, partial, Limits(solution_limit=50), seed=0)
+    report = check_solution(problem, repaired, require_all=True)
+    assert report.ok, str(report)
+    assert repaired.route_of("v1").bins == ["b1"] and sorted(repaired.route_of("v2").bins) == ["b2", "b3"]
+    assert repaired.details["bins_on_spare_lorries"] == 2
+    # With no lorry idle there is nothing to do.
+    busy = solution_from_plans(
+        problem, [(0, [("bin", 0)], 0), (1, [("bin", 1)], 0)], engine="t", runtime_s=0, objective=0
+    )
+    assert _with_spare_lorries(problem, busy, Limits(solution_limit=50), seed=0) is busy
+
+
+def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypatch):
+    """No cold OR-Tools search after a failed restore: PyVRP's routes, scheduled by us with the break."""
+    from routing import solver
+    from routing.ortools_engine import WarmStartRejected
+
+    def rejects(*args, **kwargs):
+        assert kwargs["cold_after_warm"] is False and kwargs["count_building"] is True
+        raise WarmStartRejected("restore failed")
+
+    monkeypatch.setattr(solver, "solve_ortools", rejects)
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
+    solution = solver._combined(problem, Limits(solution_limit=50), SolveParams(), ["driver breaks"])
+    report = check_solution(problem, solution, require_all=True)
+    assert report.ok, str(report)
+    assert solution.engine == "pyvrp+schedule" and solution.routes[0].break_ is not None
