@@ -352,13 +352,34 @@ class _GiveUp:
 Plans = list[tuple[int, list[tuple[str, int]], int]]
 
 
-def _run(mapping: _Mapping, stop: pyvrp.stop.StoppingCriterion, seed: int) -> tuple[float, bool, Plans]:
-    """One PyVRP search: its cost, whether it is feasible and, per used vehicle, stops and departure."""
+@dataclass(frozen=True)
+class Found:
+    """What a PyVRP search found, kept so that it can search on from there (:func:`search_on`)."""
+
+    cost: float
+    plans: Plans
+    mapping: _Mapping | None = None
+    best: pyvrp.Solution | None = None
+    whole_day: bool = False
+
+
+def _run(
+    mapping: _Mapping, stop: pyvrp.stop.StoppingCriterion, seed: int, start: pyvrp.Solution | None = None
+) -> tuple[float, bool, Plans, pyvrp.Solution]:
+    """One PyVRP search: its cost, whether it is feasible, per used vehicle stops and departure, and the solution."""
     with warnings.catch_warnings():
         # Raised when no plan serves every required bin; search() handles that case.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
         params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=mapping.max_penalty))
-        result = pyvrp.solve(mapping.data, stop=stop, seed=seed, display=False, collect_stats=False, params=params)
+        result = pyvrp.solve(
+            mapping.data,
+            stop=stop,
+            seed=seed,
+            display=False,
+            collect_stats=False,
+            params=params,
+            initial_solution=start,
+        )
     best = result.best
     free = [list(m) for m in mapping.type_vehicles]
     plans = []
@@ -374,7 +395,7 @@ def _run(mapping: _Mapping, stop: pyvrp.stop.StoppingCriterion, seed: int) -> tu
         vehicle = free[route.vehicle_type()].pop(0)
         plans.append((vehicle, stops, int(route.start_time())))
     cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
-    return float(cost), best.is_feasible(), plans
+    return float(cost), best.is_feasible(), plans, best
 
 
 def _left(limits: Limits, began: float) -> Limits:
@@ -454,19 +475,42 @@ def search(
     search where they are optional with a large prize. With ``whole_day``
     (see :func:`to_pyvrp`) the tips are placed afterwards by :func:`insert_tips`.
     """
+    found = search_from_scratch(problem, limits, seed, relax_breaks, whole_day)
+    return found.cost, found.plans
+
+
+def search_from_scratch(
+    problem: Problem, limits: Limits, seed: int, relax_breaks: bool, whole_day: bool = False
+) -> Found:
+    """:func:`search`, keeping what it needs to search on."""
     began = clock.perf_counter()
     strict = to_pyvrp(problem, relax_breaks=relax_breaks, strict=True, whole_day=whole_day)
     if not strict.client_bin:
-        return 0.0, []
+        return Found(0.0, [])
     # Building the data (seconds on a large day) comes out of the search's time.
     stop = _GiveUp(_left(limits, began), len(strict.client_bin), GIVE_UP_SHARE)
-    cost, feasible, plans = _run(strict, stop, seed)
+    mapping = strict
+    cost, feasible, plans, best = _run(strict, stop, seed)
     if not feasible and any(c.required for c in strict.data.clients()):
-        loose = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
-        cost, _, plans = _run(loose, _stop_for(_left(limits, began), len(strict.client_bin)), seed)
-    if whole_day and problem.tips:
-        plans = [(v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN]), t) for v, stops, t in plans]
-    return cost, plans
+        mapping = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
+        cost, _, plans, best = _run(mapping, _stop_for(_left(limits, began), len(strict.client_bin)), seed)
+    return Found(cost, _with_tips(problem, plans, whole_day), mapping, best, whole_day)
+
+
+def search_on(problem: Problem, found: Found, limits: Limits, seed: int) -> Found:
+    """Search on from ``found``'s best solution, with ``found``'s formulation, for ``limits``."""
+    if found.mapping is None or found.best is None:
+        return found
+    began = clock.perf_counter()
+    stop = _stop_for(_left(limits, began), len(found.mapping.client_bin))
+    cost, _, plans, best = _run(found.mapping, stop, seed, found.best)
+    return Found(cost, _with_tips(problem, plans, found.whole_day), found.mapping, best, found.whole_day)
+
+
+def _with_tips(problem: Problem, plans: Plans, whole_day: bool) -> Plans:
+    if not (whole_day and problem.tips):
+        return plans
+    return [(v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN]), t) for v, stops, t in plans]
 
 
 def solution_from_plans(

@@ -37,7 +37,7 @@ from typing import Any
 from .limits import Limits, SolveParams, default_time_limit
 from .ortools_engine import WarmStartRejected, solve_ortools
 from .problem import Problem
-from .pyvrp_engine import search, solution_from_plans, solve_pyvrp, unsupported
+from .pyvrp_engine import search, search_from_scratch, search_on, solution_from_plans, solve_pyvrp, unsupported
 from .solution import BIN, Solution
 
 #: Share of the time limit the combined mode gives PyVRP (the rest is OR-Tools').
@@ -97,7 +97,8 @@ def _combined(
     """
     began = clock.perf_counter()
     first, second = _split(limits, len(problem.bins))
-    _, plans = search(problem, first, params.seed, True, whole_day)
+    found = search_from_scratch(problem, first, params.seed, True, whole_day)
+    plans = found.plans
     if limits.time_limit_s is not None:
         # Whatever the first phase overran comes out of the second.
         left = limits.time_limit_s - (clock.perf_counter() - began)
@@ -120,6 +121,12 @@ def _combined(
         # OR-Tools could not restore the routes (it sometimes cannot place breaks in
         # a given order, or on a large day within its time): our scheduling instead.
         polished = None
+        if limits.time_limit_s is not None:
+            # OR-Tools gave up early: PyVRP searches on with what is left, bar
+            # a little for scheduling the routes.
+            left = limits.time_limit_s * (1 - FIT_RESERVE_SHARE) - (clock.perf_counter() - began)
+            if left >= 1.0:
+                plans = search_on(problem, found, Limits(time_limit_s=left), params.seed).plans
     fitted = solution_from_plans(
         problem,
         plans,
@@ -138,6 +145,8 @@ def _combined(
     return _with_spare_lorries(problem, best, limits, params.seed)
 
 
+#: Share of the time limit kept for scheduling PyVRP's routes when OR-Tools gives up.
+FIT_RESERVE_SHARE = 0.05
 #: Share of the time limit the spare-lorry round may take (at least a second).
 SPARE_SHARE = 0.05
 
@@ -184,7 +193,7 @@ def _restarts(
     second round uses that formulation.
     """
     if limits.time_limit_s is None:
-        return _combined(problem, limits, params, missing, whole_day)
+        return _combined(problem, limits, params, missing)  # one round: the usual formulation
     round_s = max(ROUND_MIN_S, ROUND_S_PER_BIN * len(problem.bins))
     rounds = max(1, int(limits.time_limit_s // round_s))
     began = clock.perf_counter()

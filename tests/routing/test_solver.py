@@ -628,3 +628,17 @@ def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypat
     report = check_solution(problem, solution, require_all=True)
     assert report.ok, str(report)
     assert solution.engine == "pyvrp+schedule" and solution.routes[0].break_ is not None
+
+
+def test_pyvrp_searches_on_from_where_it_stopped(tip_problem):
+    """Searching on starts from the best solution found, so it is never worse, in the same formulation."""
+    from routing.pyvrp_engine import search_from_scratch, search_on
+
+    lorry = dataclasses.replace(tip_problem.vehicles[0], max_load_per_day=(6,))
+    problem = dataclasses.replace(tip_problem, vehicles=(lorry,))  # three a trip, six a day: one tip midway
+    first = search_from_scratch(problem, Limits(solution_limit=2), 0, False, whole_day=True)
+    more = search_on(problem, first, Limits(solution_limit=50), 1)
+    assert more.cost <= first.cost and more.whole_day
+    served = sorted(ref for _, stops, _ in more.plans for kind, ref in stops if kind == "bin")
+    assert served == list(range(6))
+    assert any(kind == "tip" for _, stops, _ in more.plans for kind, _ in stops)  # tips put back in
