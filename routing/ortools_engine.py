@@ -487,9 +487,8 @@ def solve_ortools(
 
     With ``count_building`` the time spent building the model and restoring
     a warm start (seconds on a large day) comes out of the time limit, down
-    to a floor of :data:`MIN_SEARCH_SHARE` of it (5% for a cold search after
-    a failed restore), so a pipeline that hands OR-Tools what is left of its
-    budget stops on time.
+    to a floor of :data:`MIN_SEARCH_SHARE` of it, so a pipeline that hands
+    OR-Tools what is left of its budget stops on time.
 
     With ``cold_after_warm=False`` a warm start OR-Tools cannot restore
     raises :class:`WarmStartRejected` instead of starting a cold search with
@@ -499,11 +498,11 @@ def solve_ortools(
     model = _Model(problem, params)
     search = _search_parameters(problem, limits, params, len(model.nodes.location))
 
-    def on_time(floor: float) -> None:
+    def on_time() -> None:
         # The model, the warm start and a failed restore count against the limit.
         if count_building and limits.time_limit_s is not None:
             spent = clock.perf_counter() - began
-            left = max(limits.time_limit_s - spent, floor * limits.time_limit_s)
+            left = max(limits.time_limit_s - spent, MIN_SEARCH_SHARE * limits.time_limit_s)
             search.time_limit.FromMilliseconds(int(left * 1000))
 
     routing = model.routing
@@ -516,14 +515,13 @@ def solve_ortools(
         initial, trimmed = _feasible_start(routing, warm)
         trimmed += model.trimmed
         if initial is not None:
-            on_time(MIN_SEARCH_SHARE)
+            on_time()
             assignment = routing.SolveFromAssignmentWithParameters(initial, search)
         warm_used = assignment is not None
     if assignment is None and warm is not None and not cold_after_warm:
         raise WarmStartRejected(f"{trimmed} stops cut, restore failed")
     if assignment is None:
-        # After a failed restore, a cold search gets only what is left.
-        on_time(MIN_SEARCH_SHARE if warm is None else 0.05)
+        on_time()
         assignment = routing.SolveWithParameters(search)
     status = _STATUS.get(routing.status(), str(routing.status()))
     if assignment is None:
