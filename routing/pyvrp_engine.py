@@ -501,8 +501,7 @@ def search_on(problem: Problem, found: Found, limits: Limits, seed: int) -> Foun
     """Search on from ``found``'s best solution, with ``found``'s formulation, for ``limits``."""
     if found.mapping is None or found.best is None:
         return found
-    began = clock.perf_counter()
-    stop = _stop_for(_left(limits, began), len(found.mapping.client_bin))
+    stop = _stop_for(limits, len(found.mapping.client_bin))
     cost, _, plans, best = _run(found.mapping, stop, seed, found.best)
     return Found(cost, _with_tips(problem, plans, found.whole_day), found.mapping, best, found.whole_day)
 
