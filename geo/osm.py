@@ -53,7 +53,8 @@ _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
 #: Bump when the way filter or the graph layout changes, to invalidate caches.
 CACHE_VERSION = "5"
-OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".xml")
+#: The OSM file endings :func:`graph_from_file` reads (the one list; the API and CLI use it too).
+OSM_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm")
 
 
 def is_drivable(tags: dict[str, str]) -> bool:
@@ -187,12 +188,6 @@ def graph_from_place(query: str | dict[str, str]) -> nx.MultiDiGraph:
     """Download the drivable network for a place name through osmnx (needs internet)."""
     with _osmnx_way_tags():
         return ox.graph_from_place(query, network_type="drive", simplify=True, retain_all=True)
-
-
-def graph_from_bbox(west: float, south: float, east: float, north: float) -> nx.MultiDiGraph:
-    """Download the drivable network inside a lon/lat bounding box (needs internet)."""
-    with _osmnx_way_tags():
-        return ox.graph_from_bbox((west, south, east, north), network_type="drive", retain_all=True)
 
 
 def network_from_place(query: str | dict[str, str]) -> RoadNetwork:
