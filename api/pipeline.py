@@ -312,7 +312,6 @@ def _problem(
         facilities=facilities,
         dimensions=DIMENSIONS,
         balance_weight=fleet.planning.balance_weight,
-        location_ids=tuple(str(x) for x in locations),
     )
 
 

@@ -224,7 +224,8 @@ def _packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDA
         job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
         job.write_bytes(pickle.dumps((graph, sources[half:], columns), protocol=pickle.HIGHEST_PROTOCOL))
         helper = subprocess.Popen(
-            [sys.executable, "-m", "geo._dijkstra_worker", str(job), str(answer)],
+            # -P: the working directory stays off sys.path, so nothing there can shadow our packages.
+            [sys.executable, "-P", "-m", "geo._dijkstra_worker", str(job), str(answer)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

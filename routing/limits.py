@@ -13,9 +13,12 @@ class Limits:
     """When to stop searching.
 
     ``time_limit_s=None`` with a ``solution_limit`` gives a deterministic run
-    (what tests use), with four times :func:`default_time_limit` as a backstop
-    for searches that stop finding new solutions; with both ``None`` the
-    limit scales with the problem size.
+    (what tests use): one core, no restarts, and for every engine a backstop
+    deadline of :data:`routing.stop.BACKSTOP_FACTOR` times
+    :func:`default_time_limit`, for searches that stop finding new
+    solutions; with both ``None`` the limit is :func:`default_time_limit`.
+    :func:`routing.solve` turns these into one absolute deadline
+    (:class:`routing.stop.Budget`) when it starts.
     """
 
     time_limit_s: float | None = None

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from .cost import with_cost
 from .errors import InfeasibleProblem
 from .feasibility import explain_unserved, home_via_site, servable
-from .limits import Limits, SolveParams, default_time_limit
+from .limits import SolveParams
 from .problem import HORIZON_S, Matrix, Problem, Vehicle
 from .schedule import longest_fitting_prefix
 from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
+from .stop import Budget
 
 #: Costs are multiplied by this and rounded, as OR-Tools wants integers.
 COST_SCALE = 1000
@@ -36,7 +38,7 @@ COST_SCALE = 1000
 REQUIRED_PENALTY = 10**8
 MAX_TIPS_PER_VEHICLE = 12
 TIP_TOKEN_COST = 1
-#: With ``count_building``, the search keeps at least this share of its time limit.
+#: The search keeps at least this share of the time left when :func:`solve_ortools` is called.
 MIN_SEARCH_SHARE = 0.25
 
 _STATUS = {
@@ -127,8 +129,9 @@ def _service(problem: Problem, nodes: _Nodes) -> list[int]:
 
 
 def _search_parameters(
-    problem: Problem, limits: Limits, params: SolveParams, n_nodes: int
+    problem: Problem, budget: Budget, params: SolveParams
 ) -> pywrapcp.DefaultRoutingSearchParameters:
+    """OR-Tools' search settings; the time limit is set just before the search (see :func:`solve_ortools`)."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     first = params.first_solution
     if first == "auto":
@@ -136,15 +139,9 @@ def _search_parameters(
         first = "PARALLEL_CHEAPEST_INSERTION" if constrained else "PATH_CHEAPEST_ARC"
     search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
     search.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic)
-    time_limit = limits.time_limit_s
-    if time_limit is None:
-        # Without a time limit, a solution limit alone could run forever when the
-        # search stops finding new solutions; the size-scaled limit is a backstop.
-        time_limit = default_time_limit(n_nodes) * (1 if limits.solution_limit is None else 4)
-    if time_limit is not None:
-        search.time_limit.FromMilliseconds(int(time_limit * 1000))
-    if limits.solution_limit is not None:
-        search.solution_limit = limits.solution_limit
+    search.time_limit.FromMilliseconds(int(budget.deadline.total_s * 1000))
+    if budget.solution_limit is not None:
+        search.solution_limit = budget.solution_limit
     search.log_search = params.log_search
     return search
 
@@ -439,8 +436,7 @@ class _Model:
                 index = assignment.Value(r.NextVar(index))
             brk = breaks.get(f"break {veh.id}") if v in self.breaks else None
             used = len(visits) > 2
-            cost = distance * veh.cost_per_distance
-            routes.append(Route(veh.id, tuple(visits), brk if used else None, distance, cost))
+            routes.append(Route(veh.id, tuple(visits), brk if used else None, distance))
         return routes, served
 
 
@@ -475,35 +471,26 @@ class WarmStartRejected(Exception):
     """OR-Tools could not restore the warm start, and no cold search was wanted."""
 
 
-def solve_ortools(
-    problem: Problem,
-    *,
-    limits: Limits,
-    params: SolveParams,
-    count_building: bool = False,
-    cold_after_warm: bool = True,
-) -> Solution:
+def solve_ortools(problem: Problem, *, budget: Budget, params: SolveParams, cold_after_warm: bool = True) -> Solution:
     """Solve ``problem`` with OR-Tools' routing library (see module docstring).
 
-    With ``count_building`` the time spent building the model and restoring
-    a warm start (seconds on a large day) comes out of the time limit, down
-    to a floor of :data:`MIN_SEARCH_SHARE` of it, so a pipeline that hands
-    OR-Tools what is left of its budget stops on time.
+    Building the model and restoring a warm start (seconds on a large day)
+    count against the budget's deadline; the search itself keeps at least
+    :data:`MIN_SEARCH_SHARE` of the time the budget had when this was
+    called, so a late start still searches a little.
 
     With ``cold_after_warm=False`` a warm start OR-Tools cannot restore
     raises :class:`WarmStartRejected` instead of starting a cold search with
     what is left of the time (the caller has a better plan to fall back on).
     """
     began = clock.perf_counter()
+    floor = MIN_SEARCH_SHARE * budget.deadline.left()
     model = _Model(problem, params)
-    search = _search_parameters(problem, limits, params, len(model.nodes.location))
+    search = _search_parameters(problem, budget, params)
 
     def on_time() -> None:
-        # The model, the warm start and a failed restore count against the limit.
-        if count_building and limits.time_limit_s is not None:
-            spent = clock.perf_counter() - began
-            left = max(limits.time_limit_s - spent, MIN_SEARCH_SHARE * limits.time_limit_s)
-            search.time_limit.FromMilliseconds(int(left * 1000))
+        # The model, the warm start and a failed restore count against the deadline.
+        search.time_limit.FromMilliseconds(int(max(budget.deadline.left(), floor) * 1000))
 
     routing = model.routing
     warm = model.warm_routes()
@@ -534,12 +521,15 @@ def solve_ortools(
     for b, item in enumerate(problem.bins):
         if b in model.allowed and b not in served:
             unserved.append(Unserved(item.id, explain_unserved(problem, item, model.allowed[b]), item.required))
-    return Solution(
+    details: dict[str, object] = {"search_objective": assignment.ObjectiveValue() / COST_SCALE}
+    if warm is not None:
+        details |= {"warm_start_trimmed": trimmed, "warm_start_used": warm_used}
+    solution = Solution(
         routes=tuple(routes),
         unserved=tuple(unserved),
-        objective=assignment.ObjectiveValue() / COST_SCALE,
         status=status,
         runtime_s=clock.perf_counter() - began,
         engine="ortools",
-        details={"warm_start_trimmed": trimmed, "warm_start_used": warm_used} if warm is not None else {},
+        details=details,
     )
+    return with_cost(problem, solution)

@@ -9,7 +9,7 @@ itself when built, so the solver and the checker can trust it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -147,7 +147,6 @@ class Problem:
     facilities: tuple[Facility, ...] = ()
     dimensions: tuple[str, ...] = ("load",)
     balance_weight: float = 0.0
-    location_ids: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _validate(self)

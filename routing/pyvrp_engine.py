@@ -34,30 +34,27 @@ from __future__ import annotations
 import math
 import time as clock
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyvrp
 from pyvrp import ActivityType, Client, Depot, Location, ProblemData, VehicleType
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
 from .errors import ProblemError
-from .feasibility import _home_via_site, explain_unserved, servable
-from .limits import Limits, SolveParams, default_time_limit
+from .feasibility import _home_via_site, servable
+from .limits import SolveParams
 from .problem import Matrix, Problem, Vehicle
-from .schedule import fitted_route, longest_fitting_prefix, schedule_route
+from .schedule import Plans, solution_from_plans
 from .solution import BIN, TIP, Solution, Unserved
+from .stop import Budget, GiveUp, criterion_for
+from .tips import insert_tips
 
 MAX_RELOADS = 12
-ITERATIONS_PER_SOLUTION = 50
 LARGE = 10**9
 #: Share of the budget after which a search with required bins, still without
 #: a plan that serves them all, gives up for the optional-with-prize search.
 GIVE_UP_SHARE = 0.25
-#: PyVRP's cost of an infeasible solution is the largest integer it has.
-INFEASIBLE_COST = 2**62
 
 
 def unsupported(problem: Problem) -> list[str]:
@@ -292,69 +289,13 @@ def to_pyvrp(
     return _Mapping(data, client_bin, len(garages), len(sites), type_vehicles, allowed, pre_unserved, max_penalty)
 
 
-class _Deadline:
-    """Stop ``seconds`` after this criterion is made.
-
-    Unlike PyVRP's ``MaxRuntime``, which starts counting at its first call,
-    this also counts the initial population (seconds on a large day).
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self._at = clock.perf_counter() + seconds
-
-    def __call__(self, best_cost: float) -> bool:
-        return clock.perf_counter() >= self._at
-
-
-def _stop_for(limits: Limits, n_bins: int) -> pyvrp.stop.StoppingCriterion:
-    """Time and/or iteration limits (a solution limit counts as iterations of the search)."""
-    criteria: list[pyvrp.stop.StoppingCriterion] = []
-    if limits.time_limit_s is not None:
-        criteria.append(_Deadline(limits.time_limit_s))
-    if limits.solution_limit is not None:
-        criteria.append(MaxIterations(limits.solution_limit * ITERATIONS_PER_SOLUTION))
-    if not criteria:
-        criteria.append(MaxRuntime(default_time_limit(n_bins)))
-    return criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
-
-
-class _GiveUp:
-    """Wrap a stopping criterion; also stop once ``share`` of it has passed with no feasible plan.
-
-    The share is of the time limit and of the iteration limit, whichever is set
-    (or of the default time limit when neither is).
-    """
-
-    def __init__(self, limits: Limits, n_bins: int, share: float) -> None:
-        self._inner = _stop_for(limits, n_bins)
-        seconds = limits.time_limit_s
-        if seconds is None and limits.solution_limit is None:
-            seconds = default_time_limit(n_bins)
-        self._seconds = None if seconds is None else share * seconds
-        iters = None if limits.solution_limit is None else limits.solution_limit * ITERATIONS_PER_SOLUTION
-        self._iters = None if iters is None else max(1, int(share * iters))
-        self._count = 0
-        self._began: float | None = None
-
-    def __call__(self, best_cost: int) -> bool:
-        if self._began is None:
-            self._began = clock.perf_counter()
-        if self._inner(best_cost):
-            return True
-        self._count += 1
-        if best_cost < INFEASIBLE_COST:
-            return False
-        return (self._seconds is not None and clock.perf_counter() - self._began > self._seconds) or (
-            self._iters is not None and self._count > self._iters
-        )
-
-
-Plans = list[tuple[int, list[tuple[str, int]], int]]
-
-
 @dataclass(frozen=True)
 class Found:
-    """What a PyVRP search found, kept so that it can search on from there (:func:`search_on`)."""
+    """What a PyVRP search found, kept so that it can search on from there (:func:`search_on`).
+
+    ``cost`` is PyVRP's own scaled cost, for comparing searches of one
+    formulation only; plans are compared with :func:`routing.cost.rank`.
+    """
 
     cost: float
     plans: Plans
@@ -398,111 +339,35 @@ def _run(
     return float(cost), best.is_feasible(), plans, best
 
 
-def _left(limits: Limits, began: float) -> Limits:
-    """``limits`` less the time since ``began`` (at least 0.1 s)."""
-    if limits.time_limit_s is None:
-        return limits
-    spent = clock.perf_counter() - began
-    return Limits(time_limit_s=max(limits.time_limit_s - spent, 0.1), solution_limit=limits.solution_limit)
-
-
-def insert_tips(problem: Problem, vehicle: int, bins: Sequence[int]) -> list[tuple[str, int]]:
-    """Stops for ``bins`` in this order, with tips where the trips fit ``vehicle`` at least cost.
-
-    Each tip goes between two bins, at the site that adds the least distance
-    and time; the day's last tip is the drive home's, as everywhere. An exact
-    shortest-path split of the fixed order (as in route-first, cluster-second
-    heuristics): O(number of bins × bins per trip).
-    """
-    stops: list[tuple[str, int]] = [(BIN, b) for b in bins]
-    veh = problem.vehicles[vehicle]
-    if not problem.tips or len(bins) < 2:
-        return stops
-    m = problem.matrix(veh)
-    sites = problem.facilities_for(veh)
-    at = np.array([problem.bins[b].location for b in bins])
-    site_at = np.array([problem.facilities[f].location for f in sites])
-    service = np.array([problem.facilities[f].service_s for f in sites])
-    here, there = at[:-1], at[1:]
-    extra_m = m.distance[here][:, site_at] + m.distance[site_at][:, there].T - m.distance[here, there][:, None]
-    extra_s = m.time_s[here][:, site_at] + service + m.time_s[site_at][:, there].T - m.time_s[here, there][:, None]
-    per_m, per_s = veh.cost_per_distance, veh.cost_per_hour / 3600
-    if per_m == 0 and per_s == 0:
-        per_m = 1.0
-    extra = extra_m * per_m + extra_s * per_s
-    site_after, detour = extra.argmin(axis=1), extra.min(axis=1)
-    demand = [problem.bins[b].demand for b in bins]
-    n, inf = len(bins), math.inf
-    # tipped[j]: least cost of the bins up to j with a tip straight after j.
-    tipped, came_from = [inf] * n, [-1] * n
-    finish, finish_from = inf, -1
-    for first in range(n):  # a trip that starts with bins[first]
-        base = 0.0 if first == 0 else tipped[first - 1]
-        if base == inf:
-            continue
-        load = [0] * len(veh.capacity)
-        for j in range(first, n):
-            load = [a + b for a, b in zip(load, demand[j], strict=True)]
-            if any(a > c for a, c in zip(load, veh.capacity, strict=True)):
-                break
-            if j == n - 1:
-                if base < finish:
-                    finish, finish_from = base, first
-            elif base + detour[j] < tipped[j]:
-                tipped[j], came_from[j] = base + float(detour[j]), first
-    if finish == inf:
-        return stops  # some bin alone is over capacity; the rules check reports it
-    after: dict[int, int] = {}
-    j = finish_from - 1
-    while j >= 0:
-        after[j] = sites[int(site_after[j])]
-        j = came_from[j] - 1
-    out: list[tuple[str, int]] = []
-    for k, b in enumerate(bins):
-        out.append((BIN, b))
-        if k in after:
-            out.append((TIP, after[k]))
-    return out
-
-
 def search(
-    problem: Problem, limits: Limits, seed: int, relax_breaks: bool, whole_day: bool = False
-) -> tuple[float, Plans]:
-    """Run PyVRP; return its cost and, per used vehicle, the stops and departure time.
+    problem: Problem, budget: Budget, *, seed: int, relax_breaks: bool = False, whole_day: bool = False
+) -> Found:
+    """Run PyVRP until ``budget`` is spent; per used vehicle, the stops and departure time.
 
     Required bins are required first; if no plan serves them all by
     :data:`GIVE_UP_SHARE` of the budget, the rest of the budget goes to the
-    search where they are optional with a large prize. With ``whole_day``
-    (see :func:`to_pyvrp`) the tips are placed afterwards by :func:`insert_tips`.
+    search where they are optional with a large prize. With ``relax_breaks``
+    shifts are shortened by their breaks (see :func:`to_pyvrp`); with
+    ``whole_day`` the tips are placed afterwards by
+    :func:`~routing.tips.insert_tips`. Building the data counts against the
+    budget's deadline.
     """
-    found = search_from_scratch(problem, limits, seed, relax_breaks, whole_day)
-    return found.cost, found.plans
-
-
-def search_from_scratch(
-    problem: Problem, limits: Limits, seed: int, relax_breaks: bool, whole_day: bool = False
-) -> Found:
-    """:func:`search`, keeping what it needs to search on."""
-    began = clock.perf_counter()
     strict = to_pyvrp(problem, relax_breaks=relax_breaks, strict=True, whole_day=whole_day)
     if not strict.client_bin:
         return Found(0.0, [])
-    # Building the data (seconds on a large day) comes out of the search's time.
-    stop = _GiveUp(_left(limits, began), len(strict.client_bin), GIVE_UP_SHARE)
     mapping = strict
-    cost, feasible, plans, best = _run(strict, stop, seed)
+    cost, feasible, plans, best = _run(strict, GiveUp(budget, GIVE_UP_SHARE), seed)
     if not feasible and any(c.required for c in strict.data.clients()):
         mapping = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
-        cost, _, plans, best = _run(mapping, _stop_for(_left(limits, began), len(strict.client_bin)), seed)
+        cost, _, plans, best = _run(mapping, criterion_for(budget), seed)
     return Found(cost, _with_tips(problem, plans, whole_day), mapping, best, whole_day)
 
 
-def search_on(problem: Problem, found: Found, limits: Limits, seed: int) -> Found:
-    """Search on from ``found``'s best solution, with ``found``'s formulation, for ``limits``."""
+def search_on(problem: Problem, found: Found, budget: Budget, *, seed: int) -> Found:
+    """Search on from ``found``'s best solution, with ``found``'s formulation, until ``budget`` is spent."""
     if found.mapping is None or found.best is None:
         return found
-    stop = _stop_for(limits, len(found.mapping.client_bin))
-    cost, _, plans, best = _run(found.mapping, stop, seed, found.best)
+    cost, _, plans, best = _run(found.mapping, criterion_for(budget), seed, found.best)
     return Found(cost, _with_tips(problem, plans, found.whole_day), found.mapping, best, found.whole_day)
 
 
@@ -512,49 +377,11 @@ def _with_tips(problem: Problem, plans: Plans, whole_day: bool) -> Plans:
     return [(v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN]), t) for v, stops, t in plans]
 
 
-def solution_from_plans(
-    problem: Problem,
-    plans: Sequence[tuple[int, list[tuple[str, int]], int]],
-    *,
-    engine: str,
-    runtime_s: float,
-    objective: float,
-    fit_rules: bool = False,
-    details: dict[str, object] | None = None,
-) -> Solution:
-    """Schedule PyVRP's stop orders into routes and explain what was left.
-
-    With ``fit_rules`` each route is cut to its longest prefix that keeps
-    every rule PyVRP did not know, and the driver's break is placed
-    (:func:`~routing.schedule.fitted_route`); the bins cut off are unserved.
-    """
-    allowed, pre_unserved = servable(problem)
-    by_vehicle = {v: (stops, start) for v, stops, start in plans}
-    routes, served = [], set()
-    for v in range(len(problem.vehicles)):
-        stops, start = by_vehicle.get(v, ([], None))
-        if fit_rules:
-            stops = stops[: longest_fitting_prefix(problem, v, stops)]
-            route = fitted_route(problem, v, stops)
-            assert route is not None  # a prefix that fits is scheduled by construction
-        else:
-            route = schedule_route(problem, v, stops, depart_s=start)
-        routes.append(route)
-        served |= {ref for kind, ref in stops if kind == BIN}
-    unserved = list(pre_unserved)
-    for b, item in enumerate(problem.bins):
-        if b in allowed and b not in served:
-            unserved.append(Unserved(item.id, explain_unserved(problem, item, allowed[b]), item.required))
-    return Solution(tuple(routes), tuple(unserved), objective, "success", runtime_s, engine, details or {})
-
-
-def solve_pyvrp(problem: Problem, *, limits: Limits, params: SolveParams) -> Solution:
+def solve_pyvrp(problem: Problem, *, budget: Budget, params: SolveParams) -> Solution:
     """Solve with PyVRP alone (raises for constraints it cannot express)."""
     missing = unsupported(problem)
     if missing:
         raise ProblemError(f"the pyvrp engine cannot express {', '.join(missing)}; use engine 'auto' or 'ortools'")
     began = clock.perf_counter()
-    cost, plans = search(problem, limits, params.seed, relax_breaks=False)
-    return solution_from_plans(
-        problem, plans, engine="pyvrp", runtime_s=clock.perf_counter() - began, objective=cost / _cost_scale(problem)
-    )
+    found = search(problem, budget, seed=params.seed)
+    return solution_from_plans(problem, found.plans, engine="pyvrp", runtime_s=clock.perf_counter() - began)

@@ -1,6 +1,8 @@
-"""Turn a sequence of stops into a scheduled :class:`Route` (earliest times).
+"""Turn sequences of stops into scheduled routes (earliest times) and a :class:`Solution`.
 
-Used to read routes back from engines that report only the order of stops.
+Used to read routes back from engines that report only the order of stops
+(PyVRP), and to fit the rules such an engine did not know (breaks, daily
+limits) by cutting routes and placing the break.
 When the problem makes vehicles tip, a route whose last stop is a bin gets
 the day's last tip (at the best site on the way home) written out.
 """
@@ -9,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .feasibility import home_via_site
+from .cost import with_cost
+from .feasibility import explain_unserved, home_via_site, servable
 from .problem import Problem
-from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Visit
+from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
+
+#: Per used vehicle: its index, its stops (``("bin", index)`` or ``("tip", facility index)``) and departure time.
+Plans = list[tuple[int, list[tuple[str, int]], int]]
 
 
 def schedule_route(
@@ -74,7 +80,7 @@ def schedule_route(
     if len(visits) == 2:
         visits = [visits[0], Visit(DEPOT, end_depot.id, end_depot.location, t0, t0, t0, (0,) * dims)]
         distance = 0
-    return Route(veh.id, tuple(visits), brk, distance, distance * veh.cost_per_distance)
+    return Route(veh.id, tuple(visits), brk, distance)
 
 
 def _keeps_rules(problem: Problem, vehicle: int, route: Route) -> bool:
@@ -141,3 +147,40 @@ def longest_fitting_prefix(problem: Problem, vehicle: int, stops: Sequence[tuple
         else:
             hi = mid - 1
     return lo
+
+
+def solution_from_plans(
+    problem: Problem,
+    plans: Sequence[tuple[int, list[tuple[str, int]], int]],
+    *,
+    engine: str,
+    runtime_s: float,
+    fit_rules: bool = False,
+    details: dict[str, object] | None = None,
+) -> Solution:
+    """Schedule stop orders into routes, explain what was left, and cost the plan.
+
+    With ``fit_rules`` each route is cut to its longest prefix that keeps
+    every rule the engine did not know, and the driver's break is placed
+    (:func:`fitted_route`); the bins cut off are unserved. The plan's
+    ``objective`` is :func:`routing.cost.plan_cost`.
+    """
+    allowed, pre_unserved = servable(problem)
+    by_vehicle = {v: (stops, start) for v, stops, start in plans}
+    routes, served = [], set()
+    for v in range(len(problem.vehicles)):
+        stops, start = by_vehicle.get(v, ([], None))
+        if fit_rules:
+            stops = stops[: longest_fitting_prefix(problem, v, stops)]
+            route = fitted_route(problem, v, stops)
+            assert route is not None  # a prefix that fits is scheduled by construction
+        else:
+            route = schedule_route(problem, v, stops, depart_s=start)
+        routes.append(route)
+        served |= {ref for kind, ref in stops if kind == BIN}
+    unserved = list(pre_unserved)
+    for b, item in enumerate(problem.bins):
+        if b in allowed and b not in served:
+            unserved.append(Unserved(item.id, explain_unserved(problem, item, allowed[b]), item.required))
+    solution = Solution(tuple(routes), tuple(unserved), 0.0, "success", runtime_s, engine, details or {})
+    return with_cost(problem, solution)

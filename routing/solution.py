@@ -39,7 +39,6 @@ class Route:
     visits: tuple[Visit, ...]
     break_: BreakPlan | None = None
     distance: int = 0
-    cost: float = 0.0
 
     @property
     def used(self) -> bool:
@@ -84,7 +83,11 @@ class Unserved:
 
 @dataclass(frozen=True)
 class Solution:
-    """The result of :func:`routing.solve`."""
+    """The result of :func:`routing.solve`.
+
+    ``objective`` is the plan's cost (:func:`routing.cost.plan_cost`),
+    the same measure whichever engine made the plan.
+    """
 
     routes: tuple[Route, ...]
     unserved: tuple[Unserved, ...] = ()

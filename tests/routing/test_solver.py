@@ -21,7 +21,9 @@ from routing import (
     check_solution,
     solve,
 )
+from routing.cost import rank
 from routing.solution import TIP, Visit
+from routing.stop import Budget
 
 from .conftest import make_problem
 
@@ -427,13 +429,13 @@ def test_same_seed_same_routes_pyvrp(tip_problem):
 
 def test_fitted_plans_place_the_break_and_cut_what_does_not_fit():
     """Scheduling given stop orders ourselves places the break and drops bins past the shift."""
-    from routing.pyvrp_engine import solution_from_plans
+    from routing.schedule import solution_from_plans
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
     problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30), shift=TimeWindow(0, 330))])
     plan = [(0, [("bin", 0), ("bin", 1), ("bin", 2)], 0)]
-    solution = solution_from_plans(problem, plan, engine="test", runtime_s=0, objective=0, fit_rules=True)
+    solution = solution_from_plans(problem, plan, engine="test", runtime_s=0, fit_rules=True)
     assert check_solution(problem, solution).ok
     route = solution.routes[0]
     assert route.break_ is not None and 100 <= route.break_.start_s <= 150
@@ -454,17 +456,18 @@ def test_pyvrp_over_full_day_falls_back_to_prizes():
 
 def test_strict_search_gives_up_only_without_a_feasible_plan():
     """The required-bins search stops at a quarter of its budget only while it has no feasible plan."""
-    from routing.pyvrp_engine import INFEASIBLE_COST, _GiveUp
+    from routing.stop import INFEASIBLE_COST, Budget, GiveUp
 
-    stop = _GiveUp(Limits(solution_limit=4), n_bins=3, share=0.25)  # 200 iterations, give up after 50
+    budget = Budget.from_limits(Limits(solution_limit=4), 3)
+    stop = GiveUp(budget, share=0.25)  # 200 iterations, give up after 50
     assert not any(stop(INFEASIBLE_COST) for _ in range(50))
     assert stop(INFEASIBLE_COST)
-    patient = _GiveUp(Limits(solution_limit=4), n_bins=3, share=0.25)
+    patient = GiveUp(budget, share=0.25)
     assert not any(patient(1000) for _ in range(200))
     assert patient(1000)
 
 
-@pytest.mark.parametrize("job", ["search", "combined"])
+@pytest.mark.parametrize("job", ["pyvrp", "combined"])
 def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
     """The helper process returns its own result (seed + 1) beside ours; both keep every rule."""
     from routing import solver
@@ -473,18 +476,18 @@ def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
     problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
-    limits = Limits(time_limit_s=1.0)
-    if job == "search":
-        args = [(problem, limits, seed, True) for seed in (0, 1)]
+    budget = Budget.from_limits(Limits(time_limit_s=1.0), 3)
+    if job == "pyvrp":
+        problem = dataclasses.replace(problem, vehicles=(_veh(),))
+        args = [(problem, budget, seed) for seed in (0, 1)]
     else:
-        args = [(problem, limits, SolveParams(seed=seed), ["driver breaks"]) for seed in (0, 1)]
-    results = solver._on_two_cores(limits, job, args[0], args[1])
+        args = [(problem, budget, SolveParams(seed=seed), ["driver breaks"]) for seed in (0, 1)]
+    results = solver._on_two_cores(budget, job, args[0], args[1])
     assert len(results) == 2
+    assert all(check_solution(problem, r, require_all=True).ok for r in results)
     if job == "combined":
         assert [r.details["seed"] for r in results] == [0, 1]
-        assert all(check_solution(problem, r).ok and r.routes[0].break_ is not None for r in results)
-    else:
-        assert all(sorted(ref for _, ref in plans[0][1]) == [0, 1, 2] for _, plans in results)
+        assert all(r.routes[0].break_ is not None for r in results)
 
 
 def test_fitted_break_goes_where_the_day_ends_soonest():
@@ -522,7 +525,7 @@ def _line_with_sites(capacity):
     ],
 )
 def test_insert_tips_splits_a_fixed_order_where_it_costs_least(capacity, expected):
-    from routing.pyvrp_engine import insert_tips
+    from routing.tips import insert_tips
 
     assert insert_tips(_line_with_sites(capacity), 0, [0, 1, 2, 3]) == expected
 
@@ -535,12 +538,13 @@ def _day_limited(tip_problem, **limits):
 
 def test_whole_day_search_keeps_the_daily_limit_and_tips_where_full(tip_problem):
     """Six bins, three a trip, four a day: two lorries, each tipping before it overflows."""
-    from routing.pyvrp_engine import search, solution_from_plans, unsupported
+    from routing.pyvrp_engine import search, unsupported
+    from routing.schedule import solution_from_plans
 
     problem = _day_limited(tip_problem, max_load_per_day=(4,))
     assert "daily load limits" in unsupported(problem)
-    _, plans = search(problem, Limits(solution_limit=100), 0, False, whole_day=True)
-    solution = solution_from_plans(problem, plans, engine="test", runtime_s=0, objective=0)
+    found = search(problem, Budget.from_limits(Limits(solution_limit=100), 6), seed=0, whole_day=True)
+    solution = solution_from_plans(problem, found.plans, engine="test", runtime_s=0)
     report = check_solution(problem, solution, require_all=True)
     assert report.ok, str(report)
     assert solution.vehicles_used == 2 and sorted(len(r.bins) for r in solution.routes) in ([2, 4], [3, 3])
@@ -551,7 +555,8 @@ def test_combined_whole_day_keeps_every_rule(tip_problem):
     from routing.solver import _combined
 
     problem = _day_limited(tip_problem, max_load_per_day=(4,), break_=Break(20, 60, 30))
-    solution = _combined(problem, Limits(solution_limit=100), SolveParams(), ["driver breaks"], True)
+    budget = Budget.from_limits(Limits(solution_limit=100), 6)
+    solution = _combined(problem, budget, SolveParams(), ["driver breaks"], whole_day=True)
     report = check_solution(problem, solution, require_all=True)
     assert report.ok, str(report)
     assert solution.details["whole_day"] is True
@@ -575,41 +580,41 @@ def test_restarts_try_a_new_seed_each_round_and_keep_the_best(monkeypatch):
     found = []
     real = solver._combined
 
-    def spy(*args):
-        result = real(*args)
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
         found.append(result)
         return result
 
     monkeypatch.setattr(solver, "_combined", spy)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
-    best = solver._restarts(problem, Limits(time_limit_s=1.0, solution_limit=20), SolveParams(seed=3), ["breaks"])
+    budget = Budget.from_limits(Limits(time_limit_s=1.0, solution_limit=20), 3)
+    best = solver._restarts(problem, budget, SolveParams(seed=3), ["breaks"])
     seeds = [r.details["seed"] for r in found]
     assert len(seeds) >= 2 and seeds == list(range(3, 3 + 2 * len(seeds), 2))
     assert best.details["rounds"] == 4 and check_solution(problem, best).ok
-    assert solver._rank(problem, best) == min(solver._rank(problem, r) for r in found)
+    assert rank(problem, best) == min(rank(problem, r) for r in found)
 
 
 def test_bins_left_behind_go_to_idle_lorries():
     """A plan that left two required bins while a lorry stood idle gets them collected by that lorry."""
-    from routing.pyvrp_engine import solution_from_plans
+    from routing.schedule import solution_from_plans
     from routing.solver import _with_spare_lorries
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
     problem = make_problem(points, bins, [_veh("v1", break_=Break(100, 150, 30)), _veh("v2")])
-    partial = solution_from_plans(problem, [(0, [("bin", 0)], 0)], engine="t", runtime_s=0, objective=0, fit_rules=True)
+    partial = solution_from_plans(problem, [(0, [("bin", 0)], 0)], engine="t", runtime_s=0, fit_rules=True)
     assert sorted(u.bin_id for u in partial.unserved) == ["b2", "b3"]
-    repaired = _with_spare_lorries(problem, partial, Limits(solution_limit=50), seed=0)
+    budget = Budget.from_limits(Limits(solution_limit=50), 3)
+    repaired = _with_spare_lorries(problem, partial, budget, seed=0)
     report = check_solution(problem, repaired, require_all=True)
     assert report.ok, str(report)
     assert repaired.route_of("v1").bins == ["b1"] and sorted(repaired.route_of("v2").bins) == ["b2", "b3"]
     assert repaired.details["bins_on_spare_lorries"] == 2
     # With no lorry idle there is nothing to do.
-    busy = solution_from_plans(
-        problem, [(0, [("bin", 0)], 0), (1, [("bin", 1)], 0)], engine="t", runtime_s=0, objective=0
-    )
-    assert _with_spare_lorries(problem, busy, Limits(solution_limit=50), seed=0) is busy
+    busy = solution_from_plans(problem, [(0, [("bin", 0)], 0), (1, [("bin", 1)], 0)], engine="t", runtime_s=0)
+    assert _with_spare_lorries(problem, busy, budget, seed=0) is busy
 
 
 def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypatch):
@@ -618,13 +623,15 @@ def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypat
     from routing.ortools_engine import WarmStartRejected
 
     def rejects(*args, **kwargs):
-        assert kwargs["cold_after_warm"] is False and kwargs["count_building"] is True
+        assert kwargs["cold_after_warm"] is False
         raise WarmStartRejected("restore failed")
 
     monkeypatch.setattr(solver, "solve_ortools", rejects)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
-    solution = solver._combined(problem, Limits(solution_limit=50), SolveParams(), ["driver breaks"])
+    solution = solver._combined(
+        problem, Budget.from_limits(Limits(solution_limit=50), 3), SolveParams(), ["driver breaks"]
+    )
     report = check_solution(problem, solution, require_all=True)
     assert report.ok, str(report)
     assert solution.engine == "pyvrp+schedule" and solution.routes[0].break_ is not None
@@ -632,13 +639,54 @@ def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypat
 
 def test_pyvrp_searches_on_from_where_it_stopped(tip_problem):
     """Searching on starts from the best solution found, so it is never worse, in the same formulation."""
-    from routing.pyvrp_engine import search_from_scratch, search_on
+    from routing.pyvrp_engine import search, search_on
 
     lorry = dataclasses.replace(tip_problem.vehicles[0], max_load_per_day=(6,))
     problem = dataclasses.replace(tip_problem, vehicles=(lorry,))  # three a trip, six a day: one tip midway
-    first = search_from_scratch(problem, Limits(solution_limit=2), 0, False, whole_day=True)
-    more = search_on(problem, first, Limits(solution_limit=50), 1)
+    first = search(problem, Budget.from_limits(Limits(solution_limit=2), 6), seed=0, whole_day=True)
+    more = search_on(problem, first, Budget.from_limits(Limits(solution_limit=50), 6), seed=1)
     assert more.cost <= first.cost and more.whole_day
     served = sorted(ref for _, stops, _ in more.plans for kind, ref in stops if kind == "bin")
     assert served == list(range(6))
     assert any(kind == "tip" for _, stops, _ in more.plans for kind, _ in stops)  # tips put back in
+
+
+def test_helper_processes_ignore_packages_in_the_working_directory(tmp_path):
+    """A folder named like our package in the server's working directory cannot stand in for it."""
+    import subprocess
+    import sys
+
+    from routing.solver import helper_command
+
+    fake = tmp_path / "routing"
+    fake.mkdir()
+    marker = tmp_path / "shadowed"
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (fake / "_worker.py").write_text("")
+    plain = subprocess.run([sys.executable, "-m", "routing._worker"], cwd=tmp_path, capture_output=True, check=False)
+    assert marker.exists(), plain.stderr  # without -P the fake is imported: the test can fail
+    marker.unlink()
+    ours = subprocess.run(
+        helper_command("routing._worker", "missing.pickle", "out.pickle"),
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert not marker.exists()
+    assert b"missing.pickle" in ours.stderr  # the real worker ran and could not find its job file
+
+
+def test_solution_limit_alone_never_starts_a_helper(monkeypatch):
+    """A deterministic run stays on one core, one round: no helper process, same routes twice."""
+    from routing import solver
+
+    monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.0)
+
+    def no_helper(*args, **kwargs):
+        raise AssertionError("a helper process was started")
+
+    monkeypatch.setattr(solver.subprocess, "Popen", no_helper)
+    points = [(0, 0), (100, 0), (100, 100), (0, 100)]
+    problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
+    runs = [solved(problem, Limits(solution_limit=20), engine="auto") for _ in range(2)]
+    assert runs[0].routes == runs[1].routes and "round" not in runs[0].details

@@ -1,0 +1,73 @@
+"""One plan cost, the same whichever engine made the plan."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from routing import Bin, Break, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
+from routing.cost import plan_cost, rank
+from routing.schedule import solution_from_plans
+
+from .conftest import make_problem
+
+POINTS = [(0, 0), (100, 0), (100, 100), (0, 100)]
+
+
+def _problem(**vehicle):
+    vehicle.setdefault("shift", TimeWindow(0, 100_000))
+    v = Vehicle("v1", 0, 0, (10,), fixed_cost=50, cost_per_distance=0.5, cost_per_hour=36, **vehicle)
+    bins = [Bin("b1", 1, (1,)), Bin("b2", 2, (1,)), Bin("b3", 3, (1,), required=False, prize=7)]
+    return make_problem(POINTS, bins, [v])
+
+
+def test_plan_cost_by_hand():
+    """Fixed + per metre + per hour of the day + prizes of optional bins left, worked out by hand."""
+    problem = _problem()
+    solution = solution_from_plans(problem, [(0, [("bin", 0), ("bin", 1)], 0)], engine="t", runtime_s=0)
+    # Depot (0,0) -> b1 (100,0) -> b2 (100,100) -> depot: 100 + 100 + 200 = 400 m at 1 m/s, so 400 s.
+    assert solution.routes[0].distance == 400 and solution.routes[0].duration_s == 400
+    expected = 50 + 0.5 * 400 + 36 * 400 / 3600 + 7
+    assert plan_cost(problem, solution) == pytest.approx(expected)
+    assert solution.objective == pytest.approx(expected)
+
+
+def test_required_bins_left_rank_before_any_cost():
+    """A cheap plan that leaves a required bin ranks below a dear one that serves it."""
+    problem = _problem()
+    short = solution_from_plans(problem, [(0, [("bin", 0)], 0)], engine="t", runtime_s=0)
+    full = solution_from_plans(problem, [(0, [("bin", 0), ("bin", 1), ("bin", 2)], 0)], engine="t", runtime_s=0)
+    assert plan_cost(problem, short) < plan_cost(problem, full)
+    assert rank(problem, full) < rank(problem, short)
+
+
+@pytest.mark.parametrize(
+    ("engine", "vehicle"),
+    [
+        ("ortools", {}),
+        ("pyvrp", {}),
+        ("auto", {}),  # PyVRP alone
+        ("auto", {"break_": Break(100, 150, 30)}),  # PyVRP, then OR-Tools or our scheduling
+    ],
+)
+def test_every_engine_reports_the_plan_cost(engine, vehicle):
+    """``Solution.objective`` is plan_cost for every engine and path, not an engine's scaled search value."""
+    problem = _problem(**vehicle)
+    solution = solve(problem, limits=Limits(solution_limit=30), params=SolveParams(engine=engine))
+    assert check_solution(problem, solution).ok
+    assert solution.objective == pytest.approx(plan_cost(problem, solution))
+    assert solution.objective > 0
+
+
+def test_balance_term_counts_when_asked_for():
+    """With a balance weight, a plan with uneven days costs that weight per hour of difference."""
+    problem = _problem()
+    two = dataclasses.replace(problem, vehicles=(*problem.vehicles, dataclasses.replace(problem.vehicles[0], id="v2")))
+    plans = [(0, [("bin", 0)], 0), (1, [("bin", 1), ("bin", 2)], 0)]
+    plain = plan_cost(two, solution_from_plans(two, plans, engine="t", runtime_s=0))
+    weighted = dataclasses.replace(two, balance_weight=3600.0)
+    # v1: 200 s; v2: 0 -> (100,100) -> (0,100) -> 0 = 400 s; 200 s apart is 1/18 h.
+    assert plan_cost(weighted, solution_from_plans(weighted, plans, engine="t", runtime_s=0)) == pytest.approx(
+        plain + 3600.0 * 200 / 3600
+    )
