@@ -147,7 +147,7 @@ def node_matrices(
 #: Travel time and length ride in one float64 weight: deci-seconds above this many
 #: bits, decimetres below. Sums of integers stay exact up to 2**53, so paths up to
 #: 107,000 km and 9.7 days are decoded exactly, with one Dijkstra run.
-_LEN_BITS = 30
+LEN_BITS = 30
 
 
 def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
@@ -191,7 +191,7 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     secs.append(np.zeros(len(tie)))
     metres.append(np.zeros(len(tie)))
     u, v = np.concatenate(heads), np.concatenate(tails)
-    packed = np.rint(np.concatenate(secs) * 10) * 2.0**_LEN_BITS + np.maximum(np.rint(np.concatenate(metres) * 10), 1)
+    packed = np.rint(np.concatenate(secs) * 10) * 2.0**LEN_BITS + np.maximum(np.rint(np.concatenate(metres) * 10), 1)
     keys = u * (n + p) + v
     order = np.lexsort((packed, keys))
     keys, packed = keys[order], packed[order]
@@ -201,10 +201,10 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     return csr_matrix((packed, (keys // (n + p), keys % (n + p))), shape=(n + p, n + p))
 
 
-def _unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
+def unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Packed weights back to seconds and metres (``inf`` stays ``inf``)."""
     finite = np.isfinite(packed)
-    scale = 2.0**_LEN_BITS
+    scale = 2.0**LEN_BITS
     safe = np.where(finite, packed, 0.0)
     deci_s = np.floor(safe / scale)
     deci_m = safe - deci_s * scale
@@ -215,10 +215,10 @@ def _unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
 _PARALLEL_CELLS = 20_000_000
 
 
-def _packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
+def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
     """Rows of shortest packed weights from ``sources``, read at ``columns``; two cores on big jobs."""
     if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
-        return _packed_dijkstra_here(graph, sources, columns)
+        return _dijkstra_here(graph, sources, columns)
     half = len(sources) // 2
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
         job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
@@ -229,7 +229,7 @@ def _packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDA
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        first = _packed_dijkstra_here(graph, sources[:half], columns)
+        first = _dijkstra_here(graph, sources[:half], columns)
         second = None
         try:
             if helper.wait(timeout=3600) == 0:
@@ -238,11 +238,11 @@ def _packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDA
             helper.kill()
             helper.wait()
     if second is None or second.shape != (len(sources) - half, len(columns)):
-        second = _packed_dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
+        second = _dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
     return np.vstack([first, second])
 
 
-def _packed_dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
+def _dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
     out = np.empty((len(sources), len(columns)))
     chunk = max(1, min(len(sources), _CHUNK_CELLS // max(graph.shape[0], 1)))
     for start in range(0, len(sources), chunk):
@@ -253,19 +253,19 @@ def _packed_dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns
 def _via_stop_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
     n, p = rg.net.n_nodes, acc.edge.shape[0]
     stops = n + np.arange(p)
-    return _unpack(_packed_dijkstra(_stop_graph(rg, acc), stops, stops))
+    return unpack(packed_dijkstra(_stop_graph(rg, acc), stops, stops))
 
 
 def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
     """Dijkstra from the distinct edge ends, then the best of the four ways out of a and into b."""
     net, p = rg.net, acc.edge.shape[0]
-    packed_w = np.rint(rg.edge_time[rg.pair_edge] * 10) * 2.0**_LEN_BITS + np.maximum(
+    packed_w = np.rint(rg.edge_time[rg.pair_edge] * 10) * 2.0**LEN_BITS + np.maximum(
         np.rint(net.length_m[rg.pair_edge] * 10), 1
     )
     graph = csr_matrix((packed_w, (rg.pair_keys // net.n_nodes, rg.pair_keys % net.n_nodes)), shape=(net.n_nodes,) * 2)
     src, src_inv = np.unique(acc.out_node, return_inverse=True)
     tgt, tgt_inv = np.unique(acc.in_node, return_inverse=True)
-    node_t, node_d = _unpack(_packed_dijkstra(graph, src, tgt))
+    node_t, node_d = unpack(packed_dijkstra(graph, src, tgt))
     src_inv, tgt_inv = src_inv.reshape(p, 2), tgt_inv.reshape(p, 2)
     best_t = np.full((p, p), np.inf)
     best_d = np.full((p, p), np.inf)

@@ -79,6 +79,20 @@ class RoadNetwork:
     geom_offsets: IntArray  # edge e's vertices are geom_coords[offsets[e]:offsets[e + 1]]
     source: str = ""
     stats: dict[str, int] = field(default_factory=dict)
+    #: OSM way ids of each edge (a simplified edge may join several ways):
+    #: edge e's are ``way_ids[way_offsets[e]:way_offsets[e + 1]]``.
+    way_ids: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    way_offsets: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    #: Nodes mapped as places to turn (``highway=turning_circle``, ``turning_loop``).
+    turning_place: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Forbidden turns from edge ``ban_from[k]`` into edge ``ban_to[k]`` (OSM
+    #: turn restrictions; an ``only_*`` one bans every other turn), and whom
+    #: each applies to (:data:`geo.restrictions.SCOPE_ALL`, ...).
+    ban_from: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ban_to: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ban_scope: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    #: Lanes in the edge's direction of travel (``nan`` where not tagged).
+    lanes: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: Roads cut off from the main strongly connected part, as flat lon/lat lines.
     detached_coords: FloatArray = field(default_factory=lambda: np.zeros((0, 2)))
     detached_offsets: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
@@ -111,6 +125,10 @@ class RoadNetwork:
             x, y = transformer.transform(coords[:, 0], coords[:, 1])
             lines.append(shapely.LineString(np.column_stack([x, y])))
         return np.array(lines, dtype=object)
+
+    def ways_of(self, e: int) -> IntArray:
+        """The OSM way ids of edge ``e``."""
+        return self.way_ids[self.way_offsets[e] : self.way_offsets[e + 1]]
 
     def __getstate__(self) -> dict[str, object]:
         # Flat arrays pickle fast; views, twins and shapely lines are rebuilt on demand.
@@ -200,7 +218,23 @@ def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
     crs = utm_crs(float(np.mean(lon)), float(np.mean(lat))) if len(nodes) else "EPSG:32631"
     x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
     cols: dict[str, list[object]] = {
-        k: [] for k in ("u", "v", "length", "speed", "weight", "height", "width", "len", "hgv", "hw", "name", "geom")
+        k: []
+        for k in (
+            "u",
+            "v",
+            "length",
+            "speed",
+            "weight",
+            "height",
+            "width",
+            "len",
+            "hgv",
+            "hw",
+            "name",
+            "geom",
+            "ways",
+            "lanes",
+        )
     }
     for u, v, data in graph.edges(data=True):
         highway = _first(data.get("highway"))
@@ -225,6 +259,9 @@ def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
         cols["hw"].append(highway)
         cols["name"].append(_first(data.get("name")))
         cols["geom"].append(coords)
+        cols["lanes"].append(_lanes_this_way(data))
+        osmid = data.get("osmid", ())
+        cols["ways"].append([int(w) for w in (osmid if isinstance(osmid, list | tuple | set) else [osmid])])
     return RoadNetwork(
         node_osmid=np.array(nodes, dtype=np.int64),
         lon=lon,
@@ -246,4 +283,18 @@ def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
         geom_coords=np.vstack(cols["geom"]) if cols["geom"] else np.zeros((0, 2)),  # type: ignore[arg-type]
         geom_offsets=np.concatenate([[0], np.cumsum([len(g) for g in cols["geom"]])]).astype(np.int64),  # type: ignore[arg-type]
         source=source,
+        way_ids=np.array([w for ways in cols["ways"] for w in ways], dtype=np.int64),  # type: ignore[attr-defined]
+        way_offsets=np.concatenate([[0], np.cumsum([len(w) for w in cols["ways"]])]).astype(np.int64),  # type: ignore[arg-type]
+        turning_place=np.zeros(len(nodes), dtype=bool),
+        lanes=np.array(cols["lanes"], dtype=float),
     )
+
+
+def _lanes_this_way(data: dict[str, object]) -> float:
+    """Lanes in the edge's direction: ``lanes`` on a one-way road, half of it on a two-way one."""
+    try:
+        total = float(_first(data.get("lanes")).split(";")[0])
+    except ValueError:
+        return math.nan
+    oneway = str(data.get("oneway", "")).lower() in ("true", "yes", "1", "-1")
+    return total if oneway else total / 2

@@ -25,6 +25,7 @@ import osmnx as ox
 
 from .errors import NetworkError
 from .network import RoadNetwork, network_from_graph
+from .restrictions import TURNING_PLACES, RawRestriction, raw_restriction, with_turn_rules
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency"
 _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
 #: Bump when the way filter or the graph layout changes, to invalidate caches.
-CACHE_VERSION = "5"
+CACHE_VERSION = "6"
 #: The OSM file endings :func:`graph_from_file` reads (the one list; the API and CLI use it too).
 OSM_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm")
 
@@ -77,7 +78,12 @@ def is_drivable(tags: dict[str, str]) -> bool:
 
 
 class _DrivableWays(osmium.SimpleHandler):
-    """Collect drivable ways and the nodes they use, cutting at missing nodes."""
+    """Collect drivable ways and the nodes they use, cutting at missing nodes.
+
+    Also keeps the nodes tagged as places to turn (``highway=turning_circle``
+    or ``turning_loop``) and the turn-restriction relations, as raw
+    :class:`~geo.restrictions.RawRestriction` records.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,6 +93,22 @@ class _DrivableWays(osmium.SimpleHandler):
         self.ways_cut = 0
         self.ways_dropped = 0
         self._next_id = -1
+        self.turning_places: set[int] = set()
+        self.restrictions: list[RawRestriction] = []
+        self.cut_pieces: dict[int, list[int]] = {}  # way id -> ids of the pieces it was cut into
+
+    def node(self, n: osmium.osm.Node) -> None:
+        if n.tags.get("highway") in TURNING_PLACES:
+            self.turning_places.add(n.id)
+
+    def relation(self, r: osmium.osm.Relation) -> None:
+        raw = raw_restriction(
+            r.id,
+            {t.k: t.v for t in r.tags},
+            [(m.type, m.ref, m.role) for m in r.members],
+        )
+        if raw is not None:
+            self.restrictions.append(raw)
 
     def way(self, w: osmium.osm.Way) -> None:
         tags = {t.k: t.v for t in w.tags}
@@ -109,6 +131,7 @@ class _DrivableWays(osmium.SimpleHandler):
             way_id = w.id
             if len(runs) > 1 and i > 0:
                 way_id, self._next_id = self._next_id, self._next_id - 1
+                self.cut_pieces.setdefault(w.id, []).append(way_id)
             for ref, lon, lat in run:
                 self.nodes[ref] = (lon, lat)
             self.ways.append((way_id, [r[0] for r in run], tags))
@@ -118,11 +141,14 @@ class _DrivableWays(osmium.SimpleHandler):
 def _osmnx_way_tags() -> Iterator[None]:
     """Make osmnx keep the restriction tags on edges, then restore its settings."""
     saved = list(ox.settings.useful_tags_way)
+    saved_nodes = list(ox.settings.useful_tags_node)
     ox.settings.useful_tags_way = saved + [t for t in _EXTRA_WAY_TAGS if t not in saved]
+    ox.settings.useful_tags_node = [*saved_nodes, _KEEP_TAG]
     try:
         yield
     finally:
         ox.settings.useful_tags_way = saved
+        ox.settings.useful_tags_node = saved_nodes
 
 
 def _read_drivable(path: Path) -> _DrivableWays:
@@ -136,11 +162,17 @@ def _read_drivable(path: Path) -> _DrivableWays:
     return handler
 
 
+#: Node tag written on nodes that simplification must keep (places to turn, restriction via nodes).
+_KEEP_TAG = "binroute_keep"
+
+
 def _write_xml(handler: _DrivableWays, target: Path) -> None:
+    keep = handler.turning_places | {n for r in handler.restrictions for n in r.via_nodes}
     writer = osmium.SimpleWriter(str(target))
     try:
         for ref, (lon, lat) in sorted(handler.nodes.items()):
-            writer.add_node(osmium.osm.mutable.Node(id=ref, location=(lon, lat), version=1))
+            tags = {_KEEP_TAG: "yes"} if ref in keep else {}
+            writer.add_node(osmium.osm.mutable.Node(id=ref, location=(lon, lat), version=1, tags=tags))
         for way_id, refs, tags in handler.ways:
             writer.add_way(osmium.osm.mutable.Way(id=way_id, nodes=refs, tags=tags, version=1))
     finally:
@@ -175,13 +207,25 @@ def graph_from_file(path: str | Path) -> nx.MultiDiGraph:
         xml = Path(tmp) / "drivable.osm"
         _write_xml(handler, xml)
         graph = ox.graph_from_xml(xml, simplify=False, retain_all=True)
-    graph = ox.simplify_graph(graph, edge_attrs_differ=["highway", "maxspeed", *_EXTRA_WAY_TAGS])
+    graph = ox.simplify_graph(
+        graph, node_attrs_include=[_KEEP_TAG], edge_attrs_differ=["highway", "maxspeed", *_EXTRA_WAY_TAGS]
+    )
     graph.graph["binroute_stats"] = {
         "ways": handler.ways_seen,
         "ways_cut": handler.ways_cut,
         "ways_dropped": handler.ways_dropped,
     }
+    graph.graph["binroute_turning_places"] = sorted(handler.turning_places)
+    graph.graph["binroute_restrictions"] = [
+        dataclasses.replace(r, from_ways=_with_pieces(r.from_ways, handler), to_ways=_with_pieces(r.to_ways, handler))
+        for r in handler.restrictions
+    ]
     return graph
+
+
+def _with_pieces(ways: tuple[int, ...], handler: _DrivableWays) -> tuple[int, ...]:
+    """A way cut at the extract's edge is several ways in the graph: a restriction names them all."""
+    return tuple(x for w in ways for x in (w, *handler.cut_pieces.get(w, [])))
 
 
 def graph_from_place(query: str | dict[str, str]) -> nx.MultiDiGraph:
@@ -203,6 +247,10 @@ def network_from_osmnx(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
     if core.number_of_edges() == 0:
         raise NetworkError(f"{source or 'network'}: no connected drivable roads")
     net = network_from_graph(core, source=source)
+    net = with_turn_rules(
+        net, graph.graph.get("binroute_restrictions", []), graph.graph.get("binroute_turning_places", [])
+    )
+    stats.update(net.stats)
     stats["nodes"] = net.n_nodes
     stats["edges"] = net.n_edges
     net.stats.update(stats)

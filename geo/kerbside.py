@@ -1,0 +1,132 @@
+"""Stops as directed kerbside visits: which ways a lorry may pass each bin.
+
+A bin snapped onto a street (:class:`~geo.snap.Snapped`) may be served while
+driving either way along a two-way street, or only one way:
+
+* on a one-way street, the way it runs;
+* where it must be served from the kerb (the crew must not cross traffic
+  with a wheeled bin), the way that has the bin on the lorry's kerb side:
+  the right where traffic keeps right, the left where it keeps left. By
+  default (side rule ``"auto"``) that is on roads of class tertiary and
+  above, or with more than one lane per direction; ``"kerb"`` asks for it
+  anywhere, ``"either"`` never.
+
+Depots and disposal sites are yards: one place entered and left along
+either direction of their street.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .network import IntArray, RoadNetwork
+from .snap import LEFT, RIGHT, Snapped
+from .turns import Places
+
+#: Road classes on which a bin is served from the kerb by default.
+KERB_HIGHWAYS = frozenset(
+    f"{road}{link}" for road in ("motorway", "trunk", "primary", "secondary", "tertiary") for link in ("", "_link")
+)
+SIDE_RULES = ("auto", "either", "kerb")
+KERB, OFF_SIDE = "kerb", "off-side"
+
+
+def kerb_required(net: RoadNetwork, snapped: Snapped, rules: Sequence[str]) -> NDArray[np.bool_]:
+    """Per point, whether it must be served from the kerb (see the module notes)."""
+    out = np.zeros(len(snapped), dtype=bool)
+    for i, rule in enumerate(rules):
+        if rule not in SIDE_RULES:
+            raise ValueError(f"point {snapped.ids[i]}: side must be one of {', '.join(SIDE_RULES)}, not {rule!r}")
+        if rule == "kerb":
+            out[i] = True
+        elif rule == "auto":
+            e = int(snapped.edge[i])
+            lanes = net.lanes[e] if len(net.lanes) else np.nan
+            out[i] = net.highway[e] in KERB_HIGHWAYS or bool(lanes > 1)
+    return out
+
+
+@dataclass(frozen=True)
+class StopPlaces:
+    """Places for a list of snapped points, and what each place is.
+
+    ``owner[p]`` is the point place ``p`` serves; ``side[p]`` is
+    :data:`KERB` or :data:`OFF_SIDE` for a directed visit (where the bin
+    stands as the lorry passes), ``""`` for a yard.
+    """
+
+    places: Places
+    owner: IntArray
+    side: tuple[str, ...]
+
+    def of(self, point: int) -> list[int]:
+        """The places that serve ``point``."""
+        return np.flatnonzero(self.owner == point).tolist()
+
+
+def stop_places(
+    snapped: Snapped,
+    *,
+    directed: NDArray[np.bool_],
+    kerb: NDArray[np.bool_],
+    driving_side: str = "right",
+) -> StopPlaces:
+    """One place per allowed direction for each directed point, one yard for each other point.
+
+    Parameters
+    ----------
+    snapped
+        The points on the network.
+    directed
+        Per point: a bin (directed visits) rather than a yard.
+    kerb
+        Per point: must be served with the bin on the lorry's kerb side
+        (only meaningful for directed points on two-way streets).
+    driving_side
+        ``"right"`` or ``"left"``: the kerb side.
+    """
+    kerb_name = RIGHT if driving_side == "right" else LEFT
+    edges: list[int] = []
+    ts: list[float] = []
+    owners: list[int] = []
+    places: list[int] = []
+    sides: list[str] = []
+    for i in range(len(snapped)):
+        e, twin, t = int(snapped.edge[i]), int(snapped.twin[i]), float(snapped.t[i])
+        if not directed[i]:
+            edges.append(e)
+            ts.append(t)
+            places.append(len(owners))
+            if twin >= 0:
+                edges.append(twin)
+                ts.append(1.0 - t)
+                places.append(len(owners))
+            owners.append(i)
+            sides.append("")
+            continue
+        along = KERB if snapped.side[i] == kerb_name else OFF_SIDE
+        options = [(e, t, along)]
+        if twin >= 0:
+            options.append((twin, 1.0 - t, OFF_SIDE if along == KERB else KERB))
+            if kerb[i]:
+                options = [o for o in options if o[2] == KERB]
+        for edge, frac, side in options:
+            edges.append(edge)
+            ts.append(frac)
+            places.append(len(owners))
+            owners.append(i)
+            sides.append(side)
+    return StopPlaces(
+        places=Places(
+            edge=np.array(edges, dtype=np.int64),
+            t=np.array(ts, dtype=float),
+            place=np.array(places, dtype=np.int64),
+            n_places=len(owners),
+        ),
+        owner=np.array(owners, dtype=np.int64),
+        side=tuple(sides),
+    )

@@ -1,0 +1,410 @@
+"""A turn-aware road model: states are directed road segments, turns have a cost.
+
+As in OSRM and GraphHopper, shortest paths run on an edge-based graph: a
+state is "at the start of edge ``e``", and moving on from ``a`` to ``b``
+(``b`` leaving the node ``a`` ends at) costs the time to drive ``a`` plus the
+turn's cost. That makes three things expressible that a node-based graph
+cannot:
+
+* **Turn restrictions** (:mod:`geo.restrictions`): a forbidden turn is a
+  missing transition.
+* **U-turns**: a transition from ``a`` straight back along the street it
+  came from. Allowed only where the road ends (no other way on) or a place
+  to turn is mapped (``highway=turning_circle``, ``turning_loop``), at the
+  cost of :attr:`TurnRules.u_turn_s`; elsewhere forbidden, or with
+  ``u_turns="penalised"`` priced at :attr:`TurnRules.u_turn_penalty_s`.
+* **Turns across oncoming traffic** (left where traffic keeps right, right
+  where it keeps left) cost :attr:`TurnRules.cross_traffic_s` more.
+
+Stops are *places on edges* (:func:`turn_matrices`): a directed kerbside
+visit sits on one edge at a fraction of its length; it is reached by
+driving that edge and left by driving on along it, so a route never
+reverses in the middle of a street. A place with several entries (a depot
+yard, a disposal site) may be entered along any and left along any.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from shapely.ops import substring
+
+from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
+from .network import FloatArray, IntArray, RoadNetwork
+from .restrictions import SCOPE_ALL, SCOPE_HGV, SCOPE_NOT_HGV
+
+DRIVING_SIDES = ("right", "left")
+U_TURN_MODES = ("dead_ends", "penalised")
+#: Turn classes of a transition.
+STRAIGHT, TURN, CROSS, U_DEAD_END, U_TURNING_PLACE, U_ELSEWHERE = range(6)
+U_TURN_REASONS = {U_DEAD_END: "dead end", U_TURNING_PLACE: "turning place", U_ELSEWHERE: "no turning place"}
+#: Turns sharper than this many degrees count as turns (not straight on).
+STRAIGHT_DEG = 30.0
+#: A turn across traffic turns at least this many degrees towards it.
+CROSS_DEG = 45.0
+#: A transition back to the node it came from turns at least this sharply to count as a U-turn.
+U_TURN_DEG = 150.0
+
+
+@dataclass(frozen=True)
+class TurnRules:
+    """How turns are priced. The defaults are what a refuse operator expects.
+
+    Parameters
+    ----------
+    driving_side
+        ``"right"`` (most of the world) or ``"left"`` (UK, Ireland,
+        Australia, ...): which turns cross oncoming traffic.
+    u_turns
+        ``"dead_ends"``: U-turns only where the road ends or a turning place
+        is mapped; ``"penalised"``: anywhere, at ``u_turn_penalty_s``.
+    u_turn_s
+        Time of a U-turn where one is allowed (turning head, three-point turn).
+    u_turn_penalty_s
+        Cost of a U-turn elsewhere, with ``u_turns="penalised"``.
+    turn_s
+        Time of any turn that is not straight on (slowing down, looking).
+    cross_traffic_s
+        Extra time of a turn across oncoming traffic (waiting for a gap).
+    """
+
+    driving_side: str = "right"
+    u_turns: str = "dead_ends"
+    u_turn_s: float = 60.0
+    u_turn_penalty_s: float = 900.0
+    turn_s: float = 2.0
+    cross_traffic_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.driving_side not in DRIVING_SIDES:
+            raise ValueError(f"driving_side must be one of {DRIVING_SIDES}, not {self.driving_side!r}")
+        if self.u_turns not in U_TURN_MODES:
+            raise ValueError(f"u_turns must be one of {U_TURN_MODES}, not {self.u_turns!r}")
+        for name in ("u_turn_s", "u_turn_penalty_s", "turn_s", "cross_traffic_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+
+
+@dataclass(frozen=True)
+class TurnGraph:
+    """The allowed transitions between edges for one vehicle profile, with their cost and class."""
+
+    rg: RoutingGraph
+    rules: TurnRules
+    t_from: IntArray
+    t_to: IntArray
+    t_cost: FloatArray  # seconds of the turn itself (not of driving the edge)
+    t_kind: NDArray[np.int8]
+    #: Transitions removed by turn restrictions and by the U-turn rule.
+    banned: int
+    u_turns_forbidden: int
+
+
+def _end_vectors(net: RoadNetwork) -> tuple[FloatArray, FloatArray]:
+    """Per edge, the direction of its first and of its last segment (local metres, east/north)."""
+    coords, off = net.geom_coords, net.geom_offsets
+    lat = np.radians(coords[:, 1].mean()) if len(coords) else 0.0
+    scale = np.array([np.cos(lat), 1.0])
+    first = (coords[off[:-1] + 1] - coords[off[:-1]]) * scale
+    last = (coords[off[1:] - 1] - coords[off[1:] - 2]) * scale
+    return first, last
+
+
+def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
+    """The transitions a vehicle of ``rg``'s profile may make, and what each costs.
+
+    Parameters
+    ----------
+    rg
+        The network prepared for one vehicle profile (its edges' times;
+        ``inf`` where it may not drive).
+    rules
+        Turn pricing (defaults: :class:`TurnRules`).
+
+    Returns
+    -------
+    TurnGraph
+        One row per allowed transition ``a -> b`` (``b`` leaves the node ``a``
+        ends at): its turn cost in seconds and class.
+    """
+    rules = rules or TurnRules()
+    net = rg.net
+    ok = np.isfinite(rg.edge_time)
+    edges = np.flatnonzero(ok)
+    by_u = edges[np.argsort(net.edge_u[edges], kind="stable")]
+    u_sorted = net.edge_u[by_u]
+    lo = np.searchsorted(u_sorted, net.edge_v[edges], side="left")
+    hi = np.searchsorted(u_sorted, net.edge_v[edges], side="right")
+    a = np.repeat(edges, hi - lo)
+    starts = np.repeat(lo, hi - lo)
+    b = by_u[starts + (np.arange(len(a)) - np.repeat(np.cumsum(hi - lo) - (hi - lo), hi - lo))]
+    first, last = _end_vectors(net)
+    va, vb = last[a], first[b]
+    angle = np.degrees(np.arctan2(va[:, 0] * vb[:, 1] - va[:, 1] * vb[:, 0], (va * vb).sum(axis=1)))
+    back = net.edge_v[b] == net.edge_u[a]
+    u_turn = (back & (np.abs(angle) >= U_TURN_DEG)) | (np.abs(angle) >= 175.0) | (a == b)
+    # Forbidden by turn restrictions that bind this profile.
+    scopes = [SCOPE_ALL, SCOPE_HGV] if rg.profile.is_hgv else [SCOPE_ALL, SCOPE_NOT_HGV]
+    binding = np.isin(net.ban_scope, scopes)
+    n_edges = net.n_edges
+    banned_keys = np.unique(net.ban_from[binding] * n_edges + net.ban_to[binding])
+    keep = ~np.isin(a * n_edges + b, banned_keys)
+    banned = int((~keep).sum())
+    # A U-turn is free to make where there is no other way on from a.
+    others = np.bincount(a[~u_turn & keep], minlength=n_edges)
+    dead_end = others[a] == 0
+    place = net.turning_place[net.edge_v[a]] if len(net.turning_place) else np.zeros(len(a), dtype=bool)
+    kind = np.where(np.abs(angle) < STRAIGHT_DEG, STRAIGHT, TURN).astype(np.int8)
+    cross = angle >= CROSS_DEG if rules.driving_side == "right" else angle <= -CROSS_DEG
+    kind[cross & ~u_turn] = CROSS
+    kind[u_turn] = np.where(dead_end[u_turn], U_DEAD_END, np.where(place[u_turn], U_TURNING_PLACE, U_ELSEWHERE))
+    cost = np.where(kind == STRAIGHT, 0.0, rules.turn_s)
+    cost = cost + np.where(kind == CROSS, rules.cross_traffic_s, 0.0)
+    cost = np.where(u_turn, rules.u_turn_s, cost)
+    forbidden = kind == U_ELSEWHERE
+    if rules.u_turns == "penalised":
+        cost = np.where(forbidden, rules.u_turn_penalty_s, cost)
+        forbidden = np.zeros_like(forbidden)
+    keep &= ~forbidden
+    return TurnGraph(
+        rg=rg,
+        rules=rules,
+        t_from=a[keep],
+        t_to=b[keep],
+        t_cost=cost[keep],
+        t_kind=kind[keep],
+        banned=banned,
+        u_turns_forbidden=int((forbidden & ~np.isin(a * n_edges + b, banned_keys)).sum()),
+    )
+
+
+def core_edges(tg: TurnGraph) -> NDArray[np.bool_]:
+    """The edges of the largest part of the network in which every edge can reach every other, turns obeyed.
+
+    A network that is strongly connected node by node need not be so once
+    turns are restricted: an edge whose every way on is forbidden, or a
+    loop that can only be left by a U-turn, traps a lorry. Stops are
+    snapped only to these edges (OSRM drops small edge-based components
+    the same way).
+    """
+    n = tg.rg.net.n_edges
+    graph = csr_matrix((np.ones(len(tg.t_from)), (tg.t_from, tg.t_to)), shape=(n, n))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    driven = np.isfinite(tg.rg.edge_time)
+    if not driven.any():
+        return driven
+    sizes = np.bincount(label[driven], minlength=label.max() + 1)
+    return driven & (label == int(np.argmax(sizes)))
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where stops meet the road: entries ``(edge, t)``, each belonging to one place.
+
+    A directed kerbside visit is a place with one entry; a depot yard or a
+    disposal site may have two (both directions of its street), entered
+    along either and left along either.
+    """
+
+    edge: IntArray
+    t: FloatArray
+    place: IntArray
+    n_places: int
+
+    def __post_init__(self) -> None:
+        if not (len(self.edge) == len(self.t) == len(self.place)):
+            raise ValueError("places: edge, t and place must have the same length")
+        if len(self.place) and (self.place.min() < 0 or self.place.max() >= self.n_places):
+            raise ValueError("places: a place index is out of range")
+        missing = np.setdiff1d(np.arange(self.n_places), self.place)
+        if len(missing):
+            raise ValueError(f"places: place {int(missing[0])} has no entry")
+
+
+def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
+    return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
+
+
+def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
+    """Nodes ``0..E-1``: at the start of edge e; ``E + p``: at place p. Packed weights."""
+    net, time = tg.rg.net, tg.rg.edge_time
+    n_e, n_p = net.n_edges, places.n_places
+    heads = [tg.t_from]
+    tails = [tg.t_to]
+    secs = [time[tg.t_from] + tg.t_cost]
+    metres = [net.length_m[tg.t_from]]
+    e, t, node = places.edge, places.t, n_e + places.place
+    ok = np.isfinite(time[e])
+    e, t, node = e[ok], t[ok], node[ok]
+    # Arrive: from the start of the entry's edge, t of the way along it.
+    heads.append(e)
+    tails.append(node)
+    secs.append(t * time[e])
+    metres.append(t * net.length_m[e])
+    # Leave: the rest of the edge, then any transition out of it.
+    order = np.argsort(tg.t_from, kind="stable")
+    t_from = tg.t_from[order]
+    lo, hi = np.searchsorted(t_from, e, side="left"), np.searchsorted(t_from, e, side="right")
+    count = hi - lo
+    pick = order[np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)]
+    heads.append(np.repeat(node, count))
+    tails.append(tg.t_to[pick])
+    secs.append(np.repeat((1 - t) * time[e], count) + tg.t_cost[pick])
+    metres.append(np.repeat((1 - t) * net.length_m[e], count))
+    # Places on one edge, in order: driving on from one reaches the next.
+    by = np.lexsort((t, e))
+    es, ts, ns = e[by], t[by], node[by]
+    chain = np.flatnonzero(es[1:] == es[:-1])
+    heads.append(ns[chain])
+    tails.append(ns[chain + 1])
+    secs.append((ts[chain + 1] - ts[chain]) * time[es[chain]])
+    metres.append((ts[chain + 1] - ts[chain]) * net.length_m[es[chain]])
+    u, v = np.concatenate(heads), np.concatenate(tails)
+    packed = _pack(np.concatenate(secs), np.concatenate(metres))
+    size = n_e + n_p
+    keys = u * size + v
+    order = np.lexsort((packed, keys))
+    keys, packed = keys[order], packed[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys, packed = keys[first], packed[first]
+    return csr_matrix((packed, (keys // size, keys % size)), shape=(size, size))
+
+
+def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray]:
+    """Directed travel-time (s) and distance (m) matrices between places, turns included.
+
+    Entry ``[p, q]`` is the fastest legal drive from place ``p`` to place
+    ``q``: leaving ``p`` in the direction of one of its entries, obeying
+    every restriction and the U-turn rule, paying each turn's cost;
+    ``inf`` where there is none. Distances are those of the fastest drive.
+    """
+    graph = _state_graph(tg, places)
+    nodes = tg.rg.net.n_edges + np.arange(places.n_places)
+    time, dist = unpack(packed_dijkstra(graph, nodes, nodes))
+    np.fill_diagonal(time, 0.0)
+    np.fill_diagonal(dist, 0.0)
+    return time, dist
+
+
+@dataclass(frozen=True)
+class Drive:
+    """One drive between two places: its street geometry and the U-turns on it."""
+
+    coords: FloatArray
+    #: ``(network node index, reason)`` per U-turn (see :data:`U_TURN_REASONS`).
+    u_turns: tuple[tuple[int, str], ...]
+    #: The edges driven in order (partial at both ends), for audits.
+    edges: tuple[int, ...]
+
+
+class TurnPathFinder:
+    """The street geometry of fastest legal drives between places (trees cached per origin)."""
+
+    def __init__(self, tg: TurnGraph, places: Places) -> None:
+        self.tg, self.places = tg, places
+        self.graph = _state_graph(tg, places)
+        self._trees: dict[int, NDArray[np.int32]] = {}
+        n_e = tg.rg.net.n_edges
+        self._n_e = n_e
+        self._entries: dict[int, list[tuple[int, float]]] = {}
+        for e, t, p in zip(places.edge.tolist(), places.t.tolist(), places.place.tolist(), strict=True):
+            self._entries.setdefault(p, []).append((e, t))
+        key = tg.t_from * n_e + tg.t_to
+        order = np.argsort(key)
+        self._t_keys, self._t_kind = key[order], tg.t_kind[order]
+
+    def _kind(self, a: int, b: int) -> int:
+        pos = int(np.searchsorted(self._t_keys, a * self._n_e + b))
+        return int(self._t_kind[pos])
+
+    def _pred(self, place: int) -> NDArray[np.int32]:
+        if place not in self._trees:
+            _, pred = dijkstra(self.graph, directed=True, indices=self._n_e + place, return_predecessors=True)
+            self._trees[place] = pred
+        return self._trees[place]
+
+    def _piece(self, e: int, t0: float, t1: float) -> FloatArray:
+        coords = self.tg.rg.net.geometry[e]
+        if t0 <= 0.0 and t1 >= 1.0:
+            return coords
+        part = substring(shapely.LineString(coords), t0, t1, normalized=True)
+        return np.asarray(part.coords, dtype=float).reshape(-1, 2)
+
+    def drive(self, p: int, q: int) -> Drive:
+        """The fastest legal drive from place ``p`` to place ``q``."""
+        n_e = self._n_e
+        start, target = n_e + p, n_e + q
+        if p == q:
+            e, t = self._entries[p][0]
+            point = self._piece(e, t, t)[:1]
+            return Drive(np.vstack([point, point]), (), (e,))
+        pred = self._pred(p)
+        nodes = [target]
+        while nodes[-1] != start:
+            prev = int(pred[nodes[-1]])
+            if prev < 0:
+                raise ValueError(f"no legal drive from place {p} to place {q}")
+            nodes.append(prev)
+        nodes.reverse()
+        net = self.tg.rg.net
+        pieces: list[FloatArray] = []
+        edges: list[int] = []
+        u_turns: list[tuple[int, str]] = []
+        for x, y in itertools.pairwise(nodes):
+            if x >= n_e and y >= n_e:  # along one edge from place to place
+                e, t0, t1 = self._shared_edge(x - n_e, y - n_e)
+                pieces.append(self._piece(e, t0, t1))
+                edges.append(e)
+            elif x >= n_e:  # leaving a place onto edge y
+                e, t0 = self._exit(x - n_e, y)
+                pieces.append(self._piece(e, t0, 1.0))
+                edges.append(e)
+                self._note(e, y, u_turns)
+            elif y >= n_e:  # arriving at a place along edge x
+                t1 = next(t for e, t in self._entries[y - n_e] if e == x)
+                pieces.append(self._piece(x, 0.0, t1))
+                edges.append(x)
+            else:
+                pieces.append(net.geometry[x])
+                edges.append(x)
+                self._note(x, y, u_turns)
+        coords = np.vstack(pieces)
+        keep = np.ones(len(coords), dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+        coords = coords[keep]
+        if len(coords) < 2:
+            coords = np.vstack([coords[:1], coords[:1]])
+        return Drive(coords, tuple(u_turns), tuple(edges))
+
+    def _note(self, a: int, b: int, u_turns: list[tuple[int, str]]) -> None:
+        kind = self._kind(a, b)
+        if kind in U_TURN_REASONS:
+            u_turns.append((int(self.tg.rg.net.edge_v[a]), U_TURN_REASONS[kind]))
+
+    def _shared_edge(self, p: int, q: int) -> tuple[int, float, float]:
+        for e, t0 in self._entries[p]:
+            for f, t1 in self._entries[q]:
+                if e == f and t0 <= t1:
+                    return e, t0, t1
+        raise ValueError(f"places {p} and {q} share no edge")
+
+    def _exit(self, p: int, b: int) -> tuple[int, float]:
+        """The entry of place ``p`` from which edge ``b`` is reached at least cost."""
+        time = self.tg.rg.edge_time
+        best: tuple[float, int, float] | None = None
+        for e, t in self._entries[p]:
+            pos = int(np.searchsorted(self._t_keys, e * self._n_e + b))
+            if pos < len(self._t_keys) and self._t_keys[pos] == e * self._n_e + b:
+                cost = (1 - t) * time[e]
+                if best is None or cost < best[0]:
+                    best = (cost, e, t)
+        if best is None:
+            raise ValueError(f"place {p} has no way onto edge {b}")
+        return best[1], best[2]

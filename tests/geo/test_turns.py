@@ -1,0 +1,270 @@
+"""The turn-aware road model: restrictions, U-turns, turns across traffic and kerbside visits.
+
+Every network here is drawn by hand in the test as OSM XML; drives are
+checked against the model's own answer and against the independent audit
+(:mod:`geo.audit`), which reads the same file by itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geo import VehicleProfile, load_network, routing_graph, snap_points
+from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+from geo.kerbside import KERB, kerb_required, stop_places
+from geo.restrictions import raw_restriction
+from geo.turns import CROSS, TurnPathFinder, TurnRules, core_edges, turn_graph, turn_matrices
+
+#: A crossroads C with four arms of about 110 m: N, E, S, W (each a dead end).
+NODES = {
+    1: (24.0000, 60.0000),  # C
+    2: (24.0000, 60.0010),  # N
+    3: (24.0020, 60.0000),  # E
+    4: (24.0000, 59.9990),  # S
+    5: (24.0020 - 0.0040, 60.0000),  # W
+    6: (24.0010, 60.0000),  # M, between C and E
+}
+ARMS = {21: (4, 1), 22: (1, 2), 12: (1, 6, 3), 11: (1, 5)}
+
+
+def _xml(tmp_path, *, relations=(), highway=None, node_tags=None, oneway=(), extra=None):
+    """Write the crossroads with the given restriction relations, tags and extra ways; return the file."""
+    highway = highway or {}
+    node_tags = node_tags or {}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="binroute-tests">']
+    for ref, (lon, lat) in NODES.items():
+        tags = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in node_tags.get(ref, {}).items())
+        lines.append(f'<node id="{ref}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">{tags}</node>')
+    for way, refs in {**ARMS, **(extra or {})}.items():
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tags = f'<tag k="highway" v="{highway.get(way, "residential")}"/>'
+        if way in oneway:
+            tags += '<tag k="oneway" v="yes"/>'
+        lines.append(f'<way id="{way}" version="1">{nds}{tags}</way>')
+    for k, (kind, frm, via, to) in enumerate(relations):
+        lines.append(
+            f'<relation id="{900 + k}" version="1"><member type="way" ref="{frm}" role="from"/>'
+            f'<member type="node" ref="{via}" role="via"/><member type="way" ref="{to}" role="to"/>'
+            f'<tag k="type" v="restriction"/><tag k="restriction" v="{kind}"/></relation>'
+        )
+    lines.append("</osm>")
+    path = tmp_path / "crossroads.osm"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _setup(path, rules=None, *, points, directed=None, kerb=None):
+    net = load_network(path, cache=False)
+    rg = routing_graph(net, VehicleProfile())
+    tg = turn_graph(rg, rules)
+    lon, lat = zip(*points, strict=True)
+    snapped = snap_points(net, np.array(lon), np.array(lat), allowed=core_edges(tg))
+    n = len(points)
+    sp = stop_places(
+        snapped,
+        directed=np.ones(n, dtype=bool) if directed is None else np.asarray(directed),
+        kerb=np.zeros(n, dtype=bool) if kerb is None else np.asarray(kerb),
+        driving_side=(rules or TurnRules()).driving_side,
+    )
+    return net, tg, snapped, sp
+
+
+def _place_heading(net, sp, point, toward_node):
+    """The place of ``point`` whose edge drives toward OSM node ``toward_node``."""
+    for p in sp.of(point):
+        e = int(sp.places.edge[sp.places.place == p][0])
+        if net.node_osmid[net.edge_v[e]] == toward_node:
+            return p
+    raise AssertionError(f"point {point} has no place toward {toward_node}")
+
+
+def _drive_and_audit(path, tg, sp, p, q):
+    drive = TurnPathFinder(tg, sp.places).drive(p, q)
+    facts = read_turn_facts(path)
+    return drive, forbidden_turns(facts, drive.coords), u_turns(facts, drive.coords)
+
+
+# A bin on the south arm (driven north) and one on the west arm (driven west).
+SOUTH, WEST = (24.00003, 59.9995), (23.9990, 60.00003)
+
+
+def test_no_left_turn_forces_a_detour(tmp_path):
+    """No left turn from the south arm into the west arm: the lorry goes on and comes back, legally."""
+    plain = _xml(tmp_path)
+    net, tg, _, sp = _setup(plain, points=[SOUTH, WEST])
+    a, b = _place_heading(net, sp, 0, 1), _place_heading(net, sp, 1, 5)
+    free = turn_matrices(tg, sp.places)[0][a, b]
+    banned = _xml(tmp_path, relations=[("no_left_turn", 21, 1, 11)])
+    net, tg, _, sp = _setup(banned, points=[SOUTH, WEST])
+    a, b = _place_heading(net, sp, 0, 1), _place_heading(net, sp, 1, 5)
+    assert net.stats["restrictions_used"] == 1 and tg.banned == 1
+    detour = turn_matrices(tg, sp.places)[0][a, b]
+    assert detour > free + 60  # a U-turn at a dead end and back
+    drive, illegal, turns = _drive_and_audit(banned, tg, sp, a, b)
+    assert illegal == []
+    assert [r for _, r in turns] == ["dead end"] and [r for _, r in drive.u_turns] == ["dead end"]
+
+
+def test_the_audit_sees_a_forbidden_turn(tmp_path):
+    """The independent audit flags the left turn when a drive makes it (so it can fail)."""
+    banned = _xml(tmp_path, relations=[("no_left_turn", 21, 1, 11)])
+    facts = read_turn_facts(banned)
+    left = np.array([NODES[4], NODES[1], NODES[5]])
+    assert [kind for _, kind, _ in forbidden_turns(facts, left)] == ["no_left_turn"]
+    assert forbidden_turns(facts, np.array([NODES[4], NODES[1], NODES[2]])) == []
+
+
+def test_only_straight_on(tmp_path):
+    """Only straight on from the south arm: east and west are reached through the north arm's end."""
+    path = _xml(tmp_path, relations=[("only_straight_on", 21, 1, 22)])
+    net, tg, _, sp = _setup(path, points=[SOUTH, WEST])
+    a, b = _place_heading(net, sp, 0, 1), _place_heading(net, sp, 1, 5)
+    drive, illegal, turns = _drive_and_audit(path, tg, sp, a, b)
+    assert illegal == [] and [r for _, r in turns] == ["dead end"]
+    # The U-turn is at the north arm's end, the only way round.
+    node = drive.u_turns[0][0]
+    assert net.node_osmid[node] == 2
+
+
+def test_no_reversal_in_the_middle_of_a_street(tmp_path):
+    """Between two bins on a two-way street, no drive reverses mid-street; the only U-turns are at dead ends."""
+    path = _xml(tmp_path)
+    points = [(24.0005, 60.00003), (24.0015, 59.99997), SOUTH, WEST]
+    _, tg, _, sp = _setup(path, points=points)
+    finder = TurnPathFinder(tg, sp.places)
+    facts = read_turn_facts(path)
+    for p in range(sp.places.n_places):
+        for q in range(sp.places.n_places):
+            if p != q:
+                coords = finder.drive(p, q).coords
+                assert {r for _, r in u_turns(facts, coords)} <= {"dead end"}, (p, q)
+
+
+def test_cul_de_sac_u_turn_allowed(tmp_path):
+    """From the east arm driven east to the same bin driven west: one U-turn, at the dead end."""
+    path = _xml(tmp_path)
+    net, tg, _, sp = _setup(path, points=[(24.0015, 60.00003)])
+    east, west = _place_heading(net, sp, 0, 3), _place_heading(net, sp, 0, 1)
+    drive, illegal, turns = _drive_and_audit(path, tg, sp, east, west)
+    assert illegal == []
+    assert [r for _, r in drive.u_turns] == ["dead end"] and [r for _, r in turns] == ["dead end"]
+    assert net.node_osmid[drive.u_turns[0][0]] == 3
+
+
+def test_turning_circle_lets_the_lorry_turn_before_the_end(tmp_path):
+    """A turning circle mapped mid-street: the U-turn happens there, not at the street's end."""
+    path = _xml(tmp_path, node_tags={6: {"highway": "turning_circle"}})
+    net, tg, _, sp = _setup(path, points=[(24.0005, 60.00003)])
+    assert net.stats["turning_places"] == 1
+    east, west = _place_heading(net, sp, 0, 6), _place_heading(net, sp, 0, 1)
+    drive, _, turns = _drive_and_audit(path, tg, sp, east, west)
+    assert [r for _, r in drive.u_turns] == ["turning place"] and [r for _, r in turns] == ["turning place"]
+
+
+def test_u_turns_forbidden_without_a_place_but_priced_when_asked(tmp_path):
+    """Without a turning place mid-street the U-turn there is impossible; ``penalised`` allows it at a price."""
+    path = _xml(tmp_path)
+    net = load_network(path, cache=False)
+    rg = routing_graph(net, VehicleProfile())
+    strict = turn_graph(rg)
+    assert strict.u_turns_forbidden > 0
+    lax = turn_graph(rg, TurnRules(u_turns="penalised", u_turn_penalty_s=500))
+    assert len(lax.t_from) == len(strict.t_from) + strict.u_turns_forbidden
+    assert lax.t_cost.max() == 500
+
+
+def test_kerbside_bin_on_a_main_road_has_one_direction(tmp_path):
+    """On a primary road a bin north of the street is served driving west (right-hand traffic) or east (left)."""
+    path = _xml(tmp_path, highway={12: "primary"})
+    north_of_east_arm = (24.0015, 60.00003)
+    for side, toward in (("right", 1), ("left", 3)):
+        rules = TurnRules(driving_side=side)
+        net, tg, snapped, _ = _setup(path, rules, points=[north_of_east_arm])
+        kerb = kerb_required(net, snapped, ["auto"])
+        assert kerb.tolist() == [True]
+        _, _, _, sp = _setup(path, rules, points=[north_of_east_arm], kerb=kerb)
+        assert sp.places.n_places == 1 and sp.side == (KERB,)
+        e = int(sp.places.edge[0])
+        assert net.node_osmid[net.edge_v[e]] in (toward, 6)  # C, or M on the way to E
+        # Independently: arriving at the stop, the bin is on the kerb side.
+        leg = TurnPathFinder(tg, sp.places)
+        assert leg is not None
+        drive_end = net.geometry[e]
+        assert arrival_side(drive_end, *north_of_east_arm) == side
+
+
+def test_residential_bin_may_be_served_either_way_unless_marked_kerb(tmp_path):
+    """On a residential street both directions are offered; ``side=kerb`` keeps only the kerb side."""
+    path = _xml(tmp_path)
+    point = (24.0015, 60.00003)
+    net, _, snapped, sp = _setup(path, points=[point])
+    assert kerb_required(net, snapped, ["auto"]).tolist() == [False] and sp.places.n_places == 2
+    _, _, _, kerb_only = _setup(path, points=[point], kerb=kerb_required(net, snapped, ["kerb"]))
+    assert kerb_only.places.n_places == 1
+
+
+def test_one_way_street_has_one_direction(tmp_path):
+    """A bin on a one-way street is visited in the street's direction only."""
+    path = _xml(tmp_path, oneway=(22,), extra={30: (2, 3)})  # north arm one way, then on to the east arm
+    net, _, _, sp = _setup(path, points=[(24.00003, 60.0005), SOUTH])
+    assert len(sp.of(0)) == 1
+    e = int(sp.places.edge[sp.places.place == sp.of(0)[0]][0])
+    assert net.node_osmid[net.edge_v[e]] == 2
+
+
+@pytest.mark.parametrize(("side", "cross_to"), [("right", 11), ("left", 12)])
+def test_turns_across_traffic_depend_on_the_driving_side(tmp_path, side, cross_to):
+    """Coming north from the south arm, the turn west crosses traffic on the right, east on the left."""
+    path = _xml(tmp_path)
+    net = load_network(path, cache=False)
+    tg = turn_graph(routing_graph(net, VehicleProfile()), TurnRules(driving_side=side, cross_traffic_s=12))
+    ways = {e: int(net.ways_of(e)[0]) for e in range(net.n_edges)}
+    north = next(e for e, w in ways.items() if w == 21 and net.node_osmid[net.edge_v[e]] == 1)
+    out = {
+        ways[int(b)]: (int(k), float(c))
+        for a, b, k, c in zip(tg.t_from, tg.t_to, tg.t_kind, tg.t_cost, strict=True)
+        if a == north
+    }
+    assert out[cross_to][0] == CROSS and out[cross_to][1] == pytest.approx(14)
+    assert out[22][1] == 0 and 21 not in out  # straight on is free; no U-turn at a crossroads
+
+
+@pytest.mark.parametrize(
+    ("tags", "members", "expected"),
+    [
+        (
+            {"type": "restriction", "restriction": "no_left_turn"},
+            [("w", 1, "from"), ("n", 2, "via")],
+            "no from or no to way",
+        ),
+        (
+            {"type": "restriction", "restriction": "give_way"},
+            [("w", 1, "from"), ("n", 2, "via"), ("w", 3, "to")],
+            "unknown",
+        ),
+        ({"type": "restriction", "restriction": "no_left_turn"}, [("w", 1, "from"), ("w", 3, "to")], "via"),
+    ],
+)
+def test_malformed_restrictions_are_marked_not_fatal(tags, members, expected):
+    """Missing members or unknown kinds are recorded as a problem, to be skipped and counted."""
+    raw = raw_restriction(1, tags, members)
+    assert raw is not None and expected in raw.problem
+
+
+def test_restriction_outside_a_clipped_extract_is_counted(tmp_path):
+    """A relation naming a way the extract does not have is skipped and counted, never a crash."""
+    path = _xml(tmp_path, relations=[("no_left_turn", 21, 1, 999), ("no_right_turn", 21, 77, 12)])
+    net = load_network(path, cache=False)
+    assert net.stats["restrictions"] == 2 and net.stats["restrictions_outside"] == 2 and net.stats["turn_bans"] == 0
+
+
+def test_hgv_only_restrictions_bind_lorries_only():
+    """``restriction:hgv`` binds a heavy lorry; ``except=hgv`` frees it."""
+    members = [("w", 1, "from"), ("n", 2, "via"), ("w", 3, "to")]
+    hgv = raw_restriction(1, {"type": "restriction", "restriction:hgv": "no_left_turn"}, members)
+    freed = raw_restriction(1, {"type": "restriction", "restriction": "no_left_turn", "except": "psv;hgv"}, members)
+    bus = raw_restriction(1, {"type": "restriction", "restriction:bus": "no_left_turn"}, members)
+    assert hgv is not None and hgv.scope == 1
+    assert freed is not None and freed.scope == 2
+    assert bus is None
