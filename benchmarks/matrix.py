@@ -2,8 +2,12 @@
 
     python -m benchmarks.matrix [--sizes 100 500 1000 2000] [--city 224] [--baseline-sources 40]
 
-Matrices are built for random stops on the Helsinki sample and on a generated
-city of ``city × city`` intersections (50,176 nodes by default). The networkx
+Matrices are built for random stops on the Helsinki sample, on a generated
+city of ``city × city`` intersections (50,176 nodes by default) and on the
+real Milan extract in ``../shared/osm`` when present (© OpenStreetMap
+contributors, ODbL), with today's node-based model and with the turn-aware
+model (:mod:`geo.turns`: one place per allowed direction of each stop, turn
+restrictions, no U-turns but at dead ends and turning places). The networkx
 baseline is single-source Dijkstra from each stop; on large graphs it is
 timed on ``--baseline-sources`` stops and scaled linearly to all of them
 (the runs are independent, so the scaling is exact up to noise).
@@ -21,9 +25,20 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from geo import VehicleProfile, load_network, routing_graph, snap_points, travel_matrices
+from geo import (
+    VehicleProfile,
+    core_edges,
+    kerb_required,
+    load_network,
+    routing_graph,
+    snap_points,
+    stop_places,
+    travel_matrices,
+    turn_graph,
+    turn_matrices,
+)
 
-from .common import RESULTS, ROOT, peak_rss_mb, table, write_results
+from .common import RESULTS, ROOT, SHARED, peak_rss_mb, table, write_results
 from .gen_city import write_city
 
 
@@ -54,6 +69,9 @@ def bench_network(
     for u, v, t in zip(net.edge_u.tolist(), net.edge_v.tolist(), rg.edge_time.tolist(), strict=True):
         if np.isfinite(t) and (not simple.has_edge(u, v) or simple[u][v]["travel_time"] > t):
             simple.add_edge(u, v, travel_time=t)
+    tg, turn_graph_s = _timed(turn_graph, rg)
+    core = core_edges(tg)
+    print(f"  turn graph: {len(tg.t_from)} transitions, {tg.banned} banned, {turn_graph_s:.2f} s")
     rng = np.random.default_rng(0)
     x0, x1 = net.lon.min(), net.lon.max()
     y0, y1 = net.lat.min(), net.lat.max()
@@ -63,6 +81,16 @@ def bench_network(
             warnings.simplefilter("ignore")
             snapped = snap_points(net, lon, lat)
         (time_m, _), matrix_s = _timed(travel_matrices, rg, snapped)
+        # The turn-aware model on the same points (snapped to the part that turns keep connected).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kerb_snapped = snap_points(net, lon, lat, allowed=core)
+        places = stop_places(
+            kerb_snapped,
+            directed=np.ones(n, dtype=bool),
+            kerb=kerb_required(net, kerb_snapped, ["auto"] * n),
+        ).places
+        (turn_m, _), turn_s = _timed(turn_matrices, tg, places)
         k = min(n, baseline_sources)
         sources = list(dict.fromkeys(int(x) for x in net.edge_v[snapped.edge[:k]]))
         base_s = _baseline(simple, sources) * n / max(len(sources), 1)
@@ -79,6 +107,10 @@ def bench_network(
                 "cache_speedup": round(build_s / max(cached_s, 1e-6), 1),
                 "peak_rss_mb": round(peak_rss_mb(), 1),
                 "unreachable_pairs": int(np.isinf(time_m).sum()),
+                "turn_places": places.n_places,
+                "turn_matrix_s": round(turn_s, 3),
+                "turn_vs_node": round(turn_s / matrix_s, 2),
+                "turn_unreachable_pairs": int(np.isinf(turn_m).sum()),
             }
         )
         print(rows[-1], flush=True)
@@ -97,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_network("helsinki sample", sample, args.sizes, args.baseline_sources, rows)
         city = write_city(Path(tmp) / "city.osm", args.city)
         bench_network(f"generated city {args.city}x{args.city}", city, args.sizes, args.baseline_sources, rows)
+        milan = SHARED.parent / "osm" / "milan_italy_small.osm.pbf"
+        if milan.is_file():  # © OpenStreetMap contributors, ODbL
+            copy = Path(tmp) / milan.name
+            copy.write_bytes(milan.read_bytes())
+            bench_network("Milan (OSM)", copy, args.sizes, args.baseline_sources, rows)
+        else:
+            print(f"skipping Milan: {milan} not found")
     write_results("matrix", rows, {"sizes": args.sizes, "city": args.city, "baseline_sources": args.baseline_sources})
     cols = [
         "network",
@@ -109,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         "build_cache_s",
         "cache_speedup",
         "peak_rss_mb",
+        "turn_places",
+        "turn_matrix_s",
+        "turn_vs_node",
     ]
     text = table(rows, cols)
     (RESULTS / "matrix.md").write_text(text + "\n")
