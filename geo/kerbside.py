@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .network import IntArray, RoadNetwork
+from .network import FloatArray, IntArray, RoadNetwork
 from .snap import LEFT, RIGHT, Snapped
 from .turns import Places
 
@@ -130,3 +130,50 @@ def stop_places(
         owner=np.array(owners, dtype=np.int64),
         side=tuple(sides),
     )
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """A layout of matrix locations shared by every vehicle profile.
+
+    Each directed point has two slots (its first and second allowed
+    direction), each yard one. A profile fills the slots it has; the others
+    stay unreachable in its matrices, so every profile's matrices have the
+    same size and a bin's alternatives mean the same slots for every vehicle.
+    """
+
+    first: IntArray  # per point, its first slot
+    count: IntArray  # per point, how many slots it has (1 or 2)
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.count.sum())
+
+    @classmethod
+    def for_points(cls, directed: NDArray[np.bool_]) -> SlotLayout:
+        count = np.where(directed, 2, 1).astype(np.int64)
+        return cls(np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64), count)
+
+    def slots_of(self, point: int) -> list[int]:
+        return list(range(int(self.first[point]), int(self.first[point] + self.count[point])))
+
+
+def slot_of_places(layout: SlotLayout, sp: StopPlaces) -> IntArray:
+    """Per place of ``sp``, its slot in ``layout`` (a point's places fill its slots in order)."""
+    out = np.empty(len(sp.owner), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for p, point in enumerate(sp.owner.tolist()):
+        k = seen.get(point, 0)
+        if k >= layout.count[point]:
+            raise ValueError(f"point {point} has more places than slots")
+        out[p] = layout.first[point] + k
+        seen[point] = k + 1
+    return out
+
+
+def in_slots(layout: SlotLayout, slots: IntArray, matrix: FloatArray) -> FloatArray:
+    """A place-by-place matrix spread over the layout's slots (``inf`` where a slot has no place)."""
+    full = np.full((layout.n_slots, layout.n_slots), np.inf)
+    full[np.ix_(slots, slots)] = matrix
+    np.fill_diagonal(full, 0.0)
+    return full

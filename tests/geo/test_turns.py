@@ -268,3 +268,21 @@ def test_hgv_only_restrictions_bind_lorries_only():
     assert hgv is not None and hgv.scope == 1
     assert freed is not None and freed.scope == 2
     assert bus is None
+
+
+def test_slots_give_every_profile_the_same_layout(tmp_path):
+    """Two directions per bin, one per yard; a profile's places land in their point's slots, the rest unreachable."""
+    from geo.kerbside import SlotLayout, in_slots, slot_of_places
+
+    path = _xml(tmp_path, highway={12: "primary"})
+    points = [NODES[4], (24.0015, 60.00003), WEST]  # a depot yard, a kerbside bin, a residential bin
+    net, tg, snapped, _ = _setup(path, points=points)
+    directed = np.array([False, True, True])
+    kerb = kerb_required(net, snapped, ["either", "auto", "auto"])
+    sp = stop_places(snapped, directed=directed, kerb=kerb)
+    layout = SlotLayout.for_points(directed)
+    assert layout.n_slots == 5 and layout.slots_of(1) == [1, 2]
+    slots = slot_of_places(layout, sp)
+    assert slots.tolist() == [0, 1, 3, 4]  # the kerbside bin has one place: slot 2 stays empty
+    full = in_slots(layout, slots, turn_matrices(tg, sp.places)[0])
+    assert np.isinf(full[2, [0, 1, 3, 4]]).all() and np.isfinite(full[np.ix_(slots, slots)]).all()
