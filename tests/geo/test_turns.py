@@ -286,3 +286,19 @@ def test_slots_give_every_profile_the_same_layout(tmp_path):
     assert slots.tolist() == [0, 1, 3, 4]  # the kerbside bin has one place: slot 2 stays empty
     full = in_slots(layout, slots, turn_matrices(tg, sp.places)[0])
     assert np.isinf(full[2, [0, 1, 3, 4]]).all() and np.isfinite(full[np.ix_(slots, slots)]).all()
+
+
+@pytest.mark.parametrize(
+    ("tz", "side"),
+    [
+        ("Europe/London", "left"),
+        ("Australia/Sydney", "left"),
+        ("Europe/Helsinki", "right"),
+        ("America/New_York", "right"),
+    ],
+)
+def test_driving_side_follows_the_fleet_time_zone(tz, side):
+    """A fleet in the UK or Australia keeps left by default; elsewhere right."""
+    from geo.kerbside import driving_side_for_timezone
+
+    assert driving_side_for_timezone(tz) == side
