@@ -91,6 +91,13 @@ class RoadNetwork:
     ban_from: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ban_to: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ban_scope: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    #: Restrictions via ways, as edge paths ``from, via..., to``: path k is
+    #: ``via_edges[via_offsets[k]:via_offsets[k + 1]]``; ``via_only[k]`` for an
+    #: ``only_*`` restriction (the path is the only way on), else forbidden.
+    via_edges: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    via_offsets: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    via_only: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    via_scope: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     #: Lanes in the edge's direction of travel (``nan`` where not tagged).
     lanes: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: Roads cut off from the main strongly connected part, as flat lon/lat lines.
@@ -111,10 +118,15 @@ class RoadNetwork:
         twin = np.full(self.n_edges, -1, dtype=np.int64)
         for e, (u, v) in enumerate(zip(self.edge_u.tolist(), self.edge_v.tolist(), strict=True)):
             for f in by_pair.get((v, u), []):
-                if abs(self.length_m[f] - self.length_m[e]) < 1.0 and f != e:
+                if f != e and abs(self.length_m[f] - self.length_m[e]) < 1.0 and self._reverse_of(e, f):
                     twin[e] = f
                     break
         return twin
+
+    def _reverse_of(self, e: int, f: int) -> bool:
+        """Whether edge ``f`` runs along the same street as ``e``, backwards (not just between the same nodes)."""
+        a, b = self.geometry[e], self.geometry[f][::-1]
+        return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-7))
 
     @cached_property
     def projected_lines(self) -> NDArray[np.object_]:

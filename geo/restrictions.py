@@ -14,8 +14,12 @@ heavy goods vehicles when ``except`` lists ``hgv`` or ``goods``);
 vehicles. Other vehicle-specific restrictions (``restriction:bus``, ...) and
 conditional ones are ignored: they do not bind a refuse lorry at all times.
 
-A restriction via ways (rare: 11 of 1,331 in one city) cannot be stated as a
-pair of edges; it is counted (``restrictions_via_way``) and not applied.
+A restriction via ways (rare: 11 of 1,331 in one city; typically a U-turn
+across the central reservation of a dual carriageway) cannot be stated as a
+pair of edges: it becomes a path of edges ``from, via..., to``
+(``via_paths``), which :func:`geo.turns.turn_graph` forbids (``no_*``) or
+makes the only way on (``only_*``) by giving the lorry that entered the via
+edges from the ``from`` edge states of its own.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ def with_turn_rules(
     for e, u in enumerate(net.edge_u.tolist()):
         out_of.setdefault(u, []).append(e)
     bans: list[tuple[int, int, int]] = []
+    paths: list[tuple[tuple[int, ...], bool, int]] = []
     counts = dict.fromkeys(("restrictions", "used", "malformed", "outside", "via_way"), 0)
     for r in restrictions:
         counts["restrictions"] += 1
@@ -121,7 +126,13 @@ def with_turn_rules(
             counts["malformed"] += 1
             continue
         if r.via_ways:
+            found = _via_way_paths(net, r, by_way)
+            if not found:
+                counts["outside"] += 1
+                continue
+            counts["used"] += 1
             counts["via_way"] += 1
+            paths += [(path, r.kind.startswith("only_"), r.scope) for path in found]
             continue
         via = index.get(r.via_nodes[0])
         if via is None:
@@ -156,6 +167,7 @@ def with_turn_rules(
         turn_bans=len(unique),
         turning_places=int(place.sum()),
     )
+    flat = [e for path, _, _ in paths for e in path]
     return dataclasses.replace(
         net,
         ban_from=arr[:, 0].copy(),
@@ -163,7 +175,44 @@ def with_turn_rules(
         ban_scope=arr[:, 2].astype(np.int8),
         turning_place=place,
         stats=stats,
+        via_edges=np.array(flat, dtype=np.int64),
+        via_offsets=np.concatenate([[0], np.cumsum([len(p) for p, _, _ in paths])]).astype(np.int64),
+        via_only=np.array([only for _, only, _ in paths], dtype=bool),
+        via_scope=np.array([scope for _, _, scope in paths], dtype=np.int8),
     )
+
+
+def _via_way_paths(
+    net: RoadNetwork, r: RawRestriction, by_way: dict[int, list[int]]
+) -> list[tuple[int, ...]]:
+    """Edge paths ``(from, via..., to)`` of a restriction via ways: the shortest run along the via ways."""
+    via_edges = {e for w in r.via_ways for e in by_way.get(w, [])}
+    to_edges = {e for w in r.to_ways for e in by_way.get(w, [])} - via_edges
+    starts_at: dict[int, list[int]] = {}
+    for e in via_edges:
+        starts_at.setdefault(int(net.edge_u[e]), []).append(e)
+    to_at: dict[int, list[int]] = {}
+    for e in to_edges:
+        to_at.setdefault(int(net.edge_u[e]), []).append(e)
+    out = []
+    for a in sorted({e for w in r.from_ways for e in by_way.get(w, [])} - via_edges):
+        # Breadth first along the via ways from where the from edge ends.
+        frontier: list[tuple[int, tuple[int, ...]]] = [(int(net.edge_v[a]), ())]
+        seen = {int(net.edge_v[a])}
+        while frontier:
+            nxt = []
+            for node, path in frontier:
+                if path:
+                    out += [(a, *path, b) for b in to_at.get(node, []) if net.edge_twin[path[-1]] != b]
+                for e in starts_at.get(node, []):
+                    v = int(net.edge_v[e])
+                    if v not in seen:
+                        seen.add(v)
+                        nxt.append((v, (*path, e)))
+            if any(p[0] == a for p in out):
+                break
+            frontier = nxt
+    return out
 
 
 def _reverses(net: RoadNetwork, a: int, b: int) -> bool:

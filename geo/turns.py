@@ -97,6 +97,9 @@ class TurnGraph:
 
     rg: RoutingGraph
     rules: TurnRules
+    #: The edge each state drives: state ``e < n_edges`` is edge ``e``; states
+    #: beyond are copies of via edges for a lorry bound by a via-way restriction.
+    state_edge: IntArray
     t_from: IntArray
     t_to: IntArray
     t_cost: FloatArray  # seconds of the turn itself (not of driving the edge)
@@ -172,15 +175,70 @@ def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
         cost = np.where(forbidden, rules.u_turn_penalty_s, cost)
         forbidden = np.zeros_like(forbidden)
     keep &= ~forbidden
+    state_edge, t_from, t_to, t_cost, t_kind = _via_way_states(net, scopes, a[keep], b[keep], cost[keep], kind[keep])
     return TurnGraph(
         rg=rg,
         rules=rules,
-        t_from=a[keep],
-        t_to=b[keep],
-        t_cost=cost[keep],
-        t_kind=kind[keep],
+        state_edge=state_edge,
+        t_from=t_from,
+        t_to=t_to,
+        t_cost=t_cost,
+        t_kind=t_kind,
         banned=banned,
         u_turns_forbidden=int((forbidden & ~np.isin(a * n_edges + b, banned_keys)).sum()),
+    )
+
+
+def _via_way_states(
+    net: RoadNetwork,
+    scopes: list[int],
+    a: IntArray,
+    b: IntArray,
+    cost: FloatArray,
+    kind: NDArray[np.int8],
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, NDArray[np.int8]]:
+    """Apply the via-way restrictions: the via edges entered from the ``from`` edge get states of their own.
+
+    On those copies every transition of the original stays, except at the
+    end of the via path: the ``to`` edge is dropped (``no_*``) or is the
+    only way on (``only_*``). The ``from`` edge's transition into the via
+    path leads to the copy.
+    """
+    state_edge = list(range(net.n_edges))
+    a_l, b_l, c_l, k_l = a.tolist(), b.tolist(), cost.tolist(), kind.tolist()
+    for k in range(len(net.via_only)):
+        if int(net.via_scope[k]) not in scopes:
+            continue
+        path = net.via_edges[net.via_offsets[k] : net.via_offsets[k + 1]].tolist()
+        pairs = set(zip(a_l, b_l, strict=True))
+        if not all((x, y) in pairs for x, y in itertools.pairwise(path)):
+            continue  # a step of the path is not allowed anyway
+        via, last = path[1:-1], path[-1]
+        copy = {e: len(state_edge) + i for i, e in enumerate(via)}
+        state_edge += via
+        out_of: dict[int, list[int]] = {}
+        for t, x in enumerate(a_l):
+            if x in copy:
+                out_of.setdefault(x, []).append(t)
+        redirect = next(t for t, (x, y) in enumerate(zip(a_l, b_l, strict=True)) if x == path[0] and y == via[0])
+        b_l[redirect] = copy[via[0]]
+        for i, e in enumerate(via):
+            for t in out_of.get(e, []):
+                target = b_l[t]
+                if i + 1 < len(via) and target == via[i + 1]:
+                    target = copy[via[i + 1]]
+                elif i + 1 == len(via) and (target == last) != bool(net.via_only[k]):
+                    continue
+                a_l.append(copy[e])
+                b_l.append(target)
+                c_l.append(c_l[t])
+                k_l.append(k_l[t])
+    return (
+        np.array(state_edge, dtype=np.int64),
+        np.array(a_l, dtype=np.int64),
+        np.array(b_l, dtype=np.int64),
+        np.array(c_l, dtype=float),
+        np.array(k_l, dtype=np.int8),
     )
 
 
@@ -193,14 +251,14 @@ def core_edges(tg: TurnGraph) -> NDArray[np.bool_]:
     snapped only to these edges (OSRM drops small edge-based components
     the same way).
     """
-    n = tg.rg.net.n_edges
-    graph = csr_matrix((np.ones(len(tg.t_from)), (tg.t_from, tg.t_to)), shape=(n, n))
+    n, states = tg.rg.net.n_edges, len(tg.state_edge)
+    graph = csr_matrix((np.ones(len(tg.t_from)), (tg.t_from, tg.t_to)), shape=(states, states))
     _, label = connected_components(graph, directed=True, connection="strong")
     driven = np.isfinite(tg.rg.edge_time)
     if not driven.any():
         return driven
-    sizes = np.bincount(label[driven], minlength=label.max() + 1)
-    return driven & (label == int(np.argmax(sizes)))
+    sizes = np.bincount(label[:n][driven], minlength=label.max() + 1)
+    return driven & (label[:n] == int(np.argmax(sizes)))
 
 
 @dataclass(frozen=True)
@@ -232,13 +290,14 @@ def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
 
 
 def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
-    """Nodes ``0..E-1``: at the start of edge e; ``E + p``: at place p. Packed weights."""
+    """Nodes ``0..S-1``: at the start of state s (see :attr:`TurnGraph.state_edge`); ``S + p``: at place p."""
     net, time = tg.rg.net, tg.rg.edge_time
-    n_e, n_p = net.n_edges, places.n_places
+    n_e, n_p = len(tg.state_edge), places.n_places
+    driven = tg.state_edge[tg.t_from]
     heads = [tg.t_from]
     tails = [tg.t_to]
-    secs = [time[tg.t_from] + tg.t_cost]
-    metres = [net.length_m[tg.t_from]]
+    secs = [time[driven] + tg.t_cost]
+    metres = [net.length_m[driven]]
     e, t, node = places.edge, places.t, n_e + places.place
     ok = np.isfinite(time[e])
     e, t, node = e[ok], t[ok], node[ok]
@@ -286,7 +345,7 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     ``inf`` where there is none. Distances are those of the fastest drive.
     """
     graph = _state_graph(tg, places)
-    nodes = tg.rg.net.n_edges + np.arange(places.n_places)
+    nodes = len(tg.state_edge) + np.arange(places.n_places)
     time, dist = unpack(packed_dijkstra(graph, nodes, nodes))
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
@@ -311,7 +370,7 @@ class TurnPathFinder:
         self.tg, self.places = tg, places
         self.graph = _state_graph(tg, places)
         self._trees: dict[int, NDArray[np.int32]] = {}
-        n_e = tg.rg.net.n_edges
+        n_e = len(tg.state_edge)
         self._n_e = n_e
         self._entries: dict[int, list[tuple[int, float]]] = {}
         for e, t, p in zip(places.edge.tolist(), places.t.tolist(), places.place.tolist(), strict=True):
@@ -372,8 +431,8 @@ class TurnPathFinder:
                 pieces.append(self._piece(x, 0.0, t1))
                 edges.append(x)
             else:
-                pieces.append(net.geometry[x])
-                edges.append(x)
+                pieces.append(net.geometry[int(self.tg.state_edge[x])])
+                edges.append(int(self.tg.state_edge[x]))
                 self._note(x, y, u_turns)
         coords = np.vstack(pieces)
         keep = np.ones(len(coords), dtype=bool)
@@ -386,7 +445,7 @@ class TurnPathFinder:
     def _note(self, a: int, b: int, u_turns: list[tuple[int, str]]) -> None:
         kind = self._kind(a, b)
         if kind in U_TURN_REASONS:
-            u_turns.append((int(self.tg.rg.net.edge_v[a]), U_TURN_REASONS[kind]))
+            u_turns.append((int(self.tg.rg.net.edge_v[self.tg.state_edge[a]]), U_TURN_REASONS[kind]))
 
     def _shared_edge(self, p: int, q: int) -> tuple[int, float, float]:
         for e, t0 in self._entries[p]:

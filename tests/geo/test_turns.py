@@ -302,3 +302,40 @@ def test_driving_side_follows_the_fleet_time_zone(tz, side):
     from geo.kerbside import driving_side_for_timezone
 
     assert driving_side_for_timezone(tz) == side
+
+
+def test_via_way_restriction_forbids_the_u_turn_across_the_reservation(tmp_path):
+    """A dual carriageway with a gap in the reservation: no U-turn through it from the eastbound side."""
+    nodes = {1: (23.990, 60.0), 2: (24.002, 60.0), 3: (24.014, 60.0), 4: (24.014, 60.0002), 5: (24.002, 60.0002)}
+    nodes[6] = (23.990, 60.0002)  # a long way round at both ends
+    ways = {1: (1, 2, 3), 2: (4, 5, 6), 3: (2, 5), 4: (3, 4), 5: (6, 1)}  # 1 east, 2 west, 3 the gap
+
+    def write(with_restriction: bool):
+        lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+        lines += [f'<node id="{k}" version="1" lat="{lat}" lon="{lon}"/>' for k, (lon, lat) in nodes.items()]
+        for w, refs in ways.items():
+            nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+            lines.append(
+                f'<way id="{w}" version="1">{nds}<tag k="highway" v="primary"/><tag k="oneway" v="yes"/></way>'
+            )
+        if with_restriction:
+            lines.append(
+                '<relation id="7" version="1"><member type="way" ref="1" role="from"/>'
+                '<member type="way" ref="3" role="via"/><member type="way" ref="2" role="to"/>'
+                '<tag k="type" v="restriction"/><tag k="restriction" v="no_u_turn"/></relation>'
+            )
+        path = tmp_path / f"dual{int(with_restriction)}.osm"
+        path.write_text("\n".join([*lines, "</osm>"]))
+        return path
+
+    points = [(24.001, 59.99997), (24.001, 60.00023)]  # on the eastbound side, then on the westbound side
+    results = {}
+    for restricted in (False, True):
+        net, tg, _, sp = _setup(write(restricted), points=points)
+        time = turn_matrices(tg, sp.places)[0]
+        drive = TurnPathFinder(tg, sp.places).drive(sp.of(0)[0], sp.of(1)[0])
+        gap = {e for e in range(net.n_edges) if int(net.ways_of(e)[0]) == 3}
+        results[restricted] = (time[sp.of(0)[0], sp.of(1)[0]], bool(gap & set(drive.edges)), net.stats)
+    assert results[False][1] and not results[True][1]
+    assert results[True][0] > results[False][0]
+    assert results[True][2]["restrictions_via_way"] == 1 and results[True][2]["restrictions_used"] == 1
