@@ -55,7 +55,10 @@ def main() -> None:
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Solver time limit, seconds."
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Solver time limit, seconds (default 30; none with --solution-limit alone).",
 )
 @click.option(
     "--solution-limit", type=click.IntRange(min=1), default=None, help="Stop after this many solutions (deterministic)."
@@ -106,7 +109,7 @@ def plan(
     scn = load_scenario(scenario)
     options = PlanOptions(
         date=plan_date.date(),
-        time_limit_s=None if solution_limit and not time_limit else time_limit,
+        time_limit_s=time_limit if time_limit is not None else (None if solution_limit else 30.0),
         solution_limit=solution_limit,
         engine=engine,
         seed=seed,
@@ -202,7 +205,7 @@ def backtest(scenario: Path, start: Any, end: Any, as_json: bool, out_file: Path
 
 
 def _solve_instance(
-    file: Path, time_limit: float, solution_limit: int | None, engine: str, seed: int
+    file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int
 ) -> tuple[Any, Any]:
     from routing import Limits, SolveParams, solve
     from routing.instances import read_instance
@@ -210,7 +213,10 @@ def _solve_instance(
     instance = read_instance(file)
     solution = solve(
         instance.problem,
-        limits=Limits(time_limit_s=time_limit, solution_limit=solution_limit),
+        limits=Limits(
+            time_limit_s=time_limit if time_limit is not None else (None if solution_limit else 60.0),
+            solution_limit=solution_limit,
+        ),
         params=SolveParams(engine=engine, seed=seed),
     )
     return instance, solution
@@ -218,7 +224,12 @@ def _solve_instance(
 
 _BENCH_OPTIONS = [
     click.argument("file", type=click.Path(path_type=Path)),
-    click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True),
+    click.option(
+        "--time-limit",
+        type=click.FloatRange(min=0.1),
+        default=None,
+        help="Seconds (default 60; none with --solution-limit alone).",
+    ),
     click.option("--solution-limit", type=click.IntRange(min=1), default=None),
     click.option("--engine", type=click.Choice(["ortools", "pyvrp", "auto"]), default="auto", show_default=True),
     click.option("--seed", type=int, default=0, show_default=True),
@@ -235,7 +246,7 @@ def _bench_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_bench_options
 @_user_errors
-def vrplib(file: Path, time_limit: float, solution_limit: int | None, engine: str, seed: int, as_json: bool) -> None:
+def vrplib(file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool) -> None:
     """Solve a VRPLIB CVRP (.vrp) or Solomon VRPTW (.txt) benchmark instance."""
     instance, solution = _solve_instance(file, time_limit, solution_limit, engine, seed)
     routes = [r.bins for r in solution.routes if r.used]
@@ -258,7 +269,7 @@ def vrplib(file: Path, time_limit: float, solution_limit: int | None, engine: st
 @main.command()
 @_bench_options
 @_user_errors
-def kim(file: Path, time_limit: float, solution_limit: int | None, engine: str, seed: int, as_json: bool) -> None:
+def kim(file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool) -> None:
     """Solve a Kim et al. (2006) waste-collection VRPTW instance."""
     from routing.instances import FEET_PER_MILE
     from routing.solution import DEPOT
