@@ -557,7 +557,10 @@ def write_plan(
         files["png"] = write_png(
             geo_fc, result.network, out / "overview.png", title=f"{plan['scenario']} {plan['date']}"
         )
-    plan["timings_s"]["write"] = round(plan["timings_s"].get("write", 0.0) + time.perf_counter() - began, 3)
+    # The plan as written counts this write too; ``result.plan`` itself stays as it was.
+    timings = dict(plan["timings_s"])
+    timings["write"] = round(timings.get("write", 0.0) + time.perf_counter() - began, 3)
+    plan = {**plan, "timings_s": timings}
     plan_path = out / "plan.json"
     plan_path.write_text(json.dumps(plan, indent=2, ensure_ascii=False), encoding="utf-8")
     files["plan"] = plan_path
