@@ -246,7 +246,9 @@ def _bench_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @_bench_options
 @_user_errors
-def vrplib(file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool) -> None:
+def vrplib(
+    file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool
+) -> None:
     """Solve a VRPLIB CVRP (.vrp) or Solomon VRPTW (.txt) benchmark instance."""
     instance, solution = _solve_instance(file, time_limit, solution_limit, engine, seed)
     routes = [r.bins for r in solution.routes if r.used]
@@ -269,7 +271,9 @@ def vrplib(file: Path, time_limit: float | None, solution_limit: int | None, eng
 @main.command()
 @_bench_options
 @_user_errors
-def kim(file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool) -> None:
+def kim(
+    file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool
+) -> None:
     """Solve a Kim et al. (2006) waste-collection VRPTW instance."""
     from routing.instances import FEET_PER_MILE
     from routing.solution import DEPOT
