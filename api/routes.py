@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from geo import load_network
+from geo import OSM_SUFFIXES, load_network
 from geo.errors import NetworkError
 from geo.exports import vehicle_collection
 
@@ -32,7 +32,6 @@ readings = Blueprint("readings", __name__, url_prefix="/api/v1/scenarios/<scenar
 forecasts = Blueprint("forecast", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/forecast")
 plans = Blueprint("plans", __name__, url_prefix="/api/v1")
 docs = Blueprint("docs", __name__, url_prefix="/api/v1")
-NETWORK_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm")
 
 
 def _ext() -> dict[str, Any]:
@@ -109,7 +108,7 @@ def create_scenario():
                     {"missing": missing + ([] if name else ["name"])},
                 )
             upload_name = (request.files["network"].filename or "").lower()
-            suffix = next((x for x in NETWORK_SUFFIXES if upload_name.endswith(x)), "")
+            suffix = next((x for x in OSM_SUFFIXES if upload_name.endswith(x)), "")
             if not suffix:
                 raise APIError(422, "invalid_scenario", "network file must end in .osm, .osm.bz2 or .osm.pbf")
             request.files["fleet"].save(folder / "fleet.json")
@@ -143,7 +142,7 @@ def create_scenario():
             )
             if network_from is not None:
                 source = _scenario(s, network_from)
-                suffix = next(x for x in NETWORK_SUFFIXES if source.network_file.endswith(x))
+                suffix = next(x for x in OSM_SUFFIXES if source.network_file.endswith(x))
                 shutil.copy(source.network_file, folder / f"network{suffix}")
             target = ext["files"] / "networks" / f"{row.id}{suffix}"
             target.parent.mkdir(exist_ok=True)
