@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 GRACE_S = 120.0
 
 
+def solve_command(database_url: str, plan_id: str, workdir: Path) -> list[str]:
+    """The command that solves one plan in its own process.
+
+    ``-P`` keeps the working directory off ``sys.path``, so a file there named like one
+    of our packages (``api/``, ``routing.py``) cannot stand in for the real one.
+    """
+    return [sys.executable, "-P", "-m", "api.solve_job", database_url, plan_id, str(workdir)]
+
+
 class JobRunner:
     def __init__(self, database_url: str, session_factory: sessionmaker[Session], workdir: Path, workers: int) -> None:
         self.database_url = database_url
@@ -63,7 +72,7 @@ class JobRunner:
             row.status, row.started = "running", now()
             limit = float(json.loads(row.options_json).get("time_limit_s", 30))
             s.commit()
-        cmd = [sys.executable, "-m", "api.solve_job", self.database_url, plan_id, str(self.workdir)]
+        cmd = solve_command(self.database_url, plan_id, self.workdir)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)
         except subprocess.TimeoutExpired:

@@ -428,3 +428,19 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
         from pathlib import Path
 
         assert Path(s.get(ScenarioRow, b).network_file).is_file()
+
+
+def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
+    """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
+    from api.jobs import solve_command
+
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "__init__.py").write_text("raise SystemExit(7)\n")
+    cmd = solve_command(f"sqlite:///{tmp_path / 'db.sqlite3'}", "no-such-plan", tmp_path)
+    assert cmd[1] == "-P"
+    guarded = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert guarded.returncode == 0, guarded.stderr
+    exposed = subprocess.run(
+        [x for x in cmd if x != "-P"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert exposed.returncode == 7
