@@ -13,9 +13,9 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from api.app import create_app
-from api.client import multipart_body, scenario_upload, wait_until_up
-from api.db import create_key
+from api.service import create_app
+from api.service.client import multipart_body, scenario_upload, wait_until_up
+from api.service.db import create_key
 
 N_BINS = 30
 
@@ -352,7 +352,7 @@ def test_real_server_end_to_end(small, tmp_path):
 
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     """A plan left queued when the server stopped is solved by the next server on the same database."""
-    from api.db import PlanRow
+    from api.service.db import PlanRow
 
     with app.extensions["binroute"]["sessions"]() as s:
         row = PlanRow(
@@ -415,7 +415,7 @@ def test_cors_only_when_configured(tmp_path):
 
 def test_each_scenario_keeps_its_own_network_file(app, small):
     """Two scenarios never share a stored network file (deleting one leaves the other intact)."""
-    from api.db import ScenarioRow
+    from api.service.db import ScenarioRow
 
     client = app.test_client()
     a = upload(client, app, small, "net a", readings=False).json["id"]
@@ -432,7 +432,7 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
 
 def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
     """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
-    from api.jobs import solve_command
+    from api.service.jobs import solve_command
 
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "__init__.py").write_text("raise SystemExit(7)\n")

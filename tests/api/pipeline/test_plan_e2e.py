@@ -14,7 +14,7 @@ import shapely
 from geo import OSM_ATTRIBUTION, load_network
 from routing import check_solution
 
-from ..conftest import plan_sample
+from ...conftest import plan_sample
 
 STAGES = {"graph", "forecast", "matrix", "solve", "write"}
 
@@ -107,7 +107,7 @@ def in_process(sample_dir):
     from datetime import date
 
     from api.pipeline import PlanOptions, plan_scenario
-    from api.scenario import load_scenario
+    from api.pipeline.scenario import load_scenario
 
     return plan_scenario(
         load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=60)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from geo import OSM_SUFFIXES
 
 from .errors import ScenarioError
+from .options import ThresholdPct
 
 #: The road network file names a scenario directory may hold, searched in this order.
 NETWORK_NAMES = tuple(f"network{suffix}" for suffix in OSM_SUFFIXES)
@@ -112,7 +113,7 @@ class StreamIn(_Model):
 
 
 class PlanningIn(_Model):
-    threshold_pct: Annotated[float, Field(gt=0, le=100)] = 80.0
+    threshold_pct: ThresholdPct = 80.0
     overflow_risk: Annotated[float, Field(gt=0, lt=1)] = 0.10
     next_opportunity_days: Annotated[float, Field(gt=0, le=30)] = 1.0
     overflow_cost: Annotated[float, Field(ge=0)] = 40.0

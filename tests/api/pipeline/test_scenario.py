@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from api.errors import ScenarioError
-from api.scenario import (
+from api.pipeline import ScenarioError
+from api.pipeline.scenario import (
     find_network,
     load_bins,
     load_fleet,
