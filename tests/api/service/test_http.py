@@ -444,3 +444,47 @@ def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
         [x for x in cmd if x != "-P"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
     )
     assert exposed.returncode == 7
+
+
+def test_plan_takes_solution_limit_and_include_may(app, scenario):
+    """A plan request takes solution_limit (then no time limit, as in the CLI) and include_may."""
+    client = app.test_client()
+    resp = client.post(
+        f"/api/v1/scenarios/{scenario['id']}/plans",
+        json={"date": "2026-11-23", "solution_limit": 5, "include_may": False, "engine": "ortools"},
+        headers=hdr(app),
+    )
+    assert resp.status_code == 202, resp.json
+    options = resp.json["options"]
+    assert options["solution_limit"] == 5 and options["time_limit_s"] is None and options["include_may"] is False
+    plan = wait_for(client, app, resp.headers["Location"])
+    assert plan["status"] == "done", plan
+    assert plan["summary"]["totals"]["bins"] <= plan["summary"]["decisions"]["must"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"solution_limit": 0}, "solution_limit"),
+        ({"include_may": "perhaps"}, "include_may"),
+        ({"time_limit_s": 0.01}, "time_limit_s"),
+        ({"threshold_pct": 0}, "threshold_pct"),
+    ],
+)
+def test_plan_options_have_the_cli_bounds(app, scenario, body, field):
+    """Out-of-bounds plan options are 422 naming the field."""
+    resp = app.test_client().post(
+        f"/api/v1/scenarios/{scenario['id']}/plans", json={"date": "2026-11-23", **body}, headers=hdr(app)
+    )
+    assert resp.status_code == 422
+    assert [d["field"] for d in resp.json["error"]["details"]] == [field]
+
+
+def test_openapi_shows_every_plan_option(app):
+    """PlanIn in the OpenAPI document lists solution_limit, include_may and the engines from routing."""
+    from routing.limits import ENGINES
+
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    props = doc["components"]["schemas"]["PlanIn"]["properties"]
+    assert {"date", "time_limit_s", "solution_limit", "engine", "seed", "threshold_pct", "include_may"} <= set(props)
+    assert props["engine"]["enum"] == list(ENGINES)
