@@ -1,1 +1,6 @@
-"""binroute edges: the Flask app and the CLI. Calls geo and routing."""
+"""binroute's edges, calling :mod:`geo` and :mod:`routing`, in three subpackages.
+
+- :mod:`api.pipeline`: scenario files in, a plan out (the composition of geo and routing);
+- :mod:`api.cli`: the ``binroute`` command line;
+- :mod:`api.service`: the HTTP service (Flask app, storage, background solves).
+"""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api.client import scenario_upload, wait_until_up
+from api.service.client import scenario_upload, wait_until_up
 
 from .common import RESULTS, ROOT, table, write_results
 

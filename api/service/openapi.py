@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import schemas as m
 
-_MODELS = [
+_MODELS: list[type[BaseModel]] = [
     m.ErrorOut,
     m.ScenarioOut,
     m.ScenarioPage,
@@ -45,7 +46,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json(m.ErrorOut, text[c]) for c in codes}
 
 
-def _query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
@@ -152,7 +153,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/scenarios/{scenario_id}/forecast": {
             "get": {
                 "summary": "Predicted fill and must/may/skip per bin at a time",
-                "parameters": [sid, _query("at", {"type": "string", "format": "date-time"}, "when", True)],
+                "parameters": [sid, _query("at", {"type": "string", "format": "date-time"}, "when", required=True)],
                 "responses": {"200": _json(m.ForecastOut), **_errors(401, 404, 409, 422)},
             }
         },

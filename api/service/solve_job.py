@@ -1,4 +1,4 @@
-"""One background solve: ``python -m api.solve_job DATABASE_URL PLAN_ID WORKDIR``.
+"""One background solve: ``python -P -m api.service.solve_job DATABASE_URL PLAN_ID WORKDIR``.
 
 Writes the scenario from the database into a temporary directory, runs the
 same pipeline as ``binroute plan``, and stores the summary, GeoJSON and map
@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
+from ..pipeline.mapview import map_html
 from .db import PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
-from .errors import USER_ERRORS
-from .mapview import map_html
-from .pipeline import PlanOptions, plan_scenario
-from .scenario import load_scenario
 
 
-def export_scenario(session, scenario: ScenarioRow, target: Path) -> None:
+def export_scenario(session: Session, scenario: ScenarioRow, target: Path) -> None:
     """Write a stored scenario as a scenario directory."""
     target.mkdir(parents=True, exist_ok=True)
     (target / "fleet.json").write_text(scenario.fleet_json, encoding="utf-8")
@@ -36,6 +34,7 @@ def export_scenario(session, scenario: ScenarioRow, target: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Solve the plan ``argv`` names and store the outcome on its row; 0 unless the process itself failed."""
     url, plan_id, workdir = argv
     factory = sessions(make_engine(url))
     with factory() as s:
@@ -49,16 +48,7 @@ def main(argv: list[str]) -> int:
                 assert scenario is not None
                 export_scenario(s, scenario, Path(tmp) / "scenario")
                 scn = load_scenario(Path(tmp) / "scenario")
-                result = plan_scenario(
-                    scn,
-                    PlanOptions(
-                        date=date.fromisoformat(options["date"]),
-                        time_limit_s=options["time_limit_s"],
-                        engine=options["engine"],
-                        seed=options["seed"],
-                        threshold_pct=options.get("threshold_pct"),
-                    ),
-                )
+                result = plan_scenario(scn, PlanOptions.from_json(options))
             plan.summary_json = json.dumps(result.plan)
             plan.geojson = json.dumps(result.geojson, separators=(",", ":"))
             plan.map_html = map_html(result.geojson, result.plan, tiles=options.get("tiles"))

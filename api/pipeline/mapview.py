@@ -141,7 +141,7 @@ def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: s
         ("__TILES__", _js(tiles or None)),
         ("__PALETTE__", _js(list(PALETTE))),
         ("__ATTRIBUTION__", _js(OSM_ATTRIBUTION)),
-        ("__TITLE__", html.escape(summary["title"])),
+        ("__TITLE__", html.escape(str(summary["title"]))),
     ):
         page = page.replace(key, value)
     return page

@@ -13,9 +13,9 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from api.app import create_app
-from api.client import multipart_body, scenario_upload, wait_until_up
-from api.db import create_key
+from api.service import create_app
+from api.service.client import multipart_body, scenario_upload, wait_until_up
+from api.service.db import create_key
 
 N_BINS = 30
 
@@ -352,7 +352,7 @@ def test_real_server_end_to_end(small, tmp_path):
 
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     """A plan left queued when the server stopped is solved by the next server on the same database."""
-    from api.db import PlanRow
+    from api.service.db import PlanRow
 
     with app.extensions["binroute"]["sessions"]() as s:
         row = PlanRow(
@@ -415,7 +415,7 @@ def test_cors_only_when_configured(tmp_path):
 
 def test_each_scenario_keeps_its_own_network_file(app, small):
     """Two scenarios never share a stored network file (deleting one leaves the other intact)."""
-    from api.db import ScenarioRow
+    from api.service.db import ScenarioRow
 
     client = app.test_client()
     a = upload(client, app, small, "net a", readings=False).json["id"]
@@ -428,3 +428,63 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
         from pathlib import Path
 
         assert Path(s.get(ScenarioRow, b).network_file).is_file()
+
+
+def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
+    """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
+    from api.service.jobs import solve_command
+
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "__init__.py").write_text("raise SystemExit(7)\n")
+    cmd = solve_command(f"sqlite:///{tmp_path / 'db.sqlite3'}", "no-such-plan", tmp_path)
+    assert cmd[1] == "-P"
+    guarded = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert guarded.returncode == 0, guarded.stderr
+    exposed = subprocess.run(
+        [x for x in cmd if x != "-P"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert exposed.returncode == 7
+
+
+def test_plan_takes_solution_limit_and_include_may(app, scenario):
+    """A plan request takes solution_limit (then no time limit, as in the CLI) and include_may."""
+    client = app.test_client()
+    resp = client.post(
+        f"/api/v1/scenarios/{scenario['id']}/plans",
+        json={"date": "2026-11-23", "solution_limit": 5, "include_may": False, "engine": "ortools"},
+        headers=hdr(app),
+    )
+    assert resp.status_code == 202, resp.json
+    options = resp.json["options"]
+    assert options["solution_limit"] == 5 and options["time_limit_s"] is None and options["include_may"] is False
+    plan = wait_for(client, app, resp.headers["Location"])
+    assert plan["status"] == "done", plan
+    assert plan["summary"]["totals"]["bins"] <= plan["summary"]["decisions"]["must"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"solution_limit": 0}, "solution_limit"),
+        ({"include_may": "perhaps"}, "include_may"),
+        ({"time_limit_s": 0.01}, "time_limit_s"),
+        ({"threshold_pct": 0}, "threshold_pct"),
+    ],
+)
+def test_plan_options_have_the_cli_bounds(app, scenario, body, field):
+    """Out-of-bounds plan options are 422 naming the field."""
+    resp = app.test_client().post(
+        f"/api/v1/scenarios/{scenario['id']}/plans", json={"date": "2026-11-23", **body}, headers=hdr(app)
+    )
+    assert resp.status_code == 422
+    assert [d["field"] for d in resp.json["error"]["details"]] == [field]
+
+
+def test_openapi_shows_every_plan_option(app):
+    """PlanIn in the OpenAPI document lists solution_limit, include_may and the engines from routing."""
+    from routing.limits import ENGINES
+
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    props = doc["components"]["schemas"]["PlanIn"]["properties"]
+    assert {"date", "time_limit_s", "solution_limit", "engine", "seed", "threshold_pct", "include_may"} <= set(props)
+    assert props["engine"]["enum"] == list(ENGINES)

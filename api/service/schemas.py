@@ -8,6 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..pipeline.options import (
+    DEFAULT_ENGINE,
+    DEFAULT_TIME_LIMIT_S,
+    EngineName,
+    PlanOptions,
+    SolutionLimit,
+    ThresholdPct,
+    TimeLimit,
+    time_limit_for,
+)
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -109,11 +120,30 @@ class ForecastOut(BaseModel):
 
 
 class PlanIn(_In):
+    """A plan request: the options of ``binroute plan``, with the same defaults and bounds."""
+
     date: Date
-    time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    engine: Literal["auto", "ortools", "pyvrp"] = "auto"
+    time_limit_s: TimeLimit | None = Field(
+        default=None,
+        description=f"seconds of search (default {DEFAULT_TIME_LIMIT_S:g}; none when only solution_limit is given)",
+    )
+    solution_limit: SolutionLimit | None = None
+    engine: EngineName = DEFAULT_ENGINE
     seed: int = 0
-    threshold_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    threshold_pct: ThresholdPct | None = None
+    include_may: Annotated[bool, Field(description="also collect bins that may be collected")] = True
+
+    def options(self) -> PlanOptions:
+        """The run's options, the time limit resolved as the CLI does."""
+        return PlanOptions(
+            date=self.date,
+            time_limit_s=time_limit_for(self.time_limit_s, self.solution_limit),
+            solution_limit=self.solution_limit,
+            engine=self.engine,
+            seed=self.seed,
+            threshold_pct=self.threshold_pct,
+            include_may=self.include_may,
+        )
 
 
 class PlanOut(BaseModel):

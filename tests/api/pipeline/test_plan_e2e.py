@@ -14,7 +14,7 @@ import shapely
 from geo import OSM_ATTRIBUTION, load_network
 from routing import check_solution
 
-from ..conftest import plan_sample
+from ...conftest import plan_sample
 
 STAGES = {"graph", "forecast", "matrix", "solve", "write"}
 
@@ -101,21 +101,43 @@ def test_geojson_follows_the_road_network(planned, sample_dir):
         assert far.max() < 1.0, f"trip of {f['properties']['vehicle_id']} leaves the roads by {far.max():.1f} m"
 
 
-def test_pipeline_solution_passes_the_checker(sample_dir):
-    """The in-process pipeline's solution passes the routing checker with every required bin."""
+@pytest.fixture(scope="module")
+def in_process(sample_dir):
+    """The sample planned in this process (deterministic: a solution limit and no time limit)."""
     from datetime import date
 
     from api.pipeline import PlanOptions, plan_scenario
-    from api.scenario import load_scenario
+    from api.pipeline.scenario import load_scenario
 
-    result = plan_scenario(
+    return plan_scenario(
         load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=60)
     )
+
+
+def test_pipeline_solution_passes_the_checker(in_process):
+    """The in-process pipeline's solution passes the routing checker with every required bin."""
+    result = in_process
     report = check_solution(result.problem, result.solution, require_all=True)
     assert report.ok, str(report)
     # The sample has a driver break, so "auto" combines PyVRP with OR-Tools.
     assert result.solution.engine in ("pyvrp+ortools", "pyvrp+schedule")
     assert any(r.break_ is not None for r in result.solution.routes if r.used)
+
+
+def test_writing_twice_leaves_the_result_alone(in_process, tmp_path):
+    """write_plan does not change the result: a second write counts its own time once, not both."""
+    import copy
+
+    from api.pipeline import write_plan
+
+    before = copy.deepcopy(in_process.plan)
+    for name in ("a", "b"):
+        write_plan(in_process, tmp_path / name, exports=())
+    assert in_process.plan == before
+    for name in ("a", "b"):
+        written = json.loads((tmp_path / name / "plan.json").read_text())
+        assert written["timings_s"]["write"] >= before["timings_s"]["write"]
+        assert {**written, "timings_s": before["timings_s"]} == before
 
 
 def test_bad_scenario_exits_2_with_one_line(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from geo.geojson import OSM_ATTRIBUTION
 
-from ..conftest import plan_sample
+from ...conftest import plan_sample
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

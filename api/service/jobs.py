@@ -1,7 +1,7 @@
 """Background solves: each plan runs in its own process, a few at a time.
 
 A thread pool limits how many solves run at once; each thread starts
-``python -m api.solve_job`` and waits for it with a deadline, so a solver that
+``python -P -m api.service.solve_job`` and waits for it with a deadline, so a solver that
 crashes or hangs marks its plan ``failed`` and never takes the server down.
 Plans still ``queued`` or ``running`` when the server stopped are queued
 again on start.
@@ -26,14 +26,39 @@ log = logging.getLogger(__name__)
 GRACE_S = 120.0
 
 
+def solve_command(database_url: str, plan_id: str, workdir: Path) -> list[str]:
+    """The command that solves one plan in its own process.
+
+    ``-P`` keeps the working directory off ``sys.path``, so a file there named like one
+    of our packages (``api/``, ``routing.py``) cannot stand in for the real one.
+    """
+    return [sys.executable, "-P", "-m", "api.service.solve_job", database_url, plan_id, str(workdir)]
+
+
 class JobRunner:
-    def __init__(self, database_url: str, session_factory: sessionmaker[Session], workdir: Path, workers: int) -> None:
+    """Runs plans' solves in their own processes, ``workers`` at a time.
+
+    A solve gets its own time limit plus :data:`GRACE_S`; one with no time limit (a solution
+    limit alone) gets ``max_time_limit_s``, the server's bound, plus the grace.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        session_factory: sessionmaker[Session],
+        workdir: Path,
+        *,
+        workers: int,
+        max_time_limit_s: float,
+    ) -> None:
         self.database_url = database_url
         self.sessions = session_factory
         self.workdir = workdir
+        self.max_time_limit_s = max_time_limit_s
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="binroute-solve")
 
     def submit(self, plan_id: str) -> None:
+        """Queue a plan's solve."""
         self.pool.submit(self._run, plan_id)
 
     def resume(self) -> int:
@@ -49,6 +74,7 @@ class JobRunner:
         return len(ids)
 
     def _fail(self, plan_id: str, message: str) -> None:
+        """Mark a plan failed with ``message`` unless it has finished meanwhile."""
         with self.sessions() as s:
             row = s.get(PlanRow, plan_id)
             if row is not None and row.status in ("queued", "running"):
@@ -56,14 +82,16 @@ class JobRunner:
                 s.commit()
 
     def _run(self, plan_id: str) -> None:
+        """Solve one queued plan in its own process and wait for it with a deadline."""
         with self.sessions() as s:
             row = s.get(PlanRow, plan_id)
             if row is None or row.status != "queued":
                 return
             row.status, row.started = "running", now()
-            limit = float(json.loads(row.options_json).get("time_limit_s", 30))
+            given = json.loads(row.options_json).get("time_limit_s")
+            limit = float(given) if given is not None else self.max_time_limit_s
             s.commit()
-        cmd = [sys.executable, "-m", "api.solve_job", self.database_url, plan_id, str(self.workdir)]
+        cmd = solve_command(self.database_url, plan_id, self.workdir)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)
         except subprocess.TimeoutExpired:
@@ -77,4 +105,5 @@ class JobRunner:
             self._fail(plan_id, f"the solver stopped unexpectedly (exit code {proc.returncode})")
 
     def shutdown(self) -> None:
+        """Stop taking solves; queued ones are dropped (they are queued again on the next start)."""
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -13,15 +13,19 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ScenarioError
+from geo import OSM_SUFFIXES
 
-NETWORK_NAMES = ("network.osm.pbf", "network.osm", "network.osm.bz2")
+from .errors import ScenarioError
+from .options import ThresholdPct
+
+#: The road network file names a scenario directory may hold, searched in this order.
+NETWORK_NAMES = tuple(f"network{suffix}" for suffix in OSM_SUFFIXES)
 _HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 
 
@@ -109,7 +113,7 @@ class StreamIn(_Model):
 
 
 class PlanningIn(_Model):
-    threshold_pct: Annotated[float, Field(gt=0, le=100)] = 80.0
+    threshold_pct: ThresholdPct = 80.0
     overflow_risk: Annotated[float, Field(gt=0, lt=1)] = 0.10
     next_opportunity_days: Annotated[float, Field(gt=0, le=30)] = 1.0
     overflow_cost: Annotated[float, Field(ge=0)] = 40.0
@@ -338,7 +342,3 @@ def load_readings_only(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFram
         tz = load_fleet(directory / "fleet.json").timezone
     bins = load_bins(directory / "bins.csv") if (directory / "bins.csv").is_file() else None
     return load_readings(directory / "readings.csv", tz), bins, tz
-
-
-def as_dict(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(by_alias=True)

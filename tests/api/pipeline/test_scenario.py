@@ -10,8 +10,17 @@ import sys
 import pandas as pd
 import pytest
 
-from api.errors import ScenarioError
-from api.scenario import load_bins, load_fleet, load_readings, load_scenario, parse_hhmm, parse_timestamps
+from api.pipeline import ScenarioError
+from api.pipeline.scenario import (
+    find_network,
+    load_bins,
+    load_fleet,
+    load_readings,
+    load_scenario,
+    parse_hhmm,
+    parse_timestamps,
+)
+from geo import OSM_SUFFIXES
 
 BINS_HEADER = "bin_id,lon,lat,stream,capacity_l,service_s,tw_start,tw_end\n"
 
@@ -144,7 +153,15 @@ def test_timestamps_in_mixed_zones():
     got = parse_timestamps(
         pd.Series(["2026-11-01T12:00:00+02:00", "2026-11-01T10:00:00Z", "2026-11-01 12:00"]), "Europe/Helsinki", "test"
     )
-    assert got.nunique() == 1
+    noon_helsinki = pd.Timestamp("2026-11-01T10:00:00Z")
+    assert got.tolist() == [noon_helsinki, noon_helsinki, noon_helsinki]
+
+
+@pytest.mark.parametrize("suffix", OSM_SUFFIXES)
+def test_network_found_for_every_osm_suffix(tmp_path, suffix):
+    """A scenario's network may be network.osm, network.osm.bz2 or network.osm.pbf: geo's one list."""
+    (tmp_path / f"network{suffix}").write_bytes(b"")
+    assert find_network(tmp_path) == tmp_path / f"network{suffix}"
 
 
 def test_hhmm():

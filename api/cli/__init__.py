@@ -1,0 +1,28 @@
+"""The ``binroute`` command line (click); ``main`` is the console script's entry point.
+
+Commands: ``plan`` (:mod:`.planning`), ``forecast`` and ``backtest``
+(:mod:`.forecasting`), ``vrplib`` and ``kim`` (:mod:`.instances`), ``serve``
+and ``keys`` (:mod:`.server`). Shared pieces: the solver flags
+(:mod:`.flags`) and terminal output (:mod:`.console`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from .forecasting import backtest, forecast
+from .instances import kim, vrplib
+from .planning import plan
+from .server import keys, serve
+
+__all__ = ["main"]
+
+
+@click.group()
+@click.version_option(package_name="binroute")
+def main() -> None:
+    """binroute: plan waste-collection rounds from OSM roads and bin sensors."""
+
+
+for _command in (plan, forecast, backtest, vrplib, kim, serve, keys):
+    main.add_command(_command)

@@ -1,0 +1,5 @@
+"""``python -m api.cli``: the same as the ``binroute`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,90 @@
+"""``binroute plan``: one day's collection rounds for a scenario directory, written as files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo.geojson import OSM_ATTRIBUTION
+
+from ..pipeline import EXPORTS, PlanOptions, load_scenario, plan_scenario, write_plan
+from ..pipeline.mapview import DEFAULT_TILES
+from ..pipeline.options import DEFAULT_TIME_LIMIT_S, THRESHOLD_ABOVE, THRESHOLD_MAX, time_limit_for
+from .console import progress, user_errors
+from .flags import solver_flags
+
+
+def _exports(text: str) -> tuple[str, ...]:
+    """The ``--exports`` list, checked against the known exports."""
+    chosen = () if text.strip() in ("", "none") else tuple(x.strip() for x in text.split(","))
+    unknown = [x for x in chosen if x not in EXPORTS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown export(s) {', '.join(unknown)}; choose from {', '.join(EXPORTS)}", param_hint="--exports"
+        )
+    return chosen
+
+
+@click.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option(
+    "--date", "plan_date", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Planning day, YYYY-MM-DD."
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@solver_flags(default_time_limit_s=DEFAULT_TIME_LIMIT_S)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=THRESHOLD_ABOVE, max=THRESHOLD_MAX, min_open=True),
+    default=None,
+    help="Fill % at which a bin is due (default from fleet.json, else 80).",
+)
+@click.option("--no-may", is_flag=True, help="Collect only the bins that must be collected.")
+@click.option(
+    "--exports",
+    default=",".join(EXPORTS),
+    show_default=True,
+    help="Extra outputs, comma-separated (or 'none').",
+)
+@click.option("--tiles", default=None, help="Base-map tile URL for map.html ('none' for no tiles; default OSM).")
+@user_errors
+def plan(
+    scenario: Path,
+    plan_date: Any,
+    out_dir: Path,
+    time_limit: float | None,
+    solution_limit: int | None,
+    engine: str,
+    seed: int,
+    threshold: float | None,
+    no_may: bool,
+    exports: str,
+    tiles: str | None,
+) -> None:
+    """Plan one day's collection rounds for a SCENARIO directory."""
+    chosen = _exports(exports)
+    click.echo(f"binroute: planning {scenario} for {plan_date.date()}", err=True)
+    scn = load_scenario(scenario)
+    options = PlanOptions(
+        date=plan_date.date(),
+        time_limit_s=time_limit_for(time_limit, solution_limit),
+        solution_limit=solution_limit,
+        engine=engine,
+        seed=seed,
+        threshold_pct=threshold,
+        include_may=not no_may,
+    )
+    result = plan_scenario(scn, options, progress=progress)
+    tile_url = DEFAULT_TILES if tiles is None else (None if tiles.strip().lower() in ("", "none") else tiles)
+    files = write_plan(result, out_dir, exports=chosen, tiles=tile_url)
+    for text in result.plan["warnings"]:
+        click.echo(f"warning: {text}", err=True)
+    t = result.plan["totals"]
+    click.echo(
+        f"{t['bins']} bins on {t['vehicles_used']} vehicle(s): {t['km']:.1f} km, {t['hours']:.1f} h, "
+        f"{t['kg']} kg, {t['tips']} tip(s); {len(result.plan['unserved_required'])} required bin(s) unserved"
+    )
+    for f in files.values():
+        click.echo(f"wrote {f}")
+    click.echo(f"Road data {OSM_ATTRIBUTION}")

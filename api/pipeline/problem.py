@@ -1,0 +1,127 @@
+"""Building the routing ``Problem`` for a day from a scenario, its decisions and its travel matrices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from routing import Bin, Break, Depot, Facility, Problem, TimeWindow, Vehicle
+from routing.decide import MUST, Decision, DecisionRules, demand_of
+
+from .roads import Travel
+from .scenario import Scenario, parse_hhmm
+
+#: The capacity dimensions of every vehicle and demand, in this order.
+DIMENSIONS = ("kg", "litres")
+#: A bin's service time without ``service_s`` in bins.csv: this plus so much per litre.
+DEFAULT_SERVICE_S = 45.0
+SERVICE_S_PER_LITRE = 0.04
+
+
+def _present(value: Any) -> bool:
+    """Whether an optional CSV field was given (not None, NaN or empty)."""
+    return value is not None and value == value and value != ""
+
+
+def build_problem(
+    scn: Scenario,
+    decisions: dict[str, Decision],
+    rules: DecisionRules,
+    *,
+    chosen: Sequence[int],
+    locations: Sequence[int],
+    n_fixed: int,
+    travel: Travel,
+) -> Problem:
+    """The day's routing problem.
+
+    Parameters
+    ----------
+    scn
+        The scenario (fleet and bins).
+    decisions
+        Must/may/skip per bin id, with predicted fill and prize.
+    rules
+        The collect rule (stream densities for demands).
+    chosen
+        Rows of ``scn.bins`` to route, in location order.
+    locations
+        Place indices of the problem's locations: depots and facilities, then the chosen bins.
+    n_fixed
+        How many depots and facilities come before the bins.
+    travel
+        Matrices per vehicle profile between ``locations``.
+    """
+    fleet = scn.fleet
+    depot_index = {d.id: i for i, d in enumerate(fleet.depots)}
+    depots = tuple(
+        Depot(d.id, i, TimeWindow(parse_hhmm(d.opens), parse_hhmm(d.closes))) for i, d in enumerate(fleet.depots)
+    )
+    facilities = tuple(
+        Facility(
+            f.id,
+            len(fleet.depots) + i,
+            frozenset(f.streams),
+            TimeWindow(parse_hhmm(f.opens), parse_hhmm(f.closes)),
+            round(f.tip_minutes * 60),
+        )
+        for i, f in enumerate(fleet.facilities)
+    )
+    bins = []
+    rows = scn.bins.to_dict("records")
+    for k, i in enumerate(chosen):
+        row = rows[i]
+        dec = decisions[row["bin_id"]]
+        fill = dec.fill_pct if not math.isnan(dec.fill_pct) else 100.0
+        kg, litres = demand_of(fill, row["capacity_l"], row["stream"], rules)
+        service = row.get("service_s")
+        if not _present(service):
+            service = DEFAULT_SERVICE_S + SERVICE_S_PER_LITRE * row["capacity_l"]
+        window = None
+        if _present(row.get("tw_start")) and _present(row.get("tw_end")):
+            window = TimeWindow(parse_hhmm(row["tw_start"]), parse_hhmm(row["tw_end"]))
+        bins.append(
+            Bin(
+                id=row["bin_id"],
+                location=n_fixed + k,
+                demand=(math.ceil(kg), math.ceil(litres)),
+                stream=row["stream"],
+                service_s=round(service),
+                window=window,
+                required=dec.decision == MUST,
+                prize=dec.prize,
+            )
+        )
+    vehicles = []
+    for v in fleet.vehicles:
+        brk = None
+        if v.break_ is not None:
+            brk = Break(parse_hhmm(v.break_.earliest), parse_hhmm(v.break_.latest), round(v.break_.minutes * 60))
+        vehicles.append(
+            Vehicle(
+                id=v.id,
+                start_depot=depot_index[v.depot],
+                end_depot=depot_index[v.end_depot or v.depot],
+                capacity=(int(v.capacity_kg), int(v.capacity_l)),
+                profile=travel.profiles[v.id].name,
+                streams=frozenset(v.streams),
+                shift=TimeWindow(parse_hhmm(v.shift_start), parse_hhmm(v.shift_end)),
+                max_duration_s=round(v.max_shift_hours * 3600) if v.max_shift_hours else None,
+                break_=brk,
+                fixed_cost=v.fixed_cost,
+                cost_per_distance=v.cost_per_km / 1000.0,
+                cost_per_hour=v.cost_per_hour,
+                max_lifts=v.max_lifts,
+                max_load_per_day=(int(v.max_kg_per_day), 10**9) if v.max_kg_per_day else None,
+            )
+        )
+    return Problem(
+        matrices=travel.matrices,
+        depots=depots,
+        bins=tuple(bins),
+        vehicles=tuple(vehicles),
+        facilities=facilities,
+        dimensions=DIMENSIONS,
+        balance_weight=fleet.planning.balance_weight,
+    )

@@ -1,0 +1,194 @@
+"""A solved day as a report: the GeoJSON of routes and stops, and the ``plan.json`` summary."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date as Date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from geo import OSM_ATTRIBUTION, RoadNetwork
+from geo.geojson import feature_collection, line_feature, point_feature
+from geo.snap import Snapped
+from routing import Problem, Solution
+from routing.decide import Decision
+from routing.solution import BIN, TIP
+
+from .options import PlanOptions
+from .roads import Travel
+from .scenario import Scenario
+
+
+def street_names(net: RoadNetwork) -> tuple[str, ...]:
+    """Each edge's street name, or ``unnamed <kind> road``."""
+    return tuple(name or f"unnamed {kind} road" for name, kind in zip(net.name, net.highway, strict=True))
+
+
+def _iso(day: Date, seconds: int, tz: str) -> str:
+    """Local ISO time of ``seconds`` after midnight of ``day`` in ``tz``."""
+    ts = pd.Timestamp(day).tz_localize(tz) + pd.Timedelta(seconds=int(seconds))
+    return ts.isoformat()
+
+
+def plan_geojson(
+    scn: Scenario,
+    options: PlanOptions,
+    solution: Solution,
+    decisions: dict[str, Decision],
+    travel: Travel,
+    streets: Sequence[str],
+) -> dict[str, Any]:
+    """The plan as a GeoJSON FeatureCollection: trips along the streets, stops, tips, depots and skipped bins."""
+    tz = scn.fleet.timezone
+    sub, finders, profiles = travel.stops, travel.finders, travel.profiles
+    bins_by_id = scn.bins.set_index("bin_id")
+    feats: list[dict[str, Any]] = []
+
+    def street(location: int) -> str:
+        return streets[int(sub.edge[location])]
+
+    for route in solution.routes:
+        if not route.used:
+            continue
+        finder = finders[profiles[route.vehicle_id].name]
+        for n, trip in enumerate(route.trips(), start=1):
+            coords = finder.route([v.location for v in trip])
+            feats.append(
+                line_feature(
+                    coords,
+                    {
+                        "kind": "trip",
+                        "vehicle_id": route.vehicle_id,
+                        "trip": n,
+                        "from": trip[0].id,
+                        "to": trip[-1].id,
+                        "bins": sum(v.kind == BIN for v in trip),
+                        "depart": _iso(options.date, trip[0].departure_s, tz),
+                        "arrive": _iso(options.date, trip[-1].arrival_s, tz),
+                    },
+                )
+            )
+        for seq, visit in enumerate(route.visits[1:-1], start=1):
+            props: dict[str, Any] = {
+                "kind": "stop" if visit.kind == BIN else "tip",
+                "vehicle_id": route.vehicle_id,
+                "sequence": seq,
+                "bin_id": visit.id if visit.kind == BIN else None,
+                "facility_id": visit.id if visit.kind == TIP else None,
+                "eta": _iso(options.date, visit.start_s, tz),
+                "load_kg": visit.load_after[0],
+                "load_l": visit.load_after[1],
+            }
+            props["street"] = street(visit.location)
+            if visit.kind == BIN:
+                d = decisions[visit.id]
+                props.update(
+                    predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
+                    decision=d.decision,
+                    stream=str(bins_by_id.at[visit.id, "stream"]),
+                )
+            feats.append(point_feature(sub.lon[visit.location], sub.lat[visit.location], props))
+    for depot in scn.fleet.depots:
+        feats.append(point_feature(depot.lon, depot.lat, {"kind": "depot", "id": depot.id}))
+    for f in scn.fleet.facilities:
+        feats.append(point_feature(f.lon, f.lat, {"kind": "facility", "id": f.id, "streams": f.streams}))
+    served = set(solution.served())
+    for row in scn.bins.itertuples():
+        if row.bin_id in served:
+            continue
+        props = {"kind": "skipped", **_skipped(row.bin_id, decisions[row.bin_id], solution)}
+        feats.append(point_feature(row.lon, row.lat, props))
+    return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name)
+
+
+def _fill(decisions: dict[str, Decision], bin_id: str) -> float | None:
+    """A bin's predicted fill %, rounded; None where unknown."""
+    d = decisions.get(bin_id)
+    return None if d is None or math.isnan(d.fill_pct) else round(d.fill_pct, 1)
+
+
+def _skipped(bin_id: str, d: Decision, solution: Solution) -> dict[str, Any]:
+    """A bin left out of the plan: its decision, why (the solver's reason first) and predicted fill."""
+    reason = next((u.reason for u in solution.unserved if u.bin_id == bin_id), d.reason)
+    fill = None if math.isnan(d.fill_pct) else round(d.fill_pct, 1)
+    return {"bin_id": bin_id, "decision": d.decision, "reason": reason, "predicted_fill_pct": fill}
+
+
+def plan_report(
+    scn: Scenario,
+    options: PlanOptions,
+    problem: Problem,
+    solution: Solution,
+    decisions: dict[str, Decision],
+    notes: list[str],
+    net: RoadNetwork,
+    stops: Snapped,
+) -> dict[str, Any]:
+    """The plan as ``plan.json``: per-vehicle stops and totals, skipped bins with reasons, warnings."""
+    tz = scn.fleet.timezone
+    streets = street_names(net)
+    bins = {b.id: b for b in problem.bins}
+    vehicles: list[dict[str, Any]] = []
+    for route in solution.routes:
+        kg = sum(bins[b].demand[0] for b in route.bins)
+        entry = {
+            "vehicle_id": route.vehicle_id,
+            "used": route.used,
+            "km": round(route.distance / 1000.0, 3),
+            "hours": round(route.duration_s / 3600.0, 3),
+            "bins": len(route.bins),
+            "kg": kg,
+            "tips": route.tips,
+            "start": _iso(options.date, route.start_s, tz) if route.used else None,
+            "end": _iso(options.date, route.end_s, tz) if route.used else None,
+            "break": (
+                {"start": _iso(options.date, route.break_.start_s, tz), "minutes": route.break_.duration_s / 60}
+                if route.break_
+                else None
+            ),
+            "stops": [
+                {
+                    "sequence": i,
+                    "kind": v.kind,
+                    "id": v.id,
+                    "arrival": _iso(options.date, v.arrival_s, tz),
+                    "eta": _iso(options.date, v.start_s, tz),
+                    "departure": _iso(options.date, v.departure_s, tz),
+                    "load_kg": v.load_after[0],
+                    "load_l": v.load_after[1],
+                    "street": streets[int(stops.edge[v.location])],
+                    "predicted_fill_pct": _fill(decisions, v.id) if v.kind == BIN else None,
+                }
+                for i, v in enumerate(route.visits)
+            ],
+        }
+        vehicles.append(entry)
+    used = [v for v in vehicles if v["used"]]
+    served = set(solution.served())
+    skipped = [_skipped(b, d, solution) for b, d in decisions.items() if b not in served]
+    return {
+        "scenario": scn.name,
+        "date": options.date.isoformat(),
+        "timezone": tz,
+        "engine": solution.engine,
+        "status": solution.status,
+        "objective": round(solution.objective, 2),
+        "totals": {
+            "vehicles_used": len(used),
+            "km": round(sum(v["km"] for v in used), 3),
+            "hours": round(sum(v["hours"] for v in used), 3),
+            "bins": sum(v["bins"] for v in used),
+            "kg": sum(v["kg"] for v in used),
+            "tips": sum(v["tips"] for v in used),
+        },
+        "decisions": {k: sum(d.decision == k for d in decisions.values()) for k in ("must", "may", "skip")},
+        "vehicles": vehicles,
+        "skipped": sorted(skipped, key=lambda s: s["bin_id"]),
+        "unserved_required": sorted(u.bin_id for u in solution.unserved if u.required),
+        "warnings": notes,
+        "network": {"source": Path(net.source).name, **net.stats},
+        "attribution": OSM_ATTRIBUTION,
+    }

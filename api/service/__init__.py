@@ -1,0 +1,12 @@
+"""The HTTP service: ``create_app(config)`` builds the Flask app.
+
+Modules: :mod:`.app` (the factory), :mod:`.errors` (``APIError`` and JSON error
+handlers), :mod:`.auth` (API keys), :mod:`.validation` (request checking),
+:mod:`.schemas` (pydantic request and response models), :mod:`.openapi` (the
+OpenAPI document), :mod:`.blueprints` (one module per resource), :mod:`.store`
+(storage helpers the blueprints share), :mod:`.db` (SQLAlchemy models),
+:mod:`.jobs` and :mod:`.solve_job` (background solves, each in its own
+process), :mod:`.client` (a small client for tests and benchmarks).
+"""
+
+from .app import create_app as create_app

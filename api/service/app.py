@@ -1,0 +1,70 @@
+"""The app factory: ``create_app(config)`` builds the Flask app with its storage and job runner.
+
+Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
+folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
+(50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``PLAN_TIME_LIMIT_S`` (upper
+bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from .blueprints import init_app
+from .db import make_engine, sessions
+from .errors import register_error_handlers
+from .jobs import JobRunner
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: storage, job runner, blueprints and error handlers."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'binroute.sqlite3'}",
+        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        SOLVE_WORKERS=1,
+        PLAN_TIME_LIMIT_S=300.0,
+        CORS_ORIGINS=None,
+        RESUME_JOBS=True,
+    )
+    app.config.update(config or {})
+    engine = make_engine(app.config["DATABASE_URL"])
+    factory = sessions(engine)
+    files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
+    files.mkdir(parents=True, exist_ok=True)
+    app.extensions["binroute"] = {
+        "engine": engine,
+        "sessions": factory,
+        "files": files,
+        "jobs": JobRunner(
+            app.config["DATABASE_URL"],
+            factory,
+            files,
+            workers=app.config["SOLVE_WORKERS"],
+            max_time_limit_s=app.config["PLAN_TIME_LIMIT_S"],
+        ),
+    }
+
+    @app.before_request
+    def _attach() -> None:
+        g.db = factory
+
+    @app.after_request
+    def _cors(resp: Response) -> Response:
+        origins = app.config.get("CORS_ORIGINS")
+        origin = request.headers.get("Origin")
+        if origins and origin and (origins == "*" or origin in origins):
+            resp.headers["Access-Control-Allow-Origin"] = origin
+            resp.headers["Vary"] = "Origin"
+        return resp
+
+    init_app(app)
+    register_error_handlers(app)
+    if app.config["RESUME_JOBS"]:
+        app.extensions["binroute"]["jobs"].resume()
+    return app

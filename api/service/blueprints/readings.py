@@ -1,0 +1,80 @@
+"""``/api/v1/scenarios/<id>/readings``: bulk ingest (JSON or CSV, idempotent) and queries by bin and time."""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from ...pipeline import ScenarioError
+from ...pipeline.scenario import load_readings
+from ..auth import require
+from ..db import ReadingRow
+from ..errors import APIError
+from ..schemas import ReadingQuery, ReadingsIn
+from ..store import data_dir, find_scenario, insert_readings, page, rows_page
+from ..validation import parse
+
+readings = Blueprint("readings", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/readings")
+
+
+@readings.post("")
+@require("planner")
+def ingest(scenario_id: str) -> ResponseReturnValue:
+    """Bulk ingest as JSON ``{"readings": [...]}`` or as a CSV body; idempotent by (bin, timestamp)."""
+    with g.db() as s:
+        row = find_scenario(s, scenario_id)
+        tz = json.loads(row.fleet_json).get("timezone", "UTC")
+        if request.mimetype == "text/csv":
+            with tempfile.NamedTemporaryFile("wb", suffix=".csv", dir=data_dir(), delete=False) as fh:
+                fh.write(request.get_data())
+            try:
+                frame = load_readings(Path(fh.name), tz)
+            except ScenarioError as exc:
+                raise APIError(422, "invalid_readings", str(exc).replace(fh.name, "request body")) from exc
+            finally:
+                Path(fh.name).unlink(missing_ok=True)
+        else:
+            body = parse(ReadingsIn, request.get_json(silent=False))
+            stamps = [pd.Timestamp(r.timestamp) for r in body.readings]
+            stamps = [t.tz_localize(tz) if t.tzinfo is None else t for t in stamps]
+            frame = pd.DataFrame(
+                {
+                    "bin_id": [r.bin_id for r in body.readings],
+                    "timestamp": stamps,
+                    "fill_pct": [r.fill_pct for r in body.readings],
+                }
+            )
+        known = set(pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str})["bin_id"])
+        result = insert_readings(s, scenario_id, frame, known)
+        s.commit()
+    return jsonify(result), 201 if result["inserted"] else 200
+
+
+@readings.get("")
+@require("viewer")
+def query_readings(scenario_id: str) -> ResponseReturnValue:
+    q = parse(ReadingQuery, request.args.to_dict())
+    with g.db() as s:
+        find_scenario(s, scenario_id)
+        cond = [ReadingRow.scenario_id == scenario_id]
+        if q.bin_id:
+            cond.append(ReadingRow.bin_id == q.bin_id)
+        if q.start is not None:
+            cond.append(ReadingRow.ts >= _naive_utc(q.start))
+        if q.end is not None:
+            cond.append(ReadingRow.ts <= _naive_utc(q.end))
+        rows, total = rows_page(s, ReadingRow, q, (ReadingRow.bin_id, ReadingRow.ts), tuple(cond))
+        items = [{"bin_id": r.bin_id, "timestamp": r.ts.isoformat() + "Z", "fill_pct": r.fill_pct} for r in rows]
+    return page(items, total, q)
+
+
+def _naive_utc(t: Any) -> Any:
+    ts = pd.Timestamp(t)
+    return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()

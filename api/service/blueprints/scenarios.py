@@ -1,0 +1,185 @@
+"""``/api/v1/scenarios``: create a scenario from uploaded files or JSON, list, read and delete it."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from geo import OSM_SUFFIXES, load_network
+from geo.errors import NetworkError
+
+from ...pipeline import ScenarioError
+from ...pipeline.scenario import FleetIn, load_bins, load_fleet, load_readings
+from ..auth import require
+from ..db import PlanRow, ReadingRow, ScenarioRow, new_id
+from ..errors import APIError
+from ..schemas import ListQuery, ScenarioJsonIn
+from ..store import data_dir, find_scenario, insert_readings, page, rows_page
+from ..validation import parse
+
+scenarios = Blueprint("scenarios", __name__, url_prefix="/api/v1/scenarios")
+
+
+def _scenario_out(s: Session, row: ScenarioRow) -> dict[str, Any]:
+    fleet = json.loads(row.fleet_json)
+    n_read = s.scalar(select(func.count()).select_from(ReadingRow).where(ReadingRow.scenario_id == row.id))
+    return {
+        "id": row.id,
+        "name": row.name,
+        "created": row.created.isoformat() + "Z",
+        "bins": max(0, row.bins_csv.count("\n") - 1),
+        "vehicles": len(fleet.get("vehicles", [])),
+        "readings": n_read,
+    }
+
+
+def _validated_files(folder: Path, where: str) -> tuple[FleetIn, pd.DataFrame]:
+    try:
+        fleet = load_fleet(folder / "fleet.json")
+        bins = load_bins(folder / "bins.csv")
+    except ScenarioError as exc:
+        raise APIError(422, "invalid_scenario", str(exc).replace(str(folder) + "/", ""), {"where": where}) from exc
+    return fleet, bins
+
+
+@scenarios.post("")
+@require("planner")
+def create_scenario() -> ResponseReturnValue:
+    """Create a scenario from uploaded files (multipart) or from JSON."""
+    with tempfile.TemporaryDirectory(dir=data_dir()) as tmp:
+        folder = Path(tmp)
+        network_from: str | None = None
+        suffix = ""
+        if request.mimetype == "multipart/form-data":
+            name = (request.form.get("name") or "").strip()
+            missing = [f for f in ("fleet", "bins", "network") if f not in request.files]
+            if not name or missing:
+                raise APIError(
+                    400,
+                    "bad_request",
+                    "multipart upload needs a 'name' field and files "
+                    "'fleet' (fleet.json), 'bins' (bins.csv) and 'network' (.osm, .osm.bz2 or .osm.pbf)",
+                    {"missing": missing + ([] if name else ["name"])},
+                )
+            upload_name = (request.files["network"].filename or "").lower()
+            suffix = next((x for x in OSM_SUFFIXES if upload_name.endswith(x)), "")
+            if not suffix:
+                raise APIError(422, "invalid_scenario", "network file must end in .osm, .osm.bz2 or .osm.pbf")
+            request.files["fleet"].save(folder / "fleet.json")
+            request.files["bins"].save(folder / "bins.csv")
+            request.files["network"].save(folder / f"network{suffix}")
+            if "readings" in request.files:
+                request.files["readings"].save(folder / "readings.csv")
+            for upload in request.files.values():
+                upload.close()
+        else:
+            body = parse(ScenarioJsonIn, request.get_json(silent=False))
+            name, network_from = body.name, body.network_from
+            (folder / "fleet.json").write_text(json.dumps(body.fleet), encoding="utf-8")
+            pd.DataFrame(body.bins).to_csv(folder / "bins.csv", index=False)
+        fleet, bins = _validated_files(folder, "upload")
+        readings_df = None
+        if (folder / "readings.csv").is_file():
+            try:
+                readings_df = load_readings(folder / "readings.csv", fleet.timezone)
+            except ScenarioError as exc:
+                raise APIError(422, "invalid_scenario", str(exc).replace(str(folder) + "/", "")) from exc
+        with g.db() as s:
+            if s.scalar(select(ScenarioRow).where(ScenarioRow.name == name)) is not None:
+                raise APIError(409, "conflict", f"a scenario named {name!r} exists already")
+            row = ScenarioRow(
+                id=new_id(),
+                name=name,
+                fleet_json=(folder / "fleet.json").read_text(encoding="utf-8"),
+                bins_csv=(folder / "bins.csv").read_text(encoding="utf-8"),
+                network_file="",
+            )
+            if network_from is not None:
+                source = find_scenario(s, network_from)
+                suffix = next(x for x in OSM_SUFFIXES if source.network_file.endswith(x))
+                shutil.copy(source.network_file, folder / f"network{suffix}")
+            target = data_dir() / "networks" / f"{row.id}{suffix}"
+            target.parent.mkdir(exist_ok=True)
+            shutil.move(str(folder / f"network{suffix}"), target)
+            try:
+                load_network(target)
+            except NetworkError as exc:
+                target.unlink(missing_ok=True)
+                raise APIError(422, "invalid_network", str(exc).replace(str(target), "network file")) from exc
+            row.network_file = str(target)
+            s.add(row)
+            s.flush()
+            if readings_df is not None:
+                insert_readings(s, row.id, readings_df, set(bins["bin_id"]))
+            s.commit()
+            out = _scenario_out(s, row)
+    resp = jsonify(out)
+    resp.status_code = 201
+    resp.headers["Location"] = url_for("scenarios.get_scenario", scenario_id=row.id)
+    return resp
+
+
+@scenarios.get("")
+@require("viewer")
+def list_scenarios() -> ResponseReturnValue:
+    q = parse(ListQuery, request.args.to_dict())
+    with g.db() as s:
+        rows, total = rows_page(s, ScenarioRow, q, (ScenarioRow.created,))
+        return page([_scenario_out(s, r) for r in rows], total, q)
+
+
+@scenarios.get("/<scenario_id>")
+@require("viewer")
+def get_scenario(scenario_id: str) -> ResponseReturnValue:
+    with g.db() as s:
+        return jsonify(_scenario_out(s, find_scenario(s, scenario_id)))
+
+
+@scenarios.delete("/<scenario_id>")
+@require("planner")
+def delete_scenario(scenario_id: str) -> ResponseReturnValue:
+    with g.db() as s:
+        row = find_scenario(s, scenario_id)
+        busy = s.scalar(
+            select(func.count())
+            .select_from(PlanRow)
+            .where(PlanRow.scenario_id == scenario_id, PlanRow.status.in_(("queued", "running")))
+        )
+        if busy:
+            raise APIError(409, "conflict", "the scenario has plans queued or running; wait for them or delete them")
+        s.execute(delete(ReadingRow).where(ReadingRow.scenario_id == scenario_id))
+        s.execute(delete(PlanRow).where(PlanRow.scenario_id == scenario_id))
+        Path(row.network_file).unlink(missing_ok=True)
+        s.delete(row)
+        s.commit()
+    return Response(status=204)
+
+
+@scenarios.get("/<scenario_id>/bins")
+@require("viewer")
+def scenario_bins(scenario_id: str) -> ResponseReturnValue:
+    q = parse(ListQuery, request.args.to_dict())
+    with g.db() as s:
+        row = find_scenario(s, scenario_id)
+    frame = pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str}, keep_default_na=False)
+    items = json.loads(frame.iloc[q.offset : q.offset + q.limit].to_json(orient="records"))
+    return page(items, len(frame), q)
+
+
+@scenarios.get("/<scenario_id>/vehicles")
+@require("viewer")
+def scenario_vehicles(scenario_id: str) -> ResponseReturnValue:
+    with g.db() as s:
+        row = find_scenario(s, scenario_id)
+    vehicles = json.loads(row.fleet_json)["vehicles"]
+    return jsonify({"items": vehicles, "total": len(vehicles), "limit": len(vehicles), "offset": 0})

@@ -1,0 +1,56 @@
+"""Errors answered as JSON from one place: ``APIError`` and the app's error handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+#: Error codes for the HTTP errors Flask and werkzeug raise themselves.
+HTTP_CODES = {
+    413: "too_large",
+    404: "not_found",
+    405: "method_not_allowed",
+    400: "bad_request",
+    415: "unsupported_media_type",
+}
+
+
+class APIError(Exception):
+    """An error answered as ``{"error": {"code", "message", "details"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> tuple[Response, int]:
+    """The JSON body and status of an error."""
+    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer API errors, validation errors (422 with field paths), HTTP errors and crashes as JSON."""
+
+    @app.errorhandler(APIError)
+    def _api(e: APIError) -> tuple[Response, int]:
+        return error_response(e.status, e.code, e.message, e.details)
+
+    @app.errorhandler(ValidationError)
+    def _invalid(e: ValidationError) -> tuple[Response, int]:
+        details = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]} for err in e.errors()]
+        return error_response(422, "validation_error", "the request is not valid", details)
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> tuple[Response, int]:
+        return error_response(e.code or 500, HTTP_CODES.get(e.code or 500, "error"), e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def _crash(e: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "the server hit an unexpected error; it has been logged")
