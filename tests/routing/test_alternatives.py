@@ -79,6 +79,29 @@ def _served(solution) -> dict[str, list[int]]:
     return out
 
 
+@pytest.mark.parametrize(
+    ("warm_locations", "expected"),
+    [({"two0": 1, "two1": 3, "two2": 5}, [1, 3, 5]), (None, [2, 4, 6])],
+    ids=["given", "nearest"],
+)
+def test_ortools_warm_start_serves_bins_where_it_is_told(warm_locations, expected):
+    """The warm start's locations are kept; without them each bin starts at its location nearest the stop before."""
+    problem = _ring_problem()
+    start = {"v1": ["two0", "two1", "two2", "oneway"]}
+    params = SolveParams(engine="ortools", warm_start=start, warm_locations=warm_locations)
+    solution = solve(problem, limits=Limits(solution_limit=1), params=params)
+    assert check_solution(problem, solution, require_all=True).ok
+    assert [v.location for v in solution.routes[0].visits if v.kind == BIN] == [*expected, 7]
+
+
+def test_ortools_warm_start_rejects_a_location_the_bin_does_not_have():
+    """A warm-start location that is not one of the bin's is an error naming the bin."""
+    problem = _ring_problem()
+    params = SolveParams(engine="ortools", warm_start={"v1": ["two0"]}, warm_locations={"two0": 7})
+    with pytest.raises(ProblemError, match="bin two0 has no location 7"):
+        solve(problem, limits=Limits(solution_limit=1), params=params)
+
+
 def test_unserved_reason_is_judged_at_the_best_location():
     """A bin whose primary location is too far for the shift but whose alternative fits is blamed on the fleet."""
     from routing.feasibility import explain_unserved
