@@ -2,6 +2,10 @@
 
 It shares no code with the solvers: it replays every route against the
 problem's matrices and rules and lists what is wrong, in words.
+
+A bin with alternative locations must be served at one of
+:attr:`~routing.problem.Bin.locations`, once: every rule is replayed at the
+location the visit reports.
 """
 
 from __future__ import annotations
@@ -48,12 +52,13 @@ def check_solution(problem: Problem, solution: Solution, *, require_all: bool = 
             continue
         for visit in route.visits:
             if visit.kind == BIN:
+                where = f"{veh.id} at location {visit.location}"
                 if visit.id not in bins:
                     out.append(f"{veh.id}: unknown bin {visit.id}")
                 elif visit.id in seen:
-                    out.append(f"bin {visit.id} served twice ({seen[visit.id]} and {veh.id})")
+                    out.append(f"bin {visit.id} served twice ({seen[visit.id]} and {where})")
                 else:
-                    seen[visit.id] = veh.id
+                    seen[visit.id] = where
         out.extend(_check_route(problem, route, bins, facilities))
     unserved = {u.bin_id for u in solution.unserved}
     for item in problem.bins:
@@ -116,6 +121,8 @@ def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -
             item = bins.get(cur.id)
             if item is None:
                 continue
+            if cur.location not in item.locations:
+                out.append(f"{name}: serves {item.id} at location {cur.location}, not one of its {item.locations}")
             if item.stream not in veh.streams:
                 out.append(f"{name}: collects {item.id} of stream {item.stream!r} it cannot carry")
             if cur.departure_s - cur.start_s < item.service_s:

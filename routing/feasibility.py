@@ -3,10 +3,15 @@
 Which vehicles can serve each bin, why a bin cannot be served, and the drive
 home through the best disposal site (the day's last tip), which every engine
 folds into the final leg of a route.
+
+A bin with alternative locations (:attr:`~routing.problem.Bin.locations`)
+is servable by a vehicle when any of its locations is, and the reason it was
+left is judged at its best location.
 """
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -39,19 +44,27 @@ def servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
 
 
 def reachable(problem: Problem, vehicle: Vehicle, item: Bin) -> bool:
-    """Whether ``vehicle`` can drive to the bin and back home (through a site when it must tip)."""
+    """Whether ``vehicle`` can drive to the bin (at any of its locations) and back home.
+
+    Back home means through a site when it must tip.
+    """
+    return any(reachable_at(problem, vehicle, loc) for loc in item.locations)
+
+
+def reachable_at(problem: Problem, vehicle: Vehicle, location: int) -> bool:
+    """Whether ``vehicle`` can drive to ``location`` and back home (through a site when it must tip)."""
     m = problem.matrix(vehicle).time_s
     start = problem.depots[vehicle.start_depot].location
     end = problem.depots[vehicle.end_depot].location
-    out = m[start, item.location] < Matrix.UNREACHABLE
+    out = m[start, location] < Matrix.UNREACHABLE
     if problem.tips:
         back = any(
-            m[item.location, problem.facilities[f].location] < Matrix.UNREACHABLE
+            m[location, problem.facilities[f].location] < Matrix.UNREACHABLE
             and m[problem.facilities[f].location, end] < Matrix.UNREACHABLE
             for f in problem.facilities_for(vehicle)
         )
     else:
-        back = m[item.location, end] < Matrix.UNREACHABLE
+        back = m[location, end] < Matrix.UNREACHABLE
     return bool(out and back)
 
 
@@ -79,23 +92,23 @@ def _home_via_site(problem: Problem, profile: str, sites: tuple[int, ...]) -> tu
 
 
 def explain_unserved(problem: Problem, item: Bin, allowed: list[int]) -> str:
-    """Why a bin an engine dropped could not (or should not) be collected."""
+    """Why a bin an engine dropped could not (or should not) be collected (judged at its best location)."""
     if not item.required:
         return "not worth its prize: collecting it costs more than it saves"
     window = item.window
-    for v in allowed:
+    for v, loc in itertools.product(allowed, item.locations):
         veh = problem.vehicles[v]
         m = problem.matrix(veh).time_s
         depot = problem.depots[veh.start_depot]
-        earliest = max(veh.shift.start_s, depot.window.start_s) + int(m[depot.location, item.location])
+        earliest = max(veh.shift.start_s, depot.window.start_s) + int(m[depot.location, loc])
         start = max(earliest, window.start_s if window else 0)
         if window is not None and start > window.end_s:
             continue
         finish = start + item.service_s
         if problem.tips:
-            back = int(home_via_site(problem, veh)[0][item.location, veh.end_depot])
+            back = int(home_via_site(problem, veh)[0][loc, veh.end_depot])
         else:
-            back = int(m[item.location, problem.depots[veh.end_depot].location])
+            back = int(m[loc, problem.depots[veh.end_depot].location])
         if finish + back <= veh.shift.end_s:
             return "the fleet ran out of capacity or shift time: add a vehicle or a longer shift"
     if window is not None:

@@ -53,6 +53,10 @@ class SolveParams:
     warm_start
         Routes to start from, by vehicle id: the stop ids in order (bin ids
         and facility ids for tips), depots left out.
+    warm_locations
+        Where the warm start serves bins that have alternative locations: the
+        location (one of :attr:`routing.Bin.locations`) by bin id. A bin left
+        out starts at its location nearest, in time, to the stop before it.
     """
 
     engine: str = "auto"
@@ -60,6 +64,7 @@ class SolveParams:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     seed: int = 0
     warm_start: Mapping[str, Sequence[str]] | None = None
+    warm_locations: Mapping[str, int] | None = None
     log_search: bool = False
 
     def __post_init__(self) -> None:

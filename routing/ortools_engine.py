@@ -11,6 +11,13 @@ The last tip of the day is folded into the drive home: the arc from a bin to
 the depot runs through the best disposal site for that vehicle (drive, tip,
 drive on). That keeps every single-bin insertion feasible, which local
 search needs, and the tip is written out as a visit when the plan is read.
+
+A bin with alternative locations (:attr:`~routing.problem.Bin.locations`)
+has one node per location, tied in one disjunction that allows at most one
+of them (with the required bin's large penalty, or an optional bin's prize,
+for leaving them all); the visit read back is at the node's location. A warm
+start serves such a bin at ``SolveParams.warm_locations``'s location, else at
+the one nearest to the stop before it.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from .cost import with_cost
-from .errors import InfeasibleProblem
-from .feasibility import explain_unserved, home_via_site, servable
+from .errors import InfeasibleProblem, ProblemError
+from .feasibility import explain_unserved, home_via_site, reachable_at, servable
 from .limits import SolveParams
 from .problem import HORIZON_S, Matrix, Problem, Vehicle
 from .schedule import longest_fitting_prefix
@@ -61,7 +68,7 @@ class _Nodes:
     kind: list[str]
     ref: list[int]  # index into depots, bins or facilities
     depot_node: dict[int, int]
-    bin_node: dict[int, int]
+    bin_nodes: dict[int, list[int]]  # one node per location of the bin, its primary location first
     tip_nodes: dict[int, list[int]]
 
 
@@ -105,7 +112,7 @@ def _layout(problem: Problem, allowed: dict[int, list[int]]) -> _Nodes:
             if d not in nodes.depot_node:
                 nodes.depot_node[d] = add(DEPOT, d, problem.depots[d].location)
     for b in sorted(allowed):
-        nodes.bin_node[b] = add(BIN, b, problem.bins[b].location)
+        nodes.bin_nodes[b] = [add(BIN, b, loc) for loc in problem.bins[b].locations]
     if problem.tips:
         need = _tips_needed(problem, allowed)
         overall = _tips_overall(problem, allowed)
@@ -326,13 +333,18 @@ class _Model:
         dearest = max(v.cost_per_distance for v in p.vehicles) * COST_SCALE
         fixed = max(v.fixed_cost for v in p.vehicles) * COST_SCALE
         self.required_penalty = int(max(REQUIRED_PENALTY, 4 * longest * dearest + 2 * fixed + 10**6))
-        for b, node in self.nodes.bin_node.items():
-            idx = self.index(node)
-            if len(self.allowed[b]) < n_veh:
-                r.VehicleVar(idx).SetValues([-1, *self.allowed[b]])
+        for b, nodes in self.nodes.bin_nodes.items():
             item = p.bins[b]
+            indices = [self.index(node) for node in nodes]
+            for idx, loc in zip(indices, item.locations, strict=True):
+                allowed = self.allowed[b]
+                if item.alternatives:
+                    allowed = [v for v in allowed if reachable_at(p, p.vehicles[v], loc)]
+                if len(allowed) < n_veh:
+                    r.VehicleVar(idx).SetValues([-1, *allowed])
             penalty = self.required_penalty if item.required else round(item.prize * COST_SCALE)
-            r.AddDisjunction([idx], penalty)
+            # At most one of the bin's locations; leaving them all costs the penalty.
+            r.AddDisjunction(indices, penalty, 1)
         for f, tip_nodes in self.nodes.tip_nodes.items():
             users = [v for v, veh in enumerate(p.vehicles) if f in p.facilities_for(veh)]
             for node in tip_nodes:
@@ -343,24 +355,51 @@ class _Model:
 
     # -- warm start --------------------------------------------------------
     def warm_routes(self) -> list[list[int]] | None:
+        """The warm start's routes as nodes, each bin at its chosen location, cut to what keeps every rule."""
         start = self.params.warm_start
         if not start:
             return None
-        start = self._trim_warm(start)
-        bin_index = {self.problem.bins[b].id: (b, idx) for b, idx in self.nodes.bin_node.items()}
+        chosen = self._warm_locations(start)
+        start = self._trim_warm(start, chosen)
+        bin_index = {self.problem.bins[b].id: b for b in self.nodes.bin_nodes}
         free = {self.problem.facilities[f].id: list(nodes) for f, nodes in self.nodes.tip_nodes.items()}
         routes = []
         for v, veh in enumerate(self.problem.vehicles):
             route = []
             for stop in start.get(veh.id, []):
-                if stop in bin_index and v in self.allowed[bin_index[stop][0]]:
-                    route.append(bin_index.pop(stop)[1])
+                if stop in bin_index and v in self.allowed[bin_index[stop]]:
+                    b = bin_index.pop(stop)
+                    route.append(self.nodes.bin_nodes[b][self.problem.bins[b].locations.index(chosen[b])])
                 elif free.get(stop):
                     route.append(free[stop].pop(0))
             routes.append(route)
         return routes
 
-    def _trim_warm(self, start: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    def _warm_locations(self, start: Mapping[str, Sequence[str]]) -> dict[int, int]:
+        """Per warm-start bin, the location to start it at (see the module notes)."""
+        p = self.problem
+        given = self.params.warm_locations or {}
+        bins = {b.id: i for i, b in enumerate(p.bins)}
+        sites = {f.id: f.location for f in p.facilities}
+        chosen: dict[int, int] = {}
+        for veh in p.vehicles:
+            time_s = p.matrix(veh).time_s
+            prev = p.depots[veh.start_depot].location
+            for stop in start.get(veh.id, []):
+                if stop in sites:
+                    prev = sites[stop]
+                if stop not in bins:
+                    continue
+                item = p.bins[bins[stop]]
+                loc = given.get(stop)
+                if loc is None:
+                    loc = min(item.locations, key=lambda x: int(time_s[prev, x]))
+                elif loc not in item.locations:
+                    raise ProblemError(f"warm start: bin {stop} has no location {loc} (it has {item.locations})")
+                chosen[bins[stop]] = prev = loc
+        return chosen
+
+    def _trim_warm(self, start: Mapping[str, Sequence[str]], chosen: Mapping[int, int]) -> dict[str, list[str]]:
         """Cut each warm route to the longest prefix that keeps every rule (breaks included)."""
         p = self.problem
         bins = {b.id: i for i, b in enumerate(p.bins)}
@@ -370,7 +409,7 @@ class _Model:
         for v, veh in enumerate(p.vehicles):
             ids = [x for x in start.get(veh.id, []) if x in bins or x in sites]
             stops = [(BIN, bins[x]) if x in bins else (TIP, sites[x]) for x in ids]
-            keep = longest_fitting_prefix(p, v, stops)
+            keep = longest_fitting_prefix(p, v, stops, chosen=chosen)
             self.trimmed += len(ids) - keep
             out[veh.id] = ids[:keep]
         return out

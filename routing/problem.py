@@ -4,6 +4,13 @@ Times are integer seconds from midnight of the planning day; distances are
 integers in the problem's distance unit (metres in the real pipeline; the
 benchmark's own unit when reading benchmark files). ``Problem`` validates
 itself when built, so the solver and the checker can trust it.
+
+A bin may be reachable at more than one location: a bin on a two-way street
+can be served while driving past it in either direction, each direction a
+separate location (a directed kerbside visit) in the travel matrices.
+``Bin.alternatives`` lists the further locations; every engine serves the
+bin exactly once, at whichever of ``Bin.locations`` suits the route, and the
+:class:`~routing.solution.Visit` records the location actually used.
 """
 
 from __future__ import annotations
@@ -76,6 +83,9 @@ class Bin:
 
     ``demand`` has one entry per capacity dimension of the problem. A bin with
     ``required=False`` is collected only when its ``prize`` outweighs the cost.
+    ``alternatives`` are further locations at which the same bin may be served
+    (e.g. the other direction along its street); it is served at exactly one
+    of :attr:`locations`, ``location`` being the first.
     """
 
     id: str
@@ -86,6 +96,12 @@ class Bin:
     window: TimeWindow | None = None
     required: bool = True
     prize: float = 0.0
+    alternatives: tuple[int, ...] = ()
+
+    @property
+    def locations(self) -> tuple[int, ...]:
+        """Every location the bin may be served at: ``location`` first, then ``alternatives``."""
+        return (self.location, *self.alternatives)
 
 
 @dataclass(frozen=True)
@@ -207,6 +223,14 @@ def _validate(p: Problem) -> None:
     for b in p.bins:
         if not 0 <= b.location < n:
             raise ProblemError(f"bin {b.id}: location {b.location} outside 0..{n - 1}")
+        for alt in b.alternatives:
+            if not 0 <= alt < n:
+                raise ProblemError(f"bin {b.id}: alternative location {alt} outside 0..{n - 1}")
+        if len(set(b.locations)) != len(b.locations):
+            raise ProblemError(
+                f"bin {b.id}: alternatives {b.alternatives} repeat a location (each must differ from "
+                f"location {b.location} and from the others)"
+            )
         if len(b.demand) != k or any(x < 0 for x in b.demand):
             raise ProblemError(f"bin {b.id}: demand {b.demand} must be {k} non-negative numbers")
         if b.service_s < 0 or b.prize < 0:

@@ -27,6 +27,14 @@ leaves the tips out of the search; each route then gets its tips where they
 cost least (:func:`insert_tips`). Driver breaks and workload balance are not
 expressible; ``engine="auto"`` hands such problems on to OR-Tools (see
 :mod:`routing.solver`).
+
+A bin with alternative locations (:attr:`~routing.problem.Bin.locations`)
+becomes one optional client per location, tied together in a mutually
+exclusive :class:`pyvrp.ClientGroup`: a required group (required bins in the
+strict search) is visited exactly once, an optional one at most once, each
+client carrying the bin's prize. Bins with one location are single clients
+as before. The location each bin was served at is read back as ``chosen``
+(bin index to location) alongside the plans.
 """
 
 from __future__ import annotations
@@ -34,11 +42,11 @@ from __future__ import annotations
 import math
 import time as clock
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyvrp
-from pyvrp import ActivityType, Client, Depot, Location, ProblemData, VehicleType
+from pyvrp import ActivityType, Client, ClientGroup, Depot, Location, ProblemData, VehicleType
 from pyvrp.exceptions import PenaltyBoundWarning
 
 from .errors import ProblemError
@@ -75,6 +83,7 @@ def unsupported(problem: Problem) -> list[str]:
 class _Mapping:
     data: ProblemData
     client_bin: list[int]  # PyVRP client index -> problem bin index
+    client_location: list[int]  # PyVRP client index -> the location (one of the bin's) it stands for
     n_garages: int
     n_sites: int
     type_vehicles: list[list[int]]  # PyVRP vehicle type -> problem vehicle indices
@@ -119,8 +128,8 @@ def _capacity(problem: Problem, v: Vehicle, whole_day: bool) -> list[int]:
     return list(v.capacity)
 
 
-def _tip_time_share(problem: Problem, profile: str) -> dict[int, int]:
-    """Per bin, its share of the time the tips it causes will take (for the whole-day formulation).
+def _tip_time_share(problem: Problem, profile: str) -> dict[tuple[int, int], int]:
+    """Per bin and location, its share of the time the tips it causes will take (for the whole-day formulation).
 
     A bin filling a fraction of the lorry causes that fraction of a tip: the
     site's service time and the drive there and back from the bin, at the
@@ -131,13 +140,14 @@ def _tip_time_share(problem: Problem, profile: str) -> dict[int, int]:
     biggest = [max(v.capacity[d] for v in problem.vehicles) for d in range(len(problem.dimensions))]
     share = {}
     for b, item in enumerate(problem.bins):
-        trips = [
-            int(m.time_s[item.location, f.location]) + f.service_s + int(m.time_s[f.location, item.location])
-            for f in problem.facilities
-            if item.stream in f.streams
-        ]
         part = max((q / c for q, c in zip(item.demand, biggest, strict=True) if c > 0), default=0.0)
-        share[b] = round(part * min(trips)) if trips else 0
+        for loc in item.locations:
+            trips = [
+                int(m.time_s[loc, f.location]) + f.service_s + int(m.time_s[f.location, loc])
+                for f in problem.facilities
+                if item.stream in f.streams
+            ]
+            share[b, loc] = round(part * min(trips)) if trips else 0
     return share
 
 
@@ -206,24 +216,36 @@ def to_pyvrp(
     fixed = max(v.fixed_cost for v in problem.vehicles) * scale
     must_prize = int(4 * (far * per_m + (slow + longest_service) * per_s) + 2 * fixed + 10**6)
     tip_time = _tip_time_share(problem, profiles[0]) if whole_day and problem.tips else {}
-    clients, client_bin = [], []
+    clients: list[Client] = []
+    client_bin: list[int] = []
+    client_location: list[int] = []
+    client_groups: list[ClientGroup] = []
     for b in sorted(allowed):
         item = problem.bins[b]
         indicator = [1 if s == item.stream else 0 for s in streams]
         w = item.window
-        clients.append(
-            Client(
-                location=item.location,
-                pickup=[*item.demand, *indicator, *([1] if count_lifts else [])],
-                service_duration=item.service_s + tip_time.get(b, 0),
-                tw_early=w.start_s if w else 0,
-                tw_late=w.end_s if w else LARGE,
-                prize=must_prize if item.required else round(item.prize * scale),
-                required=strict and item.required,
-                name=item.id,
+        required = strict and item.required
+        # One client per location; a bin with several is a mutually exclusive group of optional clients.
+        group = len(client_groups) if item.alternatives else None
+        if group is not None:
+            members = list(range(len(clients), len(clients) + len(item.locations)))
+            client_groups.append(ClientGroup(clients=members, required=required, name=item.id))
+        for loc in item.locations:
+            clients.append(
+                Client(
+                    location=loc,
+                    pickup=[*item.demand, *indicator, *([1] if count_lifts else [])],
+                    service_duration=item.service_s + tip_time.get((b, loc), 0),
+                    tw_early=w.start_s if w else 0,
+                    tw_late=w.end_s if w else LARGE,
+                    prize=must_prize if item.required else round(item.prize * scale),
+                    required=required and group is None,
+                    group=group,
+                    name=item.id,
+                )
             )
-        )
-        client_bin.append(b)
+            client_bin.append(b)
+            client_location.append(loc)
     depots = [Depot(location=d.location, tw_early=d.window.start_s, tw_late=d.window.end_s, name=d.id) for d in garages]
     depots += [
         Depot(
@@ -284,9 +306,11 @@ def to_pyvrp(
         )
         type_vehicles.append(members)
     locations = [Location(0.0, 0.0) for _ in range(n + len(ends))]
-    data = ProblemData(locations, clients, depots, types, dist_mats, dur_mats)  # type: ignore[arg-type]  # stubs say ndarray[int]
+    data = ProblemData(locations, clients, depots, types, dist_mats, dur_mats, client_groups)  # type: ignore[arg-type]  # stubs say ndarray[int]
     max_penalty = max(pyvrp.PenaltyParams().max_penalty, 2.0 * must_prize)
-    return _Mapping(data, client_bin, len(garages), len(sites), type_vehicles, allowed, pre_unserved, max_penalty)
+    return _Mapping(
+        data, client_bin, client_location, len(garages), len(sites), type_vehicles, allowed, pre_unserved, max_penalty
+    )
 
 
 @dataclass(frozen=True)
@@ -295,6 +319,8 @@ class Found:
 
     ``cost`` is PyVRP's own scaled cost, for comparing searches of one
     formulation only; plans are compared with :func:`routing.cost.rank`.
+    ``chosen`` is the location each served bin was served at, by bin index
+    (see :mod:`routing.schedule`).
     """
 
     cost: float
@@ -302,12 +328,17 @@ class Found:
     mapping: _Mapping | None = None
     best: pyvrp.Solution | None = None
     whole_day: bool = False
+    chosen: dict[int, int] = field(default_factory=dict)
 
 
 def _run(
     mapping: _Mapping, stop: pyvrp.stop.StoppingCriterion, seed: int, start: pyvrp.Solution | None = None
-) -> tuple[float, bool, Plans, pyvrp.Solution]:
-    """One PyVRP search: its cost, whether it is feasible, per used vehicle stops and departure, and the solution."""
+) -> tuple[float, bool, Plans, dict[int, int], pyvrp.Solution]:
+    """One PyVRP search.
+
+    Returns its cost, whether it is feasible, per used vehicle its stops and
+    departure, the location each served bin was served at, and the solution.
+    """
     with warnings.catch_warnings():
         # Raised when no plan serves every required bin; search() handles that case.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
@@ -324,6 +355,7 @@ def _run(
     best = result.best
     free = [list(m) for m in mapping.type_vehicles]
     plans = []
+    chosen: dict[int, int] = {}
     first_site, first_home = mapping.n_garages, mapping.n_garages + mapping.n_sites
     for route in best.routes():
         stops: list[tuple[str, int]] = []
@@ -331,12 +363,13 @@ def _run(
         for k, act in enumerate(schedule):
             if act.type == ActivityType.CLIENT:
                 stops.append((BIN, mapping.client_bin[act.idx]))
+                chosen[mapping.client_bin[act.idx]] = mapping.client_location[act.idx]
             elif act.type == ActivityType.DEPOT and 0 < k < len(schedule) - 1 and first_site <= act.idx < first_home:
                 stops.append((TIP, act.idx - first_site))
         vehicle = free[route.vehicle_type()].pop(0)
         plans.append((vehicle, stops, int(route.start_time())))
     cost = best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost() + best.uncollected_prizes()
-    return float(cost), best.is_feasible(), plans, best
+    return float(cost), best.is_feasible(), plans, chosen, best
 
 
 def search(
@@ -356,25 +389,30 @@ def search(
     if not strict.client_bin:
         return Found(0.0, [])
     mapping = strict
-    cost, feasible, plans, best = _run(strict, GiveUp(budget, GIVE_UP_SHARE), seed)
-    if not feasible and any(c.required for c in strict.data.clients()):
+    cost, feasible, plans, chosen, best = _run(strict, GiveUp(budget, GIVE_UP_SHARE), seed)
+    data = strict.data
+    if not feasible and (any(c.required for c in data.clients()) or any(g.required for g in data.groups())):
         mapping = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
-        cost, _, plans, best = _run(mapping, criterion_for(budget), seed)
-    return Found(cost, _with_tips(problem, plans, whole_day), mapping, best, whole_day)
+        cost, _, plans, chosen, best = _run(mapping, criterion_for(budget), seed)
+    return Found(cost, _with_tips(problem, plans, chosen, whole_day), mapping, best, whole_day, chosen)
 
 
 def search_on(problem: Problem, found: Found, budget: Budget, *, seed: int) -> Found:
     """Search on from ``found``'s best solution, with ``found``'s formulation, until ``budget`` is spent."""
     if found.mapping is None or found.best is None:
         return found
-    cost, _, plans, best = _run(found.mapping, criterion_for(budget), seed, found.best)
-    return Found(cost, _with_tips(problem, plans, found.whole_day), found.mapping, best, found.whole_day)
+    cost, _, plans, chosen, best = _run(found.mapping, criterion_for(budget), seed, found.best)
+    tipped = _with_tips(problem, plans, chosen, found.whole_day)
+    return Found(cost, tipped, found.mapping, best, found.whole_day, chosen)
 
 
-def _with_tips(problem: Problem, plans: Plans, whole_day: bool) -> Plans:
+def _with_tips(problem: Problem, plans: Plans, chosen: dict[int, int], whole_day: bool) -> Plans:
     if not (whole_day and problem.tips):
         return plans
-    return [(v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN]), t) for v, stops, t in plans]
+    return [
+        (v, insert_tips(problem, v, [ref for kind, ref in stops if kind == BIN], chosen=chosen), t)
+        for v, stops, t in plans
+    ]
 
 
 def solve_pyvrp(problem: Problem, *, budget: Budget, params: SolveParams) -> Solution:
@@ -384,4 +422,5 @@ def solve_pyvrp(problem: Problem, *, budget: Budget, params: SolveParams) -> Sol
         raise ProblemError(f"the pyvrp engine cannot express {', '.join(missing)}; use engine 'auto' or 'ortools'")
     began = clock.perf_counter()
     found = search(problem, budget, seed=params.seed)
-    return solution_from_plans(problem, found.plans, engine="pyvrp", runtime_s=clock.perf_counter() - began)
+    runtime_s = clock.perf_counter() - began
+    return solution_from_plans(problem, found.plans, engine="pyvrp", runtime_s=runtime_s, chosen=found.chosen)

@@ -5,11 +5,16 @@ Used to read routes back from engines that report only the order of stops
 limits) by cutting routes and placing the break.
 When the problem makes vehicles tip, a route whose last stop is a bin gets
 the day's last tip (at the best site on the way home) written out.
+
+Stops name bins by index; where a bin has alternative locations
+(:attr:`~routing.problem.Bin.locations`) the one it is served at comes from
+a ``chosen`` mapping (bin index to location) that travels with the plans. A
+bin missing from it is served at its primary ``location``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .cost import with_cost
 from .feasibility import explain_unserved, home_via_site, servable
@@ -18,6 +23,14 @@ from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Vis
 
 #: Per used vehicle: its index, its stops (``("bin", index)`` or ``("tip", facility index)``) and departure time.
 Plans = list[tuple[int, list[tuple[str, int]], int]]
+#: Bin index -> the location (matrix index) it is served at, for bins not served at their primary location.
+Chosen = Mapping[int, int]
+
+
+def served_at(problem: Problem, b: int, chosen: Chosen | None) -> int:
+    """The location bin ``b`` is served at: ``chosen``'s, else its primary location."""
+    location = problem.bins[b].location
+    return location if chosen is None else chosen.get(b, location)
 
 
 def schedule_route(
@@ -27,13 +40,15 @@ def schedule_route(
     *,
     depart_s: int | None = None,
     break_after: int | None = None,
+    chosen: Chosen | None = None,
 ) -> Route:
     """Schedule ``stops`` (``("bin", index)`` or ``("tip", facility index)``) for one vehicle.
 
     Service starts as early as windows allow; the vehicle leaves its depot at
     ``depart_s`` (default: as early as its shift and the depot allow). With
     ``break_after=i`` the driver's break is taken after the ``i``-th visit
-    (0 = the depot), as soon as its window opens, before driving on.
+    (0 = the depot), as soon as its window opens, before driving on. Bins
+    are served at their ``chosen`` location (default: their primary one).
     """
     veh = problem.vehicles[vehicle]
     m = problem.matrix(veh)
@@ -43,7 +58,7 @@ def schedule_route(
     visits = [Visit(DEPOT, start_depot.id, start_depot.location, t0, t0, t0, (0,) * dims)]
     seq = list(stops)
     if problem.tips and seq and seq[-1][0] == BIN:
-        site = home_via_site(problem, veh)[2][problem.bins[seq[-1][1]].location, veh.end_depot]
+        site = home_via_site(problem, veh)[2][served_at(problem, seq[-1][1], chosen), veh.end_depot]
         seq.append((TIP, int(site)))
     load = [0] * dims
     distance = 0
@@ -57,7 +72,7 @@ def schedule_route(
             leave = begin + veh.break_.duration_s
         if kind == BIN:
             item = problem.bins[ref]
-            loc, ident, service = item.location, item.id, item.service_s
+            loc, ident, service = served_at(problem, ref, chosen), item.id, item.service_s
             opens = item.window.start_s if item.window else 0
             load = [a + b for a, b in zip(load, item.demand, strict=True)]
         else:
@@ -115,9 +130,11 @@ def _keeps_rules(problem: Problem, vehicle: int, route: Route) -> bool:
     return route.break_ is None or route.break_.start_s <= (b.latest_start_s if b else 0)
 
 
-def fitted_route(problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]]) -> Route | None:
+def fitted_route(
+    problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]], *, chosen: Chosen | None = None
+) -> Route | None:
     """The route through ``stops`` with the break where it fits and ends the day soonest; ``None`` if nowhere fits."""
-    plain = schedule_route(problem, vehicle, stops)
+    plain = schedule_route(problem, vehicle, stops, chosen=chosen)
     veh = problem.vehicles[vehicle]
     if veh.break_ is None or not plain.used:
         return plain if _keeps_rules(problem, vehicle, plain) else None
@@ -125,7 +142,7 @@ def fitted_route(problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]
         return plain  # the day ends before the break window matters
     best: Route | None = None
     for position in range(len(stops) + 1):
-        route = schedule_route(problem, vehicle, stops, break_after=position)
+        route = schedule_route(problem, vehicle, stops, break_after=position, chosen=chosen)
         if route.break_ is not None and route.break_.start_s > veh.break_.latest_start_s:
             break
         # Of the places that keep every rule, the one that ends the day first
@@ -135,14 +152,16 @@ def fitted_route(problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]
     return best
 
 
-def longest_fitting_prefix(problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]]) -> int:
+def longest_fitting_prefix(
+    problem: Problem, vehicle: int, stops: Sequence[tuple[str, int]], *, chosen: Chosen | None = None
+) -> int:
     """How many of ``stops`` (from the start) a vehicle can do within every rule."""
     lo, hi = 0, len(stops)
-    if fitted_route(problem, vehicle, stops) is not None:
+    if fitted_route(problem, vehicle, stops, chosen=chosen) is not None:
         return hi
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if fitted_route(problem, vehicle, stops[:mid]) is not None:
+        if fitted_route(problem, vehicle, stops[:mid], chosen=chosen) is not None:
             lo = mid
         else:
             hi = mid - 1
@@ -157,13 +176,15 @@ def solution_from_plans(
     runtime_s: float,
     fit_rules: bool = False,
     details: dict[str, object] | None = None,
+    chosen: Chosen | None = None,
 ) -> Solution:
     """Schedule stop orders into routes, explain what was left, and cost the plan.
 
     With ``fit_rules`` each route is cut to its longest prefix that keeps
     every rule the engine did not know, and the driver's break is placed
     (:func:`fitted_route`); the bins cut off are unserved. The plan's
-    ``objective`` is :func:`routing.cost.plan_cost`.
+    ``objective`` is :func:`routing.cost.plan_cost`. Bins are served at
+    their ``chosen`` location (default: their primary one).
     """
     allowed, pre_unserved = servable(problem)
     by_vehicle = {v: (stops, start) for v, stops, start in plans}
@@ -171,11 +192,11 @@ def solution_from_plans(
     for v in range(len(problem.vehicles)):
         stops, start = by_vehicle.get(v, ([], None))
         if fit_rules:
-            stops = stops[: longest_fitting_prefix(problem, v, stops)]
-            route = fitted_route(problem, v, stops)
+            stops = stops[: longest_fitting_prefix(problem, v, stops, chosen=chosen)]
+            route = fitted_route(problem, v, stops, chosen=chosen)
             assert route is not None  # a prefix that fits is scheduled by construction
         else:
-            route = schedule_route(problem, v, stops, depart_s=start)
+            route = schedule_route(problem, v, stops, depart_s=start, chosen=chosen)
         routes.append(route)
         served |= {ref for kind, ref in stops if kind == BIN}
     unserved = list(pre_unserved)

@@ -35,6 +35,12 @@ helper process (:mod:`routing._worker`) with the next seed and the same
 deadline, and keeps the better plan. A solution limit without a time limit
 is a deterministic run: one core, one round, no wall clock (but a backstop,
 see :data:`routing.stop.BACKSTOP_FACTOR`).
+
+Bins with alternative locations (:attr:`routing.Bin.locations`) are served
+once, at one of them, by every engine. The location PyVRP chose for each bin
+travels with its plans (``Found.chosen``): into our own scheduling, and into
+OR-Tools' warm start as ``SolveParams.warm_locations``, so the polished plan
+starts from the same kerbside visits.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ def _on_two_cores(budget: Budget, job: str, args: tuple[object, ...], other: tup
 def _pyvrp_alone(problem: Problem, budget: Budget, seed: int) -> Solution:
     """PyVRP on the whole problem (it can express every rule of it)."""
     found = search(problem, budget, seed=seed)
-    return solution_from_plans(problem, found.plans, engine="pyvrp", runtime_s=0.0)
+    return solution_from_plans(problem, found.plans, engine="pyvrp", runtime_s=0.0, chosen=found.chosen)
 
 
 def _combined(
@@ -140,18 +146,20 @@ def _combined(
     :func:`~routing.pyvrp_engine.to_pyvrp`).
     """
     found = search(problem, budget.share(PYVRP_SHARE), seed=params.seed, relax_breaks=True, whole_day=whole_day)
-    plans = found.plans
+    plans, chosen = found.plans, found.chosen
     warm = {
         problem.vehicles[v].id: [
             problem.bins[ref].id if kind == BIN else problem.facilities[ref].id for kind, ref in stops
         ]
         for v, stops, _ in plans
     }
+    # OR-Tools starts each bin at the location PyVRP served it at.
+    warm_locations = {problem.bins[b].id: loc for b, loc in chosen.items()}
     try:
         polished: Solution | None = solve_ortools(
             problem,
             budget=budget,
-            params=dataclasses.replace(params, warm_start=warm, engine="ortools"),
+            params=dataclasses.replace(params, warm_start=warm, warm_locations=warm_locations, engine="ortools"),
             cold_after_warm=False,
         )
     except WarmStartRejected:
@@ -162,9 +170,12 @@ def _combined(
         if budget.timed:
             left = budget.deadline.left() - FIT_RESERVE_SHARE * budget.deadline.total_s
             if left >= 1.0:
-                plans = search_on(problem, found, budget.until(Deadline.after(left)), seed=params.seed).plans
+                on = search_on(problem, found, budget.until(Deadline.after(left)), seed=params.seed)
+                plans, chosen = on.plans, on.chosen
     details: dict[str, object] = {"combined_for": missing, "seed": params.seed, "whole_day": whole_day}
-    best = solution_from_plans(problem, plans, engine="pyvrp+schedule", runtime_s=0.0, fit_rules=True, details=details)
+    best = solution_from_plans(
+        problem, plans, engine="pyvrp+schedule", runtime_s=0.0, fit_rules=True, details=details, chosen=chosen
+    )
     if polished is not None:
         polished = dataclasses.replace(polished, engine="pyvrp+ortools", details=dict(polished.details, **details))
         if rank(problem, polished) <= rank(problem, best):
@@ -193,7 +204,7 @@ def _with_spare_lorries(problem: Problem, solution: Solution, budget: Budget, se
     if budget.timed:
         budget = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * budget.deadline.total_s)))
     found = search(sub, budget, seed=seed, relax_breaks=True)
-    extra = solution_from_plans(sub, found.plans, engine="", runtime_s=0.0, fit_rules=True)
+    extra = solution_from_plans(sub, found.plans, engine="", runtime_s=0.0, fit_rules=True, chosen=found.chosen)
     placed = set(extra.served())
     if not placed:
         return solution

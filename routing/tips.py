@@ -2,7 +2,8 @@
 
 Used for PyVRP's whole-day formulation (:func:`routing.pyvrp_engine.to_pyvrp`
 with ``whole_day``), which plans each lorry's day as one trip and leaves the
-trips to the disposal sites out of the search.
+trips to the disposal sites out of the search. Bins with alternative
+locations are placed at the location the search chose for them (``chosen``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from .problem import Problem
+from .schedule import Chosen, served_at
 from .solution import BIN, TIP
 
 
-def insert_tips(problem: Problem, vehicle: int, bins: Sequence[int]) -> list[tuple[str, int]]:
+def insert_tips(
+    problem: Problem, vehicle: int, bins: Sequence[int], *, chosen: Chosen | None = None
+) -> list[tuple[str, int]]:
     """Stops for ``bins`` in this order, with tips where the trips fit ``vehicle`` at least cost.
 
     Each tip goes between two bins, at the site that adds the least distance
     and time; the day's last tip is the drive home's, as everywhere. An exact
     shortest-path split of the fixed order (as in route-first, cluster-second
-    heuristics): O(number of bins × bins per trip).
+    heuristics): O(number of bins × bins per trip). Bins are at their
+    ``chosen`` location (default: their primary one).
     """
     stops: list[tuple[str, int]] = [(BIN, b) for b in bins]
     veh = problem.vehicles[vehicle]
@@ -30,7 +35,7 @@ def insert_tips(problem: Problem, vehicle: int, bins: Sequence[int]) -> list[tup
         return stops
     m = problem.matrix(veh)
     sites = problem.facilities_for(veh)
-    at = np.array([problem.bins[b].location for b in bins])
+    at = np.array([served_at(problem, b, chosen) for b in bins])
     site_at = np.array([problem.facilities[f].location for f in sites])
     service = np.array([problem.facilities[f].service_s for f in sites])
     here, there = at[:-1], at[1:]
