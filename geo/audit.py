@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import osmium
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: Two positions closer than this (degrees) are the same point.
 SAME_DEG = 1e-7
@@ -35,7 +37,39 @@ class TurnFacts:
     #: ``(relation id, kind, from way, via node, to way, binds heavy goods vehicles)``
     restrictions: list[tuple[int, str, int, int, int, bool]] = field(default_factory=list)
     turning: set[int] = field(default_factory=set)
-    degree: dict[int, int] = field(default_factory=dict)
+    #: Per node, the neighbours a lorry may drive to from it (one-way streets respected): ``(way, node)``.
+    exits: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+#: Roads for motor traffic (footways, cycleways, paths, steps and pedestrian streets are not).
+ROADS = frozenset(
+    f"{road}{link}" for road in ("motorway", "trunk", "primary", "secondary", "tertiary") for link in ("", "_link")
+) | {"unclassified", "residential", "living_street", "service", "road"}
+_CLOSED = {"no", "private"}
+
+
+#: The lorry the checks assume: a 26-t, 3.6-m high, 2.55-m wide, 10-m long refuse collection vehicle.
+LORRY_LIMITS = {"maxweight": 26.0, "maxheight": 3.6, "maxwidth": 2.55, "maxlength": 10.0}
+
+
+def _number(text: str) -> float | None:
+    head = text.strip().split(" ")[0].replace(",", ".")
+    try:
+        return float(head)
+    except ValueError:
+        return None
+
+
+def _lorry_may_use(tags: dict[str, str]) -> bool:
+    if tags.get("highway") not in ROADS or tags.get("area") == "yes" or tags.get("hgv") == "no":
+        return False
+    if tags.get("service") == "emergency_access":
+        return False
+    for key, lorry in LORRY_LIMITS.items():
+        limit = _number(tags.get(key, ""))
+        if limit is not None and limit < lorry:
+            return False
+    return not any(tags.get(k, "").split(";")[0] in _CLOSED for k in ("access", "vehicle", "motor_vehicle"))
 
 
 class _Reader(osmium.SimpleHandler):
@@ -48,7 +82,8 @@ class _Reader(osmium.SimpleHandler):
             self.facts.turning.add(n.id)
 
     def way(self, w: osmium.osm.Way) -> None:
-        if "highway" not in w.tags:
+        tags = {t.k: t.v for t in w.tags}
+        if not _lorry_may_use(tags):
             return
         refs = []
         for n in w.nodes:
@@ -56,9 +91,17 @@ class _Reader(osmium.SimpleHandler):
                 self.facts.coords[n.ref] = (n.location.lon, n.location.lat)
                 refs.append(n.ref)
         self.facts.way_nodes[w.id] = refs
+        oneway = tags.get("oneway", "no")
+        if tags.get("junction") == "roundabout" and oneway == "no":
+            oneway = "yes"
+        forward = oneway != "-1"
+        backward = oneway not in ("yes", "true", "1")
         for k, ref in enumerate(refs):
-            ends = 1 if k in (0, len(refs) - 1) else 2
-            self.facts.degree[ref] = self.facts.degree.get(ref, 0) + ends
+            out = self.facts.exits.setdefault(ref, [])
+            if forward and k + 1 < len(refs):
+                out.append((w.id, refs[k + 1]))
+            if backward and k > 0:
+                out.append((w.id, refs[k - 1]))
 
     def relation(self, r: osmium.osm.Relation) -> None:
         tags = {t.k: t.v for t in r.tags}
@@ -86,7 +129,23 @@ def read_turn_facts(path: str | Path) -> TurnFacts:
     """Read ways, places to turn and via-node turn restrictions from an OSM file."""
     facts = TurnFacts()
     _Reader(facts).apply_file(str(path), locations=True, idx="flex_mem")
+    _keep_main_part(facts)
     return facts
+
+
+def _keep_main_part(facts: TurnFacts) -> None:
+    """Drop exits into roads a lorry cannot come back from (outside the largest strongly connected part)."""
+    ids = sorted(facts.exits)
+    index = {n: i for i, n in enumerate(ids)}
+    rows = [index[n] for n, out in facts.exits.items() for _, nb in out if nb in index]
+    cols = [index[nb] for n, out in facts.exits.items() for _, nb in out if nb in index]
+    if not ids:
+        return
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(ids), len(ids)))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    main = int(np.argmax(np.bincount(label)))
+    for n, out in facts.exits.items():
+        facts.exits[n] = [(w, nb) for w, nb in out if nb in index and label[index[nb]] == main]
 
 
 def _bearing(a: Sequence[float], b: Sequence[float]) -> float:
@@ -149,11 +208,13 @@ def forbidden_turns(facts: TurnFacts, coords: NDArray[np.float64], *, hgv: bool 
     return found
 
 
-def u_turns(facts: TurnFacts, coords: NDArray[np.float64]) -> list[tuple[int, str]]:
+def u_turns(facts: TurnFacts, coords: NDArray[np.float64], *, hgv: bool = True) -> list[tuple[int, str]]:
     """The U-turns in a drive from its geometry: ``(vertex index, reason)``.
 
-    The reason is ``"dead end"`` at the end of a way no other way continues,
-    ``"turning place"`` at a node tagged as one, ``"elsewhere"`` otherwise.
+    The reason is ``"turning place"`` at a node tagged as one, ``"dead end"``
+    where a lorry arriving as the drive did has no other way on (no other
+    road it may use leaves the node, one-way streets respected, or every
+    other is forbidden by a turn restriction), ``"elsewhere"`` otherwise.
     """
     line = _distinct(np.asarray(coords, dtype=float))
     by_point = {(round(x, 7), round(y, 7)): ref for ref, (x, y) in facts.coords.items()}
@@ -166,11 +227,31 @@ def u_turns(facts: TurnFacts, coords: NDArray[np.float64]) -> list[tuple[int, st
         node = by_point.get((round(float(line[i][0]), 7), round(float(line[i][1]), 7)))
         if node is not None and node in facts.turning:
             out.append((i, "turning place"))
-        elif node is not None and facts.degree.get(node, 0) == 1:
+        elif node is not None and not _other_ways_on(facts, node, line[i - 1], hgv=hgv):
             out.append((i, "dead end"))
         else:
             out.append((i, "elsewhere"))
     return out
+
+
+def _other_ways_on(facts: TurnFacts, node: int, came_from: Sequence[float], *, hgv: bool) -> bool:
+    """Whether a lorry that came into ``node`` from ``came_from`` may leave it other than straight back."""
+    exits = facts.exits.get(node, [])
+    around = {w: _segments_at(facts, w, node) for w, refs in facts.way_nodes.items() if node in refs}
+    came = _on(facts, node, came_from, sorted({nb for nbs in around.values() for nb in nbs}))
+    arrival_ways = {w for w, nbs in around.items() if came is not None and came in nbs}
+    for way, nb in exits:
+        if came is not None and nb == came:
+            continue
+        forbidden = False
+        for _rel, kind, from_way, via, to_way, hgv_only in facts.restrictions:
+            if via != node or from_way not in arrival_ways or (hgv_only and not hgv):
+                continue
+            if (kind.startswith("no_") and to_way == way) or (kind.startswith("only_") and to_way != way):
+                forbidden = True
+        if not forbidden:
+            return True
+    return False
 
 
 def arrival_side(leg: NDArray[np.float64], lon: float, lat: float) -> str:

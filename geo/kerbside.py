@@ -17,6 +17,7 @@ either direction of their street.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +25,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .network import FloatArray, IntArray, RoadNetwork
+from .restrictions import SCOPE_ALL, SCOPE_HGV, SCOPE_NOT_HGV
 from .snap import LEFT, RIGHT, Snapped
-from .turns import Places
+from .turns import Drive, Places, TurnGraph, TurnPathFinder, turn_matrices
 
 #: Road classes on which a bin is served from the kerb by default.
 KERB_HIGHWAYS = frozenset(
@@ -281,3 +283,76 @@ def driving_side_for_timezone(tz: str) -> str:
     ``fleet.json`` overrides it.
     """
     return "left" if tz in LEFT_HAND_ZONES else "right"
+
+
+@dataclass(frozen=True)
+class KerbsideModel:
+    """One vehicle profile's turn-aware view of a day's points, over a shared slot layout.
+
+    ``time_s`` and ``distance_m`` are ``n_slots`` square (``inf`` where a slot
+    has no place for this profile); :meth:`drive` gives the street geometry
+    and U-turns of the drive between two slots.
+    """
+
+    turns: TurnGraph
+    snapped: Snapped
+    stops: StopPlaces
+    layout: SlotLayout
+    slots: IntArray  # per place, its slot
+    time_s: FloatArray
+    distance_m: FloatArray
+    finder: TurnPathFinder
+
+    @property
+    def filled(self) -> NDArray[np.bool_]:
+        """Per slot, whether this profile has a place there."""
+        out = np.zeros(self.layout.n_slots, dtype=bool)
+        out[self.slots] = True
+        return out
+
+    def place(self, slot: int) -> int:
+        """The place in ``slot`` (a ``ValueError`` if this profile has none there)."""
+        hit = np.flatnonzero(self.slots == slot)
+        if len(hit) == 0:
+            raise ValueError(f"slot {slot} has no place for this vehicle profile")
+        return int(hit[0])
+
+    def side(self, slot: int) -> str:
+        """Where the bin in ``slot`` stands as the lorry passes: ``"kerb"``, ``"off-side"`` or ``""``."""
+        return self.stops.side[self.place(slot)]
+
+    def drive(self, a: int, b: int) -> Drive:
+        """The fastest legal drive from slot ``a`` to slot ``b``."""
+        return self.finder.drive(self.place(a), self.place(b))
+
+
+def kerbside_model(
+    tg: TurnGraph,
+    snapped: Snapped,
+    layout: SlotLayout,
+    *,
+    directed: NDArray[np.bool_],
+    kerb: NDArray[np.bool_],
+) -> KerbsideModel:
+    """Places, matrices and paths for ``snapped`` points under ``tg``'s turn rules (see :func:`stop_places`)."""
+    sp = stop_places(snapped, directed=directed, kerb=kerb, driving_side=tg.rules.driving_side)
+    slots = slot_of_places(layout, sp)
+    time, dist = turn_matrices(tg, sp.places)
+    return KerbsideModel(
+        turns=tg,
+        snapped=snapped,
+        stops=sp,
+        layout=layout,
+        slots=slots,
+        time_s=in_slots(layout, slots, time),
+        distance_m=in_slots(layout, slots, dist),
+        finder=TurnPathFinder(tg, sp.places),
+    )
+
+
+def illegal_turns(net: RoadNetwork, edges: Sequence[int], *, hgv: bool = True) -> int:
+    """How many consecutive pairs of ``edges`` (a drive) make a turn an OSM restriction forbids."""
+    scopes = [SCOPE_ALL, SCOPE_HGV] if hgv else [SCOPE_ALL, SCOPE_NOT_HGV]
+    binding = np.isin(net.ban_scope, scopes)
+    banned = set(zip(net.ban_from[binding].tolist(), net.ban_to[binding].tolist(), strict=True))
+    return sum((a, b) in banned for a, b in itertools.pairwise(edges))

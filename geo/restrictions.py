@@ -140,9 +140,10 @@ def with_turn_rules(
             continue
         froms = sorted({e for w in r.from_ways for e in by_way.get(w, []) if net.edge_v[e] == via})
         tos = sorted({e for w in r.to_ways for e in by_way.get(w, []) if net.edge_u[e] == via})
-        if not froms or not tos:
+        if not froms or not (tos or r.kind.startswith("only_")):
             counts["outside"] += 1
             continue
+        # An only_* whose to way the lorry cannot use (not in the network) still forbids every other turn.
         counts["used"] += 1
         shared = bool(set(r.from_ways) & set(r.to_ways))
         for a in froms:
@@ -182,9 +183,7 @@ def with_turn_rules(
     )
 
 
-def _via_way_paths(
-    net: RoadNetwork, r: RawRestriction, by_way: dict[int, list[int]]
-) -> list[tuple[int, ...]]:
+def _via_way_paths(net: RoadNetwork, r: RawRestriction, by_way: dict[int, list[int]]) -> list[tuple[int, ...]]:
     """Edge paths ``(from, via..., to)`` of a restriction via ways: the shortest run along the via ways."""
     via_edges = {e for w in r.via_ways for e in by_way.get(w, [])}
     to_edges = {e for w in r.to_ways for e in by_way.get(w, [])} - via_edges

@@ -50,6 +50,8 @@ STRAIGHT_DEG = 30.0
 CROSS_DEG = 45.0
 #: A transition back to the node it came from turns at least this sharply to count as a U-turn.
 U_TURN_DEG = 150.0
+#: Any transition this sharp is a U-turn (two roads meeting at a hairpin), wherever it leads.
+HAIRPIN_DEG = 170.0
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
     va, vb = last[a], first[b]
     angle = np.degrees(np.arctan2(va[:, 0] * vb[:, 1] - va[:, 1] * vb[:, 0], (va * vb).sum(axis=1)))
     back = net.edge_v[b] == net.edge_u[a]
-    u_turn = (back & (np.abs(angle) >= U_TURN_DEG)) | (np.abs(angle) >= 175.0) | (a == b)
+    u_turn = (back & (np.abs(angle) >= U_TURN_DEG)) | (np.abs(angle) >= HAIRPIN_DEG) | (a == b)
     # Forbidden by turn restrictions that bind this profile.
     scopes = [SCOPE_ALL, SCOPE_HGV] if rg.profile.is_hgv else [SCOPE_ALL, SCOPE_NOT_HGV]
     binding = np.isin(net.ban_scope, scopes)
@@ -290,7 +292,10 @@ def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
 
 
 def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
-    """Nodes ``0..S-1``: at the start of state s (see :attr:`TurnGraph.state_edge`); ``S + p``: at place p."""
+    """Nodes ``0..S-1``: at the start of state s (see :attr:`TurnGraph.state_edge`); ``S + p``: arriving
+    at place p; ``S + P + p``: leaving it. A drive never passes *through* a place (a depot yard is not a
+    place to turn round on the way elsewhere).
+    """
     net, time = tg.rg.net, tg.rg.edge_time
     n_e, n_p = len(tg.state_edge), places.n_places
     driven = tg.state_edge[tg.t_from]
@@ -301,6 +306,7 @@ def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
     e, t, node = places.edge, places.t, n_e + places.place
     ok = np.isfinite(time[e])
     e, t, node = e[ok], t[ok], node[ok]
+    out = node + n_p
     # Arrive: from the start of the entry's edge, t of the way along it.
     heads.append(e)
     tails.append(node)
@@ -312,21 +318,32 @@ def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
     lo, hi = np.searchsorted(t_from, e, side="left"), np.searchsorted(t_from, e, side="right")
     count = hi - lo
     pick = order[np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)]
-    heads.append(np.repeat(node, count))
+    heads.append(np.repeat(out, count))
     tails.append(tg.t_to[pick])
     secs.append(np.repeat((1 - t) * time[e], count) + tg.t_cost[pick])
     metres.append(np.repeat((1 - t) * net.length_m[e], count))
-    # Places on one edge, in order: driving on from one reaches the next.
+    # Places on one edge, in order: driving on from one reaches every later one.
     by = np.lexsort((t, e))
     es, ts, ns = e[by], t[by], node[by]
-    chain = np.flatnonzero(es[1:] == es[:-1])
-    heads.append(ns[chain])
-    tails.append(ns[chain + 1])
-    secs.append((ts[chain + 1] - ts[chain]) * time[es[chain]])
-    metres.append((ts[chain + 1] - ts[chain]) * net.length_m[es[chain]])
+    gap = 1
+    while True:
+        chain = np.flatnonzero(es[gap:] == es[:-gap]) if gap < len(es) else np.zeros(0, dtype=np.int64)
+        if len(chain) == 0:
+            break
+        frac = ts[chain + gap] - ts[chain]
+        heads.append(ns[chain] + n_p)
+        tails.append(ns[chain + gap])
+        secs.append(frac * time[es[chain]])
+        metres.append(frac * net.length_m[es[chain]])
+        tie = chain[frac <= 0]  # places at the very same spot reach each other both ways
+        heads.append(ns[tie + gap] + n_p)
+        tails.append(ns[tie])
+        secs.append(np.zeros(len(tie)))
+        metres.append(np.zeros(len(tie)))
+        gap += 1
     u, v = np.concatenate(heads), np.concatenate(tails)
     packed = _pack(np.concatenate(secs), np.concatenate(metres))
-    size = n_e + n_p
+    size = n_e + 2 * n_p
     keys = u * size + v
     order = np.lexsort((packed, keys))
     keys, packed = keys[order], packed[order]
@@ -345,8 +362,8 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     ``inf`` where there is none. Distances are those of the fastest drive.
     """
     graph = _state_graph(tg, places)
-    nodes = len(tg.state_edge) + np.arange(places.n_places)
-    time, dist = unpack(packed_dijkstra(graph, nodes, nodes))
+    arrive = len(tg.state_edge) + np.arange(places.n_places)
+    time, dist = unpack(packed_dijkstra(graph, arrive + places.n_places, arrive))
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
     return time, dist
@@ -385,7 +402,8 @@ class TurnPathFinder:
 
     def _pred(self, place: int) -> NDArray[np.int32]:
         if place not in self._trees:
-            _, pred = dijkstra(self.graph, directed=True, indices=self._n_e + place, return_predecessors=True)
+            leave = self._n_e + self.places.n_places + place
+            _, pred = dijkstra(self.graph, directed=True, indices=leave, return_predecessors=True)
             self._trees[place] = pred
         return self._trees[place]
 
@@ -399,7 +417,8 @@ class TurnPathFinder:
     def drive(self, p: int, q: int) -> Drive:
         """The fastest legal drive from place ``p`` to place ``q``."""
         n_e = self._n_e
-        start, target = n_e + p, n_e + q
+        n_p = self.places.n_places
+        start, target = n_e + n_p + p, n_e + q
         if p == q:
             e, t = self._entries[p][0]
             point = self._piece(e, t, t)[:1]
@@ -418,11 +437,11 @@ class TurnPathFinder:
         u_turns: list[tuple[int, str]] = []
         for x, y in itertools.pairwise(nodes):
             if x >= n_e and y >= n_e:  # along one edge from place to place
-                e, t0, t1 = self._shared_edge(x - n_e, y - n_e)
+                e, t0, t1 = self._shared_edge(x - n_e - n_p, y - n_e)
                 pieces.append(self._piece(e, t0, t1))
                 edges.append(e)
             elif x >= n_e:  # leaving a place onto edge y
-                e, t0 = self._exit(x - n_e, y)
+                e, t0 = self._exit(x - n_e - n_p, y)
                 pieces.append(self._piece(e, t0, 1.0))
                 edges.append(e)
                 self._note(e, y, u_turns)

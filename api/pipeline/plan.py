@@ -22,7 +22,7 @@ from routing.decide import MAY, MUST, Decision
 from .forecast import decide_bins, decision_rules
 from .options import PlanOptions
 from .problem import build_problem
-from .report import plan_geojson, plan_report, street_names
+from .report import plan_geojson, plan_report, route_legs, street_names
 from .roads import places_of, snap_places, travel
 from .scenario import Scenario
 
@@ -76,7 +76,9 @@ def plan_scenario(
         if decisions[b].decision == MUST or (options.include_may and decisions[b].decision == MAY)
     ]
     locations = list(range(places.n_fixed)) + [places.n_fixed + i for i in chosen]
-    roads = travel(net, places, snapped, locations, fleet, notes=notes)
+    sides = scn.bins["side"].tolist() if "side" in scn.bins.columns else [None] * len(scn.bins)
+    side_rules = [sides[i] or "auto" for i in chosen]
+    roads = travel(net, places, snapped, locations, fleet, notes=notes, side_rules=side_rules)
     timings["matrix"] = time.perf_counter() - clock
     progress(f"matrix: {len(locations)} stops x {len(roads.matrices)} vehicle profile(s)")
 
@@ -93,8 +95,9 @@ def plan_scenario(
     progress(f"solve: {solution.status}, {len(solution.served())} bins on {solution.vehicles_used} vehicle(s)")
 
     clock = time.perf_counter()
-    geo = plan_geojson(scn, options, solution, decisions, roads, street_names(net))
-    plan = plan_report(scn, options, problem, solution, decisions, notes, net, roads.stops)
+    legs = route_legs(solution, roads)
+    geo = plan_geojson(scn, options, solution, decisions, roads, street_names(net), legs)
+    plan = plan_report(scn, options, problem, solution, decisions, notes, net, roads, legs)
     timings["write"] = time.perf_counter() - clock
     plan["timings_s"] = {k: round(timings.get(k, 0.0), 3) for k in STAGES}
     return PlanResult(problem, solution, decisions, geo, plan, snapped, net)

@@ -47,21 +47,23 @@ def build_problem(
     chosen
         Rows of ``scn.bins`` to route, in location order.
     locations
-        Place indices of the problem's locations: depots and facilities, then the chosen bins.
+        Place indices of the chosen points: depots and facilities, then the chosen bins.
     n_fixed
         How many depots and facilities come before the bins.
     travel
-        Matrices per vehicle profile between ``locations``.
+        Matrices per vehicle profile, and each point's locations in them (a
+        bin's second direction becomes its alternative location).
     """
     fleet = scn.fleet
     depot_index = {d.id: i for i, d in enumerate(fleet.depots)}
     depots = tuple(
-        Depot(d.id, i, TimeWindow(parse_hhmm(d.opens), parse_hhmm(d.closes))) for i, d in enumerate(fleet.depots)
+        Depot(d.id, travel.slots[i][0], TimeWindow(parse_hhmm(d.opens), parse_hhmm(d.closes)))
+        for i, d in enumerate(fleet.depots)
     )
     facilities = tuple(
         Facility(
             f.id,
-            len(fleet.depots) + i,
+            travel.slots[len(fleet.depots) + i][0],
             frozenset(f.streams),
             TimeWindow(parse_hhmm(f.opens), parse_hhmm(f.closes)),
             round(f.tip_minutes * 60),
@@ -84,7 +86,8 @@ def build_problem(
         bins.append(
             Bin(
                 id=row["bin_id"],
-                location=n_fixed + k,
+                location=travel.slots[n_fixed + k][0],
+                alternatives=tuple(travel.slots[n_fixed + k][1:]),
                 demand=(math.ceil(kg), math.ceil(litres)),
                 stream=row["stream"],
                 service_s=round(service),

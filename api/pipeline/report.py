@@ -8,17 +8,18 @@ from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geo import OSM_ATTRIBUTION, RoadNetwork
 from geo.geojson import feature_collection, line_feature, point_feature
-from geo.snap import Snapped
+from geo.territory import territory_overlap
 from routing import Problem, Solution
 from routing.decide import Decision
 from routing.solution import BIN, TIP
 
 from .options import PlanOptions
-from .roads import Travel
+from .roads import Leg, Travel
 from .scenario import Scenario
 
 
@@ -33,6 +34,24 @@ def _iso(day: Date, seconds: int, tz: str) -> str:
     return ts.isoformat()
 
 
+def route_legs(solution: Solution, travel: Travel) -> dict[str, list[list[Leg]]]:
+    """Per used vehicle, per trip, the drives between its consecutive stops (computed once per plan)."""
+    return {
+        route.vehicle_id: [travel.route(route.vehicle_id, [v.location for v in trip]) for trip in route.trips()]
+        for route in solution.routes
+        if route.used
+    }
+
+
+def _joined(pieces: Sequence[np.ndarray]) -> np.ndarray:
+    """One line through consecutive drives, without repeated positions (at least two positions)."""
+    coords = np.vstack(pieces)
+    keep = np.ones(len(coords), dtype=bool)
+    keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+    coords = coords[keep]
+    return coords if len(coords) >= 2 else np.vstack([coords[:1], coords[:1]])
+
+
 def plan_geojson(
     scn: Scenario,
     options: PlanOptions,
@@ -40,22 +59,22 @@ def plan_geojson(
     decisions: dict[str, Decision],
     travel: Travel,
     streets: Sequence[str],
+    legs: dict[str, list[list[Leg]]],
 ) -> dict[str, Any]:
     """The plan as a GeoJSON FeatureCollection: trips along the streets, stops, tips, depots and skipped bins."""
     tz = scn.fleet.timezone
-    sub, finders, profiles = travel.stops, travel.finders, travel.profiles
+    sub = travel.stops
     bins_by_id = scn.bins.set_index("bin_id")
     feats: list[dict[str, Any]] = []
 
     def street(location: int) -> str:
-        return streets[int(sub.edge[location])]
+        return streets[int(sub.edge[travel.slot_point[location]])]
 
     for route in solution.routes:
         if not route.used:
             continue
-        finder = finders[profiles[route.vehicle_id].name]
-        for n, trip in enumerate(route.trips(), start=1):
-            coords = finder.route([v.location for v in trip])
+        for n, (trip, trip_legs) in enumerate(zip(route.trips(), legs[route.vehicle_id], strict=True), start=1):
+            coords = _joined([leg.coords for leg in trip_legs])
             feats.append(
                 line_feature(
                     coords,
@@ -84,13 +103,14 @@ def plan_geojson(
             }
             props["street"] = street(visit.location)
             if visit.kind == BIN:
+                props["side"] = travel.side(route.vehicle_id, visit.location) or None
                 d = decisions[visit.id]
                 props.update(
                     predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
                     decision=d.decision,
                     stream=str(bins_by_id.at[visit.id, "stream"]),
                 )
-            feats.append(point_feature(sub.lon[visit.location], sub.lat[visit.location], props))
+            feats.append(point_feature(*travel.point(route.vehicle_id, visit.location), props))
     for depot in scn.fleet.depots:
         feats.append(point_feature(depot.lon, depot.lat, {"kind": "depot", "id": depot.id}))
     for f in scn.fleet.facilities:
@@ -117,6 +137,15 @@ def _skipped(bin_id: str, d: Decision, solution: Solution) -> dict[str, Any]:
     return {"bin_id": bin_id, "decision": d.decision, "reason": reason, "predicted_fill_pct": fill}
 
 
+def _overlap(solution: Solution, travel: Travel, net: RoadNetwork) -> float:
+    """Territory overlap of the plan's rounds (:func:`geo.territory.territory_overlap`)."""
+    rounds = []
+    for route in solution.routes:
+        points = [int(travel.slot_point[v.location]) for v in route.visits if v.kind == BIN]
+        rounds.append(np.column_stack([travel.stops.lon[points], travel.stops.lat[points]]))
+    return territory_overlap(rounds, crs=net.crs)
+
+
 def plan_report(
     scn: Scenario,
     options: PlanOptions,
@@ -125,15 +154,19 @@ def plan_report(
     decisions: dict[str, Decision],
     notes: list[str],
     net: RoadNetwork,
-    stops: Snapped,
+    travel: Travel,
+    legs: dict[str, list[list[Leg]]],
 ) -> dict[str, Any]:
-    """The plan as ``plan.json``: per-vehicle stops and totals, skipped bins with reasons, warnings."""
+    """The plan as ``plan.json``: per-vehicle stops and totals, turns, skipped bins with reasons, warnings."""
     tz = scn.fleet.timezone
     streets = street_names(net)
+    stops = travel.stops
     bins = {b.id: b for b in problem.bins}
     vehicles: list[dict[str, Any]] = []
     for route in solution.routes:
         kg = sum(bins[b].demand[0] for b in route.bins)
+        drives = [leg for trip in legs.get(route.vehicle_id, []) for leg in trip]
+        u_turns = [{"lon": round(x, 7), "lat": round(y, 7), "reason": r} for leg in drives for x, y, r in leg.u_turns]
         entry = {
             "vehicle_id": route.vehicle_id,
             "used": route.used,
@@ -142,6 +175,8 @@ def plan_report(
             "bins": len(route.bins),
             "kg": kg,
             "tips": route.tips,
+            "u_turns": u_turns,
+            "illegal_turns": sum(leg.illegal_turns for leg in drives),
             "start": _iso(options.date, route.start_s, tz) if route.used else None,
             "end": _iso(options.date, route.end_s, tz) if route.used else None,
             "break": (
@@ -159,7 +194,8 @@ def plan_report(
                     "departure": _iso(options.date, v.departure_s, tz),
                     "load_kg": v.load_after[0],
                     "load_l": v.load_after[1],
-                    "street": streets[int(stops.edge[v.location])],
+                    "street": streets[int(stops.edge[travel.slot_point[v.location]])],
+                    "side": (travel.side(route.vehicle_id, v.location) or None) if v.kind == BIN else None,
                     "predicted_fill_pct": _fill(decisions, v.id) if v.kind == BIN else None,
                 }
                 for i, v in enumerate(route.visits)
@@ -183,7 +219,14 @@ def plan_report(
             "bins": sum(v["bins"] for v in used),
             "kg": sum(v["kg"] for v in used),
             "tips": sum(v["tips"] for v in used),
+            "u_turns": sum(len(v["u_turns"]) for v in used),
+            "u_turns_per_100_stops": round(
+                100 * sum(len(v["u_turns"]) for v in used) / max(sum(v["bins"] for v in used), 1), 2
+            ),
+            "illegal_turns": sum(v["illegal_turns"] for v in used),
+            "territory_overlap": round(_overlap(solution, travel, net), 3),
         },
+        "turn_model": travel.model,
         "decisions": {k: sum(d.decision == k for d in decisions.values()) for k in ("must", "may", "skip")},
         "vehicles": vehicles,
         "skipped": sorted(skipped, key=lambda s: s["bin_id"]),

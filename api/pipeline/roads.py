@@ -1,14 +1,36 @@
-"""The road side of a plan: places snapped to the network, and travel matrices per vehicle profile."""
+"""The road side of a plan: places snapped to the network, travel matrices and drives per vehicle profile.
+
+With the turn-aware model (``planning.turns.model = "turns"``, the default)
+every bin is one matrix location per direction a lorry may pass it in
+(:mod:`geo.kerbside`), the routing problem gets the second as the bin's
+alternative, and drives obey turn restrictions and never reverse in the
+middle of a street (:mod:`geo.turns`). With ``"nodes"`` each place is one
+location and drives are node-based shortest paths (the model before turns).
+"""
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
-from geo import PathFinder, RoadNetwork, VehicleProfile, routing_graph, snap_points, travel_matrices
+from geo import (
+    PathFinder,
+    RoadNetwork,
+    TurnRules,
+    VehicleProfile,
+    core_edges,
+    kerb_required,
+    routing_graph,
+    snap_points,
+    travel_matrices,
+    turn_graph,
+)
+from geo.kerbside import KerbsideModel, SlotLayout, driving_side_for_timezone, illegal_turns, kerbside_model
 from geo.snap import Snapped
 from routing import Matrix
 
@@ -26,13 +48,60 @@ class Places:
 
 
 @dataclass(frozen=True)
+class Leg:
+    """One drive between two stops of a route: its geometry, U-turns (lon, lat, reason) and forbidden turns."""
+
+    coords: np.ndarray
+    u_turns: list[tuple[float, float, str]] = field(default_factory=list)
+    illegal_turns: int = 0
+
+
+@dataclass(frozen=True)
 class Travel:
-    """The chosen locations snapped, and each vehicle profile's matrices and path finder."""
+    """The chosen points snapped, and each vehicle profile's matrices and drives.
+
+    Matrix location ``k`` is a place of point ``slot_point[k]`` (an index into
+    ``stops``); ``slots[i]`` are point ``i``'s locations that some profile can
+    use, the first being its primary location.
+    """
 
     stops: Snapped
     profiles: dict[str, VehicleProfile]  # by vehicle id
     matrices: dict[str, Matrix]  # by profile name
-    finders: dict[str, PathFinder]  # by profile name
+    slot_point: NDArray[np.int64]
+    slots: list[list[int]]
+    model: str
+    finders: dict[str, PathFinder] = field(default_factory=dict)  # node model, by profile name
+    kerbside: dict[str, KerbsideModel] = field(default_factory=dict)  # turn model, by profile name
+    network: RoadNetwork | None = None
+
+    def leg(self, vehicle_id: str, a: int, b: int) -> Leg:
+        """The drive from location ``a`` to location ``b`` for ``vehicle_id``'s lorry."""
+        name = self.profiles[vehicle_id].name
+        if self.model == "nodes":
+            return Leg(self.finders[name].path(int(self.slot_point[a]), int(self.slot_point[b])))
+        model = self.kerbside[name]
+        drive = model.drive(a, b)
+        net = model.turns.rg.net
+        turns = [(float(net.lon[n]), float(net.lat[n]), reason) for n, reason in drive.u_turns]
+        illegal = illegal_turns(net, drive.edges, hgv=self.profiles[vehicle_id].is_hgv)
+        return Leg(drive.coords, turns, illegal)
+
+    def route(self, vehicle_id: str, locations: Sequence[int]) -> list[Leg]:
+        """The legs of a drive through ``locations`` in order."""
+        return [self.leg(vehicle_id, a, b) for a, b in itertools.pairwise(locations)]
+
+    def point(self, vehicle_id: str, location: int) -> tuple[float, float]:
+        """Where ``vehicle_id``'s lorry stops for ``location``: lon, lat on the road it serves it from."""
+        point = int(self.slot_point[location])
+        snapped = self.kerbside[self.profiles[vehicle_id].name].snapped if self.model == "turns" else self.stops
+        return float(snapped.lon[point]), float(snapped.lat[point])
+
+    def side(self, vehicle_id: str, location: int) -> str:
+        """Where the bin at ``location`` stands as ``vehicle_id``'s lorry passes (``""`` when unknown)."""
+        if self.model == "nodes":
+            return ""
+        return self.kerbside[self.profiles[vehicle_id].name].side(location)
 
 
 def places_of(scn: Scenario) -> Places:
@@ -59,6 +128,20 @@ def vehicle_profile(v: VehicleIn) -> VehicleProfile:
     )
 
 
+def turn_rules(fleet: FleetIn) -> TurnRules:
+    """The fleet's turn rules (``planning.turns``), the driving side from its time zone unless given."""
+    t = fleet.planning.turns
+    side = driving_side_for_timezone(fleet.timezone) if t.driving_side == "auto" else t.driving_side
+    return TurnRules(
+        driving_side=side,
+        u_turns=t.u_turns,
+        u_turn_s=t.u_turn_s,
+        u_turn_penalty_s=t.u_turn_penalty_s,
+        turn_s=t.turn_s,
+        cross_traffic_s=t.cross_traffic_s,
+    )
+
+
 def snap_places(net: RoadNetwork, places: Places, *, max_snap_m: float, notes: list[str]) -> Snapped:
     """Snap every place to its nearest road; snapping warnings are added to ``notes``."""
     with warnings.catch_warnings(record=True) as caught:
@@ -76,34 +159,75 @@ def travel(
     fleet: FleetIn,
     *,
     notes: list[str],
+    side_rules: Sequence[str] = (),
 ) -> Travel:
-    """Matrices and path finders between ``locations`` for each distinct vehicle profile.
+    """Matrices and drives between ``locations`` for each distinct vehicle profile.
 
-    Each kind of vehicle stops on the nearest street it may drive on; its snapping warnings
-    are added to ``notes`` only where they name ids not named already.
+    Each kind of vehicle stops on the nearest street it may drive on (with
+    the turn model: that it can reach and leave with turns obeyed); its
+    snapping warnings are added to ``notes`` only where they name ids not
+    named already. ``side_rules`` gives each location's side rule
+    (``auto``, ``either`` or ``kerb``; depots and facilities are yards).
     """
-    stops = snapped.take(list(locations))
+    locs = list(locations)
+    stops = snapped.take(locs)
     profiles = {v.id: vehicle_profile(v) for v in fleet.vehicles}
+    distinct = list({p.name: p for p in profiles.values()}.values())
+    model = fleet.planning.turns.model
+    n_fixed = len(fleet.depots) + len(fleet.facilities)
+    directed = np.array([k >= n_fixed for k in range(len(locs))]) if model == "turns" else np.zeros(len(locs), bool)
+    layout = SlotLayout.for_points(directed)
+    rules = turn_rules(fleet)
     matrices: dict[str, Matrix] = {}
     finders: dict[str, PathFinder] = {}
-    for prof in {p.name: p for p in profiles.values()}.values():
+    kerbside: dict[str, KerbsideModel] = {}
+    for prof in distinct:
         rg = routing_graph(net, prof)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            own = snap_points(
-                net,
-                places.lon[list(locations)],
-                places.lat[list(locations)],
-                ids=stops.ids,
-                allowed=np.isfinite(rg.edge_time),
-                max_distance_m=fleet.planning.max_snap_m,
-            )
-        said = {i for n in notes for i in n.rsplit(": ", 1)[-1].split(", ")}
-        notes.extend(
-            f"vehicle profile {prof.name}: {w.message}"
-            for w in caught
-            if not set(str(w.message).rsplit(": ", 1)[-1].split(", ")) <= said
+        tg = turn_graph(rg, rules) if model == "turns" else None
+        allowed = core_edges(tg) if tg is not None else np.isfinite(rg.edge_time)
+        own = _snap_for(net, places, locs, stops.ids, allowed, fleet, prof, notes)
+        if tg is None:
+            finders[prof.name] = PathFinder(rg, own)
+            matrices[prof.name] = Matrix.from_float(*travel_matrices(rg, own))
+            continue
+        rules_here = ["either"] * n_fixed + [r or "auto" for r in side_rules] if side_rules else ["auto"] * len(locs)
+        kerb = kerb_required(net, own, rules_here) & directed
+        kerbside[prof.name] = kerbside_model(tg, own, layout, directed=directed, kerb=kerb)
+        matrices[prof.name] = Matrix.from_float(kerbside[prof.name].time_s, kerbside[prof.name].distance_m)
+    slot_point = np.repeat(np.arange(len(locs)), layout.count)
+    if model == "turns":
+        filled = np.logical_or.reduce([m.filled for m in kerbside.values()])
+        slots = [[s for s in layout.slots_of(i) if filled[s]] for i in range(len(locs))]
+    else:
+        slots = [[i] for i in range(len(locs))]
+    return Travel(stops, profiles, matrices, slot_point, slots, model, finders, kerbside, net)
+
+
+def _snap_for(
+    net: RoadNetwork,
+    places: Places,
+    locs: list[int],
+    ids: Sequence[str],
+    allowed: NDArray[np.bool_],
+    fleet: FleetIn,
+    prof: VehicleProfile,
+    notes: list[str],
+) -> Snapped:
+    """Snap the chosen places for one vehicle profile, adding only new warnings to ``notes``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        own = snap_points(
+            net,
+            places.lon[locs],
+            places.lat[locs],
+            ids=ids,
+            allowed=allowed,
+            max_distance_m=fleet.planning.max_snap_m,
         )
-        finders[prof.name] = PathFinder(rg, own)
-        matrices[prof.name] = Matrix.from_float(*travel_matrices(rg, own))
-    return Travel(stops, profiles, matrices, finders)
+    said = {i for n in notes for i in n.rsplit(": ", 1)[-1].split(", ")}
+    notes.extend(
+        f"vehicle profile {prof.name}: {w.message}"
+        for w in caught
+        if not set(str(w.message).rsplit(": ", 1)[-1].split(", ")) <= said
+    )
+    return own

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -112,6 +112,22 @@ class StreamIn(_Model):
     compaction: Annotated[float, Field(ge=1, le=10)] = 1.0
 
 
+class TurnsIn(_Model):
+    """How the lorry may turn (``planning.turns`` in ``fleet.json``); see ``geo.turns.TurnRules``."""
+
+    #: ``turns``: the turn-aware road model (restrictions, no U-turns but at
+    #: dead ends and turning places, kerbside visits); ``nodes``: the plain
+    #: node-based model (any turn, a stop left in any direction).
+    model: Literal["turns", "nodes"] = "turns"
+    #: ``auto``: from the fleet's time zone (left in the UK, Ireland, Australia, ...).
+    driving_side: Literal["auto", "left", "right"] = "auto"
+    u_turns: Literal["dead_ends", "penalised"] = "dead_ends"
+    u_turn_s: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    u_turn_penalty_s: Annotated[float, Field(ge=0, le=86400)] = 900.0
+    turn_s: Annotated[float, Field(ge=0, le=600)] = 2.0
+    cross_traffic_s: Annotated[float, Field(ge=0, le=600)] = 10.0
+
+
 class PlanningIn(_Model):
     threshold_pct: ThresholdPct = 80.0
     overflow_risk: Annotated[float, Field(gt=0, lt=1)] = 0.10
@@ -120,6 +136,7 @@ class PlanningIn(_Model):
     collect_at: HHMM = "10:00"
     balance_weight: Annotated[float, Field(ge=0)] = 0.0
     max_snap_m: Annotated[float, Field(gt=0)] = 150.0
+    turns: TurnsIn = TurnsIn()
 
 
 class FleetIn(_Model):
@@ -166,6 +183,10 @@ class BinIn(_Model):
     service_s: Annotated[float, Field(ge=0, le=3600)] | None = None
     tw_start: HHMM | None = None
     tw_end: HHMM | None = None
+    #: From which side of the street the crew may serve it: ``either``, or
+    #: ``kerb`` (only with the bin on the lorry's kerb side); blank for the
+    #: default (kerb side on main roads, see ``geo.kerbside``).
+    side: Literal["either", "kerb"] | None = None
 
     @model_validator(mode="after")
     def _window(self) -> BinIn:
@@ -222,7 +243,7 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 def load_bins(path: Path) -> pd.DataFrame:
     """Read and validate ``bins.csv`` (one row per bin; line numbers in errors)."""
     df = _read_csv(path, ("bin_id", "lon", "lat", "stream", "capacity_l"))
-    optional = [c for c in ("service_s", "tw_start", "tw_end") if c in df.columns]
+    optional = [c for c in ("service_s", "tw_start", "tw_end", "side") if c in df.columns]
     known = {"bin_id", "lon", "lat", "stream", "capacity_l", *optional}
     rows = []
     seen: dict[str, int] = {}

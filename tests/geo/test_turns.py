@@ -339,3 +339,10 @@ def test_via_way_restriction_forbids_the_u_turn_across_the_reservation(tmp_path)
     assert results[False][1] and not results[True][1]
     assert results[True][0] > results[False][0]
     assert results[True][2]["restrictions_via_way"] == 1 and results[True][2]["restrictions_used"] == 1
+
+
+def test_only_restriction_onto_a_road_outside_the_network_forbids_every_turn(tmp_path):
+    """``only_straight_on`` onto a way the extract does not have: no other turn becomes legal."""
+    path = _xml(tmp_path, relations=[("only_straight_on", 21, 1, 999)])
+    net = load_network(path, cache=False)
+    assert net.stats["restrictions_used"] == 1 and net.stats["turn_bans"] == 4  # west, north, east and back

@@ -178,3 +178,48 @@ def test_sample_is_reproducible(tmp_path, sample_dir, monkeypatch):
     committed = (sample_dir / "bins.csv").read_text().splitlines()[1]
     assert bins.iloc[0]["bin_id"] == committed.split(",")[0]
     assert f"{bins.iloc[0]['lon']}" == committed.split(",")[1]
+
+
+def test_routes_obey_turn_rules_by_an_independent_audit(planned, sample_dir):
+    """Read from the OSM file itself: no forbidden turn on any trip, U-turns only at dead ends or turning places,
+    and every bin served from the kerb where plan.json says so."""
+    from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+
+    out = planned[0]
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["turn_model"] == "turns" and plan["totals"]["illegal_turns"] == 0
+    facts = read_turn_facts(sample_dir / "network.osm.pbf")
+    assert facts.restrictions  # the sample has turn restrictions, so the check can fail
+    features = json.loads((out / "routes.geojson").read_text())["features"]
+    trips = [f for f in features if f["properties"]["kind"] == "trip"]
+    seen_u_turns = 0
+    for trip in trips:
+        line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
+        assert forbidden_turns(facts, line) == [], trip["properties"]
+        reasons = [r for _, r in u_turns(facts, line)]
+        assert set(reasons) <= {"dead end", "turning place"}, trip["properties"]
+        seen_u_turns += len(reasons)
+    assert seen_u_turns == plan["totals"]["u_turns"]
+    # Kerb side: the bin stands on the side the plan says as the lorry arrives at its stop.
+    bins = {row.split(",")[0]: row.split(",") for row in (sample_dir / "bins.csv").read_text().splitlines()[1:]}
+    lines = {
+        (t["properties"]["vehicle_id"], t["properties"]["trip"]): np.asarray(t["geometry"]["coordinates"])
+        for t in trips
+    }
+    stops = [f for f in features if f["properties"]["kind"] == "stop"]
+    checked = 0
+    for stop in stops:
+        props = stop["properties"]
+        if props["side"] != "kerb":
+            continue
+        x, y = stop["geometry"]["coordinates"]
+        for (vid, _), line in lines.items():
+            if vid != props["vehicle_id"]:
+                continue
+            near = np.flatnonzero(np.all(np.abs(line - [x, y]) < 1e-6, axis=1))
+            if len(near) and near[0] > 0:
+                row = bins[props["bin_id"]]
+                assert arrival_side(line[: near[0] + 1], float(row[1]), float(row[2])) == "right", props
+                checked += 1
+                break
+    assert checked > 0
