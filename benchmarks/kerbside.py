@@ -1,0 +1,175 @@
+"""Drivable routes: the turn-aware model against the node-based one on the same bins and budget.
+
+    python -m benchmarks.kerbside [--bins 300] [--time-limit 60] [--city 224] [--skip-city]
+
+For the bundled sample, the real Milan extract in ``../shared/osm`` (when
+present; © OpenStreetMap contributors, ODbL) and a generated city, the same
+day is planned twice through the real pipeline: ``planning.turns.model`` =
+``nodes`` (any turn, a stop left in any direction) and ``turns`` (the
+default). Every plan's trips are then audited independently from the OSM
+file (:mod:`geo.audit`): forbidden turns, U-turns per 100 stops and how
+many at dead ends or turning places, and bins served from the wrong side
+where the kerb side is required. The Milan and generated days use ``--bins``
+random bins (fixed seed), all due, one depot, one disposal site and four
+lorries. Results: ``benchmarks/results/kerbside.{csv,json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from api.pipeline import PlanOptions, load_scenario, plan_scenario
+from api.pipeline.roads import turn_rules
+from geo import load_network
+from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+
+from .common import RESULTS, ROOT, SHARED, table, write_results
+from .gen_city import write_city
+
+DAY = "2026-11-23"
+
+
+def _scenario(folder: Path, network: Path, n_bins: int, *, seed: int = 0) -> Path:
+    """A day on ``network``: ``n_bins`` random bins near roads, all due, one depot, one site, four lorries."""
+    net = load_network(network)
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(net.n_nodes, size=n_bins + 2, replace=False)
+    lon = net.lon[nodes] + rng.normal(0, 0.0001, len(nodes))
+    lat = net.lat[nodes] + rng.normal(0, 0.0001, len(nodes))
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(
+        network, folder / ("network" + "".join(network.suffixes[-2:] if network.suffix == ".pbf" else [".osm"]))
+    )
+    rows = ["bin_id,lon,lat,stream,capacity_l"] + [
+        f"B{i:05d},{lon[i + 2]:.7f},{lat[i + 2]:.7f},general,240" for i in range(n_bins)
+    ]
+    (folder / "bins.csv").write_text("\n".join(rows) + "\n")
+    readings = ["bin_id,timestamp,fill_pct"] + [f"B{i:05d},2026-11-22T12:00:00Z,95" for i in range(n_bins)]
+    (folder / "readings.csv").write_text("\n".join(readings) + "\n")
+    vehicle = {"depot": "D", "streams": ["general"], "capacity_kg": 10000, "capacity_l": 22000,
+               "shift_start": "06:00", "shift_end": "16:00"}  # fmt: skip
+    fleet = {
+        "timezone": "UTC",
+        "depots": [{"id": "D", "lon": float(lon[0]), "lat": float(lat[0]), "opens": "05:00", "closes": "20:00"}],
+        "facilities": [
+            {
+                "id": "S",
+                "lon": float(lon[1]),
+                "lat": float(lat[1]),
+                "streams": ["general"],
+                "opens": "05:00",
+                "closes": "20:00",
+                "tip_minutes": 15,
+            }
+        ],
+        "vehicles": [{"id": f"V{k}", **vehicle} for k in range(4)],
+        "planning": {"max_snap_m": 400},
+    }
+    (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
+    return folder
+
+
+def _with_model(folder: Path, model: str) -> None:
+    fleet = json.loads((folder / "fleet.json").read_text())
+    fleet.setdefault("planning", {}).setdefault("turns", {})["model"] = model
+    (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
+
+
+def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float) -> dict[str, object]:
+    _with_model(folder, model)
+    scn = load_scenario(folder)
+    result = plan_scenario(scn, PlanOptions(date=date.fromisoformat(DAY), time_limit_s=time_limit, seed=0))
+    facts = read_turn_facts(network)
+    features = result.geojson["features"]
+    trips = [f for f in features if f["properties"]["kind"] == "trip"]
+    illegal = at_ends = elsewhere = 0
+    for trip in trips:
+        line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
+        illegal += len(forbidden_turns(facts, line))
+        reasons = [r for _, r in u_turns(facts, line)]
+        at_ends += sum(r != "elsewhere" for r in reasons)
+        elsewhere += sum(r == "elsewhere" for r in reasons)
+    # Kerb side where the turn model says a bin needs it, checked on the drive that arrives at it.
+    bins = scn.bins.set_index("bin_id")
+    wrong = kerb = 0
+    side = turn_rules(scn.fleet).driving_side
+    for stop in (f for f in features if f["properties"]["kind"] == "stop"):
+        props = stop["properties"]
+        if props.get("side") != "kerb":
+            continue
+        x, y = stop["geometry"]["coordinates"]
+        for trip in trips:
+            if trip["properties"]["vehicle_id"] != props["vehicle_id"]:
+                continue
+            line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
+            near = np.flatnonzero(np.all(np.abs(line - [x, y]) < 1e-6, axis=1))
+            if len(near) and near[0] > 0:
+                kerb += 1
+                row = bins.loc[props["bin_id"]]
+                wrong += arrival_side(line[: near[0] + 1], float(row["lon"]), float(row["lat"])) != side
+                break
+    totals = result.plan["totals"]
+    stops = max(int(totals["bins"]), 1)
+    return {
+        "network": name,
+        "model": model,
+        "bins": int(totals["bins"]),
+        "required_left": len(result.plan["unserved_required"]),
+        "km": totals["km"],
+        "hours": totals["hours"],
+        "illegal_turns": illegal,
+        "u_turns_per_100": round(100 * (at_ends + elsewhere) / stops, 2),
+        "u_turns_at_ends": at_ends,
+        "u_turns_elsewhere": elsewhere,
+        "kerb_checked": kerb,
+        "kerb_wrong": wrong,
+        "overlap": totals.get("territory_overlap", ""),
+        "solve_s": result.plan["timings_s"]["solve"],
+        "matrix_s": result.plan["timings_s"]["matrix"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bins", type=int, default=300)
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--city", type=int, default=224)
+    parser.add_argument("--skip-city", action="store_true")
+    args = parser.parse_args(argv)
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="binroute-kerbside-") as tmp:
+        sample = Path(tmp) / "sample"
+        shutil.copytree(ROOT / "sample_data" / "helsinki", sample)
+        cases = [("Helsinki sample", sample, sample / "network.osm.pbf")]
+        milan = SHARED.parent / "osm" / "milan_italy_small.osm.pbf"
+        if milan.is_file():
+            cases.append(("Milan (OSM)", _scenario(Path(tmp) / "milan", milan, args.bins), milan))
+        else:
+            print(f"skipping Milan: {milan} not found")
+        if not args.skip_city:
+            city = write_city(Path(tmp) / "city.osm", args.city)
+            cases.append(
+                (f"generated city {args.city}x{args.city}", _scenario(Path(tmp) / "city", city, args.bins), city)
+            )
+        for name, folder, network in cases:
+            for model in ("nodes", "turns"):
+                rows.append(_audit(name, folder, network, model, args.time_limit))
+                print(rows[-1], flush=True)
+    write_results("kerbside", rows, {"bins": args.bins, "time_limit_s": args.time_limit, "date": DAY})
+    cols = ["network", "model", "bins", "required_left", "km", "hours", "illegal_turns", "u_turns_per_100",
+            "u_turns_at_ends", "u_turns_elsewhere", "kerb_checked", "kerb_wrong", "overlap"]  # fmt: skip
+    text = table(rows, cols)
+    (RESULTS / "kerbside.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
