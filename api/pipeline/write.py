@@ -22,6 +22,7 @@ SHEET_COLUMNS = (
     "kind",
     "id",
     "street",
+    "side",
     "arrival",
     "eta",
     "departure",

@@ -67,7 +67,7 @@ def test_gpx_is_valid_with_one_track_per_vehicle(outputs):
 
 
 def test_route_sheets(outputs):
-    """A CSV sheet per crew lists every stop with street, ETA, fill and load, tips and the break."""
+    """A CSV sheet per crew lists every stop with street, side, ETA, fill and load, tips and the break."""
     out, plan, _used = outputs
     for v in plan["vehicles"]:
         if not v["used"]:
@@ -77,6 +77,8 @@ def test_route_sheets(outputs):
         assert kinds.count("bin") == v["bins"] and kinds.count("tip") == v["tips"]
         assert ("break" in kinds) == (v["break"] is not None)
         assert all(r["street"] for r in rows if r["kind"] == "bin")
+        # The crew knows from which side of the street each bin is served.
+        assert all(r["side"] in ("kerb", "off-side") for r in rows if r["kind"] == "bin")
 
 
 def test_png_overview(outputs):
