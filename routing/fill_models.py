@@ -7,7 +7,9 @@ then) what is its fill at a later ``target`` time of the same cycle? They
 are fitted on the rows before a cut and predict for any anchors, so the
 same objects serve the forecast and the rolling-origin choice between them.
 
-* ``last_reading``: the last level;
+* ``last_reading``: the last level (a baseline for backtests only: it
+  cannot see a bin refill, and a bin that sat full in the recent past would
+  choose it and then never be collected again);
 * ``mean_rate``: the last level plus the bin's mean fill rate (since the
   emptying before each interval, over all cycles seen) times the time since
   (for a log, that is "mean rate × days since the last emptying");
@@ -31,7 +33,9 @@ from threadpoolctl import threadpool_limits
 from .fill_data import LOG, LOG_MAX_INTERVAL_DAYS, MAX_INTERVAL_DAYS, SHAPES, ns
 from .weekday import BinFit, fit_weekday, local_days, weekday_overlap
 
-CANDIDATES = ("mean_rate", "last_reading", "weekday", "gbm")
+#: The models a bin may be given, simplest first (ties go to the simpler).
+CANDIDATES = ("mean_rate", "weekday", "gbm")
+BASELINES = ("last_reading", "mean_rate")
 #: Training pairs for the learned model span at most this many days.
 PAIR_MAX_DAYS = 2.5
 #: Row offsets used to form (anchor, target) training pairs.
@@ -54,6 +58,8 @@ def add_row_features(df: pd.DataFrame, shapes: Mapping[str, str]) -> pd.DataFram
     """
     df = df.sort_values(["bin_id", "timestamp"], kind="stable").reset_index(drop=True)
     df["shape"] = df["bin_id"].map(lambda b: shapes.get(b, "dense"))
+    if df.empty:
+        return df.assign(use=False, d=0.0, rise=0.0, rate_mean=np.nan, rate_recent=np.nan, age=np.nan, level=np.nan)
     t = ns(df["timestamp"])
     same_bin = df["bin_id"].eq(df["bin_id"].shift(1)).to_numpy()
     same = same_bin & df["cycle"].eq(df["cycle"].shift(1)).to_numpy()
@@ -298,7 +304,7 @@ class Candidates:
         self, a: pd.DataFrame, target: pd.Series, names: Sequence[str] | None = None
     ) -> dict[str, NDArray[np.float64]]:
         """Each model's fill (at least 0, not capped) at ``target`` for anchors ``a`` (rows of :func:`anchors_at`)."""
-        names = self.names if names is None else [n for n in names if n in self.names]
+        names = self.names if names is None else [n for n in names if n in self.names or n in BASELINES]
         target = pd.Series(pd.DatetimeIndex(target))
         h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
         last = a["fill_pct"].to_numpy(dtype=float)

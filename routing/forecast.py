@@ -48,7 +48,7 @@ from .fill_data import (
     mark_emptyings as mark_emptyings,
 )
 from .fill_models import Candidates, add_row_features, anchors_at, fit_candidates
-from .model_choice import DEFAULT_MODEL, EVAL_DAYS, MIN_EVAL_DAYS, Calibration, choose_models, scale
+from .model_choice import DEFAULT_MODEL, EVAL_DAYS, MIN_EVAL_DAYS, Calibration, choose_models, horizon_day, scale
 from .weekday import BinFit as BinFit
 from .weekday import bin_groups, local_days
 from .weekday import weekday_overlap as weekday_overlap
@@ -113,10 +113,12 @@ class FillModel:
             days = (ns(t) - ns(a["timestamp"])) / _DAY
             s = scale(self.candidates.sigma2(a["bin_id"].tolist()), days)
             shapes = [self.shapes.get(ids[i], "dense") for i in k]
-            zlo, zhi = self.calibration.bounds(shapes)
+            day = horizon_day((ns(t) - ns(a["origin"])) / _DAY)
+            zlo, zhi = self.calibration.bounds(shapes, day)
             mean[k], sd[k] = m, s
-            lo[k], hi[k] = m + zlo * s, m + zhi * s
-            p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s)
+            capped = np.minimum(m, 100.0)  # residuals were measured from capped forecasts
+            lo[k], hi[k] = capped + zlo * s, capped + zhi * s
+            p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day)
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):

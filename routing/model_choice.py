@@ -11,9 +11,11 @@ bin with a short history follows its group. A bin is then never given a
 model that did worse than the mean-rate baseline on its own targets.
 
 The chosen models' residuals, each divided by the bin's scale
-``sqrt(sigma2 · days ahead + 1)``, give the interval: their empirical 10% and
-90% quantiles per data shape (split conformal prediction), and P(overflow)
-is the share of residuals that would carry the forecast to 100%.
+``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
+empirical 10% and 90% quantiles per data shape and day ahead of the origin
+(split conformal prediction), and P(overflow)
+is the share of residuals that would carry the forecast to 100%. Forecasts
+are capped at 100% before scoring, as a sensor cannot read more.
 """
 
 from __future__ import annotations
@@ -48,36 +50,49 @@ def scale(sigma2: NDArray[np.float64], days: NDArray[np.float64]) -> NDArray[np.
     return np.sqrt(np.asarray(sigma2) * np.maximum(np.asarray(days, dtype=float), 0.0) + 1.0)
 
 
+def horizon_day(days_ahead: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Which day ahead of the origin (1 or 2; later days count as 2) each forecast is for."""
+    return np.clip(np.ceil(np.asarray(days_ahead, dtype=float)), 1, 2).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Sorted normalised residuals per data shape (key ``"*"``: all shapes)."""
+    """Sorted normalised residuals per data shape and day ahead (``"log:1"``; ``"*"`` pools shapes)."""
 
     z: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
-    def _pool(self, shape: str) -> NDArray[np.float64] | None:
-        for key in (shape, "*"):
+    def _pool(self, shape: str, day: int) -> NDArray[np.float64] | None:
+        for key in (f"{shape}:{day}", shape, f"*:{day}", "*"):
             z = self.z.get(key)
             if z is not None and len(z) >= MIN_CALIBRATION:
                 return z
         return None
 
-    def bounds(self, shapes: list[str]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def _groups(self, shapes: list[str], days: NDArray[np.int64]) -> dict[tuple[str, int], NDArray[np.bool_]]:
+        keys = list(zip(shapes, days.tolist(), strict=True))
+        return {k: np.array([x == k for x in keys], dtype=bool) for k in set(keys)}
+
+    def bounds(
+        self, shapes: list[str], days: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The 10% and 90% quantiles of the normalised residual for each forecast."""
+        days = np.ones(len(shapes), dtype=np.int64) if days is None else days
         lo, hi = np.full(len(shapes), _Z[0]), np.full(len(shapes), _Z[1])
-        for s in set(shapes):
-            z = self._pool(s)
+        for (s, d), m in self._groups(shapes, days).items():
+            z = self._pool(s, d)
             if z is not None:
-                m = np.array([x == s for x in shapes])
                 lo[m], hi[m] = np.quantile(z, QUANTILES)
         return lo, hi
 
-    def exceed(self, shapes: list[str], need: NDArray[np.float64]) -> NDArray[np.float64]:
+    def exceed(
+        self, shapes: list[str], need: NDArray[np.float64], days: NDArray[np.int64] | None = None
+    ) -> NDArray[np.float64]:
         """P(normalised residual ≥ ``need``) per forecast."""
+        days = np.ones(len(shapes), dtype=np.int64) if days is None else days
         out = norm.sf(need)
-        for s in set(shapes):
-            z = self._pool(s)
+        for (s, d), m in self._groups(shapes, days).items():
+            z = self._pool(s, d)
             if z is not None:
-                m = np.array([x == s for x in shapes])
                 # Share of residuals at or above, with half a count of smoothing.
                 k = len(z) - np.searchsorted(z, need[m], side="left")
                 out[m] = (k + 0.5) / (len(z) + 1.0)
@@ -138,7 +153,8 @@ def choose_models(
         return None
     target = rows["timestamp"].iloc[tj].reset_index(drop=True)
     truth = rows["fill_pct"].to_numpy()[tj]
-    preds = fitted.predict(a, target)
+    # Fill cannot be read above 100%: score forecasts the way they are read.
+    preds = {n: np.clip(p, 0.0, 100.0) for n, p in fitted.predict(a, target).items()}
     names = [n for n in CANDIDATES if n in preds]
     err = pd.DataFrame({n: np.abs(preds[n] - truth) for n in names})
     err["bin_id"] = a["bin_id"].to_numpy()
@@ -170,6 +186,12 @@ def choose_models(
     days = (ns(target) - ns(a["timestamp"])) / _DAY
     z = (truth - pick_pred) / scale(fitted.sigma2(list(ids)), days)
     shape_of = np.array([shapes.get(b, "dense") for b in ids])
-    pools = {s: np.sort(z[shape_of == s]) for s in set(shape_of)}
-    pools["*"] = np.sort(z)
+    day = horizon_day((ns(target) - ns(a["origin"])) / _DAY)
+    pools = {"*": np.sort(z)}
+    for s in set(shape_of):
+        pools[s] = np.sort(z[shape_of == s])
+    for d in (1, 2):
+        pools[f"*:{d}"] = np.sort(z[day == d])
+        for s in set(shape_of):
+            pools[f"{s}:{d}"] = np.sort(z[(shape_of == s) & (day == d)])
     return Choice(chosen, Calibration(pools), {str(k): int(v) for k, v in n_own.items()}, own)

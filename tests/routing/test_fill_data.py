@@ -169,7 +169,7 @@ def test_forecast_records_model_and_calibrated_interval():
     """A fitted model names each bin's model; p10 ≤ fill ≤ p90 and P(overflow) is a probability."""
     model = fit_fill_model(_two_bins(), learned=False)
     pred = model.predict(T0 + pd.Timedelta(days=40, hours=6))
-    assert set(pred["model"]) <= {"mean_rate", "last_reading", "weekday"}
+    assert set(pred["model"]) <= {"mean_rate", "weekday"}
     assert (pred["fill_p10"] <= pred["fill_pct"] + 1e-9).all() and (pred["fill_pct"] <= pred["fill_p90"] + 1e-9).all()
     assert pred["p_overflow"].between(0, 1).all()
     # B hovers at 30%: its forecast is near 30 and far from overflowing.
@@ -215,3 +215,11 @@ def test_backtest_on_mixed_data():
     assert set(result.shapes) == {"dense", "log"}
     assert result.shapes["dense"]["horizons"]["1"]["model"]["mae"] < 3  # type: ignore[index]
     assert result.shapes["log"]["horizons"]["2"]["mean_rate"]["n"] > 0  # type: ignore[index]
+
+
+def test_no_data_at_all_gives_unknown_fills():
+    """Bins listed without readings or collections are kept, with an unknown fill."""
+    empty = readings([])
+    bins = pd.DataFrame({"bin_id": ["A", "B"], "stream": "general", "lon": 0.0, "lat": 0.0})
+    pred = fit_fill_model(empty, bins=bins).predict(T0)
+    assert pred["fill_pct"].isna().all() and list(pred.index) == ["A", "B"]
