@@ -29,10 +29,9 @@ from .decide import MUST, DecisionRules, decide
 from .errors import ForecastError
 from .fill_data import prepare, validate_collections
 from .forecast import fit_fill_model
+from .model_choice import FULL_PCT as FULL_PCT
 
 METHODS = ("model", "last_reading", "mean_rate")
-#: A truth at or above this level counts as an overflow for the Brier score.
-FULL_PCT = 99.5
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,11 @@ class BacktestResult:
             lines.append("models chosen: " + ", ".join(f"{k} {v / total:.0%}" for k, v in self.chosen.items()))
         for s, info in self.shapes.items():
             lines.append(f"{s}: {info['bins']} bin(s)")
+            horizons: dict[str, dict[str, dict[str, float]]] = info["horizons"]  # type: ignore[assignment]
+            for h, methods in horizons.items():
+                scores = ", ".join(f"{m} {v['mae']:.2f}/{v['rmse']:.2f}" for m, v in methods.items())
+                cov, bri = info["coverage"][h], info["brier"][h]  # type: ignore[index]
+                lines.append(f"  {h} d MAE/RMSE: {scores}; coverage {cov:.1%}; Brier {bri:.4f}")
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "

@@ -62,15 +62,17 @@ class FillModel:
     """Fitted forecasts for a set of bins.
 
     ``fits`` holds the weekday model per bin (rates, growth variance, level);
-    ``chosen`` the model used per bin (empty for a model built by hand from
-    ``fits`` alone, which then forecasts with the weekday model and normal
-    intervals); ``shapes`` the data shape per bin.
+    ``chosen`` the model used per bin for the first day after the data end
+    and ``chosen_later`` for the second day and after (both empty for a
+    model built by hand from ``fits`` alone, which then forecasts with the
+    weekday model and normal intervals); ``shapes`` the data shape per bin.
     """
 
     fits: dict[str, BinFit]
     tz: str
     cleaning: dict[str, dict[str, int]] = field(default_factory=dict)
     chosen: dict[str, str] = field(default_factory=dict)
+    chosen_later: dict[str, str] = field(default_factory=dict)
     shapes: dict[str, str] = field(default_factory=dict)
     candidates: Candidates | None = None
     anchors: pd.DataFrame | None = None
@@ -107,13 +109,18 @@ class FillModel:
             a = self.anchors.loc[[ids[i] for i in k]].reset_index()
             t = times.iloc[k].reset_index(drop=True)
             preds = self.candidates.predict(a, t)
-            names = [self.chosen.get(ids[i], DEFAULT_MODEL) for i in k]
+            day = horizon_day((ns(t) - ns(a["origin"])) / _DAY)
+            names = [
+                self.chosen.get(ids[i], DEFAULT_MODEL)
+                if d == 1
+                else self.chosen_later.get(ids[i], self.chosen.get(ids[i], DEFAULT_MODEL))
+                for i, d in zip(k, day, strict=True)
+            ]
             names = [m if m in preds else DEFAULT_MODEL for m in names]
             m = np.array([preds[name][j] for j, name in enumerate(names)])
             days = (ns(t) - ns(a["timestamp"])) / _DAY
             s = scale(self.candidates.sigma2(a["bin_id"].tolist()), days)
             shapes = [self.shapes.get(ids[i], "dense") for i in k]
-            day = horizon_day((ns(t) - ns(a["origin"])) / _DAY)
             zlo, zhi = self.calibration.bounds(shapes, day)
             mean[k], sd[k] = m, s
             capped = np.minimum(m, 100.0)  # residuals were measured from capped forecasts
@@ -204,7 +211,8 @@ def fit_fill_model(
     Returns
     -------
     FillModel
-        ``chosen`` names each bin's model; with under
+        ``chosen`` and ``chosen_later`` name each bin's model one day and
+        two or more days ahead; with under
         :data:`~routing.model_choice.MIN_EVAL_DAYS` × 2 days of history every
         bin gets the weekday model and normal intervals.
     """
@@ -238,16 +246,20 @@ def fit_fill_model(
         origins = pd.date_range(first, end.tz_convert(tz), freq="D")
         choice = choose_models(rows, past, pd.DatetimeIndex(origins).tz_convert("UTC"), shapes)
     chosen = choice.chosen if choice is not None else dict.fromkeys(all_ids, DEFAULT_MODEL)
+    later = choice.later if choice is not None else dict(chosen)
+    used = {*chosen.values(), *later.values()}
     final = fit_candidates(
-        rows, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned and "gbm" in chosen.values()
+        rows, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned and "gbm" in used
     )
     chosen = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in chosen.items()}
+    later = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in later.items()}
     anchors = anchors_at(rows, pd.DatetimeIndex([end])).set_index("bin_id")
     return FillModel(
         fits=final.weekday,
         tz=tz,
         cleaning=report,
         chosen=chosen,
+        chosen_later=later,
         shapes=shapes,
         candidates=final,
         anchors=anchors,

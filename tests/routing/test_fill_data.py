@@ -223,3 +223,18 @@ def test_no_data_at_all_gives_unknown_fills():
     bins = pd.DataFrame({"bin_id": ["A", "B"], "stream": "general", "lon": 0.0, "lat": 0.0})
     pred = fit_fill_model(empty, bins=bins).predict(T0)
     assert pred["fill_pct"].isna().all() and list(pred.index) == ["A", "B"]
+
+
+def test_overflow_curve_is_fitted_on_outcomes_not_censored_residuals():
+    """P(overflow) follows the past outcomes: near certain at or past 100%, small far below, falling in between."""
+    from routing.model_choice import fit_overflow_curve
+
+    rng = np.random.default_rng(0)
+    need = rng.uniform(-3, 6, 4000)
+    full = rng.logistic(0.0, 0.7, 4000) >= need  # the true curve: expit(-need / 0.7)
+    a, b = fit_overflow_curve(need, full)
+    cal = Calibration(logit={"dense": (a, b)})
+    p = cal.exceed(["dense"] * 3, np.array([-2.0, 0.0, 4.0]))
+    assert p[0] > 0.9 and p[0] > p[1] > p[2] and p[2] < 0.01
+    assert p[1] == pytest.approx(0.5, abs=0.06)
+    assert fit_overflow_curve(need[:30], full[:30] & False) is None  # no overflows: no curve
