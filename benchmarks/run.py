@@ -1,4 +1,4 @@
-"""``make bench``: road network, API load, then solution quality on the shared instances (about 2.5 hours).
+"""``make bench``: road network, API load, fill forecasts, then solution quality (about 2.6 hours).
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, matrix, solvers
+from . import api_load, forecast, matrix, solvers
 
 
 def main() -> int:
     status = matrix.main([])
     status |= api_load.main([])
+    status |= forecast.main([])
     names = []
     for engine, jobs in (("ortools", "2"), ("pyvrp", "2"), ("auto", "1")):
         for budget in ("30", "60"):

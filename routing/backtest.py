@@ -1,18 +1,25 @@
 """Rolling-origin backtest of the fill forecast and of the collect rule.
 
-For each day in the range, the model is fitted on the readings before
-midnight (local) and asked for the fill at every later reading 1 and 2 days
+For each origin day in the range, the model is fitted on the data before
+midnight (local): readings, collections or both, cleaned as they were known
+then; it is asked for the fill at every later observation 1 and 2 days
 ahead that was not preceded by an emptying (a collection is a decision, not
-something to forecast). Two baselines are scored the same way: the last
-reading, and the last reading grown at the bin's mean fill rate. The collect
-rule is replayed too: a bin not marked ``must`` that reached 100% before the
-next chance to collect it counts as an overflow the rule let happen.
+something to forecast): a sensor reading, or the level recorded at a
+collection. Two baselines are scored the same way: the last reading, and
+the last reading grown at the bin's mean fill rate (for a collection log:
+mean rate × days since the last emptying). Scores are reported overall and
+per data shape (``dense``, ``coarse``, ``log``): MAE and RMSE, the share of
+truths inside the 10–90% interval, and the Brier score of P(fill ≥ 100%).
+The collect rule is replayed too: a bin not marked ``must`` that reached
+100% before the next chance to collect it counts as an overflow the rule
+let happen.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date as Date
 
 import numpy as np
@@ -20,20 +27,36 @@ import pandas as pd
 
 from .decide import MUST, DecisionRules, decide
 from .errors import ForecastError
-from .forecast import clean_readings, fit_fill_model, mark_emptyings, predict_mean
+from .fill_data import prepare, validate_collections
+from .forecast import fit_fill_model
+from .model_choice import FULL_PCT as FULL_PCT
 
 METHODS = ("model", "last_reading", "mean_rate")
 
 
 @dataclass(frozen=True)
 class BacktestResult:
+    """Scores per horizon (``"1"``, ``"2"``) and method, overall and per data shape."""
+
     horizons: dict[str, dict[str, dict[str, float]]]
     overflows: dict[str, float]
     origins: int
     collect_at_s: int
+    coverage: dict[str, float] = field(default_factory=dict)
+    brier: dict[str, float] = field(default_factory=dict)
+    shapes: dict[str, dict[str, object]] = field(default_factory=dict)
+    chosen: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"horizons": self.horizons, "overflows": self.overflows, "origins": self.origins}
+        return {
+            "horizons": self.horizons,
+            "overflows": self.overflows,
+            "origins": self.origins,
+            "coverage": self.coverage,
+            "brier": self.brier,
+            "chosen": self.chosen,
+            "shapes": self.shapes,
+        }
 
     def table(self) -> str:
         lines = [f"{'horizon':<8} {'method':<13} {'MAE':>7} {'RMSE':>7} {'n':>8}"]
@@ -42,23 +65,28 @@ class BacktestResult:
                 lines.append(
                     f"{h + ' d':<8} {name:<13} {score['mae']:>7.2f} {score['rmse']:>7.2f} {int(score['n']):>8}"
                 )
+        for h in self.horizons:
+            if h in self.coverage:
+                lines.append(
+                    f"{h} d: 10-90% interval covers {self.coverage[h]:.1%} of truths; "
+                    f"Brier score of P(overflow) {self.brier[h]:.4f}"
+                )
+        if self.chosen:
+            total = sum(self.chosen.values())
+            lines.append("models chosen: " + ", ".join(f"{k} {v / total:.0%}" for k, v in self.chosen.items()))
+        for s, info in self.shapes.items():
+            lines.append(f"{s}: {info['bins']} bin(s)")
+            horizons: dict[str, dict[str, dict[str, float]]] = info["horizons"]  # type: ignore[assignment]
+            for h, methods in horizons.items():
+                scores = ", ".join(f"{m} {v['mae']:.2f}/{v['rmse']:.2f}" for m, v in methods.items())
+                cov, bri = info["coverage"][h], info["brier"][h]  # type: ignore[index]
+                lines.append(f"  {h} d MAE/RMSE: {scores}; coverage {cov:.1%}; Brier {bri:.4f}")
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "
             f"{int(o['overflows'])} overflow(s) let happen ({o['overflow_rate']:.2%} of bin-days left)"
         )
         return "\n".join(lines)
-
-
-def _mean_rates(df: pd.DataFrame) -> pd.Series:
-    """Each bin's average fill rate (% per day) between readings of one cycle."""
-    same = df["bin_id"].eq(df["bin_id"].shift(1)) & df["cycle"].eq(df["cycle"].shift(1))
-    days = df["timestamp"].diff().dt.total_seconds() / 86400
-    rise = df["fill_pct"].diff()
-    use = same & (days > 0) & (days <= 4)
-    grouped = pd.DataFrame({"bin_id": df["bin_id"][use], "rise": rise[use], "days": days[use]}).groupby("bin_id")
-    total = grouped.sum()
-    return (total["rise"] / total["days"]).clip(lower=0)
 
 
 def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -71,8 +99,20 @@ def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err**2))), "n": len(err)}
 
 
+def _scores(frame: pd.DataFrame) -> tuple[dict[str, dict[str, float]], float, float]:
+    """MAE/RMSE per method, interval coverage and Brier score of one set of scored truths."""
+    truth = frame["truth"].to_numpy()
+    methods = {m: _score(frame[m].to_numpy(), truth) for m in METHODS}
+    ok = ~np.isnan(frame["p10"].to_numpy())
+    inside = (frame["p10"].to_numpy()[ok] - 1e-9 <= truth[ok]) & (truth[ok] <= frame["p90"].to_numpy()[ok] + 1e-9)
+    cover = float(inside.mean()) if ok.any() else math.nan
+    full = (truth[ok] >= FULL_PCT).astype(float)
+    brier = float(np.mean((frame["p_over"].to_numpy()[ok] - full) ** 2)) if ok.any() else math.nan
+    return methods, cover, brier
+
+
 def backtest(
-    readings: pd.DataFrame,
+    readings: pd.DataFrame | None,
     *,
     start: Date,
     end: Date,
@@ -81,67 +121,99 @@ def backtest(
     horizons: tuple[int, ...] = (1, 2),
     rules: DecisionRules | None = None,
     collect_at_s: int = 10 * 3600,
+    collections: pd.DataFrame | None = None,
+    step_days: int = 1,
+    learned: bool = True,
 ) -> BacktestResult:
-    """Score 1- and 2-day forecasts from every midnight between ``start`` and ``end``.
+    """Score 1- and 2-day forecasts from every ``step_days``-th midnight between ``start`` and ``end``.
+
+    Parameters
+    ----------
+    readings
+        Sensor readings (may be empty or ``None`` with ``collections``).
+    start, end
+        First and last origin day (local dates).
+    bins, tz
+        As for :func:`routing.forecast.fit_fill_model`.
+    horizons
+        Days ahead to score.
+    rules, collect_at_s
+        The collect rule replayed each day, at this many seconds after midnight.
+    collections
+        Optional collection events (``bin_id``, ``collected_at``, ``fill_pct``, optional ``kg``).
+    step_days
+        Use every n-th day of the range as an origin (long ranges).
+    learned
+        Whether the gradient-boosted candidate takes part.
 
     Raises
     ------
     ForecastError
-        If the range is empty or no reading can be scored.
+        If the range is empty or no observation can be scored.
     """
     rules = rules or DecisionRules()
     if end < start:
         raise ForecastError(f"backtest range ends ({end}) before it starts ({start})")
+    if step_days < 1:
+        raise ForecastError(f"step_days must be at least 1, not {step_days}")
+    if readings is None:
+        readings = pd.DataFrame({"bin_id": [], "timestamp": pd.Series([], dtype="datetime64[ns, UTC]"), "fill_pct": []})
+    col = validate_collections(collections)
     # The truth is the whole series, cleaned; each origin's model sees only the
-    # readings before it, cleaned on their own (spike and stuck-sensor rules
-    # look at neighbours, and a planner has no reading from tomorrow).
-    clean, _ = clean_readings(readings)
-    full = mark_emptyings(clean)
-    raw = readings.assign(timestamp=pd.to_datetime(readings["timestamp"], utc=True))
-    preds: dict[str, dict[str, list[np.ndarray]]] = {str(h): {m: [] for m in METHODS} for h in horizons}
-    truths: dict[str, list[np.ndarray]] = {str(h): [] for h in horizons}
+    # data before it, cleaned on its own (spike and stuck-sensor rules look at
+    # neighbours, and a planner has no reading from tomorrow).
+    full, _, shapes = prepare(readings, col)
+    raw_ts = pd.to_datetime(readings["timestamp"], utc=True)
+    frames: dict[str, list[pd.DataFrame]] = {str(h): [] for h in horizons}
+    chosen: Counter[str] = Counter()
     bin_days = collected = overflows = 0
     origins = 0
-    for day in pd.date_range(start, end, freq="D"):
+    for day in pd.date_range(start, end, freq=f"{step_days}D"):
         origin = day.tz_localize(tz)
-        before = raw[raw["timestamp"] < origin]
-        if before.empty:
+        if not ((raw_ts < origin).any() or (col["collected_at"] < origin).any()):
             continue
-        past = mark_emptyings(clean_readings(before)[0])
-        if past.empty:
+        model = fit_fill_model(readings, bins=bins, tz=tz, before=origin, collections=col, learned=learned)
+        if model.anchors is None or model.anchors.empty:
             continue
         origins += 1
-        model = fit_fill_model(readings, bins=bins, tz=tz, cleaned=past)
-        last = past.groupby("bin_id").tail(1).set_index("bin_id")
+        known = model.anchors.index
+        chosen.update(model.chosen.get(b, "") for b in known)
         cycle = full[full["timestamp"] < origin].groupby("bin_id")["cycle"].last()
-        rate = _mean_rates(past)
-        future = full[full["timestamp"] >= origin]
-        future = future[future["bin_id"].isin(last.index) & future["bin_id"].isin(cycle.index)]
-        same_cycle = future["cycle"].to_numpy() == cycle.loc[future["bin_id"]].to_numpy()
+        future = full[(full["timestamp"] >= origin) & (full["source"] != "emptied")]
+        future = future[future["bin_id"].isin(known) & future["bin_id"].isin(cycle.index)]
+        same_cycle = future["cycle"].to_numpy() == cycle.reindex(future["bin_id"]).to_numpy()
         for h in horizons:
             lo, hi = origin + pd.Timedelta(days=h - 1), origin + pd.Timedelta(days=h)
             window = future[same_cycle & (future["timestamp"] > lo).to_numpy() & (future["timestamp"] <= hi).to_numpy()]
             if window.empty:
                 continue
-            ids = window["bin_id"].to_numpy()
-            f0 = last.loc[ids, "fill_pct"].to_numpy()
-            t0 = last.loc[ids, "timestamp"]
-            elapsed = (window["timestamp"].to_numpy() - t0.to_numpy()) / np.timedelta64(1, "D")
-            r = rate.reindex(ids).fillna(rate.median() if len(rate) else 0.0).to_numpy()
-            truth = window["fill_pct"].to_numpy()
-            key = str(h)
-            truths[key].append(truth)
-            preds[key]["model"].append(np.clip(predict_mean(model, ids, window["timestamp"]), 0, 100))
-            preds[key]["last_reading"].append(f0.astype(float))
-            preds[key]["mean_rate"].append(np.clip(f0 + r * elapsed, 0, 100))
+            ids = window["bin_id"].tolist()
+            times = window["timestamp"].reset_index(drop=True)
+            pred = model.predict_pairs(ids, times)
+            assert model.candidates is not None and model.anchors is not None
+            base = model.candidates.predict(model.anchors.loc[ids].reset_index(), times, ("mean_rate", "last_reading"))
+            frames[str(h)].append(
+                pd.DataFrame(
+                    {
+                        "bin_id": ids,
+                        "truth": window["fill_pct"].to_numpy(),
+                        "model": np.clip(pred["mean"].to_numpy(), 0, 100),
+                        "last_reading": base["last_reading"],
+                        "mean_rate": np.clip(base["mean_rate"], 0, 100),
+                        "p10": pred["fill_p10"].to_numpy(),
+                        "p90": pred["fill_p90"].to_numpy(),
+                        "p_over": pred["p_overflow"].to_numpy(),
+                        "shape": [shapes.get(b, "dense") for b in ids],
+                    }
+                )
+            )
         # The collect rule, replayed for this day.
         collect = origin + pd.Timedelta(seconds=collect_at_s)
         decisions = decide(model, collect, rules)
         until = collect + pd.Timedelta(days=rules.next_opportunity_days)
-        horizon = future[same_cycle & (future["timestamp"] <= until).to_numpy()]
-        peak = horizon.groupby("bin_id")["fill_pct"].max()
+        peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
         for b, d in decisions.items():
-            if b not in last.index:
+            if b not in known:
                 continue
             bin_days += 1
             if d.decision == MUST:
@@ -149,13 +221,24 @@ def backtest(
             elif peak.get(b, 0.0) >= 100.0:
                 overflows += 1
     if origins == 0:
-        raise ForecastError(f"no readings before {start}: nothing to backtest")
+        raise ForecastError(f"no data before {start}: nothing to backtest")
     scores: dict[str, dict[str, dict[str, float]]] = {}
-    for key, parts in truths.items():
+    coverage: dict[str, float] = {}
+    brier: dict[str, float] = {}
+    by_shape: dict[str, dict[str, object]] = {}
+    for key, parts in frames.items():
         if not parts:
-            raise ForecastError(f"no readings {key} day(s) after any origin between {start} and {end}")
-        truth = np.concatenate(parts)
-        scores[key] = {m: _score(np.concatenate(preds[key][m]), truth) for m in METHODS}
+            raise ForecastError(f"no observations {key} day(s) after any origin between {start} and {end}")
+        frame = pd.concat(parts, ignore_index=True)
+        scores[key], coverage[key], brier[key] = _scores(frame)
+        for s, part in frame.groupby("shape"):
+            info = by_shape.setdefault(
+                str(s), {"bins": sum(1 for v in shapes.values() if v == s), "horizons": {}, "coverage": {}, "brier": {}}
+            )
+            m, cov, bri = _scores(part)
+            info["horizons"][key] = m  # type: ignore[index]
+            info["coverage"][key] = cov  # type: ignore[index]
+            info["brier"][key] = bri  # type: ignore[index]
     left = bin_days - collected
     return BacktestResult(
         horizons=scores,
@@ -167,4 +250,8 @@ def backtest(
         },
         origins=origins,
         collect_at_s=collect_at_s,
+        coverage=coverage,
+        brier=brier,
+        shapes=by_shape,
+        chosen=dict(sorted(chosen.items(), key=lambda kv: -kv[1])),
     )

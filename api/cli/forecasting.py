@@ -13,7 +13,7 @@ from routing.backtest import backtest as run_backtest
 
 from ..pipeline import ScenarioError, decision_rules, forecast_bins
 from ..pipeline.forecast import collect_at_s
-from ..pipeline.scenario import FleetIn, load_fleet, load_readings_only
+from ..pipeline.scenario import FleetIn, load_fill_inputs, load_fleet
 from .console import user_errors
 
 
@@ -31,17 +31,17 @@ def _fleet(scenario: Path) -> FleetIn | None:
 @user_errors
 def forecast(scenario: Path, at: str, as_json: bool) -> None:
     """Predicted fill, uncertainty and collect decision per bin at a time."""
-    readings, bins, tz = load_readings_only(scenario)
+    readings, collections, bins, tz = load_fill_inputs(scenario)
     try:
         when = pd.Timestamp(at)
     except ValueError as exc:
         raise ScenarioError(f"--at: {at!r} is not an ISO date and time") from exc
     when = when.tz_localize(tz) if when.tzinfo is None else when
-    out = forecast_bins(readings, bins, tz, _fleet(scenario), when)["bins"]
+    out = forecast_bins(readings, bins, tz, _fleet(scenario), when, collections=collections)["bins"]
     if as_json:
         click.echo(json.dumps({"at": when.isoformat(), "bins": out}, indent=2))
         return
-    click.echo(f"{'bin':<12} {'fill%':>6} {'p10':>6} {'p90':>6} {'P(over)':>8}  decision  reason")
+    click.echo(f"{'bin':<12} {'fill%':>6} {'p10':>6} {'p90':>6} {'P(over)':>8}  {'model':<10} decision  reason")
     for b, r in out.items():
 
         def f(x: float | None) -> str:
@@ -49,7 +49,7 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
 
         po = "-" if r["p_overflow"] is None else f"{r['p_overflow']:.2f}"
         fills = f"{f(r['fill_pct']):>6} {f(r['fill_p10']):>6} {f(r['fill_p90']):>6}"
-        click.echo(f"{b:<12} {fills} {po:>8}  {r['decision']:<8}  {r['reason']}")
+        click.echo(f"{b:<12} {fills} {po:>8}  {r['model'] or '-':<10} {r['decision']:<8}  {r['reason']}")
 
 
 @click.command()
@@ -66,8 +66,8 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
 )
 @user_errors
 def backtest(scenario: Path, start: Any, end: Any, as_json: bool, out_file: Path | None) -> None:
-    """Rolling-origin backtest of the fill forecast (needs only readings.csv)."""
-    readings, bins, tz = load_readings_only(scenario)
+    """Rolling-origin backtest of the fill forecast (readings.csv, collections.csv or both)."""
+    readings, collections, bins, tz = load_fill_inputs(scenario)
     fleet = _fleet(scenario)
     result = run_backtest(
         readings,
@@ -77,6 +77,7 @@ def backtest(scenario: Path, start: Any, end: Any, as_json: bool, out_file: Path
         tz=tz,
         rules=decision_rules(fleet),
         collect_at_s=collect_at_s(fleet),
+        collections=collections,
     )
     out_file = out_file or Path("out") / "backtest" / f"{scenario.resolve().name}.json"
     out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -44,28 +44,40 @@ def decide_bins(scn: Scenario, day: Date, rules: DecisionRules, *, notes: list[s
     Bins without usable readings are ``may`` with half the overflow cost as prize.
     """
     tz = scn.fleet.timezone
-    model = fit_fill_model(scn.readings, bins=scn.bins, tz=tz)
+    model = fit_fill_model(scn.readings, bins=scn.bins, tz=tz, collections=scn.collections)
     when = pd.Timestamp(day).tz_localize(tz) + pd.Timedelta(seconds=collect_at_s(scn.fleet))
     decisions = decide(model, when, rules)
-    unknown = sorted(set(scn.readings["bin_id"]) - set(scn.bins["bin_id"]))
-    if unknown:
-        notes.append(
-            f"{len(unknown)} bin id(s) in readings.csv are not in bins.csv and were ignored: {', '.join(unknown[:10])}"
-        )
+    known = set(scn.bins["bin_id"])
+    for name, frame in (("readings.csv", scn.readings), ("collections.csv", scn.collections)):
+        unknown = sorted(set(frame["bin_id"]) - known) if frame is not None else []
+        if unknown:
+            notes.append(
+                f"{len(unknown)} bin id(s) in {name} are not in bins.csv and were ignored: {', '.join(unknown[:10])}"
+            )
     nan = math.nan
     for b in scn.bins["bin_id"]:
         if b not in decisions:
-            reason = "no sensor readings: collect if passing"
+            reason = "no readings or collections: collect if passing"
             decisions[b] = Decision(b, MAY, reason, nan, nan, nan, nan, nan, prize=rules.overflow_cost * 0.5)
     return decisions
 
 
 def forecast_bins(
-    readings: pd.DataFrame, bins: pd.DataFrame | None, tz: str, fleet: FleetIn | None, when: pd.Timestamp
+    readings: pd.DataFrame,
+    bins: pd.DataFrame | None,
+    tz: str,
+    fleet: FleetIn | None,
+    when: pd.Timestamp,
+    *,
+    collections: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Per-bin forecast at ``when`` as served by ``binroute forecast --json`` and the API."""
+    """Per-bin forecast at ``when`` as served by ``binroute forecast --json`` and the API.
+
+    Each bin has its fill and interval, P(overflow), decision and reason, and
+    ``model``: the forecast model used for it ("" when its fill is unknown).
+    """
     rules = decision_rules(fleet)
-    model = fit_fill_model(readings, bins=bins, tz=tz)
+    model = fit_fill_model(readings, bins=bins, tz=tz, collections=collections)
     decisions = decide(model, when, rules)
     pred = model.predict(when)
 
@@ -82,6 +94,7 @@ def forecast_bins(
                 "p_overflow": num(float(pred.at[b, "p_overflow"]), 4),
                 "decision": d.decision,
                 "reason": d.reason,
+                "model": str(pred.at[b, "model"]) if b in pred.index else "",
             }
             for b, d in decisions.items()
         },

@@ -1,6 +1,7 @@
 """Reading and validating a scenario directory.
 
-A scenario holds ``bins.csv``, ``readings.csv``, ``fleet.json`` and a road
+A scenario holds ``bins.csv``, ``fleet.json``, fill data (``readings.csv``
+from sensors, ``collections.csv`` from collection logs, or both) and a road
 network (``network.osm``, ``network.osm.bz2`` or ``network.osm.pbf``, or a
 ``scenario.json`` saying ``{"network": "path/to/file"}``). Everything is
 checked here, at the edge, with messages that name the file, the line and the
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -305,6 +307,73 @@ def load_readings(path: Path, tz: str) -> pd.DataFrame:
     )
 
 
+COLLECTION_COLUMNS = ("bin_id", "collected_at", "fill_pct", "kg")
+
+
+def _empty_readings() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "bin_id": pd.Series(dtype=str),
+            "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+            "fill_pct": pd.Series(dtype=float),
+        }
+    )
+
+
+def load_collections(path: Path, tz: str) -> pd.DataFrame:
+    """Read ``collections.csv``: one row per emptying (``bin_id``, ``collected_at``, ``fill_pct``, optional ``kg``).
+
+    ``collected_at`` is ISO 8601 (local ``tz`` without an offset);
+    ``fill_pct`` is the level just before the emptying, blank when unknown,
+    else 0–100; ``kg`` is blank or at least 0.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, line and field of the first bad value.
+    """
+    df = _read_csv(path, COLLECTION_COLUMNS[:3])
+    extra = [c for c in df.columns if c not in COLLECTION_COLUMNS]
+    if extra:
+        raise ScenarioError(
+            f"{path} line 1: unknown column(s) {', '.join(extra)}; expected {', '.join(COLLECTION_COLUMNS)}"
+        )
+    df["bin_id"] = df["bin_id"].str.strip()
+    empty = df["bin_id"] == ""
+    if empty.any():
+        raise ScenarioError(f"{path} line {int(empty.to_numpy().nonzero()[0][0]) + 2}: bin_id is empty")
+    when = df["collected_at"].str.strip()
+    blank = when == ""
+    if blank.any():
+        raise ScenarioError(f"{path} line {int(blank.to_numpy().nonzero()[0][0]) + 2}: collected_at is empty")
+    try:
+        stamps = parse_timestamps(when, tz, str(path))
+    except ScenarioError as exc:
+        for line_no, raw in enumerate(when, start=2):  # only on failure: find the first bad line
+            try:
+                parse_timestamps(pd.Series([raw]), tz, str(path))
+            except ScenarioError:
+                raise ScenarioError(
+                    f"{path} line {line_no}: collected_at {raw!r} is not an ISO 8601 date and time"
+                ) from exc
+        raise
+    out = {"bin_id": df["bin_id"], "collected_at": stamps}
+    for field, low, high in (("fill_pct", 0.0, 100.0), ("kg", 0.0, None)):
+        text = df[field].str.strip() if field in df.columns else pd.Series("", index=df.index)
+        value = pd.to_numeric(text, errors="coerce")
+        for i in np.flatnonzero((text != "").to_numpy()):
+            v = value.iloc[i]
+            line = f"{path} line {i + 2}: {field}"
+            if v != v:
+                raise ScenarioError(f"{line} {text.iloc[i]!r} is not a number")
+            if v < low:
+                raise ScenarioError(f"{line} {v:g} is below {low:g}")
+            if high is not None and v > high:
+                raise ScenarioError(f"{line} {v:g} is above {high:g}")
+        out[field] = value
+    return pd.DataFrame(out)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario, ready for the pipeline."""
@@ -315,6 +384,7 @@ class Scenario:
     fleet: FleetIn
     bins: pd.DataFrame
     readings: pd.DataFrame
+    collections: pd.DataFrame | None = None
 
 
 def find_network(directory: Path) -> Path:
@@ -350,16 +420,38 @@ def load_scenario(directory: str | Path, *, need_network: bool = True) -> Scenar
         raise ScenarioError(f"{directory}: scenario directory not found")
     fleet = load_fleet(directory / "fleet.json")
     bins = load_bins(directory / "bins.csv")
-    readings = load_readings(directory / "readings.csv", fleet.timezone)
+    readings, collections = load_fill_data(directory, fleet.timezone)
     network = find_network(directory) if need_network else directory
-    return Scenario(directory.name, directory, network, fleet, bins, readings)
+    return Scenario(directory.name, directory, network, fleet, bins, readings, collections)
+
+
+def load_fill_data(directory: Path, tz: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``readings.csv`` and ``collections.csv`` of a scenario; at least one must be there.
+
+    Returns the readings (empty without the file) and the collections
+    (``None`` without the file).
+    """
+    has_readings = (directory / "readings.csv").is_file()
+    has_collections = (directory / "collections.csv").is_file()
+    if not has_readings and not has_collections:
+        raise ScenarioError(f"{directory}: no fill data (readings.csv, collections.csv or both)")
+    readings = load_readings(directory / "readings.csv", tz) if has_readings else _empty_readings()
+    collections = load_collections(directory / "collections.csv", tz) if has_collections else None
+    return readings, collections
 
 
 def load_readings_only(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
-    """Readings (and bins where present) for forecasts and backtests."""
+    """Readings (and bins where present) for forecasts and backtests; see :func:`load_fill_inputs`."""
+    readings, _, bins, tz = load_fill_inputs(directory)
+    return readings, bins, tz
+
+
+def load_fill_inputs(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, str]:
+    """Readings, collections (or ``None``), bins (where present) and time zone, for forecasts and backtests."""
     directory = Path(directory)
     tz = "UTC"
     if (directory / "fleet.json").is_file():
         tz = load_fleet(directory / "fleet.json").timezone
     bins = load_bins(directory / "bins.csv") if (directory / "bins.csv").is_file() else None
-    return load_readings(directory / "readings.csv", tz), bins, tz
+    readings, collections = load_fill_data(directory, tz)
+    return readings, collections, bins, tz

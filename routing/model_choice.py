@@ -1,0 +1,318 @@
+"""Choosing each bin's model from its own past, and calibrating the intervals.
+
+The candidates are fitted on the rows before a cut ``S`` and replayed from
+every local midnight between ``S`` and the forecast origin ``T``: each
+anchor is the bin's last row before that midnight, each target a later row
+of the same cycle within :data:`EVAL_HORIZON_DAYS` (a rolling-origin
+backtest that only uses the past of ``T``). Per bin and per day ahead of
+the origin (1, or 2 and later: a model that follows the last hours well may
+drift over two days), the model with the lowest shrunk mean absolute error
+wins: the bin's own errors weighted by its number of scored targets, its
+group's by :data:`GROUP_PRIOR_TARGETS`, so a bin with a short history
+follows its group. Own pasts are short and noisy (the targets seen from
+one origin share its anchor), so a bin leaves its group's best model only
+for one that beats it by more than one standard error of the per-origin
+differences, and a bin whose choice did worse than the mean-rate baseline
+by more than one standard error gets the baseline.
+
+The chosen models' residuals, each divided by the bin's scale
+``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
+empirical 10% and 90% quantiles per data shape and day ahead of the origin
+(split conformal prediction). Forecasts are capped at 100% before scoring,
+as a sensor cannot read more.
+
+P(overflow) is not read off the same residuals: a full sensor reads 100, so
+residuals near the top are censored and pooling them with those of half-full
+bins makes the upper tail far too thin. Instead each scored target gives a
+yes/no outcome (did it read :data:`FULL_PCT` or more?) and its standardised
+distance to 100% ``need = (100 − forecast) / scale``; a logistic curve
+``P = 1 / (1 + exp(−(a + b · need)))`` is fitted to these outcomes by maximum
+likelihood per data shape and day ahead (Platt scaling). A bin forecast at or
+above 100% thus comes out near certain, and the curve is only as sharp as
+the past outcomes allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+from scipy.special import expit, log_expit
+from scipy.stats import norm
+
+from .fill_data import ns
+from .fill_models import CANDIDATES, Candidates, anchors_at
+
+EVAL_DAYS = 28.0
+MIN_EVAL_DAYS = 2.0
+EVAL_HORIZON_DAYS = 2.0
+GROUP_PRIOR_TARGETS = 8.0
+#: With fewer residuals than this for a shape, intervals are normal.
+MIN_CALIBRATION = 50
+#: The model for bins with no evidence at all (and the fallback everywhere
+#: when the history is too short to backtest).
+DEFAULT_MODEL = "weekday"
+QUANTILES = (0.1, 0.9)
+#: A truth at or above this level counts as an overflow (a full sensor reads about 100).
+FULL_PCT = 99.5
+#: The P(overflow) curve of a pool is fitted only with at least this many
+#: overflows and as many non-overflows in it.
+MIN_EVENTS = 10
+_DAY = 86_400_000_000_000.0
+_Z = norm.ppf(QUANTILES)
+
+
+def scale(sigma2: NDArray[np.float64], days: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The spread unit of a forecast ``days`` ahead of its anchor."""
+    return np.sqrt(np.asarray(sigma2) * np.maximum(np.asarray(days, dtype=float), 0.0) + 1.0)
+
+
+def horizon_day(days_ahead: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Which day ahead of the origin (1 or 2; later days count as 2) each forecast is for."""
+    return np.clip(np.ceil(np.asarray(days_ahead, dtype=float)), 1, 2).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Sorted normalised residuals and P(overflow) curves per data shape and day ahead.
+
+    Keys are ``"log:1"`` (shape and day), ``"log"``, ``"*:1"`` and ``"*"``
+    (all shapes); the most specific pool with enough data is used.
+    ``logit`` holds the ``(a, b)`` of each fitted overflow curve.
+    """
+
+    z: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    logit: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def _curve(self, shape: str, day: int) -> tuple[float, float] | None:
+        for key in (f"{shape}:{day}", shape, f"*:{day}", "*"):
+            if key in self.logit:
+                return self.logit[key]
+        return None
+
+    def _pool(self, shape: str, day: int) -> NDArray[np.float64] | None:
+        for key in (f"{shape}:{day}", shape, f"*:{day}", "*"):
+            z = self.z.get(key)
+            if z is not None and len(z) >= MIN_CALIBRATION:
+                return z
+        return None
+
+    def _groups(self, shapes: list[str], days: NDArray[np.int64]) -> dict[tuple[str, int], NDArray[np.bool_]]:
+        keys = list(zip(shapes, days.tolist(), strict=True))
+        return {k: np.array([x == k for x in keys], dtype=bool) for k in set(keys)}
+
+    def bounds(
+        self, shapes: list[str], days: NDArray[np.int64] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The 10% and 90% quantiles of the normalised residual for each forecast."""
+        days = np.ones(len(shapes), dtype=np.int64) if days is None else days
+        lo, hi = np.full(len(shapes), _Z[0]), np.full(len(shapes), _Z[1])
+        for (s, d), m in self._groups(shapes, days).items():
+            z = self._pool(s, d)
+            if z is not None:
+                lo[m], hi[m] = np.quantile(z, QUANTILES)
+        return lo, hi
+
+    def exceed(
+        self, shapes: list[str], need: NDArray[np.float64], days: NDArray[np.int64] | None = None
+    ) -> NDArray[np.float64]:
+        """P(overflow) per forecast from its standardised distance ``need`` to 100%.
+
+        The fitted logistic curve of the forecast's pool; without one, the
+        share of residuals at or above ``need``; without enough of those, the
+        normal tail.
+        """
+        days = np.ones(len(shapes), dtype=np.int64) if days is None else days
+        out = norm.sf(need)
+        for (s, d), m in self._groups(shapes, days).items():
+            curve = self._curve(s, d)
+            if curve is not None:
+                out[m] = expit(curve[0] + curve[1] * need[m])
+                continue
+            z = self._pool(s, d)
+            if z is not None:
+                # Share of residuals at or above, with half a count of smoothing.
+                k = len(z) - np.searchsorted(z, need[m], side="left")
+                out[m] = (k + 0.5) / (len(z) + 1.0)
+        return out
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Each bin's model per day ahead, what it was chosen on, and the calibration."""
+
+    chosen: dict[str, str]  # for the first day ahead of the origin
+    calibration: Calibration
+    targets: dict[str, int]  # scored targets per bin
+    mae: pd.DataFrame  # own MAE per bin and model (rows: bins), all days ahead
+    later: dict[str, str] = field(default_factory=dict)  # for the second day and after
+
+
+def fit_overflow_curve(need: NDArray[np.float64], full: NDArray[np.bool_]) -> tuple[float, float] | None:
+    """Maximum-likelihood ``(a, b)`` of ``P(full) = expit(a + b · need)``; ``None`` without enough of each outcome.
+
+    A tiny ridge keeps the fit finite when the outcomes separate perfectly; a
+    curve that does not fall as ``need`` grows is rejected.
+    """
+    y = np.asarray(full, dtype=float)
+    k = int(y.sum())
+    if k < MIN_EVENTS or len(y) - k < MIN_EVENTS:
+        return None
+    x = np.clip(np.asarray(need, dtype=float), -20.0, 20.0)
+    sign = 2.0 * y - 1.0
+    ridge = 1e-3
+
+    def loss(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        f = w[0] + w[1] * x
+        nll = -float(np.sum(log_expit(sign * f))) + ridge * float(w @ w)
+        r = expit(f) - y
+        return nll, np.array([r.sum(), (r * x).sum()]) + 2.0 * ridge * w
+
+    res = minimize(loss, np.array([0.0, -1.0]), jac=True, method="L-BFGS-B")
+    a, b = (float(v) for v in res.x)
+    return (a, b) if b < 0 else None
+
+
+def _clear_gains(err: pd.DataFrame, names: list[str]) -> dict[tuple[str, str], pd.Series]:
+    """Per bin, whether model ``y`` beats model ``x`` by more than one standard error, for every ``(x, y)``.
+
+    Errors are averaged per origin first: the targets seen from one origin
+    share its anchor, so the origins are the independent trials.
+    """
+    per_origin = err.groupby(["bin_id", "origin"])[names].mean()
+    out: dict[tuple[str, str], pd.Series] = {}
+    for x in names:
+        for y in names:
+            if x == y:
+                continue
+            gain = (per_origin[x] - per_origin[y]).groupby(level="bin_id")
+            mean, sd, n = gain.mean(), gain.std(ddof=1), gain.count()
+            out[(x, y)] = (n >= 2) & (mean > sd / np.sqrt(n))
+    return out
+
+
+def _pick(err: pd.DataFrame, names: list[str], groups: Mapping[str, str]) -> dict[str, str]:
+    """Each bin's model by shrunk MAE on ``err``.
+
+    A bin leaves its group's model only for one that beats it on its own past
+    by more than a standard error, and falls back to mean_rate when that
+    beats the choice on its own past by more than a standard error.
+    """
+    own = err.groupby("bin_id")[names].mean()
+    n_own = err.groupby("bin_id").size()
+    grp = err.groupby("group")[names].mean()
+    clear = _clear_gains(err, names)
+
+    def departs(bid: str, x: str, y: str) -> bool:
+        return bool(clear[(x, y)].get(bid, False))
+
+    chosen: dict[str, str] = {}
+    for bid in groups:
+        g = groups.get(bid, "all")
+        n = float(n_own.get(bid, 0))
+        if g in grp.index:
+            prior = grp.loc[g].to_numpy()
+            base = names[int(np.argmin(prior))]
+            if not n:
+                chosen[bid] = base
+                continue
+            score = (n * own.loc[bid].to_numpy() + GROUP_PRIOR_TARGETS * prior) / (n + GROUP_PRIOR_TARGETS)
+        elif n:
+            base = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+            score = own.loc[bid].to_numpy()
+        else:
+            chosen[bid] = DEFAULT_MODEL
+            continue
+        pick = names[int(np.argmin(score))]  # ties go to the earlier, simpler model
+        if pick != base and not departs(bid, base, pick):
+            pick = base
+        if pick != "mean_rate" and departs(bid, pick, "mean_rate"):
+            pick = "mean_rate"
+        chosen[bid] = pick
+    return chosen
+
+
+def evaluation_pairs(
+    rows: pd.DataFrame, origins: pd.DatetimeIndex, horizon_days: float
+) -> tuple[pd.DataFrame, NDArray]:
+    """Anchors at each origin and the row indices of their targets (same bin and cycle, within the horizon)."""
+    a = anchors_at(rows, origins)
+    if a.empty:
+        return a, np.zeros(0, dtype=np.int64)
+    t = ns(rows["timestamp"])
+    b = pd.factorize(rows["bin_id"])[0]
+    c = rows["cycle"].to_numpy()
+    ok_target = (rows["source"] != "emptied").to_numpy()
+    r = a["row"].to_numpy()
+    end = ns(a["origin"]) + int(horizon_days * _DAY)
+    n = len(rows)
+    anchors, targets = [], []
+    alive = np.ones(len(r), dtype=bool)
+    k = 1
+    while alive.any():
+        j = r + k
+        inside = j < n
+        jj = np.minimum(j, n - 1)
+        cont = alive & inside & (b[jj] == b[r]) & (c[jj] == c[r]) & (t[jj] <= end)
+        use = cont & ok_target[jj]
+        anchors.append(np.flatnonzero(use))
+        targets.append(jj[use])
+        alive = cont
+        k += 1
+    ai = np.concatenate(anchors)
+    tj = np.concatenate(targets)
+    return a.iloc[ai].reset_index(drop=True), tj
+
+
+def choose_models(
+    rows: pd.DataFrame,
+    fitted: Candidates,
+    origins: pd.DatetimeIndex,
+    shapes: Mapping[str, str],
+) -> Choice | None:
+    """Score ``fitted`` from each origin on ``rows`` and choose per bin; ``None`` when nothing can be scored."""
+    a, tj = evaluation_pairs(rows, origins, EVAL_HORIZON_DAYS)
+    if len(tj) == 0:
+        return None
+    target = rows["timestamp"].iloc[tj].reset_index(drop=True)
+    truth = rows["fill_pct"].to_numpy()[tj]
+    # Fill cannot be read above 100%: score forecasts the way they are read.
+    uncapped = fitted.predict(a, target)
+    preds = {n: np.clip(p, 0.0, 100.0) for n, p in uncapped.items()}
+    names = [n for n in CANDIDATES if n in preds]
+    day = horizon_day((ns(target) - ns(a["origin"])) / _DAY)
+    err = pd.DataFrame({n: np.abs(preds[n] - truth) for n in names})
+    err["bin_id"] = a["bin_id"].to_numpy()
+    err["group"] = err["bin_id"].map(lambda x: fitted.groups.get(x, "all"))
+    err["origin"] = ns(a["origin"])
+    first = _pick(err[day == 1], names, fitted.groups)
+    later = _pick(err[day > 1], names, fitted.groups) if (day > 1).any() else dict(first)
+    own = err.groupby("bin_id")[names].mean()
+    n_own = err.groupby("bin_id").size()
+    # Residuals of the chosen models, normalised, pooled per shape and day ahead.
+    ids = a["bin_id"].to_numpy()
+    by_day = {1: first, 2: later}
+    names_used = [by_day[int(d)].get(b, DEFAULT_MODEL) for b, d in zip(ids, day, strict=True)]
+    pick_raw = np.array([uncapped[m][i] for i, m in enumerate(names_used)])
+    pick_pred = np.minimum(pick_raw, 100.0)
+    days = (ns(target) - ns(a["timestamp"])) / _DAY
+    sc = scale(fitted.sigma2(list(ids)), days)
+    z = (truth - pick_pred) / sc
+    need = (100.0 - pick_raw) / sc
+    full = truth >= FULL_PCT
+    shape_of = np.array([shapes.get(b, "dense") for b in ids])
+    masks: dict[str, NDArray[np.bool_]] = {"*": np.ones(len(z), dtype=bool)}
+    for s in set(shape_of):
+        masks[s] = shape_of == s
+    for d in (1, 2):
+        masks[f"*:{d}"] = day == d
+        for s in set(shape_of):
+            masks[f"{s}:{d}"] = (shape_of == s) & (day == d)
+    pools = {k: np.sort(z[m]) for k, m in masks.items()}
+    curves = {k: c for k, m in masks.items() if (c := fit_overflow_curve(need[m], full[m])) is not None}
+    targets = {str(k): int(v) for k, v in n_own.items()}
+    return Choice(first, Calibration(pools, curves), targets, own, later)
