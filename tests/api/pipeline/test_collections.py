@@ -94,7 +94,7 @@ def test_collections_scenarios_plan_end_to_end(tmp_path, keep_readings):
     scn = sample_copy(tmp_path, keep_readings=keep_readings)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "api.cli", "plan", str(scn), "--date", "2026-11-23", "--out", str(out)]
-    cmd += ["--solution-limit", "5", "--exports", "none", "--engine", "ortools"]
+    cmd += ["--solution-limit", "5", "--exports", "none"]  # auto: 356 bins due fill the fleet
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     plan = json.loads((out / "plan.json").read_text())
