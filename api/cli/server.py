@@ -19,11 +19,14 @@ from ..service.upgrade import DEFAULT_ORG
 @click.option("--workers", default=8, show_default=True, type=int, help="Request threads.")
 @click.option("--solves", default=1, show_default=True, type=int, help="Solves run at the same time.")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
-def serve(host: str, port: int, workers: int, solves: int, database: str | None) -> None:
+@click.option(
+    "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
+)
+def serve(host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
 
-    config: dict[str, Any] = {"SOLVE_WORKERS": solves}
+    config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
         config["DATABASE_URL"] = database
     app = create_app(config)

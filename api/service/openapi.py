@@ -222,7 +222,11 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/v1/keys/{key_id}": {
             "delete": _op(
-                "Revoke a key of the organisation", {"204": {"description": "revoked"}}, role="admin", path=("key_id",)
+                "Revoke a key of the organisation (not the key asking)",
+                {"204": {"description": "revoked"}},
+                role="admin",
+                path=("key_id",),
+                errors=(409,),
             )
         },
         "/api/v1/audit": {

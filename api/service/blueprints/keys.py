@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from ..auth import require
 from ..db import ApiKey, create_key, now
+from ..errors import APIError
 from ..schemas import KeyIn, ListQuery
 from ..store import audit, current_org, find_owned, page, rows_page
 from ..validation import parse, parse_json
@@ -50,9 +51,11 @@ def new_key() -> ResponseReturnValue:
 @keys.delete("/<key_id>")
 @require("admin")
 def revoke_key(key_id: str) -> ResponseReturnValue:
-    """Revoke a key of the admin's organisation (again is harmless)."""
+    """Revoke a key of the admin's organisation (again is harmless); not the key asking, 409."""
     with g.db() as s:
         row = find_owned(s, ApiKey, key_id, "key")
+        if row.id == g.key.id:
+            raise APIError(409, "conflict", "a key cannot revoke itself; use another admin key or binroute keys revoke")
         if row.revoked is None:
             row.revoked = now()
             audit(s, "revoke", "key", key_id)
