@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from api.service.client import wait_until_up
+from api.service.client import served
 
 #: Fixed seed and a bounded number of cases per operation and phase: a few hundred requests, well under 60 s.
 SEED, MAX_EXAMPLES = 17, 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str, cwd: Path) -> str:
@@ -34,16 +27,7 @@ def test_schemathesis_finds_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'fuzz.sqlite3'}"
     org_id = _cli("orgs", "create", "fuzzers", "--database", db, cwd=tmp_path).split()[0]
     secret = _cli("keys", "create", "--org", org_id, "--name", "f", "--role", "admin", "--database", db, cwd=tmp_path)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", db, "--rate-limit", "off"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base)
+    with served(db, cwd=tmp_path, options=("--rate-limit", "off")) as base:
         run = subprocess.run(
             [
                 str(Path(sys.executable).parent / "schemathesis"),
@@ -71,9 +55,6 @@ def test_schemathesis_finds_nothing(tmp_path):
             timeout=240,
             check=False,
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     generated = re.search(r"(\d+) generated", run.stdout)
     assert generated and int(generated.group(1)) >= 200, run.stdout[-2000:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import urllib.request
 import pytest
 
 from api.service import create_app
-from api.service.client import multipart_body, scenario_upload, wait_until_up
+from api.service.client import multipart_body, scenario_upload, served
 from api.service.db import create_key, create_org
 
 from .conftest import N_BINS
@@ -277,12 +276,6 @@ def test_openapi_and_docs(app):
     assert page.status_code == 200 and b"openapi.json" in page.data and b"<script src=" not in page.data
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_end_to_end(small, tmp_path):
     """`binroute serve` on a free local port: create a key, upload, plan, download, over HTTP."""
     db = f"sqlite:///{tmp_path / 'srv.sqlite3'}"
@@ -293,16 +286,7 @@ def test_real_server_end_to_end(small, tmp_path):
         check=True,
         cwd=tmp_path,
     ).stdout.split()[2]
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", db],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base)
+    with served(db, cwd=tmp_path) as base:
         body, ctype = scenario_upload("over http", small)
         req = urllib.request.Request(
             f"{base}/api/v1/scenarios", data=body, method="POST", headers={"X-API-Key": key, "Content-Type": ctype}
@@ -332,9 +316,6 @@ def test_real_server_end_to_end(small, tmp_path):
             urllib.request.urlopen(f"{base}/api/v1/plans", timeout=10)
         assert err.value.code == 401
         err.value.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
