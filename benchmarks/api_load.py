@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,17 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from api.service.client import scenario_upload, wait_until_up
+from api.service.client import scenario_upload, served
 
 from .common import RESULTS, ROOT, table, write_results
 
 SAMPLE = ROOT / "sample_data" / "helsinki"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call(url: str, key: str, data: bytes | None = None, ctype: str = "application/json") -> tuple[int, bytes]:
@@ -78,27 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             check=True,
             cwd=tmp,
         ).stdout.split()[2]
-        port = _port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--database",
-                db,
-                "--workers",
-                str(args.threads),
-            ],
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base)
+        with served(db, cwd=tmp, options=("--workers", str(args.threads))) as base:
             upload, ctype = scenario_upload("sample", SAMPLE)
             _, body = _call(f"{base}/api/v1/scenarios", key, upload, ctype)
             sid = json.loads(body)["id"]
@@ -128,9 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             wall = time.perf_counter() - began
             _, body = _call(plan_url, key)
             during = json.loads(body)["status"]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     rows = []
     for route in sorted({r[0] for r in results}):
         lat = np.array([r[2] for r in results if r[0] == route]) * 1000

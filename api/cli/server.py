@@ -1,4 +1,4 @@
-"""``binroute serve`` and ``binroute keys``: run the HTTP service, and create or revoke its API keys."""
+"""``binroute serve``, ``binroute orgs`` and ``binroute keys``: run the HTTP service, manage organisations and keys."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy import select
 
 from ..service import create_app
-from ..service.db import ROLES, ApiKey, create_key, now
+from ..service.db import ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
+from ..service.upgrade import DEFAULT_ORG
 
 
 @click.command()
@@ -17,11 +19,14 @@ from ..service.db import ROLES, ApiKey, create_key, now
 @click.option("--workers", default=8, show_default=True, type=int, help="Request threads.")
 @click.option("--solves", default=1, show_default=True, type=int, help="Solves run at the same time.")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
-def serve(host: str, port: int, workers: int, solves: int, database: str | None) -> None:
+@click.option(
+    "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
+)
+def serve(host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
 
-    config: dict[str, Any] = {"SOLVE_WORKERS": solves}
+    config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
         config["DATABASE_URL"] = database
     app = create_app(config)
@@ -30,8 +35,8 @@ def serve(host: str, port: int, workers: int, solves: int, database: str | None)
 
 
 @click.group()
-def keys() -> None:
-    """Create and revoke API keys."""
+def orgs() -> None:
+    """Create and list organisations (each council's scenarios, plans and keys are its own)."""
 
 
 def _admin_sessions(database: str | None) -> Any:
@@ -42,27 +47,79 @@ def _admin_sessions(database: str | None) -> Any:
     return create_app(config).extensions["binroute"]["sessions"]
 
 
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@orgs.command("create")
+@click.argument("name")
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+def orgs_create(name: str, database: str | None) -> None:
+    """Create an organisation; prints its id and name."""
+    with _admin_sessions(database)() as s:
+        try:
+            row = create_org(s, name)
+        except ValueError as exc:
+            _fail(str(exc))
+    click.echo(f"{row.id} {row.name}")
+
+
+@orgs.command("list")
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+def orgs_list(database: str | None) -> None:
+    """List organisations: id and name, one a line."""
+    with _admin_sessions(database)() as s:
+        for row in s.scalars(select(Organisation).order_by(Organisation.created, Organisation.name)):
+            click.echo(f"{row.id} {row.name}")
+
+
+@click.group()
+def keys() -> None:
+    """Create and revoke API keys."""
+
+
+def _org_for_key(s: Any, org: str | None) -> str:
+    """The organisation a new key goes to: ``--org`` (an id or a name), else the only one there is.
+
+    With no organisation at all, one named ``default`` is created, so ``keys create``
+    without ``--org`` works as before organisations existed.
+    """
+    if org:
+        row = s.get(Organisation, org) or s.scalars(select(Organisation).where(Organisation.name == org)).first()
+        if row is None:
+            _fail(f"no organisation {org} (see binroute orgs list)")
+        return str(row.id)
+    rows = s.scalars(select(Organisation)).all()
+    if len(rows) > 1:
+        _fail("there are several organisations; choose one with --org ORG_ID (see binroute orgs list)")
+    return str(rows[0].id if rows else create_org(s, DEFAULT_ORG).id)
+
+
 @keys.command("create")
+@click.option("--org", default=None, help="Organisation id or name (may be left out while there is only one).")
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--database", default=None)
-def keys_create(name: str, role: str, database: str | None) -> None:
-    """Create a key; the secret is printed once."""
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+def keys_create(org: str | None, name: str, role: str, database: str | None) -> None:
+    """Create a key; prints its id, role and secret (shown this once)."""
     with _admin_sessions(database)() as s:
-        row, secret = create_key(s, name, role)
+        row, secret = create_key(s, name, role, _org_for_key(s, org))
+        s.add(AuditRow(org_id=row.org_id, key_id=None, action="create", target_type="key", target_id=row.id))
+        s.commit()
     click.echo(f"{row.id} {role} {secret}")
 
 
 @keys.command("revoke")
 @click.argument("key_id")
-@click.option("--database", default=None)
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 def keys_revoke(key_id: str, database: str | None) -> None:
     """Revoke a key by its id."""
     with _admin_sessions(database)() as s:
         row = s.get(ApiKey, key_id)
         if row is None:
-            click.echo(f"error: no key {key_id}", err=True)
-            sys.exit(2)
+            _fail(f"no key {key_id}")
         row.revoked = now()
+        s.add(AuditRow(org_id=row.org_id, key_id=None, action="revoke", target_type="key", target_id=key_id))
         s.commit()
     click.echo(f"revoked {key_id}")

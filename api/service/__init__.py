@@ -1,10 +1,12 @@
 """The HTTP service: ``create_app(config)`` builds the Flask app.
 
 Modules: :mod:`.app` (the factory), :mod:`.errors` (``APIError`` and JSON error
-handlers), :mod:`.auth` (API keys), :mod:`.validation` (request checking),
+handlers), :mod:`.auth` (API keys, roles, request-rate and upload limits),
+:mod:`.validation` (request checking),
 :mod:`.schemas` (pydantic request and response models), :mod:`.openapi` (the
 OpenAPI document), :mod:`.blueprints` (one module per resource), :mod:`.store`
-(storage helpers the blueprints share), :mod:`.db` (SQLAlchemy models),
+(organisation scoping and storage helpers the blueprints share), :mod:`.db`
+(SQLAlchemy models), :mod:`.upgrade` (a database from before organisations),
 :mod:`.jobs` and :mod:`.solve_job` (background solves, each in its own
 process), :mod:`.client` (a small client for tests and benchmarks).
 """

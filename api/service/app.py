@@ -4,6 +4,12 @@ Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
 (50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``PLAN_TIME_LIMIT_S`` (upper
 bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off).
+
+Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
+4), ``ORG_MAX_READINGS`` (readings stored, 20 million), ``ORG_MAX_UPLOAD_BYTES``
+(one request body, 50 MB) and ``RATE_LIMIT`` (requests by the organisation's
+keys, ``"1200/minute"``; ``None`` turns it off). Past one the API answers 429
+with ``Retry-After`` (413 for an upload that is too large).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from .auth import init_rate_limits
 from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
@@ -31,6 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PLAN_TIME_LIMIT_S=300.0,
         CORS_ORIGINS=None,
         RESUME_JOBS=True,
+        ORG_MAX_SOLVES=4,
+        ORG_MAX_READINGS=20_000_000,
+        ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
+        RATE_LIMIT="1200/minute",
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
@@ -63,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             resp.headers["Vary"] = "Origin"
         return resp
 
+    init_rate_limits(app)
     init_app(app)
     register_error_handlers(app)
     if app.config["RESUME_JOBS"]:

@@ -1,21 +1,65 @@
-"""API keys on requests: the ``require(role)`` decorator."""
+"""API keys on requests: the ``require(role)`` decorator, with the organisation's request-rate and upload limits.
+
+A key belongs to one organisation and has one role (``viewer`` < ``planner`` <
+``admin``, each allowed what the ones before it are). ``require`` sets
+``g.key``; the blueprints scope every query to ``g.key.org_id`` through
+:mod:`.store`.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import g, request
+from flask import Flask, current_app, g, request
+from limits import parse as parse_rate
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
-from .db import find_key
+from .db import find_key, role_allows
 from .errors import APIError
 
 KEY_HEADER = "X-API-Key"
 
+_NEEDS = {
+    "planner": "this key may only read; writing needs a planner key",
+    "admin": "managing keys and reading the audit trail needs an admin key",
+}
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Attach a per-organisation request-rate limiter if ``RATE_LIMIT`` (e.g. ``"600/minute"``) is set.
+
+    The counts live in this process's memory (``limits``' moving window), which is
+    right for ``binroute serve``: one process, many threads.
+    """
+    rate = app.config.get("RATE_LIMIT")
+    app.extensions["binroute"]["rate"] = (MovingWindowRateLimiter(MemoryStorage()), parse_rate(rate)) if rate else None
+
+
+def _check_rate(org_id: str) -> None:
+    """429 with ``Retry-After`` if the organisation has used up its request rate."""
+    rate = current_app.extensions["binroute"].get("rate")
+    if rate is None:
+        return
+    limiter, item = rate
+    if not limiter.hit(item, org_id):
+        reset = limiter.get_window_stats(item, org_id).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        raise APIError(
+            429,
+            "too_many_requests",
+            f"the organisation's keys may make {item} requests; try again in {wait} s",
+            {"limit": str(item)},
+            headers={"Retry-After": str(wait)},
+        )
+
 
 def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: a valid API key with ``role`` (``planner`` may do what ``viewer`` may)."""
+    """Decorator: a valid API key whose role allows ``role``; sets ``g.key``."""
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
@@ -27,9 +71,13 @@ def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 key = find_key(s, secret)
             if key is None:
                 raise APIError(401, "unauthorized", "unknown or revoked API key")
-            if role == "planner" and key.role != "planner":
-                raise APIError(403, "forbidden", "this key may only read; writing needs a planner key")
+            if not role_allows(key.role, role):
+                raise APIError(403, "forbidden", _NEEDS.get(role, f"needs a {role} key"))
             g.key = key
+            _check_rate(key.org_id)
+            cap = current_app.config["ORG_MAX_UPLOAD_BYTES"]
+            if request.content_length is not None and request.content_length > cap:
+                raise APIError(413, "too_large", f"the request body is over this organisation's {cap} byte limit")
             return func(*args, **kwargs)
 
         return inner

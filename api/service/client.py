@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 BOUNDARY = "binroute-form-boundary"
@@ -49,3 +53,29 @@ def wait_until_up(base_url: str, *, timeout_s: float = 30.0) -> None:
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"no answer from {base_url} within {timeout_s:g} s")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -> Iterator[str]:
+    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", database_url, *options],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

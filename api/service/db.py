@@ -1,7 +1,13 @@
 """Storage: SQLAlchemy 2 models, SQLite by default, any database by URL.
 
-Tables are created on start. Readings are unique per ``(scenario, bin,
+Tables are created on start, and a database from before organisations is
+upgraded (:mod:`.upgrade`). Readings are unique per ``(scenario, bin,
 timestamp)``, so ingest is idempotent.
+
+Every stored object belongs to one organisation: a model that inherits
+:class:`OrgOwned` gets an ``org_id`` column, and :func:`api.service.store.scoped`
+and :func:`~api.service.store.find_owned` confine its queries to the requesting
+key's organisation.
 """
 
 from __future__ import annotations
@@ -27,7 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-ROLES = ("planner", "viewer")
+from .upgrade import upgrade_schema
+
+#: Roles, weakest first; each may do what the ones before it may.
+ROLES = ("viewer", "planner", "admin")
 
 
 def now() -> datetime:
@@ -42,7 +51,20 @@ class Base(DeclarativeBase):
     pass
 
 
-class ApiKey(Base):
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class OrgOwned:
+    """Mixin: the row belongs to one organisation (``org_id``); query it through ``store.scoped``."""
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+
+class ApiKey(OrgOwned, Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -52,7 +74,7 @@ class ApiKey(Base):
     revoked: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class ScenarioRow(Base):
+class ScenarioRow(OrgOwned, Base):
     __tablename__ = "scenarios"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -62,7 +84,7 @@ class ScenarioRow(Base):
     network_file: Mapped[str] = mapped_column(String(500))  # server-side path chosen by the server
 
 
-class ReadingRow(Base):
+class ReadingRow(OrgOwned, Base):
     __tablename__ = "readings"
     __table_args__ = (
         UniqueConstraint("scenario_id", "bin_id", "ts", name="uq_reading"),
@@ -75,7 +97,7 @@ class ReadingRow(Base):
     fill_pct: Mapped[float] = mapped_column(Float)
 
 
-class PlanRow(Base):
+class PlanRow(OrgOwned, Base):
     __tablename__ = "plans"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
@@ -88,6 +110,19 @@ class PlanRow(Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditRow(OrgOwned, Base):
+    """Who (``key_id``; none for the operator's commands) did what to which object, and when."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str] = mapped_column(String(64))
+    detail_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 def make_engine(url: str) -> Engine:
@@ -103,6 +138,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
     Base.metadata.create_all(engine)
+    upgrade_schema(engine, Base.metadata)
     return engine
 
 
@@ -114,12 +150,32 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
-    """Store a new key (hashed) and return it with the secret, shown once."""
+def role_allows(role: str, needed: str) -> bool:
+    """Whether a key with ``role`` may do what ``needed`` may (admin > planner > viewer)."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def create_org(session: Session, name: str) -> Organisation:
+    """Store a new organisation; ``ValueError`` if the name is empty or taken."""
+    name = name.strip()
+    if not name:
+        raise ValueError("an organisation needs a name")
+    if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
+        raise ValueError(f"an organisation named {name!r} exists already")
+    row = Organisation(name=name)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def create_key(session: Session, name: str, role: str, org_id: str) -> tuple[ApiKey, str]:
+    """Store a new key of organisation ``org_id`` (hashed) and return it with the secret, shown once."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if session.get(Organisation, org_id) is None:
+        raise ValueError(f"no organisation {org_id}")
     secret = "br_" + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, role=role, key_hash=hash_key(secret))
+    row = ApiKey(name=name, role=role, key_hash=hash_key(secret), org_id=org_id)
     session.add(row)
     session.commit()
     return row, secret

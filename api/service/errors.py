@@ -18,20 +18,28 @@ HTTP_CODES = {
     405: "method_not_allowed",
     400: "bad_request",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
 class APIError(Exception):
     """An error answered as ``{"error": {"code", "message", "details"}}``."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> tuple[Response, int]:
-    """The JSON body and status of an error."""
-    return jsonify({"error": {"code": code, "message": message, "details": details}}), status
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> tuple[Response, int]:
+    """The JSON body and status of an error, with extra headers (``Retry-After``, ``Allow``)."""
+    resp = jsonify({"error": {"code": code, "message": message, "details": details}})
+    resp.headers.update(headers or {})
+    return resp, status
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -39,7 +47,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(APIError)
     def _api(e: APIError) -> tuple[Response, int]:
-        return error_response(e.status, e.code, e.message, e.details)
+        return error_response(e.status, e.code, e.message, e.details, e.headers)
 
     @app.errorhandler(ValidationError)
     def _invalid(e: ValidationError) -> tuple[Response, int]:
@@ -48,7 +56,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> tuple[Response, int]:
-        return error_response(e.code or 500, HTTP_CODES.get(e.code or 500, "error"), e.description or e.name)
+        keep = {k: v for k, v in e.get_headers() if k in ("Allow", "Retry-After")}
+        return error_response(
+            e.code or 500, HTTP_CODES.get(e.code or 500, "error"), e.description or e.name, None, keep
+        )
 
     @app.errorhandler(Exception)
     def _crash(e: Exception) -> tuple[Response, int]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date as Date
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from ..pipeline.options import (
     DEFAULT_ENGINE,
@@ -18,6 +19,54 @@ from ..pipeline.options import (
     TimeLimit,
     time_limit_for,
 )
+
+#: Dates the API takes: ISO 8601 ``YYYY-MM-DD``, years 1900 to 2199 (the range pandas timestamps hold).
+DATE_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+#: Times the API takes: an ISO 8601 date, ``T``, ``HH:MM[:SS[.fff]]`` and an optional ``Z`` or ``±HH:MM``.
+DATETIME_PATTERN = (
+    r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$"
+)
+#: Largest ``offset`` a page request may give (past any table's size; keeps it a 64-bit integer).
+MAX_OFFSET = 2**31 - 1
+
+
+def _parsed(pattern: str, parse: Any, what: str) -> Any:
+    """A before-validator: a string matching ``pattern``, parsed by ``parse``; else a message naming ``what``."""
+    rx = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, Date):  # already parsed (a default, or a model built in Python)
+            return value
+        if not isinstance(value, str) or not rx.match(value):
+            raise ValueError(f"must be {what}")
+        return parse(value)
+
+    return check
+
+
+DateText = Annotated[
+    Date,
+    BeforeValidator(_parsed(DATE_PATTERN, Date.fromisoformat, "a date YYYY-MM-DD between 1900 and 2199")),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
+]
+DateTimeText = Annotated[
+    datetime,
+    BeforeValidator(
+        _parsed(
+            DATETIME_PATTERN, datetime.fromisoformat, "a time YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM] between 1900 and 2199"
+        )
+    ),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DATETIME_PATTERN,
+            "description": "ISO 8601 time; without an offset it is local time in the fleet's timezone",
+        }
+    ),
+]
+Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET, description="items to skip")]
 
 
 class _In(BaseModel):
@@ -64,8 +113,8 @@ class ScenarioJsonIn(_In):
 
 class ReadingIn(_In):
     bin_id: Annotated[str, Field(min_length=1, max_length=200)]
-    timestamp: datetime
-    fill_pct: float
+    timestamp: DateTimeText
+    fill_pct: Annotated[float, Field(allow_inf_nan=False)]
 
 
 class ReadingsIn(_In):
@@ -89,20 +138,26 @@ class ReadingPage(Page):
 
 
 class ReadingQuery(_In):
-    bin_id: str | None = None
-    start: datetime | None = Field(default=None, alias="from")
-    end: datetime | None = Field(default=None, alias="to")
-    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
-    offset: Annotated[int, Field(ge=0)] = 0
+    bin_id: Annotated[str | None, Field(min_length=1, max_length=200, description="one bin")] = None
+    start: DateTimeText | None = Field(default=None, alias="from", description="from (inclusive)")
+    end: DateTimeText | None = Field(default=None, alias="to", description="to (inclusive)")
+    limit: Annotated[int, Field(ge=1, le=10_000, description="page size")] = 1000
+    offset: Offset = 0
 
 
 class ListQuery(_In):
-    limit: Annotated[int, Field(ge=1, le=500)] = 50
-    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Limit = 50
+    offset: Offset = 0
 
 
 class ForecastQuery(_In):
-    at: datetime
+    at: DateTimeText
+
+
+class PlanQuery(_In):
+    tiles: Annotated[
+        str | None, Field(min_length=1, max_length=500, description="tile URL template for the map page (default: OSM)")
+    ] = None
 
 
 class BinForecast(BaseModel):
@@ -122,14 +177,14 @@ class ForecastOut(BaseModel):
 class PlanIn(_In):
     """A plan request: the options of ``binroute plan``, with the same defaults and bounds."""
 
-    date: Date
+    date: DateText
     time_limit_s: TimeLimit | None = Field(
         default=None,
         description=f"seconds of search (default {DEFAULT_TIME_LIMIT_S:g}; none when only solution_limit is given)",
     )
     solution_limit: SolutionLimit | None = None
     engine: EngineName = DEFAULT_ENGINE
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     threshold_pct: ThresholdPct | None = None
     include_may: Annotated[bool, Field(description="also collect bins that may be collected")] = True
 
@@ -166,3 +221,39 @@ class PlanPage(Page):
 class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
+
+
+class KeyIn(_In):
+    """A new API key of the admin's own organisation."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    role: Literal["viewer", "planner", "admin"]
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    role: Literal["viewer", "planner", "admin"]
+    created: datetime
+    revoked: datetime | None = None
+
+
+class KeyCreated(KeyOut):
+    secret: Annotated[str, Field(description="the key itself; shown once, stored only hashed")]
+
+
+class KeyPage(Page):
+    items: list[KeyOut]
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    key_id: str | None
+    action: str
+    target_type: str
+    target_id: str
+    detail: dict[str, Any] | None = None
+
+
+class AuditPage(Page):
+    items: list[AuditOut]

@@ -1,21 +1,24 @@
 """The HTTP resources, one blueprint module each; :func:`init_app` registers them all.
 
-``health`` (``/healthz``), ``scenarios``, ``readings``, ``forecast`` and ``plans``
-under ``/api/v1``, and ``docs`` (the OpenAPI document and its page).
+``health`` (``/healthz``), ``scenarios``, ``readings``, ``forecast``, ``plans``,
+``keys`` and ``audit`` under ``/api/v1``, and ``docs`` (the OpenAPI document
+and its page).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
+from .audit import audit_trail
 from .docs import docs
 from .forecast import forecasts
 from .health import health
+from .keys import keys
 from .plans import plans
 from .readings import readings
 from .scenarios import scenarios
 
-BLUEPRINTS = (health, scenarios, readings, forecasts, plans, docs)
+BLUEPRINTS = (health, scenarios, readings, forecasts, plans, keys, audit_trail, docs)
 
 
 def init_app(app: Flask) -> None:

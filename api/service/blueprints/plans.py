@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.exports import vehicle_collection
@@ -15,11 +16,13 @@ from ...pipeline.write import safe_name
 from ..auth import require
 from ..db import PlanRow
 from ..errors import APIError
-from ..schemas import ListQuery, PlanIn
-from ..store import find_scenario, page, rows_page
-from ..validation import parse
+from ..schemas import ListQuery, PlanIn, PlanQuery
+from ..store import audit, current_org, find_owned, find_scenario, page, rows_page
+from ..validation import parse, parse_json
 
 plans = Blueprint("plans", __name__, url_prefix="/api/v1")
+#: Plan states that hold a solve slot.
+ACTIVE = ("queued", "running")
 
 
 def _plan_out(row: PlanRow) -> dict[str, Any]:
@@ -51,9 +54,7 @@ def _summary(row: PlanRow) -> dict[str, Any] | None:
 
 
 def _plan(s: Session, plan_id: str) -> PlanRow:
-    row = s.get(PlanRow, plan_id)
-    if row is None:
-        raise APIError(404, "not_found", f"plan {plan_id} not found")
+    row: PlanRow = find_owned(s, PlanRow, plan_id, "plan")
     return row
 
 
@@ -61,7 +62,8 @@ def _plan(s: Session, plan_id: str) -> PlanRow:
 @require("planner")
 def start_plan(scenario_id: str) -> ResponseReturnValue:
     """Queue a solve with the request's options; 202 with the plan's URL."""
-    body = parse(PlanIn, request.get_json(silent=False))
+    tiles = parse(PlanQuery, request.args.to_dict()).tiles
+    body = parse_json(PlanIn)
     run = body.options()
     limit = current_app.config["PLAN_TIME_LIMIT_S"]
     if run.time_limit_s is not None and run.time_limit_s > limit:
@@ -71,11 +73,25 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
             "the request is not valid",
             [{"field": "time_limit_s", "message": f"at most {limit:g} s on this server"}],
         )
-    options = {**run.as_json(), "tiles": request.args.get("tiles") or None}
+    options = {**run.as_json(), "tiles": tiles}
     with g.db() as s:
         find_scenario(s, scenario_id)
-        row = PlanRow(scenario_id=scenario_id, options_json=json.dumps(options))
+        busy = s.scalar(
+            select(func.count()).select_from(PlanRow).where(PlanRow.org_id == current_org(), PlanRow.status.in_(ACTIVE))
+        )
+        cap = current_app.config["ORG_MAX_SOLVES"]
+        if busy is not None and busy >= cap:
+            raise APIError(
+                429,
+                "too_many_solves",
+                f"the organisation has {busy} plans queued or running, its limit; try again when one is done",
+                {"limit": cap},
+                headers={"Retry-After": "30"},
+            )
+        row = PlanRow(org_id=current_org(), scenario_id=scenario_id, options_json=json.dumps(options))
         s.add(row)
+        s.flush()
+        audit(s, "plan", "scenario", scenario_id, {"plan_id": row.id})
         s.commit()
         out = _plan_out(row)
     current_app.extensions["binroute"]["jobs"].submit(row.id)
@@ -152,5 +168,6 @@ def delete_plan(plan_id: str) -> ResponseReturnValue:
         if row.status == "running":
             raise APIError(409, "conflict", "the plan is being solved; delete it when it is done or failed")
         s.delete(row)
+        audit(s, "delete", "plan", plan_id)
         s.commit()
     return Response(status=204)

@@ -18,8 +18,8 @@ from ..auth import require
 from ..db import ReadingRow
 from ..errors import APIError
 from ..schemas import ReadingQuery, ReadingsIn
-from ..store import data_dir, find_scenario, insert_readings, page, rows_page
-from ..validation import parse
+from ..store import audit, data_dir, find_scenario, insert_readings, page, rows_page
+from ..validation import parse, parse_json
 
 readings = Blueprint("readings", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/readings")
 
@@ -41,7 +41,7 @@ def ingest(scenario_id: str) -> ResponseReturnValue:
             finally:
                 Path(fh.name).unlink(missing_ok=True)
         else:
-            body = parse(ReadingsIn, request.get_json(silent=False))
+            body = parse_json(ReadingsIn)
             stamps = [pd.Timestamp(r.timestamp) for r in body.readings]
             stamps = [t.tz_localize(tz) if t.tzinfo is None else t for t in stamps]
             frame = pd.DataFrame(
@@ -52,7 +52,9 @@ def ingest(scenario_id: str) -> ResponseReturnValue:
                 }
             )
         known = set(pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str})["bin_id"])
-        result = insert_readings(s, scenario_id, frame, known)
+        result = insert_readings(s, row, frame, known)
+        if result["inserted"]:
+            audit(s, "ingest", "readings", scenario_id, result)
         s.commit()
     return jsonify(result), 201 if result["inserted"] else 200
 

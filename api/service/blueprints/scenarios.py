@@ -24,8 +24,8 @@ from ..auth import require
 from ..db import PlanRow, ReadingRow, ScenarioRow, new_id
 from ..errors import APIError
 from ..schemas import ListQuery, ScenarioJsonIn
-from ..store import data_dir, find_scenario, insert_readings, page, rows_page
-from ..validation import parse
+from ..store import audit, current_org, data_dir, find_scenario, insert_readings, page, rows_page, scoped
+from ..validation import parse, parse_json
 
 scenarios = Blueprint("scenarios", __name__, url_prefix="/api/v1/scenarios")
 
@@ -83,7 +83,7 @@ def create_scenario() -> ResponseReturnValue:
             for upload in request.files.values():
                 upload.close()
         else:
-            body = parse(ScenarioJsonIn, request.get_json(silent=False))
+            body = parse_json(ScenarioJsonIn)
             name, network_from = body.name, body.network_from
             (folder / "fleet.json").write_text(json.dumps(body.fleet), encoding="utf-8")
             pd.DataFrame(body.bins).to_csv(folder / "bins.csv", index=False)
@@ -95,10 +95,11 @@ def create_scenario() -> ResponseReturnValue:
             except ScenarioError as exc:
                 raise APIError(422, "invalid_scenario", str(exc).replace(str(folder) + "/", "")) from exc
         with g.db() as s:
-            if s.scalar(select(ScenarioRow).where(ScenarioRow.name == name)) is not None:
+            if s.scalars(scoped(ScenarioRow, ScenarioRow.name == name)).first() is not None:
                 raise APIError(409, "conflict", f"a scenario named {name!r} exists already")
             row = ScenarioRow(
                 id=new_id(),
+                org_id=current_org(),
                 name=name,
                 fleet_json=(folder / "fleet.json").read_text(encoding="utf-8"),
                 bins_csv=(folder / "bins.csv").read_text(encoding="utf-8"),
@@ -120,7 +121,8 @@ def create_scenario() -> ResponseReturnValue:
             s.add(row)
             s.flush()
             if readings_df is not None:
-                insert_readings(s, row.id, readings_df, set(bins["bin_id"]))
+                insert_readings(s, row, readings_df, set(bins["bin_id"]))
+            audit(s, "create", "scenario", row.id, {"name": name})
             s.commit()
             out = _scenario_out(s, row)
     resp = jsonify(out)
@@ -161,6 +163,7 @@ def delete_scenario(scenario_id: str) -> ResponseReturnValue:
         s.execute(delete(PlanRow).where(PlanRow.scenario_id == scenario_id))
         Path(row.network_file).unlink(missing_ok=True)
         s.delete(row)
+        audit(s, "delete", "scenario", scenario_id, {"name": row.name})
         s.commit()
     return Response(status=204)
 

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-import pandas as pd
 import pytest
 
 from api.service import create_app
-from api.service.client import multipart_body, scenario_upload, wait_until_up
-from api.service.db import create_key
+from api.service.client import multipart_body, scenario_upload, served
+from api.service.db import create_key, create_org
 
-N_BINS = 30
-
-
-@pytest.fixture(scope="module")
-def small(sample_dir, tmp_path_factory):
-    """A small scenario cut from the sample: 30 bins and their readings."""
-    folder = tmp_path_factory.mktemp("small")
-    bins = pd.read_csv(sample_dir / "bins.csv", dtype=str, keep_default_na=False).head(N_BINS)
-    bins.to_csv(folder / "bins.csv", index=False)
-    readings = pd.read_csv(sample_dir / "readings.csv", dtype=str)
-    readings[readings["bin_id"].isin(bins["bin_id"])].to_csv(folder / "readings.csv", index=False)
-    (folder / "fleet.json").write_bytes((sample_dir / "fleet.json").read_bytes())
-    (folder / "network.osm.pbf").write_bytes((sample_dir / "network.osm.pbf").read_bytes())
-    return folder
+from .conftest import N_BINS
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +31,10 @@ def app(tmp_path_factory):
         }
     )
     with application.extensions["binroute"]["sessions"]() as s:
+        org = create_org(s, "test council").id
         application.config["TEST_KEYS"] = {
-            "planner": create_key(s, "p", "planner")[1],
-            "viewer": create_key(s, "v", "viewer")[1],
+            "planner": create_key(s, "p", "planner", org)[1],
+            "viewer": create_key(s, "v", "viewer", org)[1],
         }
     yield application
     application.extensions["binroute"]["jobs"].shutdown()
@@ -290,12 +276,6 @@ def test_openapi_and_docs(app):
     assert page.status_code == 200 and b"openapi.json" in page.data and b"<script src=" not in page.data
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_end_to_end(small, tmp_path):
     """`binroute serve` on a free local port: create a key, upload, plan, download, over HTTP."""
     db = f"sqlite:///{tmp_path / 'srv.sqlite3'}"
@@ -306,16 +286,7 @@ def test_real_server_end_to_end(small, tmp_path):
         check=True,
         cwd=tmp_path,
     ).stdout.split()[2]
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", db],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base)
+    with served(db, cwd=tmp_path) as base:
         body, ctype = scenario_upload("over http", small)
         req = urllib.request.Request(
             f"{base}/api/v1/scenarios", data=body, method="POST", headers={"X-API-Key": key, "Content-Type": ctype}
@@ -345,17 +316,15 @@ def test_real_server_end_to_end(small, tmp_path):
             urllib.request.urlopen(f"{base}/api/v1/plans", timeout=10)
         assert err.value.code == 401
         err.value.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     """A plan left queued when the server stopped is solved by the next server on the same database."""
-    from api.service.db import PlanRow
+    from api.service.db import PlanRow, ScenarioRow
 
     with app.extensions["binroute"]["sessions"]() as s:
         row = PlanRow(
+            org_id=s.get(ScenarioRow, scenario["id"]).org_id,
             scenario_id=scenario["id"],
             status="queued",
             options_json=json.dumps({"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools", "seed": 0}),
