@@ -56,6 +56,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._sharing import dump_job
 from .cost import rank, with_cost
 from .limits import Limits, SolveParams
 from .ortools_engine import WarmStartRejected, solve_ortools
@@ -114,7 +115,7 @@ def _on_two_cores(budget: Budget, job: str, args: tuple[object, ...], other: tup
         return [JOBS[job](*args)]
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
         request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
-        request.write_bytes(pickle.dumps((job, other), protocol=pickle.HIGHEST_PROTOCOL))
+        dump_job(request, (job, other))  # the matrices travel as mapped files, not copies
         helper = subprocess.Popen(
             helper_command("routing._worker", str(request), str(answer)),
             stdout=subprocess.DEVNULL,
