@@ -7,8 +7,19 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from routing import Bin, Break, Depot, Facility, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
-from routing import decompose
+from routing import (
+    Bin,
+    Break,
+    Depot,
+    Facility,
+    Limits,
+    SolveParams,
+    TimeWindow,
+    Vehicle,
+    check_solution,
+    decompose,
+    solve,
+)
 
 from .conftest import make_problem
 
@@ -19,9 +30,7 @@ def _city(n_bins: int = 240, breaks: bool = False):
     points = [(0, 0), (4000, 4000), (2000, 2000), *map(tuple, rng.integers(0, 4000, size=(n_bins, 2)))]
     bins = [Bin(f"b{i}", i + 3, (1,), service_s=20) for i in range(n_bins)]
     brk = Break(3_000, 20_000, 1_800) if breaks else None
-    fleet = [
-        Vehicle(f"v{k}", k % 2, k % 2, (25,), shift=TimeWindow(0, 30_000), break_=brk) for k in range(8)
-    ]
+    fleet = [Vehicle(f"v{k}", k % 2, k % 2, (25,), shift=TimeWindow(0, 30_000), break_=brk) for k in range(8)]
     sites = [Facility("tip", 2, frozenset({"general"}), service_s=300)]
     return make_problem(points, bins, fleet, depots=[Depot("north", 0), Depot("south", 1)], facilities=sites)
 
