@@ -215,31 +215,52 @@ def unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
 _PARALLEL_CELLS = 20_000_000
 
 
+_HELPER_CODE = "import sys, geo.matrix as m; m._helper_main(sys.argv[1], sys.argv[2])"
+
+
 def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
-    """Rows of shortest packed weights from ``sources``, read at ``columns``; two cores on big jobs."""
+    """Rows of shortest packed weights from ``sources``, read at ``columns``; two cores on big jobs.
+
+    The helper process (:func:`_helper_main`) runs its half in the same
+    bounded chunks as this process and hands its rows back as a ``.npy``
+    file, so neither side holds a full sources × graph-nodes array or a
+    pickled copy of its answer.
+    """
     if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
         return _dijkstra_here(graph, sources, columns)
     half = len(sources) // 2
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
-        job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
+        job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.npy"
         job.write_bytes(pickle.dumps((graph, sources[half:], columns), protocol=pickle.HIGHEST_PROTOCOL))
         helper = subprocess.Popen(
             # -P: the working directory stays off sys.path, so nothing there can shadow our packages.
-            [sys.executable, "-P", "-m", "geo._dijkstra_worker", str(job), str(answer)],
+            [sys.executable, "-P", "-c", _HELPER_CODE, str(job), str(answer)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        first = _dijkstra_here(graph, sources[:half], columns)
-        second = None
+        out = np.empty((len(sources), len(columns)))
+        out[:half] = _dijkstra_here(graph, sources[:half], columns)
+        done = False
         try:
             if helper.wait(timeout=3600) == 0:
-                second = pickle.loads(answer.read_bytes())
-        except (subprocess.TimeoutExpired, OSError, pickle.UnpicklingError, EOFError):
+                second = np.load(answer, mmap_mode="r")
+                if second.shape == (len(sources) - half, len(columns)):
+                    out[half:] = second
+                    done = True
+                del second
+        except (subprocess.TimeoutExpired, OSError, ValueError):
             helper.kill()
             helper.wait()
-    if second is None or second.shape != (len(sources) - half, len(columns)):
-        second = _dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
-    return np.vstack([first, second])
+    if not done:
+        out[half:] = _dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
+    return out
+
+
+def _helper_main(job: str, answer: str) -> None:
+    """The helper's half of :func:`packed_dijkstra`: read the pickled job, write the rows as ``.npy``."""
+    with open(job, "rb") as fh:
+        graph, sources, columns = pickle.load(fh)
+    np.save(answer, _dijkstra_here(graph, sources, columns), allow_pickle=False)
 
 
 def _dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:

@@ -1,7 +1,9 @@
 """Run one job of :data:`routing.solver.JOBS` in a separate process (keeps the second core busy).
 
-Reads a pickled ``(job name, arguments)`` from the file named first and writes
-the pickled result to the file named second. A plain subprocess avoids
+Reads a ``(job name, arguments)`` from the file named first, written by
+:func:`routing._sharing.dump_job` (large arrays such as the travel matrices
+are mapped from files beside it, not copied), and writes the pickled result
+to the file named second. A plain subprocess avoids
 multiprocessing's re-import of the caller's main module.
 """
 
@@ -9,13 +11,14 @@ from __future__ import annotations
 
 import pickle
 import sys
+from pathlib import Path
 
+from routing._sharing import load_job
 from routing.solver import JOBS
 
 
 def main() -> None:
-    with open(sys.argv[1], "rb") as fh:
-        job, args = pickle.load(fh)
+    job, args = load_job(Path(sys.argv[1]))
     result = JOBS[job](*args)
     with open(sys.argv[2], "wb") as fh:
         pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -82,8 +82,10 @@ def _home_via_site(problem: Problem, profile: str, sites: tuple[int, ...]) -> tu
     depots = np.array([d.location for d in problem.depots])
     locs = np.array([problem.facilities[f].location for f in sites])
     svc = np.array([problem.facilities[f].service_s for f in sites])
-    t = m.time_s[:, locs][:, :, None] + svc[None, :, None] + m.time_s[np.ix_(locs, depots)][None, :, :]
-    d = m.distance[:, locs][:, :, None] + m.distance[np.ix_(locs, depots)][None, :, :]
+    # In int64: the matrices are int32, and two UNREACHABLE legs overflow it.
+    to_site_t, to_site_d = m.time_s[:, locs].astype(np.int64), m.distance[:, locs].astype(np.int64)
+    t = to_site_t[:, :, None] + svc[None, :, None] + m.time_s[np.ix_(locs, depots)][None, :, :]
+    d = to_site_d[:, :, None] + m.distance[np.ix_(locs, depots)][None, :, :]
     best = np.argmin(t, axis=1)
     time = np.take_along_axis(t, best[:, None, :], axis=1)[:, 0, :]
     dist = np.take_along_axis(d, best[:, None, :], axis=1)[:, 0, :]

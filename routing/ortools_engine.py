@@ -34,7 +34,7 @@ from .cost import with_cost
 from .errors import InfeasibleProblem, ProblemError
 from .feasibility import explain_unserved, home_via_site, reachable_at, servable
 from .limits import SolveParams
-from .problem import HORIZON_S, Matrix, Problem, Vehicle
+from .problem import HORIZON_S, Problem, Vehicle
 from .schedule import longest_fitting_prefix
 from .solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
 from .stop import Budget
@@ -327,9 +327,7 @@ class _Model:
         p, r = self.problem, self.routing
         n_veh = len(p.vehicles)
         # Leaving a required bin must cost more than serving it anywhere can.
-        longest = max(
-            int(np.max(np.where(m.distance < Matrix.UNREACHABLE, m.distance, 0))) for m in p.matrices.values()
-        )
+        longest = max(m.largest_reachable("distance") for m in p.matrices.values())
         dearest = max(v.cost_per_distance for v in p.vehicles) * COST_SCALE
         fixed = max(v.fixed_cost for v in p.vehicles) * COST_SCALE
         self.required_penalty = int(max(REQUIRED_PENALTY, 4 * longest * dearest + 2 * fixed + 10**6))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,24 +40,86 @@ class TimeWindow:
             raise ProblemError(f"time window ends ({self.end_s}) before it starts ({self.start_s})")
 
 
+#: Rows converted at a time by :meth:`Matrix.from_float` (bounds its float temporaries).
+_FROM_FLOAT_ROWS = 1024
+
+
+def _as_int32(name: str, values: np.ndarray) -> NDArray[np.int32]:
+    """``values`` as int32, without a copy when they already are; a ProblemError if an entry does not fit."""
+    arr = np.asarray(values)
+    if arr.dtype == np.int32:
+        return arr
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ProblemError(f"matrix {name}: entries must be integers, not {arr.dtype} (see Matrix.from_float)")
+    info = np.iinfo(np.int32)
+    if arr.size:
+        for pick, bound in ((np.argmax, info.max), (np.argmin, info.min)):
+            at = np.unravel_index(int(pick(arr)), arr.shape)
+            value = int(arr[at])
+            if (value > bound) if bound > 0 else (value < bound):
+                raise ProblemError(
+                    f"matrix {name}: entry {list(map(int, at))} = {value} does not fit in 32 bits "
+                    f"(at most {info.max}); mark unreachable pairs with Matrix.UNREACHABLE ({Matrix.UNREACHABLE})"
+                )
+    return arr.astype(np.int32)
+
+
 @dataclass(frozen=True)
 class Matrix:
     """Travel time (s) and distance between locations for one vehicle profile.
 
-    Unreachable pairs hold ``UNREACHABLE``.
+    Both are held as int32 (seconds and metres fit: 2**31 s is 68 years,
+    2**31 m is 2.1 million km), half the memory of int64 on a big day.
+    Integer input of another type is converted once; an entry that does not
+    fit raises :class:`~routing.errors.ProblemError` naming the matrix and
+    the entry (never a silent wrap). Int32 input is kept as is, not copied.
+    Unreachable pairs hold ``UNREACHABLE``. Sums of entries should be taken
+    in int64 (``int(...)`` or ``.astype(np.int64)``): two ``UNREACHABLE``
+    plus a little overflow int32.
     """
 
-    time_s: NDArray[np.int64]
-    distance: NDArray[np.int64]
+    time_s: NDArray[np.integer[Any]]  # int32 once built
+    distance: NDArray[np.integer[Any]]
 
     UNREACHABLE = 10**9
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "time_s", _as_int32("time_s", self.time_s))
+        object.__setattr__(self, "distance", _as_int32("distance", self.distance))
+
     @classmethod
     def from_float(cls, time_s: np.ndarray, distance: np.ndarray) -> Matrix:
-        """Round float matrices (``inf`` = unreachable) to integers."""
-        t = np.where(np.isfinite(time_s), np.rint(time_s), cls.UNREACHABLE).astype(np.int64)
-        d = np.where(np.isfinite(distance), np.rint(distance), cls.UNREACHABLE).astype(np.int64)
-        return cls(np.minimum(t, cls.UNREACHABLE), np.minimum(d, cls.UNREACHABLE))
+        """Round float matrices (``inf`` = unreachable, anything above ``UNREACHABLE`` too) to int32.
+
+        Converted a block of rows at a time, so no full-size float temporary is made.
+        """
+        out = []
+        for name, values in (("time_s", time_s), ("distance", distance)):
+            values = np.asarray(values)
+            if values.ndim != 2:
+                raise ProblemError(f"matrix {name}: needs two dimensions, not {values.ndim}")
+            if np.isnan(values).any():
+                raise ProblemError(f"matrix {name}: has NaN entries")
+            if (values < 0).any():
+                raise ProblemError(f"matrix {name}: has negative entries")
+            res = np.empty(values.shape, dtype=np.int32)
+            for r in range(0, values.shape[0], _FROM_FLOAT_ROWS):
+                block = np.rint(values[r : r + _FROM_FLOAT_ROWS])
+                np.minimum(block, cls.UNREACHABLE, out=block)  # inf too
+                res[r : r + _FROM_FLOAT_ROWS] = block
+            out.append(res)
+        return cls(out[0], out[1])
+
+    def largest_reachable(self, which: str) -> int:
+        """The largest entry of ``"time_s"`` or ``"distance"`` below ``UNREACHABLE`` (0 if none), by blocks of rows."""
+        values = getattr(self, which)
+        top = 0
+        for r in range(0, values.shape[0], _FROM_FLOAT_ROWS):
+            block = values[r : r + _FROM_FLOAT_ROWS]
+            finite = block[block < self.UNREACHABLE]
+            if finite.size:
+                top = max(top, int(finite.max()))
+        return top
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from pyvrp.exceptions import PenaltyBoundWarning
 from .errors import ProblemError
 from .feasibility import _home_via_site, servable
 from .limits import SolveParams
-from .problem import Matrix, Problem, Vehicle
+from .problem import Problem, Vehicle
 from .schedule import Plans, solution_from_plans
 from .solution import BIN, TIP, Solution, Unserved
 from .stop import Budget, GiveUp, criterion_for
@@ -60,6 +60,14 @@ from .tips import insert_tips
 
 MAX_RELOADS = 12
 LARGE = 10**9
+#: Granular neighbourhoods: PyVRP's local search considers, for each client,
+#: only its nearest ``num_neighbours`` others. PyVRP's default (50) up to
+#: :data:`NEIGHBOURS_FULL_UP_TO` clients; above that it shrinks with the
+#: square root of the day's size, to :data:`NEIGHBOURS_MIN` at the least, so
+#: time per iteration and the neighbour lists grow about linearly.
+NEIGHBOURS_MAX = 50
+NEIGHBOURS_MIN = 20
+NEIGHBOURS_FULL_UP_TO = 1000
 #: Share of the budget after which a search with required bins, still without
 #: a plan that serves them all, gives up for the optional-with-prize search.
 GIVE_UP_SHARE = 0.25
@@ -184,32 +192,45 @@ def to_pyvrp(
     reloads = problem.tips and not whole_day
     count_lifts = not reloads and any(v.max_lifts is not None for v in problem.vehicles)
     allowed, pre_unserved = servable(problem)
-    n = problem.n_locations
     garages, sites = problem.depots, problem.facilities
     ends: list[tuple[int, tuple[int, ...]]] = []
     if problem.tips:
         ends = sorted({(v.end_depot, tuple(problem.facilities_for(v))) for v in problem.vehicles})
     profiles = list(problem.matrices)
+    # PyVRP gets only the locations in use (depots, sites, the servable bins'
+    # locations), so a region of a big day costs memory for its own size only.
+    used = np.unique(
+        np.array(
+            [d.location for d in garages]
+            + [f.location for f in sites]
+            + [loc for b in allowed for loc in problem.bins[b].locations],
+            dtype=np.int64,
+        )
+    )
+    here = {int(loc): k for k, loc in enumerate(used)}
+    n = len(used)
     dist_mats, dur_mats = [], []
     for name in profiles:
         m = problem.matrices[name]
         size = n + len(ends)
         dist = np.zeros((size, size), dtype=np.int64)
         dur = np.zeros((size, size), dtype=np.int64)
-        dist[:n, :n], dur[:n, :n] = m.distance, m.time_s
+        dist[:n, :n], dur[:n, :n] = m.distance[np.ix_(used, used)], m.time_s[np.ix_(used, used)]
         for k, (end_depot, site_ids) in enumerate(ends):
             home_t, home_d, _ = _home_via_site(problem, name, site_ids)
             loc = garages[end_depot].location
-            dur[:n, n + k], dist[:n, n + k] = home_t[:, end_depot], home_d[:, end_depot]
-            dur[n + k, :n], dist[n + k, :n] = m.time_s[loc], m.distance[loc]
+            dur[:n, n + k], dist[:n, n + k] = home_t[used, end_depot], home_d[used, end_depot]
+            dur[n + k, :n], dist[n + k, :n] = m.time_s[loc, used], m.distance[loc, used]
             dur[n + k, n + k] = dist[n + k, n + k] = 0
-        dist_mats.append(np.minimum(dist, LARGE))
-        dur_mats.append(np.minimum(dur, LARGE))
+        np.minimum(dist, LARGE, out=dist)
+        np.minimum(dur, LARGE, out=dur)
+        dist_mats.append(dist)
+        dur_mats.append(dur)
     scale = _cost_scale(problem)
     streams = sorted({problem.bins[b].stream for b in allowed} | {s for v in problem.vehicles for s in v.streams})
     # A required bin is worth more than any detour (distance and time) or extra vehicle.
-    far = max(int(np.max(np.where(m.distance < Matrix.UNREACHABLE, m.distance, 0))) for m in problem.matrices.values())
-    slow = max(int(np.max(np.where(m.time_s < Matrix.UNREACHABLE, m.time_s, 0))) for m in problem.matrices.values())
+    far = max(m.largest_reachable("distance") for m in problem.matrices.values())
+    slow = max(m.largest_reachable("time_s") for m in problem.matrices.values())
     per_m = max(max(v.cost_per_distance for v in problem.vehicles) * scale, 1)
     per_s = max(v.cost_per_hour for v in problem.vehicles) / 3600 * scale
     longest_service = max((b.service_s for b in problem.bins), default=0)
@@ -233,7 +254,7 @@ def to_pyvrp(
         for loc in item.locations:
             clients.append(
                 Client(
-                    location=loc,
+                    location=here[loc],
                     pickup=[*item.demand, *indicator, *([1] if count_lifts else [])],
                     service_duration=item.service_s + tip_time.get((b, loc), 0),
                     tw_early=w.start_s if w else 0,
@@ -246,10 +267,12 @@ def to_pyvrp(
             )
             client_bin.append(b)
             client_location.append(loc)
-    depots = [Depot(location=d.location, tw_early=d.window.start_s, tw_late=d.window.end_s, name=d.id) for d in garages]
+    depots = [
+        Depot(location=here[d.location], tw_early=d.window.start_s, tw_late=d.window.end_s, name=d.id) for d in garages
+    ]
     depots += [
         Depot(
-            location=f.location,
+            location=here[f.location],
             tw_early=f.window.start_s,
             tw_late=f.window.end_s,
             service_duration=f.service_s,
@@ -307,10 +330,19 @@ def to_pyvrp(
         type_vehicles.append(members)
     locations = [Location(0.0, 0.0) for _ in range(n + len(ends))]
     data = ProblemData(locations, clients, depots, types, dist_mats, dur_mats, client_groups)  # type: ignore[arg-type]  # stubs say ndarray[int]
+    del dist_mats, dur_mats  # PyVRP holds its own copy
     max_penalty = max(pyvrp.PenaltyParams().max_penalty, 2.0 * must_prize)
     return _Mapping(
         data, client_bin, client_location, len(garages), len(sites), type_vehicles, allowed, pre_unserved, max_penalty
     )
+
+
+def num_neighbours(clients: int) -> int:
+    """How many nearest neighbours PyVRP's search considers per client on a day of ``clients``."""
+    if clients <= NEIGHBOURS_FULL_UP_TO:
+        return NEIGHBOURS_MAX
+    scaled = NEIGHBOURS_MAX * math.sqrt(NEIGHBOURS_FULL_UP_TO / clients)
+    return max(NEIGHBOURS_MIN, round(scaled))
 
 
 @dataclass(frozen=True)
@@ -342,7 +374,10 @@ def _run(
     with warnings.catch_warnings():
         # Raised when no plan serves every required bin; search() handles that case.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=mapping.max_penalty))
+        params = pyvrp.SolveParams(
+            penalty=pyvrp.PenaltyParams(max_penalty=mapping.max_penalty),
+            neighbourhood=pyvrp.search.NeighbourhoodParams(num_neighbours=num_neighbours(mapping.data.num_clients)),
+        )
         result = pyvrp.solve(
             mapping.data,
             stop=stop,

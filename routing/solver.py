@@ -56,6 +56,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import decompose
+from ._sharing import dump_job
 from .cost import rank, with_cost
 from .limits import Limits, SolveParams
 from .ortools_engine import WarmStartRejected, solve_ortools
@@ -102,6 +104,11 @@ def helper_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-P", "-m", module, *args]
 
 
+def _two_cores(budget: Budget) -> bool:
+    """Whether a search with ``budget`` runs a second search in a helper process."""
+    return (os.cpu_count() or 1) >= 2 and budget.timed and budget.deadline.total_s >= PARALLEL_MIN_S
+
+
 def _on_two_cores(budget: Budget, job: str, args: tuple[object, ...], other: tuple[object, ...]) -> list[Any]:
     """Run ``JOBS[job](*args)`` here and, when worth it, ``JOBS[job](*other)`` in a helper process.
 
@@ -110,11 +117,11 @@ def _on_two_cores(budget: Budget, job: str, args: tuple[object, ...], other: tup
     it fails or overruns the deadline by more than a grace period).
     """
     total = budget.deadline.total_s
-    if (os.cpu_count() or 1) < 2 or not budget.timed or total < PARALLEL_MIN_S:
+    if not _two_cores(budget):
         return [JOBS[job](*args)]
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
         request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
-        request.write_bytes(pickle.dumps((job, other), protocol=pickle.HIGHEST_PROTOCOL))
+        dump_job(request, (job, other))  # the matrices travel as mapped files, not copies
         helper = subprocess.Popen(
             helper_command("routing._worker", str(request), str(answer)),
             stdout=subprocess.DEVNULL,
@@ -249,8 +256,52 @@ def _restarts(
     return best
 
 
+def _one_core(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
+    """The ``auto`` engine on this core only: PyVRP alone when it can express the problem, else rounds."""
+    missing = unsupported(problem)
+    if not missing:
+        return _pyvrp_alone(problem, budget, params.seed)
+    return _restarts(problem, budget, params, missing)
+
+
+def _regions(parts: list[Problem], budget: Budget, params: SolveParams) -> list[Solution]:
+    """Solve ``parts`` one after another on this core, each with an equal share of the time left."""
+    out = []
+    for k, part in enumerate(parts):
+        share = budget.share(1 / (len(parts) - k))
+        if budget.timed and share.deadline.left() < ROUND_FLOOR_S:
+            share = Budget(Deadline.after(ROUND_FLOOR_S), budget.solution_limit)
+        out.append(_one_core(part, share, params))
+    return out
+
+
+def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
+    """A very large day in regions on both cores, then a search across borders (see :mod:`routing.decompose`)."""
+    parts = decompose.subproblems(problem, decompose.region_count(problem))
+    regional, whole = decompose.border_budget(budget)
+    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].bins))
+    if _two_cores(regional):
+        mine, theirs = [parts[i] for i in order[0::2]], [parts[i] for i in order[1::2]]
+        other = dataclasses.replace(params, seed=params.seed + 1)
+        results = _on_two_cores(regional, "regions", (mine, regional, params), (theirs, regional, other))
+        if len(results) < 2:  # the helper failed: its regions get a short search here
+            quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * budget.deadline.total_s)))
+            results.append(_regions(theirs, quick, params))
+        solved = [*results[0], *results[1]]
+    else:
+        solved = _regions([parts[i] for i in order], regional, params)
+    plans, chosen = decompose.merged_plans(problem, solved)
+    missing = unsupported(problem)
+    details: dict[str, object] = {"regions": len(parts), "region_bins": sorted(len(p.bins) for p in parts)}
+    merged = solution_from_plans(
+        problem, plans, engine="decomposed", runtime_s=0.0, fit_rules=bool(missing), chosen=chosen, details=details
+    )
+    best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
+    return _with_spare_lorries(problem, best, budget, params.seed)
+
+
 #: What the helper process can be asked to run (see :mod:`routing._worker`).
-JOBS: dict[str, Callable[..., Any]] = {"pyvrp": _pyvrp_alone, "combined": _restarts}
+JOBS: dict[str, Callable[..., Any]] = {"pyvrp": _pyvrp_alone, "combined": _restarts, "regions": _regions}
 
 
 def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams | None = None) -> Solution:
@@ -294,6 +345,8 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
 
 def _auto(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
     """The ``auto`` engine (see the module notes)."""
+    if len(problem.bins) > decompose.DECOMPOSE_MIN_BINS:
+        return _decomposed(problem, budget, params)
     seed, other = params.seed, params.seed + 1
     missing = unsupported(problem)
     if not missing:

@@ -39,8 +39,18 @@ def insert_tips(
     site_at = np.array([problem.facilities[f].location for f in sites])
     service = np.array([problem.facilities[f].service_s for f in sites])
     here, there = at[:-1], at[1:]
-    extra_m = m.distance[here][:, site_at] + m.distance[site_at][:, there].T - m.distance[here, there][:, None]
-    extra_s = m.time_s[here][:, site_at] + service + m.time_s[site_at][:, there].T - m.time_s[here, there][:, None]
+    # In int64: the matrices are int32, and sums of unreachable legs overflow it.
+    extra_m = (
+        m.distance[here][:, site_at].astype(np.int64)
+        + m.distance[site_at][:, there].T
+        - m.distance[here, there][:, None]
+    )
+    extra_s = (
+        m.time_s[here][:, site_at].astype(np.int64)
+        + service
+        + m.time_s[site_at][:, there].T
+        - m.time_s[here, there][:, None]
+    )
     per_m, per_s = veh.cost_per_distance, veh.cost_per_hour / 3600
     if per_m == 0 and per_s == 0:
         per_m = 1.0

@@ -1,0 +1,236 @@
+"""A big city's day (issue #19): thousands of stops through the whole plan pipeline.
+
+``python -m benchmarks.big_day [--sizes 2000 5000] [--ten-thousand] [--time-limit 300]``
+
+Builds a day of N bins at random points of the road network (fixed seed),
+two depots, two disposal sites and a fleet of one lorry per
+:data:`BINS_PER_LORRY` bins, as a scenario directory, and runs
+:func:`api.pipeline.plan.plan_scenario` on it in a child process. Records
+the pipeline's stage times, the peak resident memory of all processes
+together (the child and its helpers, sampled from ``/proc``), the plan's
+cost, km, required bins left and the territory overlap of its rounds
+(:func:`geo.territory.territory_overlap`). Results go to
+``benchmarks/results/big_day.{json,md}``.
+
+The network is the Milan extract ``../shared/osm/milan_italy_small.osm.pbf``
+(© OpenStreetMap contributors, ODbL); without it the benchmark skips, unless
+``--generated SIZE`` asks for a generated street grid
+(:mod:`benchmarks.gen_city`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from .common import RESULTS, ROOT, table
+
+MILAN = ROOT.parent / "shared" / "osm" / "milan_italy_small.osm.pbf"
+BINS_PER_LORRY = 130
+DAY = date(2026, 10, 5)
+SEED = 19
+
+
+def _scenario(folder: Path, network: Path, n_bins: int) -> None:
+    """Write a scenario directory with ``n_bins`` full bins on ``network``."""
+    from geo import load_network
+
+    net = load_network(network)
+    rng = np.random.default_rng(SEED)
+    # Points along random edges, so every bin is on a street.
+    edges = rng.choice(net.n_edges, size=n_bins + 4, replace=False)
+    u, v = net.edge_u[edges], net.edge_v[edges]
+    f = rng.uniform(0.2, 0.8, size=len(edges))
+    lon = net.lon[u] * (1 - f) + net.lon[v] * f
+    lat = net.lat[u] * (1 - f) + net.lat[v] * f
+    lorries = max(2, math.ceil(n_bins / BINS_PER_LORRY))
+    depots = [
+        {"id": f"D{k}", "lon": float(lon[k]), "lat": float(lat[k]), "opens": "05:00", "closes": "22:00"} for k in (0, 1)
+    ]
+    sites = [
+        {
+            "id": f"S{k}",
+            "lon": float(lon[k + 2]),
+            "lat": float(lat[k + 2]),
+            "streams": ["general"],
+            "opens": "05:00",
+            "closes": "22:00",
+            "tip_minutes": 15,
+        }
+        for k in (0, 1)
+    ]
+    vehicles = [
+        {
+            "id": f"L{k:03d}",
+            "depot": f"D{k % 2}",
+            "streams": ["general"],
+            "capacity_kg": 10_000,
+            "capacity_l": 22_000,
+            "shift_start": "06:00",
+            "shift_end": "14:30",
+        }
+        for k in range(lorries)
+    ]
+    fleet = json.loads((ROOT / "sample_data" / "helsinki" / "fleet.json").read_text())
+    fleet.update(timezone="Europe/Rome", depots=depots, facilities=sites, vehicles=vehicles)
+    (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
+    ids = [f"B{i:05d}" for i in range(n_bins)]
+    rows = ["bin_id,lon,lat,stream,capacity_l,service_s,tw_start,tw_end"]
+    rows += [f"{b},{lon[i + 4]:.7f},{lat[i + 4]:.7f},general,240,,," for i, b in enumerate(ids)]
+    (folder / "bins.csv").write_text("\n".join(rows) + "\n")
+    readings = ["bin_id,timestamp,fill_pct"]
+    for b in ids:
+        for days, pct in ((3, 60), (2, 75), (1, 90)):
+            readings.append(f"{b},{(DAY - timedelta(days=days)).isoformat()}T22:00:00+02:00,{pct}")
+    (folder / "readings.csv").write_text("\n".join(readings) + "\n")
+    (folder / "scenario.json").write_text(json.dumps({"network": str(network.resolve())}))
+
+
+def _child(folder: Path, time_limit: float, out: Path) -> None:
+    """Plan the scenario in ``folder`` and write what the benchmark records to ``out``."""
+    from api.pipeline.options import PlanOptions
+    from api.pipeline.plan import plan_scenario
+    from api.pipeline.scenario import load_scenario
+    from geo.network import utm_crs
+    from geo.territory import territory_overlap
+
+    scn = load_scenario(folder)
+    result = plan_scenario(scn, PlanOptions(date=DAY, time_limit_s=time_limit))
+    sol, problem = result.solution, result.problem
+    at = scn.bins.set_index("bin_id")[["lon", "lat"]]
+    rounds = [at.loc[r.bins].to_numpy(dtype=float) for r in sol.routes if r.used]
+    crs = utm_crs(float(at["lon"].mean()), float(at["lat"].mean()))
+    record = {
+        "stops": len(problem.bins),
+        "locations": problem.n_locations,
+        "lorries": len(problem.vehicles),
+        "lorries_used": sol.vehicles_used,
+        "timings_s": result.plan["timings_s"],
+        "cost": round(sol.objective, 1),
+        "km": round(sol.distance / 1000, 1),
+        "required_left": sum(u.required for u in sol.unserved),
+        "territory_overlap": round(territory_overlap(rounds, crs=crs), 3),
+        "engine": sol.engine,
+        "regions": sol.details.get("regions"),
+        "matrix_dtype": str(next(iter(problem.matrices.values())).time_s.dtype),
+    }
+    out.write_text(json.dumps(record))
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants, in MiB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        children.setdefault(int(fields["PPid"]), []).append(int(entry))
+        rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total / 1024
+
+
+def run_size(network: Path, n_bins: int, time_limit: float) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="big-day-") as tmp:
+        folder = Path(tmp) / f"day{n_bins}"
+        folder.mkdir()
+        _scenario(folder, network, n_bins)
+        out = Path(tmp) / "record.json"
+        began = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.big_day", "--child", str(folder), str(time_limit), str(out)], cwd=ROOT
+        )
+        peak = 0.0
+        while child.poll() is None:
+            peak = max(peak, _tree_rss_mb(child.pid))
+            time.sleep(0.5)
+        if child.returncode != 0:
+            return {"bins": n_bins, "error": f"child exited with {child.returncode}"}
+        record = json.loads(out.read_text())
+    return {"bins": n_bins, "wall_s": round(time.perf_counter() - began, 1), "peak_rss_mb": round(peak), **record}
+
+
+def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
+    """Write ``big_day.json`` and ``big_day.md``; the Markdown table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "big_day.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    flat = []
+    for r in rows:
+        stages = r.get("timings_s", {})
+        assert isinstance(stages, dict)
+        flat.append({**r, **{f"{k}_s": v for k, v in stages.items()}})
+    columns = [
+        "bins",
+        "wall_s",
+        "peak_rss_mb",
+        "graph_s",
+        "matrix_s",
+        "solve_s",
+        "cost",
+        "km",
+        "required_left",
+        "territory_overlap",
+        "regions",
+    ]
+    text = table(flat, columns)
+    note = "Network data © OpenStreetMap contributors, ODbL."
+    (RESULTS / "big_day.md").write_text(
+        f"# Big day ({meta['network']}, --time-limit {meta['time_limit_s']:g})\n\n{text}\n\n{note}\n"
+    )
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000])
+    parser.add_argument("--ten-thousand", action="store_true", help="also 10,000 bins")
+    parser.add_argument("--time-limit", type=float, default=300.0)
+    parser.add_argument(
+        "--generated", type=int, metavar="SIZE", help="a generated SIZE x SIZE street grid instead of Milan"
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(Path(args.child[0]), float(args.child[1]), Path(args.child[2]))
+        return 0
+    sizes = [*args.sizes, *([10_000] if args.ten_thousand else [])]
+    with tempfile.TemporaryDirectory(prefix="big-day-net-") as tmp:
+        if args.generated:
+            from .gen_city import write_city
+
+            network, source = write_city(Path(tmp) / "city.osm", args.generated), f"generated {args.generated}² grid"
+        elif MILAN.is_file():
+            network, source = MILAN, "Milan (© OpenStreetMap contributors, ODbL)"
+        else:
+            print(f"skipped: {MILAN} not found (use --generated SIZE for a generated city)")
+            return 0
+        meta = {"network": source, "time_limit_s": args.time_limit, "seed": SEED, "cores": os.cpu_count()}
+        rows: list[dict[str, object]] = []
+        for n in sizes:
+            rows.append(run_size(network, n, args.time_limit))
+            text = _write(rows, meta)  # after every size, so a long run keeps what it measured
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
