@@ -184,7 +184,7 @@ def across_borders(
         start = _start_solution(mapping, problem, plans, chosen)
     except (RuntimeError, ValueError, IndexError, KeyError):
         return merged
-    found = Found(0.0, plans, mapping, start, False, chosen)
+    found = Found(0.0, plans, mapping, start, whole_day=False, chosen=chosen)
     on = search_on(problem, found, budget, seed=seed)
     searched = solution_from_plans(
         problem, on.plans, engine="decomposed+pyvrp", runtime_s=0.0, fit_rules=bool(missing), chosen=on.chosen

@@ -109,8 +109,10 @@ def _two_cores(budget: Budget) -> bool:
     return (os.cpu_count() or 1) >= 2 and budget.timed and budget.deadline.total_s >= PARALLEL_MIN_S
 
 
-def _on_two_cores(budget: Budget, job: str, args: tuple[object, ...], other: tuple[object, ...]) -> list[Any]:
-    """Run ``JOBS[job](*args)`` here and, when worth it, ``JOBS[job](*other)`` in a helper process.
+def _on_two_cores(
+    budget: Budget, job: str, args: tuple[object, ...], other: tuple[object, ...], *, other_job: str | None = None
+) -> list[Any]:
+    """Run ``JOBS[job](*args)`` here and, when worth it, ``JOBS[other_job or job](*other)`` in a helper process.
 
     Only a timed budget of at least :data:`PARALLEL_MIN_S` on two cores uses
     the helper. Returns the results that finished (the helper's is dropped if
@@ -121,7 +123,7 @@ def _on_two_cores(budget: Budget, job: str, args: tuple[object, ...], other: tup
         return [JOBS[job](*args)]
     with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
         request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
-        dump_job(request, (job, other))  # the matrices travel as mapped files, not copies
+        dump_job(request, (other_job or job, other))  # the matrices travel as mapped files, not copies
         helper = subprocess.Popen(
             helper_command("routing._worker", str(request), str(answer)),
             stdout=subprocess.DEVNULL,
@@ -223,7 +225,7 @@ def _with_spare_lorries(problem: Problem, solution: Solution, budget: Budget, se
 
 
 def _restarts(
-    problem: Problem, budget: Budget, params: SolveParams, missing: list[str], whole_day: bool = False
+    problem: Problem, budget: Budget, params: SolveParams, missing: list[str], *, whole_day: bool = False
 ) -> Solution:
     """:func:`_combined` in rounds of :data:`ROUND_S_PER_BIN` seconds per bin, a new seed each; the best plan wins.
 
@@ -301,7 +303,12 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
 
 
 #: What the helper process can be asked to run (see :mod:`routing._worker`).
-JOBS: dict[str, Callable[..., Any]] = {"pyvrp": _pyvrp_alone, "combined": _restarts, "regions": _regions}
+JOBS: dict[str, Callable[..., Any]] = {
+    "pyvrp": _pyvrp_alone,
+    "combined": _restarts,
+    "combined_whole_day": lambda *args: _restarts(*args, whole_day=True),
+    "regions": _regions,
+}
 
 
 def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams | None = None) -> Solution:
@@ -358,5 +365,8 @@ def _auto(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
         v.max_load_per_day is not None or v.max_lifts is not None for v in problem.vehicles
     )
     mine = (problem, budget, params, missing)
-    theirs = (problem, budget, dataclasses.replace(params, seed=other), missing, day_limits)
-    return min(_on_two_cores(budget, "combined", mine, theirs), key=lambda solution: rank(problem, solution))
+    theirs = (problem, budget, dataclasses.replace(params, seed=other), missing)
+    found = _on_two_cores(
+        budget, "combined", mine, theirs, other_job="combined_whole_day" if day_limits else "combined"
+    )
+    return min(found, key=lambda solution: rank(problem, solution))
