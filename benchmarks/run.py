@@ -1,4 +1,4 @@
-"""``make bench``: road network, API load, fill forecasts, then solution quality (about 2.6 hours).
+"""``make bench``: road network, API load, fill forecasts, API fuzzing, drivable routes, then solution quality (about 2.8 hours).
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, forecast, matrix, solvers
+from . import api_load, forecast, fuzz, kerbside, matrix, solvers
 
 
 def main() -> int:
     status = matrix.main([])
     status |= api_load.main([])
     status |= forecast.main([])
+    status |= fuzz.main([])
+    status |= kerbside.main([])
     names = []
     for engine, jobs in (("ortools", "2"), ("pyvrp", "2"), ("auto", "1")):
         for budget in ("30", "60"):
