@@ -14,6 +14,7 @@ Modules, in the order a plan runs through them:
 """
 
 from .errors import USER_ERRORS as USER_ERRORS
+from .errors import RowError as RowError
 from .errors import ScenarioError as ScenarioError
 from .forecast import decision_rules as decision_rules
 from .forecast import forecast_bins as forecast_bins

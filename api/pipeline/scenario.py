@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from geo import OSM_SUFFIXES
 
-from .errors import ScenarioError
+from .errors import RowError, ScenarioError
 from .options import ThresholdPct
 
 #: The road network file names a scenario directory may hold, searched in this order.
@@ -308,6 +309,8 @@ def load_readings(path: Path, tz: str) -> pd.DataFrame:
 
 
 COLLECTION_COLUMNS = ("bin_id", "collected_at", "fill_pct", "kg")
+#: Bounds of the numeric collections fields (``None``: no upper bound); the HTTP schema reads them too.
+COLLECTION_BOUNDS: dict[str, tuple[float, float | None]] = {"fill_pct": (0.0, 100.0), "kg": (0.0, None)}
 
 
 def _empty_readings() -> pd.DataFrame:
@@ -338,38 +341,62 @@ def load_collections(path: Path, tz: str) -> pd.DataFrame:
         raise ScenarioError(
             f"{path} line 1: unknown column(s) {', '.join(extra)}; expected {', '.join(COLLECTION_COLUMNS)}"
         )
-    df["bin_id"] = df["bin_id"].str.strip()
-    empty = df["bin_id"] == ""
-    if empty.any():
-        raise ScenarioError(f"{path} line {int(empty.to_numpy().nonzero()[0][0]) + 2}: bin_id is empty")
-    when = df["collected_at"].str.strip()
-    blank = when == ""
-    if blank.any():
-        raise ScenarioError(f"{path} line {int(blank.to_numpy().nonzero()[0][0]) + 2}: collected_at is empty")
+    return collections_frame(df, tz, where=lambda i: f"{path} line {i + 2}")
+
+
+def collections_frame(text: pd.DataFrame, tz: str, *, where: Callable[[int], str]) -> pd.DataFrame:
+    """Check and parse collections given as text (``collections.csv`` rows, or items of an HTTP request).
+
+    Parameters
+    ----------
+    text
+        Columns ``bin_id``, ``collected_at``, ``fill_pct`` and optionally
+        ``kg``, all strings; a blank ``fill_pct`` or ``kg`` is unknown.
+    tz
+        Time zone of a ``collected_at`` without an offset.
+    where
+        Names row ``i`` (0-based) in messages: ``"collections.csv line 14"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``bin_id``, ``collected_at`` (UTC), ``fill_pct`` and ``kg`` (nan when unknown).
+
+    Raises
+    ------
+    RowError
+        For the first bad value, naming the row and the field.
+    """
+    bin_id = text["bin_id"].astype(str).str.strip()
+    for i in np.flatnonzero((bin_id == "").to_numpy())[:1]:
+        raise RowError(f"{where(int(i))}: bin_id is empty", row=int(i), field="bin_id")
+    when = text["collected_at"].astype(str).str.strip()
+    for i in np.flatnonzero((when == "").to_numpy())[:1]:
+        raise RowError(f"{where(int(i))}: collected_at is empty", row=int(i), field="collected_at")
     try:
-        stamps = parse_timestamps(when, tz, str(path))
+        stamps = parse_timestamps(when, tz, "collections")
     except ScenarioError as exc:
-        for line_no, raw in enumerate(when, start=2):  # only on failure: find the first bad line
+        for i, raw in enumerate(when):  # only on failure: find the first bad row
             try:
-                parse_timestamps(pd.Series([raw]), tz, str(path))
+                parse_timestamps(pd.Series([raw]), tz, "collections")
             except ScenarioError:
-                raise ScenarioError(
-                    f"{path} line {line_no}: collected_at {raw!r} is not an ISO 8601 date and time"
+                raise RowError(
+                    f"{where(i)}: collected_at {raw!r} is not an ISO 8601 date and time", row=i, field="collected_at"
                 ) from exc
         raise
-    out = {"bin_id": df["bin_id"], "collected_at": stamps}
-    for field, low, high in (("fill_pct", 0.0, 100.0), ("kg", 0.0, None)):
-        text = df[field].str.strip() if field in df.columns else pd.Series("", index=df.index)
-        value = pd.to_numeric(text, errors="coerce")
-        for i in np.flatnonzero((text != "").to_numpy()):
+    out = {"bin_id": bin_id, "collected_at": stamps}
+    for field, (low, high) in COLLECTION_BOUNDS.items():
+        given = text[field].astype(str).str.strip() if field in text.columns else pd.Series("", index=text.index)
+        value = pd.to_numeric(given, errors="coerce")
+        for i in np.flatnonzero((given != "").to_numpy()):
             v = value.iloc[i]
-            line = f"{path} line {i + 2}: {field}"
+            msg = f"{where(int(i))}: {field}"
             if v != v:
-                raise ScenarioError(f"{line} {text.iloc[i]!r} is not a number")
+                raise RowError(f"{msg} {given.iloc[i]!r} is not a number", row=int(i), field=field)
             if v < low:
-                raise ScenarioError(f"{line} {v:g} is below {low:g}")
+                raise RowError(f"{msg} {v:g} is below {low:g}", row=int(i), field=field)
             if high is not None and v > high:
-                raise ScenarioError(f"{line} {v:g} is above {high:g}")
+                raise RowError(f"{msg} {v:g} is above {high:g}", row=int(i), field=field)
         out[field] = value
     return pd.DataFrame(out)
 

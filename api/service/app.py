@@ -6,7 +6,8 @@ folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
 bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off).
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
-4), ``ORG_MAX_READINGS`` (readings stored, 20 million), ``ORG_MAX_UPLOAD_BYTES``
+4), ``ORG_MAX_READINGS`` (readings stored, 20 million), ``ORG_MAX_COLLECTIONS``
+(collections stored, 20 million), ``ORG_MAX_UPLOAD_BYTES``
 (one request body, 50 MB) and ``RATE_LIMIT`` (requests by the organisation's
 keys, ``"1200/minute"``; ``None`` turns it off). Past one the API answers 429
 with ``Retry-After`` (413 for an upload that is too large).
@@ -40,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RESUME_JOBS=True,
         ORG_MAX_SOLVES=4,
         ORG_MAX_READINGS=20_000_000,
+        ORG_MAX_COLLECTIONS=20_000_000,
         ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
         RATE_LIMIT="1200/minute",
     )

@@ -2,7 +2,8 @@
 
 Tables are created on start, and a database from before organisations is
 upgraded (:mod:`.upgrade`). Readings are unique per ``(scenario, bin,
-timestamp)``, so ingest is idempotent.
+timestamp)`` and collections per ``(scenario, bin, collected_at)``, so ingest
+is idempotent.
 
 Every stored object belongs to one organisation: a model that inherits
 :class:`OrgOwned` gets an ``org_id`` column, and :func:`api.service.store.scoped`
@@ -95,6 +96,22 @@ class ReadingRow(OrgOwned, Base):
     bin_id: Mapped[str] = mapped_column(String(200))
     ts: Mapped[datetime] = mapped_column(DateTime)  # UTC, naive
     fill_pct: Mapped[float] = mapped_column(Float)
+
+
+class CollectionRow(OrgOwned, Base):
+    """One emptying of a bin from a collection log: the level just before it and the weight, when known."""
+
+    __tablename__ = "collections"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "bin_id", "collected_at", name="uq_collection"),
+        Index("ix_collection_bin_ts", "scenario_id", "bin_id", "collected_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    bin_id: Mapped[str] = mapped_column(String(200))
+    collected_at: Mapped[datetime] = mapped_column(DateTime)  # UTC, naive
+    fill_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kg: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class PlanRow(OrgOwned, Base):

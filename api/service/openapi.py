@@ -17,6 +17,8 @@ _MODELS: list[type[BaseModel]] = [
     m.ReadingsIn,
     m.IngestOut,
     m.ReadingPage,
+    m.CollectionsIn,
+    m.CollectionPage,
     m.ForecastOut,
     m.PlanIn,
     m.PlanOut,
@@ -123,7 +125,10 @@ def openapi_document() -> dict[str, Any]:
         "schema": {
             "type": "object",
             "required": ["name", "fleet", "bins", "network"],
-            "properties": {k: {"type": "string", "format": "binary"} for k in ("fleet", "bins", "network", "readings")}
+            "properties": {
+                k: {"type": "string", "format": "binary"}
+                for k in ("fleet", "bins", "network", "readings", "collections")
+            }
             | {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
         }
     }
@@ -132,7 +137,8 @@ def openapi_document() -> dict[str, Any]:
         "/healthz": {"get": _op("Health check (no key needed)", {"200": _json(m.Health)}, role=None)},
         "/api/v1/scenarios": {
             "post": _op(
-                "Create a scenario from uploaded files (multipart: name, fleet, bins, network, readings?) or JSON",
+                "Create a scenario from uploaded files "
+                "(multipart: name, fleet, bins, network, readings?, collections?) or JSON",
                 {"201": _json(m.ScenarioOut)},
                 role="planner",
                 body={"application/json": {"schema": _ref(m.ScenarioJsonIn)}, "multipart/form-data": multipart},
@@ -143,7 +149,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/scenarios/{scenario_id}": {
             "get": _op("Get a scenario", {"200": _json(m.ScenarioOut)}, path=sid),
             "delete": _op(
-                "Delete a scenario, its readings and plans",
+                "Delete a scenario, its readings, collections and plans",
                 {"204": {"description": "deleted"}},
                 role="planner",
                 path=sid,
@@ -169,6 +175,24 @@ def openapi_document() -> dict[str, Any]:
             ),
             "get": _op(
                 "Query readings by bin and time range", {"200": _json(m.ReadingPage)}, path=sid, query=m.ReadingQuery
+            ),
+        },
+        "/api/v1/scenarios/{scenario_id}/collections": {
+            "post": _op(
+                "Bulk ingest collections (JSON or text/csv as collections.csv), idempotent by (bin_id, collected_at)",
+                {"201": _json(m.IngestOut), "200": _json(m.IngestOut, "all duplicates")},
+                role="planner",
+                path=sid,
+                body={
+                    "application/json": {"schema": _ref(m.CollectionsIn)},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            ),
+            "get": _op(
+                "Query collections by bin and time range",
+                {"200": _json(m.CollectionPage)},
+                path=sid,
+                query=m.CollectionQuery,
             ),
         },
         "/api/v1/scenarios/{scenario_id}/forecast": {

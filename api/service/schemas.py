@@ -19,6 +19,7 @@ from ..pipeline.options import (
     TimeLimit,
     time_limit_for,
 )
+from ..pipeline.scenario import COLLECTION_BOUNDS
 
 #: Dates the API takes: ISO 8601 ``YYYY-MM-DD``, years 1900 to 2199 (the range pandas timestamps hold).
 DATE_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
@@ -96,6 +97,7 @@ class ScenarioOut(BaseModel):
     bins: int
     vehicles: int
     readings: int
+    collections: int
 
 
 class ScenarioPage(Page):
@@ -143,6 +145,41 @@ class ReadingQuery(_In):
     end: DateTimeText | None = Field(default=None, alias="to", description="to (inclusive)")
     limit: Annotated[int, Field(ge=1, le=10_000, description="page size")] = 1000
     offset: Offset = 0
+
+
+_FILL_LOW, _FILL_HIGH = COLLECTION_BOUNDS["fill_pct"]
+_KG_LOW, _ = COLLECTION_BOUNDS["kg"]
+
+
+class CollectionIn(_In):
+    """One emptying of a bin, as a row of ``collections.csv``."""
+
+    bin_id: Annotated[str, Field(min_length=1, max_length=200)]
+    collected_at: DateTimeText
+    fill_pct: Annotated[
+        float | None,
+        Field(ge=_FILL_LOW, le=_FILL_HIGH, allow_inf_nan=False, description="level just before; null when unknown"),
+    ]
+    kg: Annotated[float | None, Field(ge=_KG_LOW, allow_inf_nan=False, description="weight collected")] = None
+
+
+class CollectionsIn(_In):
+    collections: Annotated[list[CollectionIn], Field(min_length=1, max_length=200_000)]
+
+
+class CollectionOut(BaseModel):
+    bin_id: str
+    collected_at: datetime
+    fill_pct: float | None
+    kg: float | None
+
+
+class CollectionPage(Page):
+    items: list[CollectionOut]
+
+
+class CollectionQuery(ReadingQuery):
+    """Collections of one bin and a time range (``from`` and ``to`` on ``collected_at``)."""
 
 
 class ListQuery(_In):

@@ -12,16 +12,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
-from .db import PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
 
 
 def export_scenario(session: Session, scenario: ScenarioRow, target: Path) -> None:
-    """Write a stored scenario as a scenario directory."""
+    """Write a stored scenario as a scenario directory (readings, and collections when it has any)."""
     target.mkdir(parents=True, exist_ok=True)
     (target / "fleet.json").write_text(scenario.fleet_json, encoding="utf-8")
     (target / "bins.csv").write_text(scenario.bins_csv, encoding="utf-8")
@@ -30,6 +31,15 @@ def export_scenario(session: Session, scenario: ScenarioRow, target: Path) -> No
     ).all()
     lines = ["bin_id,timestamp,fill_pct"] + [f"{b},{ts.isoformat()}Z,{f:g}" for b, ts, f in rows]
     (target / "readings.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    logged = session.execute(
+        select(CollectionRow.bin_id, CollectionRow.collected_at, CollectionRow.fill_pct, CollectionRow.kg).where(
+            CollectionRow.scenario_id == scenario.id
+        )
+    ).all()
+    if logged:
+        table = pd.DataFrame(logged, columns=["bin_id", "collected_at", "fill_pct", "kg"])
+        table["collected_at"] = [ts.isoformat() + "Z" for ts in table["collected_at"]]
+        table.to_csv(target / "collections.csv", index=False)
     (target / "scenario.json").write_text(json.dumps({"network": scenario.network_file}), encoding="utf-8")
 
 

@@ -1,4 +1,4 @@
-"""Storage helpers the blueprints share: organisation scoping, the data folder, pages of rows, readings, audit.
+"""Storage helpers the blueprints share: organisation scoping, the data folder, pages of rows, fill data, audit.
 
 Organisation scoping, the one rule every resource follows: a model that
 inherits :class:`~api.service.db.OrgOwned` is read only through
@@ -10,6 +10,7 @@ inherits :class:`~api.service.db.OrgOwned` is read only through
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .db import AuditRow, ReadingRow, ScenarioRow
+from .db import AuditRow, CollectionRow, ReadingRow, ScenarioRow
 from .errors import APIError
 
-#: Readings inserted per statement.
+#: Readings or collections inserted per statement.
 INSERT_BATCH = 5000
 
 
@@ -58,6 +59,11 @@ def find_scenario(s: Session, scenario_id: str) -> ScenarioRow:
     return row
 
 
+def scenario_bin_ids(row: ScenarioRow) -> set[str]:
+    """The ids of a stored scenario's bins."""
+    return set(pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str})["bin_id"])
+
+
 def rows_page(s: Session, model: Any, q: Any, order: tuple[Any, ...], where: tuple[Any, ...] = ()) -> tuple[Any, int]:
     """One page of the organisation's ``model`` rows matching ``where`` in ``order``, and how many match in all."""
     where = (model.org_id == current_org(), *where)
@@ -80,9 +86,41 @@ def audit(s: Session, action: str, target_type: str, target_id: str, detail: dic
     )
 
 
+def naive_utc(t: Any) -> Any:
+    """A time as stored: UTC without a time zone (a time without one is taken as UTC)."""
+    ts = pd.Timestamp(t)
+    return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()
+
+
 def page(items: list[Any], total: int, q: Any) -> Response:
     """A page of items as JSON, with the total and the query's limit and offset."""
     return jsonify({"items": items, "total": total, "limit": q.limit, "offset": q.offset})
+
+
+def stored_fill_data(s: Session, scenario_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A scenario's readings and collections as the forecast takes them (times in UTC); either may be empty.
+
+    The caller has checked that the scenario is the organisation's (or runs outside a request).
+    """
+    readings = pd.DataFrame(
+        s.execute(
+            select(ReadingRow.bin_id, ReadingRow.ts, ReadingRow.fill_pct).where(ReadingRow.scenario_id == scenario_id)
+        ).all(),
+        columns=["bin_id", "timestamp", "fill_pct"],
+    )
+    collections = pd.DataFrame(
+        s.execute(
+            select(CollectionRow.bin_id, CollectionRow.collected_at, CollectionRow.fill_pct, CollectionRow.kg).where(
+                CollectionRow.scenario_id == scenario_id
+            )
+        ).all(),
+        columns=["bin_id", "collected_at", "fill_pct", "kg"],
+    )
+    readings["timestamp"] = pd.to_datetime(readings["timestamp"]).dt.tz_localize("UTC")
+    readings["fill_pct"] = readings["fill_pct"].astype(float)
+    collections["collected_at"] = pd.to_datetime(collections["collected_at"]).dt.tz_localize("UTC")
+    collections[["fill_pct", "kg"]] = collections[["fill_pct", "kg"]].astype(float)
+    return readings, collections
 
 
 def insert_readings(s: Session, scenario: ScenarioRow, frame: pd.DataFrame, known: set[str]) -> dict[str, int]:
@@ -91,21 +129,8 @@ def insert_readings(s: Session, scenario: ScenarioRow, frame: pd.DataFrame, know
     Raises a 429 if they would take the organisation past its stored-readings limit
     (``ORG_MAX_READINGS``).
     """
-    unknown = sorted(set(frame["bin_id"]) - known)
-    if unknown:
-        raise APIError(
-            422, "unknown_bins", f"{len(unknown)} bin id(s) are not in the scenario", {"bin_ids": unknown[:50]}
-        )
-    stored = s.scalar(select(func.count()).select_from(ReadingRow).where(ReadingRow.org_id == scenario.org_id)) or 0
-    cap = current_app.config["ORG_MAX_READINGS"]
-    if stored + len(frame) > cap:
-        raise APIError(
-            429,
-            "quota_exceeded",
-            f"the organisation stores {stored} readings; {len(frame)} more would pass its limit of {cap}",
-            {"limit": cap, "stored": stored},
-            headers={"Retry-After": "3600"},
-        )
+    _check_bins(frame, known)
+    _check_room(s, ReadingRow, scenario.org_id, len(frame), "readings", "ORG_MAX_READINGS")
     rows = [
         {
             "org_id": scenario.org_id,
@@ -117,10 +142,67 @@ def insert_readings(s: Session, scenario: ScenarioRow, frame: pd.DataFrame, know
         for b, t, f in zip(frame["bin_id"], frame["timestamp"], frame["fill_pct"], strict=True)
         if f == f
     ]
+    inserted = _insert_new(s, ReadingRow, rows)
+    return {"received": len(frame), "inserted": inserted, "duplicates": len(rows) - inserted}
+
+
+def insert_collections(s: Session, scenario: ScenarioRow, frame: pd.DataFrame, known: set[str]) -> dict[str, int]:
+    """Insert a scenario's collections (from ``scenario.collections_frame``), skipping those stored already.
+
+    A collection is stored already when the scenario has one of the same bin
+    at the same time. 422 if a bin is not in the scenario; 429 past the
+    organisation's stored-collections limit (``ORG_MAX_COLLECTIONS``).
+    """
+    _check_bins(frame, known)
+    _check_room(s, CollectionRow, scenario.org_id, len(frame), "collections", "ORG_MAX_COLLECTIONS")
+
+    def num(x: float) -> float | None:
+        return None if x != x else float(x)
+
+    rows = [
+        {
+            "org_id": scenario.org_id,
+            "scenario_id": scenario.id,
+            "bin_id": b,
+            "collected_at": t.tz_convert("UTC").tz_localize(None).to_pydatetime(),
+            "fill_pct": num(f),
+            "kg": num(kg),
+        }
+        for b, t, f, kg in zip(frame["bin_id"], frame["collected_at"], frame["fill_pct"], frame["kg"], strict=True)
+    ]
+    inserted = _insert_new(s, CollectionRow, rows)
+    return {"received": len(frame), "inserted": inserted, "duplicates": len(rows) - inserted}
+
+
+def _check_bins(frame: pd.DataFrame, known: set[str]) -> None:
+    """422 naming the bins of ``frame`` that are not in the scenario."""
+    unknown = sorted(set(frame["bin_id"]) - known)
+    if unknown:
+        raise APIError(
+            422, "unknown_bins", f"{len(unknown)} bin id(s) are not in the scenario", {"bin_ids": unknown[:50]}
+        )
+
+
+def _check_room(s: Session, model: Any, org_id: str, adding: int, what: str, limit: str) -> None:
+    """429 if ``adding`` more ``model`` rows would take the organisation past the ``limit`` setting."""
+    stored = s.scalar(select(func.count()).select_from(model).where(model.org_id == org_id)) or 0
+    cap = current_app.config[limit]
+    if stored + adding > cap:
+        raise APIError(
+            429,
+            "quota_exceeded",
+            f"the organisation stores {stored} {what}; {adding} more would pass its limit of {cap}",
+            {"limit": cap, "stored": stored},
+            headers={"Retry-After": "3600"},
+        )
+
+
+def _insert_new(s: Session, model: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert ``rows``, skipping those that break the table's unique key; how many were inserted."""
     dialect = s.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH):
-        stmt = insert(ReadingRow).values(rows[start : start + INSERT_BATCH]).on_conflict_do_nothing()
+        stmt = insert(model).values(rows[start : start + INSERT_BATCH]).on_conflict_do_nothing()
         inserted += getattr(s.execute(stmt), "rowcount", 0) or 0
-    return {"received": len(frame), "inserted": inserted, "duplicates": len(rows) - inserted}
+    return inserted

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import request
+import pandas as pd
+from flask import current_app, request
 from pydantic import BaseModel
+
+from ..pipeline import RowError, ScenarioError
+from .errors import APIError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,3 +30,23 @@ def parse_json(model: type[M]) -> M:
     """
     request.get_json(silent=False)
     return model.model_validate_json(request.get_data(), strict=True)
+
+
+def parse_csv_body(load: Callable[[Path, str], pd.DataFrame], tz: str, code: str) -> pd.DataFrame:
+    """The request's ``text/csv`` body read by a scenario file loader (``load(path, tz)``).
+
+    A bad body is a 422 with error ``code``, its message naming the line and
+    field as for a file, with "request body" for the file name.
+    """
+    folder = current_app.extensions["binroute"]["files"]
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv", dir=folder, delete=False) as fh:
+        fh.write(request.get_data())
+    try:
+        return load(Path(fh.name), tz)
+    except RowError as exc:
+        message = str(exc).replace(fh.name, "request body")
+        raise APIError(422, code, message, {"line": exc.row + 2, "field": exc.field}) from exc
+    except ScenarioError as exc:
+        raise APIError(422, code, str(exc).replace(fh.name, "request body")) from exc
+    finally:
+        Path(fh.name).unlink(missing_ok=True)

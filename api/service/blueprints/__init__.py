@@ -1,6 +1,6 @@
 """The HTTP resources, one blueprint module each; :func:`init_app` registers them all.
 
-``health`` (``/healthz``), ``scenarios``, ``readings``, ``forecast``, ``plans``,
+``health`` (``/healthz``), ``scenarios``, ``readings``, ``collections``, ``forecast``, ``plans``,
 ``keys`` and ``audit`` under ``/api/v1``, and ``docs`` (the OpenAPI document
 and its page).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .audit import audit_trail
+from .collections import collections
 from .docs import docs
 from .forecast import forecasts
 from .health import health
@@ -18,7 +19,7 @@ from .plans import plans
 from .readings import readings
 from .scenarios import scenarios
 
-BLUEPRINTS = (health, scenarios, readings, forecasts, plans, keys, audit_trail, docs)
+BLUEPRINTS = (health, scenarios, readings, collections, forecasts, plans, keys, audit_trail, docs)
 
 
 def init_app(app: Flask) -> None:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tempfile
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from ...pipeline import ScenarioError
 from ...pipeline.scenario import load_readings
 from ..auth import require
 from ..db import ReadingRow
-from ..errors import APIError
 from ..schemas import ReadingQuery, ReadingsIn
-from ..store import audit, data_dir, find_scenario, insert_readings, page, rows_page
-from ..validation import parse, parse_json
+from ..store import audit, find_scenario, insert_readings, naive_utc, page, rows_page, scenario_bin_ids
+from ..validation import parse, parse_csv_body, parse_json
 
 readings = Blueprint("readings", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/readings")
 
@@ -32,14 +26,7 @@ def ingest(scenario_id: str) -> ResponseReturnValue:
         row = find_scenario(s, scenario_id)
         tz = json.loads(row.fleet_json).get("timezone", "UTC")
         if request.mimetype == "text/csv":
-            with tempfile.NamedTemporaryFile("wb", suffix=".csv", dir=data_dir(), delete=False) as fh:
-                fh.write(request.get_data())
-            try:
-                frame = load_readings(Path(fh.name), tz)
-            except ScenarioError as exc:
-                raise APIError(422, "invalid_readings", str(exc).replace(fh.name, "request body")) from exc
-            finally:
-                Path(fh.name).unlink(missing_ok=True)
+            frame = parse_csv_body(load_readings, tz, "invalid_readings")
         else:
             body = parse_json(ReadingsIn)
             stamps = [pd.Timestamp(r.timestamp) for r in body.readings]
@@ -51,8 +38,7 @@ def ingest(scenario_id: str) -> ResponseReturnValue:
                     "fill_pct": [r.fill_pct for r in body.readings],
                 }
             )
-        known = set(pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str})["bin_id"])
-        result = insert_readings(s, row, frame, known)
+        result = insert_readings(s, row, frame, scenario_bin_ids(row))
         if result["inserted"]:
             audit(s, "ingest", "readings", scenario_id, result)
         s.commit()
@@ -69,14 +55,9 @@ def query_readings(scenario_id: str) -> ResponseReturnValue:
         if q.bin_id:
             cond.append(ReadingRow.bin_id == q.bin_id)
         if q.start is not None:
-            cond.append(ReadingRow.ts >= _naive_utc(q.start))
+            cond.append(ReadingRow.ts >= naive_utc(q.start))
         if q.end is not None:
-            cond.append(ReadingRow.ts <= _naive_utc(q.end))
+            cond.append(ReadingRow.ts <= naive_utc(q.end))
         rows, total = rows_page(s, ReadingRow, q, (ReadingRow.bin_id, ReadingRow.ts), tuple(cond))
         items = [{"bin_id": r.bin_id, "timestamp": r.ts.isoformat() + "Z", "fill_pct": r.fill_pct} for r in rows]
     return page(items, total, q)
-
-
-def _naive_utc(t: Any) -> Any:
-    ts = pd.Timestamp(t)
-    return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()

@@ -19,12 +19,22 @@ from geo import OSM_SUFFIXES, load_network
 from geo.errors import NetworkError
 
 from ...pipeline import ScenarioError
-from ...pipeline.scenario import FleetIn, load_bins, load_fleet, load_readings
+from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_fleet, load_readings
 from ..auth import require
-from ..db import PlanRow, ReadingRow, ScenarioRow, new_id
+from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, new_id
 from ..errors import APIError
 from ..schemas import ListQuery, ScenarioJsonIn
-from ..store import audit, current_org, data_dir, find_scenario, insert_readings, page, rows_page, scoped
+from ..store import (
+    audit,
+    current_org,
+    data_dir,
+    find_scenario,
+    insert_collections,
+    insert_readings,
+    page,
+    rows_page,
+    scoped,
+)
 from ..validation import parse, parse_json
 
 scenarios = Blueprint("scenarios", __name__, url_prefix="/api/v1/scenarios")
@@ -33,6 +43,7 @@ scenarios = Blueprint("scenarios", __name__, url_prefix="/api/v1/scenarios")
 def _scenario_out(s: Session, row: ScenarioRow) -> dict[str, Any]:
     fleet = json.loads(row.fleet_json)
     n_read = s.scalar(select(func.count()).select_from(ReadingRow).where(ReadingRow.scenario_id == row.id))
+    n_coll = s.scalar(select(func.count()).select_from(CollectionRow).where(CollectionRow.scenario_id == row.id))
     return {
         "id": row.id,
         "name": row.name,
@@ -40,6 +51,7 @@ def _scenario_out(s: Session, row: ScenarioRow) -> dict[str, Any]:
         "bins": max(0, row.bins_csv.count("\n") - 1),
         "vehicles": len(fleet.get("vehicles", [])),
         "readings": n_read,
+        "collections": n_coll,
     }
 
 
@@ -78,8 +90,9 @@ def create_scenario() -> ResponseReturnValue:
             request.files["fleet"].save(folder / "fleet.json")
             request.files["bins"].save(folder / "bins.csv")
             request.files["network"].save(folder / f"network{suffix}")
-            if "readings" in request.files:
-                request.files["readings"].save(folder / "readings.csv")
+            for optional in ("readings", "collections"):
+                if optional in request.files:
+                    request.files[optional].save(folder / f"{optional}.csv")
             for upload in request.files.values():
                 upload.close()
         else:
@@ -88,12 +101,14 @@ def create_scenario() -> ResponseReturnValue:
             (folder / "fleet.json").write_text(json.dumps(body.fleet), encoding="utf-8")
             pd.DataFrame(body.bins).to_csv(folder / "bins.csv", index=False)
         fleet, bins = _validated_files(folder, "upload")
-        readings_df = None
-        if (folder / "readings.csv").is_file():
-            try:
+        readings_df = collections_df = None
+        try:
+            if (folder / "readings.csv").is_file():
                 readings_df = load_readings(folder / "readings.csv", fleet.timezone)
-            except ScenarioError as exc:
-                raise APIError(422, "invalid_scenario", str(exc).replace(str(folder) + "/", "")) from exc
+            if (folder / "collections.csv").is_file():
+                collections_df = load_collections(folder / "collections.csv", fleet.timezone)
+        except ScenarioError as exc:
+            raise APIError(422, "invalid_scenario", str(exc).replace(str(folder) + "/", "")) from exc
         with g.db() as s:
             if s.scalars(scoped(ScenarioRow, ScenarioRow.name == name)).first() is not None:
                 raise APIError(409, "conflict", f"a scenario named {name!r} exists already")
@@ -122,6 +137,8 @@ def create_scenario() -> ResponseReturnValue:
             s.flush()
             if readings_df is not None:
                 insert_readings(s, row, readings_df, set(bins["bin_id"]))
+            if collections_df is not None:
+                insert_collections(s, row, collections_df, set(bins["bin_id"]))
             audit(s, "create", "scenario", row.id, {"name": name})
             s.commit()
             out = _scenario_out(s, row)
@@ -160,6 +177,7 @@ def delete_scenario(scenario_id: str) -> ResponseReturnValue:
         if busy:
             raise APIError(409, "conflict", "the scenario has plans queued or running; wait for them or delete them")
         s.execute(delete(ReadingRow).where(ReadingRow.scenario_id == scenario_id))
+        s.execute(delete(CollectionRow).where(CollectionRow.scenario_id == scenario_id))
         s.execute(delete(PlanRow).where(PlanRow.scenario_id == scenario_id))
         Path(row.network_file).unlink(missing_ok=True)
         s.delete(row)

@@ -101,6 +101,9 @@ BODIES = {
         "json": {"readings": [{"bin_id": "B0001", "timestamp": "2026-11-23T05:00:00Z", "fill_pct": 5}]}
     },
     "plans.start_plan": {"json": {"date": "2026-11-23", "time_limit_s": 1}},
+    "collections.ingest_collections": {
+        "json": {"collections": [{"bin_id": "B0001", "collected_at": "2026-11-23T05:00:00Z", "fill_pct": 80}]}
+    },
 }
 
 
@@ -153,6 +156,7 @@ def test_their_own_objects_are_reachable(world):
         f"/api/v1/scenarios/{sid}",
         f"/api/v1/scenarios/{sid}/bins",
         f"/api/v1/scenarios/{sid}/readings",
+        f"/api/v1/scenarios/{sid}/collections",
         f"/api/v1/plans/{pid}",
         f"/api/v1/plans/{pid}/routes.geojson",
         f"/api/v1/plans/{pid}/vehicles/V1.geojson",

@@ -1,0 +1,90 @@
+"""``/api/v1/scenarios/<id>/collections``: collection logs in bulk (JSON or CSV, idempotent) and queries.
+
+A collection is one emptying of a bin: when, the level just before it (when
+known) and the weight (optional), as a row of ``collections.csv``. Items are
+checked by the same code as that file, so a bad one is a 422 naming its index
+(or line) and field.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from ...pipeline import RowError
+from ...pipeline.scenario import collections_frame, load_collections
+from ..auth import require
+from ..db import CollectionRow
+from ..errors import APIError
+from ..schemas import CollectionQuery, CollectionsIn
+from ..store import audit, find_scenario, insert_collections, naive_utc, page, rows_page, scenario_bin_ids
+from ..validation import parse, parse_csv_body, parse_json
+
+collections = Blueprint("collections", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/collections")
+
+
+@collections.post("")
+@require("planner")
+def ingest_collections(scenario_id: str) -> ResponseReturnValue:
+    """Bulk ingest as JSON ``{"collections": [...]}`` or as a CSV body; idempotent by (bin, collected_at)."""
+    with g.db() as s:
+        row = find_scenario(s, scenario_id)
+        tz = json.loads(row.fleet_json).get("timezone", "UTC")
+        if request.mimetype == "text/csv":
+            frame = parse_csv_body(load_collections, tz, "invalid_collections")
+        else:
+            frame = _frame_from_json(parse_json(CollectionsIn), tz)
+        result = insert_collections(s, row, frame, scenario_bin_ids(row))
+        if result["inserted"]:
+            audit(s, "create", "collection", scenario_id, result)
+        s.commit()
+    return jsonify(result), 201 if result["inserted"] else 200
+
+
+def _frame_from_json(body: CollectionsIn, tz: str) -> pd.DataFrame:
+    """The items as ``collections.csv`` rows, checked by the file's own code; a bad one is a 422."""
+
+    def text(x: float | None) -> str:
+        return "" if x is None else repr(x)
+
+    items = body.collections
+    rows = pd.DataFrame(
+        {
+            "bin_id": [c.bin_id for c in items],
+            "collected_at": [c.collected_at.isoformat() for c in items],
+            "fill_pct": [text(c.fill_pct) for c in items],
+            "kg": [text(c.kg) for c in items],
+        }
+    )
+    try:
+        return collections_frame(rows, tz, where=lambda i: f"collections[{i}]")
+    except RowError as exc:
+        field = f"collections.{exc.row}.{exc.field}"
+        raise APIError(
+            422, "validation_error", "the request is not valid", [{"field": field, "message": str(exc)}]
+        ) from exc
+
+
+@collections.get("")
+@require("viewer")
+def query_collections(scenario_id: str) -> ResponseReturnValue:
+    q = parse(CollectionQuery, request.args.to_dict())
+    with g.db() as s:
+        find_scenario(s, scenario_id)
+        cond = [CollectionRow.scenario_id == scenario_id]
+        if q.bin_id:
+            cond.append(CollectionRow.bin_id == q.bin_id)
+        if q.start is not None:
+            cond.append(CollectionRow.collected_at >= naive_utc(q.start))
+        if q.end is not None:
+            cond.append(CollectionRow.collected_at <= naive_utc(q.end))
+        order = (CollectionRow.bin_id, CollectionRow.collected_at)
+        rows, total = rows_page(s, CollectionRow, q, order, tuple(cond))
+        items = [
+            {"bin_id": r.bin_id, "collected_at": r.collected_at.isoformat() + "Z", "fill_pct": r.fill_pct, "kg": r.kg}
+            for r in rows
+        ]
+    return page(items, total, q)
