@@ -1,4 +1,4 @@
-"""``make bench``: road network, API load, fill forecasts, API fuzzing, drivable routes, then solution quality (about 2.8 hours).
+"""``make bench``: roads, API load, forecasts, API fuzzing, drivable routes, solution quality (about 2.8 h).
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
