@@ -53,6 +53,7 @@ def vehicle_kpis(vehicle: VehicleIn, veh: Vehicle, route: Route, kg: float) -> d
     km = route.distance / 1000
     energy = km * vehicle.energy_km
     return {
+        "km": round(km, 3),
         "hours": round(worked, 3),
         "paid_hours": round(paid, 3),
         "overtime_hours": round(overtime_hours(veh, route), 3),
