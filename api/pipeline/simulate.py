@@ -34,7 +34,7 @@ from .policies import PREDICTIVE, Policy, bins_due
 from .problem import build_problem
 from .replay import FULL_PCT, Replay, traces_from_readings
 from .roads import Travel, places_of, snap_places, travel
-from .scenario import Scenario
+from .scenario import Scenario, parse_hhmm
 
 #: Days of readings a simulation needs before its first day (to fit the forecast).
 MIN_HISTORY_DAYS = 7
@@ -160,7 +160,7 @@ def simulate_policy(
     start = _midnight(options.start, tz)
     replay = Replay(traces_from_readings(scn.readings), int(start.value))
     rows = scn.bins["bin_id"].tolist()
-    morning_s = min(int(pd.Timedelta(v.shift_start + ":00").total_seconds()) for v in scn.fleet.vehicles)
+    morning_s = min(parse_hhmm(v.shift_start) for v in scn.fleet.vehicles)
     days = []
     day = options.start
     while day <= options.end:
