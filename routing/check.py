@@ -172,6 +172,8 @@ def _check_route(problem: Problem, route: Route, bins: dict, facilities: dict) -
                 )
     if not problem.tips and visits[-1].kind == DEPOT and any(v.kind == TIP for v in visits):
         out.append(f"{name}: tips although the problem has no disposal sites")
+    if veh.max_distance is not None and distance > veh.max_distance:
+        out.append(f"{name}: drives {distance}, over its range of {veh.max_distance}")
     if distance != route.distance:
         out.append(f"{name}: reported distance {route.distance}, replay gives {distance}")
     return out

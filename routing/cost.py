@@ -11,17 +11,53 @@ from __future__ import annotations
 
 import dataclasses
 
-from .problem import Problem
-from .solution import Solution
+from .problem import Problem, Vehicle
+from .solution import Route, Solution
+
+
+def overtime_hours(vehicle: Vehicle, route: Route) -> float:
+    """Hours ``route`` works beyond ``vehicle``'s paid shift (0 without a paid shift or when unused)."""
+    if not route.used or vehicle.paid_duration_s is None:
+        return 0.0
+    return max(0, route.duration_s - vehicle.paid_duration_s) / 3600
+
+
+def route_cost(vehicle: Vehicle, route: Route) -> float:
+    """The cost of one vehicle's day: 0 when unused.
+
+    Once used: the day cost (``fixed_cost``: crew and lorry, covering the
+    paid shift whether worked or not), ``cost_per_distance`` times the
+    distance, ``cost_per_hour`` times the hours from leaving the depot to
+    coming back (waiting included), and ``overtime_per_hour`` times the hours
+    beyond the paid shift.
+
+    Parameters
+    ----------
+    vehicle
+        The vehicle driving ``route``.
+    route
+        Its route in a plan.
+
+    Returns
+    -------
+    float
+        The route's cost in the problem's money units.
+    """
+    if not route.used:
+        return 0.0
+    return (
+        vehicle.fixed_cost
+        + route.distance * vehicle.cost_per_distance
+        + route.duration_s / 3600 * vehicle.cost_per_hour
+        + overtime_hours(vehicle, route) * vehicle.overtime_per_hour
+    )
 
 
 def plan_cost(problem: Problem, solution: Solution) -> float:
     """The cost of ``solution`` in the problem's money units.
 
-    For each vehicle used: its fixed cost, its cost per metre times the
-    metres driven and its cost per hour times the hours from leaving the
-    depot to coming back (waiting included, as a crew is paid for it); the
-    prizes of optional bins left; and the workload balance term
+    For each vehicle used its :func:`route_cost` (day cost, distance,
+    hours worked, overtime beyond the paid shift); the prizes of optional bins left; and the workload balance term
     (``balance_weight`` times the hours between the longest and the shortest
     used shift). Required bins left are not priced: :func:`rank` counts them
     first.
@@ -43,9 +79,8 @@ def plan_cost(problem: Problem, solution: Solution) -> float:
     for route in solution.routes:
         if not route.used:
             continue
-        veh = vehicles[route.vehicle_id]
         hours.append(route.duration_s / 3600)
-        cost += veh.fixed_cost + route.distance * veh.cost_per_distance + hours[-1] * veh.cost_per_hour
+        cost += route_cost(vehicles[route.vehicle_id], route)
     left = {u.bin_id for u in solution.unserved}
     cost += sum(b.prize for b in problem.bins if not b.required and b.id in left)
     if problem.balance_weight and len(hours) > 1:

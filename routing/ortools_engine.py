@@ -198,6 +198,17 @@ class _Model:
     def _group(self, veh: Vehicle) -> tuple[str, frozenset[str]]:
         return (veh.profile, veh.streams if self.problem.tips else frozenset())
 
+    def _transits(self, what: str) -> list[int]:
+        """Per vehicle, the registered transit of :meth:`_node_matrix` ``what`` (one per vehicle group)."""
+        cache: dict[tuple[str, frozenset[str]], int] = {}
+        out = []
+        for veh in self.problem.vehicles:
+            key = self._group(veh)
+            if key not in cache:
+                cache[key] = self.routing.RegisterTransitMatrix(self._node_matrix(veh, what))
+            out.append(cache[key])
+        return out
+
     def index(self, node: int) -> int:
         return int(self.manager.NodeToIndex(node))
 
@@ -219,14 +230,7 @@ class _Model:
 
     def _add_time(self) -> None:
         p, r = self.problem, self.routing
-        cache: dict[tuple[str, frozenset[str]], int] = {}
-        transits = []
-        for veh in p.vehicles:
-            key = self._group(veh)
-            if key not in cache:
-                cache[key] = r.RegisterTransitMatrix(self._node_matrix(veh, "time"))
-            transits.append(cache[key])
-        r.AddDimensionWithVehicleTransits(transits, HORIZON_S, HORIZON_S, False, "time")
+        r.AddDimensionWithVehicleTransits(self._transits("time"), HORIZON_S, HORIZON_S, False, "time")
         time = r.GetDimensionOrDie("time")
         self.time = time
         for node, (kind, ref) in enumerate(zip(self.nodes.kind, self.nodes.ref, strict=True)):
@@ -268,6 +272,10 @@ class _Model:
                 time.SetSpanUpperBoundForVehicle(veh.max_duration_s, v)
             if veh.cost_per_hour:
                 time.SetSpanCostCoefficientForVehicle(round(veh.cost_per_hour * COST_SCALE / 3600), v)
+            if veh.paid_duration_s is not None and veh.overtime_per_hour:
+                # Overtime: each second worked beyond the paid shift (routing.cost.overtime_hours).
+                overtime = pywrapcp.BoundCost(veh.paid_duration_s, round(veh.overtime_per_hour * COST_SCALE / 3600))
+                time.SetSoftSpanUpperBoundForVehicle(overtime, v)
             r.AddVariableMinimizedByFinalizer(time.CumulVar(r.Start(v)))
             r.AddVariableMinimizedByFinalizer(time.CumulVar(r.End(v)))
             if veh.break_ is not None:
@@ -322,6 +330,9 @@ class _Model:
             caps = [veh.max_load_per_day[d] if veh.max_load_per_day is not None else total for veh in p.vehicles]
             cb = r.RegisterUnaryTransitVector(demand)
             r.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"day:{name}")
+        if any(veh.max_distance is not None for veh in p.vehicles):
+            caps = [veh.max_distance if veh.max_distance is not None else 2**31 - 1 for veh in p.vehicles]
+            r.AddDimensionWithVehicleTransitAndCapacity(self._transits("distance"), 0, caps, True, "range")
 
     def _add_assignment_rules(self) -> None:
         p, r = self.problem, self.routing
@@ -330,7 +341,8 @@ class _Model:
         longest = max(m.largest_reachable("distance") for m in p.matrices.values())
         dearest = max(v.cost_per_distance for v in p.vehicles) * COST_SCALE
         fixed = max(v.fixed_cost for v in p.vehicles) * COST_SCALE
-        self.required_penalty = int(max(REQUIRED_PENALTY, 4 * longest * dearest + 2 * fixed + 10**6))
+        hourly = max(v.cost_per_hour + v.overtime_per_hour for v in p.vehicles) * COST_SCALE * HORIZON_S / 3600
+        self.required_penalty = int(max(REQUIRED_PENALTY, 4 * longest * dearest + 2 * (fixed + hourly) + 10**6))
         for b, nodes in self.nodes.bin_nodes.items():
             item = p.bins[b]
             indices = [self.index(node) for node in nodes]

@@ -182,7 +182,17 @@ class Break:
 
 @dataclass(frozen=True)
 class Vehicle:
-    """One crew and lorry for the day."""
+    """One crew and lorry for the day.
+
+    Costs follow a council's crew day (:func:`routing.cost.route_cost`):
+    ``fixed_cost`` is paid once the vehicle is used at all (crew and lorry
+    for the day), and covers ``paid_duration_s`` of work; each hour worked
+    beyond that costs ``overtime_per_hour`` more. ``cost_per_distance`` is
+    per distance unit (fuel and wear), ``cost_per_hour`` per hour worked on
+    top of the day cost (0 for a salaried crew; e.g. a lorry hired by the
+    hour). ``max_distance`` caps the day's distance (an electric lorry's
+    range per charge).
+    """
 
     id: str
     start_depot: int
@@ -198,6 +208,9 @@ class Vehicle:
     cost_per_hour: float = 0.0
     max_lifts: int | None = None
     max_load_per_day: tuple[int, ...] | None = None
+    paid_duration_s: int | None = None
+    overtime_per_hour: float = 0.0
+    max_distance: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -306,6 +319,12 @@ def _validate(p: Problem) -> None:
                 raise ProblemError(f"vehicle {v.id}: depot index {which} does not exist")
         if len(v.capacity) != k or any(c < 0 for c in v.capacity):
             raise ProblemError(f"vehicle {v.id}: capacity {v.capacity} must be {k} non-negative numbers")
+        if v.paid_duration_s is not None and v.paid_duration_s < 0:
+            raise ProblemError(f"vehicle {v.id}: negative paid_duration_s {v.paid_duration_s}")
+        if v.max_distance is not None and v.max_distance <= 0:
+            raise ProblemError(f"vehicle {v.id}: max_distance {v.max_distance} must be positive")
+        if min(v.fixed_cost, v.cost_per_distance, v.cost_per_hour, v.overtime_per_hour) < 0:
+            raise ProblemError(f"vehicle {v.id}: negative cost")
         if v.max_load_per_day is not None and len(v.max_load_per_day) != k:
             raise ProblemError(f"vehicle {v.id}: max_load_per_day needs {k} numbers")
         if p.tips and not p.facilities_for(v):

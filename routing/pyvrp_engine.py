@@ -108,7 +108,12 @@ def _cost_scale(problem: Problem) -> float:
     PyVRP wants integer costs; much larger units than this push its penalty
     terms against their bounds, much smaller ones lose precision.
     """
-    coefs = [c for v in problem.vehicles for c in (v.cost_per_distance, v.cost_per_hour / 3600) if c > 0]
+    coefs = [
+        c
+        for v in problem.vehicles
+        for c in (v.cost_per_distance, v.cost_per_hour / 3600, v.overtime_per_hour / 3600)
+        if c > 0
+    ]
     if not coefs:
         return 1.0
     return 10.0 / min(coefs)
@@ -174,6 +179,9 @@ def _vehicle_key(v: Vehicle, relax_s: int) -> tuple[object, ...]:
         v.fixed_cost,
         v.cost_per_distance,
         v.cost_per_hour,
+        v.paid_duration_s,
+        v.overtime_per_hour,
+        v.max_distance,
     )
 
 
@@ -232,7 +240,7 @@ def to_pyvrp(
     far = max(m.largest_reachable("distance") for m in problem.matrices.values())
     slow = max(m.largest_reachable("time_s") for m in problem.matrices.values())
     per_m = max(max(v.cost_per_distance for v in problem.vehicles) * scale, 1)
-    per_s = max(v.cost_per_hour for v in problem.vehicles) / 3600 * scale
+    per_s = max(v.cost_per_hour + v.overtime_per_hour for v in problem.vehicles) / 3600 * scale
     longest_service = max((b.service_s for b in problem.bins), default=0)
     fixed = max(v.fixed_cost for v in problem.vehicles) * scale
     must_prize = int(4 * (far * per_m + (slow + longest_service) * per_s) + 2 * fixed + 10**6)
@@ -305,6 +313,9 @@ def to_pyvrp(
         end = len(garages) + len(sites) + ends.index((v.end_depot, site_ids)) if problem.tips else v.end_depot
         start_w, end_w = garages[v.start_depot].window, garages[v.end_depot].window
         shift = v.max_duration_s - relax if v.max_duration_s is not None else LARGE
+        # Overtime (routing.cost.overtime_hours): work beyond the paid shift, up to the hard limit.
+        paid = v.paid_duration_s - relax if v.paid_duration_s is not None and v.overtime_per_hour else None
+        overtime = paid is not None and paid < shift
         types.append(
             VehicleType(
                 num_available=len(members),
@@ -318,7 +329,10 @@ def to_pyvrp(
                 fixed_cost=round(v.fixed_cost * scale),
                 tw_early=max(v.shift.start_s, start_w.start_s),
                 tw_late=max(v.shift.start_s, min(v.shift.end_s, end_w.end_s) - relax),
-                shift_duration=max(shift, 0),
+                shift_duration=max(paid if overtime and paid is not None else shift, 0),
+                max_overtime=shift - max(paid, 0) if overtime and paid is not None else 0,
+                unit_overtime_cost=round(v.overtime_per_hour / 3600 * scale) if overtime else 0,
+                max_distance=v.max_distance if v.max_distance is not None else LARGE,
                 unit_distance_cost=round(v.cost_per_distance * scale),
                 unit_duration_cost=round(v.cost_per_hour / 3600 * scale),
                 profile=profiles.index(v.profile),

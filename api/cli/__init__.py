@@ -2,7 +2,7 @@
 
 Commands: ``plan`` (:mod:`.planning`), ``forecast`` and ``backtest``
 (:mod:`.forecasting`), ``vrplib`` and ``kim`` (:mod:`.instances`), ``serve``,
-``orgs`` and ``keys`` (:mod:`.server`). Shared pieces: the solver flags
+``orgs`` and ``keys`` (:mod:`.server`), ``simulate`` (:mod:`.simulate`). Shared pieces: the solver flags
 (:mod:`.flags`) and terminal output (:mod:`.console`).
 """
 
@@ -14,6 +14,7 @@ from .forecasting import backtest, forecast
 from .instances import kim, vrplib
 from .planning import plan
 from .server import keys, orgs, serve
+from .simulate import simulate_command
 
 __all__ = ["main"]
 
@@ -26,3 +27,4 @@ def main() -> None:
 
 for _command in (plan, forecast, backtest, vrplib, kim, serve, orgs, keys):
     main.add_command(_command)
+main.add_command(simulate_command, name="simulate")

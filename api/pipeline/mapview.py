@@ -93,12 +93,18 @@ overlays["Skipped bins"] = skipped;
 overlays["Depots and sites"] = sites;
 L.control.layers(null, overlays, {collapsed: false}).addTo(map);
 const legend = L.control({position: "bottomleft"});
+const num = (x, d) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
+const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(100 * x)}%`);
 legend.onAdd = () => {
   const div = L.DomUtil.create("div", "legend");
   const rows = summary.vehicles.filter((v) => v.used).map((v) =>
     `<tr><td><span class="swatch" style="background:${colour[v.vehicle_id] || "#000"}"></span>${esc(v.vehicle_id)}</td>` +
-    `<td>${v.km.toFixed(1)}</td><td>${v.hours.toFixed(1)}</td><td>${v.bins}</td><td>${(v.kg / 1000).toFixed(1)}</td><td>${v.tips}</td></tr>`).join("");
-  div.innerHTML = `<b>${esc(summary.title)}</b><table><tr><th>crew</th><th>km</th><th>h</th><th>bins</th><th>t</th><th>tips</th></tr>${rows}</table>`;
+    `<td>${v.km.toFixed(1)}</td><td>${v.hours.toFixed(1)}</td><td>${num(v.paid_hours, 1)}</td><td>${pct(v.utilisation)}</td><td>${v.bins}</td><td>${(v.kg / 1000).toFixed(1)}</td><td>${v.tips}</td><td>${num(v.kg_co2, 0)}</td><td>${num(v.cost, 0)}</td></tr>`).join("");
+  const t = summary.totals || {};
+  const total = t.crews_used === undefined ? "" :
+    `<tr><th>${t.crews_used} crew(s)</th><th>${num(t.km, 1)}</th><th>${num(t.hours, 1)}</th><th>${num(t.paid_hours, 1)}</th><th>${pct(t.utilisation)}</th><th>${t.lifts}</th><th>${num(t.tonnes, 1)}</th><th></th><th>${num(t.kg_co2, 0)}</th><th>${num(t.cost, 0)}</th></tr>` +
+    `<tr><td colspan="10">${num(t.fuel_l, 0)} l diesel, ${num(t.kwh, 0)} kWh; ${t.bins_left} bin(s) left, ${t.bins_left_at_risk} at risk of overflowing</td></tr>`;
+  div.innerHTML = `<b>${esc(summary.title)}</b><table><tr><th>crew</th><th>km</th><th>h worked</th><th>h paid</th><th>use</th><th>bins</th><th>t</th><th>tips</th><th>kg CO2</th><th>cost</th></tr>${rows}${total}</table>`;
   return div;
 };
 legend.addTo(map);
@@ -128,9 +134,42 @@ def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: s
     summary = {
         "title": f"binroute — {plan.get('scenario', '')} {plan.get('date', '')}",
         "vehicles": [
-            {k: v.get(k) for k in ("vehicle_id", "used", "km", "hours", "bins", "kg", "tips")}
+            {
+                k: v.get(k)
+                for k in (
+                    "vehicle_id",
+                    "used",
+                    "km",
+                    "hours",
+                    "paid_hours",
+                    "utilisation",
+                    "bins",
+                    "kg",
+                    "tips",
+                    "kg_co2",
+                    "cost",
+                )
+            }
             for v in plan.get("vehicles", [])
         ],
+        "totals": {
+            k: plan.get("totals", {}).get(k)
+            for k in (
+                "crews_used",
+                "km",
+                "hours",
+                "paid_hours",
+                "utilisation",
+                "lifts",
+                "tonnes",
+                "kg_co2",
+                "cost",
+                "fuel_l",
+                "kwh",
+                "bins_left",
+                "bins_left_at_risk",
+            )
+        },
     }
     page = _PAGE
     for key, value in (

@@ -112,9 +112,12 @@ def build_problem(
                 shift=TimeWindow(parse_hhmm(v.shift_start), parse_hhmm(v.shift_end)),
                 max_duration_s=round(v.max_shift_hours * 3600) if v.max_shift_hours else None,
                 break_=brk,
-                fixed_cost=v.fixed_cost,
+                fixed_cost=v.day_cost,
                 cost_per_distance=v.cost_per_km / 1000.0,
                 cost_per_hour=v.cost_per_hour,
+                paid_duration_s=v.paid_seconds,
+                overtime_per_hour=v.overtime_per_hour,
+                max_distance=round(v.range_km * 1000) if v.range_km is not None else None,
                 max_lifts=v.max_lifts,
                 max_load_per_day=(int(v.max_kg_per_day), 10**9) if v.max_kg_per_day else None,
             )

@@ -18,6 +18,7 @@ from routing import Problem, Solution
 from routing.decide import Decision
 from routing.solution import BIN, TIP
 
+from .kpis import plan_kpis, total_kpis
 from .options import PlanOptions
 from .roads import Leg, Travel
 from .scenario import Scenario
@@ -131,10 +132,11 @@ def _fill(decisions: dict[str, Decision], bin_id: str) -> float | None:
 
 
 def _skipped(bin_id: str, d: Decision, solution: Solution) -> dict[str, Any]:
-    """A bin left out of the plan: its decision, why (the solver's reason first) and predicted fill."""
+    """A bin left out of the plan: its decision, why (the solver's reason first), predicted fill and overflow risk."""
     reason = next((u.reason for u in solution.unserved if u.bin_id == bin_id), d.reason)
     fill = None if math.isnan(d.fill_pct) else round(d.fill_pct, 1)
-    return {"bin_id": bin_id, "decision": d.decision, "reason": reason, "predicted_fill_pct": fill}
+    risk = None if math.isnan(d.p_overflow) else round(float(d.p_overflow), 4)
+    return {"bin_id": bin_id, "decision": d.decision, "reason": reason, "predicted_fill_pct": fill, "p_overflow": risk}
 
 
 def _overlap(solution: Solution, travel: Travel, net: RoadNetwork) -> float:
@@ -162,9 +164,11 @@ def plan_report(
     streets = street_names(net)
     stops = travel.stops
     bins = {b.id: b for b in problem.bins}
+    kgs = {r.vehicle_id: sum(bins[b].demand[0] for b in r.bins) for r in solution.routes}
+    kpis = plan_kpis(scn.fleet, problem, solution, kgs)
     vehicles: list[dict[str, Any]] = []
     for route in solution.routes:
-        kg = sum(bins[b].demand[0] for b in route.bins)
+        kg = kgs[route.vehicle_id]
         drives = [leg for trip in legs.get(route.vehicle_id, []) for leg in trip]
         u_turns = [{"lon": round(x, 7), "lat": round(y, 7), "reason": r} for leg in drives for x, y, r in leg.u_turns]
         entry = {
@@ -201,10 +205,13 @@ def plan_report(
                 for i, v in enumerate(route.visits)
             ],
         }
+        entry.update(kpis[route.vehicle_id])
         vehicles.append(entry)
     used = [v for v in vehicles if v["used"]]
     served = set(solution.served())
     skipped = [_skipped(b, d, solution) for b, d in decisions.items() if b not in served]
+    risks = [s["p_overflow"] for s in skipped if s["p_overflow"] is not None]
+    tolerated = scn.fleet.planning.overflow_risk
     return {
         "scenario": scn.name,
         "date": options.date.isoformat(),
@@ -225,6 +232,10 @@ def plan_report(
             ),
             "illegal_turns": sum(v["illegal_turns"] for v in used),
             "territory_overlap": round(_overlap(solution, travel, net), 3),
+            **total_kpis(used),
+            "bins_left": len(skipped),
+            "bins_left_at_risk": sum(r > tolerated for r in risks),
+            "expected_overflows_left": round(sum(risks), 3),
         },
         "turn_model": travel.model,
         "decisions": {k: sum(d.decision == k for d in decisions.values()) for k in ("must", "may", "skip")},

@@ -79,7 +79,27 @@ class BreakIn(_Model):
         return self
 
 
+#: The crew-day cost model's defaults (a two-person crew and a 26-t refuse lorry, in the fleet's money unit).
+DEFAULT_COST_PER_DAY = 450.0
+DEFAULT_OVERTIME_PER_HOUR = 60.0
+#: Per km by fuel: litres of diesel or kWh, and kg CO2 (diesel 2.64 kg/l; an average European grid mix).
+ENERGY_PER_KM = {"diesel": 0.42, "electric": 1.6}
+KG_CO2_PER_KM = {"diesel": 1.1, "electric": 0.2}
+
+
 class VehicleIn(_Model):
+    """A crew and lorry in ``fleet.json``.
+
+    Costs are a crew day: ``cost_per_day`` (alias ``fixed_cost``; crew and
+    lorry, paid once the vehicle goes out at all, covering ``paid_hours``,
+    default the shift's length), ``overtime_per_hour`` for each hour worked
+    beyond, ``cost_per_km`` for fuel and wear, and ``cost_per_hour`` per
+    hour worked on top of the day (default 0: hours within the paid shift are
+    already paid). ``fuel`` sets the defaults of ``energy_per_km`` (litres of
+    diesel or kWh) and ``kg_co2_per_km``; ``range_km`` caps the day's
+    distance (an electric lorry charging overnight only).
+    """
+
     id: Annotated[str, Field(min_length=1)]
     depot: str
     end_depot: str | None = None
@@ -91,8 +111,15 @@ class VehicleIn(_Model):
     max_shift_hours: Annotated[float, Field(gt=0, le=24)] | None = None
     break_: BreakIn | None = Field(default=None, alias="break")
     cost_per_km: Annotated[float, Field(ge=0)] = 1.5
-    cost_per_hour: Annotated[float, Field(ge=0)] = 35.0
-    fixed_cost: Annotated[float, Field(ge=0)] = 0.0
+    cost_per_hour: Annotated[float, Field(ge=0)] = 0.0
+    cost_per_day: Annotated[float, Field(ge=0)] | None = None
+    fixed_cost: Annotated[float, Field(ge=0)] | None = None
+    paid_hours: Annotated[float, Field(ge=0, le=24)] | None = None
+    overtime_per_hour: Annotated[float, Field(ge=0)] = DEFAULT_OVERTIME_PER_HOUR
+    fuel: Literal["diesel", "electric"] = "diesel"
+    energy_per_km: Annotated[float, Field(ge=0)] | None = None
+    kg_co2_per_km: Annotated[float, Field(ge=0)] | None = None
+    range_km: Annotated[float, Field(gt=0)] | None = None
     max_lifts: Annotated[int, Field(gt=0)] | None = None
     max_kg_per_day: Annotated[float, Field(gt=0)] | None = None
     weight_t: Annotated[float, Field(gt=0, le=60)] = 26.0
@@ -107,7 +134,32 @@ class VehicleIn(_Model):
     def _shift(self) -> VehicleIn:
         if parse_hhmm(self.shift_end) <= parse_hhmm(self.shift_start):
             raise ValueError("shift_end must be after shift_start")
+        if self.cost_per_day is not None and self.fixed_cost is not None and self.cost_per_day != self.fixed_cost:
+            raise ValueError("cost_per_day and fixed_cost are the same cost: give one of them")
         return self
+
+    @property
+    def day_cost(self) -> float:
+        """The cost of using the vehicle at all on a day (``cost_per_day``, or its alias ``fixed_cost``)."""
+        given = self.cost_per_day if self.cost_per_day is not None else self.fixed_cost
+        return DEFAULT_COST_PER_DAY if given is None else given
+
+    @property
+    def paid_seconds(self) -> int:
+        """The paid shift in seconds: ``paid_hours``, else the shift's length."""
+        if self.paid_hours is not None:
+            return round(self.paid_hours * 3600)
+        return parse_hhmm(self.shift_end) - parse_hhmm(self.shift_start)
+
+    @property
+    def energy_km(self) -> float:
+        """Litres of diesel or kWh per km."""
+        return self.energy_per_km if self.energy_per_km is not None else ENERGY_PER_KM[self.fuel]
+
+    @property
+    def co2_km(self) -> float:
+        """kg CO2 per km."""
+        return self.kg_co2_per_km if self.kg_co2_per_km is not None else KG_CO2_PER_KM[self.fuel]
 
 
 class StreamIn(_Model):

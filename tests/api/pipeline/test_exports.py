@@ -92,6 +92,8 @@ def test_map_page_is_self_contained(outputs):
     assert OSM_ATTRIBUTION in text and "L.map(" in text
     assert "<script src=" not in text and "<link" not in text
     assert "const tiles = null" in text
+    # The legend's council figures: crews, hours paid and worked, CO2, cost.
+    assert '"crews_used"' in text and '"paid_hours"' in text and "kg CO2" in text and '"cost"' in text
 
 
 @pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
@@ -118,6 +120,7 @@ def test_map_in_a_real_browser(outputs, tmp_path):
         check=False,
     )
     assert f'data-vehicle-layers="{len(used)}"' in dom.stdout
+    assert "h paid" in dom.stdout and f"{len(used)} crew(s)" in dom.stdout  # the legend with its totals row
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
     shot = tmp_path / "map.png"

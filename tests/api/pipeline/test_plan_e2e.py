@@ -47,6 +47,24 @@ def test_plan_json_totals_and_timings(planned):
     assert not plan["unserved_required"]
 
 
+def test_council_kpis_add_up(planned):
+    """Per-vehicle crew-day figures (hours paid and worked, fuel, CO2, lifts, tonnes, cost) sum to the totals."""
+    plan = json.loads((planned[0] / "plan.json").read_text())
+    totals, used = plan["totals"], [v for v in plan["vehicles"] if v["used"]]
+    assert totals["crews_used"] == len(used) == totals["vehicles_used"]
+    for key in ("km", "hours", "paid_hours", "overtime_hours", "fuel_l", "kwh", "kg_co2", "tonnes", "cost"):
+        assert totals[key] == pytest.approx(sum(v[key] for v in plan["vehicles"]), abs=0.01), key
+    assert totals["lifts"] == sum(v["lifts"] for v in used) == totals["bins"]
+    for v in used:
+        assert v["paid_hours"] >= v["hours"] and 0 < v["utilisation"] <= 1
+        assert v["kg_co2"] == pytest.approx(1.1 * v["km"], abs=0.01)  # diesel default
+        assert v["cost"] >= 450  # a crew-day at least
+    assert totals["utilisation"] == pytest.approx(totals["hours"] / totals["paid_hours"], abs=0.001)
+    assert plan["objective"] >= totals["cost"] - 0.01
+    assert totals["bins_left"] == len(plan["skipped"])
+    assert all("p_overflow" in s for s in plan["skipped"])
+
+
 def test_independent_check_of_the_written_plan(planned, sample_dir):
     """Every chosen bin once, capacities kept, a tip before each return, all read from the files."""
     plan = json.loads((planned[0] / "plan.json").read_text())

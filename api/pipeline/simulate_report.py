@@ -1,0 +1,128 @@
+"""``report.html`` for a simulation: policies compared in inline SVG charts and a table; one printable file.
+
+No script and nothing fetched: the charts are SVG written here, so the page
+works offline and prints as it shows.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from itertools import accumulate
+from typing import Any
+
+#: Line colours per policy, in order (colour-blind safe).
+COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
+W, H, PAD = 640, 220, 44
+
+#: The charts: title, figure per day, cumulative or not.
+CHARTS = (
+    ("Cumulative km", "km", True),
+    ("Cumulative kg CO2", "kg_co2", True),
+    ("Overflowing bins per day", "overflow_bin_days", False),
+    ("Crews per day", "crews_used", False),
+    ("Cumulative cost", "cost", True),
+)
+#: The table's rows: label and key of a policy's totals.
+TABLE = (
+    ("crew-days", "crew_days"),
+    ("hours worked", "hours"),
+    ("hours paid", "paid_hours"),
+    ("utilisation", "utilisation"),
+    ("km", "km"),
+    ("diesel, litres", "fuel_l"),
+    ("electricity, kWh", "kwh"),
+    ("kg CO2", "kg_co2"),
+    ("lifts", "lifts"),
+    ("tonnes", "tonnes"),
+    ("cost", "cost"),
+    ("overflowing bin-days", "overflow_bin_days"),
+    ("bins at risk (bin-days)", "bins_at_risk"),
+    ("due but not fitted in (bin-days)", "due_not_served"),
+)
+
+
+def line_chart(title: str, series: Mapping[str, Sequence[float]], labels: Sequence[str]) -> str:
+    """An SVG line chart of one value per day for each policy, with axes, ticks and a legend."""
+    top = max([max(v, default=0.0) for v in series.values()] + [1e-9])
+    n = max(len(labels), 2)
+
+    def x(i: int) -> float:
+        return PAD + i * (W - 2 * PAD) / (n - 1)
+
+    def y(v: float) -> float:
+        return H - PAD + -v / top * (H - 2 * PAD)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+        f'aria-label="{html.escape(title)}">',
+        f'<text x="{PAD}" y="16" font-weight="bold">{html.escape(title)}</text>',
+        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}" stroke="#000"/>',
+        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{H - PAD}" stroke="#000"/>',
+    ]
+    for frac in (0, 0.5, 1):
+        parts.append(
+            f'<text x="{PAD - 4}" y="{y(top * frac) + 4:.1f}" text-anchor="end" font-size="10">{top * frac:,.0f}</text>'
+        )
+    for i in sorted({0, len(labels) // 2, len(labels) - 1}):
+        if 0 <= i < len(labels):
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{H - PAD + 14}" text-anchor="middle" font-size="10">{labels[i]}</text>'
+            )
+    for k, (name, values) in enumerate(series.items()):
+        colour = COLOURS[k % len(COLOURS)]
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+        label = html.escape(name)
+        parts.append(f'<text x="{W - PAD - 116}" y="{PAD + 14 * k}" fill="{colour}" font-size="11">{label}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def simulation_html(result: Mapping[str, Any]) -> str:
+    """The whole report page for ``simulation.json``'s content."""
+    policies = result["policies"]
+    names = list(policies)
+    labels = [d["date"][5:] for d in next(iter(policies.values()))["days"]] if policies else []
+    charts = []
+    for title, key, cumulative in CHARTS:
+        series = {}
+        for name in names:
+            values = [float(d[key]) for d in policies[name]["days"]]
+            series[name] = list(accumulate(values)) if cumulative else values
+        charts.append(f"<figure>{line_chart(title, series, labels)}</figure>")
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = "".join(
+        f"<tr><td>{label}</td>" + "".join(f"<td>{_cell(policies[n]['totals'].get(key))}</td>" for n in names) + "</tr>"
+        for label, key in TABLE
+    )
+    title = f"binroute simulation — {result['scenario']}, {result['from']} to {result['to']}"
+    solver = result.get("solver", {})
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 24px; color: #111; }}
+table {{ border-collapse: collapse; margin: 12px 0; }}
+td, th {{ border: 1px solid #bbb; padding: 3px 8px; text-align: right; }}
+td:first-child {{ text-align: left; }}
+figure {{ margin: 8px 0; break-inside: avoid; }}
+@media print {{ body {{ margin: 0; }} }}
+</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>Each policy replays the same days: the waste each bin really received, emptied when the policy's plan
+visits it (planned by binroute with engine {html.escape(str(solver.get("engine")))}, solution limit
+{html.escape(str(solver.get("solution_limit")))}). A bin above 100% is an overflow for that day; at risk:
+above the collection threshold at the end of a day.</p>
+<table><tr><th>totals</th>{head}</tr>{rows}</table>
+{"".join(charts)}
+</body></html>
+"""

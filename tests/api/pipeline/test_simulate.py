@@ -1,0 +1,137 @@
+"""Policy simulation: the trace replay by hand, the policies' choices, the CLI's errors and a short run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from api.pipeline.policies import PolicyError, bins_due, parse_policy
+from api.pipeline.replay import Replay, Trace, rises, traces_from_readings
+from api.pipeline.simulate_report import simulation_html
+
+H = 3600 * 10**9  # an hour in ns
+
+
+def _readings(rows):
+    return pd.DataFrame(
+        {
+            "bin_id": [r[0] for r in rows],
+            "timestamp": pd.to_datetime([r[1] * H for r in rows], utc=True),
+            "fill_pct": [float(r[2]) for r in rows],
+        }
+    )
+
+
+def test_rises_ignore_noise_and_restart_after_an_emptying():
+    """Rises add up; a dip of a few points is noise; a big drop is an emptying whose new level is all new waste."""
+    assert rises([10, 30, 28, 40, 5, 25]).tolist() == [10, 20, 0, 10, 5, 20]
+
+
+def test_replay_two_bins_by_hand():
+    """Bin a gains 3 points an hour; b too, but was really emptied at hour 10: unemptied it overflows.
+
+    A policy that empties b at hour 15 (and never a): levels and overflows worked out by hand.
+    """
+    readings = _readings([("a", 0, 40), ("a", 10, 70), ("a", 20, 100), ("b", 0, 90), ("b", 10, 20), ("b", 20, 50)])
+    traces = traces_from_readings(readings)
+    assert traces["a"].rise.tolist() == [40, 30, 30] and traces["b"].rise.tolist() == [90, 20, 30]
+    replay = Replay(traces, start=0)
+    day1 = replay.day(0, 12 * H, {})
+    assert day1.levels == pytest.approx({"a": 76.0, "b": 116.0})  # b: 90 + 20 by hour 10, + 6
+    assert day1.overflowing == ["b"]
+    day2 = replay.day(12 * H, 20 * H, {"b": 15 * H})
+    assert day2.collected == pytest.approx({"b": 125.0})  # emptied at 125%: still an overflow that day
+    assert day2.levels == pytest.approx({"a": 100.0, "b": 15.0})  # b: 5 h at 3 %/h since
+    assert day2.overflowing == ["b"]  # a at exactly 100% is full, not overflowing
+    day3 = replay.day(20 * H, 30 * H, {})
+    assert day3.overflowing == [] and day3.levels == pytest.approx({"a": 100.0, "b": 15.0})  # no history after
+    # What a policy sees: the simulated readings, so b reads low after its emptying.
+    assert replay.last_seen(20 * H) == pytest.approx({"a": 100.0, "b": 15.0})
+    assert replay.last_seen(10 * H) == pytest.approx({"a": 70.0, "b": 100.0})  # b's 110% read as 100
+
+
+def test_replay_starts_from_the_real_level():
+    """At the start a bin holds its last real reading plus the share of the next rise received since."""
+    trace = Trace(np.array([0, 10 * H]), np.array([20.0, 10.0]), np.array([20.0, 30.0]))
+    replay = Replay({"x": trace}, start=5 * H)
+    assert replay.level_at("x", 5 * H) == pytest.approx(25.0)
+
+
+@pytest.mark.parametrize(
+    ("policy", "day", "chosen"),
+    [
+        ("timetable:mon,thu", date(2026, 11, 23), ["a", "b", "c"]),  # a Monday
+        ("timetable:mon,thu", date(2026, 11, 24), []),
+        ("timetable:Thursday", date(2026, 11, 26), ["a", "b", "c"]),
+        ("threshold:80", date(2026, 11, 24), ["b", "c"]),
+        ("threshold:95", date(2026, 11, 24), ["c"]),
+    ],
+)
+def test_timetable_and_threshold_choose_their_bins(policy, day, chosen):
+    """Timetable: every bin on its weekdays only; threshold: bins read at or above it, and bins never read."""
+    seen = {"a": 50.0, "b": 80.0, "c": float("nan")}
+    assert bins_due(parse_policy(policy), day, seen) == chosen
+
+
+@pytest.mark.parametrize("text", ["sometimes", "timetable:", "timetable:mon,funday", "threshold:0", "threshold:x"])
+def test_bad_policy_names_what_is_wrong(text):
+    """A policy not understood is a PolicyError that quotes it."""
+    with pytest.raises(PolicyError, match="policy"):
+        parse_policy(text)
+
+
+def _cli(*args):
+    cmd = [sys.executable, "-m", "api.cli", "simulate", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-11-01", "--to", "2026-11-02", "--policy", "weekly"], "policy 'weekly' not understood"),
+        (["--from", "2026-09-29", "--to", "2026-09-30", "--policy", "predictive"], "too little history"),
+        (["--from", "2026-11-20", "--to", "2026-12-02", "--policy", "predictive"], "after the last reading"),
+        (["--from", "2026-11-03", "--to", "2026-11-02", "--policy", "predictive"], "before --from"),
+    ],
+)
+def test_cli_errors_exit_2_with_one_line(sample_dir, tmp_path, args, message):
+    """Bad policies and dates are one clear error line and exit code 2."""
+    run = _cli(sample_dir, *args, "--out", tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_sample_two_days(sample_dir, tmp_path):
+    """Two days, two policies: per-day figures sum to the totals; the report is one self-contained page."""
+    run = _cli(
+        sample_dir, "--from", "2026-11-02", "--to", "2026-11-03", "--policy", "timetable:mon",
+        "--policy", "threshold:80", "--solution-limit", "5", "--engine", "ortools", "--out", tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads((tmp_path / "simulation.json").read_text())
+    assert list(result["policies"]) == ["timetable:mon", "threshold:80"]
+    timetable = result["policies"]["timetable:mon"]
+    monday, tuesday = timetable["days"]
+    assert monday["lifts"] + monday["due_not_served"] == 360 and tuesday["lifts"] == 0
+    for data in result["policies"].values():
+        assert len(data["days"]) == 2
+        for key in ("km", "kg_co2", "cost", "lifts", "overflow_bin_days", "bins_at_risk", "hours", "paid_hours"):
+            assert data["totals"][key] == pytest.approx(sum(d[key] for d in data["days"]), abs=0.01), key
+        assert data["totals"]["crew_days"] == sum(d["crews_used"] for d in data["days"])
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<svg") == 5 and "threshold:80" in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
+    assert "<script" not in page
+
+
+def test_report_without_days_still_renders():
+    """An empty policy list gives a page with the table header and no charts failing."""
+    page = simulation_html({"scenario": "s", "from": "2026-01-01", "to": "2026-01-01", "policies": {}})
+    assert "binroute simulation" in page
