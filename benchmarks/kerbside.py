@@ -86,14 +86,21 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
     _with_model(folder, model)
     scn = load_scenario(folder)
     result = plan_scenario(scn, PlanOptions(date=date.fromisoformat(DAY), time_limit_s=time_limit, seed=0))
-    facts = read_turn_facts(network)
+    facts = {
+        v.id: read_turn_facts(
+            network,
+            lorry={"maxweight": v.weight_t, "maxheight": v.height_m, "maxwidth": v.width_m, "maxlength": v.length_m},
+        )
+        for v in scn.fleet.vehicles
+    }
     features = result.geojson["features"]
     trips = [f for f in features if f["properties"]["kind"] == "trip"]
     illegal = at_ends = elsewhere = 0
     for trip in trips:
         line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
-        illegal += len(forbidden_turns(facts, line))
-        reasons = [r for _, r in u_turns(facts, line)]
+        lorry = facts[trip["properties"]["vehicle_id"]]
+        illegal += len(forbidden_turns(lorry, line))
+        reasons = [r for _, r in u_turns(lorry, line)]
         at_ends += sum(r != "elsewhere" for r in reasons)
         elsewhere += sum(r == "elsewhere" for r in reasons)
     # Kerb side where the turn model says a bin needs it, checked on the drive that arrives at it.

@@ -48,7 +48,7 @@ ROADS = frozenset(
 _CLOSED = {"no", "private"}
 
 
-#: The lorry the checks assume: a 26-t, 3.6-m high, 2.55-m wide, 10-m long refuse collection vehicle.
+#: The lorry the checks assume unless told: a 26-t, 3.6-m high, 2.55-m wide, 10-m long refuse collection vehicle.
 LORRY_LIMITS = {"maxweight": 26.0, "maxheight": 3.6, "maxwidth": 2.55, "maxlength": 10.0}
 
 
@@ -60,12 +60,13 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _lorry_may_use(tags: dict[str, str]) -> bool:
-    if tags.get("highway") not in ROADS or tags.get("area") == "yes" or tags.get("hgv") == "no":
+def _lorry_may_use(tags: dict[str, str], lorry_limits: dict[str, float]) -> bool:
+    heavy = lorry_limits.get("maxweight", 26.0) > 3.5
+    if tags.get("highway") not in ROADS or tags.get("area") == "yes" or (heavy and tags.get("hgv") == "no"):
         return False
     if tags.get("service") == "emergency_access":
         return False
-    for key, lorry in LORRY_LIMITS.items():
+    for key, lorry in lorry_limits.items():
         limit = _number(tags.get(key, ""))
         if limit is not None and limit < lorry:
             return False
@@ -73,9 +74,10 @@ def _lorry_may_use(tags: dict[str, str]) -> bool:
 
 
 class _Reader(osmium.SimpleHandler):
-    def __init__(self, facts: TurnFacts) -> None:
+    def __init__(self, facts: TurnFacts, lorry_limits: dict[str, float]) -> None:
         super().__init__()
         self.facts = facts
+        self.lorry_limits = lorry_limits
 
     def node(self, n: osmium.osm.Node) -> None:
         if n.tags.get("highway") in ("turning_circle", "turning_loop"):
@@ -83,7 +85,7 @@ class _Reader(osmium.SimpleHandler):
 
     def way(self, w: osmium.osm.Way) -> None:
         tags = {t.k: t.v for t in w.tags}
-        if not _lorry_may_use(tags):
+        if not _lorry_may_use(tags, self.lorry_limits):
             return
         refs = []
         for n in w.nodes:
@@ -125,10 +127,15 @@ class _Reader(osmium.SimpleHandler):
                 self.facts.restrictions.append((r.id, kind, f, via_nodes[0], t, hgv_only))
 
 
-def read_turn_facts(path: str | Path) -> TurnFacts:
-    """Read ways, places to turn and via-node turn restrictions from an OSM file."""
+def read_turn_facts(path: str | Path, *, lorry: dict[str, float] | None = None) -> TurnFacts:
+    """Read ways, places to turn and via-node turn restrictions from an OSM file.
+
+    ``lorry`` gives the vehicle's ``maxweight`` (t), ``maxheight``, ``maxwidth``
+    and ``maxlength`` (m) against which roads are open to it (default
+    :data:`LORRY_LIMITS`).
+    """
     facts = TurnFacts()
-    _Reader(facts).apply_file(str(path), locations=True, idx="flex_mem")
+    _Reader(facts, dict(lorry or LORRY_LIMITS)).apply_file(str(path), locations=True, idx="flex_mem")
     _keep_main_part(facts)
     return facts
 

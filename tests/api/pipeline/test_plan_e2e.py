@@ -206,15 +206,24 @@ def test_routes_obey_turn_rules_by_an_independent_audit(planned, sample_dir):
     out = planned[0]
     plan = json.loads((out / "plan.json").read_text())
     assert plan["turn_model"] == "turns" and plan["totals"]["illegal_turns"] == 0
-    facts = read_turn_facts(sample_dir / "network.osm.pbf")
-    assert facts.restrictions  # the sample has turn restrictions, so the check can fail
+    fleet = json.loads((sample_dir / "fleet.json").read_text())
+    size = {"maxweight": "weight_t", "maxheight": "height_m", "maxwidth": "width_m", "maxlength": "length_m"}
+    default = {"maxweight": 26.0, "maxheight": 3.6, "maxwidth": 2.55, "maxlength": 10.0}
+    facts = {
+        v["id"]: read_turn_facts(
+            sample_dir / "network.osm.pbf", lorry={k: float(v.get(f, default[k])) for k, f in size.items()}
+        )
+        for v in fleet["vehicles"]
+    }
+    assert all(f.restrictions for f in facts.values())  # the sample has turn restrictions, so the check can fail
     features = json.loads((out / "routes.geojson").read_text())["features"]
     trips = [f for f in features if f["properties"]["kind"] == "trip"]
     seen_u_turns = 0
     for trip in trips:
         line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
-        assert forbidden_turns(facts, line) == [], trip["properties"]
-        reasons = [r for _, r in u_turns(facts, line)]
+        lorry = facts[trip["properties"]["vehicle_id"]]
+        assert forbidden_turns(lorry, line) == [], trip["properties"]
+        reasons = [r for _, r in u_turns(lorry, line)]
         assert set(reasons) <= {"dead end", "turning place"}, trip["properties"]
         seen_u_turns += len(reasons)
     assert seen_u_turns == plan["totals"]["u_turns"]
