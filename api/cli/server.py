@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy import select
 
 from ..service import create_app
-from ..service.db import ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
-from ..service.upgrade import DEFAULT_ORG
+from ..service.app import default_database_url
+from ..service.db import DEFAULT_ORG, ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
+from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
 
 
 @click.command()
@@ -29,7 +30,10 @@ def serve(host: str, port: int, workers: int, solves: int, database: str | None,
     config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
         config["DATABASE_URL"] = database
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
     click.echo(f"binroute API on http://{host}:{port}/api/v1/docs", err=True)
     waitress.serve(app, host=host, port=port, threads=workers, ident="binroute")
 
@@ -44,12 +48,36 @@ def _admin_sessions(database: str | None) -> Any:
     config: dict[str, Any] = {"RESUME_JOBS": False}
     if database:
         config["DATABASE_URL"] = database
-    return create_app(config).extensions["binroute"]["sessions"]
+    try:
+        return create_app(config).extensions["binroute"]["sessions"]
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+def _database_url(database: str | None) -> str:
+    """``--database``, else ``DATABASE_URL``, else the SQLite file ``serve`` uses by default."""
+    if database:
+        return database
+    return default_database_url()
+
+
+@click.group()
+def db() -> None:
+    """The database's schema: upgrade it after installing a newer binroute."""
+
+
+@db.command("upgrade")
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+def db_upgrade(database: str | None, revision: str) -> None:
+    """Upgrade the database's schema (keeping its data); prints the revisions before and after."""
+    before, after = upgrade(_database_url(database), revision)
+    click.echo(f"database schema: {before or 'empty'} -> {after} (newest {head_revision()})")
 
 
 @orgs.command("create")

@@ -25,6 +25,14 @@ from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import JobRunner
+from .migrate import ensure_current
+
+
+def default_database_url() -> str:
+    """``DATABASE_URL`` from the environment, else a SQLite file in the app's instance folder."""
+    instance = Path(Flask(__name__, instance_relative_config=True).instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'binroute.sqlite3'}"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -32,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
-        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'binroute.sqlite3'}",
+        DATABASE_URL=default_database_url(),
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
         SOLVE_WORKERS=1,
         PLAN_TIME_LIMIT_S=300.0,
@@ -45,6 +53,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
+    try:
+        ensure_current(engine)
+    except Exception:
+        engine.dispose()
+        raise
     factory = sessions(engine)
     files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
     files.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """Storage: SQLAlchemy 2 models, SQLite by default, any database by URL.
 
-Tables are created on start, and a database from before organisations is
-upgraded (:mod:`.upgrade`). Readings are unique per ``(scenario, bin,
+The schema is Alembic's (:mod:`.migrate`, revisions in :mod:`.migrations`): a
+fresh database is created at the newest revision on start, an older one is
+upgraded by ``binroute db upgrade``; a model added here needs a revision too
+(``tests/api/service/test_migrations.py`` compares the two). Readings are unique per ``(scenario, bin,
 timestamp)``, so ingest is idempotent.
 
 Every stored object belongs to one organisation: a model that inherits
@@ -33,10 +35,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from .upgrade import upgrade_schema
-
 #: Roles, weakest first; each may do what the ones before it may.
 ROLES = ("viewer", "planner", "admin")
+#: The organisation that receives the objects of a database from before organisations.
+DEFAULT_ORG = "default"
 
 
 def now() -> datetime:
@@ -126,6 +128,7 @@ class AuditRow(OrgOwned, Base):
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (SQLite: foreign keys on, WAL, a busy timeout); the schema is :mod:`.migrate`'s."""
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
@@ -137,8 +140,6 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
-    Base.metadata.create_all(engine)
-    upgrade_schema(engine, Base.metadata)
     return engine
 
 
