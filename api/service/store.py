@@ -122,5 +122,6 @@ def insert_readings(s: Session, scenario: ScenarioRow, frame: pd.DataFrame, know
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH):
         stmt = insert(ReadingRow).values(rows[start : start + INSERT_BATCH]).on_conflict_do_nothing()
-        inserted += getattr(s.execute(stmt), "rowcount", 0) or 0
+        # RETURNING counts what went in on every backend (psycopg reports no rowcount here).
+        inserted += len(s.execute(stmt.returning(ReadingRow.id)).all())
     return {"received": len(frame), "inserted": inserted, "duplicates": len(rows) - inserted}
