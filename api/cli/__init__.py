@@ -2,7 +2,8 @@
 
 Commands: ``plan`` (:mod:`.planning`), ``forecast`` and ``backtest``
 (:mod:`.forecasting`), ``vrplib`` and ``kim`` (:mod:`.instances`), ``serve``,
-``db``, ``orgs`` and ``keys`` (:mod:`.server`). Shared pieces: the solver flags
+``worker``, ``db``, ``orgs`` and
+``keys`` (:mod:`.server`). Shared pieces: the solver flags
 (:mod:`.flags`) and terminal output (:mod:`.console`).
 """
 
@@ -13,7 +14,7 @@ import click
 from .forecasting import backtest, forecast
 from .instances import kim, vrplib
 from .planning import plan
-from .server import db, keys, orgs, serve
+from .server import db, keys, orgs, serve, worker
 
 __all__ = ["main"]
 
@@ -24,5 +25,5 @@ def main() -> None:
     """binroute: plan waste-collection rounds from OSM roads and bin sensors."""
 
 
-for _command in (plan, forecast, backtest, vrplib, kim, serve, db, orgs, keys):
+for _command in (plan, forecast, backtest, vrplib, kim, serve, worker, db, orgs, keys):
     main.add_command(_command)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -84,6 +85,19 @@ class ScenarioRow(OrgOwned, Base):
     fleet_json: Mapped[str] = mapped_column(Text)
     bins_csv: Mapped[str] = mapped_column(Text)
     network_file: Mapped[str] = mapped_column(String(500))  # server-side path chosen by the server
+    #: The network's content in :class:`NetworkBlob`, so a worker on any machine can solve the scenario.
+    network_sha256: Mapped[str | None] = mapped_column(ForeignKey("network_blobs.sha256"), nullable=True)
+
+
+class NetworkBlob(Base):
+    """A road network file, stored once by the SHA-256 of its bytes (scenarios with the same file share it)."""
+
+    __tablename__ = "network_blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    suffix: Mapped[str] = mapped_column(String(20))  # .osm.pbf, .osm, ...: how geo reads it
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
 class ReadingRow(OrgOwned, Base):
