@@ -27,6 +27,16 @@ def _pg_tool(name: str) -> str | None:
     return next((str(d / name) for d in PG_BIN if (d / name).is_file()), None)
 
 
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 @contextmanager
 def postgres_server(root: Path) -> Iterator[str | None]:
     """A throwaway PostgreSQL cluster in ``root``; yields the URL of its ``postgres`` database (or ``None``)."""
@@ -35,6 +45,9 @@ def postgres_server(root: Path) -> Iterator[str | None]:
         yield None
         return
     as_user: list[str] = []
+    if os.geteuid() == 0 and not _has_user("postgres"):
+        yield None  # PostgreSQL will not run as root, and there is no postgres user to run it
+        return
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, "postgres")
