@@ -2,7 +2,8 @@
 
 Commands: ``plan`` (:mod:`.planning`), ``forecast`` and ``backtest``
 (:mod:`.forecasting`), ``vrplib`` and ``kim`` (:mod:`.instances`), ``serve``,
-``orgs`` and ``keys`` (:mod:`.server`), ``simulate`` (:mod:`.simulate`). Shared pieces: the solver flags
+``worker``, ``db``, ``orgs`` and ``keys`` (:mod:`.server`), ``simulate``
+(:mod:`.simulate`). Shared pieces: the solver flags
 (:mod:`.flags`) and terminal output (:mod:`.console`).
 """
 
@@ -13,7 +14,7 @@ import click
 from .forecasting import backtest, forecast
 from .instances import kim, vrplib
 from .planning import plan
-from .server import keys, orgs, serve
+from .server import db, keys, orgs, serve, worker
 from .simulate import simulate_command
 
 __all__ = ["main"]
@@ -25,6 +26,6 @@ def main() -> None:
     """binroute: plan waste-collection rounds from OSM roads and bin sensors."""
 
 
-for _command in (plan, forecast, backtest, vrplib, kim, serve, orgs, keys):
+for _command in (plan, forecast, backtest, vrplib, kim, serve, worker, db, orgs, keys):
     main.add_command(_command)
 main.add_command(simulate_command, name="simulate")

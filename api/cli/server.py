@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy import select
 
 from ..service import create_app
-from ..service.db import ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
-from ..service.upgrade import DEFAULT_ORG
+from ..service.app import default_database_url
+from ..service.db import DEFAULT_ORG, ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
+from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
 
 
 @click.command()
@@ -22,16 +24,80 @@ from ..service.upgrade import DEFAULT_ORG
 @click.option(
     "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
 )
-def serve(host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str) -> None:
+@click.option(
+    "--broker", default=None, help="Redis URL of a task queue: solves go to `binroute worker`s (default: solve here)."
+)
+def serve(
+    host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str, broker: str | None
+) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
 
     config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
         config["DATABASE_URL"] = database
-    app = create_app(config)
+    if broker:
+        config["BROKER_URL"] = broker
+    try:
+        app = create_app(config)
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
     click.echo(f"binroute API on http://{host}:{port}/api/v1/docs", err=True)
     waitress.serve(app, host=host, port=port, threads=workers, ident="binroute")
+
+
+@click.command()
+@click.option("--broker", required=True, help="Redis URL of the task queue, as given to `serve --broker`.")
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@click.option("--concurrency", default=1, show_default=True, type=int, help="Solves run at the same time.")
+@click.option(
+    "--workdir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Scratch space and network cache (default: a folder in the system's temporary directory).",
+)
+@click.option(
+    "--plan-time-limit", default=300.0, show_default=True, type=float, help="The server's bound on a plan's limit."
+)
+@click.option(
+    "--visibility-timeout",
+    default=None,
+    type=float,
+    help="Seconds before a task whose worker vanished goes to another (default: longer than any solve).",
+)
+def worker(
+    broker: str,
+    database: str | None,
+    concurrency: int,
+    workdir: Path | None,
+    plan_time_limit: float,
+    visibility_timeout: float | None,
+) -> None:
+    """Run queued solves from the task queue (on any machine that reaches the broker and the database)."""
+    import tempfile
+
+    from ..service.db import make_engine
+    from ..service.migrate import ensure_current
+    from ..service.tasks import make_celery
+
+    url = _database_url(database)
+    engine = make_engine(url)
+    try:
+        ensure_current(engine)
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    app = make_celery(
+        broker,
+        database_url=url,
+        workdir=workdir or Path(tempfile.gettempdir()) / "binroute-worker",
+        max_time_limit_s=plan_time_limit,
+        visibility_timeout_s=visibility_timeout,
+    )
+    app.worker_main(
+        ["worker", f"--concurrency={concurrency}", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    )
 
 
 @click.group()
@@ -44,12 +110,36 @@ def _admin_sessions(database: str | None) -> Any:
     config: dict[str, Any] = {"RESUME_JOBS": False}
     if database:
         config["DATABASE_URL"] = database
-    return create_app(config).extensions["binroute"]["sessions"]
+    try:
+        return create_app(config).extensions["binroute"]["sessions"]
+    except SchemaOutOfDate as exc:
+        _fail(str(exc))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+def _database_url(database: str | None) -> str:
+    """``--database``, else ``DATABASE_URL``, else the SQLite file ``serve`` uses by default."""
+    if database:
+        return database
+    return default_database_url()
+
+
+@click.group()
+def db() -> None:
+    """The database's schema: upgrade it after installing a newer binroute."""
+
+
+@db.command("upgrade")
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+def db_upgrade(database: str | None, revision: str) -> None:
+    """Upgrade the database's schema (keeping its data); prints the revisions before and after."""
+    before, after = upgrade(_database_url(database), revision)
+    click.echo(f"database schema: {before or 'empty'} -> {after} (newest {head_revision()})")
 
 
 @orgs.command("create")

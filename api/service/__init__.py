@@ -6,7 +6,7 @@ handlers), :mod:`.auth` (API keys, roles, request-rate and upload limits),
 :mod:`.schemas` (pydantic request and response models), :mod:`.openapi` (the
 OpenAPI document), :mod:`.blueprints` (one module per resource), :mod:`.store`
 (organisation scoping and storage helpers the blueprints share), :mod:`.db`
-(SQLAlchemy models), :mod:`.upgrade` (a database from before organisations),
+(SQLAlchemy models), :mod:`.migrate` (Alembic migrations, :mod:`.migrations`),
 :mod:`.jobs` and :mod:`.solve_job` (background solves, each in its own
 process), :mod:`.client` (a small client for tests and benchmarks).
 """

@@ -2,7 +2,8 @@
 
 Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
-(50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``PLAN_TIME_LIMIT_S`` (upper
+(50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves run in
+local processes; a Redis URL: on the task queue, for ``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper
 bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off).
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, request
 
@@ -26,6 +27,32 @@ from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import JobRunner
+from .migrate import ensure_current
+
+if TYPE_CHECKING:
+    from .tasks import QueueRunner
+
+
+def default_database_url() -> str:
+    """``DATABASE_URL`` from the environment, else a SQLite file in the app's instance folder."""
+    instance = Path(Flask(__name__, instance_relative_config=True).instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'binroute.sqlite3'}"
+
+
+def _runner(config: Any, factory: Any, files: Path) -> JobRunner | QueueRunner:
+    """Solves on the task queue when ``BROKER_URL`` is set, else in local processes."""
+    if config.get("BROKER_URL"):
+        from .tasks import QueueRunner
+
+        return QueueRunner(config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"])
+    return JobRunner(
+        config["DATABASE_URL"],
+        factory,
+        files,
+        workers=config["SOLVE_WORKERS"],
+        max_time_limit_s=config["PLAN_TIME_LIMIT_S"],
+    )
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -33,11 +60,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
-        DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{Path(app.instance_path) / 'binroute.sqlite3'}",
+        DATABASE_URL=default_database_url(),
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
         SOLVE_WORKERS=1,
         PLAN_TIME_LIMIT_S=300.0,
         CORS_ORIGINS=None,
+        BROKER_URL=None,
         RESUME_JOBS=True,
         ORG_MAX_SOLVES=4,
         ORG_MAX_READINGS=20_000_000,
@@ -47,6 +75,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
+    try:
+        ensure_current(engine)
+    except Exception:
+        engine.dispose()
+        raise
     factory = sessions(engine)
     files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
     files.mkdir(parents=True, exist_ok=True)
@@ -54,13 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "engine": engine,
         "sessions": factory,
         "files": files,
-        "jobs": JobRunner(
-            app.config["DATABASE_URL"],
-            factory,
-            files,
-            workers=app.config["SOLVE_WORKERS"],
-            max_time_limit_s=app.config["PLAN_TIME_LIMIT_S"],
-        ),
+        "jobs": _runner(app.config, factory, files),
     }
 
     @app.before_request

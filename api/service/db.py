@@ -1,9 +1,11 @@
 """Storage: SQLAlchemy 2 models, SQLite by default, any database by URL.
 
-Tables are created on start, and a database from before organisations is
-upgraded (:mod:`.upgrade`). Readings are unique per ``(scenario, bin,
-timestamp)`` and collections per ``(scenario, bin, collected_at)``, so ingest
-is idempotent.
+The schema is Alembic's (:mod:`.migrate`, revisions in :mod:`.migrations`): a
+fresh database is created at the newest revision on start, an older one is
+upgraded by ``binroute db upgrade``; a model added here needs a revision too
+(``tests/api/service/test_migrations.py`` compares the two). Readings are
+unique per ``(scenario, bin, timestamp)`` and collections per ``(scenario,
+bin, collected_at)``, so ingest is idempotent.
 
 Every stored object belongs to one organisation: a model that inherits
 :class:`OrgOwned` gets an ``org_id`` column, and :func:`api.service.store.scoped`
@@ -24,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -34,10 +37,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from .upgrade import upgrade_schema
-
 #: Roles, weakest first; each may do what the ones before it may.
 ROLES = ("viewer", "planner", "admin")
+#: The organisation that receives the objects of a database from before organisations.
+DEFAULT_ORG = "default"
 
 
 def now() -> datetime:
@@ -83,6 +86,19 @@ class ScenarioRow(OrgOwned, Base):
     fleet_json: Mapped[str] = mapped_column(Text)
     bins_csv: Mapped[str] = mapped_column(Text)
     network_file: Mapped[str] = mapped_column(String(500))  # server-side path chosen by the server
+    #: The network's content in :class:`NetworkBlob`, so a worker on any machine can solve the scenario.
+    network_sha256: Mapped[str | None] = mapped_column(ForeignKey("network_blobs.sha256"), nullable=True)
+
+
+class NetworkBlob(Base):
+    """A road network file, stored once by the SHA-256 of its bytes (scenarios with the same file share it)."""
+
+    __tablename__ = "network_blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    suffix: Mapped[str] = mapped_column(String(20))  # .osm.pbf, .osm, ...: how geo reads it
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
 class ReadingRow(OrgOwned, Base):
@@ -143,6 +159,7 @@ class AuditRow(OrgOwned, Base):
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (SQLite: foreign keys on, WAL, a busy timeout); the schema is :mod:`.migrate`'s."""
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
@@ -154,8 +171,6 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
-    Base.metadata.create_all(engine)
-    upgrade_schema(engine, Base.metadata)
     return engine
 
 

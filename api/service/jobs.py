@@ -105,5 +105,8 @@ class JobRunner:
             self._fail(plan_id, f"the solver stopped unexpectedly (exit code {proc.returncode})")
 
     def shutdown(self) -> None:
-        """Stop taking solves; queued ones are dropped (they are queued again on the next start)."""
+        """Stop taking solves and close idle database connections; queued solves are queued again on the next start."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        bind = self.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()

@@ -1,8 +1,14 @@
 """One background solve: ``python -P -m api.service.solve_job DATABASE_URL PLAN_ID WORKDIR``.
 
-Writes the scenario from the database into a temporary directory, runs the
-same pipeline as ``binroute plan``, and stores the summary, GeoJSON and map
-page, or the error, on the plan row.
+Writes the scenario from the database into a temporary directory (its road
+network from the database's content-addressed copy, cached in
+``WORKDIR/networks``), runs the same pipeline as ``binroute plan``, and stores
+the summary, GeoJSON and map page, or the error, on the plan row. The same
+:func:`solve_plan` runs inside a Celery worker (:mod:`.tasks`).
+
+Completion is idempotent: the outcome is stored only while the plan is still
+``queued`` or ``running``, so a plan solved twice (a redelivered task, a
+second worker) is stored once, and a plan deleted meanwhile stays deleted.
 """
 
 from __future__ import annotations
@@ -11,18 +17,22 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
 from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from .networks import network_path
+
+ACTIVE = ("queued", "running")
 
 
-def export_scenario(session: Session, scenario: ScenarioRow, target: Path) -> None:
-    """Write a stored scenario as a scenario directory (readings, and collections when it has any)."""
+def export_scenario(session: Session, scenario: ScenarioRow, target: Path, cache: Path) -> None:
+    """Write a stored scenario as a directory: readings, collections if any, its network from ``cache``."""
     target.mkdir(parents=True, exist_ok=True)
     (target / "fleet.json").write_text(scenario.fleet_json, encoding="utf-8")
     (target / "bins.csv").write_text(scenario.bins_csv, encoding="utf-8")
@@ -40,33 +50,71 @@ def export_scenario(session: Session, scenario: ScenarioRow, target: Path) -> No
         table = pd.DataFrame(logged, columns=["bin_id", "collected_at", "fill_pct", "kg"])
         table["collected_at"] = [ts.isoformat() + "Z" for ts in table["collected_at"]]
         table.to_csv(target / "collections.csv", index=False)
-    (target / "scenario.json").write_text(json.dumps({"network": scenario.network_file}), encoding="utf-8")
+    network = network_path(session, scenario, cache)
+    (target / "scenario.json").write_text(json.dumps({"network": str(network)}), encoding="utf-8")
 
 
-def main(argv: list[str]) -> int:
-    """Solve the plan ``argv`` names and store the outcome on its row; 0 unless the process itself failed."""
-    url, plan_id, workdir = argv
-    factory = sessions(make_engine(url))
+def finish_plan(factory: sessionmaker[Session], plan_id: str, **outcome: Any) -> bool:
+    """Store a solve's outcome unless the plan is finished or gone; whether it was stored."""
+    with factory() as s:
+        done = s.execute(
+            update(PlanRow)
+            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE))
+            .values(**outcome, finished=now())
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        return bool(cast(CursorResult[Any], done).rowcount)
+
+
+def start_plan(factory: sessionmaker[Session], plan_id: str) -> bool:
+    """Mark a queued (or orphaned running) plan running; ``False`` if it is finished or gone."""
+    with factory() as s:
+        started = s.execute(
+            update(PlanRow)
+            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE))
+            .values(status="running", started=now())
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        return bool(cast(CursorResult[Any], started).rowcount)
+
+
+def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> bool:
+    """Solve one plan and store the outcome (see :func:`finish_plan`); whether it was stored."""
+    workdir.mkdir(parents=True, exist_ok=True)
     with factory() as s:
         plan = s.get(PlanRow, plan_id)
-        if plan is None:
-            return 0
+        if plan is None or plan.status not in ACTIVE:
+            return False
         scenario = s.get(ScenarioRow, plan.scenario_id)
         options = json.loads(plan.options_json)
         try:
             with tempfile.TemporaryDirectory(dir=workdir) as tmp:
                 assert scenario is not None
-                export_scenario(s, scenario, Path(tmp) / "scenario")
+                export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks")
                 scn = load_scenario(Path(tmp) / "scenario")
                 result = plan_scenario(scn, PlanOptions.from_json(options))
-            plan.summary_json = json.dumps(result.plan)
-            plan.geojson = json.dumps(result.geojson, separators=(",", ":"))
-            plan.map_html = map_html(result.geojson, result.plan, tiles=options.get("tiles"))
-            plan.status = "done"
         except USER_ERRORS as exc:
-            plan.status, plan.error = "failed", str(exc)
-        plan.finished = now()
-        s.commit()
+            return finish_plan(factory, plan_id, status="failed", error=str(exc))
+    return finish_plan(
+        factory,
+        plan_id,
+        status="done",
+        summary_json=json.dumps(result.plan),
+        geojson=json.dumps(result.geojson, separators=(",", ":")),
+        map_html=map_html(result.geojson, result.plan, tiles=options.get("tiles")),
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Solve the plan ``argv`` names and store the outcome on its row; 0 unless the process itself failed."""
+    url, plan_id, workdir = argv
+    engine = make_engine(url)
+    try:
+        solve_plan(sessions(engine), plan_id, Path(workdir))
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -204,5 +204,6 @@ def _insert_new(s: Session, model: Any, rows: list[dict[str, Any]]) -> int:
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH):
         stmt = insert(model).values(rows[start : start + INSERT_BATCH]).on_conflict_do_nothing()
-        inserted += getattr(s.execute(stmt), "rowcount", 0) or 0
+        # RETURNING counts what went in on every backend (psycopg reports no rowcount here).
+        inserted += len(s.execute(stmt.returning(model.id)).all())
     return inserted

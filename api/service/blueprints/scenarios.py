@@ -23,6 +23,7 @@ from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_flee
 from ..auth import require
 from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, new_id
 from ..errors import APIError
+from ..networks import forget_network, network_path, store_network
 from ..schemas import ListQuery, ScenarioJsonIn
 from ..store import (
     audit,
@@ -122,8 +123,9 @@ def create_scenario() -> ResponseReturnValue:
             )
             if network_from is not None:
                 source = find_scenario(s, network_from)
-                suffix = next(x for x in OSM_SUFFIXES if source.network_file.endswith(x))
-                shutil.copy(source.network_file, folder / f"network{suffix}")
+                origin = network_path(s, source, data_dir() / "networks" / "by-content")
+                suffix = next(x for x in OSM_SUFFIXES if origin.name.endswith(x))
+                shutil.copy(origin, folder / f"network{suffix}")
             target = data_dir() / "networks" / f"{row.id}{suffix}"
             target.parent.mkdir(exist_ok=True)
             shutil.move(str(folder / f"network{suffix}"), target)
@@ -133,6 +135,7 @@ def create_scenario() -> ResponseReturnValue:
                 target.unlink(missing_ok=True)
                 raise APIError(422, "invalid_network", str(exc).replace(str(target), "network file")) from exc
             row.network_file = str(target)
+            row.network_sha256 = store_network(s, target)
             s.add(row)
             s.flush()
             if readings_df is not None:
@@ -180,7 +183,10 @@ def delete_scenario(scenario_id: str) -> ResponseReturnValue:
         s.execute(delete(CollectionRow).where(CollectionRow.scenario_id == scenario_id))
         s.execute(delete(PlanRow).where(PlanRow.scenario_id == scenario_id))
         Path(row.network_file).unlink(missing_ok=True)
+        digest = row.network_sha256
         s.delete(row)
+        s.flush()
+        forget_network(s, digest, but=scenario_id)
         audit(s, "delete", "scenario", scenario_id, {"name": row.name})
         s.commit()
     return Response(status=204)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import pytest
+
+from .servers import new_database, postgres_server
 
 N_BINS = 30
 
@@ -19,3 +23,20 @@ def small(sample_dir, tmp_path_factory):
     (folder / "fleet.json").write_bytes((sample_dir / "fleet.json").read_bytes())
     (folder / "network.osm.pbf").write_bytes((sample_dir / "network.osm.pbf").read_bytes())
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """The URL of a real PostgreSQL server started for the session; skips where the binaries are absent."""
+    with postgres_server(tmp_path_factory.mktemp("pg")) as url:
+        if url is None:
+            pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh empty database: a SQLite file, and a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    return new_database(request.getfixturevalue("postgres"), f"t_{uuid.uuid4().hex[:12]}")

@@ -18,12 +18,11 @@ from api.service.db import create_key, create_org
 from .conftest import N_BINS
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("api")
+def test_app(database_url: str, root):
+    """The app the tests in this module share, on ``database_url``, with a planner and a viewer key."""
     application = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
+            "DATABASE_URL": database_url,
             "DATA_DIR": str(root / "data"),
             "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
             "PLAN_TIME_LIMIT_S": 60,
@@ -36,6 +35,16 @@ def app(tmp_path_factory):
             "planner": create_key(s, "p", "planner", org)[1],
             "viewer": create_key(s, "v", "viewer", org)[1],
         }
+    return application
+
+
+test_app.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    application = test_app(f"sqlite:///{root / 'db.sqlite3'}", root)
     yield application
     application.extensions["binroute"]["jobs"].shutdown()
 
@@ -402,7 +411,9 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
 def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
     """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
     from api.service.jobs import solve_command
+    from api.service.migrate import upgrade
 
+    upgrade(f"sqlite:///{tmp_path / 'db.sqlite3'}")  # a server's database is always at the newest schema
     (tmp_path / "api").mkdir()
     (tmp_path / "api" / "__init__.py").write_text("raise SystemExit(7)\n")
     cmd = solve_command(f"sqlite:///{tmp_path / 'db.sqlite3'}", "no-such-plan", tmp_path)

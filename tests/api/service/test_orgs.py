@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from api.service import create_app
 from api.service.client import multipart_body
 from api.service.db import ApiKey, AuditRow, Base, PlanRow, create_key, create_org
+from api.service.migrate import SchemaOutOfDate
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 ORGS = ("north", "south")
@@ -251,7 +252,7 @@ def test_limits_answer_429_with_retry_after(tmp_path, small):
 
 
 def test_old_database_moves_into_a_default_organisation(tmp_path):
-    """A database from before organisations opens: its rows join organisation 'default' and its keys still work."""
+    """An old database, after `db upgrade`: its rows join organisation 'default' and its keys still work."""
     db = tmp_path / "old.sqlite3"
     secret = "br_old-secret"
     con = sqlite3.connect(db)
@@ -272,6 +273,9 @@ def test_old_database_moves_into_a_default_organisation(tmp_path):
     con.commit()
     con.close()
     url = f"sqlite:///{db}"
+    with pytest.raises(SchemaOutOfDate):
+        _make_app(tmp_path, DATABASE_URL=url)
+    _cli("db", "upgrade", "--database", url, cwd=tmp_path)
     app = _make_app(tmp_path, DATABASE_URL=url)
     again = _make_app(tmp_path / "again", DATABASE_URL=url)  # a second start changes nothing
     try:

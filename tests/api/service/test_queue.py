@@ -1,0 +1,154 @@
+"""Solves on the task queue: a real redis-server and real `binroute worker` processes (skipped without redis)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from api.service import create_app
+from api.service.db import PlanRow, ScenarioRow, create_key, create_org
+from api.service.solve_job import finish_plan
+
+from .servers import redis_server
+from .test_http import multipart, scenario_files
+
+PLAN = {"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}
+
+
+@pytest.fixture(scope="module")
+def redis():
+    """The URL of a redis-server started for these tests."""
+    with redis_server() as url:
+        if url is None:
+            pytest.skip("redis-server is not installed")
+        yield url
+
+
+@contextmanager
+def worker(broker: str, database: str, workdir: Path, *options: str):
+    """`binroute worker` in its own process group (so a test can kill it and its pool like a lost machine)."""
+    log = (workdir.parent / f"{workdir.name}.log").open("w")
+    cmd = [sys.executable, "-m", "api.cli", "worker", "--broker", broker, "--database", database]
+    proc = subprocess.Popen(
+        [*cmd, "--workdir", str(workdir), *options],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def _queued_app(database_url: str, broker: str, root: Path, small: Path):
+    """An app that queues solves on ``broker``, with a scenario whose network file is gone from the server's disk."""
+    app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(root / "server"), "BROKER_URL": broker})
+    with app.extensions["binroute"]["sessions"]() as s:
+        key = create_key(s, "p", "planner", create_org(s, "queue town").id)[1]
+    body, ctype = multipart("queued", scenario_files(small))
+    resp = app.test_client().post("/api/v1/scenarios", data=body, content_type=ctype, headers={"X-API-Key": key})
+    assert resp.status_code == 201, resp.json
+    with app.extensions["binroute"]["sessions"]() as s:
+        Path(s.get(ScenarioRow, resp.json["id"]).network_file).unlink()  # workers read it from the database
+    return app, key, resp.json["id"]
+
+
+def _wait(app, key: str, plan_id: str, statuses: tuple[str, ...], timeout: float = 240) -> dict:
+    end = time.time() + timeout
+    while time.time() < end:
+        plan = app.test_client().get(f"/api/v1/plans/{plan_id}", headers={"X-API-Key": key}).json
+        if plan["status"] in statuses:
+            return plan
+        time.sleep(0.3)
+    raise AssertionError(f"plan {plan_id} did not reach {statuses}")
+
+
+def test_a_worker_solves_a_queued_plan_once(redis, database_url, small, tmp_path):
+    """`serve --broker` queues; `binroute worker` (own scratch folder) solves it; a second completion is ignored."""
+    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    try:
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})
+        assert resp.status_code == 202
+        plan_id = resp.json["id"]
+        with worker(redis, database_url, tmp_path / "worker", "--concurrency", "1"):
+            plan = _wait(app, key, plan_id, ("done", "failed"))
+        assert plan["status"] == "done", plan
+        factory = app.extensions["binroute"]["sessions"]
+        assert not finish_plan(factory, plan_id, status="failed", error="a second solve")  # stored once
+        with factory() as s:
+            row = s.get(PlanRow, plan_id)
+            assert row.status == "done" and row.error is None
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path):
+    """kill -9 of a worker (and its pool) mid-solve: the task goes back on the queue and another worker finishes it."""
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    fast = ("--concurrency", "1", "--visibility-timeout", "3")
+    try:
+        body = {**PLAN, "time_limit_s": 20}
+        plan_id = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
+        plan_id = plan_id.json["id"]
+        with worker(redis, database_url, tmp_path / "first", *fast) as first:
+            _wait(app, key, plan_id, ("running",), timeout=120)
+            time.sleep(2)
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+        with worker(redis, database_url, tmp_path / "second", *fast):
+            plan = _wait(app, key, plan_id, ("done", "failed"))
+        assert plan["status"] == "done", plan
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_time_limits_come_from_the_plan():
+    """A task's soft limit is the plan's own time limit plus the grace (the server's bound without one)."""
+    from api.service.jobs import GRACE_S
+    from api.service.tasks import HARD_AFTER_S, time_limits
+
+    assert time_limits('{"time_limit_s": 10}', 300) == (10 + GRACE_S, 10 + GRACE_S + HARD_AFTER_S)
+    assert time_limits('{"solution_limit": 5}', 300)[0] == 300 + GRACE_S
+
+
+def test_networks_are_stored_once_by_content(small, tmp_path):
+    """Two scenarios with the same network file share one blob; it goes with the last scenario that uses it."""
+    from sqlalchemy import func, select
+
+    from api.service.db import NetworkBlob
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DATA_DIR": str(tmp_path / "data")})
+    try:
+        with app.extensions["binroute"]["sessions"]() as s:
+            key = {"X-API-Key": create_key(s, "p", "planner", create_org(s, "blobs").id)[1]}
+        client, ids = app.test_client(), []
+        for name in ("one", "two"):
+            body, ctype = multipart(name, scenario_files(small, readings=False))
+            ids.append(client.post("/api/v1/scenarios", data=body, content_type=ctype, headers=key).json["id"])
+        blobs = select(func.count()).select_from(NetworkBlob)
+        with app.extensions["binroute"]["sessions"]() as s:
+            assert s.scalar(blobs) == 1
+        assert client.delete(f"/api/v1/scenarios/{ids[0]}", headers=key).status_code == 204
+        with app.extensions["binroute"]["sessions"]() as s:
+            assert s.scalar(blobs) == 1
+        assert client.delete(f"/api/v1/scenarios/{ids[1]}", headers=key).status_code == 204
+        with app.extensions["binroute"]["sessions"]() as s:
+            assert s.scalar(blobs) == 0
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
