@@ -16,6 +16,19 @@ def _round(coords: np.ndarray) -> list[list[float]]:
     return np.round(np.asarray(coords, dtype=float), 7).tolist()
 
 
+def line_through(pieces: Iterable[np.ndarray]) -> np.ndarray:
+    """One line through consecutive ``(k, 2)`` pieces, without repeated positions.
+
+    A LineString needs two positions, so a drive of zero length gives its
+    one position twice.
+    """
+    coords = np.vstack(list(pieces))
+    keep = np.ones(len(coords), dtype=bool)
+    keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
+    coords = coords[keep]
+    return coords if len(coords) >= 2 else np.vstack([coords[:1], coords[:1]])
+
+
 def line_feature(coords: np.ndarray, properties: Mapping[str, Any]) -> dict[str, Any]:
     """A LineString feature from ``(k, 2)`` lon/lat coordinates."""
     return {

@@ -20,12 +20,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .network import FloatArray, IntArray, RoadNetwork
-from .restrictions import SCOPE_ALL, SCOPE_HGV, SCOPE_NOT_HGV
+from .restrictions import binding_scopes
 from .snap import LEFT, RIGHT, Snapped
 from .turns import Drive, Places, TurnGraph, TurnPathFinder, turn_matrices
 
@@ -317,6 +318,11 @@ class KerbsideModel:
             raise ValueError(f"slot {slot} has no place for this vehicle profile")
         return int(hit[0])
 
+    @cached_property
+    def banned(self) -> frozenset[tuple[int, int]]:
+        """The turns OSM restrictions forbid this profile (computed once, for auditing its drives)."""
+        return banned_turns(self.turns.rg.net, hgv=self.turns.rg.profile.is_hgv)
+
     def side(self, slot: int) -> str:
         """Where the bin in ``slot`` stands as the lorry passes: ``"kerb"``, ``"off-side"`` or ``""``."""
         return self.stops.side[self.place(slot)]
@@ -350,9 +356,12 @@ def kerbside_model(
     )
 
 
-def illegal_turns(net: RoadNetwork, edges: Sequence[int], *, hgv: bool = True) -> int:
-    """How many consecutive pairs of ``edges`` (a drive) make a turn an OSM restriction forbids."""
-    scopes = [SCOPE_ALL, SCOPE_HGV] if hgv else [SCOPE_ALL, SCOPE_NOT_HGV]
-    binding = np.isin(net.ban_scope, scopes)
-    banned = set(zip(net.ban_from[binding].tolist(), net.ban_to[binding].tolist(), strict=True))
+def banned_turns(net: RoadNetwork, *, hgv: bool = True) -> frozenset[tuple[int, int]]:
+    """The ``(from edge, to edge)`` turns an OSM restriction forbids a vehicle (heavy goods or not)."""
+    binding = np.isin(net.ban_scope, binding_scopes(hgv))
+    return frozenset(zip(net.ban_from[binding].tolist(), net.ban_to[binding].tolist(), strict=True))
+
+
+def illegal_turns(banned: frozenset[tuple[int, int]], edges: Sequence[int]) -> int:
+    """How many consecutive pairs of ``edges`` (a drive) make a turn in ``banned`` (see :func:`banned_turns`)."""
     return sum((a, b) in banned for a, b in itertools.pairwise(edges))

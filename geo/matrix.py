@@ -27,6 +27,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
+from .geojson import line_through
 from .network import FloatArray, RoadNetwork, VehicleProfile
 from .snap import Snapped
 
@@ -406,9 +407,4 @@ class PathFinder:
         if len(stops) < 2:
             i = stops[0]
             return np.array([[self.snapped.lon[i], self.snapped.lat[i]]] * 2)
-        coords = np.vstack([self.path(a, b) for a, b in itertools.pairwise(stops)])
-        keep = np.ones(len(coords), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
-        coords = coords[keep]
-        # A valid LineString needs two positions, even for a drive of zero length.
-        return coords if len(coords) >= 2 else np.vstack([coords, coords])
+        return line_through(self.path(a, b) for a, b in itertools.pairwise(stops))

@@ -39,6 +39,11 @@ SCOPE_ALL, SCOPE_HGV, SCOPE_NOT_HGV = 0, 1, 2
 _GOODS = frozenset({"hgv", "goods"})
 
 
+def binding_scopes(hgv: bool) -> list[int]:
+    """The scopes of forbidden turns that bind a vehicle (a heavy goods vehicle or not)."""
+    return [SCOPE_ALL, SCOPE_HGV] if hgv else [SCOPE_ALL, SCOPE_NOT_HGV]
+
+
 @dataclass(frozen=True)
 class RawRestriction:
     """A turn-restriction relation as read from OSM (ids, not network indices)."""

@@ -35,9 +35,10 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from shapely.ops import substring
 
+from .geojson import line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
 from .network import FloatArray, IntArray, RoadNetwork
-from .restrictions import SCOPE_ALL, SCOPE_HGV, SCOPE_NOT_HGV
+from .restrictions import binding_scopes
 
 DRIVING_SIDES = ("right", "left")
 U_TURN_MODES = ("dead_ends", "penalised")
@@ -155,7 +156,7 @@ def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
     back = net.edge_v[b] == net.edge_u[a]
     u_turn = (back & (np.abs(angle) >= U_TURN_DEG)) | (np.abs(angle) >= HAIRPIN_DEG) | (a == b)
     # Forbidden by turn restrictions that bind this profile.
-    scopes = [SCOPE_ALL, SCOPE_HGV] if rg.profile.is_hgv else [SCOPE_ALL, SCOPE_NOT_HGV]
+    scopes = binding_scopes(rg.profile.is_hgv)
     binding = np.isin(net.ban_scope, scopes)
     n_edges = net.n_edges
     banned_keys = np.unique(net.ban_from[binding] * n_edges + net.ban_to[binding])
@@ -453,13 +454,7 @@ class TurnPathFinder:
                 pieces.append(net.geometry[int(self.tg.state_edge[x])])
                 edges.append(int(self.tg.state_edge[x]))
                 self._note(x, y, u_turns)
-        coords = np.vstack(pieces)
-        keep = np.ones(len(coords), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
-        coords = coords[keep]
-        if len(coords) < 2:
-            coords = np.vstack([coords[:1], coords[:1]])
-        return Drive(coords, tuple(u_turns), tuple(edges))
+        return Drive(line_through(pieces), tuple(u_turns), tuple(edges))
 
     def _note(self, a: int, b: int, u_turns: list[tuple[int, str]]) -> None:
         kind = self._kind(a, b)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from geo import OSM_ATTRIBUTION, RoadNetwork
-from geo.geojson import feature_collection, line_feature, point_feature
+from geo.geojson import feature_collection, line_feature, line_through, point_feature
 from geo.territory import territory_overlap
 from routing import Problem, Solution
 from routing.decide import Decision
@@ -44,15 +44,6 @@ def route_legs(solution: Solution, travel: Travel) -> dict[str, list[list[Leg]]]
     }
 
 
-def _joined(pieces: Sequence[np.ndarray]) -> np.ndarray:
-    """One line through consecutive drives, without repeated positions (at least two positions)."""
-    coords = np.vstack(pieces)
-    keep = np.ones(len(coords), dtype=bool)
-    keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-9, axis=1)
-    coords = coords[keep]
-    return coords if len(coords) >= 2 else np.vstack([coords[:1], coords[:1]])
-
-
 def plan_geojson(
     scn: Scenario,
     options: PlanOptions,
@@ -75,7 +66,7 @@ def plan_geojson(
         if not route.used:
             continue
         for n, (trip, trip_legs) in enumerate(zip(route.trips(), legs[route.vehicle_id], strict=True), start=1):
-            coords = _joined([leg.coords for leg in trip_legs])
+            coords = line_through(leg.coords for leg in trip_legs)
             feats.append(
                 line_feature(
                     coords,

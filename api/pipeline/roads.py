@@ -84,8 +84,7 @@ class Travel:
         drive = model.drive(a, b)
         net = model.turns.rg.net
         turns = [(float(net.lon[n]), float(net.lat[n]), reason) for n, reason in drive.u_turns]
-        illegal = illegal_turns(net, drive.edges, hgv=self.profiles[vehicle_id].is_hgv)
-        return Leg(drive.coords, turns, illegal)
+        return Leg(drive.coords, turns, illegal_turns(model.banned, drive.edges))
 
     def route(self, vehicle_id: str, locations: Sequence[int]) -> list[Leg]:
         """The legs of a drive through ``locations`` in order."""
