@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.service.client import served
+from api.service.client import schemathesis_command, served
 
 from .common import write_results
 
@@ -41,26 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         with served(db, cwd=cwd, options=("--rate-limit", "off")) as base:
             run = subprocess.run(
-                [
-                    str(Path(sys.executable).parent / "schemathesis"),
-                    "run",
-                    f"{base}/api/v1/openapi.json",
-                    "--header",
-                    f"X-API-Key: {key.split()[2]}",
-                    "--checks",
-                    "all",
-                    "--exclude-checks",
-                    "positive_data_acceptance",
-                    "--phases",
-                    "examples,coverage,fuzzing,stateful",
-                    "--max-examples",
-                    str(args.max_examples),
-                    "--seed",
-                    str(args.seed),
-                    "--workers",
-                    "1",
-                    "--no-color",
-                ],
+                schemathesis_command(base, key.split()[2], max_examples=args.max_examples, seed=args.seed),
                 capture_output=True,
                 text=True,
                 cwd=cwd,

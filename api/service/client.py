@@ -79,3 +79,33 @@ def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def schemathesis_command(base_url: str, api_key: str, *, max_examples: int, seed: int) -> list[str]:
+    """The schemathesis run the tests and ``benchmarks.fuzz`` make against ``base_url``'s OpenAPI document.
+
+    Every phase (examples, coverage, fuzzing, stateful) and every check but
+    positive-data acceptance: a fleet or bins table can match the document's
+    shapes and still be refused (422) for what it means (a vehicle with an
+    unknown depot). Needs the ``schemathesis`` dev dependency beside Python.
+    """
+    return [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        f"{base_url}/api/v1/openapi.json",
+        "--header",
+        f"X-API-Key: {api_key}",
+        "--checks",
+        "all",
+        "--exclude-checks",
+        "positive_data_acceptance",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(max_examples),
+        "--seed",
+        str(seed),
+        "--workers",
+        "1",
+        "--no-color",
+    ]

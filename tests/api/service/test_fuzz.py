@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api.service.client import served
+from api.service.client import schemathesis_command, served
 
 #: Fixed seed and a bounded number of cases per operation and phase: a few hundred requests, well under 60 s.
 SEED, MAX_EXAMPLES = 17, 12
@@ -29,26 +29,7 @@ def test_schemathesis_finds_nothing(tmp_path):
     secret = _cli("keys", "create", "--org", org_id, "--name", "f", "--role", "admin", "--database", db, cwd=tmp_path)
     with served(db, cwd=tmp_path, options=("--rate-limit", "off")) as base:
         run = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "schemathesis"),
-                "run",
-                f"{base}/api/v1/openapi.json",
-                "--header",
-                f"X-API-Key: {secret.split()[2]}",
-                "--checks",
-                "all",
-                "--exclude-checks",
-                "positive_data_acceptance",
-                "--phases",
-                "examples,coverage,fuzzing,stateful",
-                "--max-examples",
-                str(MAX_EXAMPLES),
-                "--seed",
-                str(SEED),
-                "--workers",
-                "1",
-                "--no-color",
-            ],
+            schemathesis_command(base, secret.split()[2], max_examples=MAX_EXAMPLES, seed=SEED),
             capture_output=True,
             text=True,
             cwd=tmp_path,
