@@ -92,6 +92,18 @@ def naive_utc(t: Any) -> Any:
     return (ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).to_pydatetime()
 
 
+def series_page(s: Session, model: Any, at: Any, scenario_id: str, q: Any) -> tuple[list[Any], int]:
+    """One page of a scenario's time series (readings, collections): by ``q.bin_id`` and ``at`` in [start, end]."""
+    cond = [model.scenario_id == scenario_id]
+    if q.bin_id:
+        cond.append(model.bin_id == q.bin_id)
+    if q.start is not None:
+        cond.append(at >= naive_utc(q.start))
+    if q.end is not None:
+        cond.append(at <= naive_utc(q.end))
+    return rows_page(s, model, q, (model.bin_id, at), tuple(cond))
+
+
 def page(items: list[Any], total: int, q: Any) -> Response:
     """A page of items as JSON, with the total and the query's limit and offset."""
     return jsonify({"items": items, "total": total, "limit": q.limit, "offset": q.offset})

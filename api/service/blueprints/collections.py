@@ -20,7 +20,7 @@ from ..auth import require
 from ..db import CollectionRow
 from ..errors import APIError
 from ..schemas import CollectionQuery, CollectionsIn
-from ..store import audit, find_scenario, insert_collections, naive_utc, page, rows_page, scenario_bin_ids
+from ..store import audit, find_scenario, insert_collections, page, scenario_bin_ids, series_page
 from ..validation import parse, parse_csv_body, parse_json
 
 collections = Blueprint("collections", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/collections")
@@ -74,15 +74,7 @@ def query_collections(scenario_id: str) -> ResponseReturnValue:
     q = parse(CollectionQuery, request.args.to_dict())
     with g.db() as s:
         find_scenario(s, scenario_id)
-        cond = [CollectionRow.scenario_id == scenario_id]
-        if q.bin_id:
-            cond.append(CollectionRow.bin_id == q.bin_id)
-        if q.start is not None:
-            cond.append(CollectionRow.collected_at >= naive_utc(q.start))
-        if q.end is not None:
-            cond.append(CollectionRow.collected_at <= naive_utc(q.end))
-        order = (CollectionRow.bin_id, CollectionRow.collected_at)
-        rows, total = rows_page(s, CollectionRow, q, order, tuple(cond))
+        rows, total = series_page(s, CollectionRow, CollectionRow.collected_at, scenario_id, q)
         items = [
             {"bin_id": r.bin_id, "collected_at": r.collected_at.isoformat() + "Z", "fill_pct": r.fill_pct, "kg": r.kg}
             for r in rows

@@ -12,7 +12,7 @@ from ...pipeline.scenario import load_readings
 from ..auth import require
 from ..db import ReadingRow
 from ..schemas import ReadingQuery, ReadingsIn
-from ..store import audit, find_scenario, insert_readings, naive_utc, page, rows_page, scenario_bin_ids
+from ..store import audit, find_scenario, insert_readings, page, scenario_bin_ids, series_page
 from ..validation import parse, parse_csv_body, parse_json
 
 readings = Blueprint("readings", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/readings")
@@ -51,13 +51,6 @@ def query_readings(scenario_id: str) -> ResponseReturnValue:
     q = parse(ReadingQuery, request.args.to_dict())
     with g.db() as s:
         find_scenario(s, scenario_id)
-        cond = [ReadingRow.scenario_id == scenario_id]
-        if q.bin_id:
-            cond.append(ReadingRow.bin_id == q.bin_id)
-        if q.start is not None:
-            cond.append(ReadingRow.ts >= naive_utc(q.start))
-        if q.end is not None:
-            cond.append(ReadingRow.ts <= naive_utc(q.end))
-        rows, total = rows_page(s, ReadingRow, q, (ReadingRow.bin_id, ReadingRow.ts), tuple(cond))
+        rows, total = series_page(s, ReadingRow, ReadingRow.ts, scenario_id, q)
         items = [{"bin_id": r.bin_id, "timestamp": r.ts.isoformat() + "Z", "fill_pct": r.fill_pct} for r in rows]
     return page(items, total, q)
