@@ -54,12 +54,12 @@ def export_scenario(session: Session, scenario: ScenarioRow, target: Path, cache
     (target / "scenario.json").write_text(json.dumps({"network": str(network)}), encoding="utf-8")
 
 
-def finish_plan(factory: sessionmaker[Session], plan_id: str, **outcome: Any) -> bool:
-    """Store a solve's outcome unless the plan is finished or gone; whether it was stored."""
+def finish_plan(factory: sessionmaker[Session], plan_id: str, *, model: Any = PlanRow, **outcome: Any) -> bool:
+    """Store a solve's outcome unless the plan (or another ``model``'s job) is finished or gone; whether it was."""
     with factory() as s:
         done = s.execute(
-            update(PlanRow)
-            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE))
+            update(model)
+            .where(model.id == plan_id, model.status.in_(ACTIVE))
             .values(**outcome, finished=now())
             .execution_options(synchronize_session=False)
         )

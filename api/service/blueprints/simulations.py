@@ -1,0 +1,169 @@
+"""``/api/v1/simulations``: simulate collection policies in the background, follow them, download the report.
+
+The same job as ``binroute simulate``: the request takes its options (the
+same defaults, bounds and messages), and days outside the readings or too
+little history before them are refused at once, naming ``from`` or ``to``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date as Date
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ...pipeline.scenario import FleetIn
+from ...pipeline.simulate import SimDateError, check_span
+from ..auth import require
+from ..db import ReadingRow, ScenarioRow, SimulationRow
+from ..errors import APIError
+from ..schemas import ListQuery, SimulationIn
+from ..store import audit, current_org, find_owned, find_scenario, page, rows_page
+from ..validation import parse, parse_json
+
+simulations = Blueprint("simulations", __name__, url_prefix="/api/v1")
+#: Simulation states that hold a slot.
+ACTIVE = ("queued", "running")
+
+
+def _simulation_out(row: SimulationRow) -> dict[str, Any]:
+    links = {"self": url_for("simulations.get_simulation", simulation_id=row.id)}
+    if row.status == "done":
+        links["report"] = url_for("simulations.simulation_report", simulation_id=row.id)
+    return {
+        "id": row.id,
+        "scenario_id": row.scenario_id,
+        "status": row.status,
+        "error": row.error,
+        "created": row.created.isoformat() + "Z",
+        "started": row.started.isoformat() + "Z" if row.started else None,
+        "finished": row.finished.isoformat() + "Z" if row.finished else None,
+        "options": json.loads(row.options_json),
+        "progress": {"days_done": row.days_done, "days_total": row.days_total},
+        "result": json.loads(row.result_json) if row.result_json else None,
+        "links": links,
+    }
+
+
+def _simulation(s: Session, simulation_id: str) -> SimulationRow:
+    row: SimulationRow = find_owned(s, SimulationRow, simulation_id, "simulation")
+    return row
+
+
+def _invalid(field: str, message: str) -> APIError:
+    """A 422 naming one field of the request, as a validation error would."""
+    return APIError(422, "validation_error", "the request is not valid", [{"field": field, "message": message}])
+
+
+def _reading_days(s: Session, scenario: ScenarioRow) -> tuple[Date | None, Date | None]:
+    """The days (in the fleet's timezone) of a scenario's first and last reading; ``None`` without readings."""
+    first, last = s.execute(
+        select(func.min(ReadingRow.ts), func.max(ReadingRow.ts)).where(ReadingRow.scenario_id == scenario.id)
+    ).one()
+    if first is None or last is None:
+        return None, None
+    tz = FleetIn.model_validate_json(scenario.fleet_json).timezone
+
+    def day(t: Any) -> Date:
+        return pd.Timestamp(t).tz_localize("UTC").tz_convert(tz).date()
+
+    return day(first), day(last)
+
+
+@simulations.post("/scenarios/<scenario_id>/simulations")
+@require("planner")
+def start_simulation(scenario_id: str) -> ResponseReturnValue:
+    """Queue a simulation with the request's options; 202 with its URL."""
+    body = parse_json(SimulationIn)
+    run = body.options()
+    limit = current_app.config["PLAN_TIME_LIMIT_S"]
+    if run.time_limit_s is not None and run.time_limit_s > limit:
+        raise _invalid("time_limit_s", f"at most {limit:g} s on this server")
+    with g.db() as s:
+        scenario = find_scenario(s, scenario_id)
+        try:
+            check_span(run.start, run.end, *_reading_days(s, scenario), names=("from", "to"))
+        except SimDateError as exc:
+            raise _invalid(exc.field, str(exc)) from exc
+        busy = s.scalar(
+            select(func.count())
+            .select_from(SimulationRow)
+            .where(SimulationRow.org_id == current_org(), SimulationRow.status.in_(ACTIVE))
+        )
+        cap = current_app.config["ORG_MAX_SIMULATIONS"]
+        if busy is not None and busy >= cap:
+            raise APIError(
+                429,
+                "too_many_simulations",
+                f"the organisation has {busy} simulations queued or running, its limit; try again when one is done",
+                {"limit": cap},
+                headers={"Retry-After": "60"},
+            )
+        row = SimulationRow(
+            org_id=current_org(),
+            scenario_id=scenario_id,
+            options_json=json.dumps({**run.as_json(), "policies": body.policies}),
+            days_done=0,
+            days_total=run.days * len(body.policies),
+        )
+        s.add(row)
+        s.flush()
+        audit(s, "simulate", "scenario", scenario_id, {"simulation_id": row.id})
+        s.commit()
+        out = _simulation_out(row)
+    current_app.extensions["binroute"]["simulations"].submit(row.id)
+    resp = jsonify(out)
+    resp.status_code = 202
+    resp.headers["Location"] = out["links"]["self"]
+    return resp
+
+
+@simulations.get("/simulations")
+@require("viewer")
+def list_simulations() -> ResponseReturnValue:
+    q = parse(ListQuery, request.args.to_dict())
+    with g.db() as s:
+        rows, total = rows_page(s, SimulationRow, q, (SimulationRow.created.desc(),))
+        return page([_simulation_out(r) for r in rows], total, q)
+
+
+@simulations.get("/simulations/<simulation_id>")
+@require("viewer")
+def get_simulation(simulation_id: str) -> ResponseReturnValue:
+    with g.db() as s:
+        return jsonify(_simulation_out(_simulation(s, simulation_id)))
+
+
+@simulations.get("/simulations/<simulation_id>/report")
+@require("viewer")
+def simulation_report(simulation_id: str) -> ResponseReturnValue:
+    """``report.html`` of a simulation that is done (409 before)."""
+    with g.db() as s:
+        row = _simulation(s, simulation_id)
+    if row.status != "done":
+        raise APIError(
+            409, "not_ready", f"simulation {simulation_id} is {row.status}", {"status": row.status, "error": row.error}
+        )
+    return Response(
+        row.report_html,
+        mimetype="text/html",
+        headers={"Content-Disposition": f'attachment; filename="simulation-{row.id}.html"'},
+    )
+
+
+@simulations.delete("/simulations/<simulation_id>")
+@require("planner")
+def delete_simulation(simulation_id: str) -> ResponseReturnValue:
+    with g.db() as s:
+        row = _simulation(s, simulation_id)
+        if row.status == "running":
+            raise APIError(409, "conflict", "the simulation is running; delete it when it is done or failed")
+        s.delete(row)
+        audit(s, "delete", "simulation", simulation_id)
+        s.commit()
+    return Response(status=204)
