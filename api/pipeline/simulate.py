@@ -84,14 +84,15 @@ class SimOptions:
         return (self.end - self.start).days + 1
 
     def as_json(self) -> dict[str, Any]:
-        """The options as JSON values (dates as ISO text), as a stored simulation keeps them."""
-        return {**dataclasses.asdict(self), "start": self.start.isoformat(), "end": self.end.isoformat()}
+        """The options as JSON values, the days as ``from`` and ``to`` in ISO text (as ``simulation.json`` has them)."""
+        out = dataclasses.asdict(self)
+        return {"from": out.pop("start").isoformat(), "to": out.pop("end").isoformat(), **out}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimOptions:
         """Options from :meth:`as_json`'s output; keys it does not know are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**{**known, "start": Date.fromisoformat(data["start"]), "end": Date.fromisoformat(data["end"])})
+        return cls(**known, start=Date.fromisoformat(data["from"]), end=Date.fromisoformat(data["to"]))
 
 
 def policies_from(texts: Sequence[str]) -> list[Policy]:

@@ -241,7 +241,9 @@ class PlanIn(_In):
         )
 
 
-class PlanOut(BaseModel):
+class JobOut(BaseModel):
+    """What every background job (a plan's solve, a simulation) answers with."""
+
     id: str
     scenario_id: str
     status: Literal["queued", "running", "done", "failed"]
@@ -250,8 +252,11 @@ class PlanOut(BaseModel):
     started: datetime | None = None
     finished: datetime | None = None
     options: dict[str, Any]
-    summary: dict[str, Any] | None = None
     links: dict[str, str]
+
+
+class PlanOut(JobOut):
+    summary: dict[str, Any] | None = None
 
 
 class PlanPage(Page):
@@ -318,18 +323,9 @@ class SimulationProgress(BaseModel):
     days_total: Annotated[int, Field(description="days times policies")]
 
 
-class SimulationOut(BaseModel):
-    id: str
-    scenario_id: str
-    status: Literal["queued", "running", "done", "failed"]
-    error: str | None = None
-    created: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
-    options: dict[str, Any]
+class SimulationOut(JobOut):
     progress: SimulationProgress
     result: Annotated[dict[str, Any] | None, Field(description="simulation.json, when done")] = None
-    links: dict[str, str]
 
 
 class SimulationPage(Page):

@@ -26,9 +26,9 @@ from ..pipeline import USER_ERRORS, load_scenario
 from ..pipeline.policies import PolicyError
 from ..pipeline.simulate import Progress, SimOptions, policies_from, simulate
 from ..pipeline.simulate_report import simulation_html
-from .db import ScenarioRow, SimulationRow, make_engine, sessions
+from .db import ScenarioRow, SimulationRow
 from .jobs import JobRunner
-from .solve_job import ACTIVE, export_scenario, finish_plan
+from .solve_job import ACTIVE, export_scenario, finish_plan, main
 
 
 def simulation_command(database_url: str, simulation_id: str, workdir: Path) -> list[str]:
@@ -103,16 +103,5 @@ def run_simulation(factory: sessionmaker[Session], simulation_id: str, workdir: 
     )
 
 
-def main(argv: list[str]) -> int:
-    """Run the simulation ``argv`` names and store the outcome on its row; 0 unless the process itself failed."""
-    url, simulation_id, workdir = argv
-    engine = make_engine(url)
-    try:
-        run_simulation(sessions(engine), simulation_id, Path(workdir))
-    finally:
-        engine.dispose()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], run=run_simulation))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -107,12 +108,15 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
     )
 
 
-def main(argv: list[str]) -> int:
-    """Solve the plan ``argv`` names and store the outcome on its row; 0 unless the process itself failed."""
+def main(argv: list[str], run: Callable[[sessionmaker[Session], str, Path], bool] = solve_plan) -> int:
+    """Solve the plan ``argv`` names (or ``run`` another job) and store the outcome on its row.
+
+    Returns 0 unless the process itself failed.
+    """
     url, plan_id, workdir = argv
     engine = make_engine(url)
     try:
-        solve_plan(sessions(engine), plan_id, Path(workdir))
+        run(sessions(engine), plan_id, Path(workdir))
     finally:
         engine.dispose()
     return 0

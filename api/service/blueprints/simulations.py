@@ -23,31 +23,31 @@ from ..auth import require
 from ..db import ReadingRow, ScenarioRow, SimulationRow
 from ..errors import APIError
 from ..schemas import ListQuery, SimulationIn
-from ..store import audit, current_org, find_owned, find_scenario, page, rows_page
+from ..store import (
+    accepted,
+    audit,
+    check_job_slots,
+    current_org,
+    delete_job,
+    find_owned,
+    find_scenario,
+    job_out,
+    page,
+    rows_page,
+)
 from ..validation import parse, parse_json
 
 simulations = Blueprint("simulations", __name__, url_prefix="/api/v1")
-#: Simulation states that hold a slot.
-ACTIVE = ("queued", "running")
 
 
 def _simulation_out(row: SimulationRow) -> dict[str, Any]:
-    links = {"self": url_for("simulations.get_simulation", simulation_id=row.id)}
-    if row.status == "done":
-        links["report"] = url_for("simulations.simulation_report", simulation_id=row.id)
-    return {
-        "id": row.id,
-        "scenario_id": row.scenario_id,
-        "status": row.status,
-        "error": row.error,
-        "created": row.created.isoformat() + "Z",
-        "started": row.started.isoformat() + "Z" if row.started else None,
-        "finished": row.finished.isoformat() + "Z" if row.finished else None,
-        "options": json.loads(row.options_json),
+    out = job_out(row, "simulations.get_simulation", simulation_id=row.id) | {
         "progress": {"days_done": row.days_done, "days_total": row.days_total},
         "result": json.loads(row.result_json) if row.result_json else None,
-        "links": links,
     }
+    if row.status == "done":
+        out["links"]["report"] = url_for("simulations.simulation_report", simulation_id=row.id)
+    return out
 
 
 def _simulation(s: Session, simulation_id: str) -> SimulationRow:
@@ -90,20 +90,7 @@ def start_simulation(scenario_id: str) -> ResponseReturnValue:
             check_span(run.start, run.end, *_reading_days(s, scenario), names=("from", "to"))
         except SimDateError as exc:
             raise _invalid(exc.field, str(exc)) from exc
-        busy = s.scalar(
-            select(func.count())
-            .select_from(SimulationRow)
-            .where(SimulationRow.org_id == current_org(), SimulationRow.status.in_(ACTIVE))
-        )
-        cap = current_app.config["ORG_MAX_SIMULATIONS"]
-        if busy is not None and busy >= cap:
-            raise APIError(
-                429,
-                "too_many_simulations",
-                f"the organisation has {busy} simulations queued or running, its limit; try again when one is done",
-                {"limit": cap},
-                headers={"Retry-After": "60"},
-            )
+        check_job_slots(s, SimulationRow, "ORG_MAX_SIMULATIONS", "too_many_simulations", "simulations", 60)
         row = SimulationRow(
             org_id=current_org(),
             scenario_id=scenario_id,
@@ -117,10 +104,7 @@ def start_simulation(scenario_id: str) -> ResponseReturnValue:
         s.commit()
         out = _simulation_out(row)
     current_app.extensions["binroute"]["simulations"].submit(row.id)
-    resp = jsonify(out)
-    resp.status_code = 202
-    resp.headers["Location"] = out["links"]["self"]
-    return resp
+    return accepted(out)
 
 
 @simulations.get("/simulations")
@@ -160,10 +144,5 @@ def simulation_report(simulation_id: str) -> ResponseReturnValue:
 @require("planner")
 def delete_simulation(simulation_id: str) -> ResponseReturnValue:
     with g.db() as s:
-        row = _simulation(s, simulation_id)
-        if row.status == "running":
-            raise APIError(409, "conflict", "the simulation is running; delete it when it is done or failed")
-        s.delete(row)
-        audit(s, "delete", "simulation", simulation_id)
-        s.commit()
-    return Response(status=204)
+        busy = "the simulation is running; delete it when it is done or failed"
+        return delete_job(s, _simulation(s, simulation_id), "simulation", busy)

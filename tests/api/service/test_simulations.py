@@ -56,7 +56,8 @@ def test_simulation_runs_the_cli_job(app, finished, small):
     assert finished["status"] == "done", finished
     assert finished["progress"] == {"days_done": 4, "days_total": 4}
     result = finished["result"]
-    assert finished["options"]["policies"] == BODY["policies"] and result["from"] == "2026-11-02"
+    assert finished["options"] == {**BODY, "time_limit_s": None, "seed": 0}
+    assert result["from"] == "2026-11-02" and result["to"] == "2026-11-03"
     options = SimOptions.given(date(2026, 11, 2), date(2026, 11, 3), None, 3, "ortools", 0)
     local = simulate(load_scenario(small), policies_from(BODY["policies"]), options, jobs=1)
     assert result["policies"] == local["policies"]
@@ -110,11 +111,17 @@ def test_bad_bodies_name_the_field(app, scenario, change, field, message):
     assert [d["field"] for d in details] == [field] and message in details[0]["message"], details
 
 
-def test_viewer_cannot_start_one(app, scenario):
-    resp = app.test_client().post(
-        f"/api/v1/scenarios/{scenario['id']}/simulations", json=BODY, headers=hdr(app, "viewer")
-    )
-    assert resp.status_code == 403
+def test_viewer_cannot_start_one_and_the_organisation_has_a_limit(app, scenario):
+    """Starting needs a planner key; past the organisation's simulations at once: 429 with Retry-After."""
+    client, url = app.test_client(), f"/api/v1/scenarios/{scenario['id']}/simulations"
+    assert client.post(url, json=BODY, headers=hdr(app, "viewer")).status_code == 403
+    app.config["ORG_MAX_SIMULATIONS"] = 0
+    try:
+        resp = client.post(url, json=BODY, headers=hdr(app))
+    finally:
+        app.config["ORG_MAX_SIMULATIONS"] = 2
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert resp.json["error"]["code"] == "too_many_simulations"
 
 
 def test_openapi_documents_simulations(app):
