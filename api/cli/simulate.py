@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ def simulate_command(
         raise ScenarioError(f"--policy: {exc}") from exc
     scn = load_scenario(scenario)
     options = SimOptions.given(start.date(), end.date(), time_limit, solution_limit, engine, seed)
-    result = simulate(scn, parsed, options, jobs=jobs or os.cpu_count(), progress=lambda step: progress(str(step)))
+    result = simulate(scn, parsed, options, jobs=jobs, progress=lambda step: progress(str(step)))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "simulation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     (out_dir / "report.html").write_text(simulation_html(result), encoding="utf-8")

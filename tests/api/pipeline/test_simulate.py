@@ -91,6 +91,13 @@ def test_bad_policy_names_what_is_wrong(text):
         parse_policy(text)
 
 
+def test_the_same_policy_twice_is_an_error():
+    """Policies are compared by their normalised names: the same one twice is refused."""
+    assert [p.name for p in policies_from(["predictive", "Threshold:80"])] == ["predictive", "threshold:80"]
+    with pytest.raises(PolicyError, match="the same policy is given twice"):
+        policies_from(["predictive", " Predictive"])
+
+
 def _cli(*args):
     cmd = [sys.executable, "-m", "api.cli", "simulate", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
@@ -100,7 +107,6 @@ def _cli(*args):
     ("args", "message"),
     [
         (["--from", "2026-11-01", "--to", "2026-11-02", "--policy", "weekly"], "policy 'weekly' not understood"),
-        (["--from", "2026-11-02", "--to", "2026-11-02", "--policy", "predictive", "--policy", "Predictive"], "twice"),
         (["--from", "2026-09-29", "--to", "2026-09-30", "--policy", "predictive"], "too little history"),
         (["--from", "2026-11-20", "--to", "2026-12-02", "--policy", "predictive"], "after the last reading"),
         (["--from", "2026-11-03", "--to", "2026-11-02", "--policy", "predictive"], "before --from"),

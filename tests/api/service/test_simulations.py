@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
 
 from api.pipeline import load_scenario
 from api.pipeline.simulate import SimOptions, policies_from, simulate
-from api.service.db import create_key, create_org
+from api.service.db import ScenarioRow, SimulationRow, create_key, create_org
+from api.service.simulate_job import run_simulation
 
 from .test_http import hdr, test_app, upload, wait_for
 
@@ -131,3 +133,33 @@ def test_openapi_documents_simulations(app):
     assert "/api/v1/simulations/{simulation_id}/report" in doc["paths"]
     props = doc["components"]["schemas"]["SimulationIn"]["properties"]
     assert {"from", "to", "policies", "time_limit_s", "solution_limit", "engine", "seed"} == set(props)
+
+
+def test_a_failing_job_is_stored_once(app, scenario, tmp_path):
+    """A job whose run hits bad input ends failed with the message; a second run of it stores nothing."""
+    factory = app.extensions["binroute"]["sessions"]
+    with factory() as s:
+        org = s.get(ScenarioRow, scenario["id"]).org_id
+        options = {**BODY, "policies": ["predictive"], "to": "2027-01-01"}  # past the data: checked again in the job
+        row = SimulationRow(org_id=org, scenario_id=scenario["id"], options_json=json.dumps(options), days_total=1)
+        s.add(row)
+        s.commit()
+    assert run_simulation(factory, row.id, tmp_path)
+    with factory() as s:
+        stored = s.get(SimulationRow, row.id)
+        assert stored.status == "failed" and "after the last reading" in stored.error
+    assert not run_simulation(factory, row.id, tmp_path)
+
+
+def test_deleting_the_scenario_deletes_its_simulations(app, small):
+    """A scenario's simulations go with it."""
+    client = app.test_client()
+    sid = upload(client, app, small, "short lived").json["id"]
+    factory = app.extensions["binroute"]["sessions"]
+    with factory() as s:
+        org = s.get(ScenarioRow, sid).org_id
+        row = SimulationRow(org_id=org, scenario_id=sid, status="failed", options_json="{}", days_total=1)
+        s.add(row)
+        s.commit()
+    assert client.delete(f"/api/v1/scenarios/{sid}", headers=hdr(app)).status_code == 204
+    assert client.get(f"/api/v1/simulations/{row.id}", headers=hdr(app, "viewer")).status_code == 404
