@@ -325,7 +325,9 @@ class SimulationProgress(BaseModel):
 
 class SimulationOut(JobOut):
     progress: SimulationProgress
-    result: Annotated[dict[str, Any] | None, Field(description="simulation.json, when done")] = None
+    result: Annotated[
+        dict[str, Any] | None, Field(description="simulation.json, when done (lists leave it out: null)")
+    ] = None
 
 
 class SimulationPage(Page):

@@ -40,10 +40,11 @@ from ..validation import parse, parse_json
 simulations = Blueprint("simulations", __name__, url_prefix="/api/v1")
 
 
-def _simulation_out(row: SimulationRow) -> dict[str, Any]:
+def _simulation_out(row: SimulationRow, *, result: bool = True) -> dict[str, Any]:
+    """A simulation's JSON; with ``result``, its ``simulation.json`` when done (lists leave it out)."""
     out = job_out(row, "simulations.get_simulation", simulation_id=row.id) | {
         "progress": {"days_done": row.days_done, "days_total": row.days_total},
-        "result": json.loads(row.result_json) if row.result_json else None,
+        "result": json.loads(row.result_json) if result and row.result_json else None,
     }
     if row.status == "done":
         out["links"]["report"] = url_for("simulations.simulation_report", simulation_id=row.id)
@@ -113,7 +114,7 @@ def list_simulations() -> ResponseReturnValue:
     q = parse(ListQuery, request.args.to_dict())
     with g.db() as s:
         rows, total = rows_page(s, SimulationRow, q, (SimulationRow.created.desc(),))
-        return page([_simulation_out(r) for r in rows], total, q)
+        return page([_simulation_out(r, result=False) for r in rows], total, q)
 
 
 @simulations.get("/simulations/<simulation_id>")
