@@ -10,14 +10,11 @@ import click
 
 from ..pipeline import load_scenario
 from ..pipeline.errors import ScenarioError
-from ..pipeline.policies import PolicyError, parse_policy
-from ..pipeline.simulate import SimOptions, simulate
+from ..pipeline.policies import PolicyError
+from ..pipeline.simulate import SimOptions, policies_from, simulate
 from ..pipeline.simulate_report import simulation_html
 from .console import progress, user_errors
 from .flags import solver_flags
-
-#: Solutions per day when neither limit is given: deterministic and quick.
-DEFAULT_SOLUTION_LIMIT = 30
 
 
 @click.command()
@@ -32,6 +29,12 @@ DEFAULT_SOLUTION_LIMIT = 30
     help="predictive, timetable:mon,thu or threshold:80; give --policy once per policy.",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Policies simulated at once, each in its own process (default: the number of cores).",
+)
 @solver_flags(default_time_limit_s=0)
 @user_errors
 def simulate_command(
@@ -40,6 +43,7 @@ def simulate_command(
     end: Any,
     policies: tuple[str, ...],
     out_dir: Path,
+    jobs: int | None,
     time_limit: float | None,
     solution_limit: int | None,
     engine: str,
@@ -48,19 +52,16 @@ def simulate_command(
     """Simulate collection policies on a SCENARIO's real fill history from --from to --to.
 
     Each day is planned like `binroute plan`; without --time-limit or --solution-limit
-    each day stops after 30 solutions (deterministic).
+    each day stops after 30 solutions (deterministic). Policies run side by side on
+    --jobs processes with the same result as one; progress (policy, day k of n) on stderr.
     """
     try:
-        parsed = [parse_policy(p) for p in policies]
+        parsed = policies_from(policies)
     except PolicyError as exc:
-        raise ScenarioError(str(exc)) from exc
-    if len({p.name for p in parsed}) != len(parsed):
-        raise ScenarioError(f"--policy: the same policy is given twice ({', '.join(policies)})")
+        raise ScenarioError(f"--policy: {exc}") from exc
     scn = load_scenario(scenario)
-    if time_limit is None and solution_limit is None:
-        solution_limit = DEFAULT_SOLUTION_LIMIT
-    options = SimOptions(start.date(), end.date(), time_limit, solution_limit, engine, seed)
-    result = simulate(scn, parsed, options, progress=progress)
+    options = SimOptions.given(start.date(), end.date(), time_limit, solution_limit, engine, seed)
+    result = simulate(scn, parsed, options, jobs=jobs, progress=lambda step: progress(str(step)))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "simulation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     (out_dir / "report.html").write_text(simulation_html(result), encoding="utf-8")

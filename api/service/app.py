@@ -4,10 +4,13 @@ Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
 (50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves run in
 local processes; a Redis URL: on the task queue, for ``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper
-bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off).
+bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off),
+``SIMULATION_WORKERS`` (1 simulation at a time; they always run in local
+processes, each using the machine's cores for its policies).
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
-4), ``ORG_MAX_READINGS`` (readings stored, 20 million), ``ORG_MAX_COLLECTIONS``
+4), ``ORG_MAX_SIMULATIONS`` (simulations queued or running at once, 2),
+``ORG_MAX_READINGS`` (readings stored, 20 million), ``ORG_MAX_COLLECTIONS``
 (collections stored, 20 million), ``ORG_MAX_UPLOAD_BYTES``
 (one request body, 50 MB) and ``RATE_LIMIT`` (requests by the organisation's
 keys, ``"1200/minute"``; ``None`` turns it off). Past one the API answers 429
@@ -28,6 +31,7 @@ from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import JobRunner
 from .migrate import ensure_current
+from .simulate_job import SimulationRunner
 
 if TYPE_CHECKING:
     from .tasks import QueueRunner
@@ -68,6 +72,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BROKER_URL=None,
         RESUME_JOBS=True,
         ORG_MAX_SOLVES=4,
+        SIMULATION_WORKERS=1,
+        ORG_MAX_SIMULATIONS=2,
         ORG_MAX_READINGS=20_000_000,
         ORG_MAX_COLLECTIONS=20_000_000,
         ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
@@ -88,6 +94,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "sessions": factory,
         "files": files,
         "jobs": _runner(app.config, factory, files),
+        "simulations": SimulationRunner(
+            app.config["DATABASE_URL"],
+            factory,
+            files,
+            workers=app.config["SIMULATION_WORKERS"],
+            max_time_limit_s=app.config["PLAN_TIME_LIMIT_S"],
+        ),
     }
 
     @app.before_request
@@ -108,4 +121,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     if app.config["RESUME_JOBS"]:
         app.extensions["binroute"]["jobs"].resume()
+        app.extensions["binroute"]["simulations"].resume()
     return app

@@ -145,6 +145,24 @@ class PlanRow(OrgOwned, Base):
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class SimulationRow(OrgOwned, Base):
+    """A policy simulation run in the background: its request, progress (days done of all), result and report."""
+
+    __tablename__ = "simulations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    options_json: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    days_done: Mapped[int] = mapped_column(Integer, default=0)
+    days_total: Mapped[int] = mapped_column(Integer, default=0)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class AuditRow(OrgOwned, Base):
     """Who (``key_id``; none for the operator's commands) did what to which object, and when."""
 

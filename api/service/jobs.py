@@ -15,6 +15,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,7 +41,13 @@ class JobRunner:
 
     A solve gets its own time limit plus :data:`GRACE_S`; one with no time limit (a solution
     limit alone) gets ``max_time_limit_s``, the server's bound, plus the grace.
+    Another kind of job (a simulation) subclasses this with its own ``model``,
+    ``noun``, :meth:`command` and :meth:`time_limit`.
     """
+
+    #: The table of the jobs, and what one is called in messages.
+    model: Any = PlanRow
+    noun = "solve"
 
     def __init__(
         self,
@@ -57,6 +64,15 @@ class JobRunner:
         self.max_time_limit_s = max_time_limit_s
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="binroute-solve")
 
+    def command(self, job_id: str) -> list[str]:
+        """The command that runs one job in its own process."""
+        return solve_command(self.database_url, job_id, self.workdir)
+
+    def time_limit(self, options_json: str) -> float:
+        """Seconds a job with these options may take before :data:`GRACE_S`."""
+        given = json.loads(options_json).get("time_limit_s")
+        return float(given) if given is not None else self.max_time_limit_s
+
     def submit(self, plan_id: str) -> None:
         """Queue a plan's solve."""
         self.pool.submit(self._run, plan_id)
@@ -64,7 +80,7 @@ class JobRunner:
     def resume(self) -> int:
         """Queue again every plan left queued or running by a previous server."""
         with self.sessions() as s:
-            rows = s.scalars(select(PlanRow).where(PlanRow.status.in_(("queued", "running")))).all()
+            rows = s.scalars(select(self.model).where(self.model.status.in_(("queued", "running")))).all()
             for row in rows:
                 row.status = "queued"
             s.commit()
@@ -76,7 +92,7 @@ class JobRunner:
     def _fail(self, plan_id: str, message: str) -> None:
         """Mark a plan failed with ``message`` unless it has finished meanwhile."""
         with self.sessions() as s:
-            row = s.get(PlanRow, plan_id)
+            row = s.get(self.model, plan_id)
             if row is not None and row.status in ("queued", "running"):
                 row.status, row.error, row.finished = "failed", message, now()
                 s.commit()
@@ -84,24 +100,23 @@ class JobRunner:
     def _run(self, plan_id: str) -> None:
         """Solve one queued plan in its own process and wait for it with a deadline."""
         with self.sessions() as s:
-            row = s.get(PlanRow, plan_id)
+            row = s.get(self.model, plan_id)
             if row is None or row.status != "queued":
                 return
             row.status, row.started = "running", now()
-            given = json.loads(row.options_json).get("time_limit_s")
-            limit = float(given) if given is not None else self.max_time_limit_s
+            limit = self.time_limit(row.options_json)
             s.commit()
-        cmd = solve_command(self.database_url, plan_id, self.workdir)
+        cmd = self.command(plan_id)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)
         except subprocess.TimeoutExpired:
-            self._fail(plan_id, f"the solve took longer than {limit + GRACE_S:.0f} s and was stopped")
+            self._fail(plan_id, f"the {self.noun} took longer than {limit + GRACE_S:.0f} s and was stopped")
             return
         except OSError as exc:
             self._fail(plan_id, f"could not start the solver ({exc.strerror})")
             return
         if proc.returncode != 0:
-            log.error("solve %s exited with %s: %s", plan_id, proc.returncode, proc.stderr[-2000:])
+            log.error("%s %s exited with %s: %s", self.noun, plan_id, proc.returncode, proc.stderr[-2000:])
             self._fail(plan_id, f"the solver stopped unexpectedly (exit code {proc.returncode})")
 
     def shutdown(self) -> None:

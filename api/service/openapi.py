@@ -23,6 +23,9 @@ _MODELS: list[type[BaseModel]] = [
     m.PlanIn,
     m.PlanOut,
     m.PlanPage,
+    m.SimulationIn,
+    m.SimulationOut,
+    m.SimulationPage,
     m.Health,
     m.KeyIn,
     m.KeyOut,
@@ -120,7 +123,7 @@ def _op(
 def openapi_document() -> dict[str, Any]:
     """The API description, with every schema taken from :mod:`api.schemas`."""
     _, defs = models_json_schema([(x, "validation") for x in _MODELS], ref_template="#/components/schemas/{model}")
-    sid, pid = ("scenario_id",), ("plan_id",)
+    sid, pid, simid = ("scenario_id",), ("plan_id",), ("simulation_id",)
     multipart = {
         "schema": {
             "type": "object",
@@ -232,6 +235,37 @@ def openapi_document() -> dict[str, Any]:
                 "The plan's map page",
                 {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
                 path=pid,
+                errors=(409,),
+            )
+        },
+        "/api/v1/scenarios/{scenario_id}/simulations": {
+            "post": _op(
+                "Simulate collection policies over past days in the background (as `binroute simulate`); "
+                "202 with the simulation's URL",
+                {"202": _json(m.SimulationOut)},
+                role="planner",
+                path=sid,
+                body={"application/json": {"schema": _ref(m.SimulationIn)}},
+            )
+        },
+        "/api/v1/simulations": {
+            "get": _op("List the organisation's simulations", {"200": _json(m.SimulationPage)}, query=m.ListQuery)
+        },
+        "/api/v1/simulations/{simulation_id}": {
+            "get": _op(
+                "A simulation's status, progress and, when done, simulation.json",
+                {"200": _json(m.SimulationOut)},
+                path=simid,
+            ),
+            "delete": _op(
+                "Delete a simulation", {"204": {"description": "deleted"}}, role="planner", path=simid, errors=(409,)
+            ),
+        },
+        "/api/v1/simulations/{simulation_id}/report": {
+            "get": _op(
+                "The simulation's report page (report.html)",
+                {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+                path=simid,
                 errors=(409,),
             )
         },

@@ -7,7 +7,8 @@ from datetime import date as Date
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
+from pydantic import field_validator as field_check
 
 from ..pipeline.options import (
     DEFAULT_ENGINE,
@@ -19,7 +20,9 @@ from ..pipeline.options import (
     TimeLimit,
     time_limit_for,
 )
+from ..pipeline.policies import PolicyError, parse_policy
 from ..pipeline.scenario import COLLECTION_BOUNDS
+from ..pipeline.simulate import DEFAULT_SOLUTION_LIMIT, SimOptions, policies_from
 
 #: Dates the API takes: ISO 8601 ``YYYY-MM-DD``, years 1900 to 2199 (the range pandas timestamps hold).
 DATE_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
@@ -238,7 +241,9 @@ class PlanIn(_In):
         )
 
 
-class PlanOut(BaseModel):
+class JobOut(BaseModel):
+    """What every background job (a plan's solve, a simulation) answers with."""
+
     id: str
     scenario_id: str
     status: Literal["queued", "running", "done", "failed"]
@@ -247,12 +252,86 @@ class PlanOut(BaseModel):
     started: datetime | None = None
     finished: datetime | None = None
     options: dict[str, Any]
-    summary: dict[str, Any] | None = None
     links: dict[str, str]
+
+
+class PlanOut(JobOut):
+    summary: dict[str, Any] | None = None
 
 
 class PlanPage(Page):
     items: list[PlanOut]
+
+
+def _policy_name(text: str) -> str:
+    """A policy's name as ``binroute simulate --policy`` takes it, normalised; else its error message."""
+    try:
+        return parse_policy(text).name
+    except PolicyError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+PolicyName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, description="predictive, timetable:mon,thu or threshold:80"),
+    AfterValidator(_policy_name),
+]
+#: Most days one simulation may replay, and most policies it may compare.
+MAX_SIMULATION_DAYS, MAX_POLICIES = 366, 6
+
+
+class SimulationIn(_In):
+    """A simulation request: the options of ``binroute simulate``, with the same defaults and bounds."""
+
+    start: DateText = Field(alias="from", description="first day to simulate")
+    end: DateText = Field(alias="to", description="last day to simulate")
+    policies: Annotated[list[PolicyName], Field(min_length=1, max_length=MAX_POLICIES)]
+    time_limit_s: TimeLimit | None = Field(default=None, description="seconds of search per day and policy")
+    solution_limit: SolutionLimit | None = Field(
+        default=None,
+        description=f"solutions per day and policy (default {DEFAULT_SOLUTION_LIMIT} when no time limit is given)",
+    )
+    engine: EngineName = DEFAULT_ENGINE
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+
+    @field_check("end")
+    @classmethod
+    def _days(cls, end: Date, info: ValidationInfo) -> Date:
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError(f"{end} is before from ({start})")
+        if start is not None and (end - start).days >= MAX_SIMULATION_DAYS:
+            raise ValueError(f"at most {MAX_SIMULATION_DAYS} days from 'from'")
+        return end
+
+    @field_check("policies")
+    @classmethod
+    def _distinct(cls, policies: list[str]) -> list[str]:
+        try:
+            policies_from(policies)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from exc
+        return policies
+
+    def options(self) -> SimOptions:
+        """The run's options, the limits resolved as the CLI does."""
+        return SimOptions.given(self.start, self.end, self.time_limit_s, self.solution_limit, self.engine, self.seed)
+
+
+class SimulationProgress(BaseModel):
+    days_done: Annotated[int, Field(description="policy-days simulated so far")]
+    days_total: Annotated[int, Field(description="days times policies")]
+
+
+class SimulationOut(JobOut):
+    progress: SimulationProgress
+    result: Annotated[
+        dict[str, Any] | None, Field(description="simulation.json, when done (lists leave it out: null)")
+    ] = None
+
+
+class SimulationPage(Page):
+    items: list[SimulationOut]
 
 
 class Health(BaseModel):

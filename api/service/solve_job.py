@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -54,12 +55,12 @@ def export_scenario(session: Session, scenario: ScenarioRow, target: Path, cache
     (target / "scenario.json").write_text(json.dumps({"network": str(network)}), encoding="utf-8")
 
 
-def finish_plan(factory: sessionmaker[Session], plan_id: str, **outcome: Any) -> bool:
-    """Store a solve's outcome unless the plan is finished or gone; whether it was stored."""
+def finish_plan(factory: sessionmaker[Session], plan_id: str, *, model: Any = PlanRow, **outcome: Any) -> bool:
+    """Store a solve's outcome unless the plan (or another ``model``'s job) is finished or gone; whether it was."""
     with factory() as s:
         done = s.execute(
-            update(PlanRow)
-            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE))
+            update(model)
+            .where(model.id == plan_id, model.status.in_(ACTIVE))
             .values(**outcome, finished=now())
             .execution_options(synchronize_session=False)
         )
@@ -107,12 +108,15 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
     )
 
 
-def main(argv: list[str]) -> int:
-    """Solve the plan ``argv`` names and store the outcome on its row; 0 unless the process itself failed."""
+def main(argv: list[str], run: Callable[[sessionmaker[Session], str, Path], bool] = solve_plan) -> int:
+    """Solve the plan ``argv`` names (or ``run`` another job) and store the outcome on its row.
+
+    Returns 0 unless the process itself failed.
+    """
     url, plan_id, workdir = argv
     engine = make_engine(url)
     try:
-        solve_plan(sessions(engine), plan_id, Path(workdir))
+        run(sessions(engine), plan_id, Path(workdir))
     finally:
         engine.dispose()
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify, url_for
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -219,3 +219,56 @@ def _insert_new(s: Session, model: Any, rows: list[dict[str, Any]]) -> int:
         # RETURNING counts what went in on every backend (psycopg reports no rowcount here).
         inserted += len(s.execute(stmt.returning(model.id)).all())
     return inserted
+
+
+#: States of a background job (a plan's solve, a simulation) that hold one of the organisation's slots.
+ACTIVE_JOBS = ("queued", "running")
+
+
+def job_out(row: Any, endpoint: str, **ids: Any) -> dict[str, Any]:
+    """What every background job's JSON starts with: ids, status, error, times, options and its own link."""
+    return {
+        "id": row.id,
+        "scenario_id": row.scenario_id,
+        "status": row.status,
+        "error": row.error,
+        "created": row.created.isoformat() + "Z",
+        "started": row.started.isoformat() + "Z" if row.started else None,
+        "finished": row.finished.isoformat() + "Z" if row.finished else None,
+        "options": json.loads(row.options_json),
+        "links": {"self": url_for(endpoint, **ids)},
+    }
+
+
+def check_job_slots(s: Session, model: Any, limit: str, code: str, what: str, retry_after_s: int) -> None:
+    """429 when the organisation has as many ``model`` jobs queued or running as the ``limit`` setting allows."""
+    busy = s.scalar(
+        select(func.count()).select_from(model).where(model.org_id == current_org(), model.status.in_(ACTIVE_JOBS))
+    )
+    cap = current_app.config[limit]
+    if busy is not None and busy >= cap:
+        raise APIError(
+            429,
+            code,
+            f"the organisation has {busy} {what} queued or running, its limit; try again when one is done",
+            {"limit": cap},
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+
+def accepted(out: dict[str, Any]) -> Response:
+    """202 with a queued job's JSON and its URL in ``Location``."""
+    resp = jsonify(out)
+    resp.status_code = 202
+    resp.headers["Location"] = out["links"]["self"]
+    return resp
+
+
+def delete_job(s: Session, row: Any, what: str, busy: str) -> Response:
+    """Delete a job of the organisation unless it is running (409 with ``busy``), audited; 204."""
+    if row.status == "running":
+        raise APIError(409, "conflict", busy)
+    s.delete(row)
+    audit(s, "delete", what, row.id)
+    s.commit()
+    return Response(status=204)

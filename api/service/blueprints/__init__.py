@@ -1,7 +1,7 @@
 """The HTTP resources, one blueprint module each; :func:`init_app` registers them all.
 
 ``health`` (``/healthz``), ``scenarios``, ``readings``, ``collections``, ``forecast``, ``plans``,
-``keys`` and ``audit`` under ``/api/v1``, and ``docs`` (the OpenAPI document
+``simulations``, ``keys`` and ``audit`` under ``/api/v1``, and ``docs`` (the OpenAPI document
 and its page).
 """
 
@@ -18,8 +18,9 @@ from .keys import keys
 from .plans import plans
 from .readings import readings
 from .scenarios import scenarios
+from .simulations import simulations
 
-BLUEPRINTS = (health, scenarios, readings, collections, forecasts, plans, keys, audit_trail, docs)
+BLUEPRINTS = (health, scenarios, readings, collections, forecasts, plans, simulations, keys, audit_trail, docs)
 
 
 def init_app(app: Flask) -> None:

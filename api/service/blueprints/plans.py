@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.exports import vehicle_collection
@@ -17,31 +16,29 @@ from ..auth import require
 from ..db import PlanRow
 from ..errors import APIError
 from ..schemas import ListQuery, PlanIn, PlanQuery
-from ..store import audit, current_org, find_owned, find_scenario, page, rows_page
+from ..store import (
+    accepted,
+    audit,
+    check_job_slots,
+    current_org,
+    delete_job,
+    find_owned,
+    find_scenario,
+    job_out,
+    page,
+    rows_page,
+)
 from ..validation import parse, parse_json
 
 plans = Blueprint("plans", __name__, url_prefix="/api/v1")
-#: Plan states that hold a solve slot.
-ACTIVE = ("queued", "running")
 
 
 def _plan_out(row: PlanRow) -> dict[str, Any]:
-    links = {"self": url_for("plans.get_plan", plan_id=row.id)}
+    out = job_out(row, "plans.get_plan", plan_id=row.id) | {"summary": _summary(row)}
     if row.status == "done":
-        links["routes"] = url_for("plans.plan_geojson", plan_id=row.id)
-        links["map"] = url_for("plans.plan_map", plan_id=row.id)
-    return {
-        "id": row.id,
-        "scenario_id": row.scenario_id,
-        "status": row.status,
-        "error": row.error,
-        "created": row.created.isoformat() + "Z",
-        "started": row.started.isoformat() + "Z" if row.started else None,
-        "finished": row.finished.isoformat() + "Z" if row.finished else None,
-        "options": json.loads(row.options_json),
-        "summary": _summary(row),
-        "links": links,
-    }
+        out["links"]["routes"] = url_for("plans.plan_geojson", plan_id=row.id)
+        out["links"]["map"] = url_for("plans.plan_map", plan_id=row.id)
+    return out
 
 
 def _summary(row: PlanRow) -> dict[str, Any] | None:
@@ -76,18 +73,7 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
     options = {**run.as_json(), "tiles": tiles}
     with g.db() as s:
         find_scenario(s, scenario_id)
-        busy = s.scalar(
-            select(func.count()).select_from(PlanRow).where(PlanRow.org_id == current_org(), PlanRow.status.in_(ACTIVE))
-        )
-        cap = current_app.config["ORG_MAX_SOLVES"]
-        if busy is not None and busy >= cap:
-            raise APIError(
-                429,
-                "too_many_solves",
-                f"the organisation has {busy} plans queued or running, its limit; try again when one is done",
-                {"limit": cap},
-                headers={"Retry-After": "30"},
-            )
+        check_job_slots(s, PlanRow, "ORG_MAX_SOLVES", "too_many_solves", "plans", 30)
         row = PlanRow(org_id=current_org(), scenario_id=scenario_id, options_json=json.dumps(options))
         s.add(row)
         s.flush()
@@ -95,10 +81,7 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
         s.commit()
         out = _plan_out(row)
     current_app.extensions["binroute"]["jobs"].submit(row.id)
-    resp = jsonify(out)
-    resp.status_code = 202
-    resp.headers["Location"] = out["links"]["self"]
-    return resp
+    return accepted(out)
 
 
 @plans.get("/plans")
@@ -164,10 +147,4 @@ def plan_map(plan_id: str) -> ResponseReturnValue:
 @require("planner")
 def delete_plan(plan_id: str) -> ResponseReturnValue:
     with g.db() as s:
-        row = _plan(s, plan_id)
-        if row.status == "running":
-            raise APIError(409, "conflict", "the plan is being solved; delete it when it is done or failed")
-        s.delete(row)
-        audit(s, "delete", "plan", plan_id)
-        s.commit()
-    return Response(status=204)
+        return delete_job(s, _plan(s, plan_id), "plan", "the plan is being solved; delete it when it is done or failed")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -11,11 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from api.pipeline import load_scenario
 from api.pipeline.policies import PolicyError, bins_due, parse_policy
 from api.pipeline.replay import Replay, Trace, rises, traces_from_readings
+from api.pipeline.simulate import SimOptions, policies_from, simulate
 from api.pipeline.simulate_report import simulation_html
 
 H = 3600 * 10**9  # an hour in ns
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 def _readings(rows):
@@ -86,6 +91,13 @@ def test_bad_policy_names_what_is_wrong(text):
         parse_policy(text)
 
 
+def test_the_same_policy_twice_is_an_error():
+    """Policies are compared by their normalised names: the same one twice is refused."""
+    assert [p.name for p in policies_from(["predictive", "Threshold:80"])] == ["predictive", "threshold:80"]
+    with pytest.raises(PolicyError, match="the same policy is given twice"):
+        policies_from(["predictive", " Predictive"])
+
+
 def _cli(*args):
     cmd = [sys.executable, "-m", "api.cli", "simulate", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
@@ -135,3 +147,64 @@ def test_report_without_days_still_renders():
     """An empty policy list gives a page with the table header and no charts failing."""
     page = simulation_html({"scenario": "s", "from": "2026-01-01", "to": "2026-01-01", "policies": {}})
     assert "binroute simulation" in page
+
+
+@pytest.fixture(scope="module")
+def tiny(sample_dir):
+    """The sample cut to its first 20 bins and their readings."""
+    scn = load_scenario(sample_dir)
+    bins = scn.bins.head(20).reset_index(drop=True)
+    readings = scn.readings[scn.readings["bin_id"].isin(bins["bin_id"])].reset_index(drop=True)
+    return dataclasses.replace(scn, bins=bins, readings=readings)
+
+
+def _run(scn, jobs):
+    """Two days of two policies, a few solutions a day; the result and the progress steps seen."""
+    steps = []
+    options = SimOptions.given(date(2026, 11, 2), date(2026, 11, 3), None, 3, "ortools", 0)
+    result = simulate(scn, policies_from(["predictive", "threshold:70"]), options, jobs=jobs, progress=steps.append)
+    return result, steps
+
+
+@pytest.fixture(scope="module")
+def in_parallel(tiny):
+    return _run(tiny, 2)
+
+
+def test_policies_in_processes_give_the_sequential_result(tiny, in_parallel):
+    """Each policy in its own process: the same simulation.json as one process, and every day reported in order."""
+    sequential, seq_steps = _run(tiny, 1)
+    parallel, par_steps = in_parallel
+    assert parallel == sequential
+    for steps in (seq_steps, par_steps):
+        assert str(steps[0]).startswith("roads:")
+        for policy in ("predictive", "threshold:70"):
+            mine = [s for s in steps if s.policy == policy]
+            assert [(s.done, s.total) for s in mine] == [(1, 2), (2, 2)]
+            assert str(mine[0]).startswith(f"{policy}: day 1 of 2, 2026-11-02:")
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
+def test_report_in_a_real_browser(in_parallel, tmp_path):
+    """Headless Chromium opens report.html with no console errors: five charts, a line per policy in each."""
+    page = tmp_path / "report.html"
+    page.write_text(simulation_html(in_parallel[0]), encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+    flags += [
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=3000",
+    ]
+    dom = subprocess.run(
+        [BROWSER, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    assert dom.stdout.count("<svg") == 5 and dom.stdout.count("<polyline") == 10
+    assert "Cumulative km" in dom.stdout and "threshold:70" in dom.stdout and "<table>" in dom.stdout

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from api.service import create_app
 from api.service.client import multipart_body
-from api.service.db import ApiKey, AuditRow, Base, PlanRow, create_key, create_org
+from api.service.db import ApiKey, AuditRow, Base, PlanRow, SimulationRow, create_key, create_org
 from api.service.migrate import SchemaOutOfDate
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -72,9 +72,19 @@ def world(tmp_path_factory, small):
                 geojson=json.dumps({"type": "FeatureCollection", "features": [{"properties": {"vehicle_id": "V1"}}]}),
                 map_html="<html></html>",
             )
-            s.add(plan)
+            simulation = SimulationRow(
+                org_id=org_id,
+                scenario_id=ids[org]["scenario"],
+                status="done",
+                options_json=json.dumps({"from": "2026-11-02", "to": "2026-11-02", "policies": ["predictive"]}),
+                days_done=1,
+                days_total=1,
+                result_json=json.dumps({"policies": {}}),
+                report_html="<!doctype html><html></html>",
+            )
+            s.add_all([plan, simulation])
             s.commit()
-            ids[org]["plan"] = plan.id
+            ids[org]["plan"], ids[org]["simulation"] = plan.id, simulation.id
     yield app, keys, ids
     app.extensions["binroute"]["jobs"].shutdown()
 
@@ -102,6 +112,9 @@ BODIES = {
         "json": {"readings": [{"bin_id": "B0001", "timestamp": "2026-11-23T05:00:00Z", "fill_pct": 5}]}
     },
     "plans.start_plan": {"json": {"date": "2026-11-23", "time_limit_s": 1}},
+    "simulations.start_simulation": {
+        "json": {"from": "2026-11-02", "to": "2026-11-02", "policies": ["predictive"], "solution_limit": 1}
+    },
     "collections.ingest_collections": {
         "json": {"collections": [{"bin_id": "B0001", "collected_at": "2026-11-23T05:00:00Z", "fill_pct": 80}]}
     },
@@ -123,6 +136,7 @@ def test_every_route_hides_other_organisations_objects(world):
     north = {
         "scenario_id": ids["north"]["scenario"],
         "plan_id": ids["north"]["plan"],
+        "simulation_id": ids["north"]["simulation"],
         "key_id": keys["north"]["viewer"][0],
         "vehicle_id": "V1",
     }
@@ -162,16 +176,20 @@ def test_their_own_objects_are_reachable(world):
         f"/api/v1/plans/{pid}/routes.geojson",
         f"/api/v1/plans/{pid}/vehicles/V1.geojson",
         f"/api/v1/plans/{pid}/map",
+        f"/api/v1/simulations/{ids['north']['simulation']}",
+        f"/api/v1/simulations/{ids['north']['simulation']}/report",
     ):
         assert client.get(url, headers=_hdr(keys, "north", "viewer")).status_code == 200, url
 
 
-@pytest.mark.parametrize("url", ["/api/v1/scenarios", "/api/v1/plans", "/api/v1/keys", "/api/v1/audit"])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/scenarios", "/api/v1/plans", "/api/v1/simulations", "/api/v1/keys", "/api/v1/audit"]
+)
 def test_lists_show_only_the_organisations_objects(world, url):
     """Every list holds only the key's organisation's objects."""
     app, keys, ids = world
     south = app.test_client().get(url, headers=_hdr(keys, "south", "admin")).json
-    north_ids = {ids["north"]["scenario"], ids["north"]["plan"], *(k for k, _ in keys["north"].values())}
+    north_ids = {*ids["north"].values(), *(k for k, _ in keys["north"].values())}
     seen = {item.get("id") or item.get("target_id") for item in south["items"]}
     assert south["total"] == len(south["items"]) and not seen & north_ids
 
