@@ -4,7 +4,9 @@ A thread pool limits how many solves run at once; each thread starts
 ``python -P -m api.service.solve_job`` and waits for it with a deadline, so a solver that
 crashes or hangs marks its plan ``failed`` and never takes the server down.
 Plans still ``queued`` or ``running`` when the server stopped are queued
-again on start.
+again on start; each start counts, so a plan that takes the server down with
+it every time is failed after ``max_attempts`` starts
+(:func:`~api.service.solve_job.start_plan`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import PlanRow, now
+from .solve_job import MAX_ATTEMPTS, start_plan
 
 log = logging.getLogger(__name__)
 #: Seconds a solve may take beyond its own time limit (graph, forecast, writing).
@@ -50,11 +53,13 @@ class JobRunner:
         *,
         workers: int,
         max_time_limit_s: float,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.database_url = database_url
         self.sessions = session_factory
         self.workdir = workdir
         self.max_time_limit_s = max_time_limit_s
+        self.max_attempts = max_attempts
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="binroute-solve")
 
     def submit(self, plan_id: str) -> None:
@@ -87,10 +92,10 @@ class JobRunner:
             row = s.get(PlanRow, plan_id)
             if row is None or row.status != "queued":
                 return
-            row.status, row.started = "running", now()
             given = json.loads(row.options_json).get("time_limit_s")
             limit = float(given) if given is not None else self.max_time_limit_s
-            s.commit()
+        if not start_plan(self.sessions, plan_id, max_attempts=self.max_attempts):
+            return
         cmd = solve_command(self.database_url, plan_id, self.workdir)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)

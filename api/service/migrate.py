@@ -19,6 +19,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from .errors import Unreachable, reason
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -76,9 +79,16 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
 
 
 def ensure_current(engine: Engine) -> None:
-    """Create an empty database at the head; raise :class:`SchemaOutOfDate` if it is at another revision."""
-    with engine.connect() as conn:
-        found = current_revision(conn)
+    """Create an empty database at the head; raise :class:`SchemaOutOfDate` if it is at another revision.
+
+    Raises :class:`~api.service.errors.Unreachable` if the database cannot be reached.
+    """
+    try:
+        with engine.connect() as conn:
+            found = current_revision(conn)
+    except OperationalError as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise Unreachable(f"cannot reach the database {shown}: {reason(exc)}") from exc
     head = head_revision()
     if found == head:
         return

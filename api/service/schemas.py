@@ -238,6 +238,17 @@ class PlanIn(_In):
         )
 
 
+class PlanProgress(BaseModel):
+    """Where a running plan is, as the process solving it last wrote (about once a second)."""
+
+    stage: Annotated[
+        Literal["scenario", "graph", "forecast", "matrix", "solve", "write"],
+        Field(description="scenario, graph (road network), forecast, matrix (travel times), solve, write (outputs)"),
+    ]
+    percent: Annotated[float, Field(ge=0, le=100, description="of the whole plan; the solve moves with its budget")]
+    updated: Annotated[datetime, Field(description="when the solver wrote it")]
+
+
 class PlanOut(BaseModel):
     id: str
     scenario_id: str
@@ -248,6 +259,7 @@ class PlanOut(BaseModel):
     finished: datetime | None = None
     options: dict[str, Any]
     summary: dict[str, Any] | None = None
+    progress: Annotated[PlanProgress | None, Field(description="while the plan is running")] = None
     links: dict[str, str]
 
 

@@ -15,7 +15,8 @@ from geo.exports import vehicle_collection
 from ...pipeline.write import safe_name
 from ..auth import require
 from ..db import PlanRow
-from ..errors import APIError
+from ..errors import APIError, Unreachable
+from ..progress import progress_out
 from ..schemas import ListQuery, PlanIn, PlanQuery
 from ..store import audit, current_org, find_owned, find_scenario, page, rows_page
 from ..validation import parse, parse_json
@@ -40,6 +41,7 @@ def _plan_out(row: PlanRow) -> dict[str, Any]:
         "finished": row.finished.isoformat() + "Z" if row.finished else None,
         "options": json.loads(row.options_json),
         "summary": _summary(row),
+        "progress": progress_out(row),
         "links": links,
     }
 
@@ -94,7 +96,10 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
         audit(s, "plan", "scenario", scenario_id, {"plan_id": row.id})
         s.commit()
         out = _plan_out(row)
-    current_app.extensions["binroute"]["jobs"].submit(row.id)
+    try:
+        current_app.extensions["binroute"]["jobs"].submit(row.id)
+    except Unreachable as exc:  # the plan is failed with the same message
+        raise APIError(503, "queue_unavailable", str(exc), {"plan_id": row.id}, headers={"Retry-After": "60"}) from exc
     resp = jsonify(out)
     resp.status_code = 202
     resp.headers["Location"] = out["links"]["self"]
