@@ -106,7 +106,7 @@ def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: in
                 status="failed",
                 finished=now(),
                 error=(
-                    f"the solve of this plan started {max_attempts} times and never finished (its process was "
+                    f"the solve of this plan started {max_attempts} time(s) and never finished (its process was "
                     "killed or crashed each time, e.g. out of memory); it was not started again"
                 ),
             )

@@ -141,7 +141,7 @@ def test_a_plan_started_too_often_is_failed_not_started_again(database_url, tmp_
         assert [start_plan(factory, plan_id, max_attempts=2) for _ in range(3)] == [True, True, False]
         plan = _seen(two, key, plan_id)
         assert plan["status"] == "failed"
-        assert "started 2 times and never finished" in plan["error"]
+        assert "started 2 time(s) and never finished" in plan["error"]
         with factory() as s:
             assert s.get(PlanRow, plan_id).attempts == 2
         assert not start_plan(factory, plan_id)  # failed stays failed
@@ -162,6 +162,6 @@ def test_a_server_restarted_on_a_poison_plan_fails_it(tmp_path):
         end = time.monotonic() + 30
         while _seen(restarted, key, plan_id)["status"] != "failed" and time.monotonic() < end:
             time.sleep(0.05)
-        assert "started 3 times" in (_seen(restarted, key, plan_id)["error"] or "")
+        assert "started 3 time(s)" in (_seen(restarted, key, plan_id)["error"] or "")
     finally:
         _shutdown(restarted)
