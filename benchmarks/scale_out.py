@@ -4,8 +4,9 @@
 
 For each N in ``--workers``, and once more with two workers of which one is
 killed (``kill -9`` of its process group, as a lost machine) while both are
-solving: starts ``redis-server`` on a free 127.0.0.1 port, ``binroute serve
---broker`` and N ``binroute worker --concurrency 1``, uploads the sample
+searching (every running plan at the ``solve`` stage): starts
+``redis-server`` on a free 127.0.0.1 port, ``binroute serve --broker`` and N
+``binroute worker --concurrency 1``, uploads the sample
 (``sample_data/helsinki``) once per organisation (the server lets an
 organisation have 4 plans queued or running), queues ``--plans`` plans at
 once through the HTTP API, and while they run reads ``GET /plans/{id}`` from
@@ -146,9 +147,10 @@ class Readers:
             i += 1
             time.sleep(0.05)
 
-    def running(self) -> int:
+    def running_stages(self) -> list[str]:
+        """The progress stage of each plan last seen running."""
         with self.lock:
-            return sum(1 for p in self.latest.values() if p["status"] == "running")
+            return [p["progress"]["stage"] for p in self.latest.values() if p["status"] == "running" and p["progress"]]
 
     def finished(self) -> bool:
         with self.lock:
@@ -189,8 +191,9 @@ def run(name: str, number: int, workers: int, args: argparse.Namespace, *, kill:
         with Readers(plans) as readers:
             end = time.monotonic() + args.timeout
             while not readers.finished() and time.monotonic() < end:
-                if kill and killed_at is None and readers.running() >= workers:
-                    os.killpg(procs[0].pid, signal.SIGKILL)
+                stages = readers.running_stages()
+                if kill and killed_at is None and len(stages) >= workers and set(stages) == {"solve"}:
+                    os.killpg(procs[0].pid, signal.SIGKILL)  # every worker is mid-search, so this one is too
                     procs[0].wait()
                     killed_at = time.time()
                 time.sleep(0.2)
