@@ -153,7 +153,10 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
 def db_upgrade(database: str | None, revision: str) -> None:
     """Upgrade the database's schema (keeping its data); prints the revisions before and after."""
-    before, after = upgrade(_database_url(database), revision)
+    try:
+        before, after = upgrade(_database_url(database), revision)
+    except Unreachable as exc:
+        _fail(str(exc))
     click.echo(f"database schema: {before or 'empty'} -> {after} (newest {head_revision()})")
 
 

@@ -30,6 +30,7 @@ def _nothing_listens(scheme: str) -> str:
         ("worker", "sqlite", "redis", "cannot reach the task queue's broker redis://127.0.0.1:"),
         ("worker", "postgresql", "redis", "cannot reach the database postgresql+psycopg://binroute@127.0.0.1:"),
         ("orgs list", "postgresql", None, "cannot reach the database"),
+        ("db upgrade", "postgresql", None, "cannot reach the database"),
     ],
 )
 def test_an_unreachable_database_or_broker_stops_a_command_with_one_line(
