@@ -12,6 +12,7 @@ from geo.geojson import OSM_ATTRIBUTION
 from ..pipeline import EXPORTS, PlanOptions, load_scenario, plan_scenario, write_plan
 from ..pipeline.mapview import DEFAULT_TILES
 from ..pipeline.options import DEFAULT_TIME_LIMIT_S, THRESHOLD_ABOVE, THRESHOLD_MAX, time_limit_for
+from ..pipeline.plan import Progress
 from .console import progress, user_errors
 from .flags import solver_flags
 
@@ -75,7 +76,7 @@ def plan(
         threshold_pct=threshold,
         include_may=not no_may,
     )
-    result = plan_scenario(scn, options, progress=progress)
+    result = plan_scenario(scn, options, progress=_show_progress)
     tile_url = DEFAULT_TILES if tiles is None else (None if tiles.strip().lower() in ("", "none") else tiles)
     files = write_plan(result, out_dir, exports=chosen, tiles=tile_url)
     for text in result.plan["warnings"]:
@@ -88,3 +89,9 @@ def plan(
     for f in files.values():
         click.echo(f"wrote {f}")
     click.echo(f"Road data {OSM_ATTRIBUTION}")
+
+
+def _show_progress(event: Progress) -> None:
+    """The pipeline's line for a stage, when it has one, on stderr."""
+    if event.message:
+        progress(event.message)

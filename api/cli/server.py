@@ -12,7 +12,12 @@ from sqlalchemy import select
 from ..service import create_app
 from ..service.app import default_database_url
 from ..service.db import DEFAULT_ORG, ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
+from ..service.errors import Unreachable
 from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
+from ..service.solve_job import MAX_ATTEMPTS
+
+#: What stops a command at start with one line and exit code 2.
+NOT_READY = (SchemaOutOfDate, Unreachable)
 
 
 @click.command()
@@ -40,7 +45,7 @@ def serve(
         config["BROKER_URL"] = broker
     try:
         app = create_app(config)
-    except SchemaOutOfDate as exc:
+    except NOT_READY as exc:
         _fail(str(exc))
     click.echo(f"binroute API on http://{host}:{port}/api/v1/docs", err=True)
     waitress.serve(app, host=host, port=port, threads=workers, ident="binroute")
@@ -65,6 +70,13 @@ def serve(
     type=float,
     help="Seconds before a task whose worker vanished goes to another (default: longer than any solve).",
 )
+@click.option(
+    "--max-attempts",
+    default=MAX_ATTEMPTS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Starts of one plan's solve (workers killed mid-solve) before the plan is failed.",
+)
 def worker(
     broker: str,
     database: str | None,
@@ -72,29 +84,32 @@ def worker(
     workdir: Path | None,
     plan_time_limit: float,
     visibility_timeout: float | None,
+    max_attempts: int,
 ) -> None:
     """Run queued solves from the task queue (on any machine that reaches the broker and the database)."""
     import tempfile
 
     from ..service.db import make_engine
     from ..service.migrate import ensure_current
-    from ..service.tasks import make_celery
+    from ..service.tasks import check_broker, make_celery
 
     url = _database_url(database)
     engine = make_engine(url)
-    try:
-        ensure_current(engine)
-    except SchemaOutOfDate as exc:
-        _fail(str(exc))
-    finally:
-        engine.dispose()
     app = make_celery(
         broker,
         database_url=url,
         workdir=workdir or Path(tempfile.gettempdir()) / "binroute-worker",
         max_time_limit_s=plan_time_limit,
         visibility_timeout_s=visibility_timeout,
+        max_attempts=max_attempts,
     )
+    try:
+        ensure_current(engine)
+        check_broker(app)
+    except NOT_READY as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
     app.worker_main(
         ["worker", f"--concurrency={concurrency}", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
     )
@@ -112,7 +127,7 @@ def _admin_sessions(database: str | None) -> Any:
         config["DATABASE_URL"] = database
     try:
         return create_app(config).extensions["binroute"]["sessions"]
-    except SchemaOutOfDate as exc:
+    except NOT_READY as exc:
         _fail(str(exc))
 
 
@@ -138,7 +153,10 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
 def db_upgrade(database: str | None, revision: str) -> None:
     """Upgrade the database's schema (keeping its data); prints the revisions before and after."""
-    before, after = upgrade(_database_url(database), revision)
+    try:
+        before, after = upgrade(_database_url(database), revision)
+    except Unreachable as exc:
+        _fail(str(exc))
     click.echo(f"database schema: {before or 'empty'} -> {after} (newest {head_revision()})")
 
 

@@ -3,12 +3,20 @@
 Each stage lives in its own module (:mod:`.roads`, :mod:`.forecast`,
 :mod:`.problem`, :mod:`.report`); this one runs them in order, times them and
 reports progress. Nothing is written here (see :mod:`.write`).
+
+Progress goes to one plain callable as :class:`Progress` events: each stage
+once when it starts and once when it ends (with a line for a person to read),
+and during the solve about every :data:`TICK_S` seconds with the share of the
+solve's time budget used so far. The CLI prints the lines; the HTTP service
+stores the stage and a percentage on the plan's row.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +26,7 @@ from geo import RoadNetwork, load_network
 from geo.snap import Snapped
 from routing import Limits, Problem, Solution, SolveParams, solve
 from routing.decide import MAY, MUST, Decision
+from routing.stop import Budget
 
 from .forecast import decide_bins, decision_rules
 from .options import PlanOptions
@@ -28,6 +37,43 @@ from .scenario import Scenario
 
 #: The timed stages, as reported in ``plan.json``'s ``timings_s``.
 STAGES = ("graph", "forecast", "matrix", "solve", "write")
+#: Seconds between two reports of the solve's progress.
+TICK_S = 1.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a plan is: one of :data:`STAGES`, the share of that stage done (0 to 1), and a line to show if any."""
+
+    stage: str
+    done: float
+    message: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@contextmanager
+def ticking(progress: ProgressCallback, stage: str, expected_s: float, *, every_s: float = TICK_S) -> Iterator[None]:
+    """Report ``stage`` every ``every_s`` seconds while the block runs, done as the share of ``expected_s`` used.
+
+    The share stays below 1 until the block is over (a search may run a little past
+    its budget). The reports come from a thread, so an engine that holds the
+    interpreter while it searches (OR-Tools) delays them until it lets go.
+    """
+    began, stop = time.monotonic(), threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every_s):
+            progress(Progress(stage, min((time.monotonic() - began) / expected_s, 0.99)))
+
+    thread = threading.Thread(target=tick, name=f"binroute-{stage}-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass
@@ -47,29 +93,37 @@ def plan_scenario(
     scn: Scenario,
     options: PlanOptions,
     *,
-    progress: Callable[[str], None] = lambda msg: None,
+    progress: ProgressCallback = lambda event: None,
 ) -> PlanResult:
-    """Run the whole daily plan for ``scn`` (nothing is written; see :func:`api.pipeline.write_plan`)."""
+    """Run the whole daily plan for ``scn`` (nothing is written; see :func:`api.pipeline.write_plan`).
+
+    ``progress`` receives a :class:`Progress` when each stage starts and ends, and
+    during the solve (see the module notes).
+    """
     fleet = scn.fleet
     timings: dict[str, float] = {}
     notes: list[str] = []
     clock = time.perf_counter()
 
-    progress(f"graph: loading {scn.network.name}")
+    progress(Progress("graph", 0.0, f"graph: loading {scn.network.name}"))
     net = load_network(scn.network)
     places = places_of(scn)
     snapped = snap_places(net, places, max_snap_m=fleet.planning.max_snap_m, notes=notes)
     timings["graph"] = time.perf_counter() - clock
-    progress(f"graph: {net.n_nodes} nodes, {net.n_edges} edges; {len(places.ids)} places snapped")
+    line = f"graph: {net.n_nodes} nodes, {net.n_edges} edges; {len(places.ids)} places snapped"
+    progress(Progress("graph", 1.0, line))
 
     clock = time.perf_counter()
+    progress(Progress("forecast", 0.0))
     rules = decision_rules(fleet, threshold_pct=options.threshold_pct)
     decisions = decide_bins(scn, options.date, rules, notes=notes)
     timings["forecast"] = time.perf_counter() - clock
     counts = pd.Series([d.decision for d in decisions.values()]).value_counts().to_dict()
-    progress(f"forecast: {counts.get('must', 0)} must, {counts.get('may', 0)} may, {counts.get('skip', 0)} skip")
+    line = f"forecast: {counts.get('must', 0)} must, {counts.get('may', 0)} may, {counts.get('skip', 0)} skip"
+    progress(Progress("forecast", 1.0, line))
 
     clock = time.perf_counter()
+    progress(Progress("matrix", 0.0))
     chosen = [
         i
         for i, b in enumerate(scn.bins["bin_id"])
@@ -80,21 +134,24 @@ def plan_scenario(
     side_rules = [sides[i] or "auto" for i in chosen]
     roads = travel(net, places, snapped, locations, fleet, notes=notes, side_rules=side_rules)
     timings["matrix"] = time.perf_counter() - clock
-    progress(f"matrix: {len(locations)} stops x {len(roads.matrices)} vehicle profile(s)")
+    progress(Progress("matrix", 1.0, f"matrix: {len(locations)} stops x {len(roads.matrices)} vehicle profile(s)"))
 
     clock = time.perf_counter()
+    progress(Progress("solve", 0.0))
     problem = build_problem(
         scn, decisions, rules, chosen=chosen, locations=locations, n_fixed=places.n_fixed, travel=roads
     )
-    solution = solve(
-        problem,
-        limits=Limits(time_limit_s=options.time_limit_s, solution_limit=options.solution_limit),
-        params=SolveParams(engine=options.engine, seed=options.seed),
-    )
+    limits = Limits(time_limit_s=options.time_limit_s, solution_limit=options.solution_limit)
+    # The budget solve() will have: the time limit, or a solution limit's backstop deadline.
+    budget_s = Budget.from_limits(limits, len(problem.bins)).deadline.total_s
+    with ticking(progress, "solve", budget_s):
+        solution = solve(problem, limits=limits, params=SolveParams(engine=options.engine, seed=options.seed))
     timings["solve"] = time.perf_counter() - clock
-    progress(f"solve: {solution.status}, {len(solution.served())} bins on {solution.vehicles_used} vehicle(s)")
+    line = f"solve: {solution.status}, {len(solution.served())} bins on {solution.vehicles_used} vehicle(s)"
+    progress(Progress("solve", 1.0, line))
 
     clock = time.perf_counter()
+    progress(Progress("write", 0.0))
     legs = route_legs(solution, roads)
     geo = plan_geojson(scn, options, solution, decisions, roads, street_names(net), legs)
     plan = plan_report(scn, options, problem, solution, decisions, notes, net, roads, legs)

@@ -4,9 +4,11 @@ Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
 (50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves run in
 local processes; a Redis URL: on the task queue, for ``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper
-bound on a plan's time limit, 300), ``CORS_ORIGINS`` (none: CORS off),
+bound on a plan's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
+solve before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
 ``SIMULATION_WORKERS`` (1 simulation at a time; they always run in local
-processes, each using the machine's cores for its policies).
+processes, each using the machine's cores for its policies). A database or
+broker that cannot be reached raises :class:`~api.service.errors.Unreachable`.
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
 4), ``ORG_MAX_SIMULATIONS`` (simulations queued or running at once, 2),
@@ -32,6 +34,7 @@ from .errors import register_error_handlers
 from .jobs import JobRunner
 from .migrate import ensure_current
 from .simulate_job import SimulationRunner
+from .solve_job import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from .tasks import QueueRunner
@@ -56,6 +59,7 @@ def _runner(config: Any, factory: Any, files: Path) -> JobRunner | QueueRunner:
         files,
         workers=config["SOLVE_WORKERS"],
         max_time_limit_s=config["PLAN_TIME_LIMIT_S"],
+        max_attempts=config["PLAN_MAX_ATTEMPTS"],
     )
 
 
@@ -68,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
         SOLVE_WORKERS=1,
         PLAN_TIME_LIMIT_S=300.0,
+        PLAN_MAX_ATTEMPTS=MAX_ATTEMPTS,
         CORS_ORIGINS=None,
         BROKER_URL=None,
         RESUME_JOBS=True,
@@ -89,11 +94,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory = sessions(engine)
     files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
     files.mkdir(parents=True, exist_ok=True)
+    try:
+        jobs = _runner(app.config, factory, files)
+    except Exception:
+        engine.dispose()
+        raise
     app.extensions["binroute"] = {
         "engine": engine,
         "sessions": factory,
         "files": files,
-        "jobs": _runner(app.config, factory, files),
+        "jobs": jobs,
         "simulations": SimulationRunner(
             app.config["DATABASE_URL"],
             factory,

@@ -1,11 +1,19 @@
-"""A small client-side helper for the HTTP API (used by the tests and the load benchmark)."""
+"""Client-side helpers for the HTTP API and its processes (used by the tests and the benchmarks).
+
+Uploads, a ``binroute serve`` on a free port, a throwaway ``redis-server``
+broker and ``binroute worker`` processes, all on this machine's loopback.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,6 +49,22 @@ def scenario_upload(name: str, folder: str | Path, *, readings: bool = True) -> 
     if readings:
         files["readings"] = ("readings.csv", (folder / "readings.csv").read_bytes())
     return multipart_body({"name": name}, files)
+
+
+def call(
+    url: str, key: str, data: bytes | None = None, ctype: str = "application/json", *, timeout_s: float = 60.0
+) -> tuple[int, bytes]:
+    """One request with an API key (a POST when there is ``data``); the status and body, errors included."""
+    req = urllib.request.Request(
+        url, data=data, method="POST" if data is not None else "GET", headers={"X-API-Key": key, "Content-Type": ctype}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        err.close()
+        return err.code, body
 
 
 def wait_until_up(base_url: str, *, timeout_s: float = 30.0) -> None:
@@ -79,6 +103,57 @@ def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@contextmanager
+def redis_server() -> Iterator[str | None]:
+    """A ``redis-server`` without persistence on a free loopback port; yields its URL (``None`` if not installed)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def worker_process(broker: str, database: str, workdir: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``binroute worker`` in its own process group, its log beside ``workdir``; stopped (SIGTERM) at the end.
+
+    Its own group lets a caller kill it and its pool at once, as a lost machine
+    would be: ``os.killpg(proc.pid, signal.SIGKILL)``.
+    """
+    log = (workdir.parent / f"{workdir.name}.log").open("w")
+    cmd = [sys.executable, "-m", "api.cli", "worker", "--broker", broker, "--database", database]
+    proc = subprocess.Popen(
+        [*cmd, "--workdir", str(workdir), *options], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
 
 
 def schemathesis_command(base_url: str, api_key: str, *, max_examples: int, seed: int) -> list[str]:

@@ -143,6 +143,12 @@ class PlanRow(OrgOwned, Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: Where a running plan is (:mod:`api.service.progress`), written by whichever process solves it.
+    progress_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    progress_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: How many times a solve of the plan has started (see ``solve_job.start_plan``'s cap).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SimulationRow(OrgOwned, Base):

@@ -22,6 +22,17 @@ HTTP_CODES = {
 }
 
 
+class Unreachable(RuntimeError):
+    """The database or the task queue's broker cannot be reached; the message names it and says why."""
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of what a driver said about a failed connection (without SQLAlchemy's long tail)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
 class APIError(Exception):
     """An error answered as ``{"error": {"code", "message", "details"}}``."""
 

@@ -4,7 +4,9 @@ A thread pool limits how many solves run at once; each thread starts
 ``python -P -m api.service.solve_job`` and waits for it with a deadline, so a solver that
 crashes or hangs marks its plan ``failed`` and never takes the server down.
 Plans still ``queued`` or ``running`` when the server stopped are queued
-again on start.
+again on start; each start counts, so a plan that takes the server down with
+it every time is failed after ``max_attempts`` starts
+(:func:`~api.service.solve_job.start_plan`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import PlanRow, now
+from .solve_job import MAX_ATTEMPTS, start_plan
 
 log = logging.getLogger(__name__)
 #: Seconds a solve may take beyond its own time limit (graph, forecast, writing).
@@ -57,11 +60,13 @@ class JobRunner:
         *,
         workers: int,
         max_time_limit_s: float,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.database_url = database_url
         self.sessions = session_factory
         self.workdir = workdir
         self.max_time_limit_s = max_time_limit_s
+        self.max_attempts = max_attempts
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="binroute-solve")
 
     def command(self, job_id: str) -> list[str]:
@@ -72,6 +77,10 @@ class JobRunner:
         """Seconds a job with these options may take before :data:`GRACE_S`."""
         given = json.loads(options_json).get("time_limit_s")
         return float(given) if given is not None else self.max_time_limit_s
+
+    def start(self, job_id: str) -> bool:
+        """Mark a queued job running; whether to run it now (a plan counts its starts: :func:`start_plan`)."""
+        return start_plan(self.sessions, job_id, max_attempts=self.max_attempts)
 
     def submit(self, plan_id: str) -> None:
         """Queue a plan's solve."""
@@ -103,9 +112,9 @@ class JobRunner:
             row = s.get(self.model, plan_id)
             if row is None or row.status != "queued":
                 return
-            row.status, row.started = "running", now()
             limit = self.time_limit(row.options_json)
-            s.commit()
+        if not self.start(plan_id):
+            return
         cmd = self.command(plan_id)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)

@@ -19,6 +19,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from .errors import Unreachable, reason
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -58,11 +61,14 @@ def current_revision(conn: Connection) -> str | None:
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade the database at ``url`` to ``revision``; the revisions before and after.
 
+    Raises :class:`~api.service.errors.Unreachable` if the database cannot be reached.
+
     SQLite's foreign keys stay off while it runs (a plain engine), so a table
     copied by a batch migration never cascades deletes into its children.
     """
     engine = create_engine(url)
     try:
+        check_reachable(engine)
         with engine.begin() as conn:
             before = current_revision(conn)
             if before is not None and MigrationContext.configure(conn).get_current_revision() is None:
@@ -75,8 +81,22 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
     return before, after
 
 
+def check_reachable(engine: Engine) -> None:
+    """Connect once; :class:`~api.service.errors.Unreachable`, naming the database, if that fails."""
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise Unreachable(f"cannot reach the database {shown}: {reason(exc)}") from exc
+
+
 def ensure_current(engine: Engine) -> None:
-    """Create an empty database at the head; raise :class:`SchemaOutOfDate` if it is at another revision."""
+    """Create an empty database at the head; raise :class:`SchemaOutOfDate` if it is at another revision.
+
+    Raises :class:`~api.service.errors.Unreachable` if the database cannot be reached.
+    """
+    check_reachable(engine)
     with engine.connect() as conn:
         found = current_revision(conn)
     head = head_revision()

@@ -55,6 +55,7 @@ ERROR_TEXT = {
     415: "unsupported content type",
     422: "validation error (field paths in details)",
     429: "a limit of the organisation was reached (Retry-After says when to try again)",
+    503: "the task queue cannot be reached; the plan is stored as failed with the reason",
 }
 
 
@@ -215,11 +216,12 @@ def openapi_document() -> dict[str, Any]:
                 path=sid,
                 query=m.PlanQuery,
                 body={"application/json": {"schema": _ref(m.PlanIn)}},
+                errors=(503,),
             )
         },
         "/api/v1/plans": {"get": _op("List the organisation's plans", {"200": _json(m.PlanPage)}, query=m.ListQuery)},
         "/api/v1/plans/{plan_id}": {
-            "get": _op("A plan's status and summary", {"200": _json(m.PlanOut)}, path=pid),
+            "get": _op("A plan's status, summary, and progress while it runs", {"200": _json(m.PlanOut)}, path=pid),
             "delete": _op(
                 "Delete a plan", {"204": {"description": "deleted"}}, role="planner", path=pid, errors=(409,)
             ),

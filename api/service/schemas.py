@@ -241,6 +241,17 @@ class PlanIn(_In):
         )
 
 
+class PlanProgress(BaseModel):
+    """Where a running plan is, as the process solving it last wrote (about once a second)."""
+
+    stage: Annotated[
+        Literal["scenario", "graph", "forecast", "matrix", "solve", "write"],
+        Field(description="scenario, graph (road network), forecast, matrix (travel times), solve, write (outputs)"),
+    ]
+    percent: Annotated[float, Field(ge=0, le=100, description="of the whole plan; the solve moves with its budget")]
+    updated: Annotated[datetime, Field(description="when the solver wrote it")]
+
+
 class JobOut(BaseModel):
     """What every background job (a plan's solve, a simulation) answers with."""
 
@@ -257,6 +268,7 @@ class JobOut(BaseModel):
 
 class PlanOut(JobOut):
     summary: dict[str, Any] | None = None
+    progress: Annotated[PlanProgress | None, Field(description="while the plan is running")] = None
 
 
 class PlanPage(Page):

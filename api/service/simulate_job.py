@@ -18,15 +18,16 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipeline import USER_ERRORS, load_scenario
 from ..pipeline.policies import PolicyError
 from ..pipeline.simulate import Progress, SimOptions, policies_from, simulate
 from ..pipeline.simulate_report import simulation_html
-from .db import ScenarioRow, SimulationRow
+from .db import ScenarioRow, SimulationRow, now
 from .jobs import JobRunner
 from .solve_job import ACTIVE, export_scenario, finish_plan, main
 
@@ -48,6 +49,18 @@ class SimulationRunner(JobRunner):
 
     def command(self, job_id: str) -> list[str]:
         return simulation_command(self.database_url, job_id, self.workdir)
+
+    def start(self, job_id: str) -> bool:
+        """Mark a queued (or orphaned running) simulation running; ``False`` if it is finished or gone."""
+        with self.sessions() as s:
+            started = s.execute(
+                update(SimulationRow)
+                .where(SimulationRow.id == job_id, SimulationRow.status.in_(ACTIVE))
+                .values(status="running", started=now())
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+            return bool(cast(CursorResult[Any], started).rowcount)
 
     def time_limit(self, options_json: str) -> float:
         options = json.loads(options_json)

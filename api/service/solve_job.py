@@ -9,6 +9,12 @@ the summary, GeoJSON and map page, or the error, on the plan row. The same
 Completion is idempotent: the outcome is stored only while the plan is still
 ``queued`` or ``running``, so a plan solved twice (a redelivered task, a
 second worker) is stored once, and a plan deleted meanwhile stays deleted.
+
+Every start is counted on the plan's row (``attempts``): a plan whose solve has
+started :data:`MAX_ATTEMPTS` times without finishing (a poison plan that kills
+its worker each time, or a server stopped mid-solve again and again) is marked
+failed instead of being started again. While it solves, the plan's stage and
+percentage go on its row (:mod:`.progress`).
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
 from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
 from .networks import network_path
+from .progress import ProgressRecorder
 
 ACTIVE = ("queued", "running")
+#: Starts of one plan's solve before it is marked failed instead of started again.
+MAX_ATTEMPTS = 3
 
 
 def export_scenario(session: Session, scenario: ScenarioRow, target: Path, cache: Path) -> None:
@@ -68,17 +77,44 @@ def finish_plan(factory: sessionmaker[Session], plan_id: str, *, model: Any = Pl
         return bool(cast(CursorResult[Any], done).rowcount)
 
 
-def start_plan(factory: sessionmaker[Session], plan_id: str) -> bool:
-    """Mark a queued (or orphaned running) plan running; ``False`` if it is finished or gone."""
+def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: int = MAX_ATTEMPTS) -> bool:
+    """Mark a queued (or orphaned running) plan running and count the start; whether to solve it now.
+
+    ``False`` if the plan is finished or gone, or if its solve has started
+    ``max_attempts`` times already: then it is marked failed, saying so.
+    """
     with factory() as s:
         started = s.execute(
             update(PlanRow)
-            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE))
-            .values(status="running", started=now())
+            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE), PlanRow.attempts < max_attempts)
+            .values(
+                status="running",
+                started=now(),
+                attempts=PlanRow.attempts + 1,
+                progress_stage="scenario",
+                progress_pct=0.0,
+                progress_at=now(),
+            )
             .execution_options(synchronize_session=False)
         )
         s.commit()
-        return bool(cast(CursorResult[Any], started).rowcount)
+        if cast(CursorResult[Any], started).rowcount:
+            return True
+        s.execute(
+            update(PlanRow)
+            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE), PlanRow.attempts >= max_attempts)
+            .values(
+                status="failed",
+                finished=now(),
+                error=(
+                    f"the solve of this plan started {max_attempts} time(s) and never finished (its process was "
+                    "killed or crashed each time, e.g. out of memory); it was not started again"
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        return False
 
 
 def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> bool:
@@ -90,14 +126,17 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
             return False
         scenario = s.get(ScenarioRow, plan.scenario_id)
         options = json.loads(plan.options_json)
+        progress = ProgressRecorder(factory, plan_id)
+        progress.report("scenario")
         try:
             with tempfile.TemporaryDirectory(dir=workdir) as tmp:
                 assert scenario is not None
                 export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks")
                 scn = load_scenario(Path(tmp) / "scenario")
-                result = plan_scenario(scn, PlanOptions.from_json(options))
+                result = plan_scenario(scn, PlanOptions.from_json(options), progress=progress)
         except USER_ERRORS as exc:
             return finish_plan(factory, plan_id, status="failed", error=str(exc))
+    progress.report("write", 0.5)
     return finish_plan(
         factory,
         plan_id,

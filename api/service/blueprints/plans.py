@@ -14,7 +14,8 @@ from geo.exports import vehicle_collection
 from ...pipeline.write import safe_name
 from ..auth import require
 from ..db import PlanRow
-from ..errors import APIError
+from ..errors import APIError, Unreachable
+from ..progress import progress_out
 from ..schemas import ListQuery, PlanIn, PlanQuery
 from ..store import (
     accepted,
@@ -38,6 +39,7 @@ def _plan_out(row: PlanRow) -> dict[str, Any]:
     if row.status == "done":
         out["links"]["routes"] = url_for("plans.plan_geojson", plan_id=row.id)
         out["links"]["map"] = url_for("plans.plan_map", plan_id=row.id)
+    out["progress"] = progress_out(row)
     return out
 
 
@@ -80,7 +82,10 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
         audit(s, "plan", "scenario", scenario_id, {"plan_id": row.id})
         s.commit()
         out = _plan_out(row)
-    current_app.extensions["binroute"]["jobs"].submit(row.id)
+    try:
+        current_app.extensions["binroute"]["jobs"].submit(row.id)
+    except Unreachable as exc:  # the plan is failed with the same message
+        raise APIError(503, "queue_unavailable", str(exc), {"plan_id": row.id}, headers={"Retry-After": "60"}) from exc
     return accepted(out)
 
 

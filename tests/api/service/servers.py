@@ -1,6 +1,7 @@
 """Real database and broker servers for tests, from the Debian binaries, on free loopback ports.
 
 Each helper returns ``None`` when its binary is missing, so a test can skip.
+``redis_server`` is :func:`api.service.client.redis_server` (the benchmarks use it too).
 PostgreSQL refuses to run as root, so as root the cluster belongs to the
 ``postgres`` user that Debian's package creates.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from api.service.client import free_port
+from api.service.client import redis_server as redis_server
 
 PG_BIN = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
 
@@ -83,31 +84,3 @@ def new_database(server_url: str, name: str) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-@contextmanager
-def redis_server() -> Iterator[str | None]:
-    """A ``redis-server`` without persistence on a free port; yields its URL (or ``None``)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield None
-        return
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import socket
-
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from api.service import create_app
+from api.service.client import worker_process as worker
 from api.service.db import PlanRow, ScenarioRow, create_key, create_org
 from api.service.solve_job import finish_plan
 
@@ -29,30 +27,6 @@ def redis():
         if url is None:
             pytest.skip("redis-server is not installed")
         yield url
-
-
-@contextmanager
-def worker(broker: str, database: str, workdir: Path, *options: str):
-    """`binroute worker` in its own process group (so a test can kill it and its pool like a lost machine)."""
-    log = (workdir.parent / f"{workdir.name}.log").open("w")
-    cmd = [sys.executable, "-m", "api.cli", "worker", "--broker", broker, "--database", database]
-    proc = subprocess.Popen(
-        [*cmd, "--workdir", str(workdir), *options],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
 
 
 def _queued_app(database_url: str, broker: str, root: Path, small: Path):
@@ -114,6 +88,32 @@ def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path):
         with worker(redis, database_url, tmp_path / "second", *fast):
             plan = _wait(app, key, plan_id, ("done", "failed"))
         assert plan["status"] == "done", plan
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (a Celery worker's pool)."""
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, tmp_path):
+    """A solve whose process dies (kill -9 of the pool process) goes back on the queue; past the cap it is failed."""
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    try:
+        body = {**PLAN, "time_limit_s": 20}
+        plan_id = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
+        plan_id = plan_id.json["id"]
+        with worker(redis, database_url, tmp_path / "w", "--concurrency", "1", "--max-attempts", "1") as proc:
+            _wait(app, key, plan_id, ("running",), timeout=120)
+            for child in _children(proc.pid):
+                os.kill(child, signal.SIGKILL)
+            plan = _wait(app, key, plan_id, ("done", "failed"), timeout=60)
+        assert plan["status"] == "failed", plan
+        assert "started 1 time(s) and never finished" in plan["error"]
+        with app.extensions["binroute"]["sessions"]() as s:
+            assert s.get(PlanRow, plan_id).attempts == 1
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
 
