@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 SOLVE_TASK = "binroute.solve_plan"
 #: Seconds between a task's soft time limit (the plan fails cleanly) and its hard one (the process is killed).
 HARD_AFTER_S = 30.0
-#: Seconds to wait for the broker when connecting; a send is tried again this often before a plan fails.
+#: Seconds to wait for the broker when connecting.
 CONNECT_TIMEOUT_S = 5.0
+#: Times a send to a broker that does not answer is tried again (within about 1.5 s) before its plan fails.
 PUBLISH_RETRIES = 2
 
 
@@ -133,7 +134,11 @@ class QueueRunner:
 
     def __init__(self, broker_url: str, session_factory: sessionmaker[Session], *, max_time_limit_s: float) -> None:
         self.celery = make_celery(broker_url, max_time_limit_s=max_time_limit_s)
-        check_broker(self.celery)
+        try:
+            check_broker(self.celery)
+        except Unreachable:
+            self.celery.close()
+            raise
         self.sessions = session_factory
         self.max_time_limit_s = max_time_limit_s
 
