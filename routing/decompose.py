@@ -1,4 +1,4 @@
-"""Very large days: one district per crew, routed on both cores, then a search across their borders.
+"""Very large days: one district per crew, routed on both cores; bins a district could not fit go across borders.
 
 Above :data:`DECOMPOSE_MIN_BINS` bins, ``solve(engine="auto")`` clusters
 first and routes second: :func:`routing.districts.districts` gives each
@@ -7,9 +7,12 @@ the travel-time matrix, lorries matched to districts by their depot), and
 each district is solved as its own one-lorry problem, half of them in the
 helper process. A district gets an equal share of the time left, but at
 most :data:`DISTRICT_S_PER_BIN` seconds per bin (a one-lorry day of a
-hundred-odd bins settles within seconds). Each district shares the day's
-matrices (no copy; PyVRP gets only the district's locations). The routes
-are then merged into one plan of the whole day.
+hundred-odd bins settles within seconds). Each district is a problem of
+its own (:class:`Part`) whose matrices hold only its locations (depots,
+sites, its bins'): small copies that travel to the helper process in its
+job, instead of the helper mapping the whole day's matrices and touching
+pages all over them. The routes are then merged into one plan of the whole
+day, every location mapped back to the day's.
 
 When that plan leaves required bins (a district was more than its lorry
 could do), PyVRP searches on from it over the whole day until the deadline
@@ -34,14 +37,18 @@ the result.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pyvrp
+from numpy.typing import NDArray
 from pyvrp import Activity, ActivityType
 
 from .cost import rank
 from .districts import districts
 from .feasibility import servable
-from .problem import Problem
+from .problem import Matrix, Problem
 from .pyvrp_engine import Found, _Mapping, search_on, to_pyvrp, unsupported
 from .schedule import Plans, solution_from_plans
 from .solution import BIN, TIP, Solution
@@ -59,34 +66,72 @@ BORDER_PATIENCE = 2000
 BORDER_MAX_LOCATIONS = 12_000
 
 
-def subproblems(problem: Problem) -> list[Problem]:
-    """The day as one problem per district (:func:`routing.districts.districts`): its bins and its one lorry."""
-    return [
-        dataclasses.replace(
-            problem,
-            bins=tuple(problem.bins[b] for b in sorted(d.bins)),
-            vehicles=(problem.vehicles[d.vehicle],),
+@dataclass(frozen=True)
+class Part:
+    """One district as a problem of its own, and where its locations are in the day's matrices.
+
+    ``problem`` holds only the district's locations (depots, sites, its
+    bins'), so its matrices are small copies: a helper process gets them in
+    its job instead of mapping the whole day's, and nothing in it scans the
+    day's matrices again. ``locations[k]`` is the day's index of its
+    location ``k``.
+    """
+
+    problem: Problem
+    locations: NDArray[np.int64]
+
+
+def restricted(problem: Problem, bins: Sequence[int], vehicles: Sequence[int]) -> Part:
+    """``problem`` cut to ``bins`` and ``vehicles`` (indices), with matrices of only the locations they use."""
+    used = np.unique(
+        np.array(
+            [d.location for d in problem.depots]
+            + [f.location for f in problem.facilities]
+            + [loc for b in bins for loc in problem.bins[b].locations],
+            dtype=np.int64,
         )
-        for d in districts(problem)
-    ]
+    )
+    at = {int(loc): k for k, loc in enumerate(used)}
+    pick = np.ix_(used, used)
+    part = dataclasses.replace(
+        problem,
+        matrices={name: Matrix(m.time_s[pick], m.distance[pick]) for name, m in problem.matrices.items()},
+        depots=tuple(dataclasses.replace(d, location=at[d.location]) for d in problem.depots),
+        facilities=tuple(dataclasses.replace(f, location=at[f.location]) for f in problem.facilities),
+        bins=tuple(
+            dataclasses.replace(
+                problem.bins[b],
+                location=at[problem.bins[b].location],
+                alternatives=tuple(at[a] for a in problem.bins[b].alternatives),
+            )
+            for b in sorted(bins)
+        ),
+        vehicles=tuple(problem.vehicles[v] for v in vehicles),
+    )
+    return Part(part, used)
 
 
-def merged_plans(problem: Problem, parts: list[Solution]) -> tuple[Plans, dict[int, int]]:
+def subproblems(problem: Problem) -> list[Part]:
+    """The day as one problem per district (:func:`routing.districts.districts`): its bins and its one lorry."""
+    return [restricted(problem, d.bins, [d.vehicle]) for d in districts(problem)]
+
+
+def merged_plans(problem: Problem, parts: Sequence[Part], solved: Sequence[Solution]) -> tuple[Plans, dict[int, int]]:
     """The districts' routes as plans of the whole day (stops, departure) and where each bin was served."""
     vehicle_at = {v.id: i for i, v in enumerate(problem.vehicles)}
     bin_at = {b.id: i for i, b in enumerate(problem.bins)}
     site_at = {f.id: i for i, f in enumerate(problem.facilities)}
     plans: Plans = []
     chosen: dict[int, int] = {}
-    for part in parts:
-        for route in part.routes:
+    for part, solution in zip(parts, solved, strict=True):
+        for route in solution.routes:
             if not route.used:
                 continue
             stops: list[tuple[str, int]] = []
             for visit in route.visits:
                 if visit.kind == BIN:
                     stops.append((BIN, bin_at[visit.id]))
-                    chosen[bin_at[visit.id]] = visit.location
+                    chosen[bin_at[visit.id]] = int(part.locations[visit.location])
                 elif visit.kind == TIP:
                     stops.append((TIP, site_at[visit.id]))
             while stops and stops[-1][0] == TIP:  # the last tip is part of the drive home

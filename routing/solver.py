@@ -286,22 +286,28 @@ def _districts(parts: list[Problem], budget: Budget, params: SolveParams) -> lis
 
 def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
     """A very large day in districts on both cores, then a search across borders (see :mod:`routing.decompose`)."""
-    parts = decompose.subproblems(problem)
+    found = decompose.subproblems(problem)
     regional, whole = decompose.border_budget(budget)
-    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].bins))
+    order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
     if _two_cores(regional):
-        mine, theirs = [parts[i] for i in order[0::2]], [parts[i] for i in order[1::2]]
+        mine, theirs = order[0::2], order[1::2]
         other = dataclasses.replace(params, seed=params.seed + 1)
-        results = _on_two_cores(regional, "districts", (mine, regional, params), (theirs, regional, other))
+        results = _on_two_cores(
+            regional,
+            "districts",
+            ([found[i].problem for i in mine], regional, params),
+            ([found[i].problem for i in theirs], regional, other),
+        )
         if len(results) < 2:  # the helper failed: its districts get a short search here
             quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * budget.deadline.total_s)))
-            results.append(_districts(theirs, quick, params))
-        solved = [*results[0], *results[1]]
+            results.append(_districts([found[i].problem for i in theirs], quick, params))
+        parts, solved = [found[i] for i in mine + theirs], [*results[0], *results[1]]
     else:
-        solved = _districts([parts[i] for i in order], regional, params)
-    plans, chosen = decompose.merged_plans(problem, solved)
+        parts = [found[i] for i in order]
+        solved = _districts([p.problem for p in parts], regional, params)
+    plans, chosen = decompose.merged_plans(problem, parts, solved)
     missing = unsupported(problem)
-    details: dict[str, object] = {"districts": len(parts), "district_bins": sorted(len(p.bins) for p in parts)}
+    details: dict[str, object] = {"districts": len(parts), "district_bins": sorted(len(p.problem.bins) for p in parts)}
     merged = solution_from_plans(
         problem, plans, engine="decomposed", runtime_s=0.0, fit_rules=bool(missing), chosen=chosen, details=details
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -73,6 +74,23 @@ def test_districts_are_compact():
     problem = _city()
     found = districts.districts(problem)
     assert _overlap(problem, [[problem.bins[b].id for b in d.bins] for d in found]) <= 0.15
+
+
+def test_a_part_holds_only_its_locations_and_maps_them_back():
+    """A district's problem has matrices of its own locations only, equal to the day's entries there."""
+    problem = _city()
+    day = problem.matrices["default"]
+    bins = [5, 17, 40]
+    alt = dataclasses.replace(problem.bins[17], alternatives=(problem.bins[90].location,))
+    problem = dataclasses.replace(problem, bins=tuple(alt if i == 17 else b for i, b in enumerate(problem.bins)))
+    part = decompose.restricted(problem, bins, [3])
+    sub = part.problem
+    assert sub.n_locations == 3 + 4  # two depots, a tip; three bins, one with a second location
+    assert np.array_equal(sub.matrices["default"].time_s, day.time_s[np.ix_(part.locations, part.locations)])
+    assert [b.id for b in sub.bins] == ["b5", "b17", "b40"] and sub.vehicles == (problem.vehicles[3],)
+    for b, original in zip(sub.bins, bins, strict=True):
+        assert [int(part.locations[loc]) for loc in b.locations] == list(problem.bins[original].locations)
+    assert [int(part.locations[d.location]) for d in sub.depots] == [d.location for d in problem.depots]
 
 
 def test_balanced_labels_move_the_border_not_outliers():
