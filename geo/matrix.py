@@ -243,8 +243,9 @@ def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDAr
 
     The helper process (:func:`_helper_main`) runs its half in the same
     bounded chunks as this process and hands its rows back as a ``.npy``
-    file, so neither side holds a full sources × graph-nodes array or a
-    pickled copy of its answer.
+    file, read straight into the answer's rows (:func:`_read_npy_into`), so
+    neither side holds a full sources × graph-nodes array, a pickled copy
+    of its answer, or a mapped copy of the helper's half.
     """
     if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
         return _dijkstra_here(graph, sources, columns)
@@ -263,17 +264,28 @@ def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDAr
         done = False
         try:
             if helper.wait(timeout=3600) == 0:
-                second = np.load(answer, mmap_mode="r")
-                if second.shape == (len(sources) - half, len(columns)):
-                    out[half:] = second
-                    done = True
-                del second
+                done = _read_npy_into(answer, out[half:])
         except (subprocess.TimeoutExpired, OSError, ValueError):
             helper.kill()
             helper.wait()
     if not done:
         out[half:] = _dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
     return out
+
+
+def _read_npy_into(path: Path, out: FloatArray) -> bool:
+    """Read the float64 ``.npy`` array at ``path`` straight into ``out`` (no mapped or temporary copy).
+
+    Returns whether the file held an array of ``out``'s shape (``out`` is
+    left partly written otherwise).
+    """
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if tuple(shape) != out.shape or fortran or dtype != np.float64 or not out.flags.c_contiguous:
+            return False
+        return fh.readinto(out.data.cast("B")) == out.nbytes
 
 
 def _helper_main(job: str, answer: str) -> None:
