@@ -17,16 +17,22 @@ between bins (so districts follow the roads, one-way streets included):
   most :data:`FILL` of a working day (shift less break, less the drive from
   the depot and home through a site), never more than the lorries there are.
 * **Seeds** far apart (farthest-point), then rounds of: every bin to its
-  nearest centre that still has room, those most sure of their centre
-  first (largest regret), each centre taking at most
-  :data:`SLACK` times an equal share of the work; then each centre moves to
-  its district's medoid.
+  nearest centre plus that centre's price, the prices balancing the work
+  (:func:`balanced_labels`: a border moves as a whole, so districts stay
+  contiguous; what is still above :data:`SLACK` times an equal share goes,
+  surest bins first, to the nearest centre with room); then each centre
+  moves to its district's medoid. A plain capacity-forced assignment sends
+  a full district's outlying bins anywhere (territory overlap 0.60 instead
+  of 0.12 on a 2,000-bin Milan day).
 * **Lorries** are matched to districts by the drive from their depot to the
   district's centre and home (a linear assignment), so a district near one
   depot gets a lorry based there.
 
-Bins of a stream get the lorries that carry it (each lorry one district);
-bins that no lorry can reach are left to the solver, which reports them.
+Bins of a stream get the lorries that carry it (each lorry one district;
+the work is estimated for the first of them, so a mixed fleet gets
+districts of equal work, not of equal share of each lorry's day); bins
+that no lorry can reach, or whose lorries all have a district of another
+stream, are left to the solver, which places or reports them.
 """
 
 from __future__ import annotations
