@@ -146,7 +146,7 @@ def test_bins_a_district_cannot_fit_go_to_other_lorries(monkeypatch):
     monkeypatch.setattr(districts, "FILL", 3.0)  # far too few districts for the work
     problem = _city()
     assert len(districts.districts(problem)) < len(problem.vehicles) // 2
-    solution = solve(problem, limits=Limits(solution_limit=8, time_limit_s=None), params=SolveParams(seed=0))
+    solution = solve(problem, limits=Limits(solution_limit=3, time_limit_s=None), params=SolveParams(seed=0))
     assert solution.details.get("across_borders") is True
     assert sorted(solution.served()) == sorted(b.id for b in problem.bins)
     report = check_solution(problem, solution, require_all=True)
