@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -119,9 +120,10 @@ def _child(folder: Path, time_limit: float, out: Path) -> None:
         "cost": round(sol.objective, 1),
         "km": round(sol.distance / 1000, 1),
         "required_left": sum(u.required for u in sol.unserved),
+        "required_left_why": dict(Counter(u.reason for u in sol.unserved if u.required)),
         "territory_overlap": round(territory_overlap(rounds, crs=crs), 3),
         "engine": sol.engine,
-        "regions": sol.details.get("regions"),
+        "districts": sol.details.get("districts"),
         "matrix_dtype": str(next(iter(problem.matrices.values())).time_s.dtype),
     }
     out.write_text(json.dumps(record))
@@ -183,13 +185,16 @@ def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "wall_s",
         "peak_rss_mb",
         "graph_s",
+        "forecast_s",
         "matrix_s",
         "solve_s",
+        "write_s",
         "cost",
         "km",
         "required_left",
         "territory_overlap",
-        "regions",
+        "lorries_used",
+        "districts",
     ]
     text = table(flat, columns)
     note = "Network data © OpenStreetMap contributors, ODbL."

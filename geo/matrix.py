@@ -202,14 +202,33 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     return csr_matrix((packed, (keys // (n + p), keys % (n + p))), shape=(n + p, n + p))
 
 
-def unpack(packed: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Packed weights back to seconds and metres (``inf`` stays ``inf``)."""
-    finite = np.isfinite(packed)
+#: Rows of a stops × stops matrix unpacked or combined at a time (bounds the float temporaries).
+_ROWS = 512
+
+
+def unpack(packed: FloatArray, *, overwrite: bool = False) -> tuple[FloatArray, FloatArray]:
+    """Packed weights back to seconds and metres (``inf`` stays ``inf``).
+
+    Works a block of :data:`_ROWS` rows at a time, so the only full-size
+    arrays are the two answers; with ``overwrite`` the seconds are written
+    over ``packed`` itself (one full-size array less, for a big matrix).
+    """
+    packed = np.asarray(packed, dtype=float)
+    time = packed if overwrite else np.empty(packed.shape)
+    dist = np.empty(packed.shape)
     scale = 2.0**LEN_BITS
-    safe = np.where(finite, packed, 0.0)
-    deci_s = np.floor(safe / scale)
-    deci_m = safe - deci_s * scale
-    return np.where(finite, deci_s / 10.0, np.inf), np.where(finite, deci_m / 10.0, np.inf)
+    for r in range(0, max(packed.shape[0], 1) if packed.ndim else 1, _ROWS):
+        block = packed[r : r + _ROWS] if packed.ndim else packed
+        finite = np.isfinite(block)
+        safe = np.where(finite, block, 0.0)
+        deci_s = np.floor(safe / scale)
+        metres = np.where(finite, (safe - deci_s * scale) / 10.0, np.inf)
+        seconds = np.where(finite, deci_s / 10.0, np.inf)
+        if packed.ndim:
+            dist[r : r + _ROWS], time[r : r + _ROWS] = metres, seconds
+        else:
+            dist[...], time[...] = metres, seconds
+    return time, dist
 
 
 #: Work (sources × graph nodes) above which the second core gets half the sources.
@@ -224,8 +243,9 @@ def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDAr
 
     The helper process (:func:`_helper_main`) runs its half in the same
     bounded chunks as this process and hands its rows back as a ``.npy``
-    file, so neither side holds a full sources × graph-nodes array or a
-    pickled copy of its answer.
+    file, read straight into the answer's rows (:func:`_read_npy_into`), so
+    neither side holds a full sources × graph-nodes array, a pickled copy
+    of its answer, or a mapped copy of the helper's half.
     """
     if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
         return _dijkstra_here(graph, sources, columns)
@@ -244,17 +264,28 @@ def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDAr
         done = False
         try:
             if helper.wait(timeout=3600) == 0:
-                second = np.load(answer, mmap_mode="r")
-                if second.shape == (len(sources) - half, len(columns)):
-                    out[half:] = second
-                    done = True
-                del second
+                done = _read_npy_into(answer, out[half:])
         except (subprocess.TimeoutExpired, OSError, ValueError):
             helper.kill()
             helper.wait()
     if not done:
         out[half:] = _dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
     return out
+
+
+def _read_npy_into(path: Path, out: FloatArray) -> bool:
+    """Read the float64 ``.npy`` array at ``path`` straight into ``out`` (no mapped or temporary copy).
+
+    Returns whether the file held an array of ``out``'s shape (``out`` is
+    left partly written otherwise).
+    """
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if tuple(shape) != out.shape or fortran or dtype != np.float64 or not out.flags.c_contiguous:
+            return False
+        return fh.readinto(out.data.cast("B")) == out.nbytes
 
 
 def _helper_main(job: str, answer: str) -> None:
@@ -275,7 +306,7 @@ def _dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArr
 def _via_stop_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
     n, p = rg.net.n_nodes, acc.edge.shape[0]
     stops = n + np.arange(p)
-    return unpack(packed_dijkstra(_stop_graph(rg, acc), stops, stops))
+    return unpack(packed_dijkstra(_stop_graph(rg, acc), stops, stops), overwrite=True)
 
 
 def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
@@ -287,27 +318,31 @@ def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatAr
     graph = csr_matrix((packed_w, (rg.pair_keys // net.n_nodes, rg.pair_keys % net.n_nodes)), shape=(net.n_nodes,) * 2)
     src, src_inv = np.unique(acc.out_node, return_inverse=True)
     tgt, tgt_inv = np.unique(acc.in_node, return_inverse=True)
-    node_t, node_d = unpack(packed_dijkstra(graph, src, tgt))
+    node_t, node_d = unpack(packed_dijkstra(graph, src, tgt), overwrite=True)
     src_inv, tgt_inv = src_inv.reshape(p, 2), tgt_inv.reshape(p, 2)
     best_t = np.full((p, p), np.inf)
     best_d = np.full((p, p), np.inf)
-    for k in range(2):
-        for m in range(2):
-            cand_t = acc.out_time[:, k, None] + node_t[np.ix_(src_inv[:, k], tgt_inv[:, m])] + acc.in_time[None, :, m]
-            cand_d = acc.out_dist[:, k, None] + node_d[np.ix_(src_inv[:, k], tgt_inv[:, m])] + acc.in_dist[None, :, m]
-            same = (acc.edge[:, k, None] == acc.edge[None, :, m]) & (acc.t[:, k, None] <= acc.t[None, :, m])
-            same &= acc.edge[:, k, None] >= 0
-            if same.any():
-                e = np.maximum(acc.edge[:, k], 0)
-                frac = acc.t[None, :, m] - acc.t[:, k, None]
-                direct_t = np.where(same, frac * rg.edge_time[e][:, None], np.inf)
-                cand_d = np.where(direct_t < cand_t, frac * net.length_m[e][:, None], cand_d)
-                cand_t = np.minimum(cand_t, direct_t)
-            cand_t[acc.edge[:, k] < 0, :] = np.inf
-            cand_t[:, acc.edge[:, m] < 0] = np.inf
-            better = cand_t < best_t
-            best_t = np.where(better, cand_t, best_t)
-            best_d = np.where(better, cand_d, best_d)
+    for r in range(0, p, _ROWS):  # a block of rows at a time: no full-size temporaries
+        a = slice(r, min(r + _ROWS, p))
+        row_t, row_d = best_t[a], best_d[a]
+        for k in range(2):
+            for m in range(2):
+                pair = np.ix_(src_inv[a, k], tgt_inv[:, m])
+                cand_t = acc.out_time[a, k, None] + node_t[pair] + acc.in_time[None, :, m]
+                cand_d = acc.out_dist[a, k, None] + node_d[pair] + acc.in_dist[None, :, m]
+                same = (acc.edge[a, k, None] == acc.edge[None, :, m]) & (acc.t[a, k, None] <= acc.t[None, :, m])
+                same &= acc.edge[a, k, None] >= 0
+                if same.any():
+                    e = np.maximum(acc.edge[a, k], 0)
+                    frac = acc.t[None, :, m] - acc.t[a, k, None]
+                    direct_t = np.where(same, frac * rg.edge_time[e][:, None], np.inf)
+                    cand_d = np.where(direct_t < cand_t, frac * net.length_m[e][:, None], cand_d)
+                    cand_t = np.minimum(cand_t, direct_t)
+                cand_t[acc.edge[a, k] < 0, :] = np.inf
+                cand_t[:, acc.edge[:, m] < 0] = np.inf
+                better = cand_t < row_t
+                row_t[better] = cand_t[better]
+                row_d[better] = cand_d[better]
     return best_t, best_d
 
 

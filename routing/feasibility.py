@@ -24,12 +24,15 @@ def servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
     """Vehicles allowed for each bin, and the bins no vehicle can serve at all (with why)."""
     allowed: dict[int, list[int]] = {}
     unserved: list[Unserved] = []
+    # Vehicles alike in where they start, end and tip reach the same places: one mask per kind.
+    kinds = {v: _reach_kind(problem, veh) for v, veh in enumerate(problem.vehicles)}
+    masks = {kind: _reachable_locations(problem, *kind) for kind in set(kinds.values())}
     for b, item in enumerate(problem.bins):
         carriers = [v for v, veh in enumerate(problem.vehicles) if item.stream in veh.streams]
         if not carriers:
             unserved.append(Unserved(item.id, f"no vehicle carries stream {item.stream!r}", item.required))
             continue
-        reach = [v for v in carriers if reachable(problem, problem.vehicles[v], item)]
+        reach = [v for v in carriers if any(masks[kinds[v]][loc] for loc in item.locations)]
         if not reach:
             reason = "unreachable on the road graph for every vehicle that carries its stream"
             unserved.append(Unserved(item.id, reason, item.required))
@@ -41,6 +44,31 @@ def servable(problem: Problem) -> tuple[dict[int, list[int]], list[Unserved]]:
             continue
         allowed[b] = fits
     return allowed, unserved
+
+
+def _reach_kind(problem: Problem, vehicle: Vehicle) -> tuple[str, int, int, tuple[int, ...]]:
+    """What decides where ``vehicle`` can reach: its profile, its depots and the sites it may tip at."""
+    sites = tuple(problem.facilities_for(vehicle)) if problem.tips else ()
+    return vehicle.profile, vehicle.start_depot, vehicle.end_depot, sites
+
+
+def _reachable_locations(
+    problem: Problem, profile: str, start_depot: int, end_depot: int, sites: tuple[int, ...]
+) -> np.ndarray:
+    """Per location, whether a vehicle of this kind can drive there and back home (see :func:`reachable_at`)."""
+    m = problem.matrices[profile].time_s
+    start = problem.depots[start_depot].location
+    end = problem.depots[end_depot].location
+    out = m[start, :] < Matrix.UNREACHABLE
+    if problem.tips:
+        back = np.zeros(problem.n_locations, dtype=bool)
+        for f in sites:
+            site = problem.facilities[f].location
+            if m[site, end] < Matrix.UNREACHABLE:
+                back |= m[:, site] < Matrix.UNREACHABLE
+    else:
+        back = m[:, end] < Matrix.UNREACHABLE
+    return np.asarray(out & back)
 
 
 def reachable(problem: Problem, vehicle: Vehicle, item: Bin) -> bool:

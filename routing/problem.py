@@ -72,7 +72,8 @@ class Matrix:
     2**31 m is 2.1 million km), half the memory of int64 on a big day.
     Integer input of another type is converted once; an entry that does not
     fit raises :class:`~routing.errors.ProblemError` naming the matrix and
-    the entry (never a silent wrap). Int32 input is kept as is, not copied.
+    the entry (never a silent wrap), as does a negative entry. Int32 input is
+    kept as is, not copied.
     Unreachable pairs hold ``UNREACHABLE``. Sums of entries should be taken
     in int64 (``int(...)`` or ``.astype(np.int64)``): two ``UNREACHABLE``
     plus a little overflow int32.
@@ -84,8 +85,11 @@ class Matrix:
     UNREACHABLE = 10**9
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "time_s", _as_int32("time_s", self.time_s))
-        object.__setattr__(self, "distance", _as_int32("distance", self.distance))
+        for name in ("time_s", "distance"):
+            values = _as_int32(name, getattr(self, name))
+            if values.size and int(values.min()) < 0:  # checked once here, not by every Problem sharing the matrix
+                raise ProblemError(f"matrix {name}: has negative entries")
+            object.__setattr__(self, name, values)
 
     @classmethod
     def from_float(cls, time_s: np.ndarray, distance: np.ndarray) -> Matrix:
@@ -278,8 +282,6 @@ def _validate(p: Problem) -> None:
         if n is not None and m.time_s.shape[0] != n:
             raise ProblemError(f"matrix {name!r} has {m.time_s.shape[0]} locations, others {n}")
         n = m.time_s.shape[0]
-        if (m.time_s < 0).any() or (m.distance < 0).any():
-            raise ProblemError(f"matrix {name!r} has negative entries")
     assert n is not None
     if not p.depots:
         raise ProblemError("problem has no depot")

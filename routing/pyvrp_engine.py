@@ -446,11 +446,14 @@ def search(
     return Found(cost, _with_tips(problem, plans, chosen, whole_day), mapping, best, whole_day, chosen)
 
 
-def search_on(problem: Problem, found: Found, budget: Budget, *, seed: int) -> Found:
-    """Search on from ``found``'s best solution, with ``found``'s formulation, until ``budget`` is spent."""
+def search_on(problem: Problem, found: Found, budget: Budget, *, seed: int, patience: int | None = None) -> Found:
+    """Search on from ``found``'s best solution, with ``found``'s formulation, until ``budget`` is spent.
+
+    With ``patience``, also stop after that many iterations without a better plan.
+    """
     if found.mapping is None or found.best is None:
         return found
-    cost, _, plans, chosen, best = _run(found.mapping, criterion_for(budget), seed, found.best)
+    cost, _, plans, chosen, best = _run(found.mapping, criterion_for(budget, patience=patience), seed, found.best)
     tipped = _with_tips(problem, plans, chosen, found.whole_day)
     return Found(cost, tipped, found.mapping, best, found.whole_day, chosen)
 

@@ -266,39 +266,54 @@ def _one_core(problem: Problem, budget: Budget, params: SolveParams) -> Solution
     return _restarts(problem, budget, params, missing)
 
 
-def _regions(parts: list[Problem], budget: Budget, params: SolveParams) -> list[Solution]:
-    """Solve ``parts`` one after another on this core, each with an equal share of the time left."""
+def _districts(parts: list[Problem], budget: Budget, params: SolveParams) -> list[Solution]:
+    """Solve ``parts`` one after another on this core.
+
+    Each gets an equal share of the time left, but at most
+    :data:`routing.decompose.DISTRICT_S_PER_BIN` seconds per bin.
+    """
     out = []
     for k, part in enumerate(parts):
         share = budget.share(1 / (len(parts) - k))
-        if budget.timed and share.deadline.left() < ROUND_FLOOR_S:
-            share = Budget(Deadline.after(ROUND_FLOOR_S), budget.solution_limit)
+        if budget.timed:
+            cap = max(ROUND_FLOOR_S, decompose.DISTRICT_S_PER_BIN * len(part.bins))
+            share = share.until(Deadline.after(min(cap, share.deadline.left())))
+            if share.deadline.left() < ROUND_FLOOR_S:
+                share = Budget(Deadline.after(ROUND_FLOOR_S), budget.solution_limit)
         out.append(_one_core(part, share, params))
     return out
 
 
 def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
-    """A very large day in regions on both cores, then a search across borders (see :mod:`routing.decompose`)."""
-    parts = decompose.subproblems(problem, decompose.region_count(problem))
+    """A very large day in districts on both cores, then a search across borders (see :mod:`routing.decompose`)."""
+    found = decompose.subproblems(problem)
     regional, whole = decompose.border_budget(budget)
-    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].bins))
+    order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
     if _two_cores(regional):
-        mine, theirs = [parts[i] for i in order[0::2]], [parts[i] for i in order[1::2]]
+        mine, theirs = order[0::2], order[1::2]
         other = dataclasses.replace(params, seed=params.seed + 1)
-        results = _on_two_cores(regional, "regions", (mine, regional, params), (theirs, regional, other))
-        if len(results) < 2:  # the helper failed: its regions get a short search here
+        results = _on_two_cores(
+            regional,
+            "districts",
+            ([found[i].problem for i in mine], regional, params),
+            ([found[i].problem for i in theirs], regional, other),
+        )
+        if len(results) < 2:  # the helper failed: its districts get a short search here
             quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * budget.deadline.total_s)))
-            results.append(_regions(theirs, quick, params))
-        solved = [*results[0], *results[1]]
+            results.append(_districts([found[i].problem for i in theirs], quick, params))
+        parts, solved = [found[i] for i in mine + theirs], [*results[0], *results[1]]
     else:
-        solved = _regions([parts[i] for i in order], regional, params)
-    plans, chosen = decompose.merged_plans(problem, solved)
+        parts = [found[i] for i in order]
+        solved = _districts([p.problem for p in parts], regional, params)
+    plans, chosen = decompose.merged_plans(problem, parts, solved)
     missing = unsupported(problem)
-    details: dict[str, object] = {"regions": len(parts), "region_bins": sorted(len(p.bins) for p in parts)}
+    details: dict[str, object] = {"districts": len(parts), "district_bins": sorted(len(p.problem.bins) for p in parts)}
     merged = solution_from_plans(
         problem, plans, engine="decomposed", runtime_s=0.0, fit_rules=bool(missing), chosen=chosen, details=details
     )
-    best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
+    best = merged
+    if any(u.required for u in merged.unserved):
+        best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
     return _with_spare_lorries(problem, best, budget, params.seed)
 
 
@@ -307,7 +322,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "pyvrp": _pyvrp_alone,
     "combined": _restarts,
     "combined_whole_day": lambda *args: _restarts(*args, whole_day=True),
-    "regions": _regions,
+    "districts": _districts,
 }
 
 

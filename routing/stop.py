@@ -7,8 +7,8 @@ from that budget's :class:`Deadline` instead of keeping a clock of its own.
 A stage that should stop earlier gets a budget with an earlier deadline
 (:meth:`Budget.until`, :meth:`Deadline.share`), never a new count of seconds.
 
-The criteria (:class:`StopAt`, :class:`MaxIterations`, :class:`AnyOf`,
-:class:`GiveUp`) follow PyVRP's ``pyvrp.stop`` protocol: called with the best
+The criteria (:class:`StopAt`, :class:`MaxIterations`, :class:`NoImprovement`,
+:class:`AnyOf`, :class:`GiveUp`) follow PyVRP's ``pyvrp.stop`` protocol: called with the best
 cost found so far, they answer whether to stop.
 """
 
@@ -149,6 +149,24 @@ class MaxIterations:
         return self._left < 0
 
 
+class NoImprovement:
+    """Stop after ``iterations`` calls in a row without a lower best cost."""
+
+    def __init__(self, iterations: int) -> None:
+        if iterations < 1:
+            raise ValueError("iterations must be >= 1")
+        self._patience = iterations
+        self._best = float("inf")
+        self._since = 0
+
+    def __call__(self, best_cost: float) -> bool:
+        if best_cost < self._best:
+            self._best, self._since = best_cost, 0
+            return False
+        self._since += 1
+        return self._since >= self._patience
+
+
 class AnyOf:
     """Stop as soon as any of ``criteria`` says so (each is called every time)."""
 
@@ -159,11 +177,17 @@ class AnyOf:
         return any([stop(best_cost) for stop in self._criteria])  # a list: every criterion counts the call
 
 
-def criterion_for(budget: Budget, *, clock: Clock = time.monotonic) -> AnyOf:
-    """The criterion that spends ``budget``: its deadline and, if set, its iterations."""
+def criterion_for(budget: Budget, *, patience: int | None = None, clock: Clock = time.monotonic) -> AnyOf:
+    """The criterion that spends ``budget``: its deadline, its iterations if set, and ``patience`` if given.
+
+    ``patience`` stops a search early after that many iterations without a
+    better plan (:class:`NoImprovement`).
+    """
     criteria: list[Callable[[float], bool]] = [StopAt(budget.deadline, clock=clock)]
     if budget.iterations is not None:
         criteria.append(MaxIterations(budget.iterations))
+    if patience is not None:
+        criteria.append(NoImprovement(patience))
     return AnyOf(criteria)
 
 

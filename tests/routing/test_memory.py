@@ -32,6 +32,7 @@ def test_matrices_are_int32_and_int32_input_is_not_copied():
         ("time_s", 2**31, r"matrix time_s: entry \[0, 1\] = 2147483648 does not fit in 32 bits"),
         ("distance", 3 * 10**10, r"matrix distance: entry \[0, 1\] = 30000000000 does not fit"),
         ("distance", -(2**31) - 1, r"matrix distance: entry \[0, 1\] = -2147483649 does not fit"),
+        ("time_s", -5, r"matrix time_s: has negative entries"),
     ],
 )
 def test_int32_overflow_is_an_error_not_a_wrap(which, value, message):

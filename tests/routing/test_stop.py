@@ -17,6 +17,7 @@ from routing.stop import (
     Deadline,
     GiveUp,
     MaxIterations,
+    NoImprovement,
     StopAt,
     criterion_for,
 )
@@ -102,6 +103,17 @@ def test_criteria_stop_on_time_and_on_iterations():
     clock.now = 0
     both = AnyOf([StopAt(Deadline.after(5, clock=clock), clock=clock), MaxIterations(2)])
     assert [both(0) for _ in range(3)] == [False, False, True]
+
+
+def test_no_improvement_counts_calls_since_the_best_cost_last_fell():
+    """NoImprovement stops after that many calls in a row without a lower cost; a lower cost starts the count again."""
+    stall = NoImprovement(3)
+    assert [stall(c) for c in (10, 10, 9, 9, 9)] == [False, False, False, False, False]
+    assert stall(9)
+    with_patience = criterion_for(Budget(Deadline.after(60)), patience=2)
+    assert [with_patience(5) for _ in range(3)] == [False, False, True]
+    with pytest.raises(ValueError, match="iterations"):
+        NoImprovement(0)
 
 
 def test_untimed_budget_keeps_its_backstop_for_pyvrp_too():
