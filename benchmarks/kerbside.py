@@ -22,8 +22,10 @@ import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from api.pipeline import PlanOptions, load_scenario, plan_scenario
 from api.pipeline.roads import turn_rules
@@ -101,27 +103,16 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         lorry = facts[trip["properties"]["vehicle_id"]]
         illegal += len(forbidden_turns(lorry, line))
         reasons = [r for _, r in u_turns(lorry, line)]
-        at_ends += sum(r != "elsewhere" for r in reasons)
-        elsewhere += sum(r == "elsewhere" for r in reasons)
-    # Kerb side where the turn model says a bin needs it, checked on the drive that arrives at it.
+        at_ends += sum(r in ("dead end", "turning place") for r in reasons)
+        elsewhere += sum(r not in ("dead end", "turning place") for r in reasons)
+    # The side each bin served "from the kerb" stands on as the lorry arrives, from the trip's geometry.
     bins = scn.bins.set_index("bin_id")
-    wrong = kerb = 0
     side = turn_rules(scn.fleet).driving_side
-    for stop in (f for f in features if f["properties"]["kind"] == "stop"):
-        props = stop["properties"]
-        if props.get("side") != "kerb":
-            continue
-        x, y = stop["geometry"]["coordinates"]
-        for trip in trips:
-            if trip["properties"]["vehicle_id"] != props["vehicle_id"]:
-                continue
-            line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
-            near = np.flatnonzero(np.all(np.abs(line - [x, y]) < 1e-6, axis=1))
-            if len(near) and near[0] > 0:
-                kerb += 1
-                row = bins.loc[props["bin_id"]]
-                wrong += arrival_side(line[: near[0] + 1], float(row["lon"]), float(row["lat"])) != side
-                break
+    wrong = kerb = 0
+    for arrival, bin_id in _arrivals(features):
+        kerb += 1
+        row = bins.loc[bin_id]
+        wrong += arrival_side(arrival, float(row["lon"]), float(row["lat"])) != side
     totals = result.plan["totals"]
     stops = max(int(totals["bins"]), 1)
     return {
@@ -141,6 +132,42 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         "solve_s": result.plan["timings_s"]["solve"],
         "matrix_s": result.plan["timings_s"]["matrix"],
     }
+
+
+def _arrivals(features: list[dict[str, Any]]) -> list[tuple[NDArray[np.float64], str]]:
+    """Per stop served from the kerb side: the trip's geometry up to the stop, and the bin.
+
+    Stops are matched along their trip in sequence order (a trip may pass a
+    stop's spot before it serves it, e.g. on its way into a cul-de-sac).
+    """
+    trips = {
+        (f["properties"]["vehicle_id"], f["properties"]["trip"]): np.asarray(f["geometry"]["coordinates"], dtype=float)
+        for f in features
+        if f["properties"]["kind"] == "trip"
+    }
+    visits = sorted(
+        (f for f in features if f["properties"]["kind"] in ("stop", "tip")),
+        key=lambda f: (f["properties"]["vehicle_id"], f["properties"]["sequence"]),
+    )
+    out = []
+    trip, cursor, vehicle = 1, 0, None
+    for f in visits:
+        props = f["properties"]
+        if props["vehicle_id"] != vehicle:
+            vehicle, trip, cursor = props["vehicle_id"], 1, 0
+        if props["kind"] == "tip":
+            trip, cursor = trip + 1, 0
+            continue
+        line = trips.get((vehicle, trip))
+        if line is None:
+            continue
+        near = np.flatnonzero(np.all(np.abs(line[cursor:] - f["geometry"]["coordinates"]) < 1e-6, axis=1))
+        if not len(near):
+            continue
+        cursor += int(near[0])
+        if props.get("side") == "kerb" and cursor > 0:
+            out.append((line[: cursor + 1], props["bin_id"]))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ cannot:
 * **Turn restrictions** (:mod:`geo.restrictions`): a forbidden turn is a
   missing transition.
 * **U-turns**: a transition from ``a`` straight back along the street it
-  came from. Allowed only where the road ends (no other way on) or a place
+  came from. Allowed only where the road ends (no other way on; a road that
+  ends only because the extract's clip cut it does not count) or a place
   to turn is mapped (``highway=turning_circle``, ``turning_loop``), at the
   cost of :attr:`TurnRules.u_turn_s`; elsewhere forbidden, or with
   ``u_turns="penalised"`` priced at :attr:`TurnRules.u_turn_penalty_s`.
@@ -162,9 +163,11 @@ def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
     banned_keys = np.unique(net.ban_from[binding] * n_edges + net.ban_to[binding])
     keep = ~np.isin(a * n_edges + b, banned_keys)
     banned = int((~keep).sum())
-    # A U-turn is free to make where there is no other way on from a.
+    # A U-turn is free to make where there is no other way on from a, unless the
+    # road only ends there because the extract's clip cut it (it goes on in reality).
     others = np.bincount(a[~u_turn & keep], minlength=n_edges)
-    dead_end = others[a] == 0
+    cut = net.cut_end[net.edge_v[a]] if len(net.cut_end) else np.zeros(len(a), dtype=bool)
+    dead_end = (others[a] == 0) & ~cut
     place = net.turning_place[net.edge_v[a]] if len(net.turning_place) else np.zeros(len(a), dtype=bool)
     kind = np.where(np.abs(angle) < STRAIGHT_DEG, STRAIGHT, TURN).astype(np.int8)
     cross = angle >= CROSS_DEG if rules.driving_side == "right" else angle <= -CROSS_DEG
@@ -370,6 +373,12 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     return time, dist
 
 
+def point_along(coords: FloatArray, t: float) -> tuple[float, float]:
+    """The point ``t`` of the way along a line's vertices (as the drives between places cut it)."""
+    point = shapely.line_interpolate_point(shapely.LineString(coords), t, normalized=True)
+    return float(shapely.get_x(point)), float(shapely.get_y(point))
+
+
 @dataclass(frozen=True)
 class Drive:
     """One drive between two places: its street geometry and the U-turns on it."""
@@ -412,6 +421,8 @@ class TurnPathFinder:
         coords = self.tg.rg.net.geometry[e]
         if t0 <= 0.0 and t1 >= 1.0:
             return coords
+        if t0 >= t1:
+            return np.array([point_along(coords, t0)])
         part = substring(shapely.LineString(coords), t0, t1, normalized=True)
         return np.asarray(part.coords, dtype=float).reshape(-1, 2)
 

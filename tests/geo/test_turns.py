@@ -29,7 +29,11 @@ ARMS = {21: (4, 1), 22: (1, 2), 12: (1, 6, 3), 11: (1, 5)}
 
 
 def _xml(tmp_path, *, relations=(), highway=None, node_tags=None, oneway=(), extra=None):
-    """Write the crossroads with the given restriction relations, tags and extra ways; return the file."""
+    """Write the crossroads with the given restriction relations, tags and extra ways; return the file.
+
+    An extra way may name a node not in :data:`NODES`: it is left out of the file, as a clipped extract
+    leaves out what is beyond its edge.
+    """
     highway = highway or {}
     node_tags = node_tags or {}
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="binroute-tests">']
@@ -66,6 +70,7 @@ def _setup(path, rules=None, *, points, directed=None, kerb=None):
         directed=np.ones(n, dtype=bool) if directed is None else np.asarray(directed),
         kerb=np.zeros(n, dtype=bool) if kerb is None else np.asarray(kerb),
         driving_side=(rules or TurnRules()).driving_side,
+        length_m=net.length_m,
     )
     return net, tg, snapped, sp
 
@@ -346,3 +351,43 @@ def test_only_restriction_onto_a_road_outside_the_network_forbids_every_turn(tmp
     path = _xml(tmp_path, relations=[("only_straight_on", 21, 1, 999)])
     net = load_network(path, cache=False)
     assert net.stats["restrictions_used"] == 1 and net.stats["turn_bans"] == 4  # west, north, east and back
+
+
+def test_a_road_cut_by_the_extract_is_no_place_to_turn(tmp_path):
+    """The east arm goes on beyond the file's edge: no U-turn at its cut end, so it leaves the core;
+    the audit agrees."""
+    plain = load_network(_xml(tmp_path), cache=False)
+    assert plain.stats["cut_ends"] == 0
+    path = _xml(tmp_path, extra={40: (3, 7)})  # node 7 is named by way 40 but not in the file
+    net = load_network(path, cache=False)
+    assert net.stats["cut_ends"] == 1 and net.cut_end[net.node_osmid == 3].all()
+    tg = turn_graph(routing_graph(net, VehicleProfile()))
+    east = [e for e in range(net.n_edges) if 3 in net.node_osmid[[net.edge_u[e], net.edge_v[e]]]]
+    assert len(east) == 2 and not core_edges(tg)[east].any()
+    assert core_edges(tg).sum() == net.n_edges - 2  # the other arms keep their dead-end U-turns
+    facts = read_turn_facts(path)
+    assert facts.cut_ends == {3}
+    into_cut = np.array([NODES[1], NODES[6], NODES[3], NODES[6]])
+    assert [r for _, r in u_turns(facts, into_cut)] == ["extract edge"]
+    into_dead_end = np.array([NODES[1], NODES[2], NODES[1]])
+    assert [r for _, r in u_turns(facts, into_dead_end)] == ["dead end"]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_a_bin_beyond_the_end_of_a_cul_de_sac_is_passed_on_the_side_the_plan_says(tmp_path, side):
+    """A bin just past the east arm's end snaps onto its end node: both visits (before and after the U-turn)
+    are passed on the side the model says, read from the drive's geometry by the audit."""
+    path = _xml(tmp_path)
+    beyond = (24.00215, 60.00002)
+    rules = TurnRules(driving_side=side)
+    net, tg, snapped, sp = _setup(path, rules, points=[SOUTH, beyond])
+    assert snapped.t[1] == pytest.approx(1.0) or snapped.t[1] == pytest.approx(0.0)
+    assert len(sp.of(1)) == 2
+    finder = TurnPathFinder(tg, sp.places)
+    start = _place_heading(net, sp, 0, 1)
+    kerb_side, off_side = side, {"right": "left", "left": "right"}[side]
+    for p in sp.of(1):
+        drive = finder.drive(start, p)
+        claimed = kerb_side if sp.side[p] == KERB else off_side
+        assert arrival_side(drive.coords, *beyond) == claimed, (p, sp.side[p])
+    assert {sp.side[p] for p in sp.of(1)} == {KERB, "off-side"}
