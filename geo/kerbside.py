@@ -391,3 +391,35 @@ def banned_turns(net: RoadNetwork, *, hgv: bool = True) -> frozenset[tuple[int, 
 def illegal_turns(banned: frozenset[tuple[int, int]], edges: Sequence[int]) -> int:
     """How many consecutive pairs of ``edges`` (a drive) make a turn in ``banned`` (see :func:`banned_turns`)."""
     return sum((a, b) in banned for a, b in itertools.pairwise(edges))
+
+
+def unavoidable_u_turns(stops: StopPlaces, pocket: IntArray, points: Sequence[int], *, free: Sequence[int] = ()) -> int:
+    """A lower bound on the U-turns of one trip that serves ``points``.
+
+    ``pocket`` is per state (:func:`~geo.turns.u_turn_pockets`). A point
+    with a place outside every pocket needs none; the others need one per
+    pocket they lie in, pockets that one point's places join counting once.
+    Pockets where the trip starts or ends (the places of the ``free``
+    points: its depot, its disposal site) are not counted: a lorry already
+    inside may serve on its way out.
+    """
+
+    def pockets_of(point: int) -> list[int]:
+        return pocket[stops.places.edge[np.isin(stops.places.place, stops.of(point))]].tolist()
+
+    skip = {k for f in free for k in pockets_of(f) if k >= 0}
+    parent: dict[int, int] = {}
+
+    def root(k: int) -> int:
+        while parent.setdefault(k, k) != k:
+            k = parent[k]
+        return k
+
+    for point in points:
+        found = pockets_of(point)
+        if not found or min(found) < 0 or skip & set(found):
+            continue
+        for k in found[1:]:
+            parent[root(k)] = root(found[0])
+        root(found[0])
+    return len({root(k) for k in parent})

@@ -267,6 +267,38 @@ def core_edges(tg: TurnGraph) -> NDArray[np.bool_]:
     return driven & (label[:n] == int(np.argmax(sizes)))
 
 
+U_TURN_KINDS = (U_DEAD_END, U_TURNING_PLACE, U_ELSEWHERE)
+
+
+def u_turn_pockets(tg: TurnGraph) -> IntArray:
+    """Per state, ``-1`` if a lorry can reach it from the main network and get back without turning
+    round; otherwise the pocket it lies in (a dead-end street, a cul-de-sac with its side streets).
+
+    The main network is the largest part in which every state reaches
+    every other by transitions that are not U-turns. Every other state is
+    in a pocket: the parts left over, joined by any transition (U-turns
+    too). Driving in and out of a pocket takes at least one U-turn inside
+    it, so the number of pockets a trip visits is a lower bound on its
+    U-turns.
+    """
+    n = len(tg.state_edge)
+    plain = ~np.isin(tg.t_kind, U_TURN_KINDS)
+    graph = csr_matrix((np.ones(int(plain.sum())), (tg.t_from[plain], tg.t_to[plain])), shape=(n, n))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    driven = np.isfinite(tg.rg.edge_time[tg.state_edge])
+    if not driven.any():
+        return np.full(n, -1, dtype=np.int64)
+    main = int(np.argmax(np.bincount(label[driven], minlength=label.max() + 1)))
+    out_of_main = label != main
+    both = out_of_main[tg.t_from] & out_of_main[tg.t_to]
+    joined = csr_matrix((np.ones(int(both.sum())), (tg.t_from[both], tg.t_to[both])), shape=(n, n))
+    _, pocket = connected_components(joined, directed=True, connection="weak")
+    _, pocket = np.unique(pocket[out_of_main], return_inverse=True)
+    out = np.full(n, -1, dtype=np.int64)
+    out[out_of_main] = pocket
+    return out
+
+
 @dataclass(frozen=True)
 class Places:
     """Where stops meet the road: entries ``(edge, t)``, each belonging to one place.

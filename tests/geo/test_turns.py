@@ -391,3 +391,43 @@ def test_a_bin_beyond_the_end_of_a_cul_de_sac_is_passed_on_the_side_the_plan_say
         claimed = kerb_side if sp.side[p] == KERB else off_side
         assert arrival_side(drive.coords, *beyond) == claimed, (p, sp.side[p])
     assert {sp.side[p] for p in sp.of(1)} == {KERB, "off-side"}
+
+
+def _block_with_spurs(tmp_path):
+    """Two blocks side by side (two-way streets 1-2-3, 4-5-6, 1-4, 2-5, 3-6), a dead-end spur east of 3
+    (to 7) and one west of 4 (to 8, then 9)."""
+    nodes = {1: (24.000, 60.000), 2: (24.002, 60.000), 3: (24.004, 60.000), 7: (24.006, 60.000)}
+    nodes.update({4: (24.000, 60.001), 5: (24.002, 60.001), 6: (24.004, 60.001), 8: (23.998, 60.001)})
+    nodes[9] = (23.996, 60.001)
+    ways = {1: (1, 2, 3), 2: (4, 5, 6), 3: (1, 4), 4: (2, 5), 5: (3, 6), 6: (3, 7), 7: (4, 8, 9)}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    lines += [f'<node id="{k}" version="1" lat="{lat}" lon="{lon}"/>' for k, (lon, lat) in nodes.items()]
+    for w, refs in ways.items():
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        lines.append(f'<way id="{w}" version="1">{nds}<tag k="highway" v="residential"/></way>')
+    path = tmp_path / "block.osm"
+    path.write_text("\n".join([*lines, "</osm>"]))
+    return path
+
+
+def test_dead_end_spurs_are_pockets_and_bound_the_u_turns(tmp_path):
+    """Each spur is one pocket; a trip serving bins in both needs at least two U-turns, the blocks none."""
+    from geo.kerbside import unavoidable_u_turns
+    from geo.turns import u_turn_pockets
+
+    path = _block_with_spurs(tmp_path)
+    on_block, spur_east = (24.001, 60.00003), (24.005, 60.00003)
+    spur_west_near, spur_west_far = (23.999, 60.00097), (23.997, 60.00103)
+    net, tg, _, sp = _setup(path, points=[on_block, spur_east, spur_west_far, spur_west_near])
+    pocket = u_turn_pockets(tg)
+    of_way = {w: {int(pocket[e]) for e in range(net.n_edges) if int(net.ways_of(e)[0]) == w} for w in range(1, 8)}
+    assert set().union(*(of_way[w] for w in range(1, 6))) == {-1}
+    assert len(of_way[6]) == 1 and len(of_way[7]) == 1 and of_way[6] != of_way[7] and -1 not in of_way[6] | of_way[7]
+    assert unavoidable_u_turns(sp, pocket, [0]) == 0
+    assert unavoidable_u_turns(sp, pocket, [0, 1]) == 1
+    assert unavoidable_u_turns(sp, pocket, [1, 2, 3]) == 2  # the west spur's two bins share its pocket
+    assert unavoidable_u_turns(sp, pocket, [1, 2, 3], free=[3]) == 1  # a trip starting in the west spur
+    # The model agrees: serving the east spur's bin from the block takes a U-turn there.
+    finder = TurnPathFinder(tg, sp.places)
+    there_and_back = [finder.drive(sp.of(0)[0], p).u_turns + finder.drive(p, sp.of(0)[0]).u_turns for p in sp.of(1)]
+    assert min(len(turns) for turns in there_and_back) == 1
