@@ -35,19 +35,10 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+import geo
 from api.pipeline import PlanOptions, load_scenario, plan_scenario
 from api.pipeline.roads import places_of, turn_rules, vehicle_profile
 from api.pipeline.scenario import Scenario
-from geo import (
-    RoadNetwork,
-    core_edges,
-    kerb_required,
-    load_network,
-    routing_graph,
-    snap_points,
-    stop_places,
-    turn_graph,
-)
 from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
 from geo.kerbside import unavoidable_u_turns
 from geo.network import FloatArray
@@ -64,7 +55,7 @@ KERB_OFFSET_M = 4.0
 PLACEMENTS = ("streets", "nodes")
 
 
-def _along_streets(net: RoadNetwork, n: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+def _along_streets(net: geo.RoadNetwork, n: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
     """``n`` points at random positions along the streets (weighted by length; a two-way street counts
     once), each :data:`KERB_OFFSET_M` to a random side: where bins stand, at addresses along a street."""
     twins = net.edge_twin
@@ -90,7 +81,7 @@ def _scenario(folder: Path, network: Path, n_bins: int, *, placement: str = "str
     ``placement``: ``streets`` puts every point at a random position along the streets (see
     :func:`_along_streets`), ``nodes`` near a random road node (junctions and dead ends).
     """
-    net = load_network(network)
+    net = geo.load_network(network)
     rng = np.random.default_rng(seed)
     if placement == "streets":
         lon, lat = _along_streets(net, n_bins + 2, rng)
@@ -200,19 +191,24 @@ def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, in
     Snapped as the pipeline snaps them (all lorries here have one profile).
     """
     fleet = scn.fleet
-    net = load_network(scn.network)
-    rg = routing_graph(net, vehicle_profile(fleet.vehicles[0]))
-    tg = turn_graph(rg, turn_rules(fleet))
+    net = geo.load_network(scn.network)
+    rg = geo.routing_graph(net, vehicle_profile(fleet.vehicles[0]))
+    tg = geo.turn_graph(rg, turn_rules(fleet))
     places = places_of(scn)
-    snapped = snap_points(
-        net, places.lon, places.lat, ids=places.ids, allowed=core_edges(tg), max_distance_m=fleet.planning.max_snap_m
+    snapped = geo.snap_points(
+        net,
+        places.lon,
+        places.lat,
+        ids=places.ids,
+        allowed=geo.core_edges(tg),
+        max_distance_m=fleet.planning.max_snap_m,
     )
     directed = np.arange(len(places.ids)) >= places.n_fixed
     rules = ["either"] * places.n_fixed + [r or "auto" for r in scn.bins.get("side", [None] * len(scn.bins))]
-    stops = stop_places(
+    stops = geo.stop_places(
         snapped,
         directed=directed,
-        kerb=kerb_required(net, snapped, rules) & directed,
+        kerb=geo.kerb_required(net, snapped, rules) & directed,
         driving_side=tg.rules.driving_side,
         length_m=net.length_m,
     )
