@@ -129,7 +129,7 @@ class RoadNetwork:
     def _reverse_of(self, e: int, f: int) -> bool:
         """Whether edge ``f`` runs along the same street as ``e``, backwards (not just between the same nodes)."""
         a, b = self.geometry[e], self.geometry[f][::-1]
-        return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-7))
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=0.0, atol=1e-7))
 
     @cached_property
     def projected_lines(self) -> NDArray[np.object_]:

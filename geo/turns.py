@@ -30,11 +30,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
-from shapely.ops import substring
 
 from .geojson import line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
@@ -405,10 +403,31 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     return time, dist
 
 
+def _metres_along(coords: FloatArray) -> FloatArray:
+    """Distance (local metres, up to a constant) from a lon/lat line's start to each vertex."""
+    scale = np.cos(np.radians(coords[:, 1].mean()))
+    step = np.hypot(np.diff(coords[:, 0]) * scale, np.diff(coords[:, 1]))
+    return np.concatenate([[0.0], np.cumsum(step)])
+
+
+def cut_line(coords: FloatArray, t0: float, t1: float) -> FloatArray:
+    """The part of a lon/lat line from fraction ``t0`` to ``t1`` of its length.
+
+    Fractions are of the length on the ground, as snapping measures them (a
+    degree of longitude is shorter than one of latitude away from the
+    equator), so the piece ends where the stop is, even on a bent street.
+    """
+    along = _metres_along(coords)
+    d0, d1 = t0 * along[-1], t1 * along[-1]
+    inner = coords[(along > d0) & (along < d1)]
+    ends = np.column_stack([np.interp([d0, d1], along, coords[:, 0]), np.interp([d0, d1], along, coords[:, 1])])
+    return np.vstack([ends[:1], inner, ends[1:]])
+
+
 def point_along(coords: FloatArray, t: float) -> tuple[float, float]:
-    """The point ``t`` of the way along a line's vertices (as the drives between places cut it)."""
-    point = shapely.line_interpolate_point(shapely.LineString(coords), t, normalized=True)
-    return float(shapely.get_x(point)), float(shapely.get_y(point))
+    """The point ``t`` of the way along a lon/lat line (by length on the ground, see :func:`cut_line`)."""
+    x, y = cut_line(coords, t, t)[0]
+    return float(x), float(y)
 
 
 @dataclass(frozen=True)
@@ -453,10 +472,7 @@ class TurnPathFinder:
         coords = self.tg.rg.net.geometry[e]
         if t0 <= 0.0 and t1 >= 1.0:
             return coords
-        if t0 >= t1:
-            return np.array([point_along(coords, t0)])
-        part = substring(shapely.LineString(coords), t0, t1, normalized=True)
-        return np.asarray(part.coords, dtype=float).reshape(-1, 2)
+        return cut_line(coords, t0, max(t0, t1))
 
     def drive(self, p: int, q: int) -> Drive:
         """The fastest legal drive from place ``p`` to place ``q``."""

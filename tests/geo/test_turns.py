@@ -393,6 +393,19 @@ def test_a_bin_beyond_the_end_of_a_cul_de_sac_is_passed_on_the_side_the_plan_say
     assert {sp.side[p] for p in sp.of(1)} == {KERB, "off-side"}
 
 
+def _osm(tmp_path, name, nodes, ways, *, oneway=()):
+    """Write residential ways through the given nodes (ways in ``oneway`` one-way); return the file."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    lines += [f'<node id="{k}" version="1" lat="{lat}" lon="{lon}"/>' for k, (lon, lat) in nodes.items()]
+    for w, refs in ways.items():
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tags = '<tag k="highway" v="residential"/>' + ('<tag k="oneway" v="yes"/>' if w in oneway else "")
+        lines.append(f'<way id="{w}" version="1">{nds}{tags}</way>')
+    path = tmp_path / f"{name}.osm"
+    path.write_text("\n".join([*lines, "</osm>"]))
+    return path
+
+
 def _block_with_spurs(tmp_path):
     """Two blocks side by side (two-way streets 1-2-3, 4-5-6, 1-4, 2-5, 3-6), a dead-end spur east of 3
     (to 7) and one west of 4 (to 8, then 9)."""
@@ -400,14 +413,7 @@ def _block_with_spurs(tmp_path):
     nodes.update({4: (24.000, 60.001), 5: (24.002, 60.001), 6: (24.004, 60.001), 8: (23.998, 60.001)})
     nodes[9] = (23.996, 60.001)
     ways = {1: (1, 2, 3), 2: (4, 5, 6), 3: (1, 4), 4: (2, 5), 5: (3, 6), 6: (3, 7), 7: (4, 8, 9)}
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
-    lines += [f'<node id="{k}" version="1" lat="{lat}" lon="{lon}"/>' for k, (lon, lat) in nodes.items()]
-    for w, refs in ways.items():
-        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
-        lines.append(f'<way id="{w}" version="1">{nds}<tag k="highway" v="residential"/></way>')
-    path = tmp_path / "block.osm"
-    path.write_text("\n".join([*lines, "</osm>"]))
-    return path
+    return _osm(tmp_path, "block", nodes, ways)
 
 
 def test_dead_end_spurs_are_pockets_and_bound_the_u_turns(tmp_path):
@@ -431,3 +437,33 @@ def test_dead_end_spurs_are_pockets_and_bound_the_u_turns(tmp_path):
     finder = TurnPathFinder(tg, sp.places)
     there_and_back = [finder.drive(sp.of(0)[0], p).u_turns + finder.drive(p, sp.of(0)[0]).u_turns for p in sp.of(1)]
     assert min(len(turns) for turns in there_and_back) == 1
+
+
+def test_a_stop_on_a_bent_street_is_where_the_bin_snapped(tmp_path):
+    """An L-shaped street at 60° N: the drive ends at the snapped point, measured on the ground (a degree of
+    longitude is half a degree of latitude there), and the bin is on the side the model says."""
+    nodes = {1: (24.000, 60.000), 2: (24.004, 60.000), 3: (24.004, 60.001)}
+    path = _osm(tmp_path, "bent", nodes, {1: (1, 2, 3)})
+    bin_at = (24.0041, 60.0005)  # east of the northern leg
+    _, tg, snapped, sp = _setup(path, points=[(24.001, 60.00003), bin_at])
+    finder = TurnPathFinder(tg, sp.places)
+    for p in sp.of(1):
+        drive = finder.drive(sp.of(0)[0], p)
+        assert np.allclose(drive.coords[-1], [snapped.lon[1], snapped.lat[1]], rtol=0, atol=2e-6)
+        assert arrival_side(drive.coords, *bin_at) == ("right" if sp.side[p] == KERB else "left")
+
+
+def test_two_carriageways_between_the_same_nodes_are_not_twins(tmp_path):
+    """A short dual carriageway (one-way ways 22 m apart, joining at both ends): a bin between them is
+    served from the carriageway it snapped to only, with the side read from that carriageway."""
+    nodes = {5: (23.998, 60.0), 1: (24.000, 60.0), 3: (24.002, 60.0002), 2: (24.004, 60.0), 6: (24.006, 60.0)}
+    nodes[4] = (24.002, 59.9998)
+    path = _osm(tmp_path, "dual", nodes, {1: (1, 3, 2), 2: (2, 4, 1), 3: (5, 1), 4: (2, 6)}, oneway=(1, 2))
+    net = load_network(path, cache=False)
+    carriageways = [e for e in range(net.n_edges) if int(net.ways_of(e)[0]) in (1, 2)]
+    assert len(carriageways) == 2 and (net.edge_twin[carriageways] == -1).all()
+    bin_at = (24.002, 60.00005)  # nearer the northern (eastbound) carriageway, south of it
+    net, tg, _, sp = _setup(path, points=[(23.999, 60.00003), bin_at])
+    assert len(sp.of(1)) == 1 and sp.side[sp.of(1)[0]] == KERB
+    drive = TurnPathFinder(tg, sp.places).drive(sp.of(0)[0], sp.of(1)[0])
+    assert arrival_side(drive.coords, *bin_at) == "right"
