@@ -27,6 +27,7 @@ import argparse
 import json
 import shutil
 import tempfile
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -195,14 +196,16 @@ def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, in
     rg = geo.routing_graph(net, vehicle_profile(fleet.vehicles[0]))
     tg = geo.turn_graph(rg, turn_rules(fleet))
     places = places_of(scn)
-    snapped = geo.snap_points(
-        net,
-        places.lon,
-        places.lat,
-        ids=places.ids,
-        allowed=geo.core_edges(tg),
-        max_distance_m=fleet.planning.max_snap_m,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the plan's notes already name bins far from roads
+        snapped = geo.snap_points(
+            net,
+            places.lon,
+            places.lat,
+            ids=places.ids,
+            allowed=geo.core_edges(tg),
+            max_distance_m=fleet.planning.max_snap_m,
+        )
     directed = np.arange(len(places.ids)) >= places.n_fixed
     rules = ["either"] * places.n_fixed + [r or "auto" for r in scn.bins.get("side", [None] * len(scn.bins))]
     stops = geo.stop_places(
