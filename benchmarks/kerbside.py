@@ -158,7 +158,8 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         kerb += 1
         row = bins.loc[bin_id]
         wrong += arrival_side(arrival, float(row["lon"]), float(row["lat"])) != side
-    bound, trips_visiting = _unavoidable(scn, result.geojson["features"])
+    # A node-based plan may reverse anywhere: the bound is the turn-aware model's.
+    bound, pockets = _unavoidable(scn, result.geojson["features"]) if model == "turns" else ("", "")
     totals = result.plan["totals"]
     stops = max(int(totals["bins"]), 1)
     return {
@@ -173,7 +174,7 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         "u_turns_at_ends": at_ends,
         "u_turns_elsewhere": elsewhere,
         "u_turns_unavoidable": bound,
-        "pockets": trips_visiting,
+        "pockets": pockets,
         "kerb_checked": kerb,
         "kerb_wrong": wrong,
         "overlap": totals.get("territory_overlap", ""),
