@@ -1,6 +1,7 @@
 """Drivable routes: the turn-aware model against the node-based one on the same bins and budget.
 
     python -m benchmarks.kerbside [--bins 300] [--time-limit 60] [--city 224] [--skip-city]
+                                  [--placement streets|nodes]
 
 For the bundled sample, the real Milan extract in ``../shared/osm`` (when
 present; © OpenStreetMap contributors, ODbL) and a generated city, the same
@@ -9,9 +10,15 @@ day is planned twice through the real pipeline: ``planning.turns.model`` =
 default). Every plan's trips are then audited independently from the OSM
 file (:mod:`geo.audit`): forbidden turns, U-turns per 100 stops and how
 many at dead ends or turning places, and bins served from the wrong side
-where the kerb side is required. The Milan and generated days use ``--bins``
-random bins (fixed seed), all due, one depot, one disposal site and four
-lorries. Results: ``benchmarks/results/kerbside.{csv,json,md}``.
+where the plan says the kerb side. Beside the U-turns made, a lower bound
+on them (``u_turns_unavoidable``: per trip, the dead-end pockets its bins
+lie in, see :func:`geo.turns.u_turn_pockets`) and the pockets holding
+bins (the least any plan needs). The Milan and generated days use
+``--bins`` random bins (fixed seed) placed along the streets weighted by
+length, as bins stand at addresses (``--placement nodes``: near random road
+nodes, junctions and dead ends, as before), all due, one depot, one
+disposal site and four lorries. Results:
+``benchmarks/results/kerbside.{csv,json,md}``.
 """
 
 from __future__ import annotations
@@ -20,15 +27,23 @@ import argparse
 import json
 import shutil
 import tempfile
+import warnings
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import shapely
+from numpy.typing import NDArray
 
+import geo
 from api.pipeline import PlanOptions, load_scenario, plan_scenario
-from api.pipeline.roads import turn_rules
-from geo import load_network
+from api.pipeline.roads import places_of, turn_rules, vehicle_profile
+from api.pipeline.scenario import Scenario
 from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+from geo.kerbside import unavoidable_u_turns
+from geo.network import FloatArray
+from geo.turns import u_turn_pockets
 
 from .common import RESULTS, ROOT, SHARED, table, write_results
 from .gen_city import write_city
@@ -36,13 +51,45 @@ from .gen_city import write_city
 DAY = "2026-11-23"
 
 
-def _scenario(folder: Path, network: Path, n_bins: int, *, seed: int = 0) -> Path:
-    """A day on ``network``: ``n_bins`` random bins near roads, all due, one depot, one site, four lorries."""
-    net = load_network(network)
+#: How far from the middle of the street a bin stands when placed along streets (m): on the pavement.
+KERB_OFFSET_M = 4.0
+PLACEMENTS = ("streets", "nodes")
+
+
+def _along_streets(net: geo.RoadNetwork, n: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+    """``n`` points at random positions along the streets (weighted by length; a two-way street counts
+    once), each :data:`KERB_OFFSET_M` to a random side: where bins stand, at addresses along a street."""
+    twins = net.edge_twin
+    streets = np.flatnonzero((twins < 0) | (np.arange(net.n_edges) < twins))
+    weight = net.length_m[streets]
+    edges = rng.choice(streets, size=n, p=weight / weight.sum())
+    lines = net.projected_lines[edges]
+    along = rng.uniform(0, 1, n) * shapely.length(lines)
+    at = shapely.line_interpolate_point(lines, along)
+    ahead = shapely.line_interpolate_point(lines, along + 0.5)
+    behind = shapely.line_interpolate_point(lines, np.maximum(along - 0.5, 0))
+    dx, dy = shapely.get_x(ahead) - shapely.get_x(behind), shapely.get_y(ahead) - shapely.get_y(behind)
+    norm = np.maximum(np.hypot(dx, dy), 1e-9)
+    side = rng.choice([-1.0, 1.0], size=n) * KERB_OFFSET_M / norm
+    x, y = shapely.get_x(at) - dy * side, shapely.get_y(at) + dx * side
+    lon, lat = net.transformer().transform(x, y, direction="INVERSE")
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _scenario(folder: Path, network: Path, n_bins: int, *, placement: str = "streets", seed: int = 0) -> Path:
+    """A day on ``network``: ``n_bins`` random bins, all due, one depot, one site, four lorries.
+
+    ``placement``: ``streets`` puts every point at a random position along the streets (see
+    :func:`_along_streets`), ``nodes`` near a random road node (junctions and dead ends).
+    """
+    net = geo.load_network(network)
     rng = np.random.default_rng(seed)
-    nodes = rng.choice(net.n_nodes, size=n_bins + 2, replace=False)
-    lon = net.lon[nodes] + rng.normal(0, 0.0001, len(nodes))
-    lat = net.lat[nodes] + rng.normal(0, 0.0001, len(nodes))
+    if placement == "streets":
+        lon, lat = _along_streets(net, n_bins + 2, rng)
+    else:
+        nodes = rng.choice(net.n_nodes, size=n_bins + 2, replace=False)
+        lon = net.lon[nodes] + rng.normal(0, 0.0001, len(nodes))
+        lat = net.lat[nodes] + rng.normal(0, 0.0001, len(nodes))
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(
         network, folder / ("network" + "".join(network.suffixes[-2:] if network.suffix == ".pbf" else [".osm"]))
@@ -101,27 +148,18 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         lorry = facts[trip["properties"]["vehicle_id"]]
         illegal += len(forbidden_turns(lorry, line))
         reasons = [r for _, r in u_turns(lorry, line)]
-        at_ends += sum(r != "elsewhere" for r in reasons)
-        elsewhere += sum(r == "elsewhere" for r in reasons)
-    # Kerb side where the turn model says a bin needs it, checked on the drive that arrives at it.
+        at_ends += sum(r in ("dead end", "turning place") for r in reasons)
+        elsewhere += sum(r not in ("dead end", "turning place") for r in reasons)
+    # The side each bin served "from the kerb" stands on as the lorry arrives, from the trip's geometry.
     bins = scn.bins.set_index("bin_id")
-    wrong = kerb = 0
     side = turn_rules(scn.fleet).driving_side
-    for stop in (f for f in features if f["properties"]["kind"] == "stop"):
-        props = stop["properties"]
-        if props.get("side") != "kerb":
-            continue
-        x, y = stop["geometry"]["coordinates"]
-        for trip in trips:
-            if trip["properties"]["vehicle_id"] != props["vehicle_id"]:
-                continue
-            line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
-            near = np.flatnonzero(np.all(np.abs(line - [x, y]) < 1e-6, axis=1))
-            if len(near) and near[0] > 0:
-                kerb += 1
-                row = bins.loc[props["bin_id"]]
-                wrong += arrival_side(line[: near[0] + 1], float(row["lon"]), float(row["lat"])) != side
-                break
+    wrong = kerb = 0
+    for arrival, bin_id in _arrivals(features):
+        kerb += 1
+        row = bins.loc[bin_id]
+        wrong += arrival_side(arrival, float(row["lon"]), float(row["lat"])) != side
+    # A node-based plan may reverse anywhere: the bound is the turn-aware model's.
+    bound, pockets = _unavoidable(scn, result.geojson["features"]) if model == "turns" else ("", "")
     totals = result.plan["totals"]
     stops = max(int(totals["bins"]), 1)
     return {
@@ -135,6 +173,8 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         "u_turns_per_100": round(100 * (at_ends + elsewhere) / stops, 2),
         "u_turns_at_ends": at_ends,
         "u_turns_elsewhere": elsewhere,
+        "u_turns_unavoidable": bound,
+        "pockets": pockets,
         "kerb_checked": kerb,
         "kerb_wrong": wrong,
         "overlap": totals.get("territory_overlap", ""),
@@ -143,12 +183,115 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
     }
 
 
+def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, int]:
+    """A lower bound on the plan's U-turns, and the dead-end pockets holding bins it serves.
+
+    The bound sums, over trips, the pockets (:func:`geo.turns.u_turn_pockets`)
+    the trip's bins lie in, not counting pockets where the trip starts or
+    ends: any plan serving the same bins in the same trips makes at least
+    that many U-turns. The pocket count is the least any plan needs.
+    Snapped as the pipeline snaps them (all lorries here have one profile).
+    """
+    fleet = scn.fleet
+    net = geo.load_network(scn.network)
+    rg = geo.routing_graph(net, vehicle_profile(fleet.vehicles[0]))
+    tg = geo.turn_graph(rg, turn_rules(fleet))
+    places = places_of(scn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the plan's notes already name bins far from roads
+        snapped = geo.snap_points(
+            net,
+            places.lon,
+            places.lat,
+            ids=places.ids,
+            allowed=geo.core_edges(tg),
+            max_distance_m=fleet.planning.max_snap_m,
+        )
+    directed = np.arange(len(places.ids)) >= places.n_fixed
+    rules = ["either"] * places.n_fixed + [r or "auto" for r in scn.bins.get("side", [None] * len(scn.bins))]
+    stops = geo.stop_places(
+        snapped,
+        directed=directed,
+        kerb=geo.kerb_required(net, snapped, rules) & directed,
+        driving_side=tg.rules.driving_side,
+        length_m=net.length_m,
+    )
+    pocket = u_turn_pockets(tg)
+    index = {name: i for i, name in enumerate(places.ids)}
+    trips: dict[tuple[str, int], list[int]] = {}
+    ends: dict[tuple[str, int], list[int]] = {}
+    for f in features:
+        props = f["properties"]
+        if props["kind"] == "trip":
+            ends[props["vehicle_id"], props["trip"]] = [index[props["from"]], index[props["to"]]]
+    for vehicle, trip, bin_id in _trip_bins(features):
+        trips.setdefault((vehicle, trip), []).append(index[bin_id])
+    bound = sum(unavoidable_u_turns(stops, pocket, points, free=ends.get(key, [])) for key, points in trips.items())
+    return bound, unavoidable_u_turns(stops, pocket, [p for points in trips.values() for p in points])
+
+
+def _trip_bins(features: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    """``(vehicle, trip number, bin)`` for every bin served, in order (a tip ends a trip)."""
+    visits = sorted(
+        (f["properties"] for f in features if f["properties"]["kind"] in ("stop", "tip")),
+        key=lambda props: (props["vehicle_id"], props["sequence"]),
+    )
+    out = []
+    trip, vehicle = 1, None
+    for props in visits:
+        if props["vehicle_id"] != vehicle:
+            vehicle, trip = props["vehicle_id"], 1
+        if props["kind"] == "tip":
+            trip += 1
+        else:
+            out.append((vehicle, trip, props["bin_id"]))
+    return out
+
+
+def _arrivals(features: list[dict[str, Any]]) -> list[tuple[NDArray[np.float64], str]]:
+    """Per stop served from the kerb side: the trip's geometry up to the stop, and the bin.
+
+    Stops are matched along their trip in sequence order (a trip may pass a
+    stop's spot before it serves it, e.g. on its way into a cul-de-sac).
+    """
+    trips = {
+        (f["properties"]["vehicle_id"], f["properties"]["trip"]): np.asarray(f["geometry"]["coordinates"], dtype=float)
+        for f in features
+        if f["properties"]["kind"] == "trip"
+    }
+    stops = {
+        (f["properties"]["vehicle_id"], f["properties"]["bin_id"]): f
+        for f in features
+        if f["properties"]["kind"] == "stop"
+    }
+    out = []
+    cursor: dict[tuple[str, int], int] = {}
+    for vehicle, trip, bin_id in _trip_bins(features):
+        line, stop = trips.get((vehicle, trip)), stops[vehicle, bin_id]
+        if line is None:
+            continue
+        at = cursor.get((vehicle, trip), 0)
+        near = np.flatnonzero(np.all(np.abs(line[at:] - stop["geometry"]["coordinates"]) < 1e-6, axis=1))
+        if not len(near):
+            continue
+        cursor[vehicle, trip] = at = at + int(near[0])
+        if stop["properties"].get("side") == "kerb" and at > 0:
+            out.append((line[: at + 1], bin_id))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bins", type=int, default=300)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--city", type=int, default=224)
     parser.add_argument("--skip-city", action="store_true")
+    parser.add_argument(
+        "--placement",
+        choices=PLACEMENTS,
+        default="streets",
+        help="bins at random positions along streets (default) or near random road nodes",
+    )
     args = parser.parse_args(argv)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="binroute-kerbside-") as tmp:
@@ -157,21 +300,30 @@ def main(argv: list[str] | None = None) -> int:
         cases = [("Helsinki sample", sample, sample / "network.osm.pbf")]
         milan = SHARED.parent / "osm" / "milan_italy_small.osm.pbf"
         if milan.is_file():
-            cases.append(("Milan (OSM)", _scenario(Path(tmp) / "milan", milan, args.bins), milan))
+            cases.append(
+                ("Milan (OSM)", _scenario(Path(tmp) / "milan", milan, args.bins, placement=args.placement), milan)
+            )
         else:
             print(f"skipping Milan: {milan} not found")
         if not args.skip_city:
             city = write_city(Path(tmp) / "city.osm", args.city)
             cases.append(
-                (f"generated city {args.city}x{args.city}", _scenario(Path(tmp) / "city", city, args.bins), city)
+                (
+                    f"generated city {args.city}x{args.city}",
+                    _scenario(Path(tmp) / "city", city, args.bins, placement=args.placement),
+                    city,
+                )
             )
         for name, folder, network in cases:
             for model in ("nodes", "turns"):
                 rows.append(_audit(name, folder, network, model, args.time_limit))
                 print(rows[-1], flush=True)
-    write_results("kerbside", rows, {"bins": args.bins, "time_limit_s": args.time_limit, "date": DAY})
+    write_results(
+        "kerbside", rows, {"bins": args.bins, "time_limit_s": args.time_limit, "placement": args.placement, "date": DAY}
+    )
     cols = ["network", "model", "bins", "required_left", "km", "hours", "illegal_turns", "u_turns_per_100",
-            "u_turns_at_ends", "u_turns_elsewhere", "kerb_checked", "kerb_wrong", "overlap"]  # fmt: skip
+            "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked", "kerb_wrong",
+            "overlap"]  # fmt: skip
     text = table(rows, cols)
     (RESULTS / "kerbside.md").write_text(text + "\n")
     print(text)

@@ -37,6 +37,8 @@ class TurnFacts:
     #: ``(relation id, kind, from way, via node, to way, binds heavy goods vehicles)``
     restrictions: list[tuple[int, str, int, int, int, bool]] = field(default_factory=list)
     turning: set[int] = field(default_factory=set)
+    #: Nodes where the extract's clip cut a road (the next node of the way is missing from the file).
+    cut_ends: set[int] = field(default_factory=set)
     #: Per node, the neighbours a lorry may drive to from it (one-way streets respected): ``(way, node)``.
     exits: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
@@ -88,10 +90,13 @@ class _Reader(osmium.SimpleHandler):
         if not _lorry_may_use(tags, self.lorry_limits):
             return
         refs = []
-        for n in w.nodes:
-            if n.location.valid():
+        valid = [n.location.valid() for n in w.nodes]
+        for k, n in enumerate(w.nodes):
+            if valid[k]:
                 self.facts.coords[n.ref] = (n.location.lon, n.location.lat)
                 refs.append(n.ref)
+                if (k > 0 and not valid[k - 1]) or (k + 1 < len(valid) and not valid[k + 1]):
+                    self.facts.cut_ends.add(n.ref)
         self.facts.way_nodes[w.id] = refs
         oneway = tags.get("oneway", "no")
         if tags.get("junction") == "roundabout" and oneway == "no":
@@ -218,10 +223,12 @@ def forbidden_turns(facts: TurnFacts, coords: NDArray[np.float64], *, hgv: bool 
 def u_turns(facts: TurnFacts, coords: NDArray[np.float64], *, hgv: bool = True) -> list[tuple[int, str]]:
     """The U-turns in a drive from its geometry: ``(vertex index, reason)``.
 
-    The reason is ``"turning place"`` at a node tagged as one, ``"dead end"``
-    where a lorry arriving as the drive did has no other way on (no other
-    road it may use leaves the node, one-way streets respected, or every
-    other is forbidden by a turn restriction), ``"elsewhere"`` otherwise.
+    The reason is ``"turning place"`` at a node tagged as one, ``"extract
+    edge"`` where the road was only cut by the extract's clip (it goes on in
+    reality, so this is no place to turn), ``"dead end"`` where a lorry
+    arriving as the drive did has no other way on (no other road it may use
+    leaves the node, one-way streets respected, or every other is forbidden
+    by a turn restriction), ``"elsewhere"`` otherwise.
     """
     line = _distinct(np.asarray(coords, dtype=float))
     by_point = {(round(x, 7), round(y, 7)): ref for ref, (x, y) in facts.coords.items()}
@@ -234,6 +241,8 @@ def u_turns(facts: TurnFacts, coords: NDArray[np.float64], *, hgv: bool = True) 
         node = by_point.get((round(float(line[i][0]), 7), round(float(line[i][1]), 7)))
         if node is not None and node in facts.turning:
             out.append((i, "turning place"))
+        elif node is not None and node in facts.cut_ends:
+            out.append((i, "extract edge"))
         elif node is not None and not _other_ways_on(facts, node, line[i - 1], hgv=hgv):
             out.append((i, "dead end"))
         else:

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from .network import FloatArray, IntArray, RoadNetwork
 from .restrictions import binding_scopes
 from .snap import LEFT, RIGHT, Snapped
-from .turns import Drive, Places, TurnGraph, TurnPathFinder, turn_matrices
+from .turns import Drive, Places, TurnGraph, TurnPathFinder, point_along, turn_matrices
 
 #: Road classes on which a bin is served from the kerb by default.
 KERB_HIGHWAYS = frozenset(
@@ -71,14 +71,26 @@ class StopPlaces:
         return np.flatnonzero(self.owner == point).tolist()
 
 
+#: A place stands at least this far (m) inside its edge, never on the node at either end.
+INSIDE_M = 1.0
+
+
 def stop_places(
     snapped: Snapped,
     *,
     directed: NDArray[np.bool_],
     kerb: NDArray[np.bool_],
     driving_side: str = "right",
+    length_m: FloatArray | None = None,
 ) -> StopPlaces:
     """One place per allowed direction for each directed point, one yard for each other point.
+
+    A point that snaps to the very end of an edge (a bin beyond the end of
+    a cul-de-sac, or at a corner) is a place :data:`INSIDE_M` inside the
+    edge when ``length_m`` (the network's edge lengths) is given: otherwise
+    a visit "just after the U-turn at the end" would sit on the same node as
+    one "just before it", and the geometry of the drive could not say in
+    which direction the lorry passes the bin, which is what the side means.
 
     Parameters
     ----------
@@ -91,6 +103,8 @@ def stop_places(
         (only meaningful for directed points on two-way streets).
     driving_side
         ``"right"`` or ``"left"``: the kerb side.
+    length_m
+        Per network edge, its length: keeps places off the nodes (see above).
     """
     kerb_name = RIGHT if driving_side == "right" else LEFT
     edges: list[int] = []
@@ -100,6 +114,9 @@ def stop_places(
     sides: list[str] = []
     for i in range(len(snapped)):
         e, twin, t = int(snapped.edge[i]), int(snapped.twin[i]), float(snapped.t[i])
+        if length_m is not None:
+            inside = min(INSIDE_M / max(float(length_m[e]), 1e-9), 0.5)
+            t = min(max(t, inside), 1.0 - inside)
         if not directed[i]:
             edges.append(e)
             ts.append(t)
@@ -327,6 +344,13 @@ class KerbsideModel:
         """Where the bin in ``slot`` stands as the lorry passes: ``"kerb"``, ``"off-side"`` or ``""``."""
         return self.stops.side[self.place(slot)]
 
+    def position(self, slot: int) -> tuple[float, float]:
+        """Where the lorry stops for ``slot``: lon, lat on the edge it drives past the bin along."""
+        p = self.place(slot)
+        entry = int(np.flatnonzero(self.stops.places.place == p)[0])
+        e, t = int(self.stops.places.edge[entry]), float(self.stops.places.t[entry])
+        return point_along(self.turns.rg.net.geometry[e], t)
+
     def drive(self, a: int, b: int) -> Drive:
         """The fastest legal drive from slot ``a`` to slot ``b``."""
         return self.finder.drive(self.place(a), self.place(b))
@@ -341,7 +365,9 @@ def kerbside_model(
     kerb: NDArray[np.bool_],
 ) -> KerbsideModel:
     """Places, matrices and paths for ``snapped`` points under ``tg``'s turn rules (see :func:`stop_places`)."""
-    sp = stop_places(snapped, directed=directed, kerb=kerb, driving_side=tg.rules.driving_side)
+    sp = stop_places(
+        snapped, directed=directed, kerb=kerb, driving_side=tg.rules.driving_side, length_m=tg.rg.net.length_m
+    )
     slots = slot_of_places(layout, sp)
     time, dist = turn_matrices(tg, sp.places)
     return KerbsideModel(
@@ -365,3 +391,35 @@ def banned_turns(net: RoadNetwork, *, hgv: bool = True) -> frozenset[tuple[int, 
 def illegal_turns(banned: frozenset[tuple[int, int]], edges: Sequence[int]) -> int:
     """How many consecutive pairs of ``edges`` (a drive) make a turn in ``banned`` (see :func:`banned_turns`)."""
     return sum((a, b) in banned for a, b in itertools.pairwise(edges))
+
+
+def unavoidable_u_turns(stops: StopPlaces, pocket: IntArray, points: Sequence[int], *, free: Sequence[int] = ()) -> int:
+    """A lower bound on the U-turns of one trip that serves ``points``.
+
+    ``pocket`` is per state (:func:`~geo.turns.u_turn_pockets`). A point
+    with a place outside every pocket needs none; the others need one per
+    pocket they lie in, pockets that one point's places join counting once.
+    Pockets where the trip starts or ends (the places of the ``free``
+    points: its depot, its disposal site) are not counted: a lorry already
+    inside may serve on its way out.
+    """
+
+    def pockets_of(point: int) -> list[int]:
+        return pocket[stops.places.edge[np.isin(stops.places.place, stops.of(point))]].tolist()
+
+    skip = {k for f in free for k in pockets_of(f) if k >= 0}
+    parent: dict[int, int] = {}
+
+    def root(k: int) -> int:
+        while parent.setdefault(k, k) != k:
+            k = parent[k]
+        return k
+
+    for point in points:
+        found = pockets_of(point)
+        if not found or min(found) < 0 or skip & set(found):
+            continue
+        for k in found[1:]:
+            parent[root(k)] = root(found[0])
+        root(found[0])
+    return len({root(k) for k in parent})

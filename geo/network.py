@@ -85,6 +85,9 @@ class RoadNetwork:
     way_offsets: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     #: Nodes mapped as places to turn (``highway=turning_circle``, ``turning_loop``).
     turning_place: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Nodes where a road was cut by the extract's clip: the road goes on in
+    #: reality, so the end is not a place to turn.
+    cut_end: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: Forbidden turns from edge ``ban_from[k]`` into edge ``ban_to[k]`` (OSM
     #: turn restrictions; an ``only_*`` one bans every other turn), and whom
     #: each applies to (:data:`geo.restrictions.SCOPE_ALL`, ...).
@@ -126,7 +129,7 @@ class RoadNetwork:
     def _reverse_of(self, e: int, f: int) -> bool:
         """Whether edge ``f`` runs along the same street as ``e``, backwards (not just between the same nodes)."""
         a, b = self.geometry[e], self.geometry[f][::-1]
-        return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-7))
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=0.0, atol=1e-7))
 
     @cached_property
     def projected_lines(self) -> NDArray[np.object_]:

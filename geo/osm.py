@@ -53,7 +53,7 @@ _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency"
 _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
 #: Bump when the way filter or the graph layout changes, to invalidate caches.
-CACHE_VERSION = "7"
+CACHE_VERSION = "8"
 #: The OSM file endings :func:`graph_from_file` reads (the one list; the API and CLI use it too).
 OSM_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm")
 
@@ -96,6 +96,8 @@ class _DrivableWays(osmium.SimpleHandler):
         self.turning_places: set[int] = set()
         self.restrictions: list[RawRestriction] = []
         self.cut_pieces: dict[int, list[int]] = {}  # way id -> ids of the pieces it was cut into
+        #: Nodes where a drivable way was cut by the extract's clip (its next node is missing).
+        self.cut_ends: set[int] = set()
 
     def node(self, n: osmium.osm.Node) -> None:
         if n.tags.get("highway") in TURNING_PLACES:
@@ -116,11 +118,17 @@ class _DrivableWays(osmium.SimpleHandler):
             return
         self.ways_seen += 1
         runs: list[list[tuple[int, float, float]]] = [[]]
+        previous_valid = True
         for n in w.nodes:
             if n.location.valid():
+                if not previous_valid:
+                    self.cut_ends.add(n.ref)
                 runs[-1].append((n.ref, n.location.lon, n.location.lat))
-            elif runs[-1]:
-                runs.append([])
+            else:
+                if runs[-1]:
+                    self.cut_ends.add(runs[-1][-1][0])
+                    runs.append([])
+            previous_valid = n.location.valid()
         runs = [r for r in runs if len(r) >= 2]
         if not runs:
             self.ways_dropped += 1
@@ -216,6 +224,7 @@ def graph_from_file(path: str | Path) -> nx.MultiDiGraph:
         "ways_dropped": handler.ways_dropped,
     }
     graph.graph["binroute_turning_places"] = sorted(handler.turning_places)
+    graph.graph["binroute_cut_ends"] = sorted(handler.cut_ends)
     graph.graph["binroute_restrictions"] = [
         dataclasses.replace(r, from_ways=_with_pieces(r.from_ways, handler), to_ways=_with_pieces(r.to_ways, handler))
         for r in handler.restrictions
@@ -248,7 +257,10 @@ def network_from_osmnx(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
         raise NetworkError(f"{source or 'network'}: no connected drivable roads")
     net = network_from_graph(core, source=source)
     net = with_turn_rules(
-        net, graph.graph.get("binroute_restrictions", []), graph.graph.get("binroute_turning_places", [])
+        net,
+        graph.graph.get("binroute_restrictions", []),
+        graph.graph.get("binroute_turning_places", []),
+        cut_ends=graph.graph.get("binroute_cut_ends", []),
     )
     stats.update(net.stats)
     stats["nodes"] = net.n_nodes

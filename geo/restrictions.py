@@ -108,9 +108,17 @@ def _edges_by_way(net: RoadNetwork) -> dict[int, list[int]]:
 
 
 def with_turn_rules(
-    net: RoadNetwork, restrictions: Iterable[RawRestriction], turning_places: Iterable[int]
+    net: RoadNetwork,
+    restrictions: Iterable[RawRestriction],
+    turning_places: Iterable[int],
+    *,
+    cut_ends: Iterable[int] = (),
 ) -> RoadNetwork:
-    """``net`` with its forbidden turns and places to turn resolved onto edges.
+    """``net`` with its forbidden turns, places to turn and cut road ends resolved onto edges.
+
+    ``cut_ends`` are OSM node ids where the extract's clip cut a road (its
+    next node is missing from the file): not a dead end in reality, so not a
+    place to turn unless mapped as one.
 
     Counts in ``stats``: ``restrictions`` read, ``restrictions_used``,
     ``restrictions_malformed``, ``restrictions_outside`` (a member not in
@@ -163,6 +171,7 @@ def with_turn_rules(
     unique = sorted(set(bans))
     arr = np.array(unique, dtype=np.int64).reshape(-1, 3)
     place = np.isin(net.node_osmid, np.fromiter(turning_places, dtype=np.int64))
+    cut = np.isin(net.node_osmid, np.fromiter(cut_ends, dtype=np.int64))
     stats = dict(net.stats)
     stats.update(
         restrictions=counts["restrictions"],
@@ -172,6 +181,7 @@ def with_turn_rules(
         restrictions_via_way=counts["via_way"],
         turn_bans=len(unique),
         turning_places=int(place.sum()),
+        cut_ends=int(cut.sum()),
     )
     flat = [e for path, _, _ in paths for e in path]
     return dataclasses.replace(
@@ -180,6 +190,7 @@ def with_turn_rules(
         ban_to=arr[:, 1].copy(),
         ban_scope=arr[:, 2].astype(np.int8),
         turning_place=place,
+        cut_end=cut,
         stats=stats,
         via_edges=np.array(flat, dtype=np.int64),
         via_offsets=np.concatenate([[0], np.cumsum([len(p) for p, _, _ in paths])]).astype(np.int64),

@@ -9,7 +9,8 @@ cannot:
 * **Turn restrictions** (:mod:`geo.restrictions`): a forbidden turn is a
   missing transition.
 * **U-turns**: a transition from ``a`` straight back along the street it
-  came from. Allowed only where the road ends (no other way on) or a place
+  came from. Allowed only where the road ends (no other way on; a road that
+  ends only because the extract's clip cut it does not count) or a place
   to turn is mapped (``highway=turning_circle``, ``turning_loop``), at the
   cost of :attr:`TurnRules.u_turn_s`; elsewhere forbidden, or with
   ``u_turns="penalised"`` priced at :attr:`TurnRules.u_turn_penalty_s`.
@@ -29,11 +30,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
-from shapely.ops import substring
 
 from .geojson import line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
@@ -162,9 +161,11 @@ def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
     banned_keys = np.unique(net.ban_from[binding] * n_edges + net.ban_to[binding])
     keep = ~np.isin(a * n_edges + b, banned_keys)
     banned = int((~keep).sum())
-    # A U-turn is free to make where there is no other way on from a.
+    # A U-turn is free to make where there is no other way on from a, unless the
+    # road only ends there because the extract's clip cut it (it goes on in reality).
     others = np.bincount(a[~u_turn & keep], minlength=n_edges)
-    dead_end = others[a] == 0
+    cut = net.cut_end[net.edge_v[a]] if len(net.cut_end) else np.zeros(len(a), dtype=bool)
+    dead_end = (others[a] == 0) & ~cut
     place = net.turning_place[net.edge_v[a]] if len(net.turning_place) else np.zeros(len(a), dtype=bool)
     kind = np.where(np.abs(angle) < STRAIGHT_DEG, STRAIGHT, TURN).astype(np.int8)
     cross = angle >= CROSS_DEG if rules.driving_side == "right" else angle <= -CROSS_DEG
@@ -262,6 +263,38 @@ def core_edges(tg: TurnGraph) -> NDArray[np.bool_]:
         return driven
     sizes = np.bincount(label[:n][driven], minlength=label.max() + 1)
     return driven & (label[:n] == int(np.argmax(sizes)))
+
+
+U_TURN_KINDS = (U_DEAD_END, U_TURNING_PLACE, U_ELSEWHERE)
+
+
+def u_turn_pockets(tg: TurnGraph) -> IntArray:
+    """Per state, ``-1`` if a lorry can reach it from the main network and get back without turning
+    round; otherwise the pocket it lies in (a dead-end street, a cul-de-sac with its side streets).
+
+    The main network is the largest part in which every state reaches
+    every other by transitions that are not U-turns. Every other state is
+    in a pocket: the parts left over, joined by any transition (U-turns
+    too). Driving in and out of a pocket takes at least one U-turn inside
+    it, so the number of pockets a trip visits is a lower bound on its
+    U-turns.
+    """
+    n = len(tg.state_edge)
+    plain = ~np.isin(tg.t_kind, U_TURN_KINDS)
+    graph = csr_matrix((np.ones(int(plain.sum())), (tg.t_from[plain], tg.t_to[plain])), shape=(n, n))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    driven = np.isfinite(tg.rg.edge_time[tg.state_edge])
+    if not driven.any():
+        return np.full(n, -1, dtype=np.int64)
+    main = int(np.argmax(np.bincount(label[driven], minlength=label.max() + 1)))
+    out_of_main = label != main
+    both = out_of_main[tg.t_from] & out_of_main[tg.t_to]
+    joined = csr_matrix((np.ones(int(both.sum())), (tg.t_from[both], tg.t_to[both])), shape=(n, n))
+    _, pocket = connected_components(joined, directed=True, connection="weak")
+    _, pocket = np.unique(pocket[out_of_main], return_inverse=True)
+    out = np.full(n, -1, dtype=np.int64)
+    out[out_of_main] = pocket
+    return out
 
 
 @dataclass(frozen=True)
@@ -370,6 +403,33 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     return time, dist
 
 
+def _metres_along(coords: FloatArray) -> FloatArray:
+    """Distance (local metres, up to a constant) from a lon/lat line's start to each vertex."""
+    scale = np.cos(np.radians(coords[:, 1].mean()))
+    step = np.hypot(np.diff(coords[:, 0]) * scale, np.diff(coords[:, 1]))
+    return np.concatenate([[0.0], np.cumsum(step)])
+
+
+def cut_line(coords: FloatArray, t0: float, t1: float) -> FloatArray:
+    """The part of a lon/lat line from fraction ``t0`` to ``t1`` of its length.
+
+    Fractions are of the length on the ground, as snapping measures them (a
+    degree of longitude is shorter than one of latitude away from the
+    equator), so the piece ends where the stop is, even on a bent street.
+    """
+    along = _metres_along(coords)
+    d0, d1 = t0 * along[-1], t1 * along[-1]
+    inner = coords[(along > d0) & (along < d1)]
+    ends = np.column_stack([np.interp([d0, d1], along, coords[:, 0]), np.interp([d0, d1], along, coords[:, 1])])
+    return np.vstack([ends[:1], inner, ends[1:]])
+
+
+def point_along(coords: FloatArray, t: float) -> tuple[float, float]:
+    """The point ``t`` of the way along a lon/lat line (by length on the ground, see :func:`cut_line`)."""
+    x, y = cut_line(coords, t, t)[0]
+    return float(x), float(y)
+
+
 @dataclass(frozen=True)
 class Drive:
     """One drive between two places: its street geometry and the U-turns on it."""
@@ -412,8 +472,7 @@ class TurnPathFinder:
         coords = self.tg.rg.net.geometry[e]
         if t0 <= 0.0 and t1 >= 1.0:
             return coords
-        part = substring(shapely.LineString(coords), t0, t1, normalized=True)
-        return np.asarray(part.coords, dtype=float).reshape(-1, 2)
+        return cut_line(coords, t0, max(t0, t1))
 
     def drive(self, p: int, q: int) -> Drive:
         """The fastest legal drive from place ``p`` to place ``q``."""

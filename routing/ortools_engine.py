@@ -425,13 +425,22 @@ class _Model:
         return out
 
     # -- reading back ------------------------------------------------------
-    def _final_visit(self, veh: Vehicle, last: Visit, depot_loc: int, dims: int) -> Visit:
-        """The tip on the way home after the last bin."""
+    def _final_visit(self, veh: Vehicle, last: Visit, depot_loc: int, dims: int, brk: BreakPlan | None) -> Visit:
+        """The tip on the way home after the last bin.
+
+        OR-Tools sees the drive home via the site as one arc and may place
+        the break anywhere in it; a break that begins before the tip would
+        is taken before driving on to the tip.
+        """
         p = self.problem
         _, _, site = home_via_site(p, veh)
         depot_index = next(i for i, d in enumerate(p.depots) if d.location == depot_loc)
         fac = p.facilities[int(site[last.location, depot_index])]
-        arrival = last.departure_s + int(p.matrix(veh).time_s[last.location, fac.location])
+        drive = int(p.matrix(veh).time_s[last.location, fac.location])
+        leave = last.departure_s
+        if brk is not None and leave <= brk.start_s < leave + drive:
+            leave = brk.start_s + brk.duration_s
+        arrival = leave + drive
         start = max(arrival, fac.window.start_s)
         return Visit(TIP, fac.id, fac.location, arrival, start, start + fac.service_s, (0,) * dims)
 
@@ -448,6 +457,7 @@ class _Model:
                 breaks[element.Var().Name()] = BreakPlan(int(element.StartValue()), int(element.DurationValue()))
         for v, veh in enumerate(p.vehicles):
             m = p.matrix(veh)
+            brk = breaks.get(f"break {veh.id}") if v in self.breaks else None
             index = r.Start(v)
             visits: list[Visit] = []
             load = [0] * dims
@@ -468,7 +478,7 @@ class _Model:
                 else:
                     stop_id = p.depots[ref].id
                 if kind == DEPOT and prev is not None and prev.kind == BIN and p.tips:
-                    prev = self._final_visit(veh, prev, loc, dims)
+                    prev = self._final_visit(veh, prev, loc, dims, brk)
                     visits.append(prev)
                     load = [0] * dims
                     distance += int(m.distance[visits[-2].location, prev.location])
@@ -483,7 +493,6 @@ class _Model:
                 if r.IsEnd(index):
                     break
                 index = assignment.Value(r.NextVar(index))
-            brk = breaks.get(f"break {veh.id}") if v in self.breaks else None
             used = len(visits) > 2
             routes.append(Route(veh.id, tuple(visits), brk if used else None, distance))
         return routes, served

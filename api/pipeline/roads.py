@@ -92,9 +92,10 @@ class Travel:
 
     def point(self, vehicle_id: str, location: int) -> tuple[float, float]:
         """Where ``vehicle_id``'s lorry stops for ``location``: lon, lat on the road it serves it from."""
+        if self.model == "turns":
+            return self.kerbside[self.profiles[vehicle_id].name].position(location)
         point = int(self.slot_point[location])
-        snapped = self.kerbside[self.profiles[vehicle_id].name].snapped if self.model == "turns" else self.stops
-        return float(snapped.lon[point]), float(snapped.lat[point])
+        return float(self.stops.lon[point]), float(self.stops.lat[point])
 
     def side(self, vehicle_id: str, location: int) -> str:
         """Where the bin at ``location`` stands as ``vehicle_id``'s lorry passes (``""`` when unknown)."""

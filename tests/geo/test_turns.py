@@ -29,7 +29,11 @@ ARMS = {21: (4, 1), 22: (1, 2), 12: (1, 6, 3), 11: (1, 5)}
 
 
 def _xml(tmp_path, *, relations=(), highway=None, node_tags=None, oneway=(), extra=None):
-    """Write the crossroads with the given restriction relations, tags and extra ways; return the file."""
+    """Write the crossroads with the given restriction relations, tags and extra ways; return the file.
+
+    An extra way may name a node not in :data:`NODES`: it is left out of the file, as a clipped extract
+    leaves out what is beyond its edge.
+    """
     highway = highway or {}
     node_tags = node_tags or {}
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="binroute-tests">']
@@ -66,6 +70,7 @@ def _setup(path, rules=None, *, points, directed=None, kerb=None):
         directed=np.ones(n, dtype=bool) if directed is None else np.asarray(directed),
         kerb=np.zeros(n, dtype=bool) if kerb is None else np.asarray(kerb),
         driving_side=(rules or TurnRules()).driving_side,
+        length_m=net.length_m,
     )
     return net, tg, snapped, sp
 
@@ -346,3 +351,119 @@ def test_only_restriction_onto_a_road_outside_the_network_forbids_every_turn(tmp
     path = _xml(tmp_path, relations=[("only_straight_on", 21, 1, 999)])
     net = load_network(path, cache=False)
     assert net.stats["restrictions_used"] == 1 and net.stats["turn_bans"] == 4  # west, north, east and back
+
+
+def test_a_road_cut_by_the_extract_is_no_place_to_turn(tmp_path):
+    """The east arm goes on beyond the file's edge: no U-turn at its cut end, so it leaves the core;
+    the audit agrees."""
+    plain = load_network(_xml(tmp_path), cache=False)
+    assert plain.stats["cut_ends"] == 0
+    path = _xml(tmp_path, extra={40: (3, 7)})  # node 7 is named by way 40 but not in the file
+    net = load_network(path, cache=False)
+    assert net.stats["cut_ends"] == 1 and net.cut_end[net.node_osmid == 3].all()
+    tg = turn_graph(routing_graph(net, VehicleProfile()))
+    east = [e for e in range(net.n_edges) if 3 in net.node_osmid[[net.edge_u[e], net.edge_v[e]]]]
+    assert len(east) == 2 and not core_edges(tg)[east].any()
+    assert core_edges(tg).sum() == net.n_edges - 2  # the other arms keep their dead-end U-turns
+    facts = read_turn_facts(path)
+    assert facts.cut_ends == {3}
+    into_cut = np.array([NODES[1], NODES[6], NODES[3], NODES[6]])
+    assert [r for _, r in u_turns(facts, into_cut)] == ["extract edge"]
+    into_dead_end = np.array([NODES[1], NODES[2], NODES[1]])
+    assert [r for _, r in u_turns(facts, into_dead_end)] == ["dead end"]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_a_bin_beyond_the_end_of_a_cul_de_sac_is_passed_on_the_side_the_plan_says(tmp_path, side):
+    """A bin just past the east arm's end snaps onto its end node: both visits (before and after the U-turn)
+    are passed on the side the model says, read from the drive's geometry by the audit."""
+    path = _xml(tmp_path)
+    beyond = (24.00215, 60.00002)
+    rules = TurnRules(driving_side=side)
+    net, tg, snapped, sp = _setup(path, rules, points=[SOUTH, beyond])
+    assert snapped.t[1] == pytest.approx(1.0) or snapped.t[1] == pytest.approx(0.0)
+    assert len(sp.of(1)) == 2
+    finder = TurnPathFinder(tg, sp.places)
+    start = _place_heading(net, sp, 0, 1)
+    kerb_side, off_side = side, {"right": "left", "left": "right"}[side]
+    for p in sp.of(1):
+        drive = finder.drive(start, p)
+        claimed = kerb_side if sp.side[p] == KERB else off_side
+        assert arrival_side(drive.coords, *beyond) == claimed, (p, sp.side[p])
+    assert {sp.side[p] for p in sp.of(1)} == {KERB, "off-side"}
+
+
+def _osm(tmp_path, name, nodes, ways, *, oneway=()):
+    """Write residential ways through the given nodes (ways in ``oneway`` one-way); return the file."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    lines += [f'<node id="{k}" version="1" lat="{lat}" lon="{lon}"/>' for k, (lon, lat) in nodes.items()]
+    for w, refs in ways.items():
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tags = '<tag k="highway" v="residential"/>' + ('<tag k="oneway" v="yes"/>' if w in oneway else "")
+        lines.append(f'<way id="{w}" version="1">{nds}{tags}</way>')
+    path = tmp_path / f"{name}.osm"
+    path.write_text("\n".join([*lines, "</osm>"]))
+    return path
+
+
+def _block_with_spurs(tmp_path):
+    """Two blocks side by side (two-way streets 1-2-3, 4-5-6, 1-4, 2-5, 3-6), a dead-end spur east of 3
+    (to 7) and one west of 4 (to 8, then 9)."""
+    nodes = {1: (24.000, 60.000), 2: (24.002, 60.000), 3: (24.004, 60.000), 7: (24.006, 60.000)}
+    nodes.update({4: (24.000, 60.001), 5: (24.002, 60.001), 6: (24.004, 60.001), 8: (23.998, 60.001)})
+    nodes[9] = (23.996, 60.001)
+    ways = {1: (1, 2, 3), 2: (4, 5, 6), 3: (1, 4), 4: (2, 5), 5: (3, 6), 6: (3, 7), 7: (4, 8, 9)}
+    return _osm(tmp_path, "block", nodes, ways)
+
+
+def test_dead_end_spurs_are_pockets_and_bound_the_u_turns(tmp_path):
+    """Each spur is one pocket; a trip serving bins in both needs at least two U-turns, the blocks none."""
+    from geo.kerbside import unavoidable_u_turns
+    from geo.turns import u_turn_pockets
+
+    path = _block_with_spurs(tmp_path)
+    on_block, spur_east = (24.001, 60.00003), (24.005, 60.00003)
+    spur_west_near, spur_west_far = (23.999, 60.00097), (23.997, 60.00103)
+    net, tg, _, sp = _setup(path, points=[on_block, spur_east, spur_west_far, spur_west_near])
+    pocket = u_turn_pockets(tg)
+    of_way = {w: {int(pocket[e]) for e in range(net.n_edges) if int(net.ways_of(e)[0]) == w} for w in range(1, 8)}
+    assert set().union(*(of_way[w] for w in range(1, 6))) == {-1}
+    assert len(of_way[6]) == 1 and len(of_way[7]) == 1 and of_way[6] != of_way[7] and -1 not in of_way[6] | of_way[7]
+    assert unavoidable_u_turns(sp, pocket, [0]) == 0
+    assert unavoidable_u_turns(sp, pocket, [0, 1]) == 1
+    assert unavoidable_u_turns(sp, pocket, [1, 2, 3]) == 2  # the west spur's two bins share its pocket
+    assert unavoidable_u_turns(sp, pocket, [1, 2, 3], free=[3]) == 1  # a trip starting in the west spur
+    # The model agrees: serving the east spur's bin from the block takes a U-turn there.
+    finder = TurnPathFinder(tg, sp.places)
+    there_and_back = [finder.drive(sp.of(0)[0], p).u_turns + finder.drive(p, sp.of(0)[0]).u_turns for p in sp.of(1)]
+    assert min(len(turns) for turns in there_and_back) == 1
+
+
+def test_a_stop_on_a_bent_street_is_where_the_bin_snapped(tmp_path):
+    """An L-shaped street at 60° N: the drive ends at the snapped point, measured on the ground (a degree of
+    longitude is half a degree of latitude there), and the bin is on the side the model says."""
+    nodes = {1: (24.000, 60.000), 2: (24.004, 60.000), 3: (24.004, 60.001)}
+    path = _osm(tmp_path, "bent", nodes, {1: (1, 2, 3)})
+    bin_at = (24.0041, 60.0005)  # east of the northern leg
+    _, tg, snapped, sp = _setup(path, points=[(24.001, 60.00003), bin_at])
+    finder = TurnPathFinder(tg, sp.places)
+    for p in sp.of(1):
+        drive = finder.drive(sp.of(0)[0], p)
+        assert np.allclose(drive.coords[-1], [snapped.lon[1], snapped.lat[1]], rtol=0, atol=2e-6)
+        assert arrival_side(drive.coords, *bin_at) == ("right" if sp.side[p] == KERB else "left")
+
+
+def test_two_carriageways_between_the_same_nodes_are_not_twins(tmp_path):
+    """A short dual carriageway (one-way ways 22 m apart, joining at both ends): a bin between them is
+    served from the carriageway it snapped to only, with the side read from that carriageway."""
+    nodes = {5: (23.998, 60.0), 1: (24.000, 60.0), 3: (24.002, 60.0002), 2: (24.004, 60.0), 6: (24.006, 60.0)}
+    nodes[4] = (24.002, 59.9998)
+    path = _osm(tmp_path, "dual", nodes, {1: (1, 3, 2), 2: (2, 4, 1), 3: (5, 1), 4: (2, 6)}, oneway=(1, 2))
+    net = load_network(path, cache=False)
+    carriageways = [e for e in range(net.n_edges) if int(net.ways_of(e)[0]) in (1, 2)]
+    assert len(carriageways) == 2 and (net.edge_twin[carriageways] == -1).all()
+    bin_at = (24.002, 60.00005)  # nearer the northern (eastbound) carriageway, south of it
+    net, tg, _, sp = _setup(path, points=[(23.999, 60.00003), bin_at])
+    assert len(sp.of(1)) == 1 and sp.side[sp.of(1)[0]] == KERB
+    drive = TurnPathFinder(tg, sp.places).drive(sp.of(0)[0], sp.of(1)[0])
+    assert arrival_side(drive.coords, *bin_at) == "right"
