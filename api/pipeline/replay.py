@@ -3,8 +3,11 @@
 Each bin's real readings give the waste it received between readings (its
 *rises*): the rise from one reading to the next, nothing for a small dip
 (sensor noise), and the whole new level after a real emptying (a drop of
-:data:`~routing.fill_data.EMPTYING_DROP_PCT` points or more). Within an
-interval the waste is taken to arrive at an even rate.
+:data:`~routing.fill_data.EMPTYING_DROP_PCT` points or more). The readings
+are first cleaned as the forecast cleans them
+(:func:`routing.fill_data.clean_readings`): a lone spike (44, 100, 48) is a
+sensor error, not 56 points of waste followed by an emptying and 48 more.
+Within an interval the waste is taken to arrive at an even rate.
 
 :class:`Replay` adds that waste to simulated levels as its clock moves on,
 records a simulated reading (capped at 100%, as a sensor reads) at every real
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from routing.fill_data import EMPTYING_DROP_PCT
+from routing.fill_data import EMPTYING_DROP_PCT, clean_readings
 
 #: A bin above this level is overflowing.
 FULL_PCT = 100.0
@@ -56,9 +59,14 @@ def rises(levels: Iterable[float]) -> np.ndarray:
     return out
 
 
-def traces_from_readings(readings: pd.DataFrame) -> dict[str, Trace]:
-    """A :class:`Trace` per bin from readings (``bin_id``, ``timestamp``, ``fill_pct``); blanks and repeats dropped."""
-    df = readings.dropna(subset=["fill_pct"]).sort_values(["bin_id", "timestamp"], kind="stable")
+def traces_from_readings(readings: pd.DataFrame, *, collections: pd.DataFrame | None = None) -> dict[str, Trace]:
+    """A :class:`Trace` per bin from readings (``bin_id``, ``timestamp``, ``fill_pct``).
+
+    Blanks, repeats, spikes and stuck runs are dropped as the forecast drops
+    them (``collections``, when given, tells a real emptying from a spike).
+    """
+    df, _ = clean_readings(readings.dropna(subset=["fill_pct"]), collections=collections)
+    df = df.sort_values(["bin_id", "timestamp"], kind="stable")
     df = df.drop_duplicates(["bin_id", "timestamp"], keep="last")
     out = {}
     for b, group in df.groupby("bin_id", sort=True):

@@ -56,6 +56,17 @@ def test_replay_two_bins_by_hand():
     assert replay.last_seen(10 * H) == pytest.approx({"a": 70.0, "b": 100.0})  # b's 110% read as 100
 
 
+def test_replay_ignores_a_sensor_spike():
+    """A lone reading of 100 between 44 and 48 is a sensor error: no phantom waste, no phantom overflow.
+
+    Taken at face value it would be 56 points of waste, an emptying and 48 more: 152% by hour 16.
+    """
+    readings = _readings([("a", 0, 40), ("a", 4, 44), ("a", 8, 100), ("a", 12, 48), ("a", 16, 52)])
+    replay = Replay(traces_from_readings(readings), start=0)
+    day = replay.day(0, 16 * H, {})
+    assert day.overflowing == [] and day.levels == pytest.approx({"a": 52.0})
+
+
 def test_replay_starts_from_the_real_level():
     """At the start a bin holds its last real reading plus the share of the next rise received since."""
     trace = Trace(np.array([0, 10 * H]), np.array([20.0, 10.0]), np.array([20.0, 30.0]))

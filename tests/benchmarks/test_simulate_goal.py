@@ -1,0 +1,54 @@
+"""The simulation benchmark's reading of issue #15's goal: the timetable family and the best fixed timetable."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.simulate import best_timetable, policy_rows, spread_timetable, verdict
+
+
+def test_timetables_spread_their_days_through_the_week():
+    """One to seven days a week, from Monday, as evenly as whole days allow."""
+    assert [spread_timetable(n) for n in (1, 2, 3, 4, 7)] == [
+        "timetable:mon",
+        "timetable:mon,thu",
+        "timetable:mon,wed,fri",
+        "timetable:mon,tue,thu,sat",
+        "timetable:mon,tue,wed,thu,fri,sat,sun",
+    ]
+    with pytest.raises(ValueError, match="per_week"):
+        spread_timetable(8)
+
+
+def _row(policy, km, overflow):
+    return {"policy": policy, "km": km, "overflow_bin_days": overflow}
+
+
+def test_best_timetable_is_the_cheapest_with_no_more_overflow():
+    """Timetables overflowing more than predictive are out; of the rest the fewest km wins; threshold never counts."""
+    rows = [
+        _row("predictive", 600.0, 100),
+        _row("timetable:mon,thu", 300.0, 400),
+        _row("timetable:mon,wed,fri", 700.0, 100),
+        _row("timetable:mon,tue,wed,thu,fri,sat,sun", 1000.0, 90),
+        _row("threshold:80", 100.0, 50),
+    ]
+    best = best_timetable(rows)
+    assert best["timetable"] == "timetable:mon,wed,fri" and best["km"] == 700.0
+    assert best["saving"] == pytest.approx(1 - 600 / 700, abs=1e-3) and not best["goal_met"]
+    assert "14% fewer" in verdict(best) and "not met" in verdict(best)
+    rows[0] = _row("predictive", 400.0, 100)
+    assert best_timetable(rows)["goal_met"]
+
+
+def test_no_timetable_as_good_is_said_so():
+    """When every timetable overflows more, there is no comparison and the verdict says why."""
+    best = best_timetable([_row("predictive", 600.0, 10), _row("timetable:mon", 100.0, 500)])
+    assert best["timetable"] is None and not best["goal_met"]
+    assert "every timetable" in verdict(best)
+
+
+def test_rows_count_overflows_after_the_first_day():
+    """The second overflow column leaves out the first day, whose state every policy inherits."""
+    result = {"policies": {"p": {"totals": {"overflow_bin_days": 7}, "days": [{"overflow_bin_days": 5}, {}]}}}
+    assert policy_rows(result)[0]["overflow_after_day_one"] == 2
