@@ -91,7 +91,8 @@ def best_timetable(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     -------
     dict
         ``timetable`` (its name, or None when every timetable overflows more
-        or predictive was not run), its ``km`` and ``overflow_bin_days``,
+        or predictive was not run, with ``why`` and the ``closest``
+        timetable: the one with the fewest overflowing bin-days), its ``km`` and ``overflow_bin_days``,
         ``predictive_km``, ``saving`` (fraction of the timetable's km that
         predictive saves) and ``goal_met`` (saving at least :data:`GOAL_SAVING`).
     """
@@ -101,13 +102,19 @@ def best_timetable(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return out | {"why": "predictive was not run"}
     out["predictive_km"] = predictive["km"]
     out["predictive_overflow_bin_days"] = predictive["overflow_bin_days"]
-    fair = [
-        r
-        for r in rows
-        if parse_policy(r["policy"]).kind == TIMETABLE and r["overflow_bin_days"] <= predictive["overflow_bin_days"]
-    ]
+    timetables = [r for r in rows if parse_policy(r["policy"]).kind == TIMETABLE]
+    fair = [r for r in timetables if r["overflow_bin_days"] <= predictive["overflow_bin_days"]]
     if not fair:
-        return out | {"why": "every timetable run lets more bin-days overflow than predictive"}
+        out["why"] = "every timetable run lets more bin-days overflow than predictive"
+        if timetables:
+            closest = min(timetables, key=lambda r: (r["overflow_bin_days"], r["km"]))
+            out["closest"] = {
+                "timetable": closest["policy"],
+                "km": closest["km"],
+                "overflow_bin_days": closest["overflow_bin_days"],
+                "saving": round(1 - predictive["km"] / closest["km"], 3) if closest["km"] else 0.0,
+            }
+        return out
     best = min(fair, key=lambda r: (r["km"], r["overflow_bin_days"]))
     saving = 1 - predictive["km"] / best["km"] if best["km"] else 0.0
     return out | {
@@ -122,7 +129,15 @@ def best_timetable(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def verdict(best: Mapping[str, Any]) -> str:
     """The goal's comparison in one sentence."""
     if best["timetable"] is None:
-        return f"No fixed timetable to compare with: {best.get('why', '')}."
+        text = f"No fixed timetable to compare with: {best.get('why', '')}."
+        if "closest" in best:
+            c = best["closest"]
+            text += (
+                f" The one with the fewest, {c['timetable']}, has {c['overflow_bin_days']} overflowing bin-days "
+                f"(predictive {best['predictive_overflow_bin_days']}) and {c['km']:.0f} km; "
+                f"predictive {best['predictive_km']:.0f} km, {c['saving']:.0%} fewer."
+            )
+        return text
     met = "met" if best["goal_met"] else "not met"
     return (
         f"Best fixed timetable with no more overflow bin-days than predictive "

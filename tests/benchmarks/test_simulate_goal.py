@@ -42,10 +42,13 @@ def test_best_timetable_is_the_cheapest_with_no_more_overflow():
 
 
 def test_no_timetable_as_good_is_said_so():
-    """When every timetable overflows more, there is no comparison and the verdict says why."""
-    best = best_timetable([_row("predictive", 600.0, 10), _row("timetable:mon", 100.0, 500)])
+    """When every timetable overflows more there is no comparison: the verdict says why and names the closest."""
+    best = best_timetable(
+        [_row("predictive", 600.0, 10), _row("timetable:mon", 100.0, 500), _row("timetable:mon,thu", 800.0, 20)]
+    )
     assert best["timetable"] is None and not best["goal_met"]
-    assert "every timetable" in verdict(best)
+    assert best["closest"]["timetable"] == "timetable:mon,thu" and best["closest"]["saving"] == 0.25
+    assert "every timetable" in verdict(best) and "25% fewer" in verdict(best)
 
 
 def test_rows_count_overflows_after_the_first_day():
