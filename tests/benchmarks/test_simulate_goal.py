@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from benchmarks.simulate import best_timetable, policy_rows, spread_timetable, verdict
+from benchmarks.simulate import _updated, best_timetable, policy_rows, spread_timetable, verdict
 
 
 def test_timetables_spread_their_days_through_the_week():
@@ -55,3 +57,19 @@ def test_rows_count_overflows_after_the_first_day():
     """The second overflow column leaves out the first day, whose state every policy inherits."""
     result = {"policies": {"p": {"totals": {"overflow_bin_days": 7}, "days": [{"overflow_bin_days": 5}, {}]}}}
     assert policy_rows(result)[0]["overflow_after_day_one"] == 2
+
+
+def test_update_keeps_the_other_policies_of_the_same_run(tmp_path):
+    """--update replaces the policies rerun, keeps the rest in the usual order, and never mixes other days."""
+
+    def run(policies, start="2026-10-26"):
+        solver = {"engine": "ortools", "solution_limit": 30}
+        return {"from": start, "to": "2026-11-22", "solver": solver, "policies": policies, "warnings": []}
+
+    path = tmp_path / "simulation.json"
+    path.write_text(json.dumps(run({"timetable:mon": {"old": 1}, "predictive": {"old": 1}})))
+    merged = _updated(path, run({"predictive": {"new": 1}}))
+    assert merged["policies"] == {"predictive": {"new": 1}, "timetable:mon": {"old": 1}}
+    assert list(merged["policies"]) == ["predictive", "timetable:mon"]
+    other = _updated(path, run({"predictive": {"new": 1}}, start="2026-11-01"))
+    assert list(other["policies"]) == ["predictive"]
