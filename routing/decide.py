@@ -57,12 +57,17 @@ class DecisionRules:
         Days until the area can be collected again.
     overflow_cost
         Cost of one overflowing bin (same money unit as vehicle costs).
+    visits_until_h
+        Hours after the collection time by which the day's visits are done
+        (the latest shift end): a bin left today may be reached as late as
+        that after the next opportunity, so its risk is taken until then.
     """
 
     threshold_pct: float = 80.0
     overflow_risk: float = 0.10
     next_opportunity_days: float = 1.0
     overflow_cost: float = 40.0
+    visits_until_h: float = 0.0
     streams: Mapping[str, StreamDensity] = field(default_factory=lambda: dict(DEFAULT_STREAMS))
 
     def __post_init__(self) -> None:
@@ -72,6 +77,8 @@ class DecisionRules:
             raise ValueError(f"overflow_risk must be between 0 and 1, not {self.overflow_risk}")
         if self.next_opportunity_days <= 0:
             raise ValueError("next_opportunity_days must be positive")
+        if not 0 <= self.visits_until_h < 24:
+            raise ValueError(f"visits_until_h must be in [0, 24), not {self.visits_until_h}")
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,9 @@ def _fmt(x: float) -> str:
 
 def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> dict[str, Decision]:
     """Classify every bin of ``model`` for a collection at ``collect_at``."""
-    nxt = collect_at + pd.Timedelta(days=rules.next_opportunity_days)
-    after = collect_at + pd.Timedelta(days=2 * rules.next_opportunity_days)
+    late = pd.Timedelta(hours=rules.visits_until_h)
+    nxt = collect_at + pd.Timedelta(days=rules.next_opportunity_days) + late
+    after = collect_at + pd.Timedelta(days=2 * rules.next_opportunity_days) + late
     now = model.predict(collect_at)
     later = model.predict(nxt)
     latest = model.predict(after)

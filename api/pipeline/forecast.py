@@ -29,8 +29,19 @@ def decision_rules(fleet: FleetIn | None, *, threshold_pct: float | None = None)
         overflow_risk=p.overflow_risk,
         next_opportunity_days=p.next_opportunity_days,
         overflow_cost=p.overflow_cost,
+        visits_until_h=visits_until_h(fleet),
         streams=streams,
     )
+
+
+def visits_until_h(fleet: FleetIn) -> float:
+    """Hours from the collection time to the latest shift end: how late in a day a bin may be reached.
+
+    The risk of leaving a bin is taken until then on the next opportunity
+    (:class:`routing.decide.DecisionRules`); 0 when every shift ends before ``collect_at``.
+    """
+    latest = max(parse_hhmm(v.shift_end) for v in fleet.vehicles)
+    return min(max(latest - collect_at_s(fleet), 0) / 3600, 23.99)
 
 
 def collect_at_s(fleet: FleetIn | None) -> int:

@@ -3,8 +3,18 @@
 Each bin's real readings give the waste it received between readings (its
 *rises*): the rise from one reading to the next, nothing for a small dip
 (sensor noise), and the whole new level after a real emptying (a drop of
-:data:`~routing.fill_data.EMPTYING_DROP_PCT` points or more). Within an
-interval the waste is taken to arrive at an even rate.
+:data:`~routing.fill_data.EMPTYING_DROP_PCT` points or more). The readings
+are first cleaned as the forecast cleans them
+(:func:`routing.fill_data.clean_readings`): a lone spike (44, 100, 48) is a
+sensor error, not 56 points of waste followed by an emptying and 48 more.
+Within an interval the waste is taken to arrive at an even rate.
+
+A full bin's sensor cannot show the waste that keeps coming: while two
+readings in a row read full (:data:`READS_FULL_PCT` or more), the bin is
+taken to receive waste at its own rate, the waste per hour of its intervals
+that start below full (:func:`hidden_rises`). Without that, a bin the real
+service left full for two days would receive nothing in a replay in which
+it was emptied at their start.
 
 :class:`Replay` adds that waste to simulated levels as its clock moves on,
 records a simulated reading (capped at 100%, as a sensor reads) at every real
@@ -20,10 +30,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from routing.fill_data import EMPTYING_DROP_PCT
+from routing.fill_data import EMPTYING_DROP_PCT, clean_readings
 
 #: A bin above this level is overflowing.
 FULL_PCT = 100.0
+#: A reading at or above this reads full (within a sensor's noise of 100%).
+READS_FULL_PCT = 95.0
+_NS_PER_HOUR = 3_600_000_000_000
 
 
 @dataclass(frozen=True)
@@ -56,15 +69,40 @@ def rises(levels: Iterable[float]) -> np.ndarray:
     return out
 
 
-def traces_from_readings(readings: pd.DataFrame) -> dict[str, Trace]:
-    """A :class:`Trace` per bin from readings (``bin_id``, ``timestamp``, ``fill_pct``); blanks and repeats dropped."""
-    df = readings.dropna(subset=["fill_pct"]).sort_values(["bin_id", "timestamp"], kind="stable")
+def hidden_rises(times: np.ndarray, levels: np.ndarray, rise: np.ndarray) -> np.ndarray:
+    """``rise`` with the waste a full sensor hides: between two readings that read full, the bin's own rate.
+
+    The rate is the waste per hour over the bin's intervals that start below
+    :data:`READS_FULL_PCT` and hold no emptying; a bin with none keeps its rises.
+    """
+    out = np.array(rise, dtype=float)
+    if len(times) < 2:
+        return out
+    hours = np.diff(np.asarray(times, dtype=np.int64)) / _NS_PER_HOUR
+    before, after = levels[:-1], levels[1:]
+    full = (before >= READS_FULL_PCT) & (after >= READS_FULL_PCT)
+    open_ = (before < READS_FULL_PCT) & (before - after < EMPTYING_DROP_PCT)
+    if not full.any() or hours[open_].sum() <= 0:
+        return out
+    rate = out[1:][open_].sum() / hours[open_].sum()
+    out[1:][full] = np.maximum(out[1:][full], rate * hours[full])
+    return out
+
+
+def traces_from_readings(readings: pd.DataFrame, *, collections: pd.DataFrame | None = None) -> dict[str, Trace]:
+    """A :class:`Trace` per bin from readings (``bin_id``, ``timestamp``, ``fill_pct``).
+
+    Blanks, repeats, spikes and stuck runs are dropped as the forecast drops
+    them (``collections``, when given, tells a real emptying from a spike).
+    """
+    df, _ = clean_readings(readings.dropna(subset=["fill_pct"]), collections=collections)
+    df = df.sort_values(["bin_id", "timestamp"], kind="stable")
     df = df.drop_duplicates(["bin_id", "timestamp"], keep="last")
     out = {}
     for b, group in df.groupby("bin_id", sort=True):
         times = group["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         levels = group["fill_pct"].clip(0, FULL_PCT).to_numpy(dtype=float)
-        out[str(b)] = Trace(times, rises(levels), levels)
+        out[str(b)] = Trace(times, hidden_rises(times, levels, rises(levels)), levels)
     return out
 
 

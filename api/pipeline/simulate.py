@@ -268,7 +268,7 @@ def simulate_policy(
     tz = scn.fleet.timezone
     rules = decision_rules(scn.fleet)
     start = _midnight(options.start, tz)
-    replay = Replay(traces_from_readings(scn.readings), int(start.value))
+    replay = Replay(traces_from_readings(scn.readings, collections=scn.collections), int(start.value))
     rows = scn.bins["bin_id"].tolist()
     morning_s = min(parse_hhmm(v.shift_start) for v in scn.fleet.vehicles)
     days: list[dict[str, Any]] = []

@@ -61,6 +61,30 @@ def test_replay_two_bins_by_hand():
     assert replay.last_seen(10 * H) == pytest.approx({"a": 70.0, "b": 100.0})  # b's 110% read as 100
 
 
+def test_replay_ignores_a_sensor_spike():
+    """A lone reading of 100 between 44 and 48 is a sensor error: no phantom waste, no phantom overflow.
+
+    Taken at face value it would be 56 points of waste, an emptying and 48 more: 152% by hour 16.
+    """
+    readings = _readings([("a", 0, 40), ("a", 4, 44), ("a", 8, 100), ("a", 12, 48), ("a", 16, 52)])
+    replay = Replay(traces_from_readings(readings), start=0)
+    day = replay.day(0, 16 * H, {})
+    assert day.overflowing == [] and day.levels == pytest.approx({"a": 52.0})
+
+
+def test_replay_adds_the_waste_a_full_sensor_hides():
+    """A bin that filled at 4 points an hour and then read 100 for 20 h kept receiving 4 an hour: 180% by hour 40.
+
+    Its rate is that of its intervals starting below full (30 + 50 points in 20 h); the replay without the
+    estimate would hold it at exactly 100%, full but never overflowing.
+    """
+    readings = _readings([("a", 0, 20), ("a", 10, 50), ("a", 20, 100), ("a", 30, 99), ("a", 40, 100)])
+    traces = traces_from_readings(readings)
+    assert traces["a"].rise.tolist() == pytest.approx([20, 30, 50, 40, 40])
+    day = Replay(traces, start=0).day(0, 40 * H, {})
+    assert day.overflowing == ["a"] and day.levels == pytest.approx({"a": 180.0})
+
+
 def test_replay_starts_from_the_real_level():
     """At the start a bin holds its last real reading plus the share of the next rise received since."""
     trace = Trace(np.array([0, 10 * H]), np.array([20.0, 10.0]), np.array([20.0, 30.0]))
