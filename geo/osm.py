@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import itertools
 import logging
@@ -320,6 +321,24 @@ def network_from_osmnx(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
     return net
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a graph is built.
+
+    Building a city's graph allocates millions of small dicts and lists that
+    stay alive; each automatic collection walks all of them again, which took
+    about a third of the time to load Milan. Nothing built here is cyclic
+    garbage that must be freed early; the collector resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _cache_path(path: Path) -> Path:
     digest = hashlib.sha256(CACHE_VERSION.encode())
     with path.open("rb") as fh:
@@ -356,7 +375,8 @@ def load_network(path: str | Path, *, cache: bool = True) -> RoadNetwork:
                 return net
         except Exception:  # a stale or truncated cache is rebuilt, not fatal
             log.warning("ignoring unreadable cache %s", cache_file)
-    net = network_from_osmnx(graph_from_file(path), source=str(path))
+    with _collector_paused():
+        net = network_from_osmnx(graph_from_file(path), source=str(path))
     if cache_file is not None:
         try:
             tmp = cache_file.with_suffix(".tmp")
