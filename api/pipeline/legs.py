@@ -8,6 +8,11 @@ up to its longest leg in the plan (one search per origin, however many legs
 leave it, e.g. a depot's) and dropped once its last leg is drawn. A tree
 stopped early is the same tree up to that cost, so the drives are the ones
 an unbounded search gives.
+
+This fills :class:`geo.TurnPathFinder`'s per-origin tree cache from outside,
+so it relies on that class's state-graph numbering (leaving place ``p`` is
+node ``S + P + p``, arriving at it ``S + p``); a search limit taken by the
+finder itself would be the tidier home for it.
 """
 
 from __future__ import annotations
