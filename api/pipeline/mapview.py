@@ -1,20 +1,29 @@
 """The depot supervisor's map page: one self-contained HTML file.
 
-Leaflet's JavaScript and CSS come from the ``xstatic-leaflet`` package and are
-inlined, so the page works offline; the base-map tiles are optional and
-their URL is configurable. Stops use ``divIcon``/circle markers only, so no
-image files are needed either.
+Leaflet's JavaScript and CSS come from the ``xstatic-leaflet`` package, and
+Leaflet.markercluster's from ``xstatic-leaflet-markercluster``; both are
+inlined, so the page works offline; the base-map tiles are optional and their
+URL is configurable. Stops use ``divIcon``/circle markers only, so no image
+files are needed either.
+
+A big day has thousands of stops: lines and circles are drawn on a canvas
+(``preferCanvas``) rather than as one SVG element each, and each crew's
+numbered stops are clustered (one bubble with a count in the crew's colour,
+split up as the map is zoomed in, every stop on its own from street level),
+so the page opens and pans smoothly.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import xstatic.pkg.leaflet as leaflet
+import xstatic.pkg.leaflet_markercluster as markercluster
 
 from geo.exports import PALETTE
 from geo.geojson import OSM_ATTRIBUTION
@@ -28,6 +37,7 @@ _PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>__TITLE__</title>
 <style>__LEAFLET_CSS__</style>
+<style>__CLUSTER_CSS__</style>
 <style>
 html, body, #map { height: 100%; margin: 0; font-family: system-ui, sans-serif; }
 .stop-icon { background: #fff; border: 2px solid; border-radius: 50%; text-align: center; font: bold 10px/16px sans-serif; }
@@ -35,12 +45,14 @@ html, body, #map { height: 100%; margin: 0; font-family: system-ui, sans-serif; 
 .legend table { border-collapse: collapse; }
 .legend td, .legend th { padding: 1px 6px; text-align: right; }
 .legend td:first-child, .legend th:first-child { text-align: left; }
+.cluster-icon { background: rgba(255,255,255,0.9); border: 3px solid; border-radius: 50%; text-align: center; font: bold 11px/24px sans-serif; }
 .swatch { display: inline-block; width: 12px; height: 4px; margin-right: 4px; vertical-align: middle; }
 </style>
 </head>
 <body>
 <div id="map"></div>
 <script>__LEAFLET_JS__</script>
+<script>__CLUSTER_JS__</script>
 <script>
 "use strict";
 const plan = __PLAN__;
@@ -48,7 +60,7 @@ const summary = __SUMMARY__;
 const tiles = __TILES__;
 const palette = __PALETTE__;
 const attribution = __ATTRIBUTION__;
-const map = L.map("map");
+const map = L.map("map", {preferCanvas: true, maxZoom: 19});
 if (tiles) { L.tileLayer(tiles, {maxZoom: 19, attribution: attribution}).addTo(map); }
 else { map.attributionControl.addAttribution(attribution); }
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
@@ -56,6 +68,13 @@ const time = (iso) => iso ? iso.slice(11, 16) : "";
 const vehicles = [...new Set(plan.features.map((f) => f.properties.vehicle_id).filter(Boolean))];
 const colour = Object.fromEntries(vehicles.map((v, i) => [v, palette[i % palette.length]]));
 const layers = Object.fromEntries(vehicles.map((v) => [v, L.layerGroup()]));
+// Each crew's numbered stops in a cluster group of its own, so a crew's layer toggles its stops too.
+const stopMarkers = Object.fromEntries(vehicles.map((v) => [v, []]));
+const clusterIcon = (v) => (cluster) => L.divIcon({
+  className: "",
+  html: `<div class="cluster-icon" style="border-color:${colour[v]}">${cluster.getChildCount()}</div>`,
+  iconSize: [30, 30],
+});
 const skipped = L.layerGroup();
 const sites = L.layerGroup();
 for (const f of plan.features) {
@@ -69,10 +88,10 @@ for (const f of plan.features) {
   const at = [g.coordinates[1], g.coordinates[0]];
   if (p.kind === "stop") {
     const icon = L.divIcon({className: "", html: `<div class="stop-icon" style="border-color:${colour[p.vehicle_id]}">${p.sequence}</div>`, iconSize: [18, 18]});
-    L.marker(at, {icon}).bindPopup(
+    stopMarkers[p.vehicle_id].push(L.marker(at, {icon}).bindPopup(
       `<b>${esc(p.bin_id)}</b> (${esc(p.vehicle_id)} #${p.sequence})<br>${esc(p.street)}<br>ETA ${time(p.eta)}` +
       `<br>predicted fill ${p.predicted_fill_pct ?? "?"}%<br>load after ${p.load_kg} kg, ${p.load_l} L`
-    ).addTo(layers[p.vehicle_id]);
+    ));
   } else if (p.kind === "tip") {
     L.circleMarker(at, {radius: 7, color: colour[p.vehicle_id], fillColor: "#000", fillOpacity: 0.8})
       .bindPopup(`<b>tip</b> at ${esc(p.facility_id)} (${esc(p.vehicle_id)} #${p.sequence})<br>ETA ${time(p.eta)}`)
@@ -85,6 +104,15 @@ for (const f of plan.features) {
     const icon = L.divIcon({className: "", html: `<div class="stop-icon" style="border-color:#000;background:#ffd">${label}</div>`, iconSize: [20, 20]});
     L.marker(at, {icon}).bindPopup(`<b>${esc(p.id)}</b> (${p.kind === "depot" ? "depot" : "disposal site"})`).addTo(sites);
   }
+}
+for (const v of vehicles) {
+  if (!stopMarkers[v].length) { continue; }
+  const clusters = L.markerClusterGroup({
+    chunkedLoading: true, disableClusteringAtZoom: 17, showCoverageOnHover: false,
+    iconCreateFunction: clusterIcon(v),
+  });
+  clusters.addLayers(stopMarkers[v]);
+  layers[v].addLayer(clusters);
 }
 const overlays = {};
 for (const v of vehicles) { layers[v].addTo(map); overlays[`<span class="swatch" style="background:${colour[v]}"></span>${esc(v)}`] = layers[v]; }
@@ -128,9 +156,15 @@ def _js(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
 
 
+def _inline_js(path: Path) -> str:
+    """A bundled script, safe inside a <script> element, without a link to a source map it cannot load."""
+    text = path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+    return re.sub(r"^//# sourceMappingURL=.*$", "", text, flags=re.MULTILINE)
+
+
 def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: str | None = DEFAULT_TILES) -> str:
     """The map page for a plan (GeoJSON routes and the plan.json summary)."""
-    base = Path(leaflet.BASE_DIR)
+    base, cluster = Path(leaflet.BASE_DIR), Path(markercluster.BASE_DIR)
     summary = {
         "title": f"binroute — {plan.get('scenario', '')} {plan.get('date', '')}",
         "vehicles": [
@@ -171,16 +205,17 @@ def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: s
             )
         },
     }
-    page = _PAGE
-    for key, value in (
-        ("__LEAFLET_CSS__", (base / "leaflet.css").read_text(encoding="utf-8")),
-        ("__LEAFLET_JS__", (base / "leaflet.js").read_text(encoding="utf-8").replace("</script", "<\\/script")),
-        ("__PLAN__", _js(collection)),
-        ("__SUMMARY__", _js(summary)),
-        ("__TILES__", _js(tiles or None)),
-        ("__PALETTE__", _js(list(PALETTE))),
-        ("__ATTRIBUTION__", _js(OSM_ATTRIBUTION)),
-        ("__TITLE__", html.escape(str(summary["title"]))),
-    ):
-        page = page.replace(key, value)
-    return page
+    values = {
+        "__LEAFLET_CSS__": (base / "leaflet.css").read_text(encoding="utf-8"),
+        "__LEAFLET_JS__": _inline_js(base / "leaflet.js"),
+        "__CLUSTER_CSS__": (cluster / "MarkerCluster.css").read_text(encoding="utf-8"),
+        "__CLUSTER_JS__": _inline_js(cluster / "leaflet.markercluster.js"),
+        "__PLAN__": _js(collection),
+        "__SUMMARY__": _js(summary),
+        "__TILES__": _js(tiles or None),
+        "__PALETTE__": _js(list(PALETTE)),
+        "__ATTRIBUTION__": _js(OSM_ATTRIBUTION),
+        "__TITLE__": html.escape(str(summary["title"])),
+    }
+    # One pass over the template: a placeholder-like text inside the plan's own data stays as it is.
+    return re.sub(r"__[A-Z_]+__", lambda m: values.get(m.group(0), m.group(0)), _PAGE)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date as Date
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -19,6 +22,7 @@ from routing.decide import Decision
 from routing.solution import BIN, TIP
 
 from .kpis import plan_kpis, total_kpis
+from .legs import route_legs as route_legs
 from .options import PlanOptions
 from .roads import Leg, Travel
 from .scenario import Scenario
@@ -30,18 +34,14 @@ def street_names(net: RoadNetwork) -> tuple[str, ...]:
 
 
 def _iso(day: Date, seconds: int, tz: str) -> str:
-    """Local ISO time of ``seconds`` after midnight of ``day`` in ``tz``."""
-    ts = pd.Timestamp(day).tz_localize(tz) + pd.Timedelta(seconds=int(seconds))
-    return ts.isoformat()
+    """Local ISO time of ``seconds`` after midnight of ``day`` in ``tz`` (elapsed time, across DST changes too)."""
+    return (_midnight_utc(day, tz) + timedelta(seconds=int(seconds))).astimezone(ZoneInfo(tz)).isoformat()
 
 
-def route_legs(solution: Solution, travel: Travel) -> dict[str, list[list[Leg]]]:
-    """Per used vehicle, per trip, the drives between its consecutive stops (computed once per plan)."""
-    return {
-        route.vehicle_id: [travel.route(route.vehicle_id, [v.location for v in trip]) for trip in route.trips()]
-        for route in solution.routes
-        if route.used
-    }
+@functools.lru_cache(maxsize=64)
+def _midnight_utc(day: Date, tz: str) -> datetime:
+    """Local midnight of ``day`` in ``tz``, as a UTC datetime (pandas localises it, once per day and zone)."""
+    return pd.Timestamp(day).tz_localize(tz).tz_convert("UTC").to_pydatetime()
 
 
 def plan_geojson(
@@ -56,7 +56,8 @@ def plan_geojson(
     """The plan as a GeoJSON FeatureCollection: trips along the streets, stops, tips, depots and skipped bins."""
     tz = scn.fleet.timezone
     sub = travel.stops
-    bins_by_id = scn.bins.set_index("bin_id")
+    streams = dict(zip(scn.bins["bin_id"], scn.bins["stream"].astype(str), strict=True))
+    reasons = _solver_reasons(solution)
     feats: list[dict[str, Any]] = []
 
     def street(location: int) -> str:
@@ -100,7 +101,7 @@ def plan_geojson(
                 props.update(
                     predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
                     decision=d.decision,
-                    stream=str(bins_by_id.at[visit.id, "stream"]),
+                    stream=streams[visit.id],
                 )
             feats.append(point_feature(*travel.point(route.vehicle_id, visit.location), props))
     for depot in scn.fleet.depots:
@@ -111,7 +112,7 @@ def plan_geojson(
     for row in scn.bins.itertuples():
         if row.bin_id in served:
             continue
-        props = {"kind": "skipped", **_skipped(row.bin_id, decisions[row.bin_id], solution)}
+        props = {"kind": "skipped", **_skipped(row.bin_id, decisions[row.bin_id], reasons)}
         feats.append(point_feature(row.lon, row.lat, props))
     return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name)
 
@@ -122,9 +123,17 @@ def _fill(decisions: dict[str, Decision], bin_id: str) -> float | None:
     return None if d is None or math.isnan(d.fill_pct) else round(d.fill_pct, 1)
 
 
-def _skipped(bin_id: str, d: Decision, solution: Solution) -> dict[str, Any]:
+def _solver_reasons(solution: Solution) -> dict[str, str]:
+    """Why the solver left each bin it left out (the first reason it gives)."""
+    reasons: dict[str, str] = {}
+    for u in solution.unserved:
+        reasons.setdefault(u.bin_id, u.reason)
+    return reasons
+
+
+def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str]) -> dict[str, Any]:
     """A bin left out of the plan: its decision, why (the solver's reason first), predicted fill and overflow risk."""
-    reason = next((u.reason for u in solution.unserved if u.bin_id == bin_id), d.reason)
+    reason = reasons.get(bin_id, d.reason)
     fill = None if math.isnan(d.fill_pct) else round(d.fill_pct, 1)
     risk = None if math.isnan(d.p_overflow) else round(float(d.p_overflow), 4)
     return {"bin_id": bin_id, "decision": d.decision, "reason": reason, "predicted_fill_pct": fill, "p_overflow": risk}
@@ -200,7 +209,8 @@ def plan_report(
         vehicles.append(entry)
     used = [v for v in vehicles if v["used"]]
     served = set(solution.served())
-    skipped = [_skipped(b, d, solution) for b, d in decisions.items() if b not in served]
+    reasons = _solver_reasons(solution)
+    skipped = [_skipped(b, d, reasons) for b, d in decisions.items() if b not in served]
     risks = [s["p_overflow"] for s in skipped if s["p_overflow"] is not None]
     tolerated = scn.fleet.planning.overflow_risk
     return {

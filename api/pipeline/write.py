@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from geo.exports import to_gpx, vehicle_collection, write_geopackage, write_png
+from geo.exports import to_gpx, vehicle_collections, write_geopackage, write_png
 from geo.geojson import write_geojson
 
 from .mapview import DEFAULT_TILES, map_html
@@ -72,6 +72,7 @@ def write_plan(
     geo_fc, plan = result.geojson, result.plan
     files = {"routes": write_geojson(geo_fc, out / "routes.geojson")}
     used = [v for v in plan["vehicles"] if v["used"]]
+    own = vehicle_collections(geo_fc, [v["vehicle_id"] for v in used])
     if "map" in exports:
         files["map"] = out / "map.html"
         files["map"].write_text(map_html(geo_fc, plan, tiles=tiles), encoding="utf-8")
@@ -82,11 +83,11 @@ def write_plan(
         for v in used:
             target = out / folder / f"{safe_name(v['vehicle_id'])}.{suffix}"
             if kind == "vehicles":
-                write_geojson(vehicle_collection(geo_fc, v["vehicle_id"]), target)
+                write_geojson(own[v["vehicle_id"]], target)
             elif kind == "csv":
                 target.write_text(route_sheet(v), encoding="utf-8")
             else:
-                target.write_text(to_gpx(geo_fc, v["vehicle_id"]), encoding="utf-8")
+                target.write_text(to_gpx(own[v["vehicle_id"]], v["vehicle_id"]), encoding="utf-8")
         files[kind] = out / folder
     if "gpkg" in exports:
         files["gpkg"] = write_geopackage(geo_fc, out / "plan.gpkg")

@@ -9,9 +9,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
+import numpy as np
 import pytest
 
-from geo.geojson import OSM_ATTRIBUTION
+from api.pipeline.mapview import map_html
+from geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
 
 from ...conftest import plan_sample
 
@@ -96,10 +98,8 @@ def test_map_page_is_self_contained(outputs):
     assert '"crews_used"' in text and '"paid_hours"' in text and "kg CO2" in text and '"cost"' in text
 
 
-@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
-def test_map_in_a_real_browser(outputs, tmp_path):
-    """Headless Chromium opens map.html: one layer per vehicle, no console errors, a screenshot."""
-    out, _, used = outputs
+def _chromium(*args: str, profile) -> subprocess.CompletedProcess[str]:
+    """Headless Chromium with its own profile directory, no network of its own, 5 s of virtual time."""
     flags = [
         BROWSER,
         "--headless",
@@ -110,24 +110,58 @@ def test_map_in_a_real_browser(outputs, tmp_path):
         "--disable-sync",
         "--no-first-run",
         "--virtual-time-budget=5000",
+        f"--user-data-dir={profile}",
     ]
-    page = (out / "map.html").as_uri()
-    dom = subprocess.run(
-        [*flags, f"--user-data-dir={tmp_path / 'a'}", "--enable-logging=stderr", "--v=0", "--dump-dom", page],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return subprocess.run([*flags, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def _dom(page, profile) -> subprocess.CompletedProcess[str]:
+    """The page's DOM after its scripts ran, with the console on stderr."""
+    return _chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(), profile=profile)
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
+def test_map_in_a_real_browser(outputs, tmp_path):
+    """Headless Chromium opens map.html: one layer per vehicle, no console errors, a screenshot."""
+    out, _, used = outputs
+    dom = _dom(out / "map.html", tmp_path / "a")
     assert f'data-vehicle-layers="{len(used)}"' in dom.stdout
     assert "h paid" in dom.stdout and f"{len(used)} crew(s)" in dom.stdout  # the legend with its totals row
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
     shot = tmp_path / "map.png"
-    subprocess.run(
-        [*flags, f"--user-data-dir={tmp_path / 'b'}", "--window-size=1200,900", f"--screenshot={shot}", page],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    _chromium("--window-size=1200,900", f"--screenshot={shot}", (out / "map.html").as_uri(), profile=tmp_path / "b")
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def _big_day(n_crews: int, stops_each: int) -> tuple[dict, dict]:
+    """A made-up day over a city (fixed seed): each crew a trip through its stops, and plan.json's summary."""
+    rng = np.random.default_rng(19)
+    feats, vehicles = [], []
+    for k in range(n_crews):
+        vid = f"V{k:02d}"
+        at = np.column_stack([rng.uniform(9.05, 9.45, stops_each), rng.uniform(45.35, 45.65, stops_each)])
+        feats.append(line_feature(at, {"kind": "trip", "vehicle_id": vid, "trip": 1, "from": "D", "to": "D"}))
+        for i, (x, y) in enumerate(at, start=1):
+            props = {"kind": "stop", "vehicle_id": vid, "sequence": i, "bin_id": f"B{k}-{i}", "street": "Via Roma"}
+            feats.append(point_feature(x, y, {**props, "eta": "2026-11-23T07:00:00+01:00", "load_kg": i, "load_l": i}))
+        vehicles.append({"vehicle_id": vid, "used": True, "km": 80.0, "hours": 8.0, "bins": stops_each, "kg": 9000})
+        vehicles[-1]["tips"] = 1
+    feats.append(point_feature(9.2, 45.5, {"kind": "depot", "id": "D"}))
+    return feature_collection(feats), {"scenario": "big", "date": "2026-11-23", "vehicles": vehicles, "totals": {}}
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
+def test_map_with_thousands_of_stops_in_a_real_browser(tmp_path):
+    """A 3,000-stop day opens without console errors: routes on a canvas, each crew's stops in clusters."""
+    collection, plan = _big_day(12, 250)
+    page = tmp_path / "map.html"
+    page.write_text(map_html(collection, plan, tiles=None), encoding="utf-8")
+    dom = _dom(page, tmp_path / "a")
+    console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    assert 'data-vehicle-layers="12"' in dom.stdout
+    assert "<canvas" in dom.stdout  # lines drawn on one canvas, not an SVG path each
+    clusters = dom.stdout.count('class="cluster-icon"')
+    assert clusters >= 12  # every crew's stops clustered at the whole-city view...
+    assert dom.stdout.count('class="stop-icon"') + clusters < 600  # ...so far fewer markers than stops
