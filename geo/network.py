@@ -211,8 +211,14 @@ def utm_crs(lon: float, lat: float) -> str:
 
 
 def _first(raw: object) -> str:
+    """One value of a tag that simplification may have merged into a list.
+
+    osmnx merges the differing values of a simplified edge's parts through a
+    set, so the list's order changes with Python's hash seed; the smallest
+    value is taken so the same file always gives the same network.
+    """
     if isinstance(raw, list | tuple):
-        return str(raw[0]) if raw else ""
+        return min(str(v) for v in raw) if raw else ""
     return "" if raw is None else str(raw)
 
 

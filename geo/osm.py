@@ -54,7 +54,7 @@ _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency"
 _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
 #: Bump when the way filter or the graph layout changes, to invalidate caches.
-CACHE_VERSION = "8"
+CACHE_VERSION = "9"
 #: The OSM file endings :func:`graph_from_file` reads (the one list; the API and CLI use it too).
 OSM_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm")
 

@@ -21,6 +21,7 @@ from geo import (
     travel_matrices,
 )
 from geo.matrix import PathFinder, node_matrices
+from geo.network import network_from_graph
 from geo.osm import is_drivable
 
 HEAVY = VehicleProfile(name="heavy", weight_t=26.0)
@@ -277,3 +278,19 @@ def test_two_core_dijkstra_equals_one_core(sample_net, monkeypatch):
     split = travel_matrices(rg, snapped, method="stops")
     for a, b in zip(single, split, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_merged_tag_lists_give_one_network_whatever_their_order(order):
+    """osmnx merges a simplified edge's differing tags through a set: the list's order must not matter."""
+    graph = nx.MultiDiGraph()
+    graph.add_node(1, x=24.0, y=60.0)
+    graph.add_node(2, x=24.001, y=60.0)
+    names, highways, lanes = ["Puistotie", "Kaivokatu"], ["tertiary", "residential"], ["4", "2"]
+    graph.add_edge(
+        1, 2, length=55.6, osmid=[10, 11], name=names[::order], highway=highways[::order], lanes=lanes[::order]
+    )
+    net = network_from_graph(graph)
+    assert net.name == ("Kaivokatu",)
+    assert net.highway == ("residential",)
+    assert net.lanes[0] == 1.0  # "2" lanes, half of them this way (two-way)
