@@ -72,6 +72,7 @@ def _through_xml(path: Path, tmp: Path) -> RoadNetwork:
     graph.graph["binroute_stats"] = {"ways": handler.ways_seen, "ways_cut": handler.ways_cut}
     graph.graph["binroute_stats"]["ways_dropped"] = handler.ways_dropped
     graph.graph["binroute_turning_places"] = sorted(handler.turning_places)
+    graph.graph["binroute_cut_ends"] = sorted(handler.cut_ends)
     graph.graph["binroute_restrictions"] = [
         dataclasses.replace(
             r, from_ways=osm._with_pieces(r.from_ways, handler), to_ways=osm._with_pieces(r.to_ways, handler)
