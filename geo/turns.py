@@ -461,6 +461,31 @@ class TurnPathFinder:
         pos = int(np.searchsorted(self._t_keys, a * self._n_e + b))
         return int(self._t_kind[pos])
 
+    def grow(self, place: int, within_s: float) -> None:
+        """Keep the tree of drives from ``place`` grown only as far as ``within_s`` seconds.
+
+        A tree stopped early is the whole tree up to that cost, so every drive
+        of at most ``within_s`` is the one an unbounded search gives; a drive
+        to a place it does not reach (:meth:`reaches`) needs :meth:`forget`
+        first, and is then searched over the whole city. Drawing a plan's
+        legs this way, each origin's search stops at its longest leg.
+        """
+        # Packed weights (geo.matrix.unpack): deci-seconds above LEN_BITS, deci-metres below, so every
+        # drive of at most within_s weighs less than (deci-seconds + 1) * 2**LEN_BITS.
+        limit = (float(np.rint(within_s * 10)) + 1) * 2.0**LEN_BITS
+        leave = self._n_e + self.places.n_places + place
+        _, pred = dijkstra(self.graph, directed=True, indices=leave, return_predecessors=True, limit=limit)
+        self._trees[place] = np.asarray(pred)
+
+    def reaches(self, p: int, q: int) -> bool:
+        """Whether the tree kept for ``p`` holds the drive to ``q`` (``False`` when none is kept)."""
+        tree = self._trees.get(p)
+        return p == q or (tree is not None and bool(tree[self._n_e + q] >= 0))
+
+    def forget(self, place: int) -> None:
+        """Drop the tree kept for ``place`` (its memory: one entry per state of the graph)."""
+        self._trees.pop(place, None)
+
     def _pred(self, place: int) -> NDArray[np.int32]:
         if place not in self._trees:
             leave = self._n_e + self.places.n_places + place

@@ -467,3 +467,23 @@ def test_two_carriageways_between_the_same_nodes_are_not_twins(tmp_path):
     assert len(sp.of(1)) == 1 and sp.side[sp.of(1)[0]] == KERB
     drive = TurnPathFinder(tg, sp.places).drive(sp.of(0)[0], sp.of(1)[0])
     assert arrival_side(drive.coords, *bin_at) == "right"
+
+
+def test_a_tree_grown_only_as_far_as_needed_gives_the_same_drives(tmp_path):
+    """grow(p, s) keeps the drives of at most s seconds from p exactly; farther places are not reached."""
+    path = _xml(tmp_path)
+    points = [(24.0005, 60.00003), (24.0015, 60.00003), (24.0, 59.9992), (24.0, 60.0008)]
+    _, tg, _, sp = _setup(path, points=points)
+    time, _ = turn_matrices(tg, sp.places)
+    whole = TurnPathFinder(tg, sp.places)
+    bounded = TurnPathFinder(tg, sp.places)
+    p = int(sp.of(0)[0])
+    reachable = [q for q in range(sp.places.n_places) if q != p and np.isfinite(time[p, q])]
+    near, far = min(reachable, key=lambda q: time[p, q]), max(reachable, key=lambda q: time[p, q])
+    assert time[p, near] < time[p, far]
+    bounded.grow(p, float(time[p, near]))
+    assert bounded.reaches(p, near) and not bounded.reaches(p, far)
+    np.testing.assert_array_equal(bounded.drive(p, near).coords, whole.drive(p, near).coords)
+    bounded.forget(p)
+    assert not bounded.reaches(p, near)
+    np.testing.assert_array_equal(bounded.drive(p, far).coords, whole.drive(p, far).coords)
