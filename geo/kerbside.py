@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from .network import FloatArray, IntArray, RoadNetwork
 from .restrictions import binding_scopes
 from .snap import LEFT, RIGHT, Snapped
-from .turns import Drive, Places, TurnGraph, TurnPathFinder, point_along, turn_matrices
+from .turns import Drive, Places, TurnGraph, TurnPathFinder, point_along, turn_matrix_rows
 
 #: Road classes on which a bin is served from the kerb by default.
 KERB_HIGHWAYS = frozenset(
@@ -191,14 +191,6 @@ def slot_of_places(layout: SlotLayout, sp: StopPlaces) -> IntArray:
     return out
 
 
-def in_slots(layout: SlotLayout, slots: IntArray, matrix: FloatArray) -> FloatArray:
-    """A place-by-place matrix spread over the layout's slots (``inf`` where a slot has no place)."""
-    full = np.full((layout.n_slots, layout.n_slots), np.inf)
-    full[np.ix_(slots, slots)] = matrix
-    np.fill_diagonal(full, 0.0)
-    return full
-
-
 #: Time zones of places where traffic keeps left (the kerb is on the left).
 LEFT_HAND_ZONES = frozenset(
     {
@@ -307,9 +299,9 @@ def driving_side_for_timezone(tz: str) -> str:
 class KerbsideModel:
     """One vehicle profile's turn-aware view of a day's points, over a shared slot layout.
 
-    ``time_s`` and ``distance_m`` are ``n_slots`` square (``inf`` where a slot
-    has no place for this profile); :meth:`drive` gives the street geometry
-    and U-turns of the drive between two slots.
+    :meth:`whole_matrices` gives its travel times and distances between
+    slots; :meth:`drive` gives the street geometry and U-turns of the drive
+    between two slots.
     """
 
     turns: TurnGraph
@@ -317,9 +309,28 @@ class KerbsideModel:
     stops: StopPlaces
     layout: SlotLayout
     slots: IntArray  # per place, its slot
-    time_s: FloatArray
-    distance_m: FloatArray
     finder: TurnPathFinder
+
+    def whole_matrices(self, cap: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+        """Whole seconds and metres of the fastest legal drives between slots, ``n_slots`` square.
+
+        Rounded to the nearest unit (ties to even) and capped at ``cap``,
+        which also stands for no drive (a slot without a place for this
+        profile, or no legal way there); 0 on the diagonal. Filled a block
+        of places at a time (:func:`~geo.turns.turn_matrix_rows`), so no
+        full-size float matrix is ever held: at 10,000 stops (20,000
+        places) the float64 pair alone would be 6.4 GB.
+        """
+        n = self.layout.n_slots
+        time = np.full((n, n), cap, dtype=np.int32)
+        dist = np.full((n, n), cap, dtype=np.int32)
+        for rows, t, d in turn_matrix_rows(self.turns, self.stops.places):
+            at = np.ix_(self.slots[rows], self.slots)
+            time[at] = np.minimum(np.rint(t), cap)
+            dist[at] = np.minimum(np.rint(d), cap)
+        np.fill_diagonal(time, 0)
+        np.fill_diagonal(dist, 0)
+        return time, dist
 
     @property
     def filled(self) -> NDArray[np.bool_]:
@@ -368,16 +379,12 @@ def kerbside_model(
     sp = stop_places(
         snapped, directed=directed, kerb=kerb, driving_side=tg.rules.driving_side, length_m=tg.rg.net.length_m
     )
-    slots = slot_of_places(layout, sp)
-    time, dist = turn_matrices(tg, sp.places)
     return KerbsideModel(
         turns=tg,
         snapped=snapped,
         stops=sp,
         layout=layout,
-        slots=slots,
-        time_s=in_slots(layout, slots, time),
-        distance_m=in_slots(layout, slots, dist),
+        slots=slot_of_places(layout, sp),
         finder=TurnPathFinder(tg, sp.places),
     )
 

@@ -27,6 +27,7 @@ yard, a disposal site) may be entered along any and left along any.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -387,6 +388,28 @@ def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
     return csr_matrix((packed, (keys // size, keys % size)), shape=(size, size))
 
 
+#: Places whose rows one search covers: its packed rows (this many × places × 8 bytes) are the only
+#: full-width float arrays of a turn-aware matrix job, however many places it has.
+ROWS_PER_SEARCH = 4096
+
+
+def turn_matrix_rows(
+    tg: TurnGraph, places: Places, *, block: int = ROWS_PER_SEARCH
+) -> Iterator[tuple[slice, FloatArray, FloatArray]]:
+    """The rows of :func:`turn_matrices` a block of places at a time: ``(rows, seconds, metres)``.
+
+    The diagonal is not set to 0 here. A caller filling its own arrays
+    (whole seconds, another layout) never holds the float matrices whole.
+    """
+    graph = _state_graph(tg, places)
+    arrive = len(tg.state_edge) + np.arange(places.n_places)
+    leave = arrive + places.n_places
+    for r in range(0, places.n_places, block):
+        rows = slice(r, min(r + block, places.n_places))
+        time, dist = unpack(packed_dijkstra(graph, leave[rows], arrive), overwrite=True)
+        yield rows, time, dist
+
+
 def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray]:
     """Directed travel-time (s) and distance (m) matrices between places, turns included.
 
@@ -395,9 +418,10 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     every restriction and the U-turn rule, paying each turn's cost;
     ``inf`` where there is none. Distances are those of the fastest drive.
     """
-    graph = _state_graph(tg, places)
-    arrive = len(tg.state_edge) + np.arange(places.n_places)
-    time, dist = unpack(packed_dijkstra(graph, arrive + places.n_places, arrive))
+    n = places.n_places
+    time, dist = np.empty((n, n)), np.empty((n, n))
+    for rows, t, d in turn_matrix_rows(tg, places):
+        time[rows], dist[rows] = t, d
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
     return time, dist

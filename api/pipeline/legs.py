@@ -61,11 +61,11 @@ class _Searches:
             return  # node-based drives search the smaller road graph, trees shared by many stops
         for vehicle_id, trip_locations in trips.items():
             name = travel.profiles[vehicle_id].name
-            time_s = travel.kerbside[name].time_s
+            time_s = travel.matrices[name].time_s  # whole seconds: a leg may take up to half a second more
             for locations in trip_locations:
                 for a, b in itertools.pairwise(locations):
                     key = (name, a)
-                    self.reach[key] = max(self.reach.get(key, 0.0), float(time_s[a, b]))
+                    self.reach[key] = max(self.reach.get(key, 0.0), float(time_s[a, b]) + 1.0)
                     self.left[key] += 1
 
     @contextlib.contextmanager

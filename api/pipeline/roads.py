@@ -193,7 +193,7 @@ def travel(
         rules_here = ["either"] * n_fixed + [r or "auto" for r in side_rules] if side_rules else ["auto"] * len(locs)
         kerb = kerb_required(net, own, rules_here) & directed
         kerbside[prof.name] = kerbside_model(tg, own, layout, directed=directed, kerb=kerb)
-        matrices[prof.name] = Matrix.from_float(kerbside[prof.name].time_s, kerbside[prof.name].distance_m)
+        matrices[prof.name] = Matrix(*kerbside[prof.name].whole_matrices(Matrix.UNREACHABLE))
     slot_point = np.repeat(np.arange(len(locs)), layout.count)
     if model == "turns":
         filled = np.logical_or.reduce([m.filled for m in kerbside.values()])

@@ -277,7 +277,7 @@ def test_hgv_only_restrictions_bind_lorries_only():
 
 def test_slots_give_every_profile_the_same_layout(tmp_path):
     """Two directions per bin, one per yard; a profile's places land in their point's slots, the rest unreachable."""
-    from geo.kerbside import SlotLayout, in_slots, slot_of_places
+    from geo.kerbside import SlotLayout, kerbside_model, slot_of_places
 
     path = _xml(tmp_path, highway={12: "primary"})
     points = [NODES[4], (24.0015, 60.00003), WEST]  # a depot yard, a kerbside bin, a residential bin
@@ -289,8 +289,29 @@ def test_slots_give_every_profile_the_same_layout(tmp_path):
     assert layout.n_slots == 5 and layout.slots_of(1) == [1, 2]
     slots = slot_of_places(layout, sp)
     assert slots.tolist() == [0, 1, 3, 4]  # the kerbside bin has one place: slot 2 stays empty
-    full = in_slots(layout, slots, turn_matrices(tg, sp.places)[0])
-    assert np.isinf(full[2, [0, 1, 3, 4]]).all() and np.isfinite(full[np.ix_(slots, slots)]).all()
+    cap = 10**9
+    model = kerbside_model(tg, snapped, layout, directed=directed, kerb=kerb)
+    time, dist = model.whole_matrices(cap)
+    assert time.dtype == dist.dtype == np.int32
+    assert (time[2, [0, 1, 3, 4]] == cap).all() and (time[[0, 1, 3, 4], 2] == cap).all()
+    t, d = turn_matrices(tg, model.stops.places)
+    np.testing.assert_array_equal(time[np.ix_(model.slots, model.slots)], np.rint(t))
+    np.testing.assert_array_equal(dist[np.ix_(model.slots, model.slots)], np.rint(d))
+    assert (np.diag(time) == 0).all()
+
+
+def test_matrix_rows_a_block_at_a_time_are_the_whole_matrices(tmp_path):
+    """Searching a few places' rows at a time gives the same matrices as one search of every row."""
+    from geo.turns import turn_matrix_rows
+
+    path = _xml(tmp_path)
+    points = [(24.0005, 60.00003), (24.0015, 60.00003), (24.0, 59.9992), (24.0, 60.0008), WEST]
+    _, tg, _, sp = _setup(path, points=points)
+    whole = next(turn_matrix_rows(tg, sp.places, block=sp.places.n_places))
+    blocks = list(turn_matrix_rows(tg, sp.places, block=3))
+    assert len(blocks) == -(-sp.places.n_places // 3)
+    for k in (1, 2):
+        np.testing.assert_array_equal(np.vstack([b[k] for b in blocks]), whole[k])
 
 
 @pytest.mark.parametrize(
