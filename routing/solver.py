@@ -57,13 +57,13 @@ from pathlib import Path
 from typing import Any
 
 from . import decompose
-from ._sharing import dump_job
 from .cost import rank, with_cost
 from .limits import Limits, SolveParams
 from .ortools_engine import WarmStartRejected, solve_ortools
 from .problem import Problem
 from .pyvrp_engine import search, search_on, solve_pyvrp, unsupported
 from .schedule import solution_from_plans
+from .sharing import dump_job
 from .solution import BIN, Solution
 from .stop import Budget, Deadline
 

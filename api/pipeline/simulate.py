@@ -12,7 +12,7 @@ kept (:mod:`.kpis`).
 A policy's days depend on each other (levels carry over), but policies are
 independent: with ``jobs`` above one, each policy's day sequence runs in its
 own process (``forkserver``, else ``spawn``), the scenario and matrices
-handed over once through :mod:`routing._sharing` (large arrays as
+handed over once through :mod:`routing.sharing` (large arrays as
 read-only memory-mapped files). The result is the same as one process's.
 """
 
@@ -37,8 +37,8 @@ import pandas as pd
 
 from geo import load_network
 from routing import Limits, SolveParams, solve
-from routing._sharing import dump_job, load_job
 from routing.decide import MAY, MUST, SKIP, Decision
+from routing.sharing import dump_job, load_job
 
 from .errors import ScenarioError
 from .forecast import collect_at_s, decide_bins, decision_rules

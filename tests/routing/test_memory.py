@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from routing import Bin, Limits, Matrix, ProblemError, _sharing, check_solution
+from routing import Bin, Limits, Matrix, ProblemError, check_solution, sharing
 from routing.pyvrp_engine import NEIGHBOURS_MAX, NEIGHBOURS_MIN, num_neighbours, to_pyvrp
 from routing.solver import JOBS, helper_command
 from routing.stop import Budget
@@ -80,12 +80,12 @@ def test_pyvrp_gets_only_the_locations_in_use():
 
 def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
     """A job handed over with its matrices as mapped files plans exactly as in this process."""
-    monkeypatch.setattr(_sharing, "SHARE_MIN_BYTES", 0)
+    monkeypatch.setattr(sharing, "SHARE_MIN_BYTES", 0)
     problem = _grid_problem()
     budget = Budget.from_limits(Limits(solution_limit=30, time_limit_s=None), len(problem.bins))
     args = (problem, budget, 7)
     request, answer = tmp_path / "job.pickle", tmp_path / "answer.pickle"
-    _sharing.dump_job(request, ("pyvrp", args))
+    sharing.dump_job(request, ("pyvrp", args))
     assert len(list(tmp_path.glob("array*.npy"))) == 2  # time and distance, each once
     assert request.stat().st_size < problem.matrices["default"].time_s.nbytes
     subprocess.run(helper_command("routing._worker", str(request), str(answer)), check=True)
@@ -98,10 +98,10 @@ def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
 
 def test_loaded_matrices_are_mapped_read_only(tmp_path, monkeypatch):
     """The helper's matrices are read-only views of the files, one per array even when referenced twice."""
-    monkeypatch.setattr(_sharing, "SHARE_MIN_BYTES", 0)
+    monkeypatch.setattr(sharing, "SHARE_MIN_BYTES", 0)
     problem = _grid_problem(5)
-    _sharing.dump_job(tmp_path / "job.pickle", (problem, problem))
-    first, second = _sharing.load_job(tmp_path / "job.pickle")
+    sharing.dump_job(tmp_path / "job.pickle", (problem, problem))
+    first, second = sharing.load_job(tmp_path / "job.pickle")
     m = first.matrices["default"]
     assert m.time_s is second.matrices["default"].time_s
     assert not m.time_s.flags.writeable

@@ -1,4 +1,4 @@
-"""Hand a job to a helper process without copying its big arrays.
+"""Hand a job to another process without copying its big arrays (solver helpers, the simulator's policies).
 
 :func:`dump_job` pickles a job with every large numpy array (the travel
 matrices, mostly) left out of the pickle: each is written once to a ``.npy``
