@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL"
 
@@ -56,3 +57,30 @@ def write_geojson(collection: Mapping[str, Any], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     return path
+
+
+def _metres_along(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Distance (local metres, up to a constant) from a lon/lat line's start to each vertex."""
+    scale = np.cos(np.radians(coords[:, 1].mean()))
+    step = np.hypot(np.diff(coords[:, 0]) * scale, np.diff(coords[:, 1]))
+    return np.concatenate([[0.0], np.cumsum(step)])
+
+
+def cut_line(coords: NDArray[np.float64], t0: float, t1: float) -> NDArray[np.float64]:
+    """The part of a lon/lat line from fraction ``t0`` to ``t1`` of its length.
+
+    Fractions are of the length on the ground, as snapping measures them (a
+    degree of longitude is shorter than one of latitude away from the
+    equator), so the piece ends where the stop is, even on a bent street.
+    """
+    along = _metres_along(coords)
+    d0, d1 = t0 * along[-1], t1 * along[-1]
+    inner = coords[(along > d0) & (along < d1)]
+    ends = np.column_stack([np.interp([d0, d1], along, coords[:, 0]), np.interp([d0, d1], along, coords[:, 1])])
+    return np.vstack([ends[:1], inner, ends[1:]])
+
+
+def point_along(coords: NDArray[np.float64], t: float) -> tuple[float, float]:
+    """The point ``t`` of the way along a lon/lat line (by length on the ground, see :func:`cut_line`)."""
+    x, y = cut_line(coords, t, t)[0]
+    return float(x), float(y)

@@ -25,10 +25,11 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from .geojson import point_along
 from .network import FloatArray, IntArray, RoadNetwork
 from .restrictions import binding_scopes
 from .snap import LEFT, RIGHT, Snapped
-from .turns import Drive, Places, TurnGraph, TurnPathFinder, point_along, turn_matrix_rows
+from .turns import Drive, Places, TurnGraph, TurnPathFinder, turn_matrix_rows
 
 #: Road classes on which a bin is served from the kerb by default.
 KERB_HIGHWAYS = frozenset(

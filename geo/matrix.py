@@ -21,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
-from shapely.ops import substring
 
-from .geojson import line_through
+from .geojson import cut_line, line_through
 from .network import FloatArray, RoadNetwork, VehicleProfile
 from .snap import Snapped
 
@@ -392,8 +390,7 @@ class PathFinder:
         coords = self.rg.net.geometry[e]
         if t0 <= 0.0 and t1 >= 1.0:
             return coords
-        part = substring(shapely.LineString(coords), t0, t1, normalized=True)
-        return np.asarray(part.coords, dtype=float).reshape(-1, 2)
+        return cut_line(coords, t0, t1)
 
     def path(self, a: int, b: int) -> FloatArray:
         """Lon/lat coordinates of the fastest drive from stop ``a`` to stop ``b``."""

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from .geojson import line_through
+from .geojson import cut_line, line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
 from .network import FloatArray, IntArray, RoadNetwork
 from .restrictions import binding_scopes
@@ -425,33 +425,6 @@ def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
     return time, dist
-
-
-def _metres_along(coords: FloatArray) -> FloatArray:
-    """Distance (local metres, up to a constant) from a lon/lat line's start to each vertex."""
-    scale = np.cos(np.radians(coords[:, 1].mean()))
-    step = np.hypot(np.diff(coords[:, 0]) * scale, np.diff(coords[:, 1]))
-    return np.concatenate([[0.0], np.cumsum(step)])
-
-
-def cut_line(coords: FloatArray, t0: float, t1: float) -> FloatArray:
-    """The part of a lon/lat line from fraction ``t0`` to ``t1`` of its length.
-
-    Fractions are of the length on the ground, as snapping measures them (a
-    degree of longitude is shorter than one of latitude away from the
-    equator), so the piece ends where the stop is, even on a bent street.
-    """
-    along = _metres_along(coords)
-    d0, d1 = t0 * along[-1], t1 * along[-1]
-    inner = coords[(along > d0) & (along < d1)]
-    ends = np.column_stack([np.interp([d0, d1], along, coords[:, 0]), np.interp([d0, d1], along, coords[:, 1])])
-    return np.vstack([ends[:1], inner, ends[1:]])
-
-
-def point_along(coords: FloatArray, t: float) -> tuple[float, float]:
-    """The point ``t`` of the way along a lon/lat line (by length on the ground, see :func:`cut_line`)."""
-    x, y = cut_line(coords, t, t)[0]
-    return float(x), float(y)
 
 
 @dataclass(frozen=True)

@@ -508,3 +508,18 @@ def test_a_tree_grown_only_as_far_as_needed_gives_the_same_drives(tmp_path):
     bounded.forget(p)
     assert not bounded.reaches(p, near)
     np.testing.assert_array_equal(bounded.drive(p, far).coords, whole.drive(p, far).coords)
+
+
+def test_a_node_based_drive_on_a_bent_street_ends_where_the_bin_snapped(tmp_path):
+    """The node-based model cuts its drives on the ground too (the same L-shaped street at 60° N)."""
+    from geo.matrix import PathFinder
+
+    nodes = {1: (24.000, 60.000), 2: (24.004, 60.000), 3: (24.004, 60.001)}
+    path = _osm(tmp_path, "bent", nodes, {1: (1, 2, 3)})
+    net = load_network(path, cache=False)
+    rg = routing_graph(net, VehicleProfile())
+    lon, lat = np.array([24.001, 24.0041]), np.array([60.00003, 60.0005])
+    snapped = snap_points(net, lon, lat, allowed=np.isfinite(rg.edge_time))
+    coords = PathFinder(rg, snapped).path(0, 1)
+    assert np.allclose(coords[0], [snapped.lon[0], snapped.lat[0]], rtol=0, atol=2e-6)
+    assert np.allclose(coords[-1], [snapped.lon[1], snapped.lat[1]], rtol=0, atol=2e-6)
