@@ -21,7 +21,7 @@ from geo.errors import NetworkError
 from ...pipeline import ScenarioError
 from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_fleet, load_readings
 from ..auth import require
-from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, new_id
+from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, SimulationRow, new_id
 from ..errors import APIError
 from ..networks import forget_network, network_path, store_network
 from ..schemas import ListQuery, ScenarioJsonIn
@@ -172,16 +172,18 @@ def get_scenario(scenario_id: str) -> ResponseReturnValue:
 def delete_scenario(scenario_id: str) -> ResponseReturnValue:
     with g.db() as s:
         row = find_scenario(s, scenario_id)
-        busy = s.scalar(
-            select(func.count())
-            .select_from(PlanRow)
-            .where(PlanRow.scenario_id == scenario_id, PlanRow.status.in_(("queued", "running")))
-        )
-        if busy:
-            raise APIError(409, "conflict", "the scenario has plans queued or running; wait for them or delete them")
-        s.execute(delete(ReadingRow).where(ReadingRow.scenario_id == scenario_id))
-        s.execute(delete(CollectionRow).where(CollectionRow.scenario_id == scenario_id))
-        s.execute(delete(PlanRow).where(PlanRow.scenario_id == scenario_id))
+        for job, what in ((PlanRow, "plans"), (SimulationRow, "simulations")):
+            busy = s.scalar(
+                select(func.count())
+                .select_from(job)
+                .where(job.scenario_id == scenario_id, job.status.in_(("queued", "running")))
+            )
+            if busy:
+                raise APIError(
+                    409, "conflict", f"the scenario has {what} queued or running; wait for them or delete them"
+                )
+        for table in (ReadingRow, CollectionRow, PlanRow, SimulationRow):
+            s.execute(delete(table).where(table.scenario_id == scenario_id))
         Path(row.network_file).unlink(missing_ok=True)
         digest = row.network_sha256
         s.delete(row)

@@ -163,3 +163,22 @@ def test_deleting_the_scenario_deletes_its_simulations(app, small):
         s.commit()
     assert client.delete(f"/api/v1/scenarios/{sid}", headers=hdr(app)).status_code == 204
     assert client.get(f"/api/v1/simulations/{row.id}", headers=hdr(app, "viewer")).status_code == 404
+
+
+def test_a_scenario_with_a_running_simulation_is_not_deleted(app, small):
+    """Deleting a scenario while one of its simulations runs is refused (409), and nothing is deleted."""
+    client = app.test_client()
+    sid = upload(client, app, small, "still simulating").json["id"]
+    factory = app.extensions["binroute"]["sessions"]
+    with factory() as s:
+        org = s.get(ScenarioRow, sid).org_id
+        row = SimulationRow(org_id=org, scenario_id=sid, status="running", options_json="{}", days_total=1)
+        s.add(row)
+        s.commit()
+    refused = client.delete(f"/api/v1/scenarios/{sid}", headers=hdr(app))
+    assert refused.status_code == 409 and "simulations queued or running" in refused.json["error"]["message"]
+    assert client.get(f"/api/v1/scenarios/{sid}", headers=hdr(app, "viewer")).status_code == 200
+    assert client.get(f"/api/v1/simulations/{row.id}", headers=hdr(app, "viewer")).status_code == 200
+    with factory() as s:  # over, so the organisation's simulation slots are free again
+        s.get(SimulationRow, row.id).status = "failed"
+        s.commit()
