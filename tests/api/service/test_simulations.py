@@ -151,34 +151,33 @@ def test_a_failing_job_is_stored_once(app, scenario, tmp_path):
     assert not run_simulation(factory, row.id, tmp_path)
 
 
+def _scenario_with_simulation(app, small, name: str, status: str) -> tuple[str, str]:
+    """A new scenario and a simulation of it in ``status``: their ids."""
+    sid = upload(app.test_client(), app, small, name).json["id"]
+    with app.extensions["binroute"]["sessions"]() as s:
+        org = s.get(ScenarioRow, sid).org_id
+        row = SimulationRow(org_id=org, scenario_id=sid, status=status, options_json="{}", days_total=1)
+        s.add(row)
+        s.commit()
+        return sid, row.id
+
+
 def test_deleting_the_scenario_deletes_its_simulations(app, small):
     """A scenario's simulations go with it."""
     client = app.test_client()
-    sid = upload(client, app, small, "short lived").json["id"]
-    factory = app.extensions["binroute"]["sessions"]
-    with factory() as s:
-        org = s.get(ScenarioRow, sid).org_id
-        row = SimulationRow(org_id=org, scenario_id=sid, status="failed", options_json="{}", days_total=1)
-        s.add(row)
-        s.commit()
+    sid, sim = _scenario_with_simulation(app, small, "short lived", "failed")
     assert client.delete(f"/api/v1/scenarios/{sid}", headers=hdr(app)).status_code == 204
-    assert client.get(f"/api/v1/simulations/{row.id}", headers=hdr(app, "viewer")).status_code == 404
+    assert client.get(f"/api/v1/simulations/{sim}", headers=hdr(app, "viewer")).status_code == 404
 
 
 def test_a_scenario_with_a_running_simulation_is_not_deleted(app, small):
     """Deleting a scenario while one of its simulations runs is refused (409), and nothing is deleted."""
     client = app.test_client()
-    sid = upload(client, app, small, "still simulating").json["id"]
-    factory = app.extensions["binroute"]["sessions"]
-    with factory() as s:
-        org = s.get(ScenarioRow, sid).org_id
-        row = SimulationRow(org_id=org, scenario_id=sid, status="running", options_json="{}", days_total=1)
-        s.add(row)
-        s.commit()
+    sid, sim = _scenario_with_simulation(app, small, "still simulating", "running")
     refused = client.delete(f"/api/v1/scenarios/{sid}", headers=hdr(app))
     assert refused.status_code == 409 and "simulations queued or running" in refused.json["error"]["message"]
     assert client.get(f"/api/v1/scenarios/{sid}", headers=hdr(app, "viewer")).status_code == 200
-    assert client.get(f"/api/v1/simulations/{row.id}", headers=hdr(app, "viewer")).status_code == 200
-    with factory() as s:  # over, so the organisation's simulation slots are free again
-        s.get(SimulationRow, row.id).status = "failed"
+    assert client.get(f"/api/v1/simulations/{sim}", headers=hdr(app, "viewer")).status_code == 200
+    with app.extensions["binroute"]["sessions"]() as s:  # over, so the organisation's slots are free again
+        s.get(SimulationRow, sim).status = "failed"
         s.commit()
