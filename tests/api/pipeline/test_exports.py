@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
@@ -16,8 +14,8 @@ from api.pipeline.mapview import map_html
 from geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
 
 from ...conftest import plan_sample
-
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+from .browser import BROWSER, chromium
+from .browser import dom as browser_dom
 
 
 @pytest.fixture(scope="module")
@@ -98,39 +96,17 @@ def test_map_page_is_self_contained(outputs):
     assert '"crews_used"' in text and '"paid_hours"' in text and "kg CO2" in text and '"cost"' in text
 
 
-def _chromium(*args: str, profile) -> subprocess.CompletedProcess[str]:
-    """Headless Chromium with its own profile directory, no network of its own, 5 s of virtual time."""
-    flags = [
-        BROWSER,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--virtual-time-budget=5000",
-        f"--user-data-dir={profile}",
-    ]
-    return subprocess.run([*flags, *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-def _dom(page, profile) -> subprocess.CompletedProcess[str]:
-    """The page's DOM after its scripts ran, with the console on stderr."""
-    return _chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(), profile=profile)
-
-
 @pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
 def test_map_in_a_real_browser(outputs, tmp_path):
     """Headless Chromium opens map.html: one layer per vehicle, no console errors, a screenshot."""
     out, _, used = outputs
-    dom = _dom(out / "map.html", tmp_path / "a")
+    dom = browser_dom(out / "map.html", tmp_path / "a")
     assert f'data-vehicle-layers="{len(used)}"' in dom.stdout
     assert "h paid" in dom.stdout and f"{len(used)} crew(s)" in dom.stdout  # the legend with its totals row
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
     shot = tmp_path / "map.png"
-    _chromium("--window-size=1200,900", f"--screenshot={shot}", (out / "map.html").as_uri(), profile=tmp_path / "b")
+    chromium("--window-size=1200,900", f"--screenshot={shot}", (out / "map.html").as_uri(), profile=tmp_path / "b")
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 
@@ -157,7 +133,7 @@ def test_map_with_thousands_of_stops_in_a_real_browser(tmp_path):
     collection, plan = _big_day(12, 250)
     page = tmp_path / "map.html"
     page.write_text(map_html(collection, plan, tiles=None), encoding="utf-8")
-    dom = _dom(page, tmp_path / "a")
+    dom = browser_dom(page, tmp_path / "a")
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
     assert 'data-vehicle-layers="12"' in dom.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -19,8 +18,10 @@ from api.pipeline.replay import Replay, Trace, rises, traces_from_readings
 from api.pipeline.simulate import SimOptions, policies_from, simulate
 from api.pipeline.simulate_report import simulation_html
 
+from .browser import BROWSER
+from .browser import dom as browser_dom
+
 H = 3600 * 10**9  # an hour in ns
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 def _readings(rows):
@@ -213,20 +214,7 @@ def test_report_in_a_real_browser(in_parallel, tmp_path):
     """Headless Chromium opens report.html with no console errors: five charts, a line per policy in each."""
     page = tmp_path / "report.html"
     page.write_text(simulation_html(in_parallel[0]), encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-    flags += [
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=3000",
-    ]
-    dom = subprocess.run(
-        [BROWSER, *flags, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    dom = browser_dom(page, tmp_path / "profile")
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
