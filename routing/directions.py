@@ -225,21 +225,19 @@ def _break_position(route: Route) -> int | None:
     return position
 
 
-def _scheduled(problem: Problem, vehicle: int, route: Route, stops: Stops, chosen: dict[int, int]) -> list[Route]:
-    """``stops`` at ``chosen`` locations, scheduled as the old ``route`` was and with the break placed anew.
+def _scheduled(problem: Problem, vehicle: int, route: Route, stops: Stops, chosen: dict[int, int]) -> Route | None:
+    """``stops`` at ``chosen`` locations, scheduled as the old ``route`` was, else with the break placed anew.
 
-    Only schedules that keep every rule (and the vehicle's range) are returned.
+    ``None`` unless the schedule keeps every rule (and the vehicle's range).
     """
     veh = problem.vehicles[vehicle]
     same = schedule_route(
         problem, vehicle, stops, depart_s=route.start_s, break_after=_break_position(route), chosen=chosen
     )
-    out = [same] if _keeps_rules(problem, vehicle, same) else []
-    if not out or veh.break_ is not None:
-        fitted = fitted_route(problem, vehicle, stops, chosen=chosen)
-        if fitted is not None:
-            out.append(fitted)
-    return [r for r in out if veh.max_distance is None or r.distance <= veh.max_distance]
+    new = same if _keeps_rules(problem, vehicle, same) else fitted_route(problem, vehicle, stops, chosen=chosen)
+    if new is None or (veh.max_distance is not None and new.distance > veh.max_distance):
+        return None
+    return new
 
 
 def _apply(layers: _Layers, picks: Sequence[int]) -> tuple[Stops, dict[int, int], list[int]]:
@@ -258,31 +256,32 @@ def _apply(layers: _Layers, picks: Sequence[int]) -> tuple[Stops, dict[int, int]
     return stops, chosen, taken
 
 
-def _candidates(problem: Problem, index: _Index, route: Route) -> list[Route]:
-    """Re-scheduled routes through the same stops with the cheapest choice, or else the soonest one.
+def _candidate(problem: Problem, index: _Index, route: Route) -> Route | None:
+    """``route`` re-scheduled with the cheapest choice, or else the soonest one, when that keeps every rule.
 
-    Empty when the route has nothing to choose or the choice it makes now
-    is already the cheapest.
+    ``None`` when the route has nothing to choose, when the choice it makes
+    now is already the cheapest (or, windows failing the cheapest, the
+    soonest), or when neither keeps every rule.
     """
     vehicle = index.vehicles[route.vehicle_id]
     stops, now = _stops_of(index, route)
     layers = _layers(problem, vehicle, stops)
     if all(len(options) < 2 for options in layers.options):
-        return []
+        return None
     per_distance, per_second = _prices(problem, vehicle, route)
     picks = _cheapest_choice(problem, vehicle, layers, per_distance=per_distance, per_second=per_second)
     new_stops, chosen, cheapest = _apply(layers, picks)
     if cheapest == now:
-        return []  # the engine's choice is already the cheapest
-    out = _scheduled(problem, vehicle, route, new_stops, chosen)
-    if out:
-        return out
+        return None  # the engine's choice is already the cheapest
+    found = _scheduled(problem, vehicle, route, new_stops, chosen)
+    if found is not None:
+        return found
     soonest = _soonest_choice(problem, vehicle, layers, depart_s=route.start_s)
     if soonest is None:
-        return []
+        return None
     new_stops, chosen, taken = _apply(layers, soonest)
     if taken in (now, cheapest):
-        return []
+        return None
     return _scheduled(problem, vehicle, route, new_stops, chosen)
 
 
@@ -309,23 +308,20 @@ def polish_directions(problem: Problem, solution: Solution) -> Solution:
         ``directions_polished`` (routes changed, distance saved).
     """
     index = _Index.of(problem)
-    routes = list(solution.routes)
     best = solution
     cost = plan_cost(problem, solution)
     changed, saved = 0, 0
-    for k, route in enumerate(routes):
-        if not route.used:
+    for k, route in enumerate(solution.routes):
+        candidate = _candidate(problem, index, route) if route.used else None
+        if candidate is None:
             continue
-        for candidate in _candidates(problem, index, route):
-            trial = dataclasses.replace(best, routes=(*best.routes[:k], candidate, *best.routes[k + 1 :]))
-            trial_cost = plan_cost(problem, trial)
-            old = best.routes[k]
-            lower = trial_cost < cost - COST_TOLERANCE
-            shorter = trial_cost <= cost + COST_TOLERANCE and candidate.distance < old.distance
-            if lower or shorter:
-                changed += old is route
-                saved += old.distance - candidate.distance
-                best, cost = trial, trial_cost
+        trial = dataclasses.replace(best, routes=(*best.routes[:k], candidate, *best.routes[k + 1 :]))
+        trial_cost = plan_cost(problem, trial)
+        lower = trial_cost < cost - COST_TOLERANCE
+        if lower or (trial_cost <= cost + COST_TOLERANCE and candidate.distance < route.distance):
+            changed += 1
+            saved += route.distance - candidate.distance
+            best, cost = trial, trial_cost
     if best is solution:
         return solution
     details = dict(solution.details, directions_polished={"routes": changed, "distance_saved": saved})

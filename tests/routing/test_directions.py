@@ -32,10 +32,10 @@ def _matrix(legs: dict[tuple[int, int], int], n: int, slow: dict[tuple[int, int]
     return Matrix(t, d)
 
 
-def _two_bins(*, window_b: TimeWindow | None = None, slow=None, break_: Break | None = None) -> Problem:
+def _two_bins(*, window_b: TimeWindow | None = None, slow=None, break_: Break | None = None, **vehicle) -> Problem:
     """Bins A and B, each with two directions, on the :data:`LEGS` network."""
     bins = (Bin("A", 1, (1,), alternatives=(2,)), Bin("B", 3, (1,), window=window_b, alternatives=(4,)))
-    veh = Vehicle("v1", 0, 0, (10,), shift=TimeWindow(0, 10_000), break_=break_)
+    veh = Vehicle("v1", 0, 0, (10,), shift=TimeWindow(0, 10_000), break_=break_, **vehicle)
     return Problem({"default": _matrix(LEGS, 5, slow)}, (Depot("D", 0),), bins, (veh,))
 
 
@@ -90,6 +90,22 @@ def test_when_the_cheapest_choice_misses_a_window_the_soonest_one_is_taken_if_it
     polished = polish_directions(problem, plan)
     assert check_solution(problem, polished, require_all=True).ok
     assert _locations(polished) == [("A", 1), ("B", 3)] and polished.distance == 70
+
+
+@pytest.mark.parametrize(("max_distance", "expected"), [(None, [("A", 1), ("B", 4)]), (80, None)])
+def test_a_choice_beyond_the_vehicles_range_is_not_taken(max_distance, expected):
+    """Priced by the hour, B's far direction is quickest (20 s, 90 m): taken, unless the lorry's range is 80 m."""
+    problem = _two_bins(
+        slow={(1, 4): 5, (4, 0): 5}, cost_per_distance=0.0, cost_per_hour=3600.0, max_distance=max_distance
+    )
+    plan = _plan(problem, [(BIN, 0), (BIN, 1)])
+    assert plan.distance == 70 and check_solution(problem, plan).ok
+    polished = polish_directions(problem, plan)
+    if expected is None:
+        assert polished is plan
+    else:
+        assert check_solution(problem, polished, require_all=True).ok
+        assert _locations(polished) == expected and polished.objective == pytest.approx(20.0)
 
 
 def test_tips_go_to_the_cheapest_site_that_takes_the_vehicles_stream():
