@@ -5,6 +5,7 @@ Knows matrices, demands and vehicles; never Flask, pydantic or OSM.
 
 from .check import CheckReport as CheckReport
 from .check import check_solution as check_solution
+from .directions import polish_directions as polish_directions
 from .errors import ForecastError as ForecastError
 from .errors import ForecastWarning as ForecastWarning
 from .errors import InfeasibleProblem as InfeasibleProblem

@@ -40,7 +40,9 @@ Bins with alternative locations (:attr:`routing.Bin.locations`) are served
 once, at one of them, by every engine. The location PyVRP chose for each bin
 travels with its plans (``Found.chosen``): into our own scheduling, and into
 OR-Tools' warm start as ``SolveParams.warm_locations``, so the polished plan
-starts from the same kerbside visits.
+starts from the same kerbside visits. Last, whatever the engine, each route
+keeps its order of stops while every bin's direction and every tip's site
+are chosen again, exactly for that order (:func:`routing.directions.polish_directions`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from typing import Any
 
 from . import decompose
 from .cost import rank, with_cost
+from .directions import polish_directions
 from .limits import Limits, SolveParams
 from .ortools_engine import WarmStartRejected, solve_ortools
 from .problem import Problem
@@ -362,6 +365,8 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
         best = solve_pyvrp(problem, budget=budget, params=params)
     else:
         best = _auto(problem, budget, params)
+    # Every engine's plan, last: each bin's direction and each tip's site, exactly for the final order.
+    best = polish_directions(problem, best)
     return dataclasses.replace(best, runtime_s=clock.perf_counter() - began)
 
 

@@ -139,11 +139,16 @@ def test_pyvrp_locations_become_the_ortools_warm_start(monkeypatch):
     ids=["given", "nearest"],
 )
 def test_ortools_warm_start_serves_bins_where_it_is_told(warm_locations, expected):
-    """The warm start's locations are kept; without them each bin starts at its location nearest the stop before."""
+    """The warm start's locations are kept; without them each bin starts at its location nearest the stop before.
+
+    The engine itself, not :func:`routing.solve`, whose last step chooses the directions again.
+    """
+    from routing.ortools_engine import solve_ortools
+
     problem = _ring_problem()
     start = {"v1": ["two0", "two1", "two2", "oneway"]}
     params = SolveParams(engine="ortools", warm_start=start, warm_locations=warm_locations)
-    solution = solve(problem, limits=Limits(solution_limit=1), params=params)
+    solution = solve_ortools(problem, budget=Budget.from_limits(Limits(solution_limit=1), 4), params=params)
     assert check_solution(problem, solution, require_all=True).ok
     assert [v.location for v in solution.routes[0].visits if v.kind == BIN] == [*expected, 7]
 
