@@ -140,7 +140,7 @@ def merged_plans(problem: Problem, parts: Sequence[Part], solved: Sequence[Solut
     return plans, chosen
 
 
-def _start_solution(mapping: _Mapping, problem: Problem, plans: Plans, chosen: dict[int, int]) -> pyvrp.Solution:
+def start_solution(mapping: _Mapping, problem: Problem, plans: Plans, chosen: dict[int, int]) -> pyvrp.Solution:
     """PyVRP's solution for the merged plans (clients at the chosen locations, tips as reloads)."""
     client = {(b, loc): c for c, (b, loc) in enumerate(zip(mapping.client_bin, mapping.client_location, strict=True))}
     type_of = {v: k for k, members in enumerate(mapping.type_vehicles) for v in members}
@@ -170,7 +170,7 @@ def across_borders(
         return merged
     mapping = to_pyvrp(problem, relax_breaks=bool(missing))
     try:
-        start = _start_solution(mapping, problem, plans, chosen)
+        start = start_solution(mapping, problem, plans, chosen)
     except (RuntimeError, ValueError, IndexError, KeyError):
         return merged
     found = Found(0.0, plans, mapping, start, whole_day=False, chosen=chosen)
