@@ -129,7 +129,7 @@ def _child(folder: Path, time_limit: float, out: Path) -> None:
         "engine": sol.engine,
         "districts": sol.details.get("districts"),
         "matrix_dtype": str(next(iter(problem.matrices.values())).time_s.dtype),
-        "across_borders": sol.details.get("border_pairs_kept"),
+        **{k: v for k, v in sol.details.items() if k.startswith("border_")},
         **km_by_leg(problem, sol),
         "depot_tip_forced_km": forced_km(problem, sol),
         "collect_lower_bound_km": collect_lower_bound_km(problem, sol),
@@ -205,7 +205,7 @@ def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "districts",
     ]
     legs = ["bins", "km", "out_km", "collect_km", "to_tip_km", "from_tip_km", "home_km", "middle_tips"]
-    legs += ["depot_tip_forced_km", "collect_lower_bound_km", "across_borders"]
+    legs += ["depot_tip_forced_km", "collect_lower_bound_km", "border_pairs_kept", "border_s"]
     text = table(flat, columns) + "\n\nWhere the km go (see benchmarks/km_legs.py):\n\n" + table(flat, legs)
     note = "Network data © OpenStreetMap contributors, ODbL."
     (RESULTS / "big_day.md").write_text(

@@ -66,6 +66,8 @@ PAIR_PATIENCE = 1000
 PAIR_S_PER_BIN = 0.04
 #: How much a pair's :func:`mixing` may grow for its new routes to be kept.
 MIX_SLACK = 0.05
+#: A round of pairs saving less than this share of the plan's cost is the last.
+ROUND_MIN_GAIN = 0.001
 #: Shortest search worth starting for a pair (s).
 PAIR_MIN_S = 0.5
 #: Rows of the bins' time matrix read at a time.

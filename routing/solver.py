@@ -328,12 +328,15 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
     Each round takes a matching of neighbouring pairs (longest border first,
     none tried since either of its rounds last changed) and searches them,
     half in the helper process. New routes are kept when the whole day ranks
-    better with them. Stops when no pair is left to try, or when less than
-    :data:`routing.borders.PAIR_MIN_S` is left; an untimed budget gets
-    :data:`BORDER_ROUNDS_UNTIMED` rounds.
+    better with them. Stops when no pair is left to try, when a round saves
+    less than :data:`routing.borders.ROUND_MIN_GAIN` of the plan's cost, or
+    when less than :data:`routing.borders.PAIR_MIN_S` is left; an untimed
+    budget gets at most :data:`BORDER_ROUNDS_UNTIMED` rounds.
     """
     tried: set[tuple[int, int]] = set()
     kept = searched = rounds = 0
+    began = clock.perf_counter()
+    costs = [round(solution.objective, 1)]
     while budget.deadline.left() >= 2 * borders.PAIR_MIN_S:
         if not budget.timed and rounds >= BORDER_ROUNDS_UNTIMED:
             break
@@ -367,7 +370,17 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
         # A round that changed is worth pairing again with its other neighbours.
         tried = {(a, b) for a, b in tried if (a, b) in pairs or not ({a, b} & changed)}
         rounds += 1
-    details = dict(solution.details, border_rounds=rounds, border_pairs_searched=searched, border_pairs_kept=kept)
+        costs.append(round(solution.objective, 1))
+        if costs[-2] - costs[-1] < borders.ROUND_MIN_GAIN * costs[-2]:
+            break  # the borders have settled: more rounds would only polish
+    details = dict(
+        solution.details,
+        border_rounds=rounds,
+        border_pairs_searched=searched,
+        border_pairs_kept=kept,
+        border_round_costs=costs,
+        border_s=round(clock.perf_counter() - began, 1),
+    )
     return dataclasses.replace(solution, details=details)
 
 
