@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from routing import Break, Limits, SolveParams, check_solution, decompose, solve
+from routing import Break, Limits, SolveParams, borders, check_solution, decompose, solve
 from routing.borders import MIX_SLACK, matching, mixing, neighbour_pairs
 from routing.cost import rank
 from routing.schedule import solution_from_plans
@@ -124,3 +124,14 @@ def test_neighbours_are_rounds_that_touch():
     assert {(a, b) for a, b, _ in pairs} == {(0, 1), (1, 2)}
     assert len(matching(pairs, set())) == 1  # both pairs share the middle round
     assert matching(pairs, {(pairs[0][0], pairs[0][1])}) == [(pairs[1][0], pairs[1][1])]
+
+
+def test_new_routes_that_mix_the_rounds_more_are_not_kept(monkeypatch):
+    """With no room for more mixing at all, the traded-back case keeps its start plan unchanged."""
+    monkeypatch.setattr(borders, "MIX_SLACK", -1.0)
+    problem = _two_clusters()
+    rounds = [[*range(12), 14, 15, 16, 17], [12, 13, *range(18, 32)]]
+    start = solution_from_plans(problem, _plans(problem, rounds), engine="test", runtime_s=0.0)
+    improved = _border_pairs(problem, start, _budget(problem), SolveParams(seed=0))
+    assert improved.details["border_pairs_kept"] == 0
+    assert improved.routes == start.routes
