@@ -87,16 +87,15 @@ def _times(problem: Problem) -> NDArray[np.integer]:
     return problem.matrices[next(iter(problem.matrices))].time_s
 
 
-def served_locations(solution: Solution) -> tuple[list[str], NDArray[np.int64], NDArray[np.int64]]:
-    """The served bins' ids, the location each is served at, and the index of the route serving it."""
-    ids, locs, owner = [], [], []
+def served_locations(solution: Solution) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Per served bin, the location it is served at and the index of the route serving it."""
+    locs, owner = [], []
     for k, route in enumerate(solution.routes):
         for visit in route.visits:
             if visit.kind == BIN:
-                ids.append(visit.id)
                 locs.append(visit.location)
                 owner.append(k)
-    return ids, np.array(locs, dtype=np.int64), np.array(owner, dtype=np.int64)
+    return np.array(locs, dtype=np.int64), np.array(owner, dtype=np.int64)
 
 
 def nearest_bins(problem: Problem, locs: NDArray[np.int64], k: int) -> NDArray[np.int64]:
@@ -121,7 +120,7 @@ def neighbour_pairs(problem: Problem, solution: Solution) -> list[tuple[int, int
     either round with a bin of the other among their :data:`NEIGHBOURS`
     nearest.
     """
-    _, locs, owner = served_locations(solution)
+    locs, owner = served_locations(solution)
     if len(locs) < 2:
         return []
     near = owner[nearest_bins(problem, locs, NEIGHBOURS)]
@@ -147,7 +146,7 @@ def matching(pairs: Sequence[tuple[int, int, int]], skip: set[tuple[int, int]]) 
 
 def mixing(problem: Problem, solution: Solution) -> float:
     """Share of the served bins whose nearest served bin is on another route (0 for one route)."""
-    _, locs, owner = served_locations(solution)
+    locs, owner = served_locations(solution)
     if len(locs) < 2:
         return 0.0
     nearest = nearest_bins(problem, locs, 1)[:, 0]
