@@ -9,7 +9,10 @@ two depots, two disposal sites and a fleet of one lorry per
 the pipeline's stage times, the peak resident memory of all processes
 together (the child and its helpers, sampled from ``/proc``), the plan's
 cost, km, required bins left and the territory overlap of its rounds
-(:func:`geo.territory.territory_overlap`). Results go to
+(:func:`geo.territory.territory_overlap`), and where the km go: per leg
+type (depot, collection, tip legs) with what the depot and tip legs would
+be at their shortest and a lower bound on the collection km
+(:mod:`benchmarks.km_legs`). Results go to
 ``benchmarks/results/big_day.{json,md}``.
 
 The network is the Milan extract ``../shared/osm/milan_italy_small.osm.pbf``
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import RESULTS, ROOT, table
+from .km_legs import collect_lower_bound_km, forced_km, km_by_leg
 
 MILAN = ROOT.parent / "shared" / "osm" / "milan_italy_small.osm.pbf"
 BINS_PER_LORRY = 130
@@ -125,6 +129,10 @@ def _child(folder: Path, time_limit: float, out: Path) -> None:
         "engine": sol.engine,
         "districts": sol.details.get("districts"),
         "matrix_dtype": str(next(iter(problem.matrices.values())).time_s.dtype),
+        **{k: v for k, v in sol.details.items() if k.startswith("border_")},
+        **km_by_leg(problem, sol),
+        "depot_tip_forced_km": forced_km(problem, sol),
+        "collect_lower_bound_km": collect_lower_bound_km(problem, sol),
     }
     out.write_text(json.dumps(record))
 
@@ -196,7 +204,9 @@ def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "lorries_used",
         "districts",
     ]
-    text = table(flat, columns)
+    legs = ["bins", "km", "out_km", "collect_km", "to_tip_km", "from_tip_km", "home_km", "middle_tips"]
+    legs += ["depot_tip_forced_km", "collect_lower_bound_km", "border_pairs_kept", "border_s"]
+    text = table(flat, columns) + "\n\nWhere the km go (see benchmarks/km_legs.py):\n\n" + table(flat, legs)
     note = "Network data © OpenStreetMap contributors, ODbL."
     (RESULTS / "big_day.md").write_text(
         f"# Big day ({meta['network']}, --time-limit {meta['time_limit_s']:g})\n\n{text}\n\n{note}\n"

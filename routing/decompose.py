@@ -1,4 +1,4 @@
-"""Very large days: one district per crew, routed on both cores; bins a district could not fit go across borders.
+"""Very large days: one district per crew, routed on both cores, then improved across the borders.
 
 Above :data:`DECOMPOSE_MIN_BINS` bins, ``solve(engine="auto")`` clusters
 first and routes second: :func:`routing.districts.districts` gives each
@@ -25,6 +25,12 @@ run on a plan that serves every required bin: it saves a few per cent of
 the distance at best (by emptying a lorry and spreading its bins over its
 neighbours), and its rounds are no longer districts (measured on a
 2,000-bin Milan day: 4% fewer km, territory overlap 0.12 to 0.47).
+
+Across the borders of districts that all fit, ``solve`` then re-solves
+neighbouring rounds two at a time, only bins near their shared border free
+to change lorry (:mod:`routing.borders`), until a round of such pairs saves
+little or the time is spent: the rounds stay districts (measured on a
+5,000-bin Milan day: 4% fewer km, overlap 0.20 to 0.17).
 
 Districts are what make the rounds compact (low territory overlap, see
 :mod:`geo.territory`): a search over many lorries at once, even from
@@ -140,7 +146,7 @@ def merged_plans(problem: Problem, parts: Sequence[Part], solved: Sequence[Solut
     return plans, chosen
 
 
-def _start_solution(mapping: _Mapping, problem: Problem, plans: Plans, chosen: dict[int, int]) -> pyvrp.Solution:
+def start_solution(mapping: _Mapping, problem: Problem, plans: Plans, chosen: dict[int, int]) -> pyvrp.Solution:
     """PyVRP's solution for the merged plans (clients at the chosen locations, tips as reloads)."""
     client = {(b, loc): c for c, (b, loc) in enumerate(zip(mapping.client_bin, mapping.client_location, strict=True))}
     type_of = {v: k for k, members in enumerate(mapping.type_vehicles) for v in members}
@@ -170,7 +176,7 @@ def across_borders(
         return merged
     mapping = to_pyvrp(problem, relax_breaks=bool(missing))
     try:
-        start = _start_solution(mapping, problem, plans, chosen)
+        start = start_solution(mapping, problem, plans, chosen)
     except (RuntimeError, ValueError, IndexError, KeyError):
         return merged
     found = Found(0.0, plans, mapping, start, whole_day=False, chosen=chosen)

@@ -58,7 +58,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import decompose
+from . import borders, decompose
 from .cost import rank, with_cost
 from .directions import polish_directions
 from .limits import Limits, SolveParams
@@ -317,7 +317,74 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     best = merged
     if any(u.required for u in merged.unserved):
         best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
+    best = _border_pairs(problem, best, budget, params)
     return _with_spare_lorries(problem, best, budget, params.seed)
+
+
+#: Most rounds of the search across borders on a deterministic (untimed) budget.
+BORDER_ROUNDS_UNTIMED = 3
+
+
+def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: SolveParams) -> Solution:
+    """Re-solve neighbouring rounds two at a time until the budget is spent (see :mod:`routing.borders`).
+
+    Each round takes a matching of neighbouring pairs (longest border first,
+    none tried since either of its rounds last changed) and searches them,
+    half in the helper process. New routes are kept when the whole day ranks
+    better with them. Stops when no pair is left to try, when a round saves
+    less than :data:`routing.borders.ROUND_MIN_GAIN` of the plan's cost, or
+    when less than :data:`routing.borders.PAIR_MIN_S` is left; an untimed
+    budget gets at most :data:`BORDER_ROUNDS_UNTIMED` rounds.
+    """
+    tried: set[tuple[int, int]] = set()
+    kept = searched = rounds = 0
+    began = clock.perf_counter()
+    costs = [round(solution.objective, 1)]
+    while budget.deadline.left() >= 2 * borders.PAIR_MIN_S:
+        if not budget.timed and rounds >= BORDER_ROUNDS_UNTIMED:
+            break
+        pairs = borders.matching(borders.neighbour_pairs(problem, solution), tried)
+        if not pairs:
+            break
+        jobs = [borders.pair_job(problem, solution, a, b) for a, b in pairs]
+        seed = params.seed + 2 * len(pairs) * rounds
+        mine, theirs = jobs[0::2], jobs[1::2]
+        if theirs and _two_cores(budget):
+            results = _on_two_cores(budget, "border_pairs", (mine, budget, seed), (theirs, budget, seed + len(mine)))
+            found = [*results[0], *(results[1] if len(results) > 1 else [None] * len(theirs))]
+            order = [*pairs[0::2], *pairs[1::2]]
+            jobs = [*mine, *theirs]
+        else:
+            found, order = borders.improve_pairs(jobs, budget, seed), pairs
+        changed: set[int] = set()
+        for (a, b), job, new in zip(order, jobs, found, strict=True):
+            searched += 1
+            tried.add((a, b))
+            if new is None:
+                continue
+            by_id = {r.vehicle_id: r for r in borders.to_day(job, new.routes)}
+            routes = list(solution.routes)
+            for k in (a, b):
+                routes[k] = by_id[routes[k].vehicle_id]
+            candidate = with_cost(problem, dataclasses.replace(solution, routes=tuple(routes)))
+            if rank(problem, candidate) < rank(problem, solution):
+                solution, kept = candidate, kept + 1
+                changed |= {a, b}
+        # A round that changed is worth pairing again with its other neighbours.
+        tried = {(a, b) for a, b in tried if (a, b) in pairs or not ({a, b} & changed)}
+        rounds += 1
+        costs.append(round(solution.objective, 1))
+        if costs[-2] - costs[-1] < borders.ROUND_MIN_GAIN * costs[-2]:
+            break  # the borders have settled: more rounds would only polish
+    details = dict(
+        solution.details,
+        border_rounds=rounds,
+        border_pairs_searched=searched,
+        border_pairs_kept=kept,
+        border_round_costs=costs,
+        border_s=round(clock.perf_counter() - began, 1),
+    )
+    return dataclasses.replace(solution, details=details)
 
 
 #: What the helper process can be asked to run (see :mod:`routing._worker`).
@@ -326,6 +393,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "combined": _restarts,
     "combined_whole_day": lambda *args: _restarts(*args, whole_day=True),
     "districts": _districts,
+    "border_pairs": borders.improve_pairs,
 }
 
 
