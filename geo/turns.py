@@ -120,8 +120,9 @@ class TurnGraph:
         It depends on the network, the profile and the turn rules only, not
         on any stops, so every matrix job on this graph shares it.
         """
-        tail, head, weight = _transition_arcs(self)
-        return contract_graph(len(self.state_edge), tail, head, weight)
+        hierarchy = _contract_states(self, None)
+        assert hierarchy is not None  # no work limit: never given up
+        return hierarchy
 
 
 def _end_vectors(net: RoadNetwork) -> tuple[FloatArray, FloatArray]:
@@ -338,6 +339,27 @@ def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
     return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
 
 
+def _contract_states(tg: TurnGraph, work_limit: int | None) -> Hierarchy | None:
+    """The hierarchy of ``tg``'s states, or ``None`` if it would take more than ``work_limit``."""
+    tail, head, weight = _transition_arcs(tg)
+    return contract_graph(len(tg.state_edge), tail, head, weight, work_limit=work_limit)
+
+
+def _hierarchy_within(tg: TurnGraph, work_limit: int) -> Hierarchy | None:
+    """``tg``'s hierarchy if built or buildable within ``work_limit`` (kept on ``tg``, as is a limit too small)."""
+    kept = vars(tg)  # what functools.cached_property writes to, on this frozen dataclass too
+    if "hierarchy" in kept:
+        return tg.hierarchy
+    if work_limit <= kept.get("_hierarchy_gave_up_at", -1):
+        return None
+    hierarchy = _contract_states(tg, work_limit)
+    if hierarchy is None:
+        kept["_hierarchy_gave_up_at"] = work_limit
+    else:
+        kept["hierarchy"] = hierarchy
+    return hierarchy
+
+
 def _transition_arcs(tg: TurnGraph) -> tuple[IntArray, IntArray, FloatArray]:
     """The arcs between states: ``(from, to, packed weight)``, driving ``from``'s edge and turning."""
     net, time = tg.rg.net, tg.rg.edge_time
@@ -438,6 +460,13 @@ ROWS_PER_SEARCH = 4096
 
 #: Matrix methods of :func:`turn_matrix_rows`.
 TURN_MATRIX_METHODS = ("auto", "ch", "dijkstra")
+#: ``method="auto"`` tries the hierarchy on jobs of at least this many places × states (below, the
+#: searches take well under a second and compiled code is not worth loading).
+CH_MIN_CELLS = 5_000_000
+#: Work (nodes reached by witness searches) the hierarchy may cost per place × state of the Dijkstra
+#: searches it replaces; one unit costs about what one cell of those searches does, so a hierarchy is
+#: built only where it saves at least half, and giving up (a street grid) wastes at most that half.
+CH_WORK_PER_CELL = 0.5
 
 
 def turn_matrix_rows(
@@ -458,7 +487,9 @@ def turn_matrix_rows(
     if method not in TURN_MATRIX_METHODS:
         raise ValueError(f"method must be one of {TURN_MATRIX_METHODS}, not {method!r}")
     if method == "auto":
-        method = "ch" if "hierarchy" in vars(tg) else "dijkstra"
+        cells = places.n_places * len(tg.state_edge)
+        worth = cells >= CH_MIN_CELLS and _hierarchy_within(tg, int(CH_WORK_PER_CELL * cells)) is not None
+        method = "ch" if "hierarchy" in vars(tg) or worth else "dijkstra"
     if method == "ch":
         yield from _hierarchy_rows(tg, places, block)
         return

@@ -144,16 +144,30 @@ def test_turn_matrices_by_hierarchy_equal_dijkstra(tmp_path, u_turns):
     assert ch_t[30, 31] < np.inf and ch_t[31, 32] == 0.0 and ch_t[32, 31] == 0.0
 
 
-def test_auto_uses_the_hierarchy_once_built_and_refuses_unknown_methods(tmp_path):
-    """The hierarchy is built once per turn graph and kept; an unknown method is a clear error."""
+def test_auto_builds_the_hierarchy_only_within_its_work_limit(tmp_path, monkeypatch):
+    """``auto`` builds the hierarchy when the work limit allows, keeps it, and gives up once when it does not."""
+    import geo.turns as turns
+
     net = load_network(_grid_xml(tmp_path, size=4), cache=False)
+    driven = np.flatnonzero(np.isfinite(routing_graph(net, VehicleProfile()).edge_time))[:5]
+    places = Places(edge=driven, t=np.full(5, 0.5), place=np.arange(5), n_places=5)
+    monkeypatch.setattr(turns, "CH_MIN_CELLS", 0)
+    monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e-6)
     tg = turn_graph(routing_graph(net, VehicleProfile()))
-    places = Places(
-        edge=np.flatnonzero(np.isfinite(tg.rg.edge_time))[:5], t=np.full(5, 0.5), place=np.arange(5), n_places=5
-    )
-    before = _matrices(tg, places, "auto", 5)
-    assert tg.hierarchy is tg.hierarchy
-    after = _matrices(tg, places, "auto", 5)
-    np.testing.assert_array_equal(before[0], after[0])
+    small = _matrices(tg, places, "auto", 5)
+    assert "hierarchy" not in vars(tg) and vars(tg)["_hierarchy_gave_up_at"] == 0
+    monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e6)
+    big = _matrices(tg, places, "auto", 5)
+    assert "hierarchy" in vars(tg) and tg.hierarchy.work > 0
+    np.testing.assert_array_equal(small[0], big[0])
+    np.testing.assert_array_equal(small[1], big[1])
+    assert contract_graph(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]), work_limit=0) is None
+
+
+def test_unknown_matrix_method_is_refused(tmp_path):
+    """An unknown method is a clear error naming the choices."""
+    net = load_network(_grid_xml(tmp_path, size=3), cache=False)
+    tg = turn_graph(routing_graph(net, VehicleProfile()))
+    places = Places(edge=np.array([0]), t=np.array([0.5]), place=np.array([0]), n_places=1)
     with pytest.raises(ValueError, match="method must be one of"):
         next(turn_matrix_rows(tg, places, method="astar"))
