@@ -35,6 +35,7 @@ machine, then loaded in a fraction of a second).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numba
@@ -55,6 +56,11 @@ SIMULATED_SETTLED = 50
 #: in 16 s but leaves a core of 78,000 states that every forward search crosses (36 s).
 CORE_DEGREE = 16
 _CORE_PRIORITY = 1e18
+
+
+#: Held while compiled code runs on several threads: numba's default thread pool (workqueue) aborts the
+#: process if two threads of ours (two plans in one server) enter it at once.
+_PARALLEL = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -727,6 +733,11 @@ def scan_sources(h: Hierarchy, buckets: Buckets, ptr: IntArray, node: IntArray, 
     ptr, node, w = _labels(ptr, node, w, h.n_nodes)
     if out.shape != (len(ptr) - 1, buckets.n_targets) or out.dtype != np.float64 or not out.flags.c_contiguous:
         raise ValueError("scan_sources: out must be a C-contiguous float64 array of sources × targets")
+    with _PARALLEL:  # numba's default thread pool must not be entered by two threads at once
+        _scan_here(h, buckets, ptr, node, w, out)
+
+
+def _scan_here(h: Hierarchy, buckets: Buckets, ptr: IntArray, node: IntArray, w: FloatArray, out: FloatArray) -> None:
     _forward_all(
         h.n_nodes,
         h.up_off,

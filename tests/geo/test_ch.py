@@ -171,3 +171,25 @@ def test_unknown_matrix_method_is_refused(tmp_path):
     places = Places(edge=np.array([0]), t=np.array([0.5]), place=np.array([0]), n_places=1)
     with pytest.raises(ValueError, match="method must be one of"):
         next(turn_matrix_rows(tg, places, method="astar"))
+
+
+def test_two_threads_may_query_at_once():
+    """Two threads scanning at the same time (two plans in one server) get the right answers, no abort."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    n = 80
+    u, v, w = _random_graph(rng, n, 300)
+    h = contract_graph(n, u, v, w)
+    ptr, node, zero = np.arange(n + 1), np.arange(n), np.zeros(n)
+    buckets = target_buckets(h, ptr, node, zero)
+
+    def scan(_):
+        out = np.full((n, n), np.inf)
+        scan_sources(h, buckets, ptr, node, zero, out)
+        return out
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(scan, range(8)))
+    for out in answers:
+        np.testing.assert_array_equal(out, _reference(n, u, v, w))
