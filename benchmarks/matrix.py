@@ -7,9 +7,13 @@ city of ``city × city`` intersections (50,176 nodes by default) and on the
 real Milan extract in ``../shared/osm`` when present (© OpenStreetMap
 contributors, ODbL), with today's node-based model and with the turn-aware
 model (:mod:`geo.turns`: one place per allowed direction of each stop, turn
-restrictions, no U-turns but at dead ends and turning places). The networkx
-baseline is single-source Dijkstra from each stop; on large graphs it is
-timed on ``--baseline-sources`` stops and scaled linearly to all of them
+restrictions, no U-turns but at dead ends and turning places), by one
+Dijkstra per place and by the contraction hierarchy (:mod:`geo.ch`; its
+build, once per network, is reported apart; the two must agree exactly),
+and as a plan gets them (``method="auto"`` on a fresh turn graph: the
+hierarchy when it is cheap enough to build, else Dijkstra).
+The networkx baseline is single-source Dijkstra from each stop; on large
+graphs it is timed on ``--baseline-sources`` stops and scaled linearly to all of them
 (the runs are independent, so the scaling is exact up to noise).
 Results go to ``benchmarks/results/matrix.{csv,json,md}``.
 """
@@ -90,7 +94,18 @@ def bench_network(
             directed=np.ones(n, dtype=bool),
             kerb=kerb_required(net, kerb_snapped, ["auto"] * n),
         ).places
-        (turn_m, _), turn_s = _timed(turn_matrices, tg, places)
+        (turn_m, turn_d), turn_s = _timed(turn_matrices, tg, places, method="dijkstra")
+        # The same by the contraction hierarchy: built once per network (timed apart), then queried.
+        ch_build_s = 0.0
+        if "hierarchy" not in vars(tg):
+            _, ch_build_s = _timed(lambda: tg.hierarchy)
+        (ch_m, ch_d), ch_s = _timed(turn_matrices, tg, places, method="ch")
+        if not (np.array_equal(ch_m, turn_m) and np.array_equal(ch_d, turn_d)):
+            raise AssertionError(f"{name}, {n} stops: the hierarchy's matrices differ from Dijkstra's")
+        # What a plan gets: a fresh turn graph, method "auto" (builds the hierarchy or gives up, then searches).
+        (auto_m, _), auto_s = _timed(turn_matrices, turn_graph(rg), places)
+        if not np.array_equal(auto_m, turn_m):
+            raise AssertionError(f"{name}, {n} stops: method auto differs from Dijkstra")
         k = min(n, baseline_sources)
         sources = list(dict.fromkeys(int(x) for x in net.edge_v[snapped.edge[:k]]))
         base_s = _baseline(simple, sources) * n / max(len(sources), 1)
@@ -110,6 +125,11 @@ def bench_network(
                 "turn_places": places.n_places,
                 "turn_matrix_s": round(turn_s, 3),
                 "turn_vs_node": round(turn_s / matrix_s, 2),
+                "turn_ch_build_s": round(ch_build_s, 2),
+                "turn_ch_matrix_s": round(ch_s, 3),
+                "turn_ch_vs_node": round(ch_s / matrix_s, 2),
+                "turn_auto_s": round(auto_s, 3),
+                "turn_auto_vs_node": round(auto_s / matrix_s, 2),
                 "turn_unreachable_pairs": int(np.isinf(turn_m).sum()),
             }
         )
@@ -151,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         "turn_places",
         "turn_matrix_s",
         "turn_vs_node",
+        "turn_ch_build_s",
+        "turn_ch_matrix_s",
+        "turn_ch_vs_node",
+        "turn_auto_s",
+        "turn_auto_vs_node",
     ]
     text = table(rows, cols)
     (RESULTS / "matrix.md").write_text(text + "\n")

@@ -29,12 +29,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from .ch import Hierarchy, contract_graph, scan_sources, target_buckets
 from .geojson import cut_line, line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
 from .network import FloatArray, IntArray, RoadNetwork
@@ -110,6 +112,17 @@ class TurnGraph:
     #: Transitions removed by turn restrictions and by the U-turn rule.
     banned: int
     u_turns_forbidden: int
+
+    @cached_property
+    def hierarchy(self) -> Hierarchy:
+        """The contraction hierarchy of the states and transitions (:mod:`geo.ch`), built on first use.
+
+        It depends on the network, the profile and the turn rules only, not
+        on any stops, so every matrix job on this graph shares it.
+        """
+        hierarchy = _contract_states(self, None)
+        assert hierarchy is not None  # no work limit: never given up
+        return hierarchy
 
 
 def _end_vectors(net: RoadNetwork) -> tuple[FloatArray, FloatArray]:
@@ -326,58 +339,110 @@ def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
     return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
 
 
-def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
-    """Nodes ``0..S-1``: at the start of state s (see :attr:`TurnGraph.state_edge`); ``S + p``: arriving
-    at place p; ``S + P + p``: leaving it. A drive never passes *through* a place (a depot yard is not a
-    place to turn round on the way elsewhere).
-    """
+def _contract_states(tg: TurnGraph, work_limit: int | None) -> Hierarchy | None:
+    """The hierarchy of ``tg``'s states, or ``None`` if it would take more than ``work_limit``."""
+    tail, head, weight = _transition_arcs(tg)
+    return contract_graph(len(tg.state_edge), tail, head, weight, work_limit=work_limit)
+
+
+def _hierarchy_within(tg: TurnGraph, work_limit: int) -> Hierarchy | None:
+    """``tg``'s hierarchy if built or buildable within ``work_limit`` (kept on ``tg``, as is a limit too small)."""
+    kept = vars(tg)  # what functools.cached_property writes to, on this frozen dataclass too
+    if "hierarchy" in kept:
+        return tg.hierarchy
+    if work_limit <= kept.get("_hierarchy_gave_up_at", -1):
+        return None
+    hierarchy = _contract_states(tg, work_limit)
+    if hierarchy is None:
+        kept["_hierarchy_gave_up_at"] = work_limit
+    else:
+        kept["hierarchy"] = hierarchy
+    return hierarchy
+
+
+def _transition_arcs(tg: TurnGraph) -> tuple[IntArray, IntArray, FloatArray]:
+    """The arcs between states: ``(from, to, packed weight)``, driving ``from``'s edge and turning."""
     net, time = tg.rg.net, tg.rg.edge_time
-    n_e, n_p = len(tg.state_edge), places.n_places
     driven = tg.state_edge[tg.t_from]
-    heads = [tg.t_from]
-    tails = [tg.t_to]
-    secs = [time[driven] + tg.t_cost]
-    metres = [net.length_m[driven]]
-    e, t, node = places.edge, places.t, n_e + places.place
+    return tg.t_from, tg.t_to, _pack(time[driven] + tg.t_cost, net.length_m[driven])
+
+
+@dataclass(frozen=True)
+class _PlaceArcs:
+    """The arcs of the state graph that touch places, with packed weights (see :func:`_state_graph`)."""
+
+    #: Leaving place ``leave_place`` onto state ``leave_state`` (the rest of its edge, then a turn).
+    leave_place: IntArray
+    leave_state: IntArray
+    leave_w: FloatArray
+    #: Arriving at place ``arrive_place`` from the start of state ``arrive_state`` (its edge).
+    arrive_state: IntArray
+    arrive_place: IntArray
+    arrive_w: FloatArray
+    #: Leaving ``direct_from`` and arriving at ``direct_to`` further along the same edge.
+    direct_from: IntArray
+    direct_to: IntArray
+    direct_w: FloatArray
+
+
+def _place_arcs(tg: TurnGraph, places: Places) -> _PlaceArcs:
+    """How places are left, reached, and reach each other along one edge (places on undriven edges: none)."""
+    net, time = tg.rg.net, tg.rg.edge_time
+    e, t, node = places.edge, places.t, places.place
     ok = np.isfinite(time[e])
     e, t, node = e[ok], t[ok], node[ok]
-    out = node + n_p
-    # Arrive: from the start of the entry's edge, t of the way along it.
-    heads.append(e)
-    tails.append(node)
-    secs.append(t * time[e])
-    metres.append(t * net.length_m[e])
     # Leave: the rest of the edge, then any transition out of it.
     order = np.argsort(tg.t_from, kind="stable")
     t_from = tg.t_from[order]
     lo, hi = np.searchsorted(t_from, e, side="left"), np.searchsorted(t_from, e, side="right")
     count = hi - lo
     pick = order[np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)]
-    heads.append(np.repeat(out, count))
-    tails.append(tg.t_to[pick])
-    secs.append(np.repeat((1 - t) * time[e], count) + tg.t_cost[pick])
-    metres.append(np.repeat((1 - t) * net.length_m[e], count))
+    leave_w = _pack(np.repeat((1 - t) * time[e], count) + tg.t_cost[pick], np.repeat((1 - t) * net.length_m[e], count))
     # Places on one edge, in order: driving on from one reaches every later one.
     by = np.lexsort((t, e))
     es, ts, ns = e[by], t[by], node[by]
+    heads, tails, secs, metres = [], [], [], []
     gap = 1
     while True:
         chain = np.flatnonzero(es[gap:] == es[:-gap]) if gap < len(es) else np.zeros(0, dtype=np.int64)
         if len(chain) == 0:
             break
         frac = ts[chain + gap] - ts[chain]
-        heads.append(ns[chain] + n_p)
+        heads.append(ns[chain])
         tails.append(ns[chain + gap])
         secs.append(frac * time[es[chain]])
         metres.append(frac * net.length_m[es[chain]])
         tie = chain[frac <= 0]  # places at the very same spot reach each other both ways
-        heads.append(ns[tie + gap] + n_p)
+        heads.append(ns[tie + gap])
         tails.append(ns[tie])
         secs.append(np.zeros(len(tie)))
         metres.append(np.zeros(len(tie)))
         gap += 1
-    u, v = np.concatenate(heads), np.concatenate(tails)
-    packed = _pack(np.concatenate(secs), np.concatenate(metres))
+    empty = np.zeros(0, dtype=np.int64)
+    return _PlaceArcs(
+        leave_place=np.repeat(node, count),
+        leave_state=tg.t_to[pick],
+        leave_w=leave_w,
+        arrive_state=e,
+        arrive_place=node,
+        arrive_w=_pack(t * time[e], t * net.length_m[e]),
+        direct_from=np.concatenate([empty, *heads]),
+        direct_to=np.concatenate([empty, *tails]),
+        direct_w=_pack(np.concatenate([np.zeros(0), *secs]), np.concatenate([np.zeros(0), *metres])),
+    )
+
+
+def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
+    """Nodes ``0..S-1``: at the start of state s (see :attr:`TurnGraph.state_edge`); ``S + p``: arriving
+    at place p; ``S + P + p``: leaving it. A drive never passes *through* a place (a depot yard is not a
+    place to turn round on the way elsewhere).
+    """
+    n_e, n_p = len(tg.state_edge), places.n_places
+    arcs = _place_arcs(tg, places)
+    t_u, t_v, t_w = _transition_arcs(tg)
+    u = np.concatenate([t_u, arcs.arrive_state, n_e + n_p + arcs.leave_place, n_e + n_p + arcs.direct_from])
+    v = np.concatenate([t_v, n_e + arcs.arrive_place, arcs.leave_state, n_e + arcs.direct_to])
+    packed = np.concatenate([t_w, arcs.arrive_w, arcs.leave_w, arcs.direct_w])
     size = n_e + 2 * n_p
     keys = u * size + v
     order = np.lexsort((packed, keys))
@@ -393,14 +458,41 @@ def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
 ROWS_PER_SEARCH = 4096
 
 
+#: Matrix methods of :func:`turn_matrix_rows`.
+TURN_MATRIX_METHODS = ("auto", "ch", "dijkstra")
+#: ``method="auto"`` tries the hierarchy on jobs of at least this many places × states (below, the
+#: searches take well under a second and compiled code is not worth loading).
+CH_MIN_CELLS = 5_000_000
+#: Work (nodes reached by witness searches) the hierarchy may cost per place × state of the Dijkstra
+#: searches it replaces; one unit costs about what one cell of those searches does, so a hierarchy is
+#: built only where it saves at least half, and giving up (a street grid) wastes at most that half.
+CH_WORK_PER_CELL = 0.5
+
+
 def turn_matrix_rows(
-    tg: TurnGraph, places: Places, *, block: int = ROWS_PER_SEARCH
+    tg: TurnGraph, places: Places, *, block: int = ROWS_PER_SEARCH, method: str = "auto"
 ) -> Iterator[tuple[slice, FloatArray, FloatArray]]:
     """The rows of :func:`turn_matrices` a block of places at a time: ``(rows, seconds, metres)``.
 
     The diagonal is not set to 0 here. A caller filling its own arrays
     (whole seconds, another layout) never holds the float matrices whole.
+
+    ``method``: ``"dijkstra"`` runs one Dijkstra per place on the state
+    graph; ``"ch"`` queries the graph's contraction hierarchy
+    (:attr:`TurnGraph.hierarchy`, built on first use and kept) with
+    buckets, many-to-many; ``"auto"`` takes the hierarchy for big jobs
+    (:data:`CH_CELLS`) or when it is already built. Both give the very
+    same numbers.
     """
+    if method not in TURN_MATRIX_METHODS:
+        raise ValueError(f"method must be one of {TURN_MATRIX_METHODS}, not {method!r}")
+    if method == "auto":
+        cells = places.n_places * len(tg.state_edge)
+        worth = cells >= CH_MIN_CELLS and _hierarchy_within(tg, int(CH_WORK_PER_CELL * cells)) is not None
+        method = "ch" if "hierarchy" in vars(tg) or worth else "dijkstra"
+    if method == "ch":
+        yield from _hierarchy_rows(tg, places, block)
+        return
     graph = _state_graph(tg, places)
     arrive = len(tg.state_edge) + np.arange(places.n_places)
     leave = arrive + places.n_places
@@ -410,17 +502,44 @@ def turn_matrix_rows(
         yield rows, time, dist
 
 
-def turn_matrices(tg: TurnGraph, places: Places) -> tuple[FloatArray, FloatArray]:
+def _by_place(place: IntArray, state: IntArray, w: FloatArray, n_places: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """Initial labels grouped by place (CSR): place ``p`` starts at ``state[k]`` for ``k`` in ``ptr[p]:ptr[p+1]``."""
+    order = np.argsort(place, kind="stable")
+    ptr = np.zeros(n_places + 1, dtype=np.int64)
+    np.cumsum(np.bincount(place, minlength=n_places), out=ptr[1:])
+    return ptr, state[order], w[order]
+
+
+def _hierarchy_rows(tg: TurnGraph, places: Places, block: int) -> Iterator[tuple[slice, FloatArray, FloatArray]]:
+    """:func:`turn_matrix_rows` by the hierarchy: places are labels on states, drives along one edge are added."""
+    n = places.n_places
+    arcs = _place_arcs(tg, places)
+    h = tg.hierarchy
+    buckets = target_buckets(h, *_by_place(arcs.arrive_place, arcs.arrive_state, arcs.arrive_w, n))
+    s_ptr, s_state, s_w = _by_place(arcs.leave_place, arcs.leave_state, arcs.leave_w, n)
+    for r in range(0, n, block):
+        stop = min(r + block, n)
+        packed = np.full((stop - r, n), np.inf)
+        mine = (arcs.direct_from >= r) & (arcs.direct_from < stop)
+        np.minimum.at(packed, (arcs.direct_from[mine] - r, arcs.direct_to[mine]), arcs.direct_w[mine])
+        lo, hi = s_ptr[r], s_ptr[stop]
+        scan_sources(h, buckets, s_ptr[r : stop + 1] - lo, s_state[lo:hi], s_w[lo:hi], packed)
+        time, dist = unpack(packed, overwrite=True)
+        yield slice(r, stop), time, dist
+
+
+def turn_matrices(tg: TurnGraph, places: Places, *, method: str = "auto") -> tuple[FloatArray, FloatArray]:
     """Directed travel-time (s) and distance (m) matrices between places, turns included.
 
     Entry ``[p, q]`` is the fastest legal drive from place ``p`` to place
     ``q``: leaving ``p`` in the direction of one of its entries, obeying
     every restriction and the U-turn rule, paying each turn's cost;
     ``inf`` where there is none. Distances are those of the fastest drive.
+    ``method``: as for :func:`turn_matrix_rows`.
     """
     n = places.n_places
     time, dist = np.empty((n, n)), np.empty((n, n))
-    for rows, t, d in turn_matrix_rows(tg, places):
+    for rows, t, d in turn_matrix_rows(tg, places, method=method):
         time[rows], dist[rows] = t, d
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
