@@ -9,7 +9,7 @@ its legs are of five types:
 * ``from_tip``: site to the next bin;
 * ``home``: last bin to the depot (through the day's last tip when vehicles tip).
 
-Two references, cheap and sound:
+Three references, all sound:
 
 * ``forced``: the depot and tip legs each route would drive if it could
   leave and enter its own rounds at their best bin (per route: the shortest
@@ -22,12 +22,28 @@ Two references, cheap and sound:
   for another bin, at least as far as its nearest other bin; so the sum of
   the bins' nearest-neighbour distances, less the largest of them for each
   trip, bounds the collection legs from below.
+* ``assignment_bound``: a lower bound on the *whole* km of any plan serving
+  the same bins with as many routes and trips. In any such plan every bin
+  has one predecessor (another bin, or the start of a trip: a depot, or a
+  site after a tip) and one successor (another bin, or the end of a trip:
+  a site for a tip in the day, or home through the site); every leg is
+  counted once. Choosing predecessors and successors so that each bin and
+  each trip start and end is used once, at least cost, is an assignment
+  problem (solved exactly by :func:`scipy.optimize.linear_sum_assignment`)
+  whose optimum is at most the plan's km: it drops the rules that trips be
+  single chains, that a route's trips be one lorry's, and every time and
+  load rule; a bin with several locations may arrive at one and leave from
+  another. It is the classic relaxation of the asymmetric travelling
+  salesman problem, much tighter on road networks than nearest neighbours
+  (a bin cannot be every neighbour's nearest successor), and it needs the
+  whole bins × bins matrix: about 8 bytes × bins² of memory.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 
 from routing import Problem, Solution
 from routing.feasibility import home_via_site
@@ -117,3 +133,52 @@ def collect_lower_bound_km(problem: Problem, solution: Solution) -> float:
         a.kind == BIN and b.kind != BIN for r in solution.routes for a, b in zip(r.visits, r.visits[1:], strict=False)
     )
     return round(float(nn[: max(0, len(nn) - trips)].sum()) / 1000, 1)
+
+
+def _leg_m(problem: Problem, rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Distance from each location in ``rows`` to each in ``cols``, at its shortest over the fleet's profiles."""
+    profiles = {v.profile for v in problem.vehicles}
+    return np.min([problem.matrices[p].distance[np.ix_(rows, cols)].astype(np.int64) for p in profiles], axis=0)
+
+
+def assignment_bound_km(problem: Problem, solution: Solution) -> float:
+    """A lower bound on the km of any plan serving the same bins in as many routes and trips (module notes)."""
+    served = {b for r in solution.routes for b in r.bins}
+    items = [b for b in problem.bins if b.id in served]
+    n = len(items)
+    routes = solution.vehicles_used
+    # With sites, every trip ends at one (the last on the way home); without, a route is one trip.
+    trips = max(routes, sum(r.tips for r in solution.routes if r.used)) if problem.tips else routes
+    if n == 0:
+        return 0.0
+    width = max(len(b.locations) for b in items)
+    # Each bin's locations, the first repeated to a common width (the repeats change no minimum).
+    locs = np.array([[*b.locations, *[b.locations[0]] * (width - len(b.locations))] for b in items], dtype=np.int64)
+    between = np.full((n, n), np.iinfo(np.int64).max, dtype=np.int64)
+    for i in range(width):
+        for j in range(width):
+            np.minimum(between, _leg_m(problem, locs[:, i], locs[:, j]), out=between)
+    flat = locs.ravel()
+    depots = np.array(sorted({problem.depots[v.start_depot].location for v in problem.vehicles}), dtype=np.int64)
+    out = _leg_m(problem, depots, flat).min(axis=0).reshape(n, width).min(axis=1)
+    if problem.tips:
+        home = np.min([home_via_site(problem, v)[1][flat, v.end_depot] for v in problem.vehicles], axis=0)
+        sites = np.array([f.location for f in problem.facilities], dtype=np.int64)
+        to_site = _leg_m(problem, flat, sites).min(axis=1).reshape(n, width).min(axis=1)
+        from_site = _leg_m(problem, sites, flat).min(axis=0).reshape(n, width).min(axis=1)
+    else:
+        ends = np.array(sorted({problem.depots[v.end_depot].location for v in problem.vehicles}), dtype=np.int64)
+        home = _leg_m(problem, flat, ends).min(axis=1)
+        to_site = from_site = np.zeros(n, dtype=np.int64)  # no tips: no middle trips either
+    home = np.asarray(home, dtype=np.int64).reshape(n, width).min(axis=1)
+    # Rows: bins, then trip starts (depot ones, then site ones); columns: bins, then trip ends (home, then tips).
+    cost = np.full((n + trips, n + trips), np.inf)
+    cost[:n, :n] = between
+    np.fill_diagonal(cost[:n, :n], np.inf)
+    cost[n : n + routes, :n] = out
+    cost[n + routes :, :n] = from_site
+    cost[:n, n : n + routes] = home[:, None]
+    cost[:n, n + routes :] = to_site[:, None]
+    del between
+    rows, cols = linear_sum_assignment(cost)
+    return round(float(cost[rows, cols].sum()) / 1000, 1)

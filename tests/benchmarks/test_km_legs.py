@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks.km_legs import LEGS, collect_lower_bound_km, forced_km, km_by_leg
+import dataclasses
+import itertools
+
+from benchmarks.km_legs import LEGS, assignment_bound_km, collect_lower_bound_km, forced_km, km_by_leg
 from routing import Limits, SolveParams, solve
 from tests.routing.conftest import Bin, Facility, TimeWindow, Vehicle, make_problem
 
@@ -26,3 +29,29 @@ def test_legs_add_up_and_references_are_below_the_plan():
     depot_and_tips = legs["out_km"] + legs["to_tip_km"] + legs["from_tip_km"] + legs["home_km"]
     assert 0 < forced_km(problem, solution) <= depot_and_tips + 0.1
     assert 0 < collect_lower_bound_km(problem, solution) <= legs["collect_km"] + 0.1
+
+
+def test_assignment_bound_is_below_the_best_plan_and_above_nearest_neighbours():
+    """The assignment bound never exceeds the km of the best plan (every order tried), and beats the NN bound."""
+    points = [(0, 0)] + [(300 * i, 200 * (i % 3)) for i in range(1, 7)]
+    bins = [Bin(f"b{i}", i, (1,), service_s=10) for i in range(1, 7)]
+    problem = make_problem(points, bins, [Vehicle("v", 0, 0, (10,), shift=TimeWindow(0, 50_000))])
+    d = problem.matrices["default"].distance
+    best = min(
+        int(d[0, order[0]]) + sum(int(d[a, b]) for a, b in itertools.pairwise(order)) + int(d[order[-1], 0])
+        for order in itertools.permutations(range(1, 7))
+    )
+    solution = solve(problem, limits=Limits(solution_limit=50), params=SolveParams(engine="pyvrp", seed=0))
+    assert solution.distance == best  # six bins: PyVRP finds the best order
+    bound = assignment_bound_km(problem, solution)
+    assert collect_lower_bound_km(problem, solution) < bound <= best / 1000
+
+
+def test_assignment_bound_counts_tips_and_alternative_locations():
+    """With a tip in the day and a bin with two locations, the bound stays at most the plan's km."""
+    problem = _day()
+    twin = dataclasses.replace(problem.bins[3], alternatives=(problem.bins[4].location,))
+    problem = dataclasses.replace(problem, bins=(*problem.bins[:3], twin, *problem.bins[5:]))
+    solution = solve(problem, limits=Limits(solution_limit=20), params=SolveParams(engine="pyvrp", seed=0))
+    assert km_by_leg(problem, solution)["middle_tips"] == 1
+    assert 0 < assignment_bound_km(problem, solution) <= solution.distance / 1000 + 1e-9
