@@ -13,6 +13,7 @@ from .kerbside import kerb_required as kerb_required
 from .kerbside import stop_places as stop_places
 from .matrix import PathFinder as PathFinder
 from .matrix import RoutingGraph as RoutingGraph
+from .matrix import drivable_core as drivable_core
 from .matrix import routing_graph as routing_graph
 from .matrix import travel_matrices as travel_matrices
 from .network import RoadNetwork as RoadNetwork

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .geojson import cut_line, line_through
 from .network import FloatArray, RoadNetwork, VehicleProfile
@@ -60,6 +60,25 @@ def routing_graph(net: RoadNetwork, profile: VehicleProfile) -> RoutingGraph:
     csr = csr_matrix((weights, (keys // n, keys % n)), shape=(n, n))
     return RoutingGraph(net, profile, time, csr, keys, edges)
 
+
+
+def drivable_core(rg: RoutingGraph) -> NDArray[np.bool_]:
+    """The edges of the largest part of the network this profile can drive in which every node reaches every other.
+
+    The network is strongly connected for cars, but a lorry's restrictions
+    (weight, height, ``hgv=no``) can cut pieces off: a street behind a weak
+    bridge, a yard reached through a low underpass. A stop snapped there is
+    unreachable, or can never leave; stops are snapped only to these edges
+    (the turn-aware model's :func:`geo.turns.core_edges` does the same with
+    turns obeyed).
+    """
+    driven = np.isfinite(rg.edge_time)
+    if not driven.any():
+        return driven
+    _, label = connected_components(rg.csr, directed=True, connection="strong")
+    sizes = np.bincount(label[rg.net.edge_u[driven]], minlength=label.max() + 1)
+    core = label == int(np.argmax(sizes))
+    return driven & core[rg.net.edge_u] & core[rg.net.edge_v]
 
 @dataclass(frozen=True)
 class _Access:

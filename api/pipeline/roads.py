@@ -24,6 +24,7 @@ from geo import (
     TurnRules,
     VehicleProfile,
     core_edges,
+    drivable_core,
     kerb_required,
     routing_graph,
     snap_points,
@@ -95,7 +96,9 @@ class Travel:
         if self.model == "turns":
             return self.kerbside[self.profiles[vehicle_id].name].position(location)
         point = int(self.slot_point[location])
-        return float(self.stops.lon[point]), float(self.stops.lat[point])
+        # Where this lorry's own snapping put it (on roads it can reach), which its drives start and end at.
+        own = self.finders[self.profiles[vehicle_id].name].snapped
+        return float(own.lon[point]), float(own.lat[point])
 
     def side(self, vehicle_id: str, location: int) -> str:
         """Where the bin at ``location`` stands as ``vehicle_id``'s lorry passes (``""`` when unknown)."""
@@ -184,7 +187,7 @@ def travel(
     for prof in distinct:
         rg = routing_graph(net, prof)
         tg = turn_graph(rg, rules) if model == "turns" else None
-        allowed = core_edges(tg) if tg is not None else np.isfinite(rg.edge_time)
+        allowed = core_edges(tg) if tg is not None else drivable_core(rg)
         own = _snap_for(net, places, locs, stops.ids, allowed, fleet, prof, notes)
         if tg is None:
             finders[prof.name] = PathFinder(rg, own)

@@ -59,3 +59,40 @@ def test_helper_rows_are_read_into_the_answer_or_refused(tmp_path):
     assert not matrix._read_npy_into(tmp_path / "a.npy", np.zeros((2, 4)))
     np.save(tmp_path / "b.npy", rows.astype(np.float32))
     assert not matrix._read_npy_into(tmp_path / "b.npy", np.zeros((3, 4)))
+
+
+def _island_osm(tmp_path):
+    """A square of streets, and a street behind a 7.5-tonne bridge off its north-east corner."""
+    nodes = {1: (24.000, 60.000), 2: (24.002, 60.000), 3: (24.002, 60.001), 4: (24.000, 60.001),
+             5: (24.003, 60.002), 6: (24.004, 60.002)}  # fmt: skip
+    ways = {10: ([1, 2, 3, 4, 1], {}), 11: ([3, 5], {"maxweight": "7.5", "bridge": "yes"}), 12: ([5, 6], {})}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="binroute-tests">']
+    lines += [f'<node id="{k}" version="1" lat="{lat}" lon="{lon}"/>' for k, (lon, lat) in nodes.items()]
+    for way, (refs, tags) in ways.items():
+        body = "".join(f'<nd ref="{r}"/>' for r in refs)
+        body += "".join(f'<tag k="{k}" v="{v}"/>' for k, v in {"highway": "residential", **tags}.items())
+        lines.append(f'<way id="{way}" version="1">{body}</way>')
+    path = tmp_path / "island.osm"
+    path.write_text("\n".join([*lines, "</osm>"]))
+    return path
+
+
+def test_drivable_core_leaves_out_streets_a_lorry_cannot_reach(tmp_path):
+    """Behind a bridge too weak for the lorry a street is an island: not in its core, so no stop snaps there."""
+    from geo import VehicleProfile, load_network, routing_graph, snap_points
+
+    net = load_network(_island_osm(tmp_path), cache=False)
+    behind = {e for e in range(net.n_edges) if {5, 6} == set(net.node_osmid[[net.edge_u[e], net.edge_v[e]]])}
+    bridge = {e for e in range(net.n_edges) if {3, 5} == set(net.node_osmid[[net.edge_u[e], net.edge_v[e]]])}
+    assert len(behind) == 2 and len(bridge) == 2
+    lorry, van = routing_graph(net, VehicleProfile()), routing_graph(net, VehicleProfile(name="van", weight_t=3.0))
+    assert matrix.drivable_core(van).all()
+    core = matrix.drivable_core(lorry)
+    assert not core[sorted(behind | bridge)].any() and core.sum() == net.n_edges - 4
+    at = np.array([24.0039]), np.array([60.0021])  # a bin on the street behind the bridge
+    snapped = snap_points(net, *at, allowed=core, max_distance_m=500)
+    assert int(snapped.edge[0]) not in behind | bridge
+    time, _ = matrix.travel_matrices(
+        lorry, snap_points(net, *(np.r_[at[0], 24.001], np.r_[at[1], 60.0]), allowed=core, max_distance_m=500)
+    )
+    assert np.isfinite(time).all()  # snapped in the core, the bin is reachable and can be left
