@@ -55,13 +55,10 @@ def plan_geojson(
 ) -> dict[str, Any]:
     """The plan as a GeoJSON FeatureCollection: trips along the streets, stops, tips, depots and skipped bins."""
     tz = scn.fleet.timezone
-    sub = travel.stops
     streams = dict(zip(scn.bins["bin_id"], scn.bins["stream"].astype(str), strict=True))
     reasons = _solver_reasons(solution)
     feats: list[dict[str, Any]] = []
 
-    def street(location: int) -> str:
-        return streets[int(sub.edge[travel.slot_point[location]])]
 
     for route in solution.routes:
         if not route.used:
@@ -94,7 +91,7 @@ def plan_geojson(
                 "load_kg": visit.load_after[0],
                 "load_l": visit.load_after[1],
             }
-            props["street"] = street(visit.location)
+            props["street"] = streets[travel.street_edge(route.vehicle_id, visit.location)]
             if visit.kind == BIN:
                 props["side"] = travel.side(route.vehicle_id, visit.location) or None
                 d = decisions[visit.id]
@@ -162,7 +159,6 @@ def plan_report(
     """The plan as ``plan.json``: per-vehicle stops and totals, turns, skipped bins with reasons, warnings."""
     tz = scn.fleet.timezone
     streets = street_names(net)
-    stops = travel.stops
     bins = {b.id: b for b in problem.bins}
     kgs = {r.vehicle_id: sum(bins[b].demand[0] for b in r.bins) for r in solution.routes}
     kpis = plan_kpis(scn.fleet, problem, solution, kgs)
@@ -198,7 +194,7 @@ def plan_report(
                     "departure": _iso(options.date, v.departure_s, tz),
                     "load_kg": v.load_after[0],
                     "load_l": v.load_after[1],
-                    "street": streets[int(stops.edge[travel.slot_point[v.location]])],
+                    "street": streets[travel.street_edge(route.vehicle_id, v.location)],
                     "side": (travel.side(route.vehicle_id, v.location) or None) if v.kind == BIN else None,
                     "predicted_fill_pct": _fill(decisions, v.id) if v.kind == BIN else None,
                 }

@@ -96,9 +96,17 @@ class Travel:
         if self.model == "turns":
             return self.kerbside[self.profiles[vehicle_id].name].position(location)
         point = int(self.slot_point[location])
-        # Where this lorry's own snapping put it (on roads it can reach), which its drives start and end at.
-        own = self.finders[self.profiles[vehicle_id].name].snapped
+        own = self.snapped_for(vehicle_id)
         return float(own.lon[point]), float(own.lat[point])
+
+    def snapped_for(self, vehicle_id: str) -> Snapped:
+        """The stops as ``vehicle_id``'s lorry reaches them: snapped to roads it can drive (its drives end there)."""
+        name = self.profiles[vehicle_id].name
+        return self.kerbside[name].snapped if self.model == "turns" else self.finders[name].snapped
+
+    def street_edge(self, vehicle_id: str, location: int) -> int:
+        """The network edge (street) ``vehicle_id``'s lorry serves ``location`` from."""
+        return int(self.snapped_for(vehicle_id).edge[self.slot_point[location]])
 
     def side(self, vehicle_id: str, location: int) -> str:
         """Where the bin at ``location`` stands as ``vehicle_id``'s lorry passes (``""`` when unknown)."""

@@ -9,13 +9,15 @@ from datetime import date
 import numpy as np
 
 from api.pipeline import PlanOptions, load_scenario, plan_scenario
+from api.pipeline.report import street_names
 from api.pipeline.roads import vehicle_profile
 from geo import drivable_core, routing_graph, snap_points
 from routing import check_solution
 
 
 def test_node_model_plans_the_sample_on_the_lorries_core(sample_dir, tmp_path):
-    """Every required bin served, the plan passes the checker, and every stop lies on the lorry's drivable core."""
+    """Every required bin served, the plan passes the checker, every stop lies on the lorry's drivable core,
+    and is named by the street it lies on."""
     folder = tmp_path / "sample"
     shutil.copytree(sample_dir, folder)
     fleet = json.loads((folder / "fleet.json").read_text())
@@ -31,3 +33,6 @@ def test_node_model_plans_the_sample_on_the_lorries_core(sample_dir, tmp_path):
     lon, lat = (np.array(v) for v in zip(*(f["geometry"]["coordinates"] for f in stops), strict=True))
     snapped = snap_points(result.network, lon, lat, allowed=core, max_distance_m=1.0)
     assert np.isfinite(snapped.distance_m).all()  # each stop point is on (within a metre of) the core
+    names = street_names(result.network)
+    named = [names[e] for e in snapped.edge]
+    assert [f["properties"]["street"] for f in stops] == named  # the street the lorry stops on
