@@ -1,13 +1,14 @@
 """Background jobs (plans' solves, simulations): each runs in its own process, a few at a time.
 
-A thread pool limits how many solves run at once; each thread starts
-``python -P -m api.service.solve_job`` and waits for it with a deadline, so a solver that
-crashes or hangs marks its plan ``failed`` and never takes the server down.
-Plans still ``queued`` or ``running`` when the server stopped are queued
-again on start; each start counts, so a plan that takes the server down with
-it every time is failed after ``max_attempts`` starts
-(:func:`~api.service.solve_job.start_plan`).
-"""
+A :class:`JobRunner` runs one kind of job (:class:`~api.service.kinds.JobKind`).
+A thread pool limits how many run at once; each thread starts
+``python -P -m api.service.solve_job`` (or the kind's module) and waits for it
+with a deadline, so a job that crashes or hangs is marked ``failed`` and never
+takes the server down. Jobs still ``queued`` or ``running`` when the server
+stopped are queued again on start; each start counts, so a job that takes the
+server down with it every time is failed after ``max_attempts`` starts
+(:func:`~api.service.solve_job.start_job`). With a task queue,
+:class:`~api.service.tasks.QueueRunner` takes the same calls."""
 
 from __future__ import annotations
 

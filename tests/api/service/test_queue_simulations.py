@@ -17,7 +17,7 @@ from api.service.db import ScenarioRow, SimulationRow, create_key, create_org
 from api.service.jobs import GRACE_S, JobRunner
 from api.service.simulate_job import SIMULATION_JOB, start_simulation
 from api.service.solve_job import finish_plan
-from api.service.tasks import HARD_AFTER_S, QueueRunner, time_limits
+from api.service.tasks import HARD_AFTER_S, QueueRunner, default_visibility_s, time_limits
 
 from .servers import redis_server
 from .test_queue import _queued_app
@@ -155,6 +155,10 @@ def test_a_simulations_time_limits_come_from_its_days_policies_and_daily_limit()
     with_limit = json.dumps({**options, "time_limit_s": 10})
     assert time_limits(with_limit, 300, SIMULATION_JOB) == (7 * 2 * 10 + GRACE_S, 7 * 2 * 10 + GRACE_S + HARD_AFTER_S)
     assert time_limits(json.dumps({**options, "solution_limit": 3}), 60, SIMULATION_JOB)[0] == 7 * 2 * 60 + GRACE_S
+    longest = {**options, "to": "2027-11-02", "policies": [f"threshold:{p}" for p in range(50, 98, 8)]}
+    assert len(longest["policies"]) == 6  # the API's bounds: 366 days, 6 policies
+    hard = time_limits(json.dumps(longest), 60, SIMULATION_JOB)[1]
+    assert default_visibility_s(60) > hard  # Redis never hands a running simulation to a second worker
 
 
 def test_start_simulation_counts_its_starts(tmp_path):
