@@ -25,10 +25,16 @@ from .test_simulations import BODY
 
 
 @pytest.fixture
-def queued(redis, small, tmp_path):
-    """An app that sends simulations to ``redis``, a planner key and a scenario; the queue starts empty."""
+def queued(request, redis, small, tmp_path):
+    """An app that sends simulations to ``redis``, a planner key and a scenario; the queue starts empty.
+
+    Its database is the test's ``database_url`` if it asks for one (SQLite and PostgreSQL), else a SQLite file.
+    """
     redis_client.Redis.from_url(redis).flushdb()
-    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    if "database_url" in request.fixturenames:
+        database_url = request.getfixturevalue("database_url")
+    else:
+        database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app, key, sid = _queued_app(database_url, redis, tmp_path, small)
     yield app, {"X-API-Key": key}, sid, database_url
     app.extensions["binroute"]["jobs"].shutdown()
@@ -76,7 +82,7 @@ def test_the_server_picks_the_runner_by_its_broker(queued, tmp_path):
         local.extensions["binroute"]["jobs"].shutdown()
 
 
-def test_a_worker_runs_a_queued_simulation_once(queued, small, tmp_path):
+def test_a_worker_runs_a_queued_simulation_once(database_url, queued, small, tmp_path):
     """POST queues it; a worker (own scratch folder, network from the database) runs it; a second delivery: no-op."""
     app, key, sid, database_url = queued
     resp = app.test_client().post(f"/api/v1/scenarios/{sid}/simulations", json=BODY, headers=key)
