@@ -30,7 +30,9 @@ NOT_READY = (SchemaOutOfDate, Unreachable)
     "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
 )
 @click.option(
-    "--broker", default=None, help="Redis URL of a task queue: solves go to `binroute worker`s (default: solve here)."
+    "--broker",
+    default=None,
+    help="Redis URL of a task queue: solves and simulations go to `binroute worker`s (default: run here).",
 )
 def serve(
     host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str, broker: str | None
@@ -54,7 +56,9 @@ def serve(
 @click.command()
 @click.option("--broker", required=True, help="Redis URL of the task queue, as given to `serve --broker`.")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
-@click.option("--concurrency", default=1, show_default=True, type=int, help="Solves run at the same time.")
+@click.option(
+    "--concurrency", default=1, show_default=True, type=int, help="Jobs (solves, simulations) run at the same time."
+)
 @click.option(
     "--workdir",
     default=None,
@@ -62,20 +66,24 @@ def serve(
     help="Scratch space and network cache (default: a folder in the system's temporary directory).",
 )
 @click.option(
-    "--plan-time-limit", default=300.0, show_default=True, type=float, help="The server's bound on a plan's limit."
+    "--plan-time-limit",
+    default=300.0,
+    show_default=True,
+    type=float,
+    help="The server's bound on a plan's (and a simulation day's) limit.",
 )
 @click.option(
     "--visibility-timeout",
     default=None,
     type=float,
-    help="Seconds before a task whose worker vanished goes to another (default: longer than any solve).",
+    help="Seconds before a task whose worker vanished goes to another (default: longer than any solve or simulation).",
 )
 @click.option(
     "--max-attempts",
     default=MAX_ATTEMPTS,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Starts of one plan's solve (workers killed mid-solve) before the plan is failed.",
+    help="Starts of one plan's solve or one simulation (workers killed mid-run) before it is failed.",
 )
 def worker(
     broker: str,
@@ -86,7 +94,7 @@ def worker(
     visibility_timeout: float | None,
     max_attempts: int,
 ) -> None:
-    """Run queued solves from the task queue (on any machine that reaches the broker and the database)."""
+    """Run queued solves and simulations from the task queue (on any machine reaching the broker and database)."""
     import tempfile
 
     from ..service.db import make_engine

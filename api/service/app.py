@@ -2,13 +2,14 @@
 
 Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
-(50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves run in
-local processes; a Redis URL: on the task queue, for ``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper
-bound on a plan's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
-solve before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
-``SIMULATION_WORKERS`` (1 simulation at a time; they always run in local
-processes, each using the machine's cores for its policies). A database or
-broker that cannot be reached raises :class:`~api.service.errors.Unreachable`.
+(50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves and
+simulations run in local processes; a Redis URL: both on the task queue, for
+``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper bound on a plan's or a
+simulation day's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
+solve or one simulation before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
+``SIMULATION_WORKERS`` (1 simulation at a time in local processes, each using the
+machine's cores for its policies). A database or broker that cannot be reached
+raises :class:`~api.service.errors.Unreachable`.
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
 4), ``ORG_MAX_SIMULATIONS`` (simulations queued or running at once, 2),
@@ -33,8 +34,8 @@ from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import JobRunner
 from .migrate import ensure_current
-from .simulate_job import SimulationRunner
-from .solve_job import MAX_ATTEMPTS
+from .simulate_job import SIMULATION_JOB
+from .solve_job import MAX_ATTEMPTS, PLAN_JOB
 
 if TYPE_CHECKING:
     from .tasks import QueueRunner
@@ -47,19 +48,24 @@ def default_database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'binroute.sqlite3'}"
 
 
-def _runner(config: Any, factory: Any, files: Path) -> JobRunner | QueueRunner:
-    """Solves on the task queue when ``BROKER_URL`` is set, else in local processes."""
+def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueRunner, JobRunner | QueueRunner]:
+    """The runners of plans' solves and of simulations: on the task queue when ``BROKER_URL`` is set, else local."""
     if config.get("BROKER_URL"):
-        from .tasks import QueueRunner
+        from .tasks import queue_runners
 
-        return QueueRunner(config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"])
-    return JobRunner(
-        config["DATABASE_URL"],
-        factory,
-        files,
-        workers=config["SOLVE_WORKERS"],
-        max_time_limit_s=config["PLAN_TIME_LIMIT_S"],
-        max_attempts=config["PLAN_MAX_ATTEMPTS"],
+        queued = queue_runners(config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"])
+        return queued[PLAN_JOB], queued[SIMULATION_JOB]
+    common = {"max_time_limit_s": config["PLAN_TIME_LIMIT_S"], "max_attempts": config["PLAN_MAX_ATTEMPTS"]}
+    return (
+        JobRunner(config["DATABASE_URL"], factory, files, workers=config["SOLVE_WORKERS"], **common),
+        JobRunner(
+            config["DATABASE_URL"],
+            factory,
+            files,
+            workers=config["SIMULATION_WORKERS"],
+            kind=SIMULATION_JOB,
+            **common,
+        ),
     )
 
 
@@ -95,7 +101,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
     files.mkdir(parents=True, exist_ok=True)
     try:
-        jobs = _runner(app.config, factory, files)
+        jobs, simulations = _runners(app.config, factory, files)
     except Exception:
         engine.dispose()
         raise
@@ -104,13 +110,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "sessions": factory,
         "files": files,
         "jobs": jobs,
-        "simulations": SimulationRunner(
-            app.config["DATABASE_URL"],
-            factory,
-            files,
-            workers=app.config["SIMULATION_WORKERS"],
-            max_time_limit_s=app.config["PLAN_TIME_LIMIT_S"],
-        ),
+        "simulations": simulations,
     }
 
     @app.before_request

@@ -167,6 +167,8 @@ class SimulationRow(OrgOwned, Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: How many times the simulation has started (see ``simulate_job.start_simulation``'s cap).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AuditRow(OrgOwned, Base):

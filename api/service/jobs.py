@@ -1,29 +1,28 @@
-"""Background solves: each plan runs in its own process, a few at a time.
+"""Background jobs (plans' solves, simulations): each runs in its own process, a few at a time.
 
-A thread pool limits how many solves run at once; each thread starts
-``python -P -m api.service.solve_job`` and waits for it with a deadline, so a solver that
-crashes or hangs marks its plan ``failed`` and never takes the server down.
-Plans still ``queued`` or ``running`` when the server stopped are queued
-again on start; each start counts, so a plan that takes the server down with
-it every time is failed after ``max_attempts`` starts
-(:func:`~api.service.solve_job.start_plan`).
-"""
+A :class:`JobRunner` runs one kind of job (:class:`~api.service.kinds.JobKind`).
+A thread pool limits how many run at once; each thread starts
+``python -P -m api.service.solve_job`` (or the kind's module) and waits for it
+with a deadline, so a job that crashes or hangs is marked ``failed`` and never
+takes the server down. Jobs still ``queued`` or ``running`` when the server
+stopped are queued again on start; each start counts, so a job that takes the
+server down with it every time is failed after ``max_attempts`` starts
+(:func:`~api.service.solve_job.start_job`). With a task queue,
+:class:`~api.service.tasks.QueueRunner` takes the same calls."""
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import PlanRow, now
-from .solve_job import MAX_ATTEMPTS, start_plan
+from .db import now
+from .kinds import JobKind
+from .solve_job import MAX_ATTEMPTS, PLAN_JOB
 
 log = logging.getLogger(__name__)
 #: Seconds a solve may take beyond its own time limit (graph, forecast, writing).
@@ -31,26 +30,17 @@ GRACE_S = 120.0
 
 
 def solve_command(database_url: str, plan_id: str, workdir: Path) -> list[str]:
-    """The command that solves one plan in its own process.
-
-    ``-P`` keeps the working directory off ``sys.path``, so a file there named like one
-    of our packages (``api/``, ``routing.py``) cannot stand in for the real one.
-    """
-    return [sys.executable, "-P", "-m", "api.service.solve_job", database_url, plan_id, str(workdir)]
+    """The command that solves one plan in its own process (:meth:`~api.service.kinds.JobKind.command`)."""
+    return PLAN_JOB.command(database_url, plan_id, workdir)
 
 
 class JobRunner:
-    """Runs plans' solves in their own processes, ``workers`` at a time.
+    """Runs one kind of job (plans' solves by default) in their own processes, ``workers`` at a time.
 
-    A solve gets its own time limit plus :data:`GRACE_S`; one with no time limit (a solution
-    limit alone) gets ``max_time_limit_s``, the server's bound, plus the grace.
-    Another kind of job (a simulation) subclasses this with its own ``model``,
-    ``noun``, :meth:`command` and :meth:`time_limit`.
+    A job gets its own time limit plus :data:`GRACE_S`; a solve with no time limit (a solution
+    limit alone) gets ``max_time_limit_s``, the server's bound, plus the grace; a simulation
+    the sum over its days and policies (:attr:`~api.service.kinds.JobKind.budget`).
     """
-
-    #: The table of the jobs, and what one is called in messages.
-    model: Any = PlanRow
-    noun = "solve"
 
     def __init__(
         self,
@@ -61,26 +51,27 @@ class JobRunner:
         workers: int,
         max_time_limit_s: float,
         max_attempts: int = MAX_ATTEMPTS,
+        kind: JobKind = PLAN_JOB,
     ) -> None:
         self.database_url = database_url
         self.sessions = session_factory
         self.workdir = workdir
         self.max_time_limit_s = max_time_limit_s
         self.max_attempts = max_attempts
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="binroute-solve")
+        self.kind, self.model, self.noun = kind, kind.model, kind.noun
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"binroute-{kind.noun}")
 
     def command(self, job_id: str) -> list[str]:
         """The command that runs one job in its own process."""
-        return solve_command(self.database_url, job_id, self.workdir)
+        return self.kind.command(self.database_url, job_id, self.workdir)
 
     def time_limit(self, options_json: str) -> float:
         """Seconds a job with these options may take before :data:`GRACE_S`."""
-        given = json.loads(options_json).get("time_limit_s")
-        return float(given) if given is not None else self.max_time_limit_s
+        return self.kind.time_limit(options_json, self.max_time_limit_s)
 
     def start(self, job_id: str) -> bool:
-        """Mark a queued job running; whether to run it now (a plan counts its starts: :func:`start_plan`)."""
-        return start_plan(self.sessions, job_id, max_attempts=self.max_attempts)
+        """Mark a queued job running; whether to run it now (every start counts: :func:`.solve_job.start_job`)."""
+        return self.kind.start(self.sessions, job_id, max_attempts=self.max_attempts)
 
     def submit(self, plan_id: str) -> None:
         """Queue a plan's solve."""

@@ -55,7 +55,7 @@ ERROR_TEXT = {
     415: "unsupported content type",
     422: "validation error (field paths in details)",
     429: "a limit of the organisation was reached (Retry-After says when to try again)",
-    503: "the task queue cannot be reached; the plan is stored as failed with the reason",
+    503: "the task queue cannot be reached; the plan or simulation is stored as failed with the reason",
 }
 
 
@@ -248,6 +248,7 @@ def openapi_document() -> dict[str, Any]:
                 role="planner",
                 path=sid,
                 body={"application/json": {"schema": _ref(m.SimulationIn)}},
+                errors=(503,),
             )
         },
         "/api/v1/simulations": {

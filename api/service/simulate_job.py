@@ -5,11 +5,14 @@ solve does, :func:`~api.service.solve_job.export_scenario`), runs the same
 simulation as ``binroute simulate`` (its policies side by side on the
 machine's cores), records the days done as it goes, and stores
 ``simulation.json`` and ``report.html``, or the error, on the simulation's
-row. :class:`SimulationRunner` starts these processes for the server, a few
-at a time, like plans' solves (:class:`~api.service.jobs.JobRunner`).
+row. The server starts these processes a few at a time, like plans' solves
+(:class:`~api.service.jobs.JobRunner` with :data:`SIMULATION_JOB`); with a
+task queue, ``binroute worker`` runs :func:`run_simulation` itself
+(:mod:`.tasks`).
 
 Completion is idempotent as for plans: the outcome is stored only while the
-simulation is ``queued`` or ``running``.
+simulation is ``queued`` or ``running``, and every start is counted
+(``attempts``): one started ``max_attempts`` times is failed, not started again.
 """
 
 from __future__ import annotations
@@ -17,55 +20,39 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipeline import USER_ERRORS, load_scenario
 from ..pipeline.policies import PolicyError
 from ..pipeline.simulate import Progress, SimOptions, policies_from, simulate
 from ..pipeline.simulate_report import simulation_html
-from .db import ScenarioRow, SimulationRow, now
-from .jobs import JobRunner
-from .solve_job import ACTIVE, export_scenario, finish_plan, main
+from .db import ScenarioRow, SimulationRow
+from .kinds import JobKind, solve_budget
+from .schemas import MAX_POLICIES, MAX_SIMULATION_DAYS
+from .solve_job import ACTIVE, MAX_ATTEMPTS, export_scenario, finish_plan, main, start_job
 
 
-def simulation_command(database_url: str, simulation_id: str, workdir: Path) -> list[str]:
-    """The command that runs one simulation in its own process (``-P``: see :func:`~.jobs.solve_command`)."""
-    return [sys.executable, "-P", "-m", "api.service.simulate_job", database_url, simulation_id, str(workdir)]
+def start_simulation(factory: sessionmaker[Session], simulation_id: str, *, max_attempts: int = MAX_ATTEMPTS) -> bool:
+    """Mark a queued (or orphaned running) simulation running and count the start; whether to run it now.
 
-
-class SimulationRunner(JobRunner):
-    """Runs simulations in their own processes, ``workers`` at a time.
-
-    A simulation may take each day's time limit (else the server's bound) for
-    every day and policy, plus the grace.
+    As for plans (:func:`~api.service.solve_job.start_job`): ``False`` if it is finished
+    or gone, or if it has started ``max_attempts`` times already (then it is failed).
+    Its days done count again from 0.
     """
+    return start_job(
+        factory, SimulationRow, simulation_id, max_attempts=max_attempts, what="this simulation", days_done=0
+    )
 
-    model = SimulationRow
-    noun = "simulation"
 
-    def command(self, job_id: str) -> list[str]:
-        return simulation_command(self.database_url, job_id, self.workdir)
-
-    def start(self, job_id: str) -> bool:
-        """Mark a queued (or orphaned running) simulation running; ``False`` if it is finished or gone."""
-        with self.sessions() as s:
-            started = s.execute(
-                update(SimulationRow)
-                .where(SimulationRow.id == job_id, SimulationRow.status.in_(ACTIVE))
-                .values(status="running", started=now())
-                .execution_options(synchronize_session=False)
-            )
-            s.commit()
-            return bool(cast(CursorResult[Any], started).rowcount)
-
-    def time_limit(self, options_json: str) -> float:
-        options = json.loads(options_json)
-        runs = SimOptions.from_json(options).days * len(options["policies"])
-        return runs * super().time_limit(options_json)
+def simulation_budget(options: dict[str, Any], max_time_limit_s: float) -> float:
+    """Each day's time limit (else the server's bound) for every day and policy, one after another."""
+    runs = SimOptions.from_json(options).days * len(options["policies"])
+    return runs * solve_budget(options, max_time_limit_s)
 
 
 class _Tracker:
@@ -88,8 +75,14 @@ class _Tracker:
             s.commit()
 
 
-def run_simulation(factory: sessionmaker[Session], simulation_id: str, workdir: Path) -> bool:
-    """Run one simulation and store the outcome; whether it was stored (not finished or deleted meanwhile)."""
+def run_simulation(
+    factory: sessionmaker[Session], simulation_id: str, workdir: Path, *, jobs: int | None = None
+) -> bool:
+    """Run one simulation and store the outcome; whether it was stored (not finished or deleted meanwhile).
+
+    ``jobs`` processes simulate its policies at once (default: the machine's cores;
+    a task queue's worker runs them one after another, one core per task).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         with factory() as s:
@@ -103,7 +96,9 @@ def run_simulation(factory: sessionmaker[Session], simulation_id: str, workdir: 
         try:
             scn = load_scenario(Path(tmp) / "scenario")
             policies = policies_from(options["policies"])
-            result = simulate(scn, policies, SimOptions.from_json(options), progress=_Tracker(factory, simulation_id))
+            result = simulate(
+                scn, policies, SimOptions.from_json(options), progress=_Tracker(factory, simulation_id), jobs=jobs
+            )
         except (*USER_ERRORS, PolicyError) as exc:
             return finish_plan(factory, simulation_id, model=SimulationRow, status="failed", error=str(exc))
     return finish_plan(
@@ -114,6 +109,20 @@ def run_simulation(factory: sessionmaker[Session], simulation_id: str, workdir: 
         result_json=json.dumps(result),
         report_html=simulation_html(result),
     )
+
+
+#: A simulation, for the runners (:mod:`.jobs`, :mod:`.tasks`); in a worker its policies run one after another.
+SIMULATION_JOB = JobKind(
+    model=SimulationRow,
+    noun="simulation",
+    item="simulation",
+    module="api.service.simulate_job",
+    task="binroute.run_simulation",
+    budget=simulation_budget,
+    longest=lambda max_time_limit_s: MAX_SIMULATION_DAYS * MAX_POLICIES * max_time_limit_s,
+    start=start_simulation,
+    run=partial(run_simulation, jobs=1),
+)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
 from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from .kinds import JobKind, solve_budget
 from .networks import network_path
 from .progress import ProgressRecorder
 
@@ -77,37 +78,33 @@ def finish_plan(factory: sessionmaker[Session], plan_id: str, *, model: Any = Pl
         return bool(cast(CursorResult[Any], done).rowcount)
 
 
-def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: int = MAX_ATTEMPTS) -> bool:
-    """Mark a queued (or orphaned running) plan running and count the start; whether to solve it now.
+def start_job(
+    factory: sessionmaker[Session], model: Any, job_id: str, *, max_attempts: int, what: str, **values: Any
+) -> bool:
+    """Mark a queued (or orphaned running) job of ``model`` running and count the start; whether to run it now.
 
-    ``False`` if the plan is finished or gone, or if its solve has started
-    ``max_attempts`` times already: then it is marked failed, saying so.
+    ``False`` if the job is finished or gone, or if it has started ``max_attempts``
+    times already: then it is marked failed, saying that ``what`` (e.g. "the solve of
+    this plan") started that often. ``values`` are set on the row as it starts.
     """
     with factory() as s:
         started = s.execute(
-            update(PlanRow)
-            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE), PlanRow.attempts < max_attempts)
-            .values(
-                status="running",
-                started=now(),
-                attempts=PlanRow.attempts + 1,
-                progress_stage="scenario",
-                progress_pct=0.0,
-                progress_at=now(),
-            )
+            update(model)
+            .where(model.id == job_id, model.status.in_(ACTIVE), model.attempts < max_attempts)
+            .values(status="running", started=now(), attempts=model.attempts + 1, **values)
             .execution_options(synchronize_session=False)
         )
         s.commit()
         if cast(CursorResult[Any], started).rowcount:
             return True
         s.execute(
-            update(PlanRow)
-            .where(PlanRow.id == plan_id, PlanRow.status.in_(ACTIVE), PlanRow.attempts >= max_attempts)
+            update(model)
+            .where(model.id == job_id, model.status.in_(ACTIVE), model.attempts >= max_attempts)
             .values(
                 status="failed",
                 finished=now(),
                 error=(
-                    f"the solve of this plan started {max_attempts} time(s) and never finished (its process was "
+                    f"{what} started {max_attempts} time(s) and never finished (its process was "
                     "killed or crashed each time, e.g. out of memory); it was not started again"
                 ),
             )
@@ -115,6 +112,24 @@ def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: in
         )
         s.commit()
         return False
+
+
+def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: int = MAX_ATTEMPTS) -> bool:
+    """Mark a queued (or orphaned running) plan running and count the start; whether to solve it now.
+
+    ``False`` if the plan is finished or gone, or if its solve has started
+    ``max_attempts`` times already: then it is marked failed, saying so.
+    """
+    return start_job(
+        factory,
+        PlanRow,
+        plan_id,
+        max_attempts=max_attempts,
+        what="the solve of this plan",
+        progress_stage="scenario",
+        progress_pct=0.0,
+        progress_at=now(),
+    )
 
 
 def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> bool:
@@ -159,6 +174,20 @@ def main(argv: list[str], run: Callable[[sessionmaker[Session], str, Path], bool
     finally:
         engine.dispose()
     return 0
+
+
+#: A plan's solve, for the runners (:mod:`.jobs`, :mod:`.tasks`).
+PLAN_JOB = JobKind(
+    model=PlanRow,
+    noun="solve",
+    item="plan",
+    module="api.service.solve_job",
+    task="binroute.solve_plan",
+    budget=solve_budget,
+    longest=lambda max_time_limit_s: max_time_limit_s,
+    start=start_plan,
+    run=solve_plan,
+)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .db import AuditRow, CollectionRow, ReadingRow, ScenarioRow
-from .errors import APIError
+from .errors import APIError, Unreachable
 
 #: Readings or collections inserted per statement.
 INSERT_BATCH = 5000
@@ -262,6 +262,18 @@ def accepted(out: dict[str, Any]) -> Response:
     resp.status_code = 202
     resp.headers["Location"] = out["links"]["self"]
     return resp
+
+
+def submit_job(runner: str, job_id: str, id_field: str) -> None:
+    """Hand a stored job to the app's ``runner`` (``jobs``, ``simulations``), local or the task queue alike.
+
+    When the task queue's broker cannot take it (the job is then stored failed with the
+    same message): 503 ``queue_unavailable`` with the job's id as ``id_field``.
+    """
+    try:
+        current_app.extensions["binroute"][runner].submit(job_id)
+    except Unreachable as exc:
+        raise APIError(503, "queue_unavailable", str(exc), {id_field: job_id}, headers={"Retry-After": "60"}) from exc
 
 
 def delete_job(s: Session, row: Any, what: str, busy: str) -> Response:

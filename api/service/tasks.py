@@ -1,25 +1,29 @@
-"""Solves on a Celery task queue (Redis broker), for workers on other machines.
+"""Plans' solves and simulations on a Celery task queue (Redis broker), for workers on other machines.
 
 ``make_celery(broker_url, ...)`` builds the Celery app (no app at import
-time); the server sends ``binroute.solve_plan`` tasks through a
-:class:`QueueRunner` and ``binroute worker`` runs them with
-:func:`~api.service.solve_job.solve_plan`. Settings for long CPU-bound tasks:
-a task is acknowledged only when it is over (``task_acks_late``) and put back
-if its worker dies (``task_reject_on_worker_lost``), each worker process takes
-one at a time (``worker_prefetch_multiplier=1``), and each task gets soft and
-hard time limits from its plan's own limit. A task the broker delivers again
-(a worker lost mid-solve) solves again; the outcome is stored once, and a plan
-started ``max_attempts`` times is failed rather than started again.
+time); the server sends one task per job through a :class:`QueueRunner` per
+kind of job (``binroute.solve_plan``, ``binroute.run_simulation``: the
+:data:`KINDS`) and ``binroute worker`` runs them with the kind's own function
+(:func:`~api.service.solve_job.solve_plan`,
+:func:`~api.service.simulate_job.run_simulation`, its policies one after
+another). Settings for long CPU-bound tasks: a task is acknowledged only when
+it is over (``task_acks_late``) and put back if its worker dies
+(``task_reject_on_worker_lost``), each worker process takes one at a time
+(``worker_prefetch_multiplier=1``), and each task gets soft and hard time
+limits from its job's own budget (a plan's time limit; a simulation's per-day
+limit times its days and policies). A task the broker delivers again (a worker
+lost mid-job) runs again; the outcome is stored once, and a job started
+``max_attempts`` times is failed rather than started again.
 
 A broker that cannot be reached stops ``serve`` and ``worker`` at start
-(:func:`check_broker`); one lost while the server runs fails each new plan
-with a clear error (:class:`QueueRunner`), and everything stored stays.
+(:func:`check_broker`); one lost while the server runs fails each new plan or
+simulation with a clear error (:class:`QueueRunner`), and everything stored stays.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,27 +34,35 @@ from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import PlanRow, make_engine, sessions
+from .db import make_engine, sessions
 from .errors import Unreachable, reason
 from .jobs import GRACE_S
-from .solve_job import MAX_ATTEMPTS, finish_plan, solve_plan, start_plan
+from .kinds import JobKind
+from .simulate_job import SIMULATION_JOB
+from .solve_job import MAX_ATTEMPTS, PLAN_JOB, finish_plan
 
 log = logging.getLogger(__name__)
-#: The task's name, shared by the server that sends it and the workers that run it.
-SOLVE_TASK = "binroute.solve_plan"
-#: Seconds between a task's soft time limit (the plan fails cleanly) and its hard one (the process is killed).
+#: The kinds of job a worker runs, each as its own task.
+KINDS = (PLAN_JOB, SIMULATION_JOB)
+#: The plan task's name (:attr:`~api.service.kinds.JobKind.task`).
+SOLVE_TASK = PLAN_JOB.task
+#: Seconds between a task's soft time limit (the job fails cleanly) and its hard one (the process is killed).
 HARD_AFTER_S = 30.0
 #: Seconds to wait for the broker when connecting.
 CONNECT_TIMEOUT_S = 5.0
-#: Times a send to a broker that does not answer is tried again (within about 1.5 s) before its plan fails.
+#: Times a send to a broker that does not answer is tried again (within about 1.5 s) before its job fails.
 PUBLISH_RETRIES = 2
 
 
-def time_limits(options_json: str, max_time_limit_s: float) -> tuple[float, float]:
-    """A plan's soft and hard time limits: its own time limit (else the server's bound) plus the grace."""
-    given = json.loads(options_json).get("time_limit_s")
-    soft = (float(given) if given is not None else max_time_limit_s) + GRACE_S
+def time_limits(options_json: str, max_time_limit_s: float, kind: JobKind = PLAN_JOB) -> tuple[float, float]:
+    """A job's soft and hard time limits: its budget (a plan's time limit, else the server's bound) plus the grace."""
+    soft = kind.time_limit(options_json, max_time_limit_s) + GRACE_S
     return soft, soft + HARD_AFTER_S
+
+
+def default_visibility_s(max_time_limit_s: float) -> float:
+    """Seconds Redis waits for an unacknowledged task by default: longer than the longest job of any kind."""
+    return max(kind.longest(max_time_limit_s) for kind in KINDS) + GRACE_S + HARD_AFTER_S + 60.0
 
 
 def make_celery(
@@ -62,14 +74,15 @@ def make_celery(
     visibility_timeout_s: float | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> Celery:
-    """The Celery app; with ``database_url`` and ``workdir`` it can also run solves (a worker).
+    """The Celery app; with ``database_url`` and ``workdir`` it can also run jobs (a worker).
 
     ``visibility_timeout_s`` is how long Redis waits for an unacknowledged task before
-    it gives it to another worker; by default longer than the longest solve. A plan
-    whose solve has started ``max_attempts`` times is failed instead of solved again.
+    it gives it to another worker; by default longer than the longest job the server
+    accepts (:func:`default_visibility_s`). A job that has started ``max_attempts``
+    times is failed instead of run again.
     """
     app = Celery("binroute", broker=broker_url, set_as_current=False)
-    visibility = visibility_timeout_s or (max_time_limit_s + GRACE_S + HARD_AFTER_S + 60.0)
+    visibility = visibility_timeout_s or default_visibility_s(max_time_limit_s)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -98,22 +111,32 @@ def make_celery(
             factories["f"] = sessions(make_engine(database_url))
         return factories["f"]
 
-    @app.task(name=SOLVE_TASK)
-    def solve(plan_id: str) -> str:
-        """Solve one plan: ``stored``, ``duplicate`` (solved elsewhere already), ``skipped``, or ``failed``."""
+    for kind in KINDS:
+        _register(app, kind, factory, workdir, max_attempts)
+    return app
+
+
+def _register(
+    app: Celery, kind: JobKind, factory: Callable[[], sessionmaker[Session]], workdir: Path, max_attempts: int
+) -> None:
+    """Add the task that runs one job of ``kind`` in a worker."""
+
+    @app.task(name=kind.task)
+    def run(job_id: str) -> str:
+        """Run one job: ``stored``, ``duplicate`` (finished elsewhere already), ``skipped``, or ``failed``."""
         db = factory()
-        if not start_plan(db, plan_id, max_attempts=max_attempts):
+        if not kind.start(db, job_id, max_attempts=max_attempts):
             return "skipped"
         try:
-            return "stored" if solve_plan(db, plan_id, workdir) else "duplicate"
+            return "stored" if kind.run(db, job_id, workdir) else "duplicate"
         except SoftTimeLimitExceeded:
-            finish_plan(db, plan_id, status="failed", error="the solve took longer than its time limit and was stopped")
+            message = f"the {kind.noun} took longer than its time limit and was stopped"
+            finish_plan(db, job_id, model=kind.model, status="failed", error=message)
         except Exception:
-            log.exception("solve %s failed", plan_id)
-            finish_plan(db, plan_id, status="failed", error="the solver stopped unexpectedly")
+            log.exception("%s %s failed", kind.noun, job_id)
+            error = "the solver stopped unexpectedly"
+            finish_plan(db, job_id, model=kind.model, status="failed", error=error)
         return "failed"
-
-    return app
 
 
 def check_broker(celery: Celery) -> None:
@@ -126,47 +149,60 @@ def check_broker(celery: Celery) -> None:
         raise Unreachable(f"cannot reach the task queue's broker {shown}: {reason(exc)}") from exc
 
 
-class QueueRunner:
-    """Sends plans' solves to the task queue; the same interface as :class:`~api.service.jobs.JobRunner`.
+def queue_runners(
+    broker_url: str, session_factory: sessionmaker[Session], *, max_time_limit_s: float
+) -> dict[JobKind, QueueRunner]:
+    """A :class:`QueueRunner` for each kind of job, sharing one Celery app.
 
-    Raises :class:`~api.service.errors.Unreachable` at start if the broker does not answer.
+    Raises :class:`~api.service.errors.Unreachable` if the broker does not answer.
     """
+    celery = make_celery(broker_url, max_time_limit_s=max_time_limit_s)
+    try:
+        check_broker(celery)
+    except Unreachable:
+        celery.close()
+        raise
+    return {kind: QueueRunner(celery, session_factory, kind=kind, max_time_limit_s=max_time_limit_s) for kind in KINDS}
 
-    def __init__(self, broker_url: str, session_factory: sessionmaker[Session], *, max_time_limit_s: float) -> None:
-        self.celery = make_celery(broker_url, max_time_limit_s=max_time_limit_s)
-        try:
-            check_broker(self.celery)
-        except Unreachable:
-            self.celery.close()
-            raise
+
+class QueueRunner:
+    """Sends one kind of job to the task queue; the same interface as :class:`~api.service.jobs.JobRunner`."""
+
+    def __init__(
+        self, celery: Celery, session_factory: sessionmaker[Session], *, kind: JobKind, max_time_limit_s: float
+    ) -> None:
+        self.celery = celery
         self.sessions = session_factory
+        self.kind = kind
         self.max_time_limit_s = max_time_limit_s
 
-    def submit(self, plan_id: str) -> None:
-        """Queue a plan's solve with time limits from its own limit.
+    def submit(self, job_id: str) -> None:
+        """Queue a job with time limits from its own budget.
 
-        If the broker cannot take it, the plan is marked failed with the reason and
+        If the broker cannot take it, the job is marked failed with the reason and
         :class:`~api.service.errors.Unreachable` is raised.
         """
         with self.sessions() as s:
-            row = s.get(PlanRow, plan_id)
+            row = s.get(self.kind.model, job_id)
             if row is None:
                 return
-            soft, hard = time_limits(row.options_json, self.max_time_limit_s)
+            soft, hard = time_limits(row.options_json, self.max_time_limit_s, self.kind)
         try:
-            self.celery.send_task(SOLVE_TASK, args=[plan_id], soft_time_limit=soft, time_limit=hard)
+            self.celery.send_task(self.kind.task, args=[job_id], soft_time_limit=soft, time_limit=hard)
         except (OperationalError, OSError) as exc:
             shown = maybe_sanitize_url(self.celery.conf.broker_url)
-            message = f"the task queue's broker {shown} cannot be reached ({reason(exc)}); the plan was not queued"
-            finish_plan(self.sessions, plan_id, status="failed", error=message)
+            message = f"the task queue's broker {shown} cannot be reached ({reason(exc)}); "
+            message += f"the {self.kind.item} was not queued"
+            finish_plan(self.sessions, job_id, model=self.kind.model, status="failed", error=message)
             raise Unreachable(message) from exc
 
     def resume(self) -> int:
-        """Send again the plans still queued (a task sent twice is solved, and stored, once)."""
+        """Send again the jobs still queued (a task sent twice is run, and stored, once)."""
+        model = self.kind.model
         with self.sessions() as s:
-            ids = list(s.scalars(select(PlanRow.id).where(PlanRow.status == "queued")))
-        for plan_id in ids:
-            self.submit(plan_id)
+            ids = list(s.scalars(select(model.id).where(model.status == "queued")))
+        for job_id in ids:
+            self.submit(job_id)
         return len(ids)
 
     def shutdown(self) -> None:

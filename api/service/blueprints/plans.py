@@ -14,7 +14,7 @@ from geo.exports import vehicle_collection
 from ...pipeline.write import safe_name
 from ..auth import require
 from ..db import PlanRow
-from ..errors import APIError, Unreachable
+from ..errors import APIError
 from ..progress import progress_out
 from ..schemas import ListQuery, PlanIn, PlanQuery
 from ..store import (
@@ -28,6 +28,7 @@ from ..store import (
     job_out,
     page,
     rows_page,
+    submit_job,
 )
 from ..validation import parse, parse_json
 
@@ -82,10 +83,7 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
         audit(s, "plan", "scenario", scenario_id, {"plan_id": row.id})
         s.commit()
         out = _plan_out(row)
-    try:
-        current_app.extensions["binroute"]["jobs"].submit(row.id)
-    except Unreachable as exc:  # the plan is failed with the same message
-        raise APIError(503, "queue_unavailable", str(exc), {"plan_id": row.id}, headers={"Retry-After": "60"}) from exc
+    submit_job("jobs", row.id, "plan_id")
     return accepted(out)
 
 

@@ -34,6 +34,7 @@ from ..store import (
     job_out,
     page,
     rows_page,
+    submit_job,
 )
 from ..validation import parse, parse_json
 
@@ -104,7 +105,7 @@ def start_simulation(scenario_id: str) -> ResponseReturnValue:
         audit(s, "simulate", "scenario", scenario_id, {"simulation_id": row.id})
         s.commit()
         out = _simulation_out(row)
-    current_app.extensions["binroute"]["simulations"].submit(row.id)
+    submit_job("simulations", row.id, "simulation_id")
     return accepted(out)
 
 

@@ -7,7 +7,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from .servers import new_database, postgres_server
+from .servers import new_database, postgres_server, redis_server
 
 N_BINS = 30
 
@@ -40,3 +40,12 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db.sqlite3'}"
     return new_database(request.getfixturevalue("postgres"), f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="module")
+def redis():
+    """The URL of a redis-server started for the module's tests; skips where the binary is absent."""
+    with redis_server() as url:
+        if url is None:
+            pytest.skip("redis-server is not installed")
+        yield url

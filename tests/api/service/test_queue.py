@@ -7,26 +7,14 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from api.service import create_app
 from api.service.client import worker_process as worker
 from api.service.db import PlanRow, ScenarioRow, create_key, create_org
 from api.service.solve_job import finish_plan
 
-from .servers import redis_server
 from .test_http import multipart, scenario_files
 
 PLAN = {"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}
-
-
-@pytest.fixture(scope="module")
-def redis():
-    """The URL of a redis-server started for these tests."""
-    with redis_server() as url:
-        if url is None:
-            pytest.skip("redis-server is not installed")
-        yield url
 
 
 def _queued_app(database_url: str, broker: str, root: Path, small: Path):
