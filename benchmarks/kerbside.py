@@ -168,6 +168,8 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         "seed": seed,
         "bins": int(totals["bins"]),
         "required_left": len(result.plan["unserved_required"]),
+        "lorries": totals["vehicles_used"],
+        "cost": totals["cost"],
         "km": totals["km"],
         "hours": totals["hours"],
         "illegal_turns": illegal,
@@ -357,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(rows[-1], flush=True)
     meta = {"bins": args.bins, "time_limit_s": args.time_limit, "placement": args.placement, "date": DAY}
     write_results("kerbside", rows, {**meta, "seeds": args.seeds})
-    cols = ["network", "model", "seed", "bins", "required_left", "km", "hours", "illegal_turns", "u_turns_per_100",
-            "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked", "kerb_wrong",
+    cols = ["network", "model", "seed", "bins", "required_left", "lorries", "cost", "km", "hours", "illegal_turns",
+            "u_turns_per_100", "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked", "kerb_wrong",
             "overlap"]  # fmt: skip
     text = (
         table(rows, cols)
