@@ -360,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"bins": args.bins, "time_limit_s": args.time_limit, "placement": args.placement, "date": DAY}
     write_results("kerbside", rows, {**meta, "seeds": args.seeds})
     cols = ["network", "model", "seed", "bins", "required_left", "lorries", "cost", "km", "hours", "illegal_turns",
-            "u_turns_per_100", "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked", "kerb_wrong",
-            "overlap"]  # fmt: skip
+            "u_turns_per_100", "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked",
+            "kerb_wrong", "overlap"]  # fmt: skip
     text = (
         table(rows, cols)
         + "\n\n"
