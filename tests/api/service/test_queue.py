@@ -59,8 +59,12 @@ def test_a_worker_solves_a_queued_plan_once(redis, database_url, small, tmp_path
         app.extensions["binroute"]["jobs"].shutdown()
 
 
-def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path):
-    """kill -9 of a worker (and its pool) mid-solve: the task goes back on the queue and another worker finishes it."""
+def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path, monkeypatch):
+    """kill -9 of a worker (and its pool) mid-solve: the task goes back on the queue and another worker finishes it.
+
+    The second worker waits until the plan's heartbeat is stale (its machine lost), then solves it again.
+    """
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # stale after 1.5 s + the plan's 20-s search
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app, key, sid = _queued_app(database_url, redis, tmp_path, small)
     fast = ("--concurrency", "1", "--visibility-timeout", "3")
@@ -85,8 +89,12 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, tmp_path):
-    """A solve whose process dies (kill -9 of the pool process) goes back on the queue; past the cap it is failed."""
+def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, tmp_path, monkeypatch):
+    """A solve whose process dies (kill -9 of the pool process) goes back on the queue; past the cap it is failed.
+
+    The copy handed out again waits until the dead process's heartbeat is stale before it decides.
+    """
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app, key, sid = _queued_app(database_url, redis, tmp_path, small)
     try:

@@ -1,0 +1,88 @@
+"""Heartbeats of running jobs, so a task delivered twice neither runs its job twice nor loses it.
+
+The process that runs a job (a ``binroute worker`` task or a local job
+process) writes the time on the job's row (``heartbeat``) every
+:data:`HEARTBEAT_S` seconds from a daemon thread while the job runs
+(:func:`beating`); :func:`~api.service.solve_job.start_job` sets it as it
+marks the job running. A job ``running`` with a heartbeat younger than
+:func:`stale_after_s` is alive somewhere: a second copy of its task does not
+start it (:func:`~api.service.tasks.deliver`). An older or missing heartbeat
+means the process running it is gone (a lost machine), and the job is
+started again, counting an attempt.
+
+OR-Tools holds the Python interpreter while it searches, so the thread cannot
+write during one search: a job's heartbeat is stale only after
+:data:`STALE_S` plus its own per-search time limit (a plan's, or a
+simulation day's, ``time_limit_s``, else the server's bound).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .db import now
+from .kinds import solve_budget
+
+log = logging.getLogger(__name__)
+#: Seconds between two heartbeats of a running job (``BINROUTE_HEARTBEAT_S`` in the environment, else 30).
+HEARTBEAT_S = float(os.environ.get("BINROUTE_HEARTBEAT_S", "30"))
+#: Seconds without a heartbeat (beyond one search, :func:`stale_after_s`) after which a running job is taken as lost.
+STALE_S = 3 * HEARTBEAT_S
+
+
+def stale_after_s(options_json: str, max_time_limit_s: float) -> float:
+    """Seconds after which the heartbeat of a job with these options is stale: :data:`STALE_S` plus one search."""
+    return STALE_S + solve_budget(json.loads(options_json), max_time_limit_s)
+
+
+def is_beating(factory: sessionmaker[Session], model: Any, job_id: str, stale_s: float) -> bool:
+    """Whether the job is ``running`` with a heartbeat younger than ``stale_s`` seconds (alive somewhere)."""
+    with factory() as s:
+        row = s.execute(select(model.status, model.heartbeat).where(model.id == job_id)).first()
+    if row is None or row.status != "running" or row.heartbeat is None:
+        return False
+    return bool(row.heartbeat >= now() - timedelta(seconds=stale_s))
+
+
+def beat(factory: sessionmaker[Session], model: Any, job_id: str) -> None:
+    """Write the time as the heartbeat of the job, if it is running; a failed write is logged, never raised."""
+    try:
+        with factory() as s:
+            s.execute(
+                update(model)
+                .where(model.id == job_id, model.status == "running")
+                .values(heartbeat=now())
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+    except Exception as exc:  # a heartbeat must never fail its job
+        log.warning("could not write the heartbeat of %s %s: %s", model.__tablename__, job_id, exc)
+
+
+@contextmanager
+def beating(factory: sessionmaker[Session], model: Any, job_id: str) -> Iterator[None]:
+    """Write the job's heartbeat now and every :data:`HEARTBEAT_S` seconds from a daemon thread while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        beat(factory, model, job_id)
+        while not stop.wait(HEARTBEAT_S):
+            beat(factory, model, job_id)
+
+    thread = threading.Thread(target=loop, name=f"binroute-heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
