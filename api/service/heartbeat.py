@@ -3,7 +3,7 @@
 The process that runs a job (a ``binroute worker`` task or a local job
 process) writes the time on the job's row (``heartbeat``) every
 :data:`HEARTBEAT_S` seconds from a daemon thread while the job runs
-(:func:`beating`); :func:`~api.service.solve_job.start_job` sets it as it
+(:class:`Heartbeat`); :func:`~api.service.solve_job.start_job` sets it as it
 marks the job running. A job ``running`` with a heartbeat younger than
 :func:`stale_after_s` is alive somewhere: a second copy of its task does not
 start it (:func:`~api.service.tasks.deliver`). An older or missing heartbeat
@@ -22,8 +22,6 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -54,8 +52,11 @@ def is_beating(factory: sessionmaker[Session], model: Any, job_id: str, stale_s:
     return bool(row.heartbeat >= now() - timedelta(seconds=stale_s))
 
 
-def beat(factory: sessionmaker[Session], model: Any, job_id: str) -> None:
-    """Write the time as the heartbeat of the job, if it is running; a failed write is logged, never raised."""
+def beat(factory: sessionmaker[Session], model: Any, job_id: str) -> bool:
+    """Write the time as the heartbeat of the job, if it is running; whether the write went through.
+
+    A failed write is logged, never raised.
+    """
     try:
         with factory() as s:
             s.execute(
@@ -67,22 +68,36 @@ def beat(factory: sessionmaker[Session], model: Any, job_id: str) -> None:
             s.commit()
     except Exception as exc:  # a heartbeat must never fail its job
         log.warning("could not write the heartbeat of %s %s: %s", model.__tablename__, job_id, exc)
+        return False
+    return True
 
 
-@contextmanager
-def beating(factory: sessionmaker[Session], model: Any, job_id: str) -> Iterator[None]:
-    """Write the job's heartbeat now and every :data:`HEARTBEAT_S` seconds from a daemon thread while the block runs."""
-    stop = threading.Event()
+class Heartbeat:
+    """Writes one running job's heartbeat now and every :data:`HEARTBEAT_S` seconds from a daemon thread.
 
-    def loop() -> None:
-        beat(factory, model, job_id)
-        while not stop.wait(HEARTBEAT_S):
-            beat(factory, model, job_id)
+    Use it around the job (``with Heartbeat(factory, model, job_id): run()``); it
+    stops when the block ends, however it ends. ``beats`` and ``failures`` count
+    the writes tried and those that failed (logged, never raised).
+    """
 
-    thread = threading.Thread(target=loop, name=f"binroute-heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5.0)
+    def __init__(self, factory: sessionmaker[Session], model: Any, job_id: str) -> None:
+        self.factory, self.model, self.job_id = factory, model, job_id
+        self.beats = self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"binroute-heartbeat-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        """Beat until stopped; the interval is read each time (tests set it small)."""
+        while True:
+            self.beats += 1
+            self.failures += not beat(self.factory, self.model, self.job_id)
+            if self._stop.wait(HEARTBEAT_S):
+                return
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
 from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
-from .heartbeat import STALE_S, beating
+from .heartbeat import STALE_S, Heartbeat
 from .kinds import JobKind, solve_budget
 from .networks import network_path
 from .progress import ProgressRecorder
@@ -198,7 +198,7 @@ def main(
     engine = make_engine(url)
     try:
         factory = sessions(engine)
-        with beating(factory, model, plan_id):
+        with Heartbeat(factory, model, plan_id):
             run(factory, plan_id, Path(workdir))
     finally:
         engine.dispose()

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .db import make_engine, sessions
 from .errors import Unreachable, reason
-from .heartbeat import STALE_S, beating, is_beating, stale_after_s
+from .heartbeat import STALE_S, Heartbeat, is_beating, stale_after_s
 from .jobs import GRACE_S
 from .kinds import JobKind
 from .simulate_job import SIMULATION_JOB
@@ -156,8 +156,8 @@ def make_celery(
             factories["f"] = sessions(make_engine(database_url))
         return factories["f"]
 
+    countdown_s = watch_countdown_s(visibility)
     for kind in KINDS:
-        countdown_s = watch_countdown_s(visibility)
         _register(
             app, kind, factory, workdir, countdown_s, max_attempts=max_attempts, max_time_limit_s=max_time_limit_s
         )
@@ -189,7 +189,7 @@ def _register(
         if decision == "skip":
             return "skipped"
         try:
-            with beating(db, kind.model, job_id):
+            with Heartbeat(db, kind.model, job_id):
                 return "stored" if kind.run(db, job_id, workdir) else "duplicate"
         except SoftTimeLimitExceeded:
             message = f"the {kind.noun} took longer than its time limit and was stopped"

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from api.service import create_app, heartbeat
 from api.service.client import worker_process as worker
 from api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org, now
-from api.service.heartbeat import beat, beating, is_beating, stale_after_s
+from api.service.heartbeat import Heartbeat, beat, is_beating, stale_after_s
 from api.service.jobs import GRACE_S
 from api.service.simulate_job import SIMULATION_JOB
 from api.service.solve_job import PLAN_JOB, finish_plan
@@ -75,12 +75,12 @@ def jobs(request, tmp_path):
 
 @pytest.mark.parametrize("model", [PlanRow, SimulationRow])
 def test_the_heartbeat_advances_while_a_job_runs_and_stops_after(jobs, model, monkeypatch):
-    """Inside ``beating`` the row's heartbeat moves on every HEARTBEAT_S; after the block it stays put."""
+    """Inside a ``Heartbeat`` block the row's heartbeat moves on every HEARTBEAT_S; after the block it stays put."""
     monkeypatch.setattr(heartbeat, "HEARTBEAT_S", 0.05)
     factory, ids = jobs
     job_id = ids[model]
     _set(factory, model, job_id, status="running")
-    with beating(factory, model, job_id):
+    with Heartbeat(factory, model, job_id):
         seen = set()
         end = time.monotonic() + 10
         while len(seen) < 3 and time.monotonic() < end:
@@ -112,8 +112,12 @@ def test_a_failed_heartbeat_write_is_logged_and_the_job_goes_on(caplog, monkeypa
     def broken():
         raise OperationalError("UPDATE plans", {}, Exception("database is locked"))
 
-    with caplog.at_level(logging.WARNING, logger="api.service.heartbeat"), beating(broken, PlanRow, "p1"):  # type: ignore[arg-type]
-        time.sleep(0.05)
+    with caplog.at_level(logging.WARNING, logger="api.service.heartbeat"):
+        with Heartbeat(broken, PlanRow, "p1") as beats:  # type: ignore[arg-type]
+            end = time.monotonic() + 10
+            while beats.failures < 2 and time.monotonic() < end:
+                time.sleep(0.01)
+        assert beats.failures == beats.beats >= 2  # it went on beating after a failure
     assert "could not write the heartbeat of plans p1" in caplog.text
     assert "database is locked" in caplog.text
 
