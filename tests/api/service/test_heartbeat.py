@@ -23,6 +23,7 @@ from api.service.solve_job import PLAN_JOB, finish_plan
 from api.service.tasks import HARD_AFTER_S, default_visibility_s, deliver, watch_countdown_s
 
 from .test_queue import PLAN, _queued_app
+from .test_simulations import BODY
 
 OPTIONS = '{"time_limit_s": 1}'
 
@@ -195,4 +196,33 @@ def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, smal
         assert (row.status, row.attempts) == ("done", 2), row.error
     finally:
         stop.set()
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_a_copy_of_a_running_simulations_task_waits_and_it_runs_once(redis, small, tmp_path, monkeypatch):
+    """A copy of a running simulation's task (Redis hands one out past the visibility timeout) waits: one start."""
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.3")
+    redis_client.Redis.from_url(redis).flushdb()
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    try:
+        body = {**BODY, "solution_limit": None, "time_limit_s": 2}  # 2 days x 2 policies x 2 s of search
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/simulations", json=body, headers={"X-API-Key": key})
+        assert resp.status_code == 202, resp.json
+        sim_id = resp.json["id"]
+        factory = app.extensions["binroute"]["sessions"]
+        log = tmp_path / "w.log"
+        runner = app.extensions["binroute"]["simulations"]
+        # two processes: one runs the simulation, the other gets the copy
+        with worker(redis, database_url, tmp_path / "w", "--concurrency", "2"):
+            end = time.monotonic() + 180
+            while _get(factory, SimulationRow, sim_id).status == "queued" and time.monotonic() < end:
+                time.sleep(0.1)
+            runner.submit(sim_id)  # a copy while it runs, as Redis sends one past the visibility timeout
+            while _get(factory, SimulationRow, sim_id).status == "running" and time.monotonic() < end:
+                time.sleep(0.3)
+        row = _get(factory, SimulationRow, sim_id)
+        assert (row.status, row.attempts) == ("done", 1), row.error
+        assert "'waiting'" in _log(log), _log(log)  # the copy came while it ran, and waited
+    finally:
         app.extensions["binroute"]["jobs"].shutdown()
