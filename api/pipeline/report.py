@@ -59,6 +59,7 @@ def plan_geojson(
     reasons = _solver_reasons(solution)
     feats: list[dict[str, Any]] = []
 
+
     for route in solution.routes:
         if not route.used:
             continue
