@@ -32,8 +32,24 @@ from .db import now
 from .kinds import solve_budget
 
 log = logging.getLogger(__name__)
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from the environment variable ``name``; ``ValueError`` naming it otherwise."""
+    given = os.environ.get(name)
+    if given is None:
+        return default
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, not {given!r}")
+    return seconds
+
+
 #: Seconds between two heartbeats of a running job (``BINROUTE_HEARTBEAT_S`` in the environment, else 30).
-HEARTBEAT_S = float(os.environ.get("BINROUTE_HEARTBEAT_S", "30"))
+HEARTBEAT_S = _seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0)
 #: Seconds without a heartbeat (beyond one search, :func:`stale_after_s`) after which a running job is taken as lost.
 STALE_S = 3 * HEARTBEAT_S
 

@@ -123,6 +123,16 @@ def test_a_failed_heartbeat_write_is_logged_and_the_job_goes_on(caplog, monkeypa
     assert "database is locked" in caplog.text
 
 
+@pytest.mark.parametrize("given", ["soon", "0", "-5", "nan"])
+def test_a_bad_heartbeat_interval_in_the_environment_is_named(given, monkeypatch):
+    """BINROUTE_HEARTBEAT_S that is not a positive number: an error naming the variable and the value."""
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", given)
+    with pytest.raises(ValueError, match=f"BINROUTE_HEARTBEAT_S must be a number of seconds above 0, not '{given}'"):
+        heartbeat._seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0)
+    monkeypatch.delenv("BINROUTE_HEARTBEAT_S")
+    assert heartbeat._seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0) == 30.0
+
+
 def test_a_delivered_task_waits_for_a_job_alive_elsewhere_and_restarts_a_lost_one(database_url, jobs):
     """Fresh heartbeat: "wait", no attempt counted, even at the cap; stale or missing: started again and counted."""
     factory, ids = jobs
