@@ -76,7 +76,10 @@ def serve(
     "--visibility-timeout",
     default=None,
     type=float,
-    help="Seconds before a task whose worker vanished goes to another (default: longer than any solve or simulation).",
+    help=(
+        "Seconds before a task whose worker vanished goes to another (default: longer than the longest plan; "
+        "a job still running elsewhere, with a fresh heartbeat, is not run again)."
+    ),
 )
 @click.option(
     "--max-attempts",

@@ -149,6 +149,8 @@ class PlanRow(OrgOwned, Base):
     progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     #: How many times a solve of the plan has started (see ``solve_job.start_plan``'s cap).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the process solving it last said it is alive (:mod:`api.service.heartbeat`).
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class SimulationRow(OrgOwned, Base):
@@ -169,6 +171,8 @@ class SimulationRow(OrgOwned, Base):
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     #: How many times the simulation has started (see ``simulate_job.start_simulation``'s cap).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: When the process running it last said it is alive (:mod:`api.service.heartbeat`).
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class AuditRow(OrgOwned, Base):

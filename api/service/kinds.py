@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-#: Marks a queued job running and counts the start: ``(sessions, job_id, max_attempts=N) -> whether to run it``.
+#: Marks a queued (or orphaned running) job running and counts the start:
+#: ``(sessions, job_id, max_attempts=N, stale_s=S) -> whether to run it`` (``stale_s``: when a heartbeat is stale).
 Start = Callable[..., bool]
 #: Runs one job and stores its outcome: ``(sessions, job_id, workdir) -> whether it was stored``.
 Run = Callable[[sessionmaker[Session], str, Path], bool]

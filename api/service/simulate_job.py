@@ -13,6 +13,8 @@ task queue, ``binroute worker`` runs :func:`run_simulation` itself
 Completion is idempotent as for plans: the outcome is stored only while the
 simulation is ``queued`` or ``running``, and every start is counted
 (``attempts``): one started ``max_attempts`` times is failed, not started again.
+The process running it writes its heartbeat (:mod:`.heartbeat`), so a copy of
+its task delivered meanwhile does not start it a second time.
 """
 
 from __future__ import annotations
@@ -37,15 +39,28 @@ from .schemas import MAX_POLICIES, MAX_SIMULATION_DAYS
 from .solve_job import ACTIVE, MAX_ATTEMPTS, export_scenario, finish_plan, main, start_job
 
 
-def start_simulation(factory: sessionmaker[Session], simulation_id: str, *, max_attempts: int = MAX_ATTEMPTS) -> bool:
+def start_simulation(
+    factory: sessionmaker[Session],
+    simulation_id: str,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    stale_s: float | None = None,
+) -> bool:
     """Mark a queued (or orphaned running) simulation running and count the start; whether to run it now.
 
     As for plans (:func:`~api.service.solve_job.start_job`): ``False`` if it is finished
-    or gone, or if it has started ``max_attempts`` times already (then it is failed).
-    Its days done count again from 0.
+    or gone, running elsewhere (a heartbeat younger than ``stale_s``), or if it has
+    started ``max_attempts`` times already (then it is failed). Its days done count
+    again from 0.
     """
     return start_job(
-        factory, SimulationRow, simulation_id, max_attempts=max_attempts, what="this simulation", days_done=0
+        factory,
+        SimulationRow,
+        simulation_id,
+        max_attempts=max_attempts,
+        what="this simulation",
+        stale_s=stale_s,
+        days_done=0,
     )
 
 
@@ -126,4 +141,4 @@ SIMULATION_JOB = JobKind(
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], run=run_simulation))
+    sys.exit(main(sys.argv[1:], run=run_simulation, model=SimulationRow))

@@ -14,7 +14,9 @@ Every start is counted on the plan's row (``attempts``): a plan whose solve has
 started :data:`MAX_ATTEMPTS` times without finishing (a poison plan that kills
 its worker each time, or a server stopped mid-solve again and again) is marked
 failed instead of being started again. While it solves, the plan's stage and
-percentage go on its row (:mod:`.progress`).
+percentage go on its row (:mod:`.progress`), and its heartbeat every
+:data:`~api.service.heartbeat.HEARTBEAT_S` seconds (:mod:`.heartbeat`): a
+plan ``running`` with a fresh heartbeat is not started a second time.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
 from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from .heartbeat import STALE_S, Heartbeat
 from .kinds import JobKind, solve_budget
 from .networks import network_path
 from .progress import ProgressRecorder
@@ -79,19 +83,36 @@ def finish_plan(factory: sessionmaker[Session], plan_id: str, *, model: Any = Pl
 
 
 def start_job(
-    factory: sessionmaker[Session], model: Any, job_id: str, *, max_attempts: int, what: str, **values: Any
+    factory: sessionmaker[Session],
+    model: Any,
+    job_id: str,
+    *,
+    max_attempts: int,
+    what: str,
+    stale_s: float | None = None,
+    **values: Any,
 ) -> bool:
     """Mark a queued (or orphaned running) job of ``model`` running and count the start; whether to run it now.
 
-    ``False`` if the job is finished or gone, or if it has started ``max_attempts``
+    A ``running`` job is orphaned when its heartbeat is missing or older than
+    ``stale_s`` seconds (default :data:`~api.service.heartbeat.STALE_S`); one with a
+    fresher heartbeat runs elsewhere and is neither started nor counted (``False``).
+    ``False`` too if the job is finished or gone, or if it has started ``max_attempts``
     times already: then it is marked failed, saying that ``what`` (e.g. "the solve of
-    this plan") started that often. ``values`` are set on the row as it starts.
+    this plan") started that often. ``values`` are set on the row as it starts, with a
+    first heartbeat. The check and the start are one conditional UPDATE, so of two
+    copies of a task delivered at once only one starts the job.
     """
+    cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
+    startable = or_(
+        model.status == "queued",
+        and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
+    )
     with factory() as s:
         started = s.execute(
             update(model)
-            .where(model.id == job_id, model.status.in_(ACTIVE), model.attempts < max_attempts)
-            .values(status="running", started=now(), attempts=model.attempts + 1, **values)
+            .where(model.id == job_id, startable, model.attempts < max_attempts)
+            .values(status="running", started=now(), heartbeat=now(), attempts=model.attempts + 1, **values)
             .execution_options(synchronize_session=False)
         )
         s.commit()
@@ -99,7 +120,7 @@ def start_job(
             return True
         s.execute(
             update(model)
-            .where(model.id == job_id, model.status.in_(ACTIVE), model.attempts >= max_attempts)
+            .where(model.id == job_id, startable, model.attempts >= max_attempts)
             .values(
                 status="failed",
                 finished=now(),
@@ -114,11 +135,14 @@ def start_job(
         return False
 
 
-def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: int = MAX_ATTEMPTS) -> bool:
+def start_plan(
+    factory: sessionmaker[Session], plan_id: str, *, max_attempts: int = MAX_ATTEMPTS, stale_s: float | None = None
+) -> bool:
     """Mark a queued (or orphaned running) plan running and count the start; whether to solve it now.
 
-    ``False`` if the plan is finished or gone, or if its solve has started
-    ``max_attempts`` times already: then it is marked failed, saying so.
+    ``False`` if the plan is finished or gone, running elsewhere (a heartbeat younger
+    than ``stale_s``), or if its solve has started ``max_attempts`` times already:
+    then it is marked failed, saying so.
     """
     return start_job(
         factory,
@@ -126,6 +150,7 @@ def start_plan(factory: sessionmaker[Session], plan_id: str, *, max_attempts: in
         plan_id,
         max_attempts=max_attempts,
         what="the solve of this plan",
+        stale_s=stale_s,
         progress_stage="scenario",
         progress_pct=0.0,
         progress_at=now(),
@@ -162,15 +187,19 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
     )
 
 
-def main(argv: list[str], run: Callable[[sessionmaker[Session], str, Path], bool] = solve_plan) -> int:
-    """Solve the plan ``argv`` names (or ``run`` another job) and store the outcome on its row.
+def main(
+    argv: list[str], run: Callable[[sessionmaker[Session], str, Path], bool] = solve_plan, model: Any = PlanRow
+) -> int:
+    """Solve the plan ``argv`` names (or ``run`` another ``model``'s job) and store the outcome on its row.
 
-    Returns 0 unless the process itself failed.
+    Its heartbeat is written while it runs. Returns 0 unless the process itself failed.
     """
     url, plan_id, workdir = argv
     engine = make_engine(url)
     try:
-        run(sessions(engine), plan_id, Path(workdir))
+        factory = sessions(engine)
+        with Heartbeat(factory, model, plan_id):
+            run(factory, plan_id, Path(workdir))
     finally:
         engine.dispose()
     return 0

@@ -15,6 +15,15 @@ limit times its days and policies). A task the broker delivers again (a worker
 lost mid-job) runs again; the outcome is stored once, and a job started
 ``max_attempts`` times is failed rather than started again.
 
+Redis hands a task nobody acknowledged to another worker after the visibility
+timeout (by default just longer than the longest plan, :func:`default_visibility_s`),
+and a simulation may run much longer, so a delivered task first looks at its
+job (:func:`deliver`): one ``running`` with a fresh heartbeat (:mod:`.heartbeat`)
+is alive on another worker, so the task neither runs it nor counts an attempt,
+but sends itself again to look once more in :func:`watch_countdown_s` seconds
+(a watchdog that stays on the queue while the job runs). When the machine
+running it is lost, its heartbeat goes stale and the next copy starts it again.
+
 A broker that cannot be reached stops ``serve`` and ``worker`` at start
 (:func:`check_broker`); one lost while the server runs fails each new plan or
 simulation with a clear error (:class:`QueueRunner`), and everything stored stays.
@@ -36,6 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .db import make_engine, sessions
 from .errors import Unreachable, reason
+from .heartbeat import STALE_S, Heartbeat, is_beating, stale_after_s
 from .jobs import GRACE_S
 from .kinds import JobKind
 from .simulate_job import SIMULATION_JOB
@@ -61,8 +71,43 @@ def time_limits(options_json: str, max_time_limit_s: float, kind: JobKind = PLAN
 
 
 def default_visibility_s(max_time_limit_s: float) -> float:
-    """Seconds Redis waits for an unacknowledged task by default: longer than the longest job of any kind."""
-    return max(kind.longest(max_time_limit_s) for kind in KINDS) + GRACE_S + HARD_AFTER_S + 60.0
+    """Seconds Redis waits for an unacknowledged task by default: longer than the longest plan's hard time limit.
+
+    A longer job (a simulation) is handed out again meanwhile; its heartbeat keeps it
+    from being run twice (:func:`deliver`).
+    """
+    return PLAN_JOB.longest(max_time_limit_s) + GRACE_S + HARD_AFTER_S + 60.0
+
+
+def watch_countdown_s(visibility_s: float) -> float:
+    """Seconds before a task whose job runs elsewhere looks again: :data:`~api.service.heartbeat.STALE_S`.
+
+    At most half the visibility timeout, so Redis does not hand out the waiting copy
+    (held by a worker until then) a second time.
+    """
+    return min(STALE_S, visibility_s / 2)
+
+
+def deliver(
+    kind: JobKind, factory: sessionmaker[Session], job_id: str, *, max_attempts: int, max_time_limit_s: float
+) -> str:
+    """What a worker does with a delivered task of ``kind``: ``"run"``, ``"wait"`` or ``"skip"``.
+
+    ``"run"``: the job was queued, or running with a stale or missing heartbeat (its
+    machine lost), and is now started, its attempt counted. ``"wait"``: it is running
+    with a fresh heartbeat (:func:`~api.service.heartbeat.stale_after_s`), so it runs
+    elsewhere: not started, no attempt counted; the task should look again later.
+    ``"skip"``: it is finished or gone, or failed now for having started ``max_attempts``
+    times.
+    """
+    with factory() as s:
+        row = s.get(kind.model, job_id)
+        if row is None:
+            return "skip"
+        stale_s = stale_after_s(row.options_json, max_time_limit_s)
+    if kind.start(factory, job_id, max_attempts=max_attempts, stale_s=stale_s):
+        return "run"
+    return "wait" if is_beating(factory, kind.model, job_id, stale_s) else "skip"
 
 
 def make_celery(
@@ -111,24 +156,41 @@ def make_celery(
             factories["f"] = sessions(make_engine(database_url))
         return factories["f"]
 
+    countdown_s = watch_countdown_s(visibility)
     for kind in KINDS:
-        _register(app, kind, factory, workdir, max_attempts)
+        _register(
+            app, kind, factory, workdir, countdown_s, max_attempts=max_attempts, max_time_limit_s=max_time_limit_s
+        )
     return app
 
 
 def _register(
-    app: Celery, kind: JobKind, factory: Callable[[], sessionmaker[Session]], workdir: Path, max_attempts: int
+    app: Celery,
+    kind: JobKind,
+    factory: Callable[[], sessionmaker[Session]],
+    workdir: Path,
+    countdown_s: float,
+    *,
+    max_attempts: int,
+    max_time_limit_s: float,
 ) -> None:
     """Add the task that runs one job of ``kind`` in a worker."""
 
-    @app.task(name=kind.task)
-    def run(job_id: str) -> str:
-        """Run one job: ``stored``, ``duplicate`` (finished elsewhere already), ``skipped``, or ``failed``."""
+    @app.task(name=kind.task, bind=True)
+    def run(self: Any, job_id: str) -> str:
+        """Run one job: ``stored``, ``duplicate`` (finished elsewhere), ``waiting``, ``skipped``, or ``failed``."""
         db = factory()
-        if not kind.start(db, job_id, max_attempts=max_attempts):
+        decision = deliver(kind, db, job_id, max_attempts=max_attempts, max_time_limit_s=max_time_limit_s)
+        if decision == "wait":
+            hard, soft = self.request.timelimit or (None, None)
+            self.apply_async(args=[job_id], countdown=countdown_s, soft_time_limit=soft, time_limit=hard)
+            log.info("%s %s runs elsewhere (fresh heartbeat); looking again in %.3g s", kind.item, job_id, countdown_s)
+            return "waiting"
+        if decision == "skip":
             return "skipped"
         try:
-            return "stored" if kind.run(db, job_id, workdir) else "duplicate"
+            with Heartbeat(db, kind.model, job_id):
+                return "stored" if kind.run(db, job_id, workdir) else "duplicate"
         except SoftTimeLimitExceeded:
             message = f"the {kind.noun} took longer than its time limit and was stopped"
             finish_plan(db, job_id, model=kind.model, status="failed", error=message)

@@ -59,13 +59,17 @@ def test_a_worker_solves_a_queued_plan_once(redis, database_url, small, tmp_path
         app.extensions["binroute"]["jobs"].shutdown()
 
 
-def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path):
-    """kill -9 of a worker (and its pool) mid-solve: the task goes back on the queue and another worker finishes it."""
+def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path, monkeypatch):
+    """kill -9 of a worker (and its pool) mid-solve: the task goes back on the queue and another worker finishes it.
+
+    The second worker waits until the plan's heartbeat is stale (its machine lost), then solves it again.
+    """
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # stale after 1.5 s + the plan's 8-s search
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app, key, sid = _queued_app(database_url, redis, tmp_path, small)
     fast = ("--concurrency", "1", "--visibility-timeout", "3")
     try:
-        body = {**PLAN, "time_limit_s": 20}
+        body = {**PLAN, "time_limit_s": 8}  # its heartbeat is stale 8 s (one search) after the beats stop
         plan_id = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
         plan_id = plan_id.json["id"]
         with worker(redis, database_url, tmp_path / "first", *fast) as first:
@@ -85,12 +89,16 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, tmp_path):
-    """A solve whose process dies (kill -9 of the pool process) goes back on the queue; past the cap it is failed."""
+def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, tmp_path, monkeypatch):
+    """A solve whose process dies (kill -9 of the pool process) goes back on the queue; past the cap it is failed.
+
+    The copy handed out again waits until the dead process's heartbeat is stale before it decides.
+    """
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app, key, sid = _queued_app(database_url, redis, tmp_path, small)
     try:
-        body = {**PLAN, "time_limit_s": 20}
+        body = {**PLAN, "time_limit_s": 8}  # its heartbeat is stale 8 s (one search) after the beats stop
         plan_id = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
         plan_id = plan_id.json["id"]
         with worker(redis, database_url, tmp_path / "w", "--concurrency", "1", "--max-attempts", "1") as proc:
