@@ -35,8 +35,13 @@ machine, then loaded in a fraction of a second).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -44,7 +49,11 @@ from numpy.typing import NDArray
 
 from .network import FloatArray
 
+log = logging.getLogger(__name__)
+
 IntArray = NDArray[np.int64]
+#: Arcs by node (CSR): ``off[v]:off[v+1]`` index ``to`` (the other ends) and ``w`` (the weights).
+Arcs = tuple[IntArray, IntArray, FloatArray]
 
 #: Nodes a witness search may settle before it gives up and the shortcut is kept (more: fewer
 #: superfluous shortcuts, slower contraction; either way the distances are exact).
@@ -85,6 +94,16 @@ class Hierarchy:
     down_w: FloatArray
     #: Nodes the witness searches reached while building it (see ``work_limit`` of :func:`contract_graph`).
     work: int = 0
+
+    @property
+    def up(self) -> Arcs:
+        """The up arcs as one tuple, as the compiled searches take them."""
+        return self.up_off, self.up_to, self.up_w
+
+    @property
+    def down(self) -> Arcs:
+        """The down arcs as one tuple."""
+        return self.down_off, self.down_to, self.down_w
 
     @property
     def n_arcs(self) -> int:
@@ -167,23 +186,40 @@ def _heap_pop(keys: FloatArray, nodes: IntArray, pos: IntArray, size: int) -> tu
 
 # --- the graph being contracted: per node a growable slice of a shared pool, in each direction ---
 
+#: One direction of the graph being contracted: per node its slice of a shared pool (``off``, ``length``,
+#: ``cap``), and per pool slot the arc's other end and weight.
+Side = tuple[IntArray, IntArray, IntArray, IntArray, FloatArray]
+
 
 @numba.njit(cache=True)
-def _add_arc(
-    off: IntArray, length: IntArray, cap: IntArray, to: IntArray, w: FloatArray, end: int, v: int, x: int, c: float
-) -> tuple[IntArray, FloatArray, int]:
+def _new_side(n: int, arc_end: IntArray) -> tuple[Side, int]:
+    """An empty side with room for each node's arcs (``arc_end``: the arcs' ends on this side) and two more."""
+    off, length, cap = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for x in arc_end:
+        cap[x] += 1
+    end = 0
+    for v in range(n):
+        cap[v] += 2
+        off[v] = end
+        end += cap[v]
+    return (off, length, cap, np.empty(2 * end, np.int64), np.empty(2 * end)), end
+
+
+@numba.njit(cache=True)
+def _add_arc(side: Side, end: int, v: int, x: int, c: float) -> tuple[Side, int]:
     """Arc from ``v`` to ``x`` of weight ``c`` (keeps the lighter of parallel arcs); the pool may move."""
+    off, length, cap, to, w = side
     start = off[v]
     for i in range(start, start + length[v]):
         if to[i] == x:
             if c < w[i]:
                 w[i] = c
-            return to, w, end
+            return side, end
     if length[v] == cap[v]:
         new_cap = max(4, 2 * cap[v])
         if end + new_cap > len(to):
             size = max(end + new_cap, 2 * len(to))
-            to2, w2 = np.empty(size, np.int64), np.empty(size, np.float64)
+            to2, w2 = np.empty(size, np.int64), np.empty(size)
             to2[:end], w2[:end] = to[:end], w[:end]
             to, w = to2, w2
         to[end : end + length[v]] = to[start : start + length[v]]
@@ -193,11 +229,12 @@ def _add_arc(
     to[off[v] + length[v]] = x
     w[off[v] + length[v]] = c
     length[v] += 1
-    return to, w, end
+    return (off, length, cap, to, w), end
 
 
 @numba.njit(cache=True)
-def _remove_arc(off: IntArray, length: IntArray, to: IntArray, w: FloatArray, v: int, x: int) -> None:
+def _remove_arc(side: Side, v: int, x: int) -> None:
+    off, length, _, to, w = side
     start = off[v]
     last = start + length[v] - 1
     for i in range(start, last + 1):
@@ -209,19 +246,12 @@ def _remove_arc(off: IntArray, length: IntArray, to: IntArray, w: FloatArray, v:
 
 @numba.njit(cache=True)
 def _witness(
-    off: IntArray,
-    length: IntArray,
-    to: IntArray,
-    w: FloatArray,
+    out: Side,
     source: int,
     skip: int,
     limit: float,
     max_settled: int,
-    dist: FloatArray,
-    touched: IntArray,
-    keys: FloatArray,
-    nodes: IntArray,
-    pos: IntArray,
+    scratch: tuple[FloatArray, IntArray, FloatArray, IntArray, IntArray, IntArray],
 ) -> int:
     """Dijkstra from ``source`` avoiding ``skip``, up to ``limit``, ``max_settled`` nodes or until every
     head of ``skip``'s arcs is settled; returns #touched.
@@ -229,6 +259,8 @@ def _witness(
     ``dist`` holds the (upper bounds of the) distances found; the caller
     resets ``dist[touched[:n]]`` to ``inf``.
     """
+    off, length, _, to, w = out
+    dist, touched, keys, nodes, pos, _ = scratch
     n_touched, size, settled = 1, 0, 0
     pending = 0
     for j in range(off[skip], off[skip] + length[skip]):
@@ -264,14 +296,8 @@ def _witness(
 @numba.njit(cache=True)
 def _shortcuts(
     v: int,
-    out_off: IntArray,
-    out_len: IntArray,
-    out_to: IntArray,
-    out_w: FloatArray,
-    in_off: IntArray,
-    in_len: IntArray,
-    in_to: IntArray,
-    in_w: FloatArray,
+    out: Side,
+    inn: Side,
     max_settled: int,
     scratch: tuple[FloatArray, IntArray, FloatArray, IntArray, IntArray, IntArray],
 ) -> tuple[IntArray, IntArray, FloatArray]:
@@ -280,7 +306,9 @@ def _shortcuts(
     ``scratch``: a witness search's arrays (see :func:`_witness`) and the work
     counter, which grows by the nodes the searches reach.
     """
-    dist, touched, keys, nodes, pos, work = scratch
+    out_off, out_len, _, out_to, out_w = out
+    in_off, in_len, _, in_to, in_w = inn
+    dist, touched, work = scratch[0], scratch[1], scratch[5]
     n_in, n_out = in_len[v], out_len[v]
     sc_u = np.empty(n_in * n_out, np.int64)
     sc_w = np.empty(n_in * n_out, np.int64)
@@ -294,7 +322,7 @@ def _shortcuts(
                 limit = cu + out_w[b]
         if limit < 0:
             continue
-        n_touched = _witness(out_off, out_len, out_to, out_w, u, v, limit, max_settled, dist, touched, keys, nodes, pos)
+        n_touched = _witness(out, u, v, limit, max_settled, scratch)
         for b in range(out_off[v], out_off[v] + n_out):
             x = out_to[b]
             if x != u and dist[x] > cu + out_w[b]:
@@ -307,6 +335,30 @@ def _shortcuts(
 
 
 @numba.njit(cache=True)
+def _node_priority(
+    v: int,
+    core_degree: int,
+    deleted: IntArray,
+    out: Side,
+    inn: Side,
+    max_settled: int,
+    scratch: tuple[FloatArray, IntArray, FloatArray, IntArray, IntArray, IntArray],
+) -> float:
+    """``v``'s place in the contraction order now (the core's, past ``core_degree`` arcs)."""
+    degree = inn[1][v] + out[1][v]
+    if degree > core_degree:
+        return _CORE_PRIORITY
+    sc, _, _ = _shortcuts(v, out, inn, min(max_settled, SIMULATED_SETTLED), scratch)
+    return _priority(len(sc), degree, deleted[v])
+
+
+@numba.njit(cache=True)
+def _priority(shortcuts: int, degree: int, deleted: int) -> float:
+    """Edge difference plus deleted neighbours: contract first what adds least and spreads the order."""
+    return float(2 * (shortcuts - degree) + deleted)
+
+
+@numba.njit(cache=True)
 def _contract(
     n: int, tail: IntArray, head: IntArray, weight: FloatArray, max_settled: int, core_degree: int, work_limit: int
 ) -> tuple[IntArray, NDArray[np.bool_], IntArray, IntArray, FloatArray, IntArray, IntArray, FloatArray, int]:
@@ -314,40 +366,21 @@ def _contract(
     by lower end (a core node's arcs to other core nodes are all up arcs) and the work done (``-1``: the
     ``work_limit`` ran out first, unless it is negative)."""
     m = len(tail)
-    out_off, out_len, out_cap = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    in_off, in_len, in_cap = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for i in range(m):
-        out_cap[tail[i]] += 1
-        in_cap[head[i]] += 1
-    for v in range(n):
-        out_cap[v] += 2
-        in_cap[v] += 2
-    out_end, in_end = 0, 0
-    for v in range(n):
-        out_off[v], in_off[v] = out_end, in_end
-        out_end += out_cap[v]
-        in_end += in_cap[v]
-    out_to, out_w = np.empty(2 * out_end, np.int64), np.empty(2 * out_end, np.float64)
-    in_to, in_w = np.empty(2 * in_end, np.int64), np.empty(2 * in_end, np.float64)
+    out, out_end = _new_side(n, tail)
+    inn, in_end = _new_side(n, head)
     for i in range(m):
         if tail[i] != head[i]:
-            out_to, out_w, out_end = _add_arc(
-                out_off, out_len, out_cap, out_to, out_w, out_end, tail[i], head[i], weight[i]
-            )
-            in_to, in_w, in_end = _add_arc(in_off, in_len, in_cap, in_to, in_w, in_end, head[i], tail[i], weight[i])
-    dist = np.full(n, np.inf)
-    touched = np.empty(n, np.int64)
+            out, out_end = _add_arc(out, out_end, tail[i], head[i], weight[i])
+            inn, in_end = _add_arc(inn, in_end, head[i], tail[i], weight[i])
     keys, nodes, pos = np.empty(n), np.empty(n, np.int64), np.full(n, -1, np.int64)
     work = np.zeros(1, np.int64)
-    scratch = (dist, touched, keys, nodes, pos, work)
+    scratch = (np.full(n, np.inf), np.empty(n, np.int64), keys, nodes, pos, work)
     deleted = np.zeros(n, np.int64)
     # The contraction order: a heap of priorities (lazily updated).
     p_keys, p_nodes, p_pos = np.empty(n), np.empty(n, np.int64), np.full(n, -1, np.int64)
     size = 0
     for v in range(n):
-        prio = _node_priority(
-            v, core_degree, deleted, out_off, out_len, out_to, out_w, in_off, in_len, in_to, in_w, max_settled, scratch
-        )
+        prio = _node_priority(v, core_degree, deleted, out, inn, max_settled, scratch)
         size = _heap_set(p_keys, p_nodes, p_pos, size, v, prio)
     rank = np.empty(n, np.int64)
     core = np.zeros(n, np.bool_)
@@ -357,25 +390,20 @@ def _contract(
     neighbours = np.empty(2 * n, np.int64)
     while size > 0:
         v, _, size = _heap_pop(p_keys, p_nodes, p_pos, size)
+        out_off, out_len, out_to, out_w = out[0], out[1], out[3], out[4]
+        in_off, in_len, in_to, in_w = inn[0], inn[1], inn[3], inn[4]
         if in_len[v] + out_len[v] > core_degree:
             size = _heap_set(p_keys, p_nodes, p_pos, size, v, 0.0)
             break
         if 0 <= work_limit < work[0]:
             return rank[:0], core[:0], up_from[:0], up_to[:0], up_w[:0], dn_from[:0], dn_to[:0], dn_w[:0], -1
-        sc_u, sc_w, sc_c = _shortcuts(
-            v, out_off, out_len, out_to, out_w, in_off, in_len, in_to, in_w, max_settled, scratch
-        )
+        sc_u, sc_w, sc_c = _shortcuts(v, out, inn, max_settled, scratch)
         prio = _priority(len(sc_u), in_len[v] + out_len[v], deleted[v])
         if size > 0 and prio > p_keys[0]:
             size = _heap_set(p_keys, p_nodes, p_pos, size, v, prio)
             continue
         rank[v] = r
         r += 1
-        for i in range(len(sc_u)):
-            out_to, out_w, out_end = _add_arc(
-                out_off, out_len, out_cap, out_to, out_w, out_end, sc_u[i], sc_w[i], sc_c[i]
-            )
-            in_to, in_w, in_end = _add_arc(in_off, in_len, in_cap, in_to, in_w, in_end, sc_w[i], sc_u[i], sc_c[i])
         need = max(n_up + out_len[v], n_dn + in_len[v])
         if need > len(up_from):
             up_from, up_to, up_w = _grown(up_from, n_up), _grown(up_to, n_up), _grown_f(up_w, n_up)
@@ -385,38 +413,28 @@ def _contract(
             x = out_to[i]
             up_from[n_up], up_to[n_up], up_w[n_up] = v, x, out_w[i]
             n_up += 1
-            _remove_arc(in_off, in_len, in_to, in_w, x, v)
+            _remove_arc(inn, x, v)
             neighbours[k] = x
             k += 1
         for i in range(in_off[v], in_off[v] + in_len[v]):
             x = in_to[i]
             dn_from[n_dn], dn_to[n_dn], dn_w[n_dn] = v, x, in_w[i]
             n_dn += 1
-            _remove_arc(out_off, out_len, out_to, out_w, x, v)
+            _remove_arc(out, x, v)
             neighbours[k] = x
             k += 1
         out_len[v], in_len[v] = 0, 0
+        for i in range(len(sc_u)):
+            out, out_end = _add_arc(out, out_end, sc_u[i], sc_w[i], sc_c[i])
+            inn, in_end = _add_arc(inn, in_end, sc_w[i], sc_u[i], sc_c[i])
         seen = np.unique(neighbours[:k])
         for x in seen:
             deleted[x] += 1
         for x in seen:
-            prio = _node_priority(
-                x,
-                core_degree,
-                deleted,
-                out_off,
-                out_len,
-                out_to,
-                out_w,
-                in_off,
-                in_len,
-                in_to,
-                in_w,
-                max_settled,
-                scratch,
-            )
+            prio = _node_priority(x, core_degree, deleted, out, inn, max_settled, scratch)
             size = _heap_set(p_keys, p_nodes, p_pos, size, x, prio)
     # What is left is the core: ranked above everything contracted, its arcs all kept (as up arcs).
+    out_off, out_len, out_to, out_w = out[0], out[1], out[3], out[4]
     while size > 0:
         v, _, size = _heap_pop(p_keys, p_nodes, p_pos, size)
         rank[v] = r
@@ -428,37 +446,6 @@ def _contract(
             up_from[n_up], up_to[n_up], up_w[n_up] = v, out_to[i], out_w[i]
             n_up += 1
     return rank, core, up_from[:n_up], up_to[:n_up], up_w[:n_up], dn_from[:n_dn], dn_to[:n_dn], dn_w[:n_dn], work[0]
-
-
-@numba.njit(cache=True)
-def _node_priority(
-    v: int,
-    core_degree: int,
-    deleted: IntArray,
-    out_off: IntArray,
-    out_len: IntArray,
-    out_to: IntArray,
-    out_w: FloatArray,
-    in_off: IntArray,
-    in_len: IntArray,
-    in_to: IntArray,
-    in_w: FloatArray,
-    max_settled: int,
-    scratch: tuple[FloatArray, IntArray, FloatArray, IntArray, IntArray, IntArray],
-) -> float:
-    """``v``'s place in the contraction order now (the core's, past ``core_degree`` arcs)."""
-    degree = in_len[v] + out_len[v]
-    if degree > core_degree:
-        return _CORE_PRIORITY
-    simulated = min(max_settled, SIMULATED_SETTLED)
-    sc, _, _ = _shortcuts(v, out_off, out_len, out_to, out_w, in_off, in_len, in_to, in_w, simulated, scratch)
-    return _priority(len(sc), degree, deleted[v])
-
-
-@numba.njit(cache=True)
-def _priority(shortcuts: int, degree: int, deleted: int) -> float:
-    """Edge difference plus deleted neighbours: contract first what adds least and spreads the order."""
-    return float(2 * (shortcuts - degree) + deleted)
 
 
 @numba.njit(cache=True)
@@ -556,18 +543,19 @@ def _search_scratch(n: int) -> tuple[FloatArray, IntArray, FloatArray, IntArray,
 def _upward(
     start_node: IntArray,
     start_w: FloatArray,
-    go_off: IntArray,
-    go_to: IntArray,
-    go_w: FloatArray,
-    stall_off: IntArray,
-    stall_to: IntArray,
-    stall_w: FloatArray,
+    go: Arcs,
+    stall: Arcs,
     scratch: tuple[FloatArray, IntArray, FloatArray, IntArray, IntArray, IntArray, FloatArray],
     core: NDArray[np.bool_],
     expand_core: bool,
 ) -> int:
     """One upward search with stall-on-demand; returns how many nodes it settled unstalled (in ``scratch``'s
-    last two arrays, with their distances). Core nodes are settled but not left unless ``expand_core``."""
+    last two arrays, with their distances). Core nodes are settled but not left unless ``expand_core``.
+
+    ``go``: the arcs it follows; ``stall``: the arcs the other way, which stall a node reached more cheaply
+    from above than by the search."""
+    go_off, go_to, go_w = go
+    stall_off, stall_to, stall_w = stall
     dist, touched, keys, nodes, pos, space_node, space_dist = scratch
     n_touched, size = 0, 0
     for k in range(len(start_node)):
@@ -609,12 +597,8 @@ def _upward(
 @numba.njit(cache=True)
 def _backward_all(
     n: int,
-    up_off: IntArray,
-    up_to: IntArray,
-    up_w: FloatArray,
-    dn_off: IntArray,
-    dn_to: IntArray,
-    dn_w: FloatArray,
+    up: Arcs,
+    down: Arcs,
     t_ptr: IntArray,
     t_node: IntArray,
     t_w: FloatArray,
@@ -628,7 +612,7 @@ def _backward_all(
     used = 0
     for q in range(len(t_ptr) - 1):
         s, t = t_ptr[q], t_ptr[q + 1]
-        n_space = _upward(t_node[s:t], t_w[s:t], dn_off, dn_to, dn_w, up_off, up_to, up_w, scratch, core, False)
+        n_space = _upward(t_node[s:t], t_w[s:t], down, up, scratch, core, False)
         if used + n_space > cap:
             cap = max(2 * cap, used + n_space)
             e_node2, e_tgt2, e_dist2 = np.empty(cap, np.int64), np.empty(cap, np.int32), np.empty(cap)
@@ -655,12 +639,8 @@ def _backward_all(
 @numba.njit(cache=True, parallel=True)
 def _forward_all(
     n: int,
-    up_off: IntArray,
-    up_to: IntArray,
-    up_w: FloatArray,
-    dn_off: IntArray,
-    dn_to: IntArray,
-    dn_w: FloatArray,
+    up: Arcs,
+    down: Arcs,
     s_ptr: IntArray,
     s_node: IntArray,
     s_w: FloatArray,
@@ -677,7 +657,7 @@ def _forward_all(
         space_node, space_dist = scratch[5], scratch[6]
         for p in range(part * n_src // parts, (part + 1) * n_src // parts):
             s, t = s_ptr[p], s_ptr[p + 1]
-            n_space = _upward(s_node[s:t], s_w[s:t], up_off, up_to, up_w, dn_off, dn_to, dn_w, scratch, core, True)
+            n_space = _upward(s_node[s:t], s_w[s:t], up, down, scratch, core, True)
             row = out[p]
             for k in range(n_space):
                 v, d = space_node[k], space_dist[k]
@@ -716,9 +696,7 @@ def target_buckets(h: Hierarchy, ptr: IntArray, node: IntArray, w: FloatArray) -
         Memory: one int32 and one float64 per node settled per target.
     """
     ptr, node, w = _labels(ptr, node, w, h.n_nodes)
-    off, tgt, dist = _backward_all(
-        h.n_nodes, h.up_off, h.up_to, h.up_w, h.down_off, h.down_to, h.down_w, ptr, node, w, h.core
-    )
+    off, tgt, dist = _backward_all(h.n_nodes, h.up, h.down, ptr, node, w, h.core)
     return Buckets(len(ptr) - 1, off, tgt, dist)
 
 
@@ -740,12 +718,8 @@ def scan_sources(h: Hierarchy, buckets: Buckets, ptr: IntArray, node: IntArray, 
 def _scan_here(h: Hierarchy, buckets: Buckets, ptr: IntArray, node: IntArray, w: FloatArray, out: FloatArray) -> None:
     _forward_all(
         h.n_nodes,
-        h.up_off,
-        h.up_to,
-        h.up_w,
-        h.down_off,
-        h.down_to,
-        h.down_w,
+        h.up,
+        h.down,
         ptr,
         node,
         w,
@@ -756,3 +730,67 @@ def _scan_here(h: Hierarchy, buckets: Buckets, ptr: IntArray, node: IntArray, w:
         max(1, min(numba.get_num_threads(), len(ptr) - 1)),
         h.core,
     )
+
+
+# --- on disk: a hierarchy takes seconds to minutes to build and a few megabytes to keep ---
+
+_ARRAYS = ("rank", "core", "up_off", "up_to", "up_w", "down_off", "down_to", "down_w")
+
+
+def save_hierarchy(h: Hierarchy, path: Path) -> bool:
+    """Write ``h`` to ``path`` (``.npz``) atomically: a temporary file in the same folder, then renamed.
+
+    Returns ``False`` (and logs why) when the folder cannot be written: a
+    hierarchy not kept is built again next time, never an error.
+    """
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, n_nodes=np.int64(h.n_nodes), work=np.int64(h.work), **{k: getattr(h, k) for k in _ARRAYS})
+        os.replace(tmp, path)
+        return True
+    except OSError as exc:
+        log.warning("could not keep the contraction hierarchy in %s: %s", path, exc)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return False
+
+
+def load_hierarchy(path: Path) -> Hierarchy | None:
+    """The hierarchy :func:`save_hierarchy` wrote to ``path``, or ``None`` if absent, unreadable or inconsistent.
+
+    Every index is checked before compiled code may follow it, so a
+    truncated or tampered file is rebuilt, never a crash.
+    """
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            n = int(data["n_nodes"])
+            arrays = {k: np.ascontiguousarray(data[k]) for k in _ARRAYS}
+            work = int(data["work"])
+        h = Hierarchy(n, **arrays, work=work)  # type: ignore[arg-type]
+        if not _consistent(h):
+            raise ValueError("inconsistent arrays")
+        return h
+    except Exception as exc:  # any unreadable file: rebuild it
+        log.warning("ignoring unreadable contraction hierarchy %s: %s", path, exc)
+        return None
+
+
+def _consistent(h: Hierarchy) -> bool:
+    """Shapes, dtypes and every index of ``h`` in range (what the compiled searches rely on)."""
+    n = h.n_nodes
+    if h.rank.dtype != np.int64 or h.rank.shape != (n,) or h.core.dtype != np.bool_ or h.core.shape != (n,):
+        return False
+    for off, to, w in (h.up, h.down):
+        if off.dtype != np.int64 or to.dtype != np.int64 or w.dtype != np.float64 or off.shape != (n + 1,):
+            return False
+        if off[0] != 0 or off[-1] != len(to) or len(w) != len(to) or np.any(np.diff(off) < 0):
+            return False
+        if len(to) and (to.min() < 0 or to.max() >= n or not np.all(w >= 0) or not np.all(np.isfinite(w))):
+            return False
+    return True

@@ -26,17 +26,19 @@ yard, a disposal site) may be entered along any and left along any.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from .ch import Hierarchy, contract_graph, scan_sources, target_buckets
+from . import ch
+from .ch import Hierarchy, contract_graph, load_hierarchy, save_hierarchy, scan_sources, target_buckets
 from .geojson import cut_line, line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
 from .network import FloatArray, IntArray, RoadNetwork
@@ -96,6 +98,18 @@ class TurnRules:
                 raise ValueError(f"{name} must not be negative")
 
 
+class HierarchyStore:
+    """What a turn graph keeps of its contraction hierarchy: the hierarchy once built or loaded, or the
+    largest work limit a build gave up at (``-1``: none tried). The one mutable part of a :class:`TurnGraph`.
+    """
+
+    __slots__ = ("gave_up_at", "hierarchy")
+
+    def __init__(self) -> None:
+        self.hierarchy: Hierarchy | None = None
+        self.gave_up_at = -1
+
+
 @dataclass(frozen=True)
 class TurnGraph:
     """The allowed transitions between edges for one vehicle profile, with their cost and class."""
@@ -112,15 +126,20 @@ class TurnGraph:
     #: Transitions removed by turn restrictions and by the U-turn rule.
     banned: int
     u_turns_forbidden: int
+    #: The contraction hierarchy once built or loaded (see :attr:`hierarchy`).
+    store: HierarchyStore = field(default_factory=HierarchyStore, compare=False, repr=False)
 
-    @cached_property
+    @property
     def hierarchy(self) -> Hierarchy:
         """The contraction hierarchy of the states and transitions (:mod:`geo.ch`), built on first use.
 
         It depends on the network, the profile and the turn rules only, not
-        on any stops, so every matrix job on this graph shares it.
+        on any stops, so every matrix job on this graph shares it. It is kept
+        in :attr:`store`, and on disk beside the network file when the
+        network was loaded from one (:func:`hierarchy_file`), so the next
+        turn graph of that city, profile and rules loads it instead.
         """
-        hierarchy = _contract_states(self, None)
+        hierarchy = _hierarchy_within(self, None)
         assert hierarchy is not None  # no work limit: never given up
         return hierarchy
 
@@ -339,24 +358,47 @@ def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
     return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
 
 
-def _contract_states(tg: TurnGraph, work_limit: int | None) -> Hierarchy | None:
-    """The hierarchy of ``tg``'s states, or ``None`` if it would take more than ``work_limit``."""
-    tail, head, weight = _transition_arcs(tg)
-    return contract_graph(len(tg.state_edge), tail, head, weight, work_limit=work_limit)
+#: Bump when :mod:`geo.ch` builds or stores hierarchies differently: every hierarchy on disk is rebuilt.
+HIERARCHY_CACHE_VERSION = "2"
 
 
-def _hierarchy_within(tg: TurnGraph, work_limit: int) -> Hierarchy | None:
-    """``tg``'s hierarchy if built or buildable within ``work_limit`` (kept on ``tg``, as is a limit too small)."""
-    kept = vars(tg)  # what functools.cached_property writes to, on this frozen dataclass too
-    if "hierarchy" in kept:
-        return tg.hierarchy
-    if work_limit <= kept.get("_hierarchy_gave_up_at", -1):
+def hierarchy_file(tg: TurnGraph) -> Path | None:
+    """Where ``tg``'s hierarchy is kept on disk: beside the network's file, named by a digest of everything it
+    is built from (the states' arcs and weights, hence the network, the vehicle profile and the turn rules, and
+    the contraction's settings and :data:`HIERARCHY_CACHE_VERSION`); ``None`` if the network has no file.
+    """
+    source = Path(tg.rg.net.source) if tg.rg.net.source else None
+    if source is None or not source.is_file():
         return None
-    hierarchy = _contract_states(tg, work_limit)
+    tail, head, weight = _transition_arcs(tg)
+    settings = (HIERARCHY_CACHE_VERSION, len(tg.state_edge), ch.CORE_DEGREE, ch.WITNESS_SETTLED, ch.SIMULATED_SETTLED)
+    digest = hashlib.sha256(repr(settings).encode())
+    for a in (tail, head, weight):
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return source.with_name(f"{source.name}.{digest.hexdigest()[:16]}.binroute-ch.npz")
+
+
+def _hierarchy_within(tg: TurnGraph, work_limit: int | None) -> Hierarchy | None:
+    """``tg``'s hierarchy if kept, on disk, or buildable within ``work_limit`` (``None``: any); kept in
+    ``tg.store`` (as is a limit too small) and written to disk when built."""
+    store = tg.store
+    if store.hierarchy is not None:
+        return store.hierarchy
+    path = hierarchy_file(tg)
+    hierarchy = load_hierarchy(path) if path is not None else None
+    if hierarchy is not None and hierarchy.n_nodes == len(tg.state_edge):
+        store.hierarchy = hierarchy
+        return hierarchy
+    if work_limit is not None and work_limit <= store.gave_up_at:
+        return None
+    tail, head, weight = _transition_arcs(tg)
+    hierarchy = contract_graph(len(tg.state_edge), tail, head, weight, work_limit=work_limit)
     if hierarchy is None:
-        kept["_hierarchy_gave_up_at"] = work_limit
-    else:
-        kept["hierarchy"] = hierarchy
+        store.gave_up_at = max(store.gave_up_at, work_limit if work_limit is not None else 0)
+        return None
+    store.hierarchy = hierarchy
+    if path is not None:
+        save_hierarchy(hierarchy, path)
     return hierarchy
 
 
@@ -479,17 +521,19 @@ def turn_matrix_rows(
 
     ``method``: ``"dijkstra"`` runs one Dijkstra per place on the state
     graph; ``"ch"`` queries the graph's contraction hierarchy
-    (:attr:`TurnGraph.hierarchy`, built on first use and kept) with
-    buckets, many-to-many; ``"auto"`` takes the hierarchy for big jobs
-    (:data:`CH_CELLS`) or when it is already built. Both give the very
-    same numbers.
+    (:attr:`TurnGraph.hierarchy`, built on first use and kept, in memory
+    and on disk) with buckets, many-to-many; ``"auto"`` takes the
+    hierarchy when it is already in memory, and for big jobs
+    (:data:`CH_MIN_CELLS`) when it is on disk or its build stays within
+    :data:`CH_WORK_PER_CELL`. Both give the very same numbers.
     """
     if method not in TURN_MATRIX_METHODS:
         raise ValueError(f"method must be one of {TURN_MATRIX_METHODS}, not {method!r}")
     if method == "auto":
         cells = places.n_places * len(tg.state_edge)
-        worth = cells >= CH_MIN_CELLS and _hierarchy_within(tg, int(CH_WORK_PER_CELL * cells)) is not None
-        method = "ch" if "hierarchy" in vars(tg) or worth else "dijkstra"
+        kept = tg.store.hierarchy is not None
+        worth = kept or (cells >= CH_MIN_CELLS and _hierarchy_within(tg, int(CH_WORK_PER_CELL * cells)) is not None)
+        method = "ch" if worth else "dijkstra"
     if method == "ch":
         yield from _hierarchy_rows(tg, places, block)
         return

@@ -155,10 +155,10 @@ def test_auto_builds_the_hierarchy_only_within_its_work_limit(tmp_path, monkeypa
     monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e-6)
     tg = turn_graph(routing_graph(net, VehicleProfile()))
     small = _matrices(tg, places, "auto", 5)
-    assert "hierarchy" not in vars(tg) and vars(tg)["_hierarchy_gave_up_at"] == 0
+    assert tg.store.hierarchy is None and tg.store.gave_up_at == 0
     monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e6)
     big = _matrices(tg, places, "auto", 5)
-    assert "hierarchy" in vars(tg) and tg.hierarchy.work > 0
+    assert tg.store.hierarchy is not None and tg.hierarchy.work > 0
     np.testing.assert_array_equal(small[0], big[0])
     np.testing.assert_array_equal(small[1], big[1])
     assert contract_graph(3, np.array([0, 1]), np.array([1, 2]), np.array([1.0, 1.0]), work_limit=0) is None
