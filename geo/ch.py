@@ -747,6 +747,7 @@ def save_hierarchy(h: Hierarchy, path: Path) -> bool:
     try:
         fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         tmp = Path(name)
+        os.fchmod(fd, 0o644)  # a cache others may read, as the network cache beside it (mkstemp makes it 0600)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, n_nodes=np.int64(h.n_nodes), work=np.int64(h.work), **{k: getattr(h, k) for k in _ARRAYS})
         os.replace(tmp, path)

@@ -46,7 +46,8 @@ def _no_build(monkeypatch):
 
 
 def test_second_turn_graph_loads_the_hierarchy_from_disk(grid, monkeypatch):
-    """Built once and written atomically (no temporary file left); a fresh turn graph loads it and answers the same."""
+    """Built once and written atomically (no temporary file left, readable by others); a fresh turn graph loads it
+    and answers the same."""
     rg, places = grid
     tg = turn_graph(rg)
     path = hierarchy_file(tg)
@@ -54,6 +55,7 @@ def test_second_turn_graph_loads_the_hierarchy_from_disk(grid, monkeypatch):
     first = _matrix(tg, places, "ch")
     assert path.is_file()
     assert not list(path.parent.glob("*.tmp"))
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by others, like the network cache beside it
     _no_build(monkeypatch)
     again = turn_graph(rg)
     np.testing.assert_array_equal(_matrix(again, places, "ch"), first)
