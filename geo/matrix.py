@@ -61,7 +61,6 @@ def routing_graph(net: RoadNetwork, profile: VehicleProfile) -> RoutingGraph:
     return RoutingGraph(net, profile, time, csr, keys, edges)
 
 
-
 def drivable_core(rg: RoutingGraph) -> NDArray[np.bool_]:
     """The edges of the largest part of the network this profile can drive in which every node reaches every other.
 
@@ -79,6 +78,7 @@ def drivable_core(rg: RoutingGraph) -> NDArray[np.bool_]:
     sizes = np.bincount(label[rg.net.edge_u[driven]], minlength=label.max() + 1)
     core = label == int(np.argmax(sizes))
     return driven & core[rg.net.edge_u] & core[rg.net.edge_v]
+
 
 @dataclass(frozen=True)
 class _Access:

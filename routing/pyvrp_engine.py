@@ -448,12 +448,12 @@ def search(
     main = budget.share(1 - FEWER_SHARE) if fewer else budget
     cost, feasible, plans, chosen, best = _run(strict, GiveUp(main, GIVE_UP_SHARE), seed)
     data = strict.data
-    if not feasible and (any(c.required for c in data.clients()) or any(g.required for g in data.groups())):
+    optional = not feasible and (any(c.required for c in data.clients()) or any(g.required for g in data.groups()))
+    if optional:
         mapping = to_pyvrp(problem, relax_breaks=relax_breaks, whole_day=whole_day)
         cost, _, plans, chosen, best = _run(mapping, criterion_for(budget), seed)
-        return Found(cost, _with_tips(problem, plans, chosen, whole_day), mapping, best, whole_day, chosen)
     found = Found(cost, _with_tips(problem, plans, chosen, whole_day), mapping, best, whole_day, chosen)
-    if fewer:
+    if fewer and not optional:  # a day no plan serves whole has spent the budget on the optional formulation
         found = _one_lorry_fewer(problem, found, budget, seed=seed, relax_breaks=relax_breaks)
     return found
 

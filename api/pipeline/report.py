@@ -59,7 +59,6 @@ def plan_geojson(
     reasons = _solver_reasons(solution)
     feats: list[dict[str, Any]] = []
 
-
     for route in solution.routes:
         if not route.used:
             continue
