@@ -69,7 +69,7 @@ _CORE_PRIORITY = 1e18
 
 #: Held while compiled code runs on several threads: numba's default thread pool (workqueue) aborts the
 #: process if two threads of ours (two plans in one server) enter it at once.
-_PARALLEL = threading.Lock()
+PARALLEL_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -711,7 +711,7 @@ def scan_sources(h: Hierarchy, buckets: Buckets, ptr: IntArray, node: IntArray, 
     ptr, node, w = _labels(ptr, node, w, h.n_nodes)
     if out.shape != (len(ptr) - 1, buckets.n_targets) or out.dtype != np.float64 or not out.flags.c_contiguous:
         raise ValueError("scan_sources: out must be a C-contiguous float64 array of sources × targets")
-    with _PARALLEL:  # numba's default thread pool must not be entered by two threads at once
+    with PARALLEL_LOCK:  # numba's default thread pool must not be entered by two threads at once
         _scan_here(h, buckets, ptr, node, w, out)
 
 

@@ -143,3 +143,29 @@ def test_a_network_without_a_file_keeps_the_hierarchy_in_memory_only(grid):
     assert hierarchy_file(tg) is None
     _ = tg.hierarchy
     assert tg.store.hierarchy is not None
+
+
+def test_a_build_given_up_is_remembered_on_disk_until_a_bigger_job_may_try_again(grid, monkeypatch):
+    rg, _ = grid
+    path = hierarchy_file(turn_graph(rg))
+    assert path is not None
+    assert turns._hierarchy_within(turn_graph(rg), 1) is None  # far too little work allowed: gives up
+    marker = path.with_name(path.name + ".gave-up")
+    assert marker.read_text().strip() == "1" and not path.exists()
+    tries = []
+    real = turns.contract_graph
+    monkeypatch.setattr(turns, "contract_graph", lambda *a, **k: tries.append(k["work_limit"]) or real(*a, **k))
+    fresh = turn_graph(rg)  # another process, a day later: reads the note and does not try again
+    assert turns._hierarchy_within(fresh, 1) is None and tries == []
+    assert fresh.store.gave_up_at == 1
+    assert turns._hierarchy_within(turn_graph(rg), 2) is None and tries == [2]  # a bigger job tries again
+    assert marker.read_text().strip() == "2"
+    assert turns._hierarchy_within(turn_graph(rg), None) is not None and tries == [2, None]  # no limit: builds
+    assert path.exists()
+
+
+def test_a_garbled_gave_up_note_is_ignored(grid):
+    rg, _ = grid
+    path = hierarchy_file(turn_graph(rg))
+    path.with_name(path.name + ".gave-up").write_text("not a number")
+    assert turns._hierarchy_within(turn_graph(rg), 10**9) is not None
