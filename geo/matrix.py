@@ -259,20 +259,31 @@ _BUCKET_CELLS = 2_000_000
 _HELPER_CODE = "import sys, geo.matrix as m; m._helper_main(sys.argv[1], sys.argv[2])"
 
 
-def packed_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
+#: Search kernels of :func:`packed_dijkstra`.
+KERNELS = ("auto", "buckets", "heap")
+
+
+def packed_dijkstra(
+    graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64], *, kernel: str = "auto"
+) -> FloatArray:
     """Rows of shortest packed weights from ``sources``, read at ``columns``; two cores on big jobs.
 
     Big jobs search with a bucket queue (:mod:`geo.dial`: 2.5-3.5 times
     faster than scipy's heap on street networks, both cores sharing the
     graph); small ones, and graphs with an arc too heavy for the buckets,
     with scipy (:func:`heap_dijkstra`). Both give the very same numbers.
+    ``kernel``: ``"buckets"`` or ``"heap"`` forces one (``"buckets"`` on a
+    graph it cannot search still uses the heap).
     With scipy, the helper process (:func:`_helper_main`) runs its half in the same
     bounded chunks as this process and hands its rows back as a ``.npy``
     file, read straight into the answer's rows (:func:`_read_npy_into`), so
     neither side holds a full sources × graph-nodes array, a pickled copy
     of its answer, or a mapped copy of the helper's half.
     """
-    if len(sources) * graph.shape[0] >= _BUCKET_CELLS and usable(graph, 2.0**LEN_BITS):
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
+    big = kernel == "buckets" or (kernel == "auto" and len(sources) * graph.shape[0] >= _BUCKET_CELLS)
+    if big and usable(graph, 2.0**LEN_BITS):
         return bucket_dijkstra(graph, sources, columns, 2.0**LEN_BITS)
     return heap_dijkstra(graph, sources, columns)
 
@@ -337,13 +348,13 @@ def _dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArr
     return out
 
 
-def _via_stop_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
+def _via_stop_nodes(rg: RoutingGraph, acc: _Access, kernel: str) -> tuple[FloatArray, FloatArray]:
     n, p = rg.net.n_nodes, acc.edge.shape[0]
     stops = n + np.arange(p)
-    return unpack(packed_dijkstra(_stop_graph(rg, acc), stops, stops), overwrite=True)
+    return unpack(packed_dijkstra(_stop_graph(rg, acc), stops, stops, kernel=kernel), overwrite=True)
 
 
-def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatArray]:
+def _via_road_nodes(rg: RoutingGraph, acc: _Access, kernel: str) -> tuple[FloatArray, FloatArray]:
     """Dijkstra from the distinct edge ends, then the best of the four ways out of a and into b."""
     net, p = rg.net, acc.edge.shape[0]
     packed_w = np.rint(rg.edge_time[rg.pair_edge] * 10) * 2.0**LEN_BITS + np.maximum(
@@ -352,7 +363,7 @@ def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatAr
     graph = csr_matrix((packed_w, (rg.pair_keys // net.n_nodes, rg.pair_keys % net.n_nodes)), shape=(net.n_nodes,) * 2)
     src, src_inv = np.unique(acc.out_node, return_inverse=True)
     tgt, tgt_inv = np.unique(acc.in_node, return_inverse=True)
-    node_t, node_d = unpack(packed_dijkstra(graph, src, tgt), overwrite=True)
+    node_t, node_d = unpack(packed_dijkstra(graph, src, tgt, kernel=kernel), overwrite=True)
     src_inv, tgt_inv = src_inv.reshape(p, 2), tgt_inv.reshape(p, 2)
     best_t = np.full((p, p), np.inf)
     best_d = np.full((p, p), np.inf)
@@ -380,7 +391,9 @@ def _via_road_nodes(rg: RoutingGraph, acc: _Access) -> tuple[FloatArray, FloatAr
     return best_t, best_d
 
 
-def travel_matrices(rg: RoutingGraph, snapped: Snapped, *, method: str = "auto") -> tuple[FloatArray, FloatArray]:
+def travel_matrices(
+    rg: RoutingGraph, snapped: Snapped, *, method: str = "auto", kernel: str = "auto"
+) -> tuple[FloatArray, FloatArray]:
     """Directed travel-time (s) and distance (m) matrices between snapped stops.
 
     Entry ``[a, b]`` is the fastest drive from stop ``a`` to stop ``b`` (times to
@@ -392,13 +405,14 @@ def travel_matrices(rg: RoutingGraph, snapped: Snapped, *, method: str = "auto")
     the stops added as nodes; ``"nodes"`` runs one per distinct edge end on
     the plain road graph and combines the ways in and out; ``"auto"`` picks
     the cheaper (many stops on a small graph favour ``"nodes"``).
+    ``kernel``: the searches' queue (see :func:`packed_dijkstra`).
     """
     acc = _access(rg, snapped)
     n, p = rg.net.n_nodes, len(snapped)
     if method == "auto":
         distinct = len(np.unique(acc.out_node))
         method = "nodes" if distinct * n < p * (n + p) else "stops"
-    time, dist = _via_road_nodes(rg, acc) if method == "nodes" else _via_stop_nodes(rg, acc)
+    time, dist = _via_road_nodes(rg, acc, kernel) if method == "nodes" else _via_stop_nodes(rg, acc, kernel)
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
     return time, dist

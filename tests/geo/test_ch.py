@@ -193,3 +193,26 @@ def test_two_threads_may_query_at_once():
         answers = list(pool.map(scan, range(8)))
     for out in answers:
         np.testing.assert_array_equal(out, _reference(n, u, v, w))
+
+
+def test_auto_searches_without_a_hierarchy_whose_core_is_too_big_to_pay(tmp_path, monkeypatch):
+    """A hierarchy kept in memory is still not used when its core costs its searches more than Dijkstra's."""
+    import geo.turns as turns
+    from geo.turns import _transition_arcs, queries_pay
+
+    net = load_network(_grid_xml(tmp_path, size=5), cache=False)
+    tg = turn_graph(routing_graph(net, VehicleProfile()))
+    driven = np.flatnonzero(np.isfinite(tg.rg.edge_time))[:6]
+    places = Places(edge=driven, t=np.full(6, 0.3), place=np.arange(6), n_places=6)
+    tail, head, weight = _transition_arcs(tg)
+    all_core = contract_graph(len(tg.state_edge), tail, head, weight, core_degree=0)
+    assert all_core is not None and all_core.core.mean() > 0.8 and not queries_pay(all_core, tg)
+    assert queries_pay(tg.hierarchy, tg)  # a 5 x 5 grid contracts completely
+    tg.store.hierarchy = all_core
+    used = []
+    real = turns._hierarchy_rows
+    monkeypatch.setattr(turns, "_hierarchy_rows", lambda *a: used.append(1) or real(*a))
+    by_auto = _matrices(tg, places, "auto", 6)
+    assert used == []
+    np.testing.assert_array_equal(by_auto[0], _matrices(tg, places, "ch", 6)[0])  # the core is still exact
+    assert used == [1]

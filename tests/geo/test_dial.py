@@ -89,3 +89,42 @@ def test_packed_dijkstra_buckets_agree_with_the_heap_on_a_big_job() -> None:
     graph = _graph(3_000, 12_000, 7, zero_share=0.1)
     sources, columns = np.arange(0, 3_000, 3), np.arange(0, 3_000, 2)  # 3 million cells: buckets
     assert np.array_equal(packed_dijkstra(graph, sources, columns), heap_dijkstra(graph, sources, columns))
+
+
+def test_both_road_models_give_the_same_matrices_by_buckets_as_by_the_heap(sample_net, monkeypatch):
+    """The sample city: node-based matrices (both methods) and turn-aware ones, forced onto each queue."""
+    from geo import (
+        VehicleProfile,
+        core_edges,
+        kerb_required,
+        matrix,
+        routing_graph,
+        snap_points,
+        stop_places,
+        travel_matrices,
+        turn_graph,
+        turn_matrices,
+    )
+
+    rng = np.random.default_rng(3)
+    lon = rng.uniform(sample_net.lon.min(), sample_net.lon.max(), 40)
+    lat = rng.uniform(sample_net.lat.min(), sample_net.lat.max(), 40)
+    rg = routing_graph(sample_net, VehicleProfile())
+    with pytest.warns():
+        snapped = snap_points(sample_net, lon, lat)
+    for method in ("nodes", "stops"):
+        heap = travel_matrices(rg, snapped, method=method, kernel="heap")
+        buckets = travel_matrices(rg, snapped, method=method, kernel="buckets")
+        assert np.array_equal(heap[0], buckets[0]) and np.array_equal(heap[1], buckets[1])
+    tg = turn_graph(rg)
+    with pytest.warns():
+        kerb_snapped = snap_points(sample_net, lon, lat, allowed=core_edges(tg))
+    places = stop_places(
+        kerb_snapped, directed=np.ones(40, bool), kerb=kerb_required(sample_net, kerb_snapped, ["auto"] * 40)
+    )
+    heap = turn_matrices(tg, places.places, method="dijkstra")  # a small job: the heap
+    monkeypatch.setattr(matrix, "_BUCKET_CELLS", 0)
+    buckets = turn_matrices(tg, places.places, method="dijkstra")
+    assert np.array_equal(heap[0], buckets[0]) and np.array_equal(heap[1], buckets[1])
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        travel_matrices(rg, snapped, kernel="fibonacci")
