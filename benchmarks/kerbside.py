@@ -2,6 +2,7 @@
 
     python -m benchmarks.kerbside [--bins 300] [--time-limit 60] [--city 224] [--skip-city]
                                   [--placement streets|nodes] [--seeds 0 2 4]
+                                  [--models nodes turns turns-free]
 
 For the bundled sample, the real Milan extract in ``../shared/osm`` (when
 present; © OpenStreetMap contributors, ODbL) and a generated city, the same
@@ -123,9 +124,19 @@ def _scenario(folder: Path, network: Path, n_bins: int, *, placement: str = "str
     return folder
 
 
+#: The plans compared: per name, ``planning.turns`` of the fleet. ``turns-free``: the turn-aware model's
+#: legality (restrictions, U-turns only at dead ends and turning places, kerb sides) without the time it
+#: prices turns at (``turn_s``, ``cross_traffic_s``): how much of its extra km those times buy.
+MODELS: dict[str, dict[str, object]] = {
+    "nodes": {"model": "nodes"},
+    "turns": {"model": "turns"},
+    "turns-free": {"model": "turns", "turn_s": 0, "cross_traffic_s": 0},
+}
+
+
 def _with_model(folder: Path, model: str) -> None:
     fleet = json.loads((folder / "fleet.json").read_text())
-    fleet.setdefault("planning", {}).setdefault("turns", {})["model"] = model
+    fleet.setdefault("planning", {})["turns"] = dict(MODELS[model])
     (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
 
 
@@ -159,7 +170,8 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         row = bins.loc[bin_id]
         wrong += arrival_side(arrival, float(row["lon"]), float(row["lat"])) != side
     # A node-based plan may reverse anywhere: the bound is the turn-aware model's.
-    bound, pockets = _unavoidable(scn, result.geojson["features"]) if model == "turns" else ("", "")
+    turn_aware = MODELS[model]["model"] == "turns"
+    bound, pockets = _unavoidable(scn, result.geojson["features"]) if turn_aware else ("", "")
     totals = result.plan["totals"]
     stops = max(int(totals["bins"]), 1)
     return {
@@ -286,27 +298,30 @@ def _arrivals(features: list[dict[str, Any]]) -> list[tuple[NDArray[np.float64],
 def km_over_nodes(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """Per network, the mean km of each model over the seeds, and how much more the turn-aware plans drive.
 
-    The means are over the same seeds for both models, so a seed that
-    happens to find a short (or long) plan counts on both sides.
+    The means are over the same seeds for every model, so a seed that
+    happens to find a short (or long) plan counts on each side. A
+    ``turns-free`` model, when run, adds its mean and overhead too.
     """
     out = []
     for network in dict.fromkeys(str(r["network"]) for r in rows):
         km = {
             model: [float(str(r["km"])) for r in rows if r["network"] == network and r["model"] == model]
-            for model in ("nodes", "turns")
+            for model in MODELS
         }
         if not km["nodes"] or len(km["nodes"]) != len(km["turns"]):
             continue
         nodes, turns = float(np.mean(km["nodes"])), float(np.mean(km["turns"]))
-        out.append(
-            {
-                "network": network,
-                "seeds": len(km["nodes"]),
-                "nodes_km": round(nodes, 2),
-                "turns_km": round(turns, 2),
-                "km_over_nodes_pct": round(100 * (turns / nodes - 1), 1),
-            }
-        )
+        row: dict[str, object] = {
+            "network": network,
+            "seeds": len(km["nodes"]),
+            "nodes_km": round(nodes, 2),
+            "turns_km": round(turns, 2),
+            "km_over_nodes_pct": round(100 * (turns / nodes - 1), 1),
+        }
+        if len(km["turns-free"]) == len(km["nodes"]):
+            free = float(np.mean(km["turns-free"]))
+            row |= {"free_km": round(free, 2), "free_over_nodes_pct": round(100 * (free / nodes - 1), 1)}
+        out.append(row)
     return out
 
 
@@ -329,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[0],
         help="search seeds to plan each day with (km vary by seed); a plan with seed s also searches "
         "with s + 1 on the second core, so use even seeds (0 2 4) for independent runs",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(MODELS),
+        default=["nodes", "turns"],
+        help="plans to compare (turns-free: turn-aware legality without the time turns are priced at)",
     )
     args = parser.parse_args(argv)
     rows: list[dict[str, object]] = []
@@ -354,10 +376,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         for name, folder, network in cases:
             for seed in args.seeds:
-                for model in ("nodes", "turns"):
+                for model in args.models:
                     rows.append(_audit(name, folder, network, model, args.time_limit, seed))
                     print(rows[-1], flush=True)
-    meta = {"bins": args.bins, "time_limit_s": args.time_limit, "placement": args.placement, "date": DAY}
+    meta = {"bins": args.bins, "time_limit_s": args.time_limit, "placement": args.placement, "date": DAY,
+            "models": args.models}  # fmt: skip
     write_results("kerbside", rows, {**meta, "seeds": args.seeds})
     cols = ["network", "model", "seed", "bins", "required_left", "lorries", "cost", "km", "hours", "illegal_turns",
             "u_turns_per_100", "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked",
@@ -365,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         table(rows, cols)
         + "\n\n"
-        + table(km_over_nodes(rows), ["network", "seeds", "nodes_km", "turns_km", "km_over_nodes_pct"])
+        + table(
+            km_over_nodes(rows),
+            ["network", "seeds", "nodes_km", "turns_km", "km_over_nodes_pct"]
+            + (["free_km", "free_over_nodes_pct"] if "turns-free" in args.models else []),
+        )
     )
     (RESULTS / "kerbside.md").write_text(text + "\n")
     print(text)

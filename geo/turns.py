@@ -541,6 +541,10 @@ CH_MIN_CELLS = 5_000_000
 #: disk, and every later job of the city reads it and answers in a fraction of a second. Where a build
 #: gives up (a street grid), that is noted beside the network too, so the waste is once per city.
 CH_WORK_PER_CELL = 0.5
+#: Whatever the job's size, a build stops at this much work per state. A real city's states cost a few
+#: hundred units each (Milan: 527); a street grid's about 3,000 (224 × 224), and what it builds has a
+#: core too big for its searches to pay (:func:`queries_pay`), so going on would only waste the time.
+CH_WORK_PER_STATE = 1000
 
 
 #: What a forward search of the hierarchy pays per node and arc of its core (Dijkstra with a heap,
@@ -575,8 +579,8 @@ def turn_matrix_rows(
     and on disk) with buckets, many-to-many; ``"auto"`` takes the
     hierarchy when it is already in memory, and for big jobs
     (:data:`CH_MIN_CELLS`) when it is on disk or its build stays within
-    :data:`CH_WORK_PER_CELL`, unless its core is too big for its searches
-    to pay (:func:`queries_pay`). Both give the very same numbers.
+    :data:`CH_WORK_PER_CELL` and :data:`CH_WORK_PER_STATE`, unless its
+    core is too big for its searches to pay (:func:`queries_pay`). Both give the very same numbers.
     """
     if method not in TURN_MATRIX_METHODS:
         raise ValueError(f"method must be one of {TURN_MATRIX_METHODS}, not {method!r}")
@@ -584,7 +588,8 @@ def turn_matrix_rows(
         cells = places.n_places * len(tg.state_edge)
         hierarchy = tg.store.hierarchy
         if hierarchy is None and cells >= CH_MIN_CELLS:
-            hierarchy = _hierarchy_within(tg, int(CH_WORK_PER_CELL * cells))
+            budget = min(CH_WORK_PER_CELL * cells, CH_WORK_PER_STATE * len(tg.state_edge))
+            hierarchy = _hierarchy_within(tg, int(budget))
         method = "ch" if hierarchy is not None and queries_pay(hierarchy, tg) else "dijkstra"
     if method == "ch":
         yield from _hierarchy_rows(tg, places, block)

@@ -157,6 +157,10 @@ def test_auto_builds_the_hierarchy_only_within_its_work_limit(tmp_path, monkeypa
     small = _matrices(tg, places, "auto", 5)
     assert tg.store.hierarchy is None and tg.store.gave_up_at == 0
     monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e6)
+    monkeypatch.setattr(turns, "CH_WORK_PER_STATE", 1e-6)  # the cap per state binds whatever the job's size
+    _matrices(tg, places, "auto", 5)
+    assert tg.store.hierarchy is None
+    monkeypatch.setattr(turns, "CH_WORK_PER_STATE", 1e6)
     big = _matrices(tg, places, "auto", 5)
     assert tg.store.hierarchy is not None and tg.hierarchy.work > 0
     np.testing.assert_array_equal(small[0], big[0])
