@@ -7,7 +7,9 @@ two depots, two disposal sites and a fleet of one lorry per
 :data:`BINS_PER_LORRY` bins, as a scenario directory, and runs
 :func:`api.pipeline.plan.plan_scenario` on it in a child process. Records
 the pipeline's stage times, the peak resident memory of all processes
-together (the child and its helpers, sampled from ``/proc``), the plan's
+together (the child and its helpers, sampled from ``/proc``: RSS summed,
+when it peaked, and the peak of PSS summed, which counts a page the
+processes share once), the plan's
 cost, km, required bins left and the territory overlap of its rounds
 (:func:`geo.territory.territory_overlap`), and where the km go: per leg
 type (depot, collection, tip legs) with what the depot and tip legs would
@@ -148,8 +150,13 @@ def _planned(out: Path) -> Path:
     return out.with_suffix(".planned")
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants, in MiB."""
+def _tree_memory_mb(root: int) -> tuple[float, float]:
+    """Resident memory of ``root`` and all its descendants, in MiB: RSS summed, and PSS summed.
+
+    RSS counts a page shared by several processes (the solver's shared
+    matrices, mapped by each helper) once per process; PSS divides it among
+    them, so its sum is the memory the processes really hold together.
+    """
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -162,12 +169,23 @@ def _tree_rss_mb(root: int) -> float:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         children.setdefault(int(fields["PPid"]), []).append(int(entry))
         rss[int(entry)] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, todo = 0, [root]
+    total, pss, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        pss += _pss_kb(pid)
         todo.extend(children.get(pid, []))
-    return total / 1024
+    return total / 1024, pss / 1024
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def run_size(network: Path, n_bins: int, time_limit: float) -> dict[str, object]:
@@ -180,18 +198,28 @@ def run_size(network: Path, n_bins: int, time_limit: float) -> dict[str, object]
         child = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.big_day", "--child", str(folder), str(time_limit), str(out)], cwd=ROOT
         )
-        peak, wall = 0.0, None
+        peak, peak_pss, peak_at, wall = 0.0, 0.0, 0.0, None
         while child.poll() is None:
             if wall is None and _planned(out).exists():
                 wall = time.perf_counter() - began  # the plan is done; the rest is the benchmark's own bound
             if wall is None:
-                peak = max(peak, _tree_rss_mb(child.pid))
+                rss, pss = _tree_memory_mb(child.pid)
+                if rss > peak:
+                    peak, peak_at = rss, time.perf_counter() - began
+                peak_pss = max(peak_pss, pss)
             time.sleep(0.5)
         if child.returncode != 0:
             return {"bins": n_bins, "error": f"child exited with {child.returncode}"}
         record = json.loads(out.read_text())
     wall = time.perf_counter() - began if wall is None else wall
-    return {"bins": n_bins, "wall_s": round(wall, 1), "peak_rss_mb": round(peak), **record}
+    return {
+        "bins": n_bins,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(peak),
+        "peak_pss_mb": round(peak_pss),
+        "peak_at_s": round(peak_at, 1),
+        **record,
+    }
 
 
 def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
@@ -207,6 +235,8 @@ def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "bins",
         "wall_s",
         "peak_rss_mb",
+        "peak_pss_mb",
+        "peak_at_s",
         "graph_s",
         "forecast_s",
         "matrix_s",

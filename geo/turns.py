@@ -571,7 +571,8 @@ def turn_matrix_rows(
     """The rows of :func:`turn_matrices` a block of places at a time: ``(rows, seconds, metres)``.
 
     The diagonal is not set to 0 here. A caller filling its own arrays
-    (whole seconds, another layout) never holds the float matrices whole.
+    (whole seconds, another layout) never holds the float matrices whole;
+    each block's arrays are new and the caller's to overwrite.
 
     ``method``: ``"dijkstra"`` runs one Dijkstra per place on the state
     graph; ``"ch"`` queries the graph's contraction hierarchy
