@@ -525,9 +525,10 @@ def _state_graph(tg: TurnGraph, places: Places) -> csr_matrix:
     return csr_matrix((packed, (keys // size, keys % size)), shape=(size, size))
 
 
-#: Places whose rows one search covers: its packed rows (this many × places × 8 bytes) are the only
-#: full-width float arrays of a turn-aware matrix job, however many places it has.
-ROWS_PER_SEARCH = 4096
+#: Places whose rows one search covers: its packed rows and their metres (twice this many × places × 8
+#: bytes: 0.5 GB at 15,700 places) are the only full-width float arrays of a turn-aware matrix job,
+#: however many places it has. Both cores share each block's searches, so smaller blocks cost nothing.
+ROWS_PER_SEARCH = 2048
 
 
 #: Matrix methods of :func:`turn_matrix_rows`.
