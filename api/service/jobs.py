@@ -5,8 +5,12 @@ A thread pool limits how many run at once; each thread starts
 ``python -P -m api.service.solve_job`` (or the kind's module) and waits for it
 with a deadline, so a job that crashes or hangs is marked ``failed`` and never
 takes the server down. Jobs still ``queued`` or ``running`` when the server
-stopped are queued again on start; each start counts, so a job that takes the
-server down with it every time is failed after ``max_attempts`` starts
+stopped are taken up again on start (:meth:`JobRunner.resume`), a running one
+only once its heartbeat is stale (:mod:`~api.service.heartbeat`): with a fresh
+one it is alive in another server on the same database, or in a solve process
+that outlived its server, and is watched until it finishes or its heartbeat
+stops. Each start counts, so a job that takes the server down with it every
+time is failed after ``max_attempts`` starts
 (:func:`~api.service.solve_job.start_job`). With a task queue,
 :class:`~api.service.tasks.QueueRunner` takes the same calls."""
 
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import heartbeat
 from .db import now
 from .kinds import JobKind
 from .solve_job import MAX_ATTEMPTS, PLAN_JOB
@@ -60,6 +66,12 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.kind, self.model, self.noun = kind, kind.model, kind.noun
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"binroute-{kind.noun}")
+        #: Seconds between two looks at a job running elsewhere (:meth:`resume`).
+        self.look_again_s = heartbeat.STALE_S
+        self._lock = threading.Lock()
+        self._timers: dict[str, threading.Timer] = {}
+        self._watching: set[str] = set()
+        self._closed = False
 
     def command(self, job_id: str) -> list[str]:
         """The command that runs one job in its own process."""
@@ -69,25 +81,63 @@ class JobRunner:
         """Seconds a job with these options may take before :data:`GRACE_S`."""
         return self.kind.time_limit(options_json, self.max_time_limit_s)
 
-    def start(self, job_id: str) -> bool:
-        """Mark a queued job running; whether to run it now (every start counts: :func:`.solve_job.start_job`)."""
-        return self.kind.start(self.sessions, job_id, max_attempts=self.max_attempts)
+    def start(self, job_id: str, stale_s: float | None = None) -> bool:
+        """Mark a queued (or orphaned running) job running; whether to run it now.
+
+        Every start counts (:func:`.solve_job.start_job`); a running job is orphaned when its
+        heartbeat is older than ``stale_s`` (default :data:`~api.service.heartbeat.STALE_S`).
+        """
+        return self.kind.start(self.sessions, job_id, max_attempts=self.max_attempts, stale_s=stale_s)
 
     def submit(self, plan_id: str) -> None:
         """Queue a plan's solve."""
-        self.pool.submit(self._run, plan_id)
+        self.pool.submit(self._run_logged, plan_id)
+
+    def _run_logged(self, job_id: str) -> None:
+        """:meth:`_run`, with anything it raises logged (a pool thread's exception is otherwise lost)."""
+        try:
+            self._run(job_id)
+        except Exception:
+            log.exception("%s %s could not be run", self.noun, job_id)
 
     def resume(self) -> int:
-        """Queue again every plan left queued or running by a previous server."""
+        """Take up every job left queued or running by a previous server; how many.
+
+        A queued one is run. A running one is run again only when its heartbeat
+        is stale or missing (its process died with the server); one with a fresh
+        heartbeat runs elsewhere (another server on this database, or a solve
+        process that outlived its server) and is looked at again every
+        :attr:`look_again_s` until it finishes or its heartbeat goes stale.
+        """
         with self.sessions() as s:
-            rows = s.scalars(select(self.model).where(self.model.status.in_(("queued", "running")))).all()
-            for row in rows:
-                row.status = "queued"
-            s.commit()
-            ids = [r.id for r in rows]
-        for plan_id in ids:
-            self.submit(plan_id)
+            ids = list(s.scalars(select(self.model.id).where(self.model.status.in_(("queued", "running")))))
+        for job_id in ids:
+            self.submit(job_id)
         return len(ids)
+
+    def watched(self) -> list[str]:
+        """The jobs running elsewhere that this runner looks at again later (:meth:`resume`)."""
+        with self._lock:
+            return sorted(self._watching)
+
+    def _watch(self, job_id: str, alive_elsewhere: bool) -> None:
+        """Look at ``job_id`` again after :attr:`look_again_s` if it runs elsewhere; else stop watching it."""
+        with self._lock:
+            if not alive_elsewhere or self._closed:
+                self._watching.discard(job_id)
+                return
+            self._watching.add(job_id)
+            if job_id not in self._timers:
+                timer = threading.Timer(self.look_again_s, self._looked_again, args=(job_id,))
+                timer.daemon = True
+                self._timers[job_id] = timer
+                timer.start()
+
+    def _looked_again(self, job_id: str) -> None:
+        with self._lock:
+            self._timers.pop(job_id, None)
+            if not self._closed:
+                self.submit(job_id)
 
     def _fail(self, plan_id: str, message: str) -> None:
         """Mark a plan failed with ``message`` unless it has finished meanwhile."""
@@ -98,13 +148,25 @@ class JobRunner:
                 s.commit()
 
     def _run(self, plan_id: str) -> None:
-        """Solve one queued plan in its own process and wait for it with a deadline."""
+        """Solve one queued (or orphaned) plan in its own process and wait for it with a deadline."""
         with self.sessions() as s:
             row = s.get(self.model, plan_id)
-            if row is None or row.status != "queued":
+            if row is None or row.status not in ("queued", "running"):
+                self._watch(plan_id, alive_elsewhere=False)
                 return
             limit = self.time_limit(row.options_json)
-        if not self.start(plan_id):
+            stale_s = heartbeat.stale_after_s(row.options_json, self.max_time_limit_s)
+        started = self.start(plan_id, stale_s)
+        elsewhere = not started and heartbeat.is_beating(self.sessions, self.model, plan_id, stale_s)
+        if elsewhere:
+            log.info(
+                "%s %s runs elsewhere (fresh heartbeat); looking again in %.3g s",
+                self.noun,
+                plan_id,
+                self.look_again_s,
+            )
+        self._watch(plan_id, elsewhere)
+        if not started:
             return
         cmd = self.command(plan_id)
         try:
@@ -121,6 +183,12 @@ class JobRunner:
 
     def shutdown(self) -> None:
         """Stop taking solves and close idle database connections; queued solves are queued again on the next start."""
+        with self._lock:
+            self._closed = True
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
+            self._watching.clear()
         self.pool.shutdown(wait=False, cancel_futures=True)
         bind = self.sessions.kw.get("bind")
         if bind is not None:

@@ -7,9 +7,14 @@ import uuid
 import pandas as pd
 import pytest
 
+from api.service import create_app
+from api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org
+
 from .servers import new_database, postgres_server, redis_server
 
 N_BINS = 30
+#: The options of the :func:`jobs` fixture's plan and simulation: a one-second search.
+JOB_OPTIONS = '{"time_limit_s": 1}'
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +54,29 @@ def redis():
         if url is None:
             pytest.skip("redis-server is not installed")
         yield url
+
+
+@pytest.fixture
+def jobs(request, tmp_path):
+    """A database (the test's ``database_url`` if it asks for one) with one queued plan and one queued simulation."""
+    url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else None
+    app = create_app(
+        {
+            "DATABASE_URL": url or f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "DATA_DIR": str(tmp_path / "d"),
+            "RESUME_JOBS": False,
+        }
+    )
+    factory = app.extensions["binroute"]["sessions"]
+    with factory() as s:
+        org = create_org(s, "beats").id
+        scenario = ScenarioRow(org_id=org, name="s", fleet_json="{}", bins_csv="bin_id\n", network_file="n")
+        s.add(scenario)
+        s.flush()
+        plan = PlanRow(org_id=org, scenario_id=scenario.id, options_json=JOB_OPTIONS)
+        sim = SimulationRow(org_id=org, scenario_id=scenario.id, options_json=JOB_OPTIONS, days_total=2)
+        s.add_all([plan, sim])
+        s.commit()
+        ids = {PlanRow: plan.id, SimulationRow: sim.id}
+    yield factory, ids
+    app.extensions["binroute"]["jobs"].shutdown()

@@ -13,19 +13,18 @@ import redis as redis_client
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from api.service import create_app, heartbeat
+from api.service import heartbeat
 from api.service.client import worker_process as worker
-from api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org, now
+from api.service.db import PlanRow, SimulationRow, now
 from api.service.heartbeat import Heartbeat, beat, is_beating, stale_after_s
 from api.service.jobs import GRACE_S
 from api.service.simulate_job import SIMULATION_JOB
 from api.service.solve_job import PLAN_JOB, finish_plan
 from api.service.tasks import HARD_AFTER_S, default_visibility_s, deliver, watch_countdown_s
 
+from .conftest import JOB_OPTIONS
 from .test_queue import PLAN, _queued_app
 from .test_simulations import BODY
-
-OPTIONS = '{"time_limit_s": 1}'
 
 
 def lose_heartbeat(factory, model, job_id: str) -> None:
@@ -46,32 +45,6 @@ def _get(factory, model, job_id: str):
         row = s.get(model, job_id)
         s.expunge(row)
         return row
-
-
-@pytest.fixture
-def jobs(request, tmp_path):
-    """A database (the test's ``database_url`` if it asks for one) with one queued plan and one queued simulation."""
-    url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else None
-    app = create_app(
-        {
-            "DATABASE_URL": url or f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "DATA_DIR": str(tmp_path / "d"),
-            "RESUME_JOBS": False,
-        }
-    )
-    factory = app.extensions["binroute"]["sessions"]
-    with factory() as s:
-        org = create_org(s, "beats").id
-        scenario = ScenarioRow(org_id=org, name="s", fleet_json="{}", bins_csv="bin_id\n", network_file="n")
-        s.add(scenario)
-        s.flush()
-        plan = PlanRow(org_id=org, scenario_id=scenario.id, options_json=OPTIONS)
-        sim = SimulationRow(org_id=org, scenario_id=scenario.id, options_json=OPTIONS, days_total=2)
-        s.add_all([plan, sim])
-        s.commit()
-        ids = {PlanRow: plan.id, SimulationRow: sim.id}
-    yield factory, ids
-    app.extensions["binroute"]["jobs"].shutdown()
 
 
 @pytest.mark.parametrize("model", [PlanRow, SimulationRow])
@@ -144,7 +117,7 @@ def test_a_delivered_task_waits_for_a_job_alive_elsewhere_and_restarts_a_lost_on
         assert (row.status, row.attempts) == ("running", 1) and row.heartbeat is not None
         assert deliver(kind, factory, job_id, **limits) == "wait"  # a second copy: the job runs elsewhere
         assert _get(factory, kind.model, job_id).attempts == 1
-        stale = stale_after_s(OPTIONS, 300.0)
+        stale = stale_after_s(JOB_OPTIONS, 300.0)
         assert stale == heartbeat.STALE_S + 1  # one search (1 s) may hold the interpreter
         _set(factory, kind.model, job_id, heartbeat=now() - timedelta(seconds=stale + 5))
         assert not is_beating(factory, kind.model, job_id, stale)
