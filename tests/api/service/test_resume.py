@@ -99,16 +99,23 @@ def test_a_job_left_running_with_a_stale_or_no_heartbeat_is_run_again_once(jobs,
         runs.runner.shutdown()
 
 
-def test_a_watched_job_that_finishes_elsewhere_is_dropped(jobs, tmp_path):
-    """The other server stores the plan: the next look finds it done and stops looking, nothing run here."""
+def _watching(jobs, tmp_path, look_again_s: float = 0.05) -> tuple[object, str, Runs]:
+    """A plan running elsewhere (fresh heartbeat), and a runner started on its database that watches it."""
     factory, ids = jobs
     plan_id = ids[PlanRow]
     _set(factory, PlanRow, plan_id, status="running", attempts=1, heartbeat=now())
     runs = Runs(factory, tmp_path, PLAN_JOB)
+    runs.runner.look_again_s = look_again_s
+    runs.runner.resume()
+    runs.settle()
+    assert runs.runner.watched() == [plan_id]
+    return factory, plan_id, runs
+
+
+def test_a_watched_job_that_finishes_elsewhere_is_dropped(jobs, tmp_path):
+    """The other server stores the plan: the next look finds it done and stops looking, nothing run here."""
+    factory, plan_id, runs = _watching(jobs, tmp_path)
     try:
-        runs.runner.resume()
-        runs.settle()
-        assert runs.runner.watched() == [plan_id]
         assert finish_plan(factory, plan_id, status="done")
         end = time.monotonic() + 20
         while runs.runner.watched() and time.monotonic() < end:
@@ -122,14 +129,7 @@ def test_a_watched_job_that_finishes_elsewhere_is_dropped(jobs, tmp_path):
 
 def test_shutting_down_stops_the_watch(jobs, tmp_path):
     """No look is taken after shutdown (nothing submitted to a closed pool)."""
-    factory, ids = jobs
-    plan_id = ids[PlanRow]
-    _set(factory, PlanRow, plan_id, status="running", attempts=1, heartbeat=now())
-    runs = Runs(factory, tmp_path, PLAN_JOB)
-    runs.runner.look_again_s = 0.2
-    runs.runner.resume()
-    runs.settle()
-    assert runs.runner.watched() == [plan_id]
+    factory, plan_id, runs = _watching(jobs, tmp_path, look_again_s=0.2)
     runs.runner.shutdown()
     assert runs.runner.watched() == []
     _set(factory, PlanRow, plan_id, heartbeat=now() - timedelta(hours=1))
