@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -11,7 +12,17 @@ from sqlalchemy import select
 
 from ..service import create_app
 from ..service.app import default_database_url
-from ..service.db import DEFAULT_ORG, ROLES, ApiKey, AuditRow, Organisation, create_key, create_org, now
+from ..service.db import (
+    DEFAULT_ORG,
+    ORG_LIMITS,
+    ROLES,
+    ApiKey,
+    AuditRow,
+    Organisation,
+    create_key,
+    create_org,
+    now,
+)
 from ..service.errors import Unreachable
 from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
 from ..service.solve_job import MAX_ATTEMPTS
@@ -187,10 +198,70 @@ def orgs_create(name: str, database: str | None) -> None:
 @orgs.command("list")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 def orgs_list(database: str | None) -> None:
-    """List organisations: id and name, one a line."""
+    """List organisations: id and name, one a line, then any limits of their own (``solves=10``)."""
     with _admin_sessions(database)() as s:
         for row in s.scalars(select(Organisation).order_by(Organisation.created, Organisation.name)):
-            click.echo(f"{row.id} {row.name}")
+            own = [f"{name}={value}" for name, value in _own_limits(row).items() if value is not None]
+            click.echo(" ".join([row.id, row.name, *own]))
+
+
+def _own_limits(row: Organisation) -> dict[str, int | None]:
+    """The organisation's own limits by name (:data:`ORG_LIMITS`); ``None`` where the server's setting holds."""
+    return {name: getattr(row, column) for name, (column, _) in ORG_LIMITS.items()}
+
+
+def _limit_value(name: str, given: str) -> int | None:
+    """``--NAME`` as given: a whole number of at least 1, or ``default`` (the server's setting again)."""
+    if given.strip().lower() == "default":
+        return None
+    try:
+        value = int(given)
+    except ValueError:
+        value = 0
+    if value < 1:
+        _fail(f"--{name} must be a whole number of at least 1, or 'default' for the server's setting; not {given!r}")
+    return value
+
+
+@orgs.command("limits")
+@click.argument("org")
+@click.option("--solves", metavar="N|default", help="Plans queued or running at once (server: ORG_MAX_SOLVES, 4).")
+@click.option(
+    "--simulations", metavar="N|default", help="Simulations queued or running at once (server: ORG_MAX_SIMULATIONS, 2)."
+)
+@click.option("--readings", metavar="N|default", help="Readings stored (server: ORG_MAX_READINGS, 20 million).")
+@click.option(
+    "--collections", metavar="N|default", help="Collections stored (server: ORG_MAX_COLLECTIONS, 20 million)."
+)
+@click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+def orgs_limits(org: str, database: str | None, **given: str | None) -> None:
+    """Show or set an organisation's own limits (ORG: its id or name), e.g. more solves for a big city.
+
+    A limit of its own replaces the server's setting for this organisation only;
+    ``default`` goes back to the server's. Prints every limit afterwards, one a line:
+    its value, or ``server`` where the server's setting holds.
+    """
+    changes = {name: _limit_value(name, text) for name, text in given.items() if text is not None}
+    with _admin_sessions(database)() as s:
+        row = s.get(Organisation, _org_for_key(s, org))
+        assert row is not None
+        for name, value in changes.items():
+            setattr(row, ORG_LIMITS[name][0], value)
+        if changes:
+            detail = json.dumps(changes)
+            s.add(
+                AuditRow(
+                    org_id=row.id,
+                    key_id=None,
+                    action="limits",
+                    target_type="organisation",
+                    target_id=row.id,
+                    detail_json=detail,
+                )
+            )
+            s.commit()
+        for name, value in _own_limits(row).items():
+            click.echo(f"{name} {value if value is not None else 'server'}")
 
 
 @click.group()

@@ -21,6 +21,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -60,6 +61,21 @@ class Organisation(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    #: Its own limits (``binroute orgs limits``; :data:`ORG_LIMITS`); ``None``: the server's setting.
+    max_solves: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_simulations: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_readings: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_collections: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+#: An organisation's own limits: the name ``binroute orgs limits`` gives each, its column on
+#: :class:`Organisation` and the server setting it replaces for that organisation.
+ORG_LIMITS = {
+    "solves": ("max_solves", "ORG_MAX_SOLVES"),
+    "simulations": ("max_simulations", "ORG_MAX_SIMULATIONS"),
+    "readings": ("max_readings", "ORG_MAX_READINGS"),
+    "collections": ("max_collections", "ORG_MAX_COLLECTIONS"),
+}
 
 
 class OrgOwned:

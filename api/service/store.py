@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .db import AuditRow, CollectionRow, ReadingRow, ScenarioRow
+from .db import ORG_LIMITS, AuditRow, CollectionRow, Organisation, ReadingRow, ScenarioRow
 from .errors import APIError, Unreachable
 
 #: Readings or collections inserted per statement.
@@ -195,10 +195,20 @@ def _check_bins(frame: pd.DataFrame, known: set[str]) -> None:
         )
 
 
+def org_limit(s: Session, org_id: str, setting: str) -> int:
+    """The organisation's own value of the server ``setting`` (``ORG_MAX_*``) if it has one, else the server's.
+
+    An organisation's own limits are set by ``binroute orgs limits`` (:data:`~.db.ORG_LIMITS`).
+    """
+    column = next(c for c, name in ORG_LIMITS.values() if name == setting)
+    own = s.scalar(select(getattr(Organisation, column)).where(Organisation.id == org_id))
+    return int(own) if own is not None else int(current_app.config[setting])
+
+
 def _check_room(s: Session, model: Any, org_id: str, adding: int, what: str, limit: str) -> None:
-    """429 if ``adding`` more ``model`` rows would take the organisation past the ``limit`` setting."""
+    """429 if ``adding`` more ``model`` rows would take the organisation past its ``limit`` (:func:`org_limit`)."""
     stored = s.scalar(select(func.count()).select_from(model).where(model.org_id == org_id)) or 0
-    cap = current_app.config[limit]
+    cap = org_limit(s, org_id, limit)
     if stored + adding > cap:
         raise APIError(
             429,
@@ -241,11 +251,12 @@ def job_out(row: Any, endpoint: str, **ids: Any) -> dict[str, Any]:
 
 
 def check_job_slots(s: Session, model: Any, limit: str, code: str, what: str, retry_after_s: int) -> None:
-    """429 when the organisation has as many ``model`` jobs queued or running as the ``limit`` setting allows."""
+    """429 when the organisation has as many ``model`` jobs queued or running as its ``limit`` (:func:`org_limit`)."""
+    org_id = current_org()
     busy = s.scalar(
-        select(func.count()).select_from(model).where(model.org_id == current_org(), model.status.in_(ACTIVE_JOBS))
+        select(func.count()).select_from(model).where(model.org_id == org_id, model.status.in_(ACTIVE_JOBS))
     )
-    cap = current_app.config[limit]
+    cap = org_limit(s, org_id, limit)
     if busy is not None and busy >= cap:
         raise APIError(
             429,

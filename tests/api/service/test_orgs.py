@@ -269,6 +269,72 @@ def test_limits_answer_429_with_retry_after(tmp_path, small):
         rated.extensions["binroute"]["jobs"].shutdown()
 
 
+def test_an_organisation_s_own_limits_replace_the_server_s(tmp_path, small):
+    """`orgs limits` gives one organisation its own caps (others keep the server's); `default` goes back; bad values
+    are refused naming the option; the change is audited."""
+    from click.testing import CliRunner
+
+    from api.cli.server import orgs
+
+    app = _make_app(tmp_path, ORG_MAX_SOLVES=4, ORG_MAX_READINGS=10**9, RESUME_JOBS=False)
+    db = app.config["DATABASE_URL"]
+    run = CliRunner().invoke
+    try:
+        with app.extensions["binroute"]["sessions"]() as s:
+            org = create_org(s, "big city").id
+            key = create_key(s, "k", "planner", org)[1]
+            admin = create_key(s, "a", "admin", org)[1]
+            other_org = create_org(s, "village").id
+            other = create_key(s, "o", "planner", other_org)[1]
+        client = app.test_client()
+        sid, other_sid = _upload(client, key, small, "mine"), _upload(client, other, small, "theirs")
+        with app.extensions["binroute"]["sessions"]() as s:  # one solve in flight for each
+            s.add(PlanRow(org_id=org, scenario_id=sid, status="running", options_json="{}"))
+            s.add(PlanRow(org_id=other_org, scenario_id=other_sid, status="running", options_json="{}"))
+            s.commit()
+        out = run(orgs, ["limits", "big city", "--solves", "1", "--readings", "2", "--database", db])
+        assert out.exit_code == 0, out.output
+        assert out.output.splitlines() == ["solves 1", "simulations server", "readings 2", "collections server"]
+        assert f"{org} big city solves=1 readings=2" in run(orgs, ["list", "--database", db]).output
+        plan = {"date": "2026-11-23"}
+        resp = client.post(f"/api/v1/scenarios/{sid}/plans", json=plan, headers={"X-API-Key": key})
+        assert resp.status_code == 429 and resp.json["error"]["details"]["limit"] == 1
+        reading = {"bin_id": "B0001", "timestamp": "2026-11-23T05:00:00Z", "fill_pct": 5}
+        resp = client.post(
+            f"/api/v1/scenarios/{sid}/readings", json={"readings": [reading]}, headers={"X-API-Key": key}
+        )
+        assert resp.status_code == 429 and resp.json["error"]["details"]["limit"] == 2  # the scenario's, and the cap 2
+        resp = client.post(
+            f"/api/v1/scenarios/{other_sid}/readings", json={"readings": [reading]}, headers={"X-API-Key": other}
+        )
+        assert resp.status_code == 201, resp.json  # the village's readings: the server's 10**9
+
+        def busy(org_id: str, n: int) -> None:  # n more plans queued (nothing runs them: RESUME_JOBS is off)
+            with app.extensions["binroute"]["sessions"]() as s:
+                s.add_all(PlanRow(org_id=org_id, scenario_id=sid, status="queued", options_json="{}") for _ in range(n))
+                s.commit()
+
+        busy(other_org, 3)  # the village: the server's 4 slots taken
+        resp = client.post(f"/api/v1/scenarios/{other_sid}/plans", json=plan, headers={"X-API-Key": other})
+        assert resp.status_code == 429 and resp.json["error"]["details"]["limit"] == 4
+        out = run(orgs, ["limits", org, "--solves", "default", "--database", db])
+        assert out.exit_code == 0 and out.output.splitlines()[0] == "solves server"
+        busy(org, 3)
+        resp = client.post(f"/api/v1/scenarios/{sid}/plans", json=plan, headers={"X-API-Key": key})
+        assert resp.status_code == 429 and resp.json["error"]["details"]["limit"] == 4  # the server's again
+        for bad in ("0", "-3", "many", "2.5"):
+            out = run(orgs, ["limits", org, "--simulations", bad, "--database", db])
+            assert out.exit_code == 2 and "--simulations must be a whole number of at least 1" in out.output
+            assert repr(bad) in out.output
+        out = run(orgs, ["limits", "nowhere", "--database", db])
+        assert out.exit_code == 2 and "no organisation nowhere" in out.output
+        trail = client.get("/api/v1/audit?limit=10", headers={"X-API-Key": admin}).json["items"]
+        changes = [e["detail"] for e in trail if e["action"] == "limits"]
+        assert changes == [{"solves": None}, {"solves": 1, "readings": 2}]  # newest first
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
 def test_old_database_moves_into_a_default_organisation(tmp_path):
     """An old database, after `db upgrade`: its rows join organisation 'default' and its keys still work."""
     db = tmp_path / "old.sqlite3"
