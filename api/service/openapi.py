@@ -11,6 +11,7 @@ from . import schemas as m
 
 _MODELS: list[type[BaseModel]] = [
     m.ErrorOut,
+    m.OrgOut,
     m.ScenarioOut,
     m.ScenarioPage,
     m.ScenarioJsonIn,
@@ -296,6 +297,13 @@ def openapi_document() -> dict[str, Any]:
                 {"200": _json(m.AuditPage)},
                 role="admin",
                 query=m.ListQuery,
+            )
+        },
+        "/api/v1/organisation": {
+            "get": _op(
+                "The key's organisation and its limits: each cap and how much of it is in use",
+                {"200": _json(m.OrgOut)},
+                role="viewer",
             )
         },
     }

@@ -385,3 +385,25 @@ class AuditOut(BaseModel):
 
 class AuditPage(Page):
     items: list[AuditOut]
+
+
+class LimitOut(BaseModel):
+    limit: Annotated[int, Field(description="the cap: the organisation's own, else the server's setting")]
+    used: Annotated[int, Field(description="jobs queued or running now, or rows stored")]
+    own: Annotated[bool, Field(description="whether the organisation has a limit of its own (binroute orgs limits)")]
+
+
+class OrgLimitsOut(BaseModel):
+    solves: LimitOut
+    simulations: LimitOut
+    readings: LimitOut
+    collections: LimitOut
+    upload_bytes: Annotated[int, Field(description="the largest request body, in bytes")]
+    rate: Annotated[str | None, Field(description="requests by the organisation's keys, e.g. 1200 per 1 minute")]
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    created: datetime
+    limits: OrgLimitsOut

@@ -1,7 +1,7 @@
 """The HTTP resources, one blueprint module each; :func:`init_app` registers them all.
 
 ``health`` (``/healthz``), ``scenarios``, ``readings``, ``collections``, ``forecast``, ``plans``,
-``simulations``, ``keys`` and ``audit`` under ``/api/v1``, and ``docs`` (the OpenAPI document
+``simulations``, ``keys``, ``audit`` and ``organisation`` under ``/api/v1``, and ``docs`` (the OpenAPI document
 and its page).
 """
 
@@ -15,12 +15,25 @@ from .docs import docs
 from .forecast import forecasts
 from .health import health
 from .keys import keys
+from .organisation import organisation
 from .plans import plans
 from .readings import readings
 from .scenarios import scenarios
 from .simulations import simulations
 
-BLUEPRINTS = (health, scenarios, readings, collections, forecasts, plans, simulations, keys, audit_trail, docs)
+BLUEPRINTS = (
+    health,
+    scenarios,
+    readings,
+    collections,
+    forecasts,
+    plans,
+    simulations,
+    keys,
+    audit_trail,
+    organisation,
+    docs,
+)
 
 
 def init_app(app: Flask) -> None:

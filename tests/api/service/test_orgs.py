@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from api.service import create_app
 from api.service.client import multipart_body
-from api.service.db import ApiKey, AuditRow, Base, PlanRow, SimulationRow, create_key, create_org
+from api.service.db import ApiKey, AuditRow, Base, PlanRow, ReadingRow, SimulationRow, create_key, create_org
 from api.service.migrate import SchemaOutOfDate
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -296,6 +296,18 @@ def test_an_organisation_s_own_limits_replace_the_server_s(tmp_path, small):
         assert out.exit_code == 0, out.output
         assert out.output.splitlines() == ["solves 1", "simulations server", "readings 2", "collections server"]
         assert f"{org} big city solves=1 readings=2" in run(orgs, ["list", "--database", db]).output
+        with app.extensions["binroute"]["sessions"]() as s:
+            viewer = create_key(s, "v", "viewer", org)[1]
+            stored = s.query(ReadingRow).filter(ReadingRow.org_id == org).count()
+        shown = client.get("/api/v1/organisation", headers={"X-API-Key": viewer}).json
+        assert (shown["id"], shown["name"]) == (org, "big city")
+        limits = shown["limits"]
+        assert limits["solves"] == {"limit": 1, "used": 1, "own": True}
+        assert limits["readings"] == {"limit": 2, "used": stored, "own": True} and stored > 2
+        assert limits["simulations"] == {"limit": 2, "used": 0, "own": False}  # the server's default
+        assert limits["upload_bytes"] == app.config["ORG_MAX_UPLOAD_BYTES"] and "1200" in limits["rate"]
+        village = client.get("/api/v1/organisation", headers={"X-API-Key": other}).json["limits"]
+        assert village["solves"] == {"limit": 4, "used": 1, "own": False}
         plan = {"date": "2026-11-23"}
         resp = client.post(f"/api/v1/scenarios/{sid}/plans", json=plan, headers={"X-API-Key": key})
         assert resp.status_code == 429 and resp.json["error"]["details"]["limit"] == 1

@@ -1,0 +1,49 @@
+"""``/api/v1/organisation``: the key's organisation and its limits, with how much of each is in use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g
+from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+
+from ..auth import require
+from ..db import ORG_LIMITS, CollectionRow, Organisation, PlanRow, ReadingRow, SimulationRow
+from ..store import ACTIVE_JOBS, current_org, org_limit
+
+organisation = Blueprint("organisation", __name__, url_prefix="/api/v1/organisation")
+
+#: Per limit (:data:`~api.service.db.ORG_LIMITS`): the rows that use it, and whether only active jobs count.
+_USES: dict[str, tuple[Any, bool]] = {
+    "solves": (PlanRow, True),
+    "simulations": (SimulationRow, True),
+    "readings": (ReadingRow, False),
+    "collections": (CollectionRow, False),
+}
+
+
+@organisation.get("")
+@require("viewer")
+def show_organisation() -> ResponseReturnValue:
+    """The organisation, and per limit its cap (its own or the server's) and what is in use now."""
+    org_id = current_org()
+    limits: dict[str, Any] = {}
+    with g.db() as s:
+        row = s.get(Organisation, org_id)
+        assert row is not None  # a key's organisation is never deleted
+        for name, (column, setting) in ORG_LIMITS.items():
+            model, active_only = _USES[name]
+            query = select(func.count()).select_from(model).where(model.org_id == org_id)
+            if active_only:
+                query = query.where(model.status.in_(ACTIVE_JOBS))
+            limits[name] = {
+                "limit": org_limit(s, org_id, setting),
+                "used": int(s.scalar(query) or 0),
+                "own": getattr(row, column) is not None,
+            }
+        out = {"id": row.id, "name": row.name, "created": row.created.isoformat() + "Z"}
+    rate = current_app.extensions["binroute"].get("rate")
+    limits["upload_bytes"] = int(current_app.config["ORG_MAX_UPLOAD_BYTES"])
+    limits["rate"] = str(rate[1]) if rate is not None else None
+    return {**out, "limits": limits}
