@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from limits import parse as parse_rate
 from sqlalchemy import select
 
 from ..service import create_app
 from ..service.app import default_database_url
+from ..service.auth import RATE_OFF
 from ..service.db import (
     DEFAULT_ORG,
     ORG_LIMITS,
@@ -205,9 +207,33 @@ def orgs_list(database: str | None) -> None:
             click.echo(" ".join([row.id, row.name, *own]))
 
 
-def _own_limits(row: Organisation) -> dict[str, int | None]:
-    """The organisation's own limits by name (:data:`ORG_LIMITS`); ``None`` where the server's setting holds."""
-    return {name: getattr(row, column) for name, (column, _) in ORG_LIMITS.items()}
+#: Each limit ``orgs limits`` sets, by name: its column on :class:`Organisation`.
+_OWN_COLUMNS = {
+    **{name: column for name, (column, _) in ORG_LIMITS.items()},
+    "upload_bytes": "max_upload_bytes",
+    "rate": "rate_limit",
+}
+
+
+def _own_limits(row: Organisation) -> dict[str, int | str | None]:
+    """The organisation's own limits by name; ``None`` where the server's setting holds."""
+    return {name: getattr(row, column) for name, column in _OWN_COLUMNS.items()}
+
+
+def _rate_value(given: str) -> str | None:
+    """``--rate`` as given: a rate such as ``3000/minute``, ``off``, or ``default`` (the server's again)."""
+    text = given.strip().lower()
+    if text == "default":
+        return None
+    if text == RATE_OFF:
+        return RATE_OFF
+    try:
+        amount = parse_rate(text).amount
+    except ValueError:
+        amount = 0
+    if amount < 1:
+        _fail(f"--rate must be a rate such as 3000/minute or 50/second, 'off' or 'default'; not {given!r}")
+    return text
 
 
 def _limit_value(name: str, given: str) -> int | None:
@@ -233,20 +259,37 @@ def _limit_value(name: str, given: str) -> int | None:
 @click.option(
     "--collections", metavar="N|default", help="Collections stored (server: ORG_MAX_COLLECTIONS, 20 million)."
 )
+@click.option(
+    "--upload-bytes",
+    metavar="N|default",
+    help="Largest request body in bytes (server: ORG_MAX_UPLOAD_BYTES, 50 MB; every request is also bound by "
+    "the server's MAX_CONTENT_LENGTH).",
+)
+@click.option(
+    "--rate", metavar="RATE|off|default", help="Requests by its keys, e.g. 3000/minute (server: serve --rate-limit)."
+)
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
-def orgs_limits(org: str, database: str | None, **given: str | None) -> None:
+def orgs_limits(
+    org: str, database: str | None, rate: str | None, upload_bytes: str | None, **given: str | None
+) -> None:
     """Show or set an organisation's own limits (ORG: its id or name), e.g. more solves for a big city.
 
     A limit of its own replaces the server's setting for this organisation only;
     ``default`` goes back to the server's. Prints every limit afterwards, one a line:
     its value, or ``server`` where the server's setting holds.
     """
-    changes = {name: _limit_value(name, text) for name, text in given.items() if text is not None}
+    changes: dict[str, int | str | None] = {
+        name: _limit_value(name, text) for name, text in given.items() if text is not None
+    }
+    if upload_bytes is not None:
+        changes["upload_bytes"] = _limit_value("upload-bytes", upload_bytes)
+    if rate is not None:
+        changes["rate"] = _rate_value(rate)
     with _admin_sessions(database)() as s:
         row = s.get(Organisation, _org_for_key(s, org))
         assert row is not None
         for name, value in changes.items():
-            setattr(row, ORG_LIMITS[name][0], value)
+            setattr(row, _OWN_COLUMNS[name], value)
         if changes:
             detail = json.dumps(changes)
             s.add(

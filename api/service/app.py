@@ -17,7 +17,8 @@ Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
 (collections stored, 20 million), ``ORG_MAX_UPLOAD_BYTES``
 (one request body, 50 MB) and ``RATE_LIMIT`` (requests by the organisation's
 keys, ``"1200/minute"``; ``None`` turns it off). Past one the API answers 429
-with ``Retry-After`` (413 for an upload that is too large).
+with ``Retry-After`` (413 for an upload that is too large). An organisation's
+own limits, stored on its row by ``binroute orgs limits``, replace these for it.
 """
 
 from __future__ import annotations

@@ -15,14 +15,17 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g, request
+from limits import RateLimitItem
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from .db import find_key, role_allows
+from .db import Organisation, find_key, role_allows
 from .errors import APIError
 
 KEY_HEADER = "X-API-Key"
+#: An organisation's own rate that turns the request-rate limit off for it.
+RATE_OFF = "off"
 
 _NEEDS = {
     "planner": "this key may only read; writing needs a planner key",
@@ -31,21 +34,36 @@ _NEEDS = {
 
 
 def init_rate_limits(app: Flask) -> None:
-    """Attach a per-organisation request-rate limiter if ``RATE_LIMIT`` (e.g. ``"600/minute"``) is set.
+    """Attach the per-organisation request-rate limiter; ``RATE_LIMIT`` (e.g. ``"600/minute"``) is the server's rate.
 
     The counts live in this process's memory (``limits``' moving window), which is
-    right for ``binroute serve``: one process, many threads.
+    right for ``binroute serve``: one process, many threads. An organisation's own
+    rate (``binroute orgs limits ORG --rate``) replaces the server's for its keys.
     """
     rate = app.config.get("RATE_LIMIT")
-    app.extensions["binroute"]["rate"] = (MovingWindowRateLimiter(MemoryStorage()), parse_rate(rate)) if rate else None
+    app.extensions["binroute"]["rate"] = parse_rate(rate) if rate else None
+    app.extensions["binroute"]["rate_limiter"] = MovingWindowRateLimiter(MemoryStorage())
 
 
-def _check_rate(org_id: str) -> None:
+def rate_of(own: str | None) -> RateLimitItem | None:
+    """The request rate that holds for an organisation whose own setting is ``own``: ``None`` for none at all."""
+    if own is None:
+        item: RateLimitItem | None = current_app.extensions["binroute"].get("rate")
+        return item
+    return None if own == RATE_OFF else _parsed(own)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> RateLimitItem:
+    return parse_rate(text)
+
+
+def _check_rate(org_id: str, own: str | None) -> None:
     """429 with ``Retry-After`` if the organisation has used up its request rate."""
-    rate = current_app.extensions["binroute"].get("rate")
-    if rate is None:
+    item = rate_of(own)
+    if item is None:
         return
-    limiter, item = rate
+    limiter = current_app.extensions["binroute"]["rate_limiter"]
     if not limiter.hit(item, org_id):
         reset = limiter.get_window_stats(item, org_id).reset_time
         wait = max(1, math.ceil(reset - time.time()))
@@ -69,13 +87,14 @@ def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 raise APIError(401, "unauthorized", f"send an API key in the {KEY_HEADER} header")
             with g.db() as s:
                 key = find_key(s, secret)
+                org = s.get(Organisation, key.org_id) if key is not None else None
             if key is None:
                 raise APIError(401, "unauthorized", "unknown or revoked API key")
             if not role_allows(key.role, role):
                 raise APIError(403, "forbidden", _NEEDS.get(role, f"needs a {role} key"))
             g.key = key
-            _check_rate(key.org_id)
-            cap = current_app.config["ORG_MAX_UPLOAD_BYTES"]
+            _check_rate(key.org_id, org.rate_limit if org is not None else None)
+            cap = upload_cap(org.max_upload_bytes if org is not None else None)
             if request.content_length is not None and request.content_length > cap:
                 raise APIError(413, "too_large", f"the request body is over this organisation's {cap} byte limit")
             return func(*args, **kwargs)
@@ -83,3 +102,8 @@ def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return inner
 
     return wrap
+
+
+def upload_cap(own: int | None) -> int:
+    """The largest request body (bytes) for an organisation whose own setting is ``own``."""
+    return int(own) if own is not None else int(current_app.config["ORG_MAX_UPLOAD_BYTES"])

@@ -66,6 +66,9 @@ class Organisation(Base):
     max_simulations: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     max_readings: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     max_collections: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Its own largest request body (bytes) and request rate (``"3000/minute"``, ``"off"``); ``None``: the server's.
+    max_upload_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rate_limit: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 #: An organisation's own limits: the name ``binroute orgs limits`` gives each, its column on

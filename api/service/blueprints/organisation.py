@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, g
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from ..auth import require
+from ..auth import rate_of, require, upload_cap
 from ..db import ORG_LIMITS, CollectionRow, Organisation, PlanRow, ReadingRow, SimulationRow
 from ..store import ACTIVE_JOBS, current_org, org_limit
 
@@ -43,7 +43,7 @@ def show_organisation() -> ResponseReturnValue:
                 "own": getattr(row, column) is not None,
             }
         out = {"id": row.id, "name": row.name, "created": row.created.isoformat() + "Z"}
-    rate = current_app.extensions["binroute"].get("rate")
-    limits["upload_bytes"] = int(current_app.config["ORG_MAX_UPLOAD_BYTES"])
-    limits["rate"] = str(rate[1]) if rate is not None else None
+        rate = rate_of(row.rate_limit)
+        limits["upload_bytes"] = upload_cap(row.max_upload_bytes)
+        limits["rate"] = str(rate) if rate is not None else None
     return {**out, "limits": limits}

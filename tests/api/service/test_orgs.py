@@ -294,7 +294,14 @@ def test_an_organisation_s_own_limits_replace_the_server_s(tmp_path, small):
             s.commit()
         out = run(orgs, ["limits", "big city", "--solves", "1", "--readings", "2", "--database", db])
         assert out.exit_code == 0, out.output
-        assert out.output.splitlines() == ["solves 1", "simulations server", "readings 2", "collections server"]
+        assert out.output.splitlines() == [
+            "solves 1",
+            "simulations server",
+            "readings 2",
+            "collections server",
+            "upload_bytes server",
+            "rate server",
+        ]
         assert f"{org} big city solves=1 readings=2" in run(orgs, ["list", "--database", db]).output
         with app.extensions["binroute"]["sessions"]() as s:
             viewer = create_key(s, "v", "viewer", org)[1]
@@ -338,11 +345,55 @@ def test_an_organisation_s_own_limits_replace_the_server_s(tmp_path, small):
             out = run(orgs, ["limits", org, "--simulations", bad, "--database", db])
             assert out.exit_code == 2 and "--simulations must be a whole number of at least 1" in out.output
             assert repr(bad) in out.output
+        for option, bad in (("--rate", "fast"), ("--rate", "0/minute"), ("--upload-bytes", "-1")):
+            out = run(orgs, ["limits", org, option, bad, "--database", db])
+            assert out.exit_code == 2 and f"{option} must be" in out.output and repr(bad) in out.output
         out = run(orgs, ["limits", "nowhere", "--database", db])
         assert out.exit_code == 2 and "no organisation nowhere" in out.output
         trail = client.get("/api/v1/audit?limit=10", headers={"X-API-Key": admin}).json["items"]
         changes = [e["detail"] for e in trail if e["action"] == "limits"]
         assert changes == [{"solves": None}, {"solves": 1, "readings": 2}]  # newest first
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_an_organisation_s_own_request_rate_and_upload_size(tmp_path):
+    """`orgs limits --rate/--upload-bytes`: one organisation's keys get their own rate (or none) and body size."""
+    from click.testing import CliRunner
+
+    from api.cli.server import orgs
+
+    app = _make_app(tmp_path, RATE_LIMIT="3/minute", ORG_MAX_UPLOAD_BYTES=10**6, RESUME_JOBS=False)
+    db = app.config["DATABASE_URL"]
+    run = CliRunner().invoke
+    try:
+        with app.extensions["binroute"]["sessions"]() as s:
+            busy, calm, free = (create_org(s, name).id for name in ("busy", "calm", "free"))
+            keys = {org: create_key(s, "k", "planner", org)[1] for org in (busy, calm, free)}
+        out = run(orgs, ["limits", "busy", "--rate", "5/minute", "--upload-bytes", "100", "--database", db])
+        assert out.exit_code == 0, out.output
+        assert out.output.splitlines()[-2:] == ["upload_bytes 100", "rate 5/minute"]
+        assert run(orgs, ["limits", "free", "--rate", "off", "--database", db]).exit_code == 0
+        client = app.test_client()
+
+        def codes(org: str, n: int) -> list[int]:
+            return [client.get("/api/v1/scenarios", headers={"X-API-Key": keys[org]}).status_code for _ in range(n)]
+
+        assert codes(busy, 6) == [200] * 5 + [429]  # its own 5 a minute
+        assert codes(calm, 4) == [200] * 3 + [429]  # the server's 3
+        assert codes(free, 10) == [200] * 10  # none at all
+        shown = client.get("/api/v1/organisation", headers={"X-API-Key": keys[free]}).json["limits"]
+        assert shown["rate"] is None and shown["upload_bytes"] == 10**6
+        body = {"readings": [{"bin_id": "B0001", "timestamp": "2026-11-23T05:00:00Z", "fill_pct": 5}] * 3}
+        resp = client.post("/api/v1/scenarios/x/readings", json=body, headers={"X-API-Key": keys[free]})
+        assert resp.status_code == 404  # within the server's size: on to the (missing) scenario
+        out = run(orgs, ["limits", "free", "--upload-bytes", "100", "--database", db])
+        resp = client.post("/api/v1/scenarios/x/readings", json=body, headers={"X-API-Key": keys[free]})
+        assert resp.status_code == 413 and "100 byte limit" in resp.json["error"]["message"]
+        out = run(orgs, ["limits", "free", "--upload-bytes", "default", "--rate", "default", "--database", db])
+        assert out.output.splitlines()[-2:] == ["upload_bytes server", "rate server"]
+        shown = client.get("/api/v1/organisation", headers={"X-API-Key": keys[free]}).json["limits"]
+        assert shown["rate"] == "3 per 1 minute" and shown["upload_bytes"] == 10**6
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
 

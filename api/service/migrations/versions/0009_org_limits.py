@@ -14,16 +14,18 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-COLUMNS = ("max_solves", "max_simulations", "max_readings", "max_collections")
+COLUMNS = ("max_solves", "max_simulations", "max_readings", "max_collections", "max_upload_bytes")
 
 
 def upgrade() -> None:
     with op.batch_alter_table("organisations") as batch:
         for name in COLUMNS:
             batch.add_column(sa.Column(name, sa.BigInteger, nullable=True))
+        batch.add_column(sa.Column("rate_limit", sa.String(40), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("organisations") as batch:
+        batch.drop_column("rate_limit")
         for name in reversed(COLUMNS):
             batch.drop_column(name)
