@@ -20,12 +20,15 @@ from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from .db import Organisation, find_key, role_allows
+from .db import find_key, role_allows
 from .errors import APIError
+from .store import own_or_server
 
 KEY_HEADER = "X-API-Key"
 #: An organisation's own rate that turns the request-rate limit off for it.
 RATE_OFF = "off"
+#: The server setting for the largest request body, which an organisation's own ``max_upload_bytes`` replaces.
+UPLOAD_SETTING = "ORG_MAX_UPLOAD_BYTES"
 
 _NEEDS = {
     "planner": "this key may only read; writing needs a planner key",
@@ -86,15 +89,15 @@ def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if not secret:
                 raise APIError(401, "unauthorized", f"send an API key in the {KEY_HEADER} header")
             with g.db() as s:
-                key = find_key(s, secret)
-                org = s.get(Organisation, key.org_id) if key is not None else None
-            if key is None:
+                found = find_key(s, secret)
+            if found is None:
                 raise APIError(401, "unauthorized", "unknown or revoked API key")
+            key, org = found
             if not role_allows(key.role, role):
                 raise APIError(403, "forbidden", _NEEDS.get(role, f"needs a {role} key"))
             g.key = key
-            _check_rate(key.org_id, org.rate_limit if org is not None else None)
-            cap = upload_cap(org.max_upload_bytes if org is not None else None)
+            _check_rate(key.org_id, org.rate_limit)
+            cap = own_or_server(org.max_upload_bytes, UPLOAD_SETTING)
             if request.content_length is not None and request.content_length > cap:
                 raise APIError(413, "too_large", f"the request body is over this organisation's {cap} byte limit")
             return func(*args, **kwargs)
@@ -102,8 +105,3 @@ def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return inner
 
     return wrap
-
-
-def upload_cap(own: int | None) -> int:
-    """The largest request body (bytes) for an organisation whose own setting is ``own``."""
-    return int(own) if own is not None else int(current_app.config["ORG_MAX_UPLOAD_BYTES"])

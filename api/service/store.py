@@ -195,19 +195,31 @@ def _check_bins(frame: pd.DataFrame, known: set[str]) -> None:
         )
 
 
-def org_limit(s: Session, org_id: str, setting: str) -> int:
-    """The organisation's own value of the server ``setting`` (``ORG_MAX_*``) if it has one, else the server's.
+def own_or_server(own: int | None, setting: str) -> int:
+    """An organisation's own value of a limit if it has one, else the server's ``setting`` (``ORG_MAX_*``)."""
+    return int(own) if own is not None else int(current_app.config[setting])
 
-    An organisation's own limits are set by ``binroute orgs limits`` (:data:`~.db.ORG_LIMITS`).
+
+def org_limit(s: Session, org_id: str, setting: str) -> int:
+    """The organisation's limit for the server ``setting``: its own (``binroute orgs limits``), else the server's.
+
+    ``setting`` is one of :data:`~.db.ORG_LIMITS`'s.
     """
     column = next(c for c, name in ORG_LIMITS.values() if name == setting)
-    own = s.scalar(select(getattr(Organisation, column)).where(Organisation.id == org_id))
-    return int(own) if own is not None else int(current_app.config[setting])
+    return own_or_server(s.scalar(select(getattr(Organisation, column)).where(Organisation.id == org_id)), setting)
+
+
+def in_use(s: Session, model: Any, org_id: str, *, active_jobs: bool = False) -> int:
+    """How many ``model`` rows the organisation holds: all of them, or its jobs queued or running (``active_jobs``)."""
+    query = select(func.count()).select_from(model).where(model.org_id == org_id)
+    if active_jobs:
+        query = query.where(model.status.in_(ACTIVE_JOBS))
+    return int(s.scalar(query) or 0)
 
 
 def _check_room(s: Session, model: Any, org_id: str, adding: int, what: str, limit: str) -> None:
     """429 if ``adding`` more ``model`` rows would take the organisation past its ``limit`` (:func:`org_limit`)."""
-    stored = s.scalar(select(func.count()).select_from(model).where(model.org_id == org_id)) or 0
+    stored = in_use(s, model, org_id)
     cap = org_limit(s, org_id, limit)
     if stored + adding > cap:
         raise APIError(
@@ -253,11 +265,9 @@ def job_out(row: Any, endpoint: str, **ids: Any) -> dict[str, Any]:
 def check_job_slots(s: Session, model: Any, limit: str, code: str, what: str, retry_after_s: int) -> None:
     """429 when the organisation has as many ``model`` jobs queued or running as its ``limit`` (:func:`org_limit`)."""
     org_id = current_org()
-    busy = s.scalar(
-        select(func.count()).select_from(model).where(model.org_id == org_id, model.status.in_(ACTIVE_JOBS))
-    )
+    busy = in_use(s, model, org_id, active_jobs=True)
     cap = org_limit(s, org_id, limit)
-    if busy is not None and busy >= cap:
+    if busy >= cap:
         raise APIError(
             429,
             code,

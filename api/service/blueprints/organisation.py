@@ -6,11 +6,10 @@ from typing import Any
 
 from flask import Blueprint, g
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
 
-from ..auth import rate_of, require, upload_cap
+from ..auth import UPLOAD_SETTING, rate_of, require
 from ..db import ORG_LIMITS, CollectionRow, Organisation, PlanRow, ReadingRow, SimulationRow
-from ..store import ACTIVE_JOBS, current_org, org_limit
+from ..store import current_org, in_use, own_or_server
 
 organisation = Blueprint("organisation", __name__, url_prefix="/api/v1/organisation")
 
@@ -33,17 +32,15 @@ def show_organisation() -> ResponseReturnValue:
         row = s.get(Organisation, org_id)
         assert row is not None  # a key's organisation is never deleted
         for name, (column, setting) in ORG_LIMITS.items():
-            model, active_only = _USES[name]
-            query = select(func.count()).select_from(model).where(model.org_id == org_id)
-            if active_only:
-                query = query.where(model.status.in_(ACTIVE_JOBS))
+            model, active_jobs = _USES[name]
+            own = getattr(row, column)
             limits[name] = {
-                "limit": org_limit(s, org_id, setting),
-                "used": int(s.scalar(query) or 0),
-                "own": getattr(row, column) is not None,
+                "limit": own_or_server(own, setting),
+                "used": in_use(s, model, org_id, active_jobs=active_jobs),
+                "own": own is not None,
             }
         out = {"id": row.id, "name": row.name, "created": row.created.isoformat() + "Z"}
         rate = rate_of(row.rate_limit)
-        limits["upload_bytes"] = upload_cap(row.max_upload_bytes)
+        limits["upload_bytes"] = own_or_server(row.max_upload_bytes, UPLOAD_SETTING)
         limits["rate"] = str(rate) if rate is not None else None
     return {**out, "limits": limits}
