@@ -21,7 +21,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check routing geo api tests benchmarks
+	$(BIN)/ruff check binroute routing geo api tests benchmarks sample_data
 	$(BIN)/mypy
 
 bench: install

@@ -1,6 +1,6 @@
 """binroute's edges, calling :mod:`geo` and :mod:`routing`, in three subpackages.
 
-- :mod:`api.pipeline`: scenario files in, a plan out (the composition of geo and routing);
-- :mod:`api.cli`: the ``binroute`` command line;
-- :mod:`api.service`: the HTTP service (Flask app, storage, background solves).
+- :mod:`binroute.api.pipeline`: scenario files in, a plan out (the composition of geo and routing);
+- :mod:`binroute.api.cli`: the ``binroute`` command line;
+- :mod:`binroute.api.service`: the HTTP service (Flask app, storage, background solves).
 """

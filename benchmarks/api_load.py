@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api.service.client import scenario_upload, served
+from binroute.api.service.client import scenario_upload, served
 
 from .common import RESULTS, ROOT, table, write_results
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 sys.executable,
                 "-m",
-                "api.cli",
+                "binroute.api.cli",
                 "keys",
                 "create",
                 "--name",

@@ -5,13 +5,13 @@
 Builds a day of N bins at random points of the road network (fixed seed),
 two depots, two disposal sites and a fleet of one lorry per
 :data:`BINS_PER_LORRY` bins, as a scenario directory, and runs
-:func:`api.pipeline.plan.plan_scenario` on it in a child process. Records
+:func:`binroute.api.pipeline.plan.plan_scenario` on it in a child process. Records
 the pipeline's stage times, the peak resident memory of all processes
 together (the child and its helpers, sampled from ``/proc``: RSS summed,
 when it peaked, and the peak of PSS summed, which counts a page the
 processes share once), the plan's
 cost, km, required bins left and the territory overlap of its rounds
-(:func:`geo.territory.territory_overlap`), and where the km go: per leg
+(:func:`binroute.geo.territory.territory_overlap`), and where the km go: per leg
 type (depot, collection, tip legs) with what the depot and tip legs would
 be at their shortest and a lower bound on the collection km
 (:mod:`benchmarks.km_legs`), with a lower bound on the km of any plan of
@@ -52,7 +52,7 @@ SEED = 19
 
 def _scenario(folder: Path, network: Path, n_bins: int) -> None:
     """Write a scenario directory with ``n_bins`` full bins on ``network``."""
-    from geo import load_network
+    from binroute.geo import load_network
 
     net = load_network(network)
     rng = np.random.default_rng(SEED)
@@ -107,11 +107,11 @@ def _scenario(folder: Path, network: Path, n_bins: int) -> None:
 
 def _child(folder: Path, time_limit: float, out: Path) -> None:
     """Plan the scenario in ``folder`` and write what the benchmark records to ``out``."""
-    from api.pipeline.options import PlanOptions
-    from api.pipeline.plan import plan_scenario
-    from api.pipeline.scenario import load_scenario
-    from geo.network import utm_crs
-    from geo.territory import territory_overlap
+    from binroute.api.pipeline.options import PlanOptions
+    from binroute.api.pipeline.plan import plan_scenario
+    from binroute.api.pipeline.scenario import load_scenario
+    from binroute.geo import territory_overlap
+    from binroute.geo.network import utm_crs
 
     scn = load_scenario(folder)
     result = plan_scenario(scn, PlanOptions(date=DAY, time_limit_s=time_limit))

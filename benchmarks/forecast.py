@@ -19,7 +19,7 @@ forecast then groups them by stream alone: no road network is needed). A
 Wyndham snapshot has a date only; it is placed at 12:00 local time
 (Australia/Melbourne), fullness 0–10 ×10 %. Bins have no coordinates.
 
-Each set is backtested by :func:`routing.backtest.backtest` over its last
+Each set is backtested by :func:`binroute.routing.forecast.backtest.backtest` over its last
 :data:`WINDOW_DAYS` days, with at most :data:`MAX_ORIGINS` origin days spread
 evenly (every origin is fitted on all data before it), to keep the run
 within minutes. No constant here or in the model is set from these data.
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from routing.backtest import backtest
+from binroute.routing.forecast import backtest
 
 from .common import RESULTS, ROOT
 

@@ -18,13 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.service.client import schemathesis_command, served
+from binroute.api.service.client import schemathesis_command, served
 
 from .common import write_results
 
 
 def _cli(*args: str, cwd: Path) -> str:
-    run = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=cwd, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "binroute.api.cli", *args], capture_output=True, text=True, cwd=cwd, check=True
+    )
     return run.stdout
 
 

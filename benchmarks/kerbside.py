@@ -9,11 +9,11 @@ present; © OpenStreetMap contributors, ODbL) and a generated city, the same
 day is planned twice through the real pipeline: ``planning.turns.model`` =
 ``nodes`` (any turn, a stop left in any direction) and ``turns`` (the
 default). Every plan's trips are then audited independently from the OSM
-file (:mod:`geo.audit`): forbidden turns, U-turns per 100 stops and how
+file (:mod:`binroute.geo.audit`): forbidden turns, U-turns per 100 stops and how
 many at dead ends or turning places, and bins served from the wrong side
 where the plan says the kerb side. Beside the U-turns made, a lower bound
 on them (``u_turns_unavoidable``: per trip, the dead-end pockets its bins
-lie in, see :func:`geo.turns.u_turn_pockets`) and the pockets holding
+lie in, see :func:`binroute.geo.turns.u_turn_pockets`) and the pockets holding
 bins (the least any plan needs). The Milan and generated days use
 ``--bins`` random bins (fixed seed) placed along the streets weighted by
 length, as bins stand at addresses (``--placement nodes``: near random road
@@ -37,14 +37,14 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-import geo
-from api.pipeline import PlanOptions, load_scenario, plan_scenario
-from api.pipeline.roads import places_of, turn_rules, vehicle_profile
-from api.pipeline.scenario import Scenario
-from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
-from geo.kerbside import unavoidable_u_turns
-from geo.network import FloatArray
-from geo.turns import u_turn_pockets
+from binroute import geo
+from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
+from binroute.api.pipeline.roads import places_of, turn_rules, vehicle_profile
+from binroute.api.pipeline.scenario import Scenario
+from binroute.geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+from binroute.geo.kerbside import unavoidable_u_turns
+from binroute.geo.network import FloatArray
+from binroute.geo.turns import u_turn_pockets
 
 from .common import RESULTS, ROOT, SHARED, table, write_results
 from .gen_city import write_city
@@ -201,7 +201,7 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
 def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, int]:
     """A lower bound on the plan's U-turns, and the dead-end pockets holding bins it serves.
 
-    The bound sums, over trips, the pockets (:func:`geo.turns.u_turn_pockets`)
+    The bound sums, over trips, the pockets (:func:`binroute.geo.turns.u_turn_pockets`)
     the trip's bins lie in, not counting pockets where the trip starts or
     ends: any plan serving the same bins in the same trips makes at least
     that many U-turns. The pocket count is the least any plan needs.

@@ -45,9 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from routing import Problem, Solution
-from routing.feasibility import home_via_site
-from routing.solution import BIN, TIP
+from binroute.routing import BIN, TIP, Problem, Solution, home_via_site
 
 LEGS = ("out", "collect", "to_tip", "from_tip", "home")
 #: Rows of the matrix read at a time for the nearest-neighbour bound.

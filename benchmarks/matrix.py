@@ -6,9 +6,9 @@ Matrices are built for random stops on the Helsinki sample, on a generated
 city of ``city × city`` intersections (50,176 nodes by default) and on the
 real Milan extract in ``../shared/osm`` when present (© OpenStreetMap
 contributors, ODbL), with today's node-based model and with the turn-aware
-model (:mod:`geo.turns`: one place per allowed direction of each stop, turn
+model (:mod:`binroute.geo.turns`: one place per allowed direction of each stop, turn
 restrictions, no U-turns but at dead ends and turning places), by one
-Dijkstra per place and by the contraction hierarchy (:mod:`geo.ch`; its
+Dijkstra per place and by the contraction hierarchy (:mod:`binroute.geo.paths.ch`; its
 build, once per network, is reported apart; the two must agree exactly),
 and as a plan gets them (``method="auto"`` on a fresh turn graph: the
 hierarchy when it is cheap enough to build, else Dijkstra).
@@ -29,7 +29,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from geo import (
+from binroute.geo import (
     VehicleProfile,
     core_edges,
     kerb_required,
@@ -41,7 +41,7 @@ from geo import (
     turn_graph,
     turn_matrices,
 )
-from geo.turns import hierarchy_file
+from binroute.geo.turns import hierarchy_file
 
 from .common import RESULTS, ROOT, SHARED, peak_rss_mb, table, write_results
 from .gen_city import write_city

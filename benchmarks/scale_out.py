@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from api.service.client import call, redis_server, scenario_upload, served, worker_process
+from binroute.api.service.client import call, redis_server, scenario_upload, served, worker_process
 
 from .common import RESULTS, ROOT, table, write_results
 
@@ -79,7 +79,7 @@ def _call(
 def _cli(*args: str, cwd: Path) -> str:
     """Run a ``binroute`` admin command; its standard output."""
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, check=True, cwd=cwd
+        [sys.executable, "-m", "binroute.api.cli", *args], capture_output=True, text=True, check=True, cwd=cwd
     ).stdout
 
 

@@ -40,10 +40,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.pipeline import load_scenario
-from api.pipeline.policies import PREDICTIVE, TIMETABLE, WEEKDAYS, parse_policy
-from api.pipeline.simulate import SimOptions, simulate
-from api.pipeline.simulate_report import simulation_html
+from binroute.api.pipeline import load_scenario
+from binroute.api.pipeline.simulate import (
+    PREDICTIVE,
+    TIMETABLE,
+    WEEKDAYS,
+    SimOptions,
+    parse_policy,
+    simulate,
+    simulation_html,
+)
 
 from .common import RESULTS, ROOT, table, write_results
 

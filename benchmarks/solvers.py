@@ -56,9 +56,8 @@ def instances(suites: list[str]) -> list[tuple[str, Path]]:
 
 
 def run_one(suite: str, path: str, engine: str, budget: float, seed: int) -> dict[str, object]:
-    from routing import Limits, SolveParams, check_solution, solve
-    from routing.instances import FEET_PER_MILE, read_instance
-    from routing.pyvrp_engine import unsupported
+    from binroute.routing import FEET_PER_MILE, Limits, SolveParams, check_solution, read_instance, solve
+    from binroute.routing.engines import unsupported
 
     instance = read_instance(path)
     problem = instance.problem

@@ -50,10 +50,10 @@ def _clocked(func: Callable[..., Any], clock: dict[str, float]) -> Callable[...,
 
 def run_size(network: Path, n_bins: int, time_limit: float, tmp: Path) -> dict[str, object]:
     """Plan ``n_bins`` on ``network`` and time the report stage and the writing of every file."""
-    from api.pipeline import plan as plan_module
-    from api.pipeline.options import PlanOptions
-    from api.pipeline.scenario import load_scenario
-    from api.pipeline.write import write_plan
+    from binroute.api.pipeline import plan as plan_module
+    from binroute.api.pipeline.options import PlanOptions
+    from binroute.api.pipeline.scenario import load_scenario
+    from binroute.api.pipeline.write import write_plan
 
     folder = tmp / f"day{n_bins}"
     folder.mkdir()

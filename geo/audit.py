@@ -1,7 +1,7 @@
 """Independent checks of driven routes: forbidden turns, U-turns and the kerb side.
 
-These checks share no code with the routing model (:mod:`geo.osm`,
-:mod:`geo.restrictions`, :mod:`geo.turns`): they read the OSM file with their
+These checks share no code with the routing model (:mod:`binroute.geo.osm`,
+:mod:`binroute.geo.restrictions`, :mod:`binroute.geo.turns`): they read the OSM file with their
 own handler and look only at the geometry of the drive (lon/lat vertices,
 which for a route along the streets pass through the OSM nodes). A mistake
 in the model therefore cannot hide itself. Tests and benchmarks use them.

@@ -1,6 +1,6 @@
 """Stops as directed kerbside visits: which ways a lorry may pass each bin.
 
-A bin snapped onto a street (:class:`~geo.snap.Snapped`) may be served while
+A bin snapped onto a street (:class:`~binroute.geo.snap.Snapped`) may be served while
 driving either way along a two-way street, or only one way:
 
 * on a one-way street, the way it runs;
@@ -318,7 +318,7 @@ class KerbsideModel:
         Rounded to the nearest unit (ties to even) and capped at ``cap``,
         which also stands for no drive (a slot without a place for this
         profile, or no legal way there); 0 on the diagonal. Filled a block
-        of places at a time (:func:`~geo.turns.turn_matrix_rows`), so no
+        of places at a time (:func:`~binroute.geo.turns.turn_matrix_rows`), so no
         full-size float matrix is ever held: at 10,000 stops (20,000
         places) the float64 pair alone would be 6.4 GB.
         """
@@ -406,7 +406,7 @@ def illegal_turns(banned: frozenset[tuple[int, int]], edges: Sequence[int]) -> i
 def unavoidable_u_turns(stops: StopPlaces, pocket: IntArray, points: Sequence[int], *, free: Sequence[int] = ()) -> int:
     """A lower bound on the U-turns of one trip that serves ``points``.
 
-    ``pocket`` is per state (:func:`~geo.turns.u_turn_pockets`). A point
+    ``pocket`` is per state (:func:`~binroute.geo.turns.u_turn_pockets`). A point
     with a place outside every pocket needs none; the others need one per
     pocket they lie in, pockets that one point's places join counting once.
     Pockets where the trip starts or ends (the places of the ``free``

@@ -25,9 +25,9 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from .dial import bucket_dijkstra, usable
 from .geojson import cut_line, line_through
 from .network import FloatArray, RoadNetwork, VehicleProfile
+from .paths.dial import bucket_dijkstra, usable
 from .snap import Snapped
 
 _ZERO = 1e-9  # csgraph treats explicit zeros as missing edges
@@ -69,7 +69,7 @@ def drivable_core(rg: RoutingGraph) -> NDArray[np.bool_]:
     (weight, height, ``hgv=no``) can cut pieces off: a street behind a weak
     bridge, a yard reached through a low underpass. A stop snapped there is
     unreachable, or can never leave; stops are snapped only to these edges
-    (the turn-aware model's :func:`geo.turns.core_edges` does the same with
+    (the turn-aware model's :func:`binroute.geo.turns.core_edges` does the same with
     turns obeyed).
     """
     driven = np.isfinite(rg.edge_time)
@@ -268,7 +268,7 @@ def packed_dijkstra(
 ) -> FloatArray:
     """Rows of shortest packed weights from ``sources``, read at ``columns``; two cores on big jobs.
 
-    Big jobs search with a bucket queue (:mod:`geo.dial`: 2.5-3.5 times
+    Big jobs search with a bucket queue (:mod:`binroute.geo.paths.dial`: 2.5-3.5 times
     faster than scipy's heap on street networks, both cores sharing the
     graph); small ones, and graphs with an arc too heavy for the buckets,
     with scipy (:func:`heap_dijkstra`). Both give the very same numbers.
@@ -290,7 +290,7 @@ def packed_dijkstra(
 
 def heap_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
     """:func:`packed_dijkstra` by scipy's Dijkstra (a heap), on two processes for big jobs: for graphs
-    :func:`geo.dial.usable` refuses (an arc too heavy for the buckets), and to compare with the buckets.
+    :func:`binroute.geo.paths.dial.usable` refuses (an arc too heavy for the buckets), and to compare with the buckets.
     """
     if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
         return _dijkstra_here(graph, sources, columns)

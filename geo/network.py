@@ -90,7 +90,7 @@ class RoadNetwork:
     cut_end: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     #: Forbidden turns from edge ``ban_from[k]`` into edge ``ban_to[k]`` (OSM
     #: turn restrictions; an ``only_*`` one bans every other turn), and whom
-    #: each applies to (:data:`geo.restrictions.SCOPE_ALL`, ...).
+    #: each applies to (:data:`binroute.geo.restrictions.SCOPE_ALL`, ...).
     ban_from: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ban_to: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ban_scope: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
@@ -230,7 +230,7 @@ def network_from_graph(graph: nx.MultiDiGraph, *, source: str = "") -> RoadNetwo
     """Flatten an osmnx graph (``x``/``y`` in lon/lat, edges with ``length``).
 
     Speeds come from ``maxspeed`` where tagged, otherwise from
-    :data:`geo.tags.DEFAULT_SPEEDS_KPH` by highway type.
+    :data:`binroute.geo.tags.DEFAULT_SPEEDS_KPH` by highway type.
     """
     nodes = list(graph.nodes)
     index = {n: i for i, n in enumerate(nodes)}

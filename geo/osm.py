@@ -4,7 +4,7 @@ Every file format goes through the same steps: pyosmium reads the file (XML,
 bz2-compressed XML or PBF), keeps the ways a refuse lorry may drive on, and
 cuts ways where the extract is clipped; osmnx then builds and simplifies the
 graph; the largest strongly connected part is kept and flattened into a
-:class:`~geo.network.RoadNetwork`, which is cached beside the source file.
+:class:`~binroute.geo.network.RoadNetwork`, which is cached beside the source file.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ _NO_ACCESS = frozenset({"no", "private", "agricultural", "forestry", "emergency"
 _SERVICE_EXCLUDED = frozenset({"emergency_access"})
 _EXTRA_WAY_TAGS = ("maxweight", "maxheight", "maxwidth", "maxlength", "hgv", "motor_vehicle")
 #: Bump when the way filter or the graph layout changes, to invalidate caches.
-CACHE_VERSION = "9"
+CACHE_VERSION = "10"  # 10: pickles name binroute.geo (the one import name)
 #: The OSM file endings :func:`graph_from_file` reads (the one list; the API and CLI use it too).
 OSM_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm")
 
@@ -83,7 +83,7 @@ class _DrivableWays(osmium.SimpleHandler):
 
     Also keeps the nodes tagged as places to turn (``highway=turning_circle``
     or ``turning_loop``) and the turn-restriction relations, as raw
-    :class:`~geo.restrictions.RawRestriction` records.
+    :class:`~binroute.geo.restrictions.RawRestriction` records.
     """
 
     def __init__(self) -> None:

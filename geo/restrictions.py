@@ -1,7 +1,7 @@
 """OSM turn restrictions and places to turn, resolved onto the network's edges.
 
 A ``type=restriction`` relation names a ``from`` way, a ``via`` node (or
-ways) and a ``to`` way. On the flattened :class:`~geo.network.RoadNetwork`
+ways) and a ``to`` way. On the flattened :class:`~binroute.geo.network.RoadNetwork`
 it becomes pairs of edges (into the via node, out of it) whose turn is
 forbidden; an ``only_*`` restriction forbids every other turn out of the
 ``from`` edge. Real extracts are messy: a relation with missing or extra
@@ -17,7 +17,7 @@ conditional ones are ignored: they do not bind a refuse lorry at all times.
 A restriction via ways (rare: 11 of 1,331 in one city; typically a U-turn
 across the central reservation of a dual carriageway) cannot be stated as a
 pair of edges: it becomes a path of edges ``from, via..., to``
-(``via_paths``), which :func:`geo.turns.turn_graph` forbids (``no_*``) or
+(``via_paths``), which :func:`binroute.geo.turns.turn_graph` forbids (``no_*``) or
 makes the only way on (``only_*``) by giving the lorry that entered the via
 edges from the ``from`` edge states of its own.
 """

@@ -109,7 +109,7 @@ def snap_points(
         Optional mask of edges that may be snapped to.
     max_distance_m
         Points farther than this from every road raise a
-        :class:`~geo.errors.FarFromRoadWarning` that lists their ids; they
+        :class:`~binroute.geo.errors.FarFromRoadWarning` that lists their ids; they
         are still snapped.
 
     Raises

@@ -6,7 +6,7 @@ state is "at the start of edge ``e``", and moving on from ``a`` to ``b``
 turn's cost. That makes three things expressible that a node-based graph
 cannot:
 
-* **Turn restrictions** (:mod:`geo.restrictions`): a forbidden turn is a
+* **Turn restrictions** (:mod:`binroute.geo.restrictions`): a forbidden turn is a
   missing transition.
 * **U-turns**: a transition from ``a`` straight back along the street it
   came from. Allowed only where the road ends (no other way on; a road that
@@ -38,11 +38,11 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from . import ch
-from .ch import Hierarchy, contract_graph, load_hierarchy, save_hierarchy, scan_sources, target_buckets
 from .geojson import cut_line, line_through
 from .matrix import LEN_BITS, RoutingGraph, packed_dijkstra, unpack
 from .network import FloatArray, IntArray, RoadNetwork
+from .paths import ch
+from .paths.ch import Hierarchy, contract_graph, load_hierarchy, save_hierarchy, scan_sources, target_buckets
 from .restrictions import binding_scopes
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class TurnGraph:
 
     @property
     def hierarchy(self) -> Hierarchy:
-        """The contraction hierarchy of the states and transitions (:mod:`geo.ch`), built on first use.
+        """The contraction hierarchy of the states and transitions (:mod:`binroute.geo.paths.ch`), built on first use.
 
         It depends on the network, the profile and the turn rules only, not
         on any stops, so every matrix job on this graph shares it. It is kept
@@ -361,7 +361,7 @@ def _pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
     return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
 
 
-#: Bump when :mod:`geo.ch` builds or stores hierarchies differently: every hierarchy on disk is rebuilt.
+#: Bump when :mod:`binroute.geo.paths.ch` builds or stores hierarchies differently: every hierarchy on disk is rebuilt.
 HIERARCHY_CACHE_VERSION = "2"
 
 
@@ -551,8 +551,8 @@ CH_WORK_PER_STATE = 1000
 
 
 #: What a forward search of the hierarchy pays per node and arc of its core (Dijkstra with a heap,
-#: :func:`geo.ch.scan_sources`), in units of what a Dijkstra search of the whole state graph pays per
-#: state and transition (a bucket queue, :mod:`geo.dial`): about 3.5 measured, rounded up.
+#: :func:`binroute.geo.paths.ch.scan_sources`), in units of what a Dijkstra search of the whole state graph pays per
+#: state and transition (a bucket queue, :mod:`binroute.geo.paths.dial`): about 3.5 measured, rounded up.
 CORE_SEARCH_COST = 4.0
 
 

@@ -3,13 +3,24 @@
 Knows matrices, demands and vehicles; never Flask, pydantic or OSM.
 """
 
+from . import engines as engines
+from . import forecast as forecast
 from .check import CheckReport as CheckReport
 from .check import check_solution as check_solution
+from .cost import overtime_hours as overtime_hours
+from .cost import route_cost as route_cost
+from .deadline import Budget as Budget
+from .deadline import Deadline as Deadline
 from .directions import polish_directions as polish_directions
 from .errors import ForecastError as ForecastError
 from .errors import ForecastWarning as ForecastWarning
 from .errors import InfeasibleProblem as InfeasibleProblem
 from .errors import ProblemError as ProblemError
+from .feasibility import home_via_site as home_via_site
+from .instances import FEET_PER_MILE as FEET_PER_MILE
+from .instances import Instance as Instance
+from .instances import read_instance as read_instance
+from .limits import ENGINES as ENGINES
 from .limits import Limits as Limits
 from .limits import SolveParams as SolveParams
 from .problem import Bin as Bin
@@ -20,6 +31,11 @@ from .problem import Matrix as Matrix
 from .problem import Problem as Problem
 from .problem import TimeWindow as TimeWindow
 from .problem import Vehicle as Vehicle
+from .sharing import dump_job as dump_job
+from .sharing import load_job as load_job
+from .solution import BIN as BIN
+from .solution import DEPOT as DEPOT
+from .solution import TIP as TIP
 from .solution import Route as Route
 from .solution import Solution as Solution
 from .solution import Unserved as Unserved

@@ -1,7 +1,7 @@
-"""Run one job of :data:`routing.solver.JOBS` in a separate process (keeps the second core busy).
+"""Run one job of :data:`binroute.routing.solver.JOBS` in a separate process (keeps the second core busy).
 
 Reads a ``(job name, arguments)`` from the file named first, written by
-:func:`routing.sharing.dump_job` (large arrays such as the travel matrices
+:func:`binroute.routing.sharing.dump_job` (large arrays such as the travel matrices
 are mapped from files beside it, not copied), and writes the pickled result
 to the file named second. A plain subprocess avoids
 multiprocessing's re-import of the caller's main module.
@@ -13,8 +13,8 @@ import pickle
 import sys
 from pathlib import Path
 
-from routing.sharing import load_job
-from routing.solver import JOBS
+from binroute.routing.sharing import load_job
+from binroute.routing.solver import JOBS
 
 
 def main() -> None:

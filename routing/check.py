@@ -4,7 +4,7 @@ It shares no code with the solvers: it replays every route against the
 problem's matrices and rules and lists what is wrong, in words.
 
 A bin with alternative locations must be served at one of
-:attr:`~routing.problem.Bin.locations`, once: every rule is replayed at the
+:attr:`~binroute.routing.problem.Bin.locations`, once: every rule is replayed at the
 location the visit reports.
 """
 

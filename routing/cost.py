@@ -1,6 +1,6 @@
 """The one cost of a plan, whatever engine made it.
 
-Every engine's :class:`~routing.solution.Solution` carries this cost as its
+Every engine's :class:`~binroute.routing.solution.Solution` carries this cost as its
 ``objective``, the pipeline compares plans with :func:`rank`, and
 ``plan.json`` reports it: "a better plan" means one thing everywhere. Engines
 search with their own scaled integer costs and penalties; those never leave

@@ -1,6 +1,6 @@
 """Each bin's visit direction and each tip's site, chosen exactly along a fixed route.
 
-A bin with alternative locations (:attr:`~routing.problem.Bin.locations`,
+A bin with alternative locations (:attr:`~binroute.routing.problem.Bin.locations`,
 one per direction it may be served in) is served at whichever of them the
 engine picked while it searched, and a tip at the site it picked; neither
 engine re-decides those choices for the final order of its stops. With the
@@ -10,14 +10,14 @@ dynamic programme over the sequence (Viterbi) finds the cheapest choice for
 every stop at once in O(stops × choices²).
 
 :func:`polish_directions` applies it to every route of a plan. Each arc is
-priced as :func:`routing.cost.route_cost` prices a route: the vehicle's
+priced as :func:`binroute.routing.cost.route_cost` prices a route: the vehicle's
 ``cost_per_distance`` per distance unit and ``cost_per_hour`` (plus
 ``overtime_per_hour`` when the route already works overtime) per hour of
 driving and tipping; distance alone when the vehicle prices neither. The
-route is then scheduled again (:func:`routing.schedule.schedule_route`,
+route is then scheduled again (:func:`binroute.routing.schedule.schedule_route`,
 leaving the depot when it did and breaking where it did, else
-:func:`routing.schedule.fitted_route`) and replaces the old one only when it
-keeps every rule and the plan's cost (:func:`routing.cost.plan_cost`) falls
+:func:`binroute.routing.schedule.fitted_route`) and replaces the old one only when it
+keeps every rule and the plan's cost (:func:`binroute.routing.cost.plan_cost`) falls
 (or stays the same with less distance).
 
 Time windows are not prices, so the cheapest choice may miss one. Then a
@@ -290,7 +290,7 @@ def polish_directions(problem: Problem, solution: Solution) -> Solution:
 
     Routes keep their order of stops; a route changes only when the new
     choice keeps every rule and lowers the plan's cost
-    (:func:`routing.cost.plan_cost`; at equal cost, when it drives less).
+    (:func:`binroute.routing.cost.plan_cost`; at equal cost, when it drives less).
     Costs O(stops × choices²) per route.
 
     Parameters

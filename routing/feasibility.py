@@ -4,7 +4,7 @@ Which vehicles can serve each bin, why a bin cannot be served, and the drive
 home through the best disposal site (the day's last tip), which every engine
 folds into the final leg of a route.
 
-A bin with alternative locations (:attr:`~routing.problem.Bin.locations`)
+A bin with alternative locations (:attr:`~binroute.routing.problem.Bin.locations`)
 is servable by a vehicle when any of its locations is, and the reason it was
 left is judged at its best location.
 """

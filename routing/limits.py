@@ -14,11 +14,11 @@ class Limits:
 
     ``time_limit_s=None`` with a ``solution_limit`` gives a deterministic run
     (what tests use): one core, no restarts, and for every engine a backstop
-    deadline of :data:`routing.stop.BACKSTOP_FACTOR` times
+    deadline of :data:`binroute.routing.deadline.BACKSTOP_FACTOR` times
     :func:`default_time_limit`, for searches that stop finding new
     solutions; with both ``None`` the limit is :func:`default_time_limit`.
-    :func:`routing.solve` turns these into one absolute deadline
-    (:class:`routing.stop.Budget`) when it starts.
+    :func:`binroute.routing.solve` turns these into one absolute deadline
+    (:class:`binroute.routing.deadline.Budget`) when it starts.
     """
 
     time_limit_s: float | None = None
@@ -55,7 +55,7 @@ class SolveParams:
         and facility ids for tips), depots left out.
     warm_locations
         Where the warm start serves bins that have alternative locations: the
-        location (one of :attr:`routing.Bin.locations`) by bin id. A bin left
+        location (one of :attr:`binroute.routing.Bin.locations`) by bin id. A bin left
         out starts at its location nearest, in time, to the stop before it.
     """
 

@@ -10,7 +10,7 @@ can be served while driving past it in either direction, each direction a
 separate location (a directed kerbside visit) in the travel matrices.
 ``Bin.alternatives`` lists the further locations; every engine serves the
 bin exactly once, at whichever of ``Bin.locations`` suits the route, and the
-:class:`~routing.solution.Visit` records the location actually used.
+:class:`~binroute.routing.solution.Visit` records the location actually used.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class Matrix:
     Both are held as int32 (seconds and metres fit: 2**31 s is 68 years,
     2**31 m is 2.1 million km), half the memory of int64 on a big day.
     Integer input of another type is converted once; an entry that does not
-    fit raises :class:`~routing.errors.ProblemError` naming the matrix and
+    fit raises :class:`~binroute.routing.errors.ProblemError` naming the matrix and
     the entry (never a silent wrap), as does a negative entry. Int32 input is
     kept as is, not copied.
     Unreachable pairs hold ``UNREACHABLE``. Sums of entries should be taken
@@ -188,7 +188,7 @@ class Break:
 class Vehicle:
     """One crew and lorry for the day.
 
-    Costs follow a council's crew day (:func:`routing.cost.route_cost`):
+    Costs follow a council's crew day (:func:`binroute.routing.cost.route_cost`):
     ``fixed_cost`` is paid once the vehicle is used at all (crew and lorry
     for the day), and covers ``paid_duration_s`` of work; each hour worked
     beyond that costs ``overtime_per_hour`` more. ``cost_per_distance`` is

@@ -7,7 +7,7 @@ When the problem makes vehicles tip, a route whose last stop is a bin gets
 the day's last tip (at the best site on the way home) written out.
 
 Stops name bins by index; where a bin has alternative locations
-(:attr:`~routing.problem.Bin.locations`) the one it is served at comes from
+(:attr:`~binroute.routing.problem.Bin.locations`) the one it is served at comes from
 a ``chosen`` mapping (bin index to location) that travels with the plans. A
 bin missing from it is served at its primary ``location``.
 """
@@ -183,7 +183,7 @@ def solution_from_plans(
     With ``fit_rules`` each route is cut to its longest prefix that keeps
     every rule the engine did not know, and the driver's break is placed
     (:func:`fitted_route`); the bins cut off are unserved. The plan's
-    ``objective`` is :func:`routing.cost.plan_cost`. Bins are served at
+    ``objective`` is :func:`binroute.routing.cost.plan_cost`. Bins are served at
     their ``chosen`` location (default: their primary one).
     """
     allowed, pre_unserved = servable(problem)

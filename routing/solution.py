@@ -83,9 +83,9 @@ class Unserved:
 
 @dataclass(frozen=True)
 class Solution:
-    """The result of :func:`routing.solve`.
+    """The result of :func:`binroute.routing.solve`.
 
-    ``objective`` is the plan's cost (:func:`routing.cost.plan_cost`),
+    ``objective`` is the plan's cost (:func:`binroute.routing.cost.plan_cost`),
     the same measure whichever engine made the plan.
     """
 

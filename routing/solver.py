@@ -1,23 +1,23 @@
 """``solve(problem) -> Solution``: the one entry point to every engine.
 
-:func:`solve` turns the caller's :class:`~routing.limits.Limits` into one
-:class:`~routing.stop.Budget` (an absolute deadline, and the solution limit
+:func:`solve` turns the caller's :class:`~binroute.routing.limits.Limits` into one
+:class:`~binroute.routing.deadline.Budget` (an absolute deadline, and the solution limit
 if any) and hands it to the engine. Every plan it returns is costed by
-:func:`routing.cost.plan_cost`, and plans are compared with
-:func:`routing.cost.rank` (fewer required bins left, then lower cost).
+:func:`binroute.routing.cost.plan_cost`, and plans are compared with
+:func:`binroute.routing.cost.rank` (fewer required bins left, then lower cost).
 
 Engines:
 
 * ``ortools``: OR-Tools' routing library with guided local search; expresses
-  every constraint binroute knows (:mod:`routing.ortools_engine`).
+  every constraint binroute knows (:mod:`binroute.routing.engines.ortools`).
 * ``pyvrp``: PyVRP's iterated local search; much better routes, but no driver
   breaks, lift or daily load limits with tips, or workload balance
-  (:mod:`routing.pyvrp_engine`).
+  (:mod:`binroute.routing.engines.pyvrp`).
 * ``auto`` (default): when PyVRP can express the whole problem, PyVRP alone.
   Otherwise a pipeline per round: PyVRP finds routes with each shift
   shortened by its break (:data:`PYVRP_SHARE` of the round's time); OR-Tools
   reads them as a warm start, places the breaks and polishes with the full
-  constraint set; our own scheduling (:func:`routing.schedule.fitted_route`:
+  constraint set; our own scheduling (:func:`binroute.routing.schedule.fitted_route`:
   cut each route to what keeps every rule, place the break) makes a second
   plan from PyVRP's routes, and the better of the two is kept. When
   OR-Tools cannot restore the warm start, PyVRP searches on from its best
@@ -27,22 +27,22 @@ Engines:
   (at least :data:`ROUND_MIN_S`), each from a new seed; the best round wins.
   When vehicles tip and have daily load or lift limits, every second round
   of the second core uses PyVRP's whole-day formulation (day totals exact,
-  tips placed afterwards by :func:`routing.tips.insert_tips`).
+  tips placed afterwards by :func:`binroute.routing.engines.tips.insert_tips`).
 
 With a time limit of at least :data:`PARALLEL_MIN_S` seconds on a machine
 with two cores, ``auto`` runs its search twice at once, the second in a
-helper process (:mod:`routing._worker`) with the next seed and the same
+helper process (:mod:`binroute.routing._worker`) with the next seed and the same
 deadline, and keeps the better plan. A solution limit without a time limit
 is a deterministic run: one core, one round, no wall clock (but a backstop,
-see :data:`routing.stop.BACKSTOP_FACTOR`).
+see :data:`binroute.routing.deadline.BACKSTOP_FACTOR`).
 
-Bins with alternative locations (:attr:`routing.Bin.locations`) are served
+Bins with alternative locations (:attr:`binroute.routing.Bin.locations`) are served
 once, at one of them, by every engine. The location PyVRP chose for each bin
 travels with its plans (``Found.chosen``): into our own scheduling, and into
 OR-Tools' warm start as ``SolveParams.warm_locations``, so the polished plan
 starts from the same kerbside visits. Last, whatever the engine, each route
 keeps its order of stops while every bin's direction and every tip's site
-are chosen again, exactly for that order (:func:`routing.directions.polish_directions`).
+are chosen again, exactly for that order (:func:`binroute.routing.directions.polish_directions`).
 """
 
 from __future__ import annotations
@@ -58,17 +58,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import borders, decompose
 from .cost import rank, with_cost
+from .deadline import Budget, Deadline
+from .decompose import borders
+from .decompose import day as decompose
 from .directions import polish_directions
+from .engines.ortools import WarmStartRejected, solve_ortools
+from .engines.pyvrp import search, search_on, solve_pyvrp, unsupported
 from .limits import Limits, SolveParams
-from .ortools_engine import WarmStartRejected, solve_ortools
 from .problem import Problem
-from .pyvrp_engine import search, search_on, solve_pyvrp, unsupported
 from .schedule import solution_from_plans
 from .sharing import dump_job
 from .solution import BIN, Solution
-from .stop import Budget, Deadline
 
 #: Share of a round's time PyVRP gets before OR-Tools polishes its routes.
 PYVRP_SHARE = 0.7
@@ -128,7 +129,7 @@ def _on_two_cores(
         request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
         dump_job(request, (other_job or job, other))  # the matrices travel as mapped files, not copies
         helper = subprocess.Popen(
-            helper_command("routing._worker", str(request), str(answer)),
+            helper_command("binroute.routing._worker", str(request), str(answer)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -155,7 +156,7 @@ def _combined(
     """One round on one core: PyVRP with breaks relaxed, then OR-Tools from its routes or our own scheduling.
 
     ``whole_day`` picks PyVRP's formulation for daily limits with tips (see
-    :func:`~routing.pyvrp_engine.to_pyvrp`).
+    :func:`~binroute.routing.engines.pyvrp.to_pyvrp`).
     """
     found = search(problem, budget.share(PYVRP_SHARE), seed=params.seed, relax_breaks=True, whole_day=whole_day)
     plans, chosen = found.plans, found.chosen
@@ -273,7 +274,7 @@ def _districts(parts: list[Problem], budget: Budget, params: SolveParams) -> lis
     """Solve ``parts`` one after another on this core.
 
     Each gets an equal share of the time left, but at most
-    :data:`routing.decompose.DISTRICT_S_PER_BIN` seconds per bin.
+    :data:`binroute.routing.decompose.day.DISTRICT_S_PER_BIN` seconds per bin.
     """
     out = []
     for k, part in enumerate(parts):
@@ -288,7 +289,7 @@ def _districts(parts: list[Problem], budget: Budget, params: SolveParams) -> lis
 
 
 def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
-    """A very large day in districts on both cores, then a search across borders (see :mod:`routing.decompose`)."""
+    """A very large day in districts on both cores, then a search across borders (:mod:`.decompose.day`)."""
     found = decompose.subproblems(problem)
     regional, whole = decompose.border_budget(budget)
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
@@ -329,14 +330,14 @@ BORDER_SHARE = 0.5
 
 
 def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: SolveParams) -> Solution:
-    """Re-solve neighbouring rounds two at a time until the budget is spent (see :mod:`routing.borders`).
+    """Re-solve neighbouring rounds two at a time until the budget is spent (:mod:`.decompose.borders`).
 
     Each round takes a matching of neighbouring pairs (longest border first,
     none tried since either of its rounds last changed) and searches them,
     half in the helper process. New routes are kept when the whole day ranks
     better with them. Stops when no pair is left to try, when a round saves
-    less than :data:`routing.borders.ROUND_MIN_GAIN` of the plan's cost, or
-    when less than :data:`routing.borders.PAIR_MIN_S` is left; an untimed
+    less than :data:`binroute.routing.decompose.borders.ROUND_MIN_GAIN` of the plan's cost, or
+    when less than :data:`binroute.routing.decompose.borders.PAIR_MIN_S` is left; an untimed
     budget gets at most :data:`BORDER_ROUNDS_UNTIMED` rounds.
     """
     tried: set[tuple[int, int]] = set()
@@ -390,7 +391,7 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
     return dataclasses.replace(solution, details=details)
 
 
-#: What the helper process can be asked to run (see :mod:`routing._worker`).
+#: What the helper process can be asked to run (see :mod:`binroute.routing._worker`).
 JOBS: dict[str, Callable[..., Any]] = {
     "pyvrp": _pyvrp_alone,
     "combined": _restarts,
@@ -418,7 +419,7 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
     Solution
         Routes per vehicle (unused vehicles included, depot to depot), the bins
         left unserved with a reason, the plan's cost
-        (:func:`routing.cost.plan_cost`) as ``objective``, status and runtime.
+        (:func:`binroute.routing.cost.plan_cost`) as ``objective``, status and runtime.
 
     Raises
     ------

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo import VehicleProfile, load_network
+from binroute.geo import VehicleProfile, load_network
 
 SEED = 20261123
 OUT = Path(__file__).resolve().parent / "helsinki"

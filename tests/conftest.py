@@ -20,7 +20,7 @@ def tiny_osm() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_net(tiny_osm: Path):
-    from geo import load_network
+    from binroute.geo import load_network
 
     return load_network(tiny_osm, cache=False)
 
@@ -32,7 +32,18 @@ def sample_dir() -> Path:
 
 def plan_sample(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
     """Run ``binroute plan`` on the sample for 2026-11-23 into ``out``; fail the test if it fails."""
-    cmd = [sys.executable, "-m", "api.cli", "plan", str(SAMPLE), "--date", "2026-11-23", "--out", str(out), *options]
+    cmd = [
+        sys.executable,
+        "-m",
+        "binroute.api.cli",
+        "plan",
+        str(SAMPLE),
+        "--date",
+        "2026-11-23",
+        "--out",
+        str(out),
+        *options,
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr
     return run
@@ -40,6 +51,6 @@ def plan_sample(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="session")
 def sample_net(tmp_path_factory: pytest.TempPathFactory):
-    from geo import load_network
+    from binroute.geo import load_network
 
     return load_network(SAMPLE / "network.osm.pbf", cache=False)

@@ -1,4 +1,4 @@
-"""``python -m api.cli``: the same as the ``binroute`` command."""
+"""``python -m binroute.api.cli``: the same as the ``binroute`` command."""
 
 from . import main
 

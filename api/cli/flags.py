@@ -1,4 +1,4 @@
-"""The solver flags of `plan`, `vrplib` and `kim`, with defaults and bounds from :mod:`api.pipeline.options`."""
+"""Solver flags of `plan`, `vrplib` and `kim`, with defaults and bounds from :mod:`~binroute.api.pipeline.options`."""
 
 from __future__ import annotations
 

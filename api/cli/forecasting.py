@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from routing.backtest import backtest as run_backtest
+from binroute.routing.forecast import backtest as run_backtest
 
 from ..pipeline import ScenarioError, decision_rules, forecast_bins
 from ..pipeline.forecast import collect_at_s

@@ -8,9 +8,7 @@ from typing import Any
 
 import click
 
-from routing import Limits, Solution, SolveParams, solve
-from routing.instances import FEET_PER_MILE, Instance, read_instance
-from routing.solution import DEPOT
+from binroute.routing import DEPOT, FEET_PER_MILE, Instance, Limits, Solution, SolveParams, read_instance, solve
 
 from ..pipeline.options import INSTANCE_TIME_LIMIT_S, time_limit_for
 from .console import user_errors

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from geo.geojson import OSM_ATTRIBUTION
+from binroute.geo import OSM_ATTRIBUTION
 
 from ..pipeline import EXPORTS, PlanOptions, load_scenario, plan_scenario, write_plan
 from ..pipeline.mapview import DEFAULT_TILES

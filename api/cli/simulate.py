@@ -10,9 +10,9 @@ import click
 
 from ..pipeline import load_scenario
 from ..pipeline.errors import ScenarioError
-from ..pipeline.policies import PolicyError
-from ..pipeline.simulate import SimOptions, policies_from, simulate
-from ..pipeline.simulate_report import simulation_html
+from ..pipeline.simulate.policies import PolicyError
+from ..pipeline.simulate.report import simulation_html
+from ..pipeline.simulate.run import SimOptions, policies_from, simulate
 from .console import progress, user_errors
 from .flags import solver_flags
 

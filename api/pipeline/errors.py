@@ -1,7 +1,7 @@
 """Errors raised at binroute's edges (files and HTTP), and the errors a user's input can cause."""
 
-from geo.errors import NetworkError, SnapError
-from routing.errors import ForecastError, InfeasibleProblem, ProblemError
+from binroute.geo import NetworkError, SnapError
+from binroute.routing import ForecastError, InfeasibleProblem, ProblemError
 
 
 class ScenarioError(ValueError):

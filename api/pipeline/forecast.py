@@ -8,8 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from routing.decide import MAY, Decision, DecisionRules, StreamDensity, decide
-from routing.forecast import fit_fill_model
+from binroute.routing.forecast import MAY, Decision, DecisionRules, StreamDensity, decide, fit_fill_model
 
 from .scenario import FleetIn, Scenario, parse_hhmm
 
@@ -38,7 +37,7 @@ def visits_until_h(fleet: FleetIn) -> float:
     """Hours from the collection time to the latest shift end: how late in a day a bin may be reached.
 
     The risk of leaving a bin is taken until then on the next opportunity
-    (:class:`routing.decide.DecisionRules`); 0 when every shift ends before ``collect_at``.
+    (:class:`binroute.routing.forecast.decide.DecisionRules`); 0 when every shift ends before ``collect_at``.
     """
     latest = max(parse_hhmm(v.shift_end) for v in fleet.vehicles)
     return min(max(latest - collect_at_s(fleet), 0) / 3600, 23.99)

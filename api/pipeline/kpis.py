@@ -1,7 +1,7 @@
 """What a planned day costs and uses, per crew and in total: the council's figures.
 
 Per vehicle: hours paid and worked (utilisation), km, litres of diesel or
-kWh, kg CO2, lifts, tonnes and cost (:func:`routing.cost.route_cost`, the
+kWh, kg CO2, lifts, tonnes and cost (:func:`binroute.routing.cost.route_cost`, the
 one plan cost); totals are the sums, so per-vehicle figures add up to them.
 ``plan.json``, the map page and ``binroute simulate`` all read them from here.
 """
@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from routing import Problem, Solution
-from routing.cost import overtime_hours, route_cost
-from routing.problem import Vehicle
-from routing.solution import Route
+from binroute.routing import Problem, Route, Solution, Vehicle, overtime_hours, route_cost
 
 from .scenario import FleetIn, VehicleIn
 

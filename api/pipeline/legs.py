@@ -1,7 +1,7 @@
 """The drives of a solved plan: every leg of every trip, each searched only as far as it goes.
 
 A turn-aware drive is read off a shortest-path tree grown from the leg's
-origin (:class:`geo.TurnPathFinder`). Grown over the whole city, one tree per
+origin (:class:`binroute.geo.TurnPathFinder`). Grown over the whole city, one tree per
 stop made writing a 2,000-stop plan take most of a minute; but the travel
 matrix already says how long each leg is, so each origin's tree is grown only
 up to its longest leg in the plan (one search per origin, however many legs
@@ -10,7 +10,7 @@ stopped early is the same tree up to that cost, so the drives are the ones
 an unbounded search gives.
 
 The finder grows, keeps and forgets the bounded trees
-(:meth:`geo.TurnPathFinder.grow`); this module decides how far each origin's
+(:meth:`binroute.geo.TurnPathFinder.grow`); this module decides how far each origin's
 search goes and when its tree may go.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from routing import Solution
+from binroute.routing import Solution
 
 from .roads import Leg, Travel
 

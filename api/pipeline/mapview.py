@@ -25,8 +25,7 @@ from typing import Any
 import xstatic.pkg.leaflet as leaflet
 import xstatic.pkg.leaflet_markercluster as markercluster
 
-from geo.exports import PALETTE
-from geo.geojson import OSM_ATTRIBUTION
+from binroute.geo import OSM_ATTRIBUTION, PALETTE
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 

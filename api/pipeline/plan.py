@@ -22,11 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from geo import RoadNetwork, load_network
-from geo.snap import Snapped
-from routing import Limits, Problem, Solution, SolveParams, solve
-from routing.decide import MAY, MUST, Decision
-from routing.stop import Budget
+from binroute.geo import RoadNetwork, Snapped, load_network
+from binroute.routing import Budget, Limits, Problem, Solution, SolveParams, solve
+from binroute.routing.forecast import MAY, MUST, Decision
 
 from .forecast import decide_bins, decision_rules
 from .options import PlanOptions
@@ -95,7 +93,7 @@ def plan_scenario(
     *,
     progress: ProgressCallback = lambda event: None,
 ) -> PlanResult:
-    """Run the whole daily plan for ``scn`` (nothing is written; see :func:`api.pipeline.write_plan`).
+    """Run the whole daily plan for ``scn`` (nothing is written; see :func:`binroute.api.pipeline.write_plan`).
 
     ``progress`` receives a :class:`Progress` when each stage starts and ends, and
     during the solve (see the module notes).

@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from routing import Bin, Break, Depot, Facility, Problem, TimeWindow, Vehicle
-from routing.decide import MUST, Decision, DecisionRules, demand_of
+from binroute.routing import Bin, Break, Depot, Facility, Problem, TimeWindow, Vehicle
+from binroute.routing.forecast import MUST, Decision, DecisionRules, demand_of
 
 from .roads import Travel
 from .scenario import Scenario, parse_hhmm

@@ -14,12 +14,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from geo import OSM_ATTRIBUTION, RoadNetwork
-from geo.geojson import feature_collection, line_feature, line_through, point_feature
-from geo.territory import territory_overlap
-from routing import Problem, Solution
-from routing.decide import Decision
-from routing.solution import BIN, TIP
+from binroute.geo import (
+    OSM_ATTRIBUTION,
+    RoadNetwork,
+    feature_collection,
+    line_feature,
+    line_through,
+    point_feature,
+    territory_overlap,
+)
+from binroute.routing import BIN, TIP, Problem, Solution
+from binroute.routing.forecast import Decision
 
 from .kpis import plan_kpis, total_kpis
 from .legs import route_legs as route_legs
@@ -136,7 +141,7 @@ def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str]) -> dict[str, 
 
 
 def _overlap(solution: Solution, travel: Travel, net: RoadNetwork) -> float:
-    """Territory overlap of the plan's rounds (:func:`geo.territory.territory_overlap`)."""
+    """Territory overlap of the plan's rounds (:func:`binroute.geo.territory.territory_overlap`)."""
     rounds = []
     for route in solution.routes:
         points = [int(travel.slot_point[v.location]) for v in route.visits if v.kind == BIN]

@@ -2,9 +2,9 @@
 
 With the turn-aware model (``planning.turns.model = "turns"``, the default)
 every bin is one matrix location per direction a lorry may pass it in
-(:mod:`geo.kerbside`), the routing problem gets the second as the bin's
+(:mod:`binroute.geo.kerbside`), the routing problem gets the second as the bin's
 alternative, and drives obey turn restrictions and never reverse in the
-middle of a street (:mod:`geo.turns`). With ``"nodes"`` each place is one
+middle of a street (:mod:`binroute.geo.turns`). With ``"nodes"`` each place is one
 location and drives are node-based shortest paths (the model before turns).
 """
 
@@ -18,22 +18,26 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from geo import (
+from binroute.geo import (
+    KerbsideModel,
     PathFinder,
     RoadNetwork,
+    SlotLayout,
+    Snapped,
     TurnRules,
     VehicleProfile,
     core_edges,
     drivable_core,
+    driving_side_for_timezone,
+    illegal_turns,
     kerb_required,
+    kerbside_model,
     routing_graph,
     snap_points,
     travel_matrices,
     turn_graph,
 )
-from geo.kerbside import KerbsideModel, SlotLayout, driving_side_for_timezone, illegal_turns, kerbside_model
-from geo.snap import Snapped
-from routing import Matrix
+from binroute.routing import Matrix
 
 from .scenario import DepotIn, FacilityIn, FleetIn, Scenario, VehicleIn
 

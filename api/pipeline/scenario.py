@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from geo import OSM_SUFFIXES
+from binroute.geo import OSM_SUFFIXES
 
 from .errors import RowError, ScenarioError
 from .options import ThresholdPct
@@ -168,7 +168,7 @@ class StreamIn(_Model):
 
 
 class TurnsIn(_Model):
-    """How the lorry may turn (``planning.turns`` in ``fleet.json``); see ``geo.turns.TurnRules``."""
+    """How the lorry may turn (``planning.turns`` in ``fleet.json``); see ``binroute.geo.turns.TurnRules``."""
 
     #: ``turns``: the turn-aware road model (restrictions, no U-turns but at
     #: dead ends and turning places, kerbside visits); ``nodes``: the plain
@@ -240,7 +240,7 @@ class BinIn(_Model):
     tw_end: HHMM | None = None
     #: From which side of the street the crew may serve it: ``either``, or
     #: ``kerb`` (only with the bin on the lorry's kerb side); blank for the
-    #: default (kerb side on main roads, see ``geo.kerbside``).
+    #: default (kerb side on main roads, see ``binroute.geo.kerbside``).
     side: Literal["either", "kerb"] | None = None
 
     @model_validator(mode="after")

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from geo.exports import to_gpx, vehicle_collections, write_geopackage, write_png
-from geo.geojson import write_geojson
+from binroute.geo import to_gpx, vehicle_collections, write_geojson, write_geopackage, write_png
 
 from .mapview import DEFAULT_TILES, map_html
 from .plan import PlanResult

@@ -9,7 +9,7 @@ simulation day's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
 solve or one simulation before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
 ``SIMULATION_WORKERS`` (1 simulation at a time in local processes, each using the
 machine's cores for its policies). A database or broker that cannot be reached
-raises :class:`~api.service.errors.Unreachable`.
+raises :class:`~binroute.api.service.errors.Unreachable`.
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
 4), ``ORG_MAX_SIMULATIONS`` (simulations queued or running at once, 2),

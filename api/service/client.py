@@ -91,7 +91,7 @@ def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -
     """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--database", database_url, *options],
+        [sys.executable, "-m", "binroute.api.cli", "serve", "--port", str(port), "--database", database_url, *options],
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -139,7 +139,7 @@ def worker_process(broker: str, database: str, workdir: Path, *options: str) -> 
     would be: ``os.killpg(proc.pid, signal.SIGKILL)``.
     """
     log = (workdir.parent / f"{workdir.name}.log").open("w")
-    cmd = [sys.executable, "-m", "api.cli", "worker", "--broker", broker, "--database", database]
+    cmd = [sys.executable, "-m", "binroute.api.cli", "worker", "--broker", broker, "--database", database]
     proc = subprocess.Popen(
         [*cmd, "--workdir", str(workdir), *options], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

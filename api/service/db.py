@@ -8,8 +8,8 @@ unique per ``(scenario, bin, timestamp)`` and collections per ``(scenario,
 bin, collected_at)``, so ingest is idempotent.
 
 Every stored object belongs to one organisation: a model that inherits
-:class:`OrgOwned` gets an ``org_id`` column, and :func:`api.service.store.scoped`
-and :func:`~api.service.store.find_owned` confine its queries to the requesting
+:class:`OrgOwned` gets an ``org_id`` column, and :func:`binroute.api.service.store.scoped`
+and :func:`~binroute.api.service.store.find_owned` confine its queries to the requesting
 key's organisation.
 """
 
@@ -162,13 +162,13 @@ class PlanRow(OrgOwned, Base):
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    #: Where a running plan is (:mod:`api.service.progress`), written by whichever process solves it.
+    #: Where a running plan is (:mod:`binroute.api.service.progress`), written by whichever process solves it.
     progress_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
     progress_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
     progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     #: How many times a solve of the plan has started (see ``solve_job.start_plan``'s cap).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: When the process solving it last said it is alive (:mod:`api.service.heartbeat`).
+    #: When the process solving it last said it is alive (:mod:`binroute.api.service.heartbeat`).
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
@@ -190,7 +190,7 @@ class SimulationRow(OrgOwned, Base):
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     #: How many times the simulation has started (see ``simulate_job.start_simulation``'s cap).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: When the process running it last said it is alive (:mod:`api.service.heartbeat`).
+    #: When the process running it last said it is alive (:mod:`binroute.api.service.heartbeat`).
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 

@@ -3,10 +3,10 @@
 The process that runs a job (a ``binroute worker`` task or a local job
 process) writes the time on the job's row (``heartbeat``) every
 :data:`HEARTBEAT_S` seconds from a daemon thread while the job runs
-(:class:`Heartbeat`); :func:`~api.service.solve_job.start_job` sets it as it
+(:class:`Heartbeat`); :func:`~binroute.api.service.solve_job.start_job` sets it as it
 marks the job running. A job ``running`` with a heartbeat younger than
 :func:`stale_after_s` is alive somewhere: a second copy of its task does not
-start it (:func:`~api.service.tasks.deliver`). An older or missing heartbeat
+start it (:func:`~binroute.api.service.tasks.deliver`). An older or missing heartbeat
 means the process running it is gone (a lost machine), and the job is
 started again, counting an attempt.
 

@@ -1,18 +1,18 @@
 """Background jobs (plans' solves, simulations): each runs in its own process, a few at a time.
 
-A :class:`JobRunner` runs one kind of job (:class:`~api.service.kinds.JobKind`).
+A :class:`JobRunner` runs one kind of job (:class:`~binroute.api.service.kinds.JobKind`).
 A thread pool limits how many run at once; each thread starts
-``python -P -m api.service.solve_job`` (or the kind's module) and waits for it
+``python -P -m binroute.api.service.solve_job`` (or the kind's module) and waits for it
 with a deadline, so a job that crashes or hangs is marked ``failed`` and never
 takes the server down. Jobs still ``queued`` or ``running`` when the server
 stopped are taken up again on start (:meth:`JobRunner.resume`), a running one
-only once its heartbeat is stale (:mod:`~api.service.heartbeat`): with a fresh
+only once its heartbeat is stale (:mod:`~binroute.api.service.heartbeat`): with a fresh
 one it is alive in another server on the same database, or in a solve process
 that outlived its server, and is watched until it finishes or its heartbeat
 stops. Each start counts, so a job that takes the server down with it every
 time is failed after ``max_attempts`` starts
-(:func:`~api.service.solve_job.start_job`). With a task queue,
-:class:`~api.service.tasks.QueueRunner` takes the same calls."""
+(:func:`~binroute.api.service.solve_job.start_job`). With a task queue,
+:class:`~binroute.api.service.tasks.QueueRunner` takes the same calls."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ GRACE_S = 120.0
 
 
 def solve_command(database_url: str, plan_id: str, workdir: Path) -> list[str]:
-    """The command that solves one plan in its own process (:meth:`~api.service.kinds.JobKind.command`)."""
+    """The command that solves one plan in its own process (:meth:`~binroute.api.service.kinds.JobKind.command`)."""
     return PLAN_JOB.command(database_url, plan_id, workdir)
 
 
@@ -45,7 +45,7 @@ class JobRunner:
 
     A job gets its own time limit plus :data:`GRACE_S`; a solve with no time limit (a solution
     limit alone) gets ``max_time_limit_s``, the server's bound, plus the grace; a simulation
-    the sum over its days and policies (:attr:`~api.service.kinds.JobKind.budget`).
+    the sum over its days and policies (:attr:`~binroute.api.service.kinds.JobKind.budget`).
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class JobRunner:
         """Mark a queued (or orphaned running) job running; whether to run it now.
 
         Every start counts (:func:`.solve_job.start_job`); a running job is orphaned when its
-        heartbeat is older than ``stale_s`` (default :data:`~api.service.heartbeat.STALE_S`).
+        heartbeat is older than ``stale_s`` (default :data:`~binroute.api.service.heartbeat.STALE_S`).
         """
         return self.kind.start(self.sessions, job_id, max_attempts=self.max_attempts, stale_s=stale_s)
 

@@ -1,11 +1,11 @@
 """The kinds of background job (a plan's solve, a simulation): what every runner needs to know of one.
 
 A :class:`JobKind` names a job's table, its words in messages, the module that
-runs one in its own process (:class:`~api.service.jobs.JobRunner`), the Celery
+runs one in its own process (:class:`~binroute.api.service.jobs.JobRunner`), the Celery
 task that runs one in a worker (:mod:`.tasks`), how long one may take, and the
 functions that start and run it. The kinds themselves are
-:data:`~api.service.solve_job.PLAN_JOB` and
-:data:`~api.service.simulate_job.SIMULATION_JOB`; the runners hold no
+:data:`~binroute.api.service.solve_job.PLAN_JOB` and
+:data:`~binroute.api.service.simulate_job.SIMULATION_JOB`; the runners hold no
 per-kind code.
 """
 
@@ -67,7 +67,7 @@ class JobKind:
         """The command that runs one job in its own process.
 
         ``-P`` keeps the working directory off ``sys.path``, so a file there named like one
-        of our packages (``api/``, ``routing.py``) cannot stand in for the real one.
+        of our packages (``binroute/``, ``binroute.py``) cannot stand in for the real one.
         """
         return [sys.executable, "-P", "-m", self.module, database_url, job_id, str(workdir)]
 

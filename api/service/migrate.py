@@ -1,9 +1,9 @@
 """The database schema's version: upgrade it with Alembic, and check it before serving.
 
-The migrations live in :mod:`api.service.migrations` (package data, so an
+The migrations live in :mod:`binroute.api.service.migrations` (package data, so an
 installed binroute can upgrade its database): ``0001`` is the schema from
 before organisations, each later revision one change, and the head is what the
-models in :mod:`api.service.db` describe.
+models in :mod:`binroute.api.service.db` describe.
 
 A database that Alembic has never seen is recognised by its tables: none (a
 fresh database, created at the head), the tables of ``0001``, or those of
@@ -30,7 +30,7 @@ class SchemaOutOfDate(RuntimeError):
 
 def _config(conn: Connection | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", "api.service:migrations")
+    cfg.set_main_option("script_location", "binroute.api.service:migrations")
     cfg.attributes["connection"] = conn
     return cfg
 
@@ -61,7 +61,7 @@ def current_revision(conn: Connection) -> str | None:
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade the database at ``url`` to ``revision``; the revisions before and after.
 
-    Raises :class:`~api.service.errors.Unreachable` if the database cannot be reached.
+    Raises :class:`~binroute.api.service.errors.Unreachable` if the database cannot be reached.
 
     SQLite's foreign keys stay off while it runs (a plain engine), so a table
     copied by a batch migration never cascades deletes into its children.
@@ -82,7 +82,7 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
 
 
 def check_reachable(engine: Engine) -> None:
-    """Connect once; :class:`~api.service.errors.Unreachable`, naming the database, if that fails."""
+    """Connect once; :class:`~binroute.api.service.errors.Unreachable`, naming the database, if that fails."""
     try:
         with engine.connect():
             pass
@@ -94,7 +94,7 @@ def check_reachable(engine: Engine) -> None:
 def ensure_current(engine: Engine) -> None:
     """Create an empty database at the head; raise :class:`SchemaOutOfDate` if it is at another revision.
 
-    Raises :class:`~api.service.errors.Unreachable` if the database cannot be reached.
+    Raises :class:`~binroute.api.service.errors.Unreachable` if the database cannot be reached.
     """
     check_reachable(engine)
     with engine.connect() as conn:

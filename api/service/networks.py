@@ -1,7 +1,7 @@
 """Road network files shared through the database, so any machine can solve any scenario.
 
 The server stores each uploaded network once by the SHA-256 of its bytes
-(:class:`~api.service.db.NetworkBlob`); a solve, wherever it runs, writes it
+(:class:`~binroute.api.service.db.NetworkBlob`); a solve, wherever it runs, writes it
 into its own cache folder under that name (so geo's graph cache beside it is
 reused too) and reads it from there.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from geo import OSM_SUFFIXES
+from binroute.geo import OSM_SUFFIXES
 
 from .db import NetworkBlob, ScenarioRow
 

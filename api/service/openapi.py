@@ -123,7 +123,7 @@ def _op(
 
 
 def openapi_document() -> dict[str, Any]:
-    """The API description, with every schema taken from :mod:`api.schemas`."""
+    """The API description, with every schema taken from :mod:`binroute.api.schemas`."""
     _, defs = models_json_schema([(x, "validation") for x in _MODELS], ref_template="#/components/schemas/{model}")
     sid, pid, simid = ("scenario_id",), ("plan_id",), ("simulation_id",)
     multipart = {

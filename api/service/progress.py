@@ -1,7 +1,7 @@
 """A running plan's progress on its database row, so any API replica can show it.
 
 The process that solves a plan (a local solve process or a Celery worker)
-turns the pipeline's :class:`~api.pipeline.plan.Progress` events into a stage
+turns the pipeline's :class:`~binroute.api.pipeline.plan.Progress` events into a stage
 and an overall percentage with :class:`ProgressRecorder`, and writes them on
 the plan's row: when the stage changes, else at most once every
 :data:`WRITE_EVERY_S` seconds. ``GET /api/v1/plans/{id}`` reads them back

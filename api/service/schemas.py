@@ -20,9 +20,9 @@ from ..pipeline.options import (
     TimeLimit,
     time_limit_for,
 )
-from ..pipeline.policies import PolicyError, parse_policy
 from ..pipeline.scenario import COLLECTION_BOUNDS
-from ..pipeline.simulate import DEFAULT_SOLUTION_LIMIT, SimOptions, policies_from
+from ..pipeline.simulate.policies import PolicyError, parse_policy
+from ..pipeline.simulate.run import DEFAULT_SOLUTION_LIMIT, SimOptions, policies_from
 
 #: Dates the API takes: ISO 8601 ``YYYY-MM-DD``, years 1900 to 2199 (the range pandas timestamps hold).
 DATE_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"

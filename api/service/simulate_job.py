@@ -1,12 +1,12 @@
-"""One background simulation: ``python -P -m api.service.simulate_job DATABASE_URL SIMULATION_ID WORKDIR``.
+"""One background simulation: ``python -P -m binroute.api.service.simulate_job DATABASE_URL SIMULATION_ID WORKDIR``.
 
 Writes the scenario from the database into a temporary directory (as a plan's
-solve does, :func:`~api.service.solve_job.export_scenario`), runs the same
+solve does, :func:`~binroute.api.service.solve_job.export_scenario`), runs the same
 simulation as ``binroute simulate`` (its policies side by side on the
 machine's cores), records the days done as it goes, and stores
 ``simulation.json`` and ``report.html``, or the error, on the simulation's
 row. The server starts these processes a few at a time, like plans' solves
-(:class:`~api.service.jobs.JobRunner` with :data:`SIMULATION_JOB`); with a
+(:class:`~binroute.api.service.jobs.JobRunner` with :data:`SIMULATION_JOB`); with a
 task queue, ``binroute worker`` runs :func:`run_simulation` itself
 (:mod:`.tasks`).
 
@@ -30,9 +30,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..pipeline import USER_ERRORS, load_scenario
-from ..pipeline.policies import PolicyError
-from ..pipeline.simulate import Progress, SimOptions, policies_from, simulate
-from ..pipeline.simulate_report import simulation_html
+from ..pipeline.simulate.policies import PolicyError
+from ..pipeline.simulate.report import simulation_html
+from ..pipeline.simulate.run import Progress, SimOptions, policies_from, simulate
 from .db import ScenarioRow, SimulationRow
 from .kinds import JobKind, solve_budget
 from .schemas import MAX_POLICIES, MAX_SIMULATION_DAYS
@@ -48,7 +48,7 @@ def start_simulation(
 ) -> bool:
     """Mark a queued (or orphaned running) simulation running and count the start; whether to run it now.
 
-    As for plans (:func:`~api.service.solve_job.start_job`): ``False`` if it is finished
+    As for plans (:func:`~binroute.api.service.solve_job.start_job`): ``False`` if it is finished
     or gone, running elsewhere (a heartbeat younger than ``stale_s``), or if it has
     started ``max_attempts`` times already (then it is failed). Its days done count
     again from 0.
@@ -131,7 +131,7 @@ SIMULATION_JOB = JobKind(
     model=SimulationRow,
     noun="simulation",
     item="simulation",
-    module="api.service.simulate_job",
+    module="binroute.api.service.simulate_job",
     task="binroute.run_simulation",
     budget=simulation_budget,
     longest=lambda max_time_limit_s: MAX_SIMULATION_DAYS * MAX_POLICIES * max_time_limit_s,

@@ -1,4 +1,4 @@
-"""One background solve: ``python -P -m api.service.solve_job DATABASE_URL PLAN_ID WORKDIR``.
+"""One background solve: ``python -P -m binroute.api.service.solve_job DATABASE_URL PLAN_ID WORKDIR``.
 
 Writes the scenario from the database into a temporary directory (its road
 network from the database's content-addressed copy, cached in
@@ -15,7 +15,7 @@ started :data:`MAX_ATTEMPTS` times without finishing (a poison plan that kills
 its worker each time, or a server stopped mid-solve again and again) is marked
 failed instead of being started again. While it solves, the plan's stage and
 percentage go on its row (:mod:`.progress`), and its heartbeat every
-:data:`~api.service.heartbeat.HEARTBEAT_S` seconds (:mod:`.heartbeat`): a
+:data:`~binroute.api.service.heartbeat.HEARTBEAT_S` seconds (:mod:`.heartbeat`): a
 plan ``running`` with a fresh heartbeat is not started a second time.
 """
 
@@ -95,7 +95,7 @@ def start_job(
     """Mark a queued (or orphaned running) job of ``model`` running and count the start; whether to run it now.
 
     A ``running`` job is orphaned when its heartbeat is missing or older than
-    ``stale_s`` seconds (default :data:`~api.service.heartbeat.STALE_S`); one with a
+    ``stale_s`` seconds (default :data:`~binroute.api.service.heartbeat.STALE_S`); one with a
     fresher heartbeat runs elsewhere and is neither started nor counted (``False``).
     ``False`` too if the job is finished or gone, or if it has started ``max_attempts``
     times already: then it is marked failed, saying that ``what`` (e.g. "the solve of
@@ -210,7 +210,7 @@ PLAN_JOB = JobKind(
     model=PlanRow,
     noun="solve",
     item="plan",
-    module="api.service.solve_job",
+    module="binroute.api.service.solve_job",
     task="binroute.solve_plan",
     budget=solve_budget,
     longest=lambda max_time_limit_s: max_time_limit_s,

@@ -1,7 +1,7 @@
 """Storage helpers the blueprints share: organisation scoping, the data folder, pages of rows, fill data, audit.
 
 Organisation scoping, the one rule every resource follows: a model that
-inherits :class:`~api.service.db.OrgOwned` is read only through
+inherits :class:`~binroute.api.service.db.OrgOwned` is read only through
 :func:`scoped` (a ``select`` confined to the requesting key's organisation),
 :func:`find_owned` (one row, or the same 404 a missing id gets) and
 :func:`rows_page` (which scopes by itself), and is created with

@@ -4,8 +4,8 @@
 time); the server sends one task per job through a :class:`QueueRunner` per
 kind of job (``binroute.solve_plan``, ``binroute.run_simulation``: the
 :data:`KINDS`) and ``binroute worker`` runs them with the kind's own function
-(:func:`~api.service.solve_job.solve_plan`,
-:func:`~api.service.simulate_job.run_simulation`, its policies one after
+(:func:`~binroute.api.service.solve_job.solve_plan`,
+:func:`~binroute.api.service.simulate_job.run_simulation`, its policies one after
 another). Settings for long CPU-bound tasks: a task is acknowledged only when
 it is over (``task_acks_late``) and put back if its worker dies
 (``task_reject_on_worker_lost``), each worker process takes one at a time
@@ -54,7 +54,7 @@ from .solve_job import MAX_ATTEMPTS, PLAN_JOB, finish_plan
 log = logging.getLogger(__name__)
 #: The kinds of job a worker runs, each as its own task.
 KINDS = (PLAN_JOB, SIMULATION_JOB)
-#: The plan task's name (:attr:`~api.service.kinds.JobKind.task`).
+#: The plan task's name (:attr:`~binroute.api.service.kinds.JobKind.task`).
 SOLVE_TASK = PLAN_JOB.task
 #: Seconds between a task's soft time limit (the job fails cleanly) and its hard one (the process is killed).
 HARD_AFTER_S = 30.0
@@ -80,7 +80,7 @@ def default_visibility_s(max_time_limit_s: float) -> float:
 
 
 def watch_countdown_s(visibility_s: float) -> float:
-    """Seconds before a task whose job runs elsewhere looks again: :data:`~api.service.heartbeat.STALE_S`.
+    """Seconds before a task whose job runs elsewhere looks again: :data:`~binroute.api.service.heartbeat.STALE_S`.
 
     At most half the visibility timeout, so Redis does not hand out the waiting copy
     (held by a worker until then) a second time.
@@ -95,7 +95,7 @@ def deliver(
 
     ``"run"``: the job was queued, or running with a stale or missing heartbeat (its
     machine lost), and is now started, its attempt counted. ``"wait"``: it is running
-    with a fresh heartbeat (:func:`~api.service.heartbeat.stale_after_s`), so it runs
+    with a fresh heartbeat (:func:`~binroute.api.service.heartbeat.stale_after_s`), so it runs
     elsewhere: not started, no attempt counted; the task should look again later.
     ``"skip"``: it is finished or gone, or failed now for having started ``max_attempts``
     times.
@@ -202,7 +202,7 @@ def _register(
 
 
 def check_broker(celery: Celery) -> None:
-    """Connect to the Celery app's broker once; :class:`~api.service.errors.Unreachable` if it does not answer."""
+    """Connect to the Celery app's broker once; :class:`.Unreachable` if it does not answer."""
     try:
         with celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=CONNECT_TIMEOUT_S)
@@ -216,7 +216,7 @@ def queue_runners(
 ) -> dict[JobKind, QueueRunner]:
     """A :class:`QueueRunner` for each kind of job, sharing one Celery app.
 
-    Raises :class:`~api.service.errors.Unreachable` if the broker does not answer.
+    Raises :class:`~binroute.api.service.errors.Unreachable` if the broker does not answer.
     """
     celery = make_celery(broker_url, max_time_limit_s=max_time_limit_s)
     try:
@@ -228,7 +228,7 @@ def queue_runners(
 
 
 class QueueRunner:
-    """Sends one kind of job to the task queue; the same interface as :class:`~api.service.jobs.JobRunner`."""
+    """Sends one kind of job to the task queue; the same interface as :class:`~binroute.api.service.jobs.JobRunner`."""
 
     def __init__(
         self, celery: Celery, session_factory: sessionmaker[Session], *, kind: JobKind, max_time_limit_s: float
@@ -242,7 +242,7 @@ class QueueRunner:
         """Queue a job with time limits from its own budget.
 
         If the broker cannot take it, the job is marked failed with the reason and
-        :class:`~api.service.errors.Unreachable` is raised.
+        :class:`~binroute.api.service.errors.Unreachable` is raised.
         """
         with self.sessions() as s:
             row = s.get(self.kind.model, job_id)

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 
 from benchmarks.km_legs import LEGS, assignment_bound_km, collect_lower_bound_km, forced_km, km_by_leg
-from routing import Limits, SolveParams, solve
+from binroute.routing import Limits, SolveParams, solve
 from tests.routing.conftest import Bin, Facility, TimeWindow, Vehicle, make_problem
 
 

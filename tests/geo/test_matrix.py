@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import random as sparse_random
 
-from geo import matrix
+from binroute.geo import matrix
 
 
 def test_helper_half_matches_one_core(monkeypatch):
@@ -79,7 +79,7 @@ def _island_osm(tmp_path):
 
 def test_drivable_core_leaves_out_streets_a_lorry_cannot_reach(tmp_path):
     """Behind a bridge too weak for the lorry a street is an island: not in its core, so no stop snaps there."""
-    from geo import VehicleProfile, load_network, routing_graph, snap_points
+    from binroute.geo import VehicleProfile, load_network, routing_graph, snap_points
 
     net = load_network(_island_osm(tmp_path), cache=False)
     behind = {e for e in range(net.n_edges) if {5, 6} == set(net.node_osmid[[net.edge_u[e], net.edge_v[e]]])}

@@ -11,7 +11,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from geo import (
+from binroute.geo import (
     FarFromRoadWarning,
     NetworkError,
     VehicleProfile,
@@ -20,9 +20,9 @@ from geo import (
     snap_points,
     travel_matrices,
 )
-from geo.matrix import PathFinder, node_matrices
-from geo.network import network_from_graph
-from geo.osm import is_drivable
+from binroute.geo.matrix import PathFinder, node_matrices
+from binroute.geo.network import network_from_graph
+from binroute.geo.osm import is_drivable
 
 HEAVY = VehicleProfile(name="heavy", weight_t=26.0)
 LIGHT = VehicleProfile(name="light", weight_t=3.0, height_m=2.5, length_m=6.0)
@@ -205,7 +205,7 @@ def test_paths_follow_the_streets(tiny_net):
 @pytest.mark.parametrize("method", ["stops", "nodes", "auto"])
 def test_stop_matrices_match_node_dijkstra(sample_net, method):
     """Both matrix methods equal the fastest of the four ways in and out via node-to-node Dijkstra."""
-    from geo.matrix import _access
+    from binroute.geo.matrix import _access
 
     snapped = random_stops(sample_net, 40, seed=5)
     rg = routing_graph(sample_net, HEAVY)
@@ -240,7 +240,7 @@ def test_point_near_a_cut_off_road_is_reported(tmp_path, tiny_osm):
     path.write_text(text)
     net = load_network(path, cache=False)
     assert 50 not in net.node_osmid and net.stats["detached_edges"] == 1
-    from geo import OutsideNetworkWarning
+    from binroute.geo import OutsideNetworkWarning
 
     with pytest.warns(OutsideNetworkWarning, match="SPUR1"):
         snap_points(net, [24.00201], [60.0028], ids=["SPUR1"])
@@ -249,7 +249,7 @@ def test_point_near_a_cut_off_road_is_reported(tmp_path, tiny_osm):
 @pytest.mark.network
 def test_graph_from_place_online():
     """A place name downloads a drivable network through osmnx (needs internet; skipped by default)."""
-    from geo import network_from_place
+    from binroute.geo import network_from_place
 
     net = network_from_place("Kirkwall, Orkney, Scotland")
     assert net.n_nodes > 50
@@ -269,7 +269,7 @@ def test_matrix_methods_agree_on_distances(sample_net):
 
 def test_two_core_dijkstra_equals_one_core(sample_net, monkeypatch):
     """Splitting the sources with a helper process gives the same matrices."""
-    import geo.matrix as gm
+    import binroute.geo.matrix as gm
 
     snapped = random_stops(sample_net, 30, seed=2)
     rg = routing_graph(sample_net, HEAVY)

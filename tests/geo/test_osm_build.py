@@ -10,8 +10,8 @@ import osmium
 import osmnx as ox
 import pytest
 
-from geo import osm
-from geo.network import RoadNetwork
+from binroute.geo import osm
+from binroute.geo.network import RoadNetwork
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -4,7 +4,15 @@ import math
 
 import pytest
 
-from geo.tags import HGV_DESTINATION, HGV_NO, HGV_OK, parse_hgv, parse_length_m, parse_speed_kph, parse_weight_t
+from binroute.geo.tags import (
+    HGV_DESTINATION,
+    HGV_NO,
+    HGV_OK,
+    parse_hgv,
+    parse_length_m,
+    parse_speed_kph,
+    parse_weight_t,
+)
 
 
 @pytest.mark.parametrize(

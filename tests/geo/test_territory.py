@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.territory import territory_overlap
+from binroute.geo.territory import territory_overlap
 
 CRS = "EPSG:32635"  # UTM 35N, Helsinki
 

@@ -2,7 +2,7 @@
 
 Every network here is drawn by hand in the test as OSM XML; drives are
 checked against the model's own answer and against the independent audit
-(:mod:`geo.audit`), which reads the same file by itself.
+(:mod:`binroute.geo.audit`), which reads the same file by itself.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo import VehicleProfile, load_network, routing_graph, snap_points
-from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
-from geo.kerbside import KERB, kerb_required, stop_places
-from geo.restrictions import raw_restriction
-from geo.turns import CROSS, TurnPathFinder, TurnRules, core_edges, turn_graph, turn_matrices
+from binroute.geo import VehicleProfile, load_network, routing_graph, snap_points
+from binroute.geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+from binroute.geo.kerbside import KERB, kerb_required, stop_places
+from binroute.geo.restrictions import raw_restriction
+from binroute.geo.turns import CROSS, TurnPathFinder, TurnRules, core_edges, turn_graph, turn_matrices
 
 #: A crossroads C with four arms of about 110 m: N, E, S, W (each a dead end).
 NODES = {
@@ -277,7 +277,7 @@ def test_hgv_only_restrictions_bind_lorries_only():
 
 def test_slots_give_every_profile_the_same_layout(tmp_path):
     """Two directions per bin, one per yard; a profile's places land in their point's slots, the rest unreachable."""
-    from geo.kerbside import SlotLayout, kerbside_model, slot_of_places
+    from binroute.geo.kerbside import SlotLayout, kerbside_model, slot_of_places
 
     path = _xml(tmp_path, highway={12: "primary"})
     points = [NODES[4], (24.0015, 60.00003), WEST]  # a depot yard, a kerbside bin, a residential bin
@@ -302,7 +302,7 @@ def test_slots_give_every_profile_the_same_layout(tmp_path):
 
 def test_matrix_rows_a_block_at_a_time_are_the_whole_matrices(tmp_path):
     """Searching a few places' rows at a time gives the same matrices as one search of every row."""
-    from geo.turns import turn_matrix_rows
+    from binroute.geo.turns import turn_matrix_rows
 
     path = _xml(tmp_path)
     points = [(24.0005, 60.00003), (24.0015, 60.00003), (24.0, 59.9992), (24.0, 60.0008), WEST]
@@ -325,7 +325,7 @@ def test_matrix_rows_a_block_at_a_time_are_the_whole_matrices(tmp_path):
 )
 def test_driving_side_follows_the_fleet_time_zone(tz, side):
     """A fleet in the UK or Australia keeps left by default; elsewhere right."""
-    from geo.kerbside import driving_side_for_timezone
+    from binroute.geo.kerbside import driving_side_for_timezone
 
     assert driving_side_for_timezone(tz) == side
 
@@ -439,8 +439,8 @@ def _block_with_spurs(tmp_path):
 
 def test_dead_end_spurs_are_pockets_and_bound_the_u_turns(tmp_path):
     """Each spur is one pocket; a trip serving bins in both needs at least two U-turns, the blocks none."""
-    from geo.kerbside import unavoidable_u_turns
-    from geo.turns import u_turn_pockets
+    from binroute.geo.kerbside import unavoidable_u_turns
+    from binroute.geo.turns import u_turn_pockets
 
     path = _block_with_spurs(tmp_path)
     on_block, spur_east = (24.001, 60.00003), (24.005, 60.00003)
@@ -512,7 +512,7 @@ def test_a_tree_grown_only_as_far_as_needed_gives_the_same_drives(tmp_path):
 
 def test_a_node_based_drive_on_a_bent_street_ends_where_the_bin_snapped(tmp_path):
     """The node-based model cuts its drives on the ground too (the same L-shaped street at 60° N)."""
-    from geo.matrix import PathFinder
+    from binroute.geo.matrix import PathFinder
 
     nodes = {1: (24.000, 60.000), 2: (24.004, 60.000), 3: (24.004, 60.001)}
     path = _osm(tmp_path, "bent", nodes, {1: (1, 2, 3)})

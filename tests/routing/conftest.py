@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from routing import Bin, Depot, Facility, Matrix, Problem, TimeWindow, Vehicle
+from binroute.routing import Bin, Depot, Facility, Matrix, Problem, TimeWindow, Vehicle
 
 
 def manhattan(points: list[tuple[float, float]], speed: float = 1.0) -> Matrix:

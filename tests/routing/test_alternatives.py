@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from routing import (
+from binroute.routing import (
     Bin,
     Break,
     Depot,
@@ -23,8 +23,8 @@ from routing import (
     check_solution,
     solve,
 )
-from routing.solution import BIN, Solution
-from routing.stop import Budget
+from binroute.routing.deadline import Budget
+from binroute.routing.solution import BIN, Solution
 
 from .conftest import make_problem
 
@@ -117,7 +117,7 @@ def test_every_engine_serves_each_bin_once_at_the_location_the_route_direction_f
 
 def test_pyvrp_locations_become_the_ortools_warm_start(monkeypatch):
     """In the auto pipeline OR-Tools starts each bin at the location PyVRP served it at."""
-    from routing import solver
+    from binroute.routing import solver
 
     seen = {}
     real = solver.solve_ortools
@@ -141,9 +141,9 @@ def test_pyvrp_locations_become_the_ortools_warm_start(monkeypatch):
 def test_ortools_warm_start_serves_bins_where_it_is_told(warm_locations, expected):
     """The warm start's locations are kept; without them each bin starts at its location nearest the stop before.
 
-    The engine itself, not :func:`routing.solve`, whose last step chooses the directions again.
+    The engine itself, not :func:`binroute.routing.solve`, whose last step chooses the directions again.
     """
-    from routing.ortools_engine import solve_ortools
+    from binroute.routing.engines.ortools import solve_ortools
 
     problem = _ring_problem()
     start = {"v1": ["two0", "two1", "two2", "oneway"]}
@@ -163,8 +163,8 @@ def test_ortools_warm_start_rejects_a_location_the_bin_does_not_have():
 
 def test_whole_day_and_tips_keep_the_chosen_locations():
     """With tips, PyVRP's whole-day formulation (tips placed afterwards) serves bins at the locations it chose."""
-    from routing.pyvrp_engine import search
-    from routing.schedule import solution_from_plans
+    from binroute.routing.engines.pyvrp import search
+    from binroute.routing.schedule import solution_from_plans
 
     site = (Facility("F", 8, frozenset({"general"}), service_s=10),)
     problem = _ring_problem(facilities=site)
@@ -230,7 +230,7 @@ def test_a_bin_unreachable_at_its_primary_location_is_served_at_its_alternative(
 
 def test_unserved_reason_is_judged_at_the_best_location():
     """A bin whose primary location is too far for the shift but whose alternative fits is blamed on the fleet."""
-    from routing.feasibility import explain_unserved
+    from binroute.routing.feasibility import explain_unserved
 
     points = [(0, 0), (5000, 0), (10, 0)]
     veh = Vehicle("v1", 0, 0, (1,), shift=TimeWindow(0, 1000))
@@ -253,7 +253,7 @@ def test_checker_rejects_a_visit_away_from_the_bins_locations():
 
 def test_checker_rejects_a_bin_served_at_two_of_its_locations():
     """Serving a bin at both of its locations is one visit too many, whichever locations they are."""
-    from routing.schedule import schedule_route
+    from binroute.routing.schedule import schedule_route
 
     problem = _ring_problem()
     route = schedule_route(problem, 0, [(BIN, 0), (BIN, 1), (BIN, 2), (BIN, 3)], chosen={0: 2, 1: 4, 2: 6})
@@ -267,7 +267,7 @@ def test_checker_rejects_a_bin_served_at_two_of_its_locations():
 
 def test_schedule_uses_the_chosen_locations():
     """Scheduling a stop order serves each bin where ``chosen`` says, and the primary location otherwise."""
-    from routing.schedule import schedule_route
+    from binroute.routing.schedule import schedule_route
 
     problem = _ring_problem()
     stops = [(BIN, 0), (BIN, 1), (BIN, 2), (BIN, 3)]

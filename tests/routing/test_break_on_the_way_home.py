@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from routing import Bin, Break, Facility, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
-from routing.solution import TIP
+from binroute.routing import Bin, Break, Facility, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
+from binroute.routing.solution import TIP
 
 from .conftest import make_problem
 

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from routing import Bin, Break, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
-from routing.cost import plan_cost, rank, route_cost
-from routing.schedule import solution_from_plans
+from binroute.routing import Bin, Break, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
+from binroute.routing.cost import plan_cost, rank, route_cost
+from binroute.routing.schedule import solution_from_plans
 
 from .conftest import make_problem
 

@@ -1,4 +1,4 @@
-"""Each bin's direction and each tip's site chosen exactly along a fixed route (:mod:`routing.directions`)."""
+"""Each bin's direction and each tip's site chosen exactly along a fixed route (:mod:`binroute.routing.directions`)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
-from routing import Limits, SolveParams, check_solution, solve
-from routing.cost import plan_cost
-from routing.directions import polish_directions
-from routing.problem import Bin, Break, Depot, Facility, Matrix, Problem, TimeWindow, Vehicle
-from routing.schedule import solution_from_plans
-from routing.solution import BIN, TIP, Solution
+from binroute.routing import Limits, SolveParams, check_solution, solve
+from binroute.routing.cost import plan_cost
+from binroute.routing.directions import polish_directions
+from binroute.routing.problem import Bin, Break, Depot, Facility, Matrix, Problem, TimeWindow, Vehicle
+from binroute.routing.schedule import solution_from_plans
+from binroute.routing.solution import BIN, TIP, Solution
 
 from .conftest import make_problem
 
@@ -168,7 +168,7 @@ def test_a_plan_already_at_its_cheapest_choice_is_returned_unchanged():
 @pytest.mark.parametrize("engine", ["ortools", "pyvrp", "auto"])
 def test_every_engine_path_of_solve_ends_with_the_polish(monkeypatch, engine):
     """``solve`` passes each engine's plan through the polish and returns what it gives."""
-    from routing import solver
+    from binroute.routing import solver
 
     seen: list[Solution] = []
 
@@ -186,8 +186,8 @@ def test_every_engine_path_of_solve_ends_with_the_polish(monkeypatch, engine):
 
 def test_solve_serves_bins_in_better_directions_than_the_engine_was_given():
     """OR-Tools kept to a warm start at the dearer directions (70) returns, through ``solve``, the 55 plan."""
-    from routing.ortools_engine import solve_ortools
-    from routing.stop import Budget
+    from binroute.routing.deadline import Budget
+    from binroute.routing.engines.ortools import solve_ortools
 
     problem = _two_bins()
     params = SolveParams(engine="ortools", warm_start={"v1": ["A", "B"]}, warm_locations={"A": 1, "B": 3})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from routing import Bin, Depot, Facility, Matrix, Problem, Vehicle
-from routing.feasibility import reachable, servable
+from binroute.routing import Bin, Depot, Facility, Matrix, Problem, Vehicle
+from binroute.routing.feasibility import reachable, servable
 
 
 @pytest.mark.parametrize("tips", [True, False], ids=["tips", "no-tips"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pyvrp
 
-from routing import check_solution
-from routing.pyvrp_engine import Found, _one_lorry_fewer, to_pyvrp
-from routing.schedule import solution_from_plans
-from routing.solution import BIN
-from routing.stop import Budget, Deadline
+from binroute.routing import check_solution
+from binroute.routing.deadline import Budget, Deadline
+from binroute.routing.engines.pyvrp import Found, _one_lorry_fewer, to_pyvrp
+from binroute.routing.schedule import solution_from_plans
+from binroute.routing.solution import BIN
 
 from .conftest import Bin, TimeWindow, Vehicle, make_problem
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from routing import Limits, ProblemError, check_solution, solve
-from routing.instances import FEET_PER_MILE, read_instance, read_kim, read_solomon, read_vrplib
+from binroute.routing import Limits, ProblemError, check_solution, solve
+from binroute.routing.instances import FEET_PER_MILE, read_instance, read_kim, read_solomon, read_vrplib
 
 
 def test_vrplib_reader_and_optimum():
@@ -44,7 +44,7 @@ def test_vrplib_reader_and_optimum():
 
 def test_unlimited_fleet_is_enough_for_a_tight_packing():
     """Demands 6,6,6,6 on capacity 10: 3 lorries by volume, but no two loads share one."""
-    from routing.instances import _fleet_size
+    from binroute.routing.instances import _fleet_size
 
     assert _fleet_size([6, 6, 6, 6], 10) == 4 + 3
     assert _fleet_size([1] * 100, 10) == 10 + 3
@@ -93,7 +93,16 @@ def test_missing_instance(name):
 def test_vrplib_cli_json():
     """`binroute vrplib --json` prints instance, cost, routes (file numbering) and runtime."""
     run = subprocess.run(
-        [sys.executable, "-m", "api.cli", "vrplib", "tests/data/tiny.vrp", "--solution-limit", "200", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "binroute.api.cli",
+            "vrplib",
+            "tests/data/tiny.vrp",
+            "--solution-limit",
+            "200",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -107,7 +116,16 @@ def test_vrplib_cli_json():
 def test_kim_cli_json():
     """`binroute kim --json` lists visits with arrival times, disposal visits and the lunch start."""
     run = subprocess.run(
-        [sys.executable, "-m", "api.cli", "kim", "tests/data/tiny_kim.txt", "--solution-limit", "50", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "binroute.api.cli",
+            "kim",
+            "tests/data/tiny_kim.txt",
+            "--solution-limit",
+            "50",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -8,10 +8,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from routing import Bin, Limits, Matrix, ProblemError, check_solution, sharing
-from routing.pyvrp_engine import NEIGHBOURS_MAX, NEIGHBOURS_MIN, num_neighbours, to_pyvrp
-from routing.solver import JOBS, helper_command
-from routing.stop import Budget
+from binroute.routing import Bin, Limits, Matrix, ProblemError, check_solution, sharing
+from binroute.routing.deadline import Budget
+from binroute.routing.engines.pyvrp import NEIGHBOURS_MAX, NEIGHBOURS_MIN, num_neighbours, to_pyvrp
+from binroute.routing.solver import JOBS, helper_command
 
 from .conftest import make_problem
 from .test_solver import _veh
@@ -88,7 +88,7 @@ def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
     sharing.dump_job(request, ("pyvrp", args))
     assert len(list(tmp_path.glob("array*.npy"))) == 2  # time and distance, each once
     assert request.stat().st_size < problem.matrices["default"].time_s.nbytes
-    subprocess.run(helper_command("routing._worker", str(request), str(answer)), check=True)
+    subprocess.run(helper_command("binroute.routing._worker", str(request), str(answer)), check=True)
     theirs = pickle.loads(answer.read_bytes())
     ours = JOBS["pyvrp"](*args)
     assert [r.bins for r in theirs.routes] == [r.bins for r in ours.routes]

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from routing import (
+from binroute.routing import (
     Bin,
     Break,
     Depot,
@@ -21,9 +21,9 @@ from routing import (
     check_solution,
     solve,
 )
-from routing.cost import rank
-from routing.solution import TIP, Visit
-from routing.stop import Budget
+from binroute.routing.cost import rank
+from binroute.routing.deadline import Budget
+from binroute.routing.solution import TIP, Visit
 
 from .conftest import make_problem
 
@@ -307,7 +307,7 @@ def test_checker_catches_capacity_and_window():
         Visit("bin", "b", 2, 11, 11, 11, (4,)),
         Visit("depot", "D", 0, 22, 22, 22, (4,)),
     ]
-    from routing import Route, Solution
+    from binroute.routing import Route, Solution
 
     report = check_solution(problem, Solution(routes=(Route("v1", tuple(v), distance=22),)))
     text = str(report)
@@ -429,7 +429,7 @@ def test_same_seed_same_routes_pyvrp(tip_problem):
 
 def test_fitted_plans_place_the_break_and_cut_what_does_not_fit():
     """Scheduling given stop orders ourselves places the break and drops bins past the shift."""
-    from routing.schedule import solution_from_plans
+    from binroute.routing.schedule import solution_from_plans
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
@@ -456,7 +456,7 @@ def test_pyvrp_over_full_day_falls_back_to_prizes():
 
 def test_strict_search_gives_up_only_without_a_feasible_plan():
     """The required-bins search stops at a quarter of its budget only while it has no feasible plan."""
-    from routing.stop import INFEASIBLE_COST, Budget, GiveUp
+    from binroute.routing.deadline import INFEASIBLE_COST, Budget, GiveUp
 
     budget = Budget.from_limits(Limits(solution_limit=4), 3)
     stop = GiveUp(budget, share=0.25)  # 200 iterations, give up after 50
@@ -470,7 +470,7 @@ def test_strict_search_gives_up_only_without_a_feasible_plan():
 @pytest.mark.parametrize("job", ["pyvrp", "combined"])
 def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
     """The helper process returns its own result (seed + 1) beside ours; both keep every rule."""
-    from routing import solver
+    from binroute.routing import solver
 
     monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.5)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
@@ -492,7 +492,7 @@ def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
 
 def test_fitted_break_goes_where_the_day_ends_soonest():
     """A break straight after leaving the depot fits too, but means waiting there: take it after b1."""
-    from routing.schedule import fitted_route
+    from binroute.routing.schedule import fitted_route
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
@@ -525,7 +525,7 @@ def _line_with_sites(capacity):
     ],
 )
 def test_insert_tips_splits_a_fixed_order_where_it_costs_least(capacity, expected):
-    from routing.tips import insert_tips
+    from binroute.routing.engines.tips import insert_tips
 
     assert insert_tips(_line_with_sites(capacity), 0, [0, 1, 2, 3]) == expected
 
@@ -538,8 +538,8 @@ def _day_limited(tip_problem, **limits):
 
 def test_whole_day_search_keeps_the_daily_limit_and_tips_where_full(tip_problem):
     """Six bins, three a trip, four a day: two lorries, each tipping before it overflows."""
-    from routing.pyvrp_engine import search, unsupported
-    from routing.schedule import solution_from_plans
+    from binroute.routing.engines.pyvrp import search, unsupported
+    from binroute.routing.schedule import solution_from_plans
 
     problem = _day_limited(tip_problem, max_load_per_day=(4,))
     assert "daily load limits" in unsupported(problem)
@@ -552,7 +552,7 @@ def test_whole_day_search_keeps_the_daily_limit_and_tips_where_full(tip_problem)
 
 def test_combined_whole_day_keeps_every_rule(tip_problem):
     """The second core's formulation goes through OR-Tools like the first, break included."""
-    from routing.solver import _combined
+    from binroute.routing.solver import _combined
 
     problem = _day_limited(tip_problem, max_load_per_day=(4,), break_=Break(20, 60, 30))
     budget = Budget.from_limits(Limits(solution_limit=100), 6)
@@ -573,7 +573,7 @@ def test_pyvrp_alone_keeps_lift_and_day_limits_without_tips():
 
 
 def test_restarts_try_a_new_seed_each_round_and_keep_the_best(monkeypatch):
-    from routing import solver
+    from binroute.routing import solver
 
     monkeypatch.setattr(solver, "ROUND_MIN_S", 0.25)
     monkeypatch.setattr(solver, "ROUND_S_PER_BIN", 0.0)
@@ -598,8 +598,8 @@ def test_restarts_try_a_new_seed_each_round_and_keep_the_best(monkeypatch):
 
 def test_bins_left_behind_go_to_idle_lorries():
     """A plan that left two required bins while a lorry stood idle gets them collected by that lorry."""
-    from routing.schedule import solution_from_plans
-    from routing.solver import _with_spare_lorries
+    from binroute.routing.schedule import solution_from_plans
+    from binroute.routing.solver import _with_spare_lorries
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
@@ -619,8 +619,8 @@ def test_bins_left_behind_go_to_idle_lorries():
 
 def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypatch):
     """No cold OR-Tools search after a failed restore: PyVRP's routes, scheduled by us with the break."""
-    from routing import solver
-    from routing.ortools_engine import WarmStartRejected
+    from binroute.routing import solver
+    from binroute.routing.engines.ortools import WarmStartRejected
 
     def rejects(*args, **kwargs):
         assert kwargs["cold_after_warm"] is False
@@ -639,7 +639,7 @@ def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypat
 
 def test_pyvrp_searches_on_from_where_it_stopped(tip_problem):
     """Searching on starts from the best solution found, so it is never worse, in the same formulation."""
-    from routing.pyvrp_engine import search, search_on
+    from binroute.routing.engines.pyvrp import search, search_on
 
     lorry = dataclasses.replace(tip_problem.vehicles[0], max_load_per_day=(6,))
     problem = dataclasses.replace(tip_problem, vehicles=(lorry,))  # three a trip, six a day: one tip midway
@@ -656,18 +656,21 @@ def test_helper_processes_ignore_packages_in_the_working_directory(tmp_path):
     import subprocess
     import sys
 
-    from routing.solver import helper_command
+    from binroute.routing.solver import helper_command
 
-    fake = tmp_path / "routing"
-    fake.mkdir()
+    fake = tmp_path / "binroute"
+    (fake / "routing").mkdir(parents=True)
     marker = tmp_path / "shadowed"
     (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    (fake / "_worker.py").write_text("")
-    plain = subprocess.run([sys.executable, "-m", "routing._worker"], cwd=tmp_path, capture_output=True, check=False)
+    (fake / "routing" / "__init__.py").write_text("")
+    (fake / "routing" / "_worker.py").write_text("")
+    plain = subprocess.run(
+        [sys.executable, "-m", "binroute.routing._worker"], cwd=tmp_path, capture_output=True, check=False
+    )
     assert marker.exists(), plain.stderr  # without -P the fake is imported: the test can fail
     marker.unlink()
     ours = subprocess.run(
-        helper_command("routing._worker", "missing.pickle", "out.pickle"),
+        helper_command("binroute.routing._worker", "missing.pickle", "out.pickle"),
         cwd=tmp_path,
         capture_output=True,
         check=False,
@@ -678,7 +681,7 @@ def test_helper_processes_ignore_packages_in_the_working_directory(tmp_path):
 
 def test_solution_limit_alone_never_starts_a_helper(monkeypatch):
     """A deterministic run stays on one core, one round: no helper process, same routes twice."""
-    from routing import solver
+    from binroute.routing import solver
 
     monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.0)
 

@@ -13,7 +13,7 @@ from ..store import current_org, in_use, own_or_server
 
 organisation = Blueprint("organisation", __name__, url_prefix="/api/v1/organisation")
 
-#: Per limit (:data:`~api.service.db.ORG_LIMITS`): the rows that use it, and whether only active jobs count.
+#: Per limit (:data:`~binroute.api.service.db.ORG_LIMITS`): the rows that use it, and whether only active jobs count.
 _USES: dict[str, tuple[Any, bool]] = {
     "solves": (PlanRow, True),
     "simulations": (SimulationRow, True),

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from geo.exports import vehicle_collection
+from binroute.geo import vehicle_collection
 
 from ...pipeline.write import safe_name
 from ..auth import require

@@ -15,8 +15,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from geo import OSM_SUFFIXES, load_network
-from geo.errors import NetworkError
+from binroute.geo import OSM_SUFFIXES, NetworkError, load_network
 
 from ...pipeline import ScenarioError
 from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_fleet, load_readings

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...pipeline.scenario import FleetIn
-from ...pipeline.simulate import SimDateError, check_span
+from ...pipeline.simulate.run import SimDateError, check_span
 from ..auth import require
 from ..db import ReadingRow, ScenarioRow, SimulationRow
 from ..errors import APIError

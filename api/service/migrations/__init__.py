@@ -1,1 +1,1 @@
-"""Alembic migrations of the service's database (``binroute db upgrade``); see :mod:`api.service.migrate`."""
+"""Alembic migrations of the service's database (``binroute db upgrade``); see :mod:`binroute.api.service.migrate`."""

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
-from api.pipeline import ScenarioError
-from api.pipeline.scenario import load_collections, load_readings
+from binroute.api.cli import main
+from binroute.api.pipeline import ScenarioError
+from binroute.api.pipeline.scenario import load_collections, load_readings
 
 from ...conftest import SAMPLE
 
@@ -93,7 +93,7 @@ def test_collections_scenarios_plan_end_to_end(tmp_path, keep_readings):
     """A scenario with collections only, or mixed with readings, plans end to end."""
     scn = sample_copy(tmp_path, keep_readings=keep_readings)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "api.cli", "plan", str(scn), "--date", "2026-11-23", "--out", str(out)]
+    cmd = [sys.executable, "-m", "binroute.api.cli", "plan", str(scn), "--date", "2026-11-23", "--out", str(out)]
     cmd += ["--solution-limit", "5", "--exports", "none"]  # auto: 356 bins due fill the fleet
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr

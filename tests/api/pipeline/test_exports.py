@@ -10,8 +10,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from api.pipeline.mapview import map_html
-from geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
+from binroute.api.pipeline.mapview import map_html
+from binroute.geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
 
 from ...conftest import plan_sample
 from .browser import BROWSER, chromium

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.pipeline import plan as plan_module
-from api.pipeline.legs import route_legs
-from api.pipeline.report import _iso
-from geo.exports import to_gpx, vehicle_collection, vehicle_collections
-from geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
+from binroute.api.pipeline import plan as plan_module
+from binroute.api.pipeline.legs import route_legs
+from binroute.api.pipeline.report import _iso
+from binroute.geo.exports import to_gpx, vehicle_collection, vehicle_collections
+from binroute.geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
 
 DAY = date(2026, 11, 23)
 
@@ -24,8 +24,8 @@ DAY = date(2026, 11, 23)
 @pytest.fixture(scope="module")
 def small_day(sample_dir):
     """Forty bins of the sample planned in this process, with the solution and travel the report was built from."""
-    from api.pipeline import PlanOptions
-    from api.pipeline.scenario import load_scenario
+    from binroute.api.pipeline import PlanOptions
+    from binroute.api.pipeline.scenario import load_scenario
 
     scn = load_scenario(sample_dir)
     keep = scn.bins["bin_id"].iloc[:40]

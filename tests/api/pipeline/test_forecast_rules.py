@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.pipeline.forecast import decision_rules, visits_until_h
-from api.pipeline.scenario import load_fleet
+from binroute.api.pipeline.forecast import decision_rules, visits_until_h
+from binroute.api.pipeline.scenario import load_fleet
 
 
 def test_risk_horizon_runs_to_the_latest_shift_end(sample_dir):

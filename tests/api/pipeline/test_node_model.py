@@ -8,11 +8,11 @@ from datetime import date
 
 import numpy as np
 
-from api.pipeline import PlanOptions, load_scenario, plan_scenario
-from api.pipeline.report import street_names
-from api.pipeline.roads import vehicle_profile
-from geo import drivable_core, routing_graph, snap_points
-from routing import check_solution
+from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
+from binroute.api.pipeline.report import street_names
+from binroute.api.pipeline.roads import vehicle_profile
+from binroute.geo import drivable_core, routing_graph, snap_points
+from binroute.routing import check_solution
 
 
 def test_node_model_plans_the_sample_on_the_lorries_core(sample_dir, tmp_path):

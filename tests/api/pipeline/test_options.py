@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from api.pipeline.options import DEFAULT_TIME_LIMIT_S, PlanOptions, time_limit_for
+from binroute.api.pipeline.options import DEFAULT_TIME_LIMIT_S, PlanOptions, time_limit_for
 
 
 @pytest.mark.parametrize(

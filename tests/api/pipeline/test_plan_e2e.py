@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo import OSM_ATTRIBUTION, load_network
-from routing import check_solution
+from binroute.geo import OSM_ATTRIBUTION, load_network
+from binroute.routing import check_solution
 
 from ...conftest import plan_sample
 
@@ -124,8 +124,8 @@ def in_process(sample_dir):
     """The sample planned in this process (deterministic: a solution limit and no time limit)."""
     from datetime import date
 
-    from api.pipeline import PlanOptions, plan_scenario
-    from api.pipeline.scenario import load_scenario
+    from binroute.api.pipeline import PlanOptions, plan_scenario
+    from binroute.api.pipeline.scenario import load_scenario
 
     return plan_scenario(
         load_scenario(sample_dir), PlanOptions(date=date(2026, 11, 23), time_limit_s=None, solution_limit=60)
@@ -148,7 +148,7 @@ def test_writing_twice_leaves_the_result_alone(in_process, tmp_path):
     """write_plan does not change the result: a second write counts its own time once, not both."""
     import copy
 
-    from api.pipeline import write_plan
+    from binroute.api.pipeline import write_plan
 
     before = copy.deepcopy(in_process.plan)
     for name in ("a", "b"):
@@ -166,7 +166,7 @@ def test_bad_scenario_exits_2_with_one_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "binroute.api.cli",
             "plan",
             str(tmp_path / "nope"),
             "--date",
@@ -203,7 +203,7 @@ def test_sample_is_reproducible(tmp_path, sample_dir, monkeypatch):
 def test_routes_obey_turn_rules_by_an_independent_audit(planned, sample_dir):
     """Read from the OSM file itself: no forbidden turn on any trip, U-turns only at dead ends or turning places,
     and every bin served from the kerb where plan.json says so."""
-    from geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+    from binroute.geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
 
     out = planned[0]
     plan = json.loads((out / "plan.json").read_text())

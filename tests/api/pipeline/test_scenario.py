@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from api.pipeline import ScenarioError
-from api.pipeline.scenario import (
+from binroute.api.pipeline import ScenarioError
+from binroute.api.pipeline.scenario import (
     find_network,
     load_bins,
     load_fleet,
@@ -20,7 +20,7 @@ from api.pipeline.scenario import (
     parse_hhmm,
     parse_timestamps,
 )
-from geo import OSM_SUFFIXES
+from binroute.geo import OSM_SUFFIXES
 
 BINS_HEADER = "bin_id,lon,lat,stream,capacity_l,service_s,tw_start,tw_end\n"
 
@@ -187,7 +187,7 @@ def test_scenario_json_points_at_network(tmp_path, sample_dir):
 def test_forecast_cli_json(sample_dir):
     """`binroute forecast --json` gives per-bin fill, quantiles, overflow probability and decision."""
     run = subprocess.run(
-        [sys.executable, "-m", "api.cli", "forecast", str(sample_dir), "--at", "2026-11-23T10:00", "--json"],
+        [sys.executable, "-m", "binroute.api.cli", "forecast", str(sample_dir), "--at", "2026-11-23T10:00", "--json"],
         capture_output=True,
         text=True,
         check=True,
@@ -206,7 +206,7 @@ def test_backtest_cli_json(sample_dir, tmp_path):
         [
             sys.executable,
             "-m",
-            "api.cli",
+            "binroute.api.cli",
             "backtest",
             str(sample_dir),
             "--from",

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.pipeline import load_scenario
-from api.pipeline.policies import PolicyError, bins_due, parse_policy
-from api.pipeline.replay import Replay, Trace, rises, traces_from_readings
-from api.pipeline.simulate import SimOptions, policies_from, simulate
-from api.pipeline.simulate_report import simulation_html
+from binroute.api.pipeline import load_scenario
+from binroute.api.pipeline.simulate.policies import PolicyError, bins_due, parse_policy
+from binroute.api.pipeline.simulate.replay import Replay, Trace, rises, traces_from_readings
+from binroute.api.pipeline.simulate.report import simulation_html
+from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simulate
 
 from .browser import BROWSER
 from .browser import dom as browser_dom
@@ -124,7 +124,7 @@ def test_the_same_policy_twice_is_an_error():
 
 
 def _cli(*args):
-    cmd = [sys.executable, "-m", "api.cli", "simulate", *map(str, args)]
+    cmd = [sys.executable, "-m", "binroute.api.cli", "simulate", *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
 
 

@@ -7,8 +7,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from api.service import create_app
-from api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org
+from binroute.api.service import create_app
+from binroute.api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org
 
 from .servers import new_database, postgres_server, redis_server
 

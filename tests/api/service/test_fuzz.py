@@ -7,14 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api.service.client import schemathesis_command, served
+from binroute.api.service.client import schemathesis_command, served
 
 #: Fixed seed and a bounded number of cases per operation and phase: a few hundred requests, well under 60 s.
 SEED, MAX_EXAMPLES = 17, 12
 
 
 def _cli(*args: str, cwd: Path) -> str:
-    run = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=cwd, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "binroute.api.cli", *args], capture_output=True, text=True, cwd=cwd, check=True
+    )
     return run.stdout
 
 

@@ -11,9 +11,9 @@ import urllib.request
 
 import pytest
 
-from api.service import create_app
-from api.service.client import multipart_body, scenario_upload, served
-from api.service.db import create_key, create_org
+from binroute.api.service import create_app
+from binroute.api.service.client import multipart_body, scenario_upload, served
+from binroute.api.service.db import create_key, create_org
 
 from .conftest import N_BINS
 
@@ -289,7 +289,19 @@ def test_real_server_end_to_end(small, tmp_path):
     """`binroute serve` on a free local port: create a key, upload, plan, download, over HTTP."""
     db = f"sqlite:///{tmp_path / 'srv.sqlite3'}"
     key = subprocess.run(
-        [sys.executable, "-m", "api.cli", "keys", "create", "--name", "t", "--role", "planner", "--database", db],
+        [
+            sys.executable,
+            "-m",
+            "binroute.api.cli",
+            "keys",
+            "create",
+            "--name",
+            "t",
+            "--role",
+            "planner",
+            "--database",
+            db,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -329,7 +341,7 @@ def test_real_server_end_to_end(small, tmp_path):
 
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     """A plan left queued when the server stopped is solved by the next server on the same database."""
-    from api.service.db import PlanRow, ScenarioRow
+    from binroute.api.service.db import PlanRow, ScenarioRow
 
     with app.extensions["binroute"]["sessions"]() as s:
         row = PlanRow(
@@ -356,7 +368,19 @@ def test_revoked_key_is_refused(app, tmp_path):
     """`binroute keys revoke` makes a key useless."""
     db = app.config["DATABASE_URL"]
     out = subprocess.run(
-        [sys.executable, "-m", "api.cli", "keys", "create", "--name", "tmp", "--role", "viewer", "--database", db],
+        [
+            sys.executable,
+            "-m",
+            "binroute.api.cli",
+            "keys",
+            "create",
+            "--name",
+            "tmp",
+            "--role",
+            "viewer",
+            "--database",
+            db,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -365,7 +389,7 @@ def test_revoked_key_is_refused(app, tmp_path):
     client = app.test_client()
     assert client.get("/api/v1/scenarios", headers={"X-API-Key": out[2]}).status_code == 200
     subprocess.run(
-        [sys.executable, "-m", "api.cli", "keys", "revoke", out[0], "--database", db],
+        [sys.executable, "-m", "binroute.api.cli", "keys", "revoke", out[0], "--database", db],
         capture_output=True,
         text=True,
         check=True,
@@ -393,7 +417,7 @@ def test_cors_only_when_configured(tmp_path):
 
 def test_each_scenario_keeps_its_own_network_file(app, small):
     """Two scenarios never share a stored network file (deleting one leaves the other intact)."""
-    from api.service.db import ScenarioRow
+    from binroute.api.service.db import ScenarioRow
 
     client = app.test_client()
     a = upload(client, app, small, "net a", readings=False).json["id"]
@@ -410,8 +434,8 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
 
 def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
     """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
-    from api.service.jobs import solve_command
-    from api.service.migrate import upgrade
+    from binroute.api.service.jobs import solve_command
+    from binroute.api.service.migrate import upgrade
 
     upgrade(f"sqlite:///{tmp_path / 'db.sqlite3'}")  # a server's database is always at the newest schema
     (tmp_path / "api").mkdir()
@@ -461,8 +485,8 @@ def test_plan_options_have_the_cli_bounds(app, scenario, body, field):
 
 
 def test_openapi_shows_every_plan_option(app):
-    """PlanIn in the OpenAPI document lists solution_limit, include_may and the engines from routing."""
-    from routing.limits import ENGINES
+    """PlanIn in the OpenAPI document lists solution_limit, include_may and the engines from binroute.routing."""
+    from binroute.routing.limits import ENGINES
 
     doc = app.test_client().get("/api/v1/openapi.json").json
     props = doc["components"]["schemas"]["PlanIn"]["properties"]

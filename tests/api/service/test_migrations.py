@@ -14,9 +14,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from api.service import create_app
-from api.service.db import Base
-from api.service.migrate import SchemaOutOfDate, head_revision, upgrade
+from binroute.api.service import create_app
+from binroute.api.service.db import Base
+from binroute.api.service.migrate import SchemaOutOfDate, head_revision, upgrade
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 SECRET = "br_old-secret"
@@ -24,7 +24,7 @@ SECRET = "br_old-secret"
 
 def _cli(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=cwd, check=False
+        [sys.executable, "-m", "binroute.api.cli", *args], capture_output=True, text=True, cwd=cwd, check=False
     )
 
 

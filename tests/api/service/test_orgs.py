@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from api.service import create_app
-from api.service.client import multipart_body
-from api.service.db import ApiKey, AuditRow, Base, PlanRow, ReadingRow, SimulationRow, create_key, create_org
-from api.service.migrate import SchemaOutOfDate
+from binroute.api.service import create_app
+from binroute.api.service.client import multipart_body
+from binroute.api.service.db import ApiKey, AuditRow, Base, PlanRow, ReadingRow, SimulationRow, create_key, create_org
+from binroute.api.service.migrate import SchemaOutOfDate
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 ORGS = ("north", "south")
@@ -274,7 +274,7 @@ def test_an_organisation_s_own_limits_replace_the_server_s(tmp_path, small):
     are refused naming the option; the change is audited."""
     from click.testing import CliRunner
 
-    from api.cli.server import orgs
+    from binroute.api.cli.server import orgs
 
     app = _make_app(tmp_path, ORG_MAX_SOLVES=4, ORG_MAX_READINGS=10**9, RESUME_JOBS=False)
     db = app.config["DATABASE_URL"]
@@ -361,7 +361,7 @@ def test_an_organisation_s_own_request_rate_and_upload_size(tmp_path):
     """`orgs limits --rate/--upload-bytes`: one organisation's keys get their own rate (or none) and body size."""
     from click.testing import CliRunner
 
-    from api.cli.server import orgs
+    from binroute.api.cli.server import orgs
 
     app = _make_app(tmp_path, RATE_LIMIT="3/minute", ORG_MAX_UPLOAD_BYTES=10**6, RESUME_JOBS=False)
     db = app.config["DATABASE_URL"]
@@ -442,7 +442,9 @@ def test_old_database_moves_into_a_default_organisation(tmp_path):
 
 
 def _cli(*args, cwd, check=True):
-    run = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, cwd=cwd, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "binroute.api.cli", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
     if check:
         assert run.returncode == 0, run.stderr
         return run.stdout

@@ -10,13 +10,13 @@ from datetime import date
 
 import pytest
 
-from api.pipeline import PlanOptions, load_scenario, plan_scenario
-from api.pipeline.plan import STAGES, Progress, ticking
-from api.service import create_app
-from api.service.db import PlanRow, ScenarioRow, create_key, create_org
-from api.service.progress import BANDS, PROGRESS_STAGES, ProgressRecorder, overall_percent
-from api.service.schemas import PlanProgress
-from api.service.solve_job import finish_plan, start_plan
+from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
+from binroute.api.pipeline.plan import STAGES, Progress, ticking
+from binroute.api.service import create_app
+from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
+from binroute.api.service.progress import BANDS, PROGRESS_STAGES, ProgressRecorder, overall_percent
+from binroute.api.service.schemas import PlanProgress
+from binroute.api.service.solve_job import finish_plan, start_plan
 
 from .test_heartbeat import lose_heartbeat
 

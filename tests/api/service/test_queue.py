@@ -7,10 +7,10 @@ import signal
 import time
 from pathlib import Path
 
-from api.service import create_app
-from api.service.client import worker_process as worker
-from api.service.db import PlanRow, ScenarioRow, create_key, create_org
-from api.service.solve_job import finish_plan
+from binroute.api.service import create_app
+from binroute.api.service.client import worker_process as worker
+from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
+from binroute.api.service.solve_job import finish_plan
 
 from .test_http import multipart, scenario_files
 
@@ -116,8 +116,8 @@ def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, t
 
 def test_time_limits_come_from_the_plan():
     """A task's soft limit is the plan's own time limit plus the grace (the server's bound without one)."""
-    from api.service.jobs import GRACE_S
-    from api.service.tasks import HARD_AFTER_S, time_limits
+    from binroute.api.service.jobs import GRACE_S
+    from binroute.api.service.tasks import HARD_AFTER_S, time_limits
 
     assert time_limits('{"time_limit_s": 10}', 300) == (10 + GRACE_S, 10 + GRACE_S + HARD_AFTER_S)
     assert time_limits('{"solution_limit": 5}', 300)[0] == 300 + GRACE_S
@@ -127,7 +127,7 @@ def test_networks_are_stored_once_by_content(small, tmp_path):
     """Two scenarios with the same network file share one blob; it goes with the last scenario that uses it."""
     from sqlalchemy import func, select
 
-    from api.service.db import NetworkBlob
+    from binroute.api.service.db import NetworkBlob
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DATA_DIR": str(tmp_path / "data")})
     try:

@@ -9,15 +9,15 @@ from datetime import date
 import pytest
 import redis as redis_client
 
-from api.pipeline import load_scenario
-from api.pipeline.simulate import SimOptions, policies_from, simulate
-from api.service import create_app
-from api.service.client import worker_process as worker
-from api.service.db import ScenarioRow, SimulationRow, create_key, create_org
-from api.service.jobs import GRACE_S, JobRunner
-from api.service.simulate_job import SIMULATION_JOB, start_simulation
-from api.service.solve_job import finish_plan
-from api.service.tasks import HARD_AFTER_S, QueueRunner, time_limits
+from binroute.api.pipeline import load_scenario
+from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simulate
+from binroute.api.service import create_app
+from binroute.api.service.client import worker_process as worker
+from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
+from binroute.api.service.jobs import GRACE_S, JobRunner
+from binroute.api.service.simulate_job import SIMULATION_JOB, start_simulation
+from binroute.api.service.solve_job import finish_plan
+from binroute.api.service.tasks import HARD_AFTER_S, QueueRunner, time_limits
 
 from .servers import redis_server
 from .test_heartbeat import lose_heartbeat

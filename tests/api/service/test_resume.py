@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from api.service.db import PlanRow, SimulationRow, now
-from api.service.jobs import JobRunner
-from api.service.simulate_job import SIMULATION_JOB
-from api.service.solve_job import PLAN_JOB, finish_plan
+from binroute.api.service.db import PlanRow, SimulationRow, now
+from binroute.api.service.jobs import JobRunner
+from binroute.api.service.simulate_job import SIMULATION_JOB
+from binroute.api.service.solve_job import PLAN_JOB, finish_plan
 
 from .test_heartbeat import _get, _set, lose_heartbeat
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
-from api.service import create_app
-from api.service.client import free_port
-from api.service.db import ScenarioRow, create_key, create_org
+from binroute.api.cli import main
+from binroute.api.service import create_app
+from binroute.api.service.client import free_port
+from binroute.api.service.db import ScenarioRow, create_key, create_org
 
 from .servers import redis_server
 

@@ -1,0 +1,78 @@
+"""Collection policies a council might run, as ``binroute simulate`` names them.
+
+* ``predictive``: the daily plan's own rule (forecast, must/may/skip);
+* ``timetable:mon,thu``: every bin on the named weekdays, none on others;
+* ``threshold:80``: every bin whose latest reading is at least 80%.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date as Date
+
+PREDICTIVE, TIMETABLE, THRESHOLD = "predictive", "timetable", "threshold"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class PolicyError(ValueError):
+    """A policy string that is not understood; the message says what is wrong and what is expected."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed policy: its kind, and its weekdays (0 = Monday) or threshold."""
+
+    name: str
+    kind: str
+    weekdays: frozenset[int] = frozenset()
+    threshold_pct: float = math.nan
+
+
+_EXPECTED = "expected predictive, timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
+
+
+def parse_policy(text: str) -> Policy:
+    """A :class:`Policy` from its name on the command line.
+
+    Raises
+    ------
+    PolicyError
+        Naming the policy and what is wrong with it.
+    """
+    name = text.strip().lower()
+    kind, _, arg = name.partition(":")
+    if kind == PREDICTIVE and not arg:
+        return Policy(name, PREDICTIVE)
+    if kind == TIMETABLE:
+        days = [d.strip()[:3] for d in arg.split(",") if d.strip()]
+        unknown = [d for d in days if d not in WEEKDAYS]
+        if not days or unknown:
+            raise PolicyError(
+                f"policy {text!r}: weekday(s) {', '.join(unknown) or '(none)'} not understood; {_EXPECTED}"
+            )
+        return Policy(name, TIMETABLE, weekdays=frozenset(WEEKDAYS.index(d) for d in days))
+    if kind == THRESHOLD:
+        try:
+            pct = float(arg)
+        except ValueError:
+            pct = math.nan
+        if not 0 < pct <= 100:
+            raise PolicyError(f"policy {text!r}: threshold {arg!r} is not a fill % above 0 and at most 100")
+        return Policy(name, THRESHOLD, threshold_pct=pct)
+    raise PolicyError(f"policy {text!r} not understood; {_EXPECTED}")
+
+
+def bins_due(policy: Policy, day: Date, seen: Mapping[str, float]) -> list[str]:
+    """The bins a timetable or threshold policy collects on ``day``, given each bin's latest reading ``seen``.
+
+    A bin never read counts as due under a threshold policy (collect what you
+    know nothing about). ``predictive`` is not decided here: it is the
+    forecast's rule (:func:`binroute.api.pipeline.forecast.decide_bins`).
+    """
+    if policy.kind == TIMETABLE:
+        return sorted(seen) if day.weekday() in policy.weekdays else []
+    if policy.kind == THRESHOLD:
+        return sorted(b for b, level in seen.items() if math.isnan(level) or level >= policy.threshold_pct)
+    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast, not by bins_due")

@@ -1,0 +1,207 @@
+"""Trace-driven replay of bin levels: the waste each bin really received, emptied when a policy says.
+
+Each bin's real readings give the waste it received between readings (its
+*rises*): the rise from one reading to the next, nothing for a small dip
+(sensor noise), and the whole new level after a real emptying (a drop of
+:data:`~binroute.routing.forecast.fill_data.EMPTYING_DROP_PCT` points or more). The readings
+are first cleaned as the forecast cleans them
+(:func:`binroute.routing.forecast.fill_data.clean_readings`): a lone spike (44, 100, 48) is a
+sensor error, not 56 points of waste followed by an emptying and 48 more.
+Within an interval the waste is taken to arrive at an even rate.
+
+A full bin's sensor cannot show the waste that keeps coming: while two
+readings in a row read full (:data:`READS_FULL_PCT` or more), the bin is
+taken to receive waste at its own rate, the waste per hour of its intervals
+that start below full (:func:`hidden_rises`). Without that, a bin the real
+service left full for two days would receive nothing in a replay in which
+it was emptied at their start.
+
+:class:`Replay` adds that waste to simulated levels as its clock moves on,
+records a simulated reading (capped at 100%, as a sensor reads) at every real
+reading time, and empties a bin when a simulated crew lifts it. Levels are
+not capped: above 100% is an overflow. Nothing here plans or routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from binroute.routing.forecast import EMPTYING_DROP_PCT, clean_readings
+
+#: A bin above this level is overflowing.
+FULL_PCT = 100.0
+#: A reading at or above this reads full (within a sensor's noise of 100%).
+READS_FULL_PCT = 95.0
+_NS_PER_HOUR = 3_600_000_000_000
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One bin's real history: reading times (ns since the epoch, ascending) and the waste received.
+
+    ``rise[k]`` is the waste (% of the bin) received in ``(times[k-1], times[k]]``;
+    ``rise[0]`` is the level at the first reading; ``levels`` are the readings themselves.
+    """
+
+    times: np.ndarray
+    rise: np.ndarray
+    levels: np.ndarray
+
+
+def rises(levels: Iterable[float]) -> np.ndarray:
+    """The waste received before each reading of one bin's levels (see the module's rules)."""
+    values = np.asarray(list(levels), dtype=float)
+    out = np.zeros(len(values))
+    if not len(values):
+        return out
+    out[0] = values[0]
+    top = values[0]  # highest reading since the last emptying: dips below it are noise
+    for k in range(1, len(values)):
+        level = values[k]
+        if top - level >= EMPTYING_DROP_PCT and level <= 0.6 * top:
+            out[k], top = level, level
+        elif level > top:
+            out[k], top = level - top, level
+    return out
+
+
+def hidden_rises(times: np.ndarray, levels: np.ndarray, rise: np.ndarray) -> np.ndarray:
+    """``rise`` with the waste a full sensor hides: between two readings that read full, the bin's own rate.
+
+    The rate is the waste per hour over the bin's intervals that start below
+    :data:`READS_FULL_PCT` and hold no emptying; a bin with none keeps its rises.
+    """
+    out = np.array(rise, dtype=float)
+    if len(times) < 2:
+        return out
+    hours = np.diff(np.asarray(times, dtype=np.int64)) / _NS_PER_HOUR
+    before, after = levels[:-1], levels[1:]
+    full = (before >= READS_FULL_PCT) & (after >= READS_FULL_PCT)
+    open_ = (before < READS_FULL_PCT) & (before - after < EMPTYING_DROP_PCT)
+    if not full.any() or hours[open_].sum() <= 0:
+        return out
+    rate = out[1:][open_].sum() / hours[open_].sum()
+    out[1:][full] = np.maximum(out[1:][full], rate * hours[full])
+    return out
+
+
+def traces_from_readings(readings: pd.DataFrame, *, collections: pd.DataFrame | None = None) -> dict[str, Trace]:
+    """A :class:`Trace` per bin from readings (``bin_id``, ``timestamp``, ``fill_pct``).
+
+    Blanks, repeats, spikes and stuck runs are dropped as the forecast drops
+    them (``collections``, when given, tells a real emptying from a spike).
+    """
+    df, _ = clean_readings(readings.dropna(subset=["fill_pct"]), collections=collections)
+    df = df.sort_values(["bin_id", "timestamp"], kind="stable")
+    df = df.drop_duplicates(["bin_id", "timestamp"], keep="last")
+    out = {}
+    for b, group in df.groupby("bin_id", sort=True):
+        times = group["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        levels = group["fill_pct"].clip(0, FULL_PCT).to_numpy(dtype=float)
+        out[str(b)] = Trace(times, hidden_rises(times, levels, rises(levels)), levels)
+    return out
+
+
+@dataclass
+class _State:
+    level: float
+    clock: int
+    next: int  # index of the first reading not yet passed
+
+
+@dataclass
+class Replay:
+    """Simulated levels of every bin from ``start`` (ns) on.
+
+    At ``start`` a bin holds what it really held then (its last reading
+    before, plus the waste received since at an even rate).
+
+    Attributes
+    ----------
+    readings
+        Per bin, the simulated readings ``(time ns, fill %)`` recorded so far.
+    emptied
+        Every emptying ``(bin, time ns, level before)`` so far.
+    """
+
+    traces: Mapping[str, Trace]
+    start: int
+    readings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    emptied: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._state = {}
+        for b, t in self.traces.items():
+            k = max(int(np.searchsorted(t.times, self.start, side="right")) - 1, 0)  # the last real reading by then
+            self._state[b] = _State(float(t.levels[k]), int(t.times[k]), k + 1)
+        self.readings = {b: [] for b in self.traces}
+        for b in self.traces:
+            self.level_at(b, self.start)
+
+    def level_at(self, bin_id: str, when: int) -> float:
+        """Move ``bin_id``'s clock on to ``when`` (ns; never back) and return its level then."""
+        s, t = self._state[bin_id], self.traces[bin_id]
+        while when > s.clock:
+            if s.next >= len(t.times):  # no more history: no more waste
+                s.clock = when
+                break
+            begin, end = int(t.times[s.next - 1]), int(t.times[s.next])
+            upto = min(when, end)
+            share = (upto - s.clock) / (end - begin) if end > begin else 1.0
+            s.level += float(t.rise[s.next]) * share
+            s.clock = upto
+            if upto == end:
+                if end >= self.start:
+                    self.readings[bin_id].append((end, min(s.level, FULL_PCT)))
+                s.next += 1
+        return s.level
+
+    def empty(self, bin_id: str, when: int) -> float:
+        """Empty ``bin_id`` at ``when`` (ns); returns the level it had just before."""
+        before = self.level_at(bin_id, when)
+        self._state[bin_id].level = 0.0
+        self.emptied.append((bin_id, when, before))
+        return before
+
+    def last_seen(self, when: int) -> dict[str, float]:
+        """Each bin's latest reading at or before ``when`` (ns): simulated from ``start``, real before; NaN if none."""
+        out = {}
+        for b, t in self.traces.items():
+            sim = [v for at, v in self.readings[b] if at <= when]
+            if sim:
+                out[b] = sim[-1]
+                continue
+            real = np.flatnonzero(t.times <= min(when, self.start))
+            out[b] = float(t.levels[real[-1]]) if len(real) else float("nan")
+        return out
+
+    def day(self, begin: int, end: int, emptyings: Mapping[str, int]) -> DayOutcome:
+        """Run one day from ``begin`` to ``end`` (ns), emptying the bins of ``emptyings`` at their times.
+
+        A bin overflows on the day when its level passes 100% at any time in
+        it: before an emptying, or by the day's end (levels only rise
+        between emptyings, so those are the highest points).
+        """
+        highest = {b: self.level_at(b, begin) for b in self.traces}
+        collected = {}
+        for b, when in sorted(emptyings.items(), key=lambda kv: kv[1]):
+            collected[b] = self.empty(b, max(when, begin))
+            highest[b] = max(highest[b], collected[b])
+        for b in self.traces:
+            highest[b] = max(highest[b], self.level_at(b, end))
+        overflowing = sorted(b for b, h in highest.items() if h > FULL_PCT)
+        levels = {b: self._state[b].level for b in self.traces}
+        return DayOutcome(overflowing, collected, levels)
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """One replayed day: bins that overflowed, the level each emptied bin had, every level at the day's end."""
+
+    overflowing: list[str]
+    collected: dict[str, float]
+    levels: dict[str, float]

@@ -1,0 +1,444 @@
+"""Simulating collection policies over past days, planned with the real pipeline.
+
+Each morning a policy (:mod:`.policies`) decides from the readings it would
+have seen by then: the simulated levels (:mod:`.replay`) at the real reading
+times, so a bin it emptied reads low afterwards. The day is then planned like
+``binroute plan`` (the same problem building, solver and one plan cost), with
+the road network, snapping and travel matrices built once for every bin and
+shared by all days and policies; the bins on the plan are emptied at their
+planned times. Every day's crews, km, hours, CO2, cost and overflows are
+kept (:mod:`.kpis`).
+
+A policy's days depend on each other (levels carry over), but policies are
+independent: with ``jobs`` above one, each policy's day sequence runs in its
+own process (``forkserver``, else ``spawn``), the scenario and matrices
+handed over once through :mod:`binroute.routing.sharing` (large arrays as
+read-only memory-mapped files). The result is the same as one process's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+import queue
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import timedelta
+from multiprocessing.context import BaseContext
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from binroute.geo import load_network
+from binroute.routing import Limits, SolveParams, dump_job, load_job, solve
+from binroute.routing.forecast import MAY, MUST, SKIP, Decision
+
+from ..errors import ScenarioError
+from ..forecast import collect_at_s, decide_bins, decision_rules
+from ..kpis import SUMMED, plan_kpis, total_kpis
+from ..options import DEFAULT_ENGINE
+from ..problem import build_problem
+from ..roads import Travel, places_of, snap_places, travel
+from ..scenario import Scenario, parse_hhmm
+from .policies import PREDICTIVE, Policy, PolicyError, bins_due, parse_policy
+from .replay import FULL_PCT, Replay, traces_from_readings
+
+#: Days of readings a simulation needs before its first day (to fit the forecast).
+MIN_HISTORY_DAYS = 7
+#: Solutions per day when neither limit is given: deterministic and quick.
+DEFAULT_SOLUTION_LIMIT = 30
+#: The per-day figures kept for each policy, summed into its totals.
+DAY_FIGURES = ("crews_used", *SUMMED, "overflow_bin_days", "bins_at_risk", "due_not_served")
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """Settings of a simulation: the days, and the solver's limits per day."""
+
+    start: Date
+    end: Date
+    time_limit_s: float | None = None
+    solution_limit: int | None = DEFAULT_SOLUTION_LIMIT
+    engine: str = DEFAULT_ENGINE
+    seed: int = 0
+
+    @classmethod
+    def given(
+        cls, start: Date, end: Date, time_limit_s: float | None, solution_limit: int | None, engine: str, seed: int
+    ) -> SimOptions:
+        """Options as a user gives them: without either limit, each day stops after :data:`DEFAULT_SOLUTION_LIMIT`."""
+        if time_limit_s is None and solution_limit is None:
+            solution_limit = DEFAULT_SOLUTION_LIMIT
+        return cls(start, end, time_limit_s, solution_limit, engine, seed)
+
+    @property
+    def days(self) -> int:
+        """How many days are simulated (``start`` to ``end``, both included)."""
+        return (self.end - self.start).days + 1
+
+    def as_json(self) -> dict[str, Any]:
+        """The options as JSON values, the days as ``from`` and ``to`` in ISO text (as ``simulation.json`` has them)."""
+        out = dataclasses.asdict(self)
+        return {"from": out.pop("start").isoformat(), "to": out.pop("end").isoformat(), **out}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimOptions:
+        """Options from :meth:`as_json`'s output; keys it does not know are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known, start=Date.fromisoformat(data["from"]), end=Date.fromisoformat(data["to"]))
+
+
+def policies_from(texts: Sequence[str]) -> list[Policy]:
+    """The policies to compare, parsed from their names (:func:`~.policies.parse_policy`).
+
+    Raises
+    ------
+    PolicyError
+        For a policy not understood, or the same policy given twice.
+    """
+    parsed = [parse_policy(t) for t in texts]
+    if len({p.name for p in parsed}) != len(parsed):
+        raise PolicyError(f"the same policy is given twice ({', '.join(texts)})")
+    return parsed
+
+
+class SimDateError(ScenarioError):
+    """Days to simulate outside the data; ``field`` is ``"from"`` or ``"to"``, the date at fault."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_span(
+    start: Date, end: Date, first: Date | None, last: Date | None, *, names: tuple[str, str] = ("--from", "--to")
+) -> None:
+    """That ``start``..``end`` lies within readings from ``first`` to ``last``, after enough history.
+
+    ``first`` and ``last`` are the days (in the fleet's timezone) of the first
+    and last reading, ``None`` without readings; ``names`` are what the
+    messages call the two dates (the CLI's flags, the HTTP body's fields).
+
+    Raises
+    ------
+    SimDateError
+        Naming the date at fault and the span of the data.
+    """
+    start_name, end_name = names
+    if end < start:
+        raise SimDateError(f"{end_name} {end} is before {start_name} {start}", field="to")
+    if first is None or last is None:
+        raise SimDateError(f"{start_name} {start}: no readings to replay (a simulation needs readings)", field="from")
+    if start < first + timedelta(days=MIN_HISTORY_DAYS):
+        raise SimDateError(
+            f"{start_name} {start}: too little history before it; the readings start on {first}, "
+            f"so the first day to simulate is {first + timedelta(days=MIN_HISTORY_DAYS)}",
+            field="from",
+        )
+    if end > last:
+        raise SimDateError(
+            f"{end_name} {end}: after the last reading ({last}); the data cover {first} to {last}", field="to"
+        )
+
+
+def check_dates(scn: Scenario, start: Date, end: Date) -> None:
+    """That ``start``..``end`` lies within the scenario's readings, after :data:`MIN_HISTORY_DAYS` of history.
+
+    Raises
+    ------
+    SimDateError
+        Naming the date and the span of the data (see :func:`check_span`).
+    """
+    stamps = scn.readings["timestamp"].dt.tz_convert(scn.fleet.timezone)
+    if stamps.empty:
+        check_span(start, end, None, None)
+    check_span(start, end, stamps.min().date(), stamps.max().date())
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of a simulation: ``message``, and for a day done its policy and day ``done`` of ``total``."""
+
+    message: str
+    policy: str | None = None
+    done: int = 0
+    total: int = 0
+
+    def __str__(self) -> str:
+        if self.policy is None:
+            return self.message
+        return f"{self.policy}: day {self.done} of {self.total}, {self.message}"
+
+
+def _no_progress(step: Progress) -> None:
+    """Progress nobody follows."""
+
+
+@dataclass
+class _Roads:
+    """The day-independent part of planning: every bin snapped, one travel model for all of them."""
+
+    travel: Travel
+    n_fixed: int
+
+    def for_bins(self, chosen: Sequence[int]) -> Travel:
+        """The travel model seen by a day that routes the bins of rows ``chosen``."""
+        slots = self.travel.slots[: self.n_fixed] + [self.travel.slots[self.n_fixed + i] for i in chosen]
+        return dataclasses.replace(self.travel, slots=slots)
+
+
+def _roads(scn: Scenario, notes: list[str]) -> _Roads:
+    """Load the network, snap every place and build the matrices once.
+
+    A simulation plans but never draws: the road network and what finds drives
+    through it are dropped, leaving what a problem is built from (the matrices,
+    the places' locations, the vehicle profiles).
+    """
+    net = load_network(scn.network)
+    places = places_of(scn)
+    snapped = snap_places(net, places, max_snap_m=scn.fleet.planning.max_snap_m, notes=notes)
+    sides = scn.bins["side"].tolist() if "side" in scn.bins.columns else [None] * len(scn.bins)
+    every = list(range(len(places.ids)))
+    roads = travel(net, places, snapped, every, scn.fleet, notes=notes, side_rules=[s or "auto" for s in sides])
+    planning = dataclasses.replace(roads, finders={}, kerbside={}, network=None)
+    return _Roads(planning, places.n_fixed)
+
+
+def _midnight(day: Date, tz: str) -> pd.Timestamp:
+    return pd.Timestamp(day).tz_localize(tz)
+
+
+def _seen_frames(scn: Scenario, replay: Replay, until: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Readings and collections a policy holds at ``until`` (ns): real before the start, simulated after."""
+    real = scn.readings[scn.readings["timestamp"].astype("int64") < replay.start]
+    rows = [(b, t, v) for b, seq in replay.readings.items() for t, v in seq if t <= until]
+    sim = pd.DataFrame(rows, columns=["bin_id", "timestamp", "fill_pct"])
+    sim["timestamp"] = pd.to_datetime(sim["timestamp"].astype("int64"), utc=True)
+    readings = pd.concat([real, sim], ignore_index=True)
+    collections = None
+    if scn.collections is not None or replay.emptied:
+        done = pd.DataFrame(
+            [(b, t, min(v, FULL_PCT), math.nan) for b, t, v in replay.emptied if t <= until],
+            columns=["bin_id", "collected_at", "fill_pct", "kg"],
+        )
+        done["collected_at"] = pd.to_datetime(done["collected_at"].astype("int64"), utc=True)
+        parts = [done]
+        if scn.collections is not None:
+            before = scn.collections["collected_at"].astype("int64") < replay.start
+            parts.insert(0, scn.collections[before])
+        collections = pd.concat(parts, ignore_index=True)
+    return readings, collections
+
+
+def _decisions(scn: Scenario, policy: Policy, day: Date, replay: Replay, morning: int) -> dict[str, Decision]:
+    """What ``policy`` collects on ``day``, as the pipeline's decisions (the bins it collects are ``must``)."""
+    rules = decision_rules(scn.fleet)
+    if policy.kind == PREDICTIVE:
+        readings, collections = _seen_frames(scn, replay, morning)
+        return decide_bins(dataclasses.replace(scn, readings=readings, collections=collections), day, rules, notes=[])
+    seen = replay.last_seen(morning)
+    due = set(bins_due(policy, day, seen))
+    nan = math.nan
+    return {
+        b: Decision(b, MUST if b in due else SKIP, policy.name, seen.get(b, nan), nan, nan, nan, nan)
+        for b in scn.bins["bin_id"]
+    }
+
+
+def _empty_day() -> dict[str, Any]:
+    return {k: 0 for k in DAY_FIGURES} | {"utilisation": None}
+
+
+def simulate_policy(
+    scn: Scenario,
+    policy: Policy,
+    options: SimOptions,
+    *,
+    roads: _Roads,
+    progress: Callable[[Progress], None] = _no_progress,
+) -> dict[str, Any]:
+    """Replay ``options.start``..``options.end`` under ``policy``: per day its figures, and the totals."""
+    tz = scn.fleet.timezone
+    rules = decision_rules(scn.fleet)
+    start = _midnight(options.start, tz)
+    replay = Replay(traces_from_readings(scn.readings, collections=scn.collections), int(start.value))
+    rows = scn.bins["bin_id"].tolist()
+    morning_s = min(parse_hhmm(v.shift_start) for v in scn.fleet.vehicles)
+    days: list[dict[str, Any]] = []
+    day = options.start
+    while day <= options.end:
+        midnight = _midnight(day, tz)
+        morning = int((midnight + pd.Timedelta(seconds=min(morning_s, collect_at_s(scn.fleet)))).value)
+        decisions = _decisions(scn, policy, day, replay, morning)
+        chosen = [i for i, b in enumerate(rows) if decisions[b].decision in (MUST, MAY)]
+        figures = _empty_day()
+        emptyings: dict[str, int] = {}
+        if chosen:
+            sub = roads.for_bins(chosen)
+            problem = build_problem(
+                scn, decisions, rules, chosen=chosen, locations=[], n_fixed=roads.n_fixed, travel=sub
+            )
+            solution = solve(
+                problem,
+                limits=Limits(time_limit_s=options.time_limit_s, solution_limit=options.solution_limit),
+                params=SolveParams(engine=options.engine, seed=options.seed),
+            )
+            bins = {b.id: b for b in problem.bins}
+            kgs = {r.vehicle_id: float(sum(bins[b].demand[0] for b in r.bins)) for r in solution.routes}
+            figures.update(total_kpis(plan_kpis(scn.fleet, problem, solution, kgs).values()))
+            figures["due_not_served"] = sum(u.required for u in solution.unserved)
+            for route in solution.routes:
+                for visit in route.visits:
+                    if visit.id in bins and visit.kind == "bin":
+                        emptyings[visit.id] = int((midnight + pd.Timedelta(seconds=visit.start_s)).value)
+        outcome = replay.day(int(midnight.value), int((midnight + pd.Timedelta(days=1)).value), emptyings)
+        figures["overflow_bin_days"] = len(outcome.overflowing)
+        figures["bins_at_risk"] = sum(rules.threshold_pct <= level <= FULL_PCT for level in outcome.levels.values())
+        days.append({"date": day.isoformat(), **figures})
+        progress(
+            Progress(
+                f"{day}: {figures['lifts']} lifts, {figures['crews_used']} crew(s), "
+                f"{figures['km']:.1f} km, {figures['overflow_bin_days']} overflowing",
+                policy.name,
+                len(days),
+                options.days,
+            )
+        )
+        day += timedelta(days=1)
+    return {"policy": policy.name, "totals": sum_days(days), "days": days}
+
+
+def sum_days(days: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A policy's totals over its days; utilisation is hours worked over hours paid."""
+    out: dict[str, Any] = {"days": len(days)}
+    for key in DAY_FIGURES:
+        out[key] = round(sum(d[key] for d in days), 3)
+    out["crew_days"] = out.pop("crews_used")
+    out["utilisation"] = round(out["hours"] / out["paid_hours"], 3) if out["paid_hours"] else None
+    return out
+
+
+def simulate(
+    scn: Scenario,
+    policies: Sequence[Policy],
+    options: SimOptions,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[Progress], None] = _no_progress,
+) -> dict[str, Any]:
+    """Simulate every policy over the same days; the result is ``simulation.json``.
+
+    Parameters
+    ----------
+    scn, policies, options
+        The scenario, the policies to compare and the days and solver limits.
+    jobs
+        Processes that simulate policies at once (default: the machine's
+        cores); one runs everything in this process. The result is the same.
+    progress
+        Called with each step: the roads built, and every policy's every day.
+
+    Raises
+    ------
+    ScenarioError
+        When the days are outside the data or too little history comes before them.
+    """
+    check_dates(scn, options.start, options.end)
+    notes: list[str] = []
+    progress(Progress("roads: snapping every bin and building the matrices once"))
+    roads = _roads(scn, notes)
+    workers = min(jobs or os.cpu_count() or 1, len(policies))
+    if workers > 1:
+        results = _in_processes(scn, policies, options, roads, workers, progress)
+    else:
+        results = [simulate_policy(scn, p, options, roads=roads, progress=progress) for p in policies]
+    return {
+        "scenario": scn.name,
+        "from": options.start.isoformat(),
+        "to": options.end.isoformat(),
+        "solver": {
+            "engine": options.engine,
+            "time_limit_s": options.time_limit_s,
+            "solution_limit": options.solution_limit,
+            "seed": options.seed,
+        },
+        "policies": {r["policy"]: {"totals": r["totals"], "days": r["days"]} for r in results},
+        "warnings": notes,
+    }
+
+
+#: What a worker process holds: the scenario and roads, and where its progress goes.
+_WORKER: dict[str, Any] = {}
+#: Seconds to wait for the last progress messages once every policy is done.
+_LAST_WORDS_S = 5.0
+
+
+def _context() -> BaseContext:
+    """Workers forked from a clean server process that has imported this module once; else spawned."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _start_worker(shared: str, events: Any) -> None:
+    """A worker's start: map the scenario and roads the parent shared; keep where progress goes."""
+    _WORKER["scn"], _WORKER["roads"] = load_job(Path(shared))
+    _WORKER["events"] = events
+
+
+def _policy_in_worker(policy: Policy, options: SimOptions) -> dict[str, Any]:
+    """:func:`simulate_policy` in a worker process, its progress sent to the parent."""
+    return simulate_policy(_WORKER["scn"], policy, options, roads=_WORKER["roads"], progress=_WORKER["events"].put)
+
+
+def _in_processes(
+    scn: Scenario,
+    policies: Sequence[Policy],
+    options: SimOptions,
+    roads: _Roads,
+    workers: int,
+    progress: Callable[[Progress], None],
+) -> list[dict[str, Any]]:
+    """Each policy in its own worker process, ``workers`` at a time; results in the order of ``policies``.
+
+    The scenario and roads are written once (large arrays as memory-mapped
+    files every worker shares); progress comes back through a queue and is
+    passed to ``progress`` here, in the caller's process.
+    """
+    ctx = _context()
+    expected = len(policies) * options.days
+    with tempfile.TemporaryDirectory(prefix="binroute-simulate-") as tmp:
+        shared = Path(tmp) / "simulation.pickle"
+        dump_job(shared, (scn, roads))
+        events = ctx.Queue()
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_start_worker, initargs=(str(shared), events)
+        ) as pool:
+            futures = [pool.submit(_policy_in_worker, p, options) for p in policies]
+            pending: set[Future[dict[str, Any]]] = set(futures)
+            told = 0
+            while pending:
+                told += _relay(events, progress, wait_s=0.2)
+                _, pending = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
+            results = [f.result() for f in futures]
+            while told < expected and _relay(events, progress, wait_s=_LAST_WORDS_S):
+                told += 1
+    return results
+
+
+def _relay(events: Any, progress: Callable[[Progress], None], *, wait_s: float) -> int:
+    """Pass on one progress message from the workers if one comes within ``wait_s``; how many (0 or 1)."""
+    try:
+        step = events.get(timeout=wait_s)
+    except queue.Empty:
+        return 0
+    progress(step)
+    return 1

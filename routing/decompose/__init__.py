@@ -1,0 +1,14 @@
+"""Very large days: one district per crew, routed on both cores, then improved across borders.
+
+- :mod:`.districts`: bins clustered by geography into districts of a day's work each;
+- :mod:`.day`: a day split into district subproblems and merged back (:func:`subproblems`);
+- :mod:`.borders`: neighbouring rounds re-solved two at a time across their border.
+"""
+
+from . import borders as borders
+from . import day as day
+from .day import DECOMPOSE_MIN_BINS as DECOMPOSE_MIN_BINS
+from .day import Part as Part
+from .day import subproblems as subproblems
+from .districts import District as District
+from .districts import districts as districts

@@ -1,0 +1,267 @@
+"""Fill-level forecasts from sensor readings, collection logs, or both.
+
+Pipeline (:func:`fit_fill_model`): :mod:`binroute.routing.forecast.fill_data` detects each
+bin's data shape, cleans accordingly and merges the known emptyings;
+:mod:`binroute.routing.forecast.fill_models` fits the candidate models (last reading, mean
+rate, the hierarchical weekday-rate model of :mod:`binroute.routing.forecast.weekday`, and
+gradient-boosted trees learnt across bins); :mod:`binroute.routing.forecast.model_choice`
+chooses each bin's model by a rolling-origin backtest on its own past and
+calibrates the intervals from the residuals. :meth:`FillModel.predict`
+gives, per bin, the predicted fill, its 10% and 90% quantiles,
+P(fill ≥ 100%) and the name of the model used.
+
+Readings are a :class:`pandas.DataFrame` with ``bin_id`` (str),
+``timestamp`` (timezone-aware) and ``fill_pct`` (float); collections one
+with ``bin_id``, ``collected_at``, ``fill_pct`` (level before emptying, nan
+when unknown) and optional ``kg`` (see :mod:`binroute.routing.forecast.fill_data`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.stats import norm
+
+from .fill_data import (
+    CLEANING_COUNTS as CLEANING_COUNTS,
+)
+from .fill_data import (
+    EMPTYING_DROP_PCT as EMPTYING_DROP_PCT,
+)
+from .fill_data import (
+    MAX_INTERVAL_DAYS as MAX_INTERVAL_DAYS,
+)
+from .fill_data import (
+    clean_readings as clean_readings,
+)
+from .fill_data import (
+    detect_shapes,
+    ns,
+    prepare,
+)
+from .fill_data import (
+    mark_emptyings as mark_emptyings,
+)
+from .fill_models import Candidates, add_row_features, anchors_at, fit_candidates
+from .model_choice import DEFAULT_MODEL, EVAL_DAYS, MIN_EVAL_DAYS, Calibration, choose_models, horizon_day, scale
+from .weekday import BinFit as BinFit
+from .weekday import bin_groups, local_days
+from .weekday import weekday_overlap as weekday_overlap
+
+_DAY = 86_400_000_000_000.0
+PREDICT_COLUMNS = ("mean", "fill_pct", "fill_p10", "fill_p90", "p_overflow", "sd", "note", "model")
+
+
+@dataclass(frozen=True)
+class FillModel:
+    """Fitted forecasts for a set of bins.
+
+    ``fits`` holds the weekday model per bin (rates, growth variance, level);
+    ``chosen`` the model used per bin for the first day after the data end
+    and ``chosen_later`` for the second day and after (both empty for a
+    model built by hand from ``fits`` alone, which then forecasts with the
+    weekday model and normal intervals); ``shapes`` the data shape per bin.
+    """
+
+    fits: dict[str, BinFit]
+    tz: str
+    cleaning: dict[str, dict[str, int]] = field(default_factory=dict)
+    chosen: dict[str, str] = field(default_factory=dict)
+    chosen_later: dict[str, str] = field(default_factory=dict)
+    shapes: dict[str, str] = field(default_factory=dict)
+    candidates: Candidates | None = None
+    anchors: pd.DataFrame | None = None
+    calibration: Calibration = field(default_factory=Calibration)
+
+    def predict(self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Predicted fill at ``at``, with 10% and 90% quantiles, P(fill ≥ 100%) and the model used.
+
+        Returns a frame indexed by ``bin_id`` with columns ``mean``,
+        ``fill_pct``, ``fill_p10``, ``fill_p90`` (0–100), ``p_overflow``,
+        ``sd`` (the scale of the interval), ``note`` and ``model``; values
+        are nan for bins without usable data.
+        """
+        ids = list(self.fits) if bin_ids is None else list(bin_ids)
+        at = pd.Timestamp(at)
+        if at.tzinfo is None:
+            at = at.tz_localize(self.tz)
+        return self.predict_pairs(ids, pd.Series([at] * len(ids))).set_index("bin_id")
+
+    def predict_pairs(self, bin_ids: Sequence[str], times: pd.Series) -> pd.DataFrame:
+        """Like :meth:`predict`, for many ``(bin, time)`` pairs at once (one row per pair, in order)."""
+        ids = [str(b) for b in bin_ids]
+        times = pd.Series(pd.to_datetime(pd.Series(times).reset_index(drop=True), utc=True))
+        n = len(ids)
+        mean, sd = np.full(n, np.nan), np.full(n, np.nan)
+        lo, hi, p_over = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        model = np.array([""] * n, dtype=object)
+        notes = [self.fits[b].note if b in self.fits else "unknown bin" for b in ids]
+        index = self.anchors.index if self.anchors is not None and self.candidates is not None else pd.Index([])
+        new: NDArray[np.bool_] = np.asarray([b in index for b in ids], dtype=np.bool_)
+        if new.any():
+            assert self.anchors is not None and self.candidates is not None
+            k = np.flatnonzero(new)
+            a = self.anchors.loc[[ids[i] for i in k]].reset_index()
+            t = times.iloc[k].reset_index(drop=True)
+            preds = self.candidates.predict(a, t)
+            day = horizon_day((ns(t) - ns(a["origin"])) / _DAY)
+            names = [
+                self.chosen.get(ids[i], DEFAULT_MODEL)
+                if d == 1
+                else self.chosen_later.get(ids[i], self.chosen.get(ids[i], DEFAULT_MODEL))
+                for i, d in zip(k, day, strict=True)
+            ]
+            names = [m if m in preds else DEFAULT_MODEL for m in names]
+            m = np.array([preds[name][j] for j, name in enumerate(names)])
+            days = (ns(t) - ns(a["timestamp"])) / _DAY
+            s = scale(self.candidates.sigma2(a["bin_id"].tolist()), days)
+            shapes = [self.shapes.get(ids[i], "dense") for i in k]
+            zlo, zhi = self.calibration.bounds(shapes, day)
+            mean[k], sd[k] = m, s
+            capped = np.minimum(m, 100.0)  # residuals were measured from capped forecasts
+            lo[k], hi[k] = capped + zlo * s, capped + zhi * s
+            p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day)
+            model[k] = names
+        old = np.flatnonzero(~new)
+        if len(old):
+            m, s = _legacy(self, [ids[i] for i in old], times.iloc[old].reset_index(drop=True))
+            mean[old], sd[old] = m, s
+            z = norm.ppf([0.1, 0.9])
+            lo[old], hi[old] = m + z[0] * s, m + z[1] * s
+            p_over[old] = norm.sf((100.0 - m) / s)
+            model[old] = np.where(np.isnan(m), "", "weekday")
+        unknown = np.isnan(mean)
+        p_over[unknown] = np.nan
+        return pd.DataFrame(
+            {
+                "bin_id": ids,
+                "mean": mean,
+                "fill_pct": np.clip(mean, 0.0, 100.0),
+                "fill_p10": np.clip(lo, 0.0, 100.0),
+                "fill_p90": np.clip(hi, 0.0, 100.0),
+                "p_overflow": p_over,
+                "sd": sd,
+                "note": notes,
+                "model": model,
+            }
+        )
+
+
+def _legacy(model: FillModel, ids: list[str], times: pd.Series) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weekday-model mean and normal scale from ``fits`` alone."""
+    fits = [model.fits.get(b) for b in ids]
+    ok = np.array([f is not None and f.level_time is not None and not math.isnan(f.level) for f in fits], dtype=bool)
+    mean, sd = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
+    if not ok.any():
+        return mean, sd
+    chosen = [f for f, k in zip(fits, ok, strict=True) if k and f is not None]
+    rates = np.stack([f.rates for f in chosen])
+    x0 = local_days(pd.Series([f.level_time for f in chosen]), model.tz)
+    x1 = np.maximum(local_days(times[ok].reset_index(drop=True), model.tz), x0)
+    mean[ok] = np.array([f.level for f in chosen]) + np.einsum("ik,ik->i", weekday_overlap(x0, x1), rates)
+    sd[ok] = np.sqrt(np.array([f.sigma2 for f in chosen]) * (x1 - x0) + 1.0)
+    return mean, sd
+
+
+def predict_mean(model: FillModel, bin_ids: Sequence[str], times: pd.Series) -> NDArray[np.float64]:
+    """Mean predicted fill for many ``(bin, time)`` pairs at once; nan when unknown."""
+    return model.predict_pairs(bin_ids, times)["mean"].to_numpy()
+
+
+def fit_fill_model(
+    readings: pd.DataFrame | None,
+    *,
+    bins: pd.DataFrame | None = None,
+    tz: str = "UTC",
+    before: pd.Timestamp | None = None,
+    cleaned: pd.DataFrame | None = None,
+    collections: pd.DataFrame | None = None,
+    learned: bool = True,
+) -> FillModel:
+    """Fit the candidate models and choose one per bin by its own past.
+
+    Parameters
+    ----------
+    readings
+        Raw readings (``bin_id``, ``timestamp``, ``fill_pct``); may be empty
+        or ``None`` when ``collections`` are given.
+    bins
+        Optional bin table (``bin_id``, ``stream``, ``lon``, ``lat``) used to
+        group similar bins; bins listed here without data still get a fit
+        (fill unknown).
+    tz
+        The local time zone, for the day-of-week pattern.
+    before
+        Use only data strictly before this time (for backtests).
+    cleaned
+        Data already passed through :func:`binroute.routing.forecast.fill_data.prepare` (or
+        :func:`clean_readings` and :func:`mark_emptyings`); saves repeating
+        that in backtests.
+    collections
+        Optional collection events (``bin_id``, ``collected_at``,
+        ``fill_pct``, optional ``kg``).
+    learned
+        Whether the gradient-boosted candidate takes part.
+
+    Returns
+    -------
+    FillModel
+        ``chosen`` and ``chosen_later`` name each bin's model one day and
+        two or more days ahead; with under
+        :data:`~binroute.routing.forecast.model_choice.MIN_EVAL_DAYS` × 2 days of history every
+        bin gets the weekday model and normal intervals.
+    """
+    report: dict[str, dict[str, int]] = {}
+    if cleaned is None:
+        df, report, shapes = prepare(readings, collections, before=before)
+    else:
+        df = cleaned if "source" in cleaned.columns else cleaned.assign(source="sensor")
+        if before is not None:
+            df = df[df["timestamp"] < before]
+        shapes = detect_shapes(df)
+    listed = bins["bin_id"].astype(str).tolist() if bins is not None else []
+    all_ids = list(dict.fromkeys([*listed, *report, *df["bin_id"].unique()]))
+    groups = bin_groups(all_ids, bins)
+    streams: dict[str, str] = {}
+    if bins is not None and "stream" in bins.columns:
+        streams = dict(zip(bins["bin_id"].astype(str), bins["stream"].astype(str), strict=True))
+    rows = add_row_features(df, shapes)
+    if rows.empty:
+        fitted = fit_candidates(rows, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=False)
+        return FillModel(fitted.weekday, tz, report, shapes=shapes)
+    end = rows["timestamp"].max() + pd.Timedelta(seconds=1) if before is None else pd.Timestamp(before)
+    span = (end - rows["timestamp"].min()) / pd.Timedelta(days=1)
+    window = min(EVAL_DAYS, span / 2.0)
+    choice = None
+    if window >= MIN_EVAL_DAYS:
+        cut = end - pd.Timedelta(days=window)
+        early = rows[rows["timestamp"] < cut]
+        past = fit_candidates(early, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned)
+        first = cut.tz_convert(tz).normalize() + pd.Timedelta(days=1)
+        origins = pd.date_range(first, end.tz_convert(tz), freq="D")
+        choice = choose_models(rows, past, pd.DatetimeIndex(origins).tz_convert("UTC"), shapes)
+    chosen = choice.chosen if choice is not None else dict.fromkeys(all_ids, DEFAULT_MODEL)
+    later = choice.later if choice is not None else dict(chosen)
+    used = {*chosen.values(), *later.values()}
+    final = fit_candidates(
+        rows, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned and "gbm" in used
+    )
+    chosen = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in chosen.items()}
+    later = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in later.items()}
+    anchors = anchors_at(rows, pd.DatetimeIndex([end])).set_index("bin_id")
+    return FillModel(
+        fits=final.weekday,
+        tz=tz,
+        cleaning=report,
+        chosen=chosen,
+        chosen_later=later,
+        shapes=shapes,
+        candidates=final,
+        anchors=anchors,
+        calibration=choice.calibration if choice is not None else Calibration(),
+    )
