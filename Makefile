@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DOCS_STAMP := $(VENV)/.docs-stamp
 
-.PHONY: install demo test lint bench serve clean
+.PHONY: install demo test lint docs bench serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,14 @@ lint: install
 	$(BIN)/ruff check binroute routing geo api tests benchmarks sample_data
 	$(BIN)/mypy
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+# The documentation site, into site/; any warning fails the build. Needs no network.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: install
 	$(BIN)/python -m benchmarks.run
 
@@ -31,4 +40,4 @@ serve: install
 	$(BIN)/binroute serve
 
 clean:
-	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf out site .pytest_cache .mypy_cache .ruff_cache
