@@ -7,9 +7,11 @@ The face a library user needs; everything else lives in three subpackages:
 - :mod:`binroute.geo`: the road model (OSM graphs, snapping, travel matrices, GeoJSON);
 - :mod:`binroute.api`: the edges (scenario files to a written plan, the CLI, the HTTP service).
 
->>> import binroute
->>> scenario = binroute.load_scenario("sample_data/helsinki")           # doctest: +SKIP
->>> result = binroute.plan_scenario(scenario, "2026-11-23", "out/demo")  # doctest: +SKIP
+>>> import datetime, binroute
+>>> scenario = binroute.load_scenario("sample_data/helsinki")  # doctest: +SKIP
+>>> options = binroute.PlanOptions(date=datetime.date(2026, 11, 23), time_limit_s=None, solution_limit=50)  # doctest: +SKIP
+>>> result = binroute.plan_scenario(scenario, options)  # doctest: +SKIP
+>>> binroute.write_plan(result, "out/library")  # doctest: +SKIP
 
 Names are imported on first use, so ``import binroute`` (and ``binroute --help``)
 stays quick: the solvers, numba and geopandas load only when a plan needs them.
@@ -34,6 +36,7 @@ _EXPORTS = {
     "load_scenario": "binroute.api.pipeline",
     "PlanOptions": "binroute.api.pipeline",
     "plan_scenario": "binroute.api.pipeline",
+    "write_plan": "binroute.api.pipeline",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from binroute.api.pipeline import Scenario as Scenario
     from binroute.api.pipeline import load_scenario as load_scenario
     from binroute.api.pipeline import plan_scenario as plan_scenario
+    from binroute.api.pipeline import write_plan as write_plan
     from binroute.routing import Limits as Limits
     from binroute.routing import Problem as Problem
     from binroute.routing import Solution as Solution
