@@ -7,11 +7,16 @@ The face a library user needs; everything else lives in three subpackages:
 - :mod:`binroute.geo`: the road model (OSM graphs, snapping, travel matrices, GeoJSON);
 - :mod:`binroute.api`: the edges (scenario files to a written plan, the CLI, the HTTP service).
 
->>> import datetime, binroute
->>> scenario = binroute.load_scenario("sample_data/helsinki")  # doctest: +SKIP
->>> options = binroute.PlanOptions(date=datetime.date(2026, 11, 23), time_limit_s=None, solution_limit=50)  # doctest: +SKIP
->>> result = binroute.plan_scenario(scenario, options)  # doctest: +SKIP
->>> binroute.write_plan(result, "out/library")  # doctest: +SKIP
+Plan the sample town's day from Python (``make demo`` does the same from the shell)::
+
+    import datetime
+    import binroute
+
+    scenario = binroute.load_scenario("sample_data/helsinki")
+    day = datetime.date(2026, 11, 23)
+    options = binroute.PlanOptions(date=day, time_limit_s=None, solution_limit=50)
+    result = binroute.plan_scenario(scenario, options)
+    binroute.write_plan(result, "out/library")
 
 Names are imported on first use, so ``import binroute`` (and ``binroute --help``)
 stays quick: the solvers, numba and geopandas load only when a plan needs them.
