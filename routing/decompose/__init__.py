@@ -7,8 +7,8 @@
 
 from . import borders as borders
 from . import day as day
+from . import districts as districts
 from .day import DECOMPOSE_MIN_BINS as DECOMPOSE_MIN_BINS
 from .day import Part as Part
 from .day import subproblems as subproblems
 from .districts import District as District
-from .districts import districts as districts
