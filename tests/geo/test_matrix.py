@@ -49,18 +49,6 @@ def test_node_method_by_row_blocks_equals_one_block(sample_net, monkeypatch):
     assert np.array_equal(whole[0], blocks[0]) and np.array_equal(whole[1], blocks[1])
 
 
-def test_helper_rows_are_read_into_the_answer_or_refused(tmp_path):
-    """A .npy of the right shape is read into the given rows; a wrong shape or type is refused."""
-    rows = np.arange(12.0).reshape(3, 4) / 7
-    np.save(tmp_path / "a.npy", rows)
-    out = np.zeros((5, 4))
-    assert matrix._read_npy_into(tmp_path / "a.npy", out[2:])
-    assert np.array_equal(out[2:], rows) and not out[:2].any()
-    assert not matrix._read_npy_into(tmp_path / "a.npy", np.zeros((2, 4)))
-    np.save(tmp_path / "b.npy", rows.astype(np.float32))
-    assert not matrix._read_npy_into(tmp_path / "b.npy", np.zeros((3, 4)))
-
-
 def _island_osm(tmp_path):
     """A square of streets, and a street behind a 7.5-tonne bridge off its north-east corner."""
     nodes = {1: (24.000, 60.000), 2: (24.002, 60.000), 3: (24.002, 60.001), 4: (24.000, 60.001),
