@@ -217,6 +217,11 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     return csr_matrix((packed, (keys // (n + p), keys % (n + p))), shape=(n + p, n + p))
 
 
+def pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
+    """Seconds and metres packed into one weight (see :data:`LEN_BITS`; :func:`unpack` reads them back)."""
+    return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
+
+
 #: Rows of a stops × stops matrix unpacked or combined at a time (bounds the float temporaries).
 _ROWS = 512
 
