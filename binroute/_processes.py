@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import numpy as np
 
@@ -202,8 +202,11 @@ class Helper:
         on_message: Callable[[Any], None] | None = None,
         name: str = "job",
     ) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="binroute-") if folder is None else None
-        self.folder = Path(self._tmp.name if self._tmp is not None else folder)  # type: ignore[arg-type]
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if folder is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="binroute-")
+            folder = Path(self._tmp.name)
+        self.folder = folder
         self.on_message = on_message
         self._job = self.folder / f"{name}.pickle"
         self._answer = self.folder / f"{name}.answer"
@@ -307,7 +310,7 @@ class Helper:
             return into
         return value
 
-    def _overran(self, timeout_s: float | None) -> None:
+    def _overran(self, timeout_s: float | None) -> NoReturn:
         self.kill()
         raise HelperTimeout(f"the helper process did not finish within {timeout_s:g} s and was killed")
 

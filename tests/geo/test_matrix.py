@@ -5,18 +5,30 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import random as sparse_random
 
+from binroute import _processes
 from binroute.geo import matrix
 
 
 def test_helper_half_matches_one_core(monkeypatch):
-    """With the helper process forced on, the rows equal the in-process ones."""
+    """With the helper process forced on (the graph shared as mapped files), its rows equal the in-process ones."""
     monkeypatch.setattr(matrix, "_PARALLEL_CELLS", 0)
+    monkeypatch.setattr(_processes, "SHARE_MIN_BYTES", 0)
+    answered = []
+    real = _processes.Helper.result
+
+    def result(*args, **kwargs):
+        out = real(*args, **kwargs)
+        answered.append(1)  # reached only when the helper answered
+        return out
+
+    monkeypatch.setattr(_processes.Helper, "result", result)
     graph = sparse_random(60, 60, density=0.1, random_state=1, format="csr")
     graph.data += 0.5
     sources, columns = np.arange(0, 60, 3), np.arange(60)
     two = matrix.packed_dijkstra(graph, sources, columns)
     one = matrix._dijkstra_here(graph, sources, columns)
     assert np.array_equal(two, one)
+    assert answered == [1]  # no error made this process search the helper's half
 
 
 def test_unpack_by_blocks_gives_seconds_and_metres(monkeypatch):
