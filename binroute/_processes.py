@@ -13,7 +13,8 @@ read-only (``np.load(mmap_mode="r")``), sharing the operating system's pages;
 an array referenced twice (the same matrix in two problems, or in two calls
 of :func:`run_all`) is written and mapped once. A big array the call returns
 comes back the same way, and :meth:`Helper.result` can read it straight into
-the caller's array (``into``), with no pickled or mapped copy.
+the caller's array (``into``), with no pickled or mapped copy. A
+:class:`Pool` runs several calls a few at a time (:func:`run_all`).
 
 The result is the call's return value; an exception the call raised is raised
 again here (its traceback in the helper chained as the cause);
@@ -348,44 +349,103 @@ def start_helper(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Helper:
     return Helper(Call(func, args, kwargs))
 
 
+class Pool:
+    """Calls run in helper processes, ``workers`` at a time, their messages passed on in this thread.
+
+    Use as a context manager: :meth:`submit` the calls, :meth:`relay` now and
+    then while this process does work of its own (messages are passed on,
+    finished helpers collected, waiting calls started), then ask
+    :meth:`results`. The calls' big arrays are written once for all of them.
+    Leaving the context stops every helper still running.
+    """
+
+    def __init__(self, *, workers: int, on_message: Callable[[Any], None] | None = None, poll_s: float = 0.2) -> None:
+        self.workers = max(1, workers)
+        self.on_message = on_message
+        self.poll_s = poll_s
+        self._tmp = tempfile.TemporaryDirectory(prefix="binroute-")
+        self._arrays = _Arrays(Path(self._tmp.name))
+        self._calls: list[Call] = []
+        self._waiting: list[int] = []
+        self._running: dict[int, Helper] = {}
+        self._results: dict[int, Any] = {}
+        self._ready = selectors.DefaultSelector()
+
+    def submit(self, call: Call) -> None:
+        """Queue ``call`` (started at once if a worker is free)."""
+        self._calls.append(call)
+        self._waiting.append(len(self._calls) - 1)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        while self._waiting and len(self._running) < self.workers:
+            k = self._waiting.pop(0)
+            helper = Helper(
+                self._calls[k], folder=Path(self._tmp.name), arrays=self._arrays, on_message=self.on_message,
+                name=f"job{k}",
+            )  # fmt: skip
+            self._running[k] = helper
+            if helper.channel is not None:
+                self._ready.register(helper.channel, selectors.EVENT_READ, helper)
+
+    def relay(self, wait_s: float = 0.0) -> None:
+        """Pass on the messages that came (waiting up to ``wait_s`` for some), collect the helpers that
+        finished and start waiting calls in their place.
+
+        Raises
+        ------
+        Exception
+            The error of a call that failed (as :meth:`Helper.result` raises it).
+        """
+        if self._ready.get_map():
+            for key, _ in self._ready.select(wait_s):
+                helper = key.data
+                channel = helper.channel
+                helper.pump()
+                if helper.channel is None:
+                    self._ready.unregister(channel)
+        elif wait_s and not any(h.done() for h in self._running.values()):
+            time.sleep(wait_s)
+        for k in [k for k, h in self._running.items() if h.done()]:
+            helper = self._running.pop(k)
+            self._results[k] = helper.result()
+            helper.close()
+        self._start_waiting()
+
+    def results(self) -> list[Any]:
+        """Wait for every call; their results in the order they were submitted."""
+        while self._waiting or self._running:
+            self.relay(self.poll_s)
+        return [self._results[k] for k in range(len(self._calls))]
+
+    def close(self) -> None:
+        """Stop the helpers still running and remove the folder."""
+        for helper in self._running.values():
+            helper.kill()
+        self._running.clear()
+        self._ready.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_all(
     calls: Sequence[Call], *, workers: int, on_message: Callable[[Any], None] | None = None, poll_s: float = 0.2
 ) -> list[Any]:
     """Run ``calls`` in helper processes, ``workers`` at a time; their results in the order of ``calls``.
 
-    The calls' big arrays are written once for all of them. Messages sent
-    through :data:`TELL` reach ``on_message`` in this process as they come.
-    The first call to fail stops the others, and its error is raised (as
-    :meth:`Helper.result` raises it).
+    Messages sent through :data:`TELL` reach ``on_message`` in this process
+    as they come. The first call to fail stops the others, and its error is
+    raised (as :meth:`Helper.result` raises it).
     """
-    results: list[Any] = [None] * len(calls)
-    waiting = list(reversed(range(len(calls))))
-    running: dict[int, Helper] = {}
-    with tempfile.TemporaryDirectory(prefix="binroute-") as tmp, selectors.DefaultSelector() as ready:
-        arrays = _Arrays(Path(tmp))
-        try:
-            while waiting or running:
-                while waiting and len(running) < max(1, workers):
-                    k = waiting.pop()
-                    helper = Helper(calls[k], folder=Path(tmp), arrays=arrays, on_message=on_message, name=f"job{k}")
-                    running[k] = helper
-                    if helper.channel is not None:
-                        ready.register(helper.channel, selectors.EVENT_READ, helper)
-                if ready.get_map():
-                    for key, _ in ready.select(poll_s):
-                        helper = key.data
-                        channel = helper.channel
-                        helper.pump()
-                        if helper.channel is None:
-                            ready.unregister(channel)
-                elif not any(h.done() for h in running.values()):
-                    time.sleep(poll_s)
-                for k in [k for k, h in running.items() if h.done()]:
-                    results[k] = running.pop(k).result()
-        finally:
-            for helper in running.values():
-                helper.kill()
-    return results
+    with Pool(workers=workers, on_message=on_message, poll_s=poll_s) as pool:
+        for call in calls:
+            pool.submit(call)
+        return pool.results()
 
 
 def _main(job: str, answer: str, channel: str) -> None:

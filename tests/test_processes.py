@@ -132,3 +132,17 @@ def test_read_npy_into_checks_shape_and_dtype(tmp_path):
     assert not _processes._read_npy_into(tmp_path / "a.npy", np.zeros((2, 4)))
     np.save(tmp_path / "b.npy", rows.astype(np.float32))
     assert not _processes._read_npy_into(tmp_path / "b.npy", np.zeros((3, 4)))
+
+
+def test_a_pool_passes_messages_on_while_this_process_works():
+    """Messages come through relay() calls made between this process's own steps, and results come in order."""
+    seen: list[int] = []
+    with _processes.Pool(workers=1, on_message=seen.append) as pool:
+        pool.submit(Call(counts, (3,), {"tell": TELL}))
+        pool.submit(Call(sleeps, (0.1,)))
+        deadline = time.monotonic() + 60
+        while len(seen) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # this process's own work
+            pool.relay()
+        assert seen == [0, 1, 2]
+        assert pool.results() == [3, 0.1]

@@ -10,10 +10,10 @@ planned times. Every day's crews, km, hours, CO2, cost and overflows are
 kept (:mod:`.kpis`).
 
 A policy's days depend on each other (levels carry over), but policies are
-independent: with ``jobs`` above one, each policy's day sequence runs in its
-own helper process (:mod:`binroute._processes`), the scenario's and
-matrices' large arrays handed over once as read-only memory-mapped files.
-The result is the same as one process's.
+independent: with ``jobs`` above one, policies' day sequences run at once,
+in this process and in helper processes (:mod:`binroute._processes`), the
+scenario's and matrices' large arrays handed over once as read-only
+memory-mapped files. The result is the same as one process's.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from binroute._processes import TELL, Call, run_all
+from binroute._processes import TELL, Call, Pool
 from binroute.geo import load_network
 from binroute.routing import Limits, SolveParams, solve
 from binroute.routing.forecast import MAY, MUST, SKIP, Decision
@@ -376,11 +376,27 @@ def _in_processes(
     workers: int,
     progress: Callable[[Progress], None],
 ) -> list[dict[str, Any]]:
-    """Each policy in its own helper process, ``workers`` at a time; results in the order of ``policies``.
+    """Policies simulated ``workers`` at a time: every ``workers``-th here, the others in helper processes.
 
-    The scenario's and roads' large arrays are written once, as files every
-    helper maps (:mod:`binroute._processes`); progress comes back as it
-    happens and is passed to ``progress`` here, in the caller's process.
+    This process, its imports already done, takes policies ``0, workers,
+    2 * workers, ...``; ``workers - 1`` helper processes take the rest
+    (:mod:`binroute._processes`), the scenario's and roads' large arrays
+    written once as files they all map. Their progress is passed to
+    ``progress`` here, in the caller's thread, after each of this process's
+    days and while it waits for them. Results in the order of ``policies``.
     """
-    calls = [Call(simulate_policy, (scn, p, options), {"roads": roads, "progress": TELL}) for p in policies]
-    return run_all(calls, workers=workers, on_message=progress)
+    here = list(range(0, len(policies), workers))
+    there = [k for k in range(len(policies)) if k not in here]
+    results: dict[int, dict[str, Any]] = {}
+    with Pool(workers=workers - 1, on_message=progress) as pool:
+        for k in there:
+            pool.submit(Call(simulate_policy, (scn, policies[k], options), {"roads": roads, "progress": TELL}))
+
+        def told(step: Progress) -> None:
+            progress(step)
+            pool.relay()
+
+        for k in here:
+            results[k] = simulate_policy(scn, policies[k], options, roads=roads, progress=told)
+        results.update(zip(there, pool.results(), strict=True))
+    return [results[k] for k in range(len(policies))]
