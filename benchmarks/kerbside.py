@@ -41,10 +41,10 @@ from binroute import geo
 from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 from binroute.api.pipeline.roads import places_of, turn_rules, vehicle_profile
 from binroute.api.pipeline.scenario import Scenario
+from binroute.geo import u_turn_pockets
 from binroute.geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
 from binroute.geo.kerbside import unavoidable_u_turns
 from binroute.geo.network import FloatArray
-from binroute.geo.turns import u_turn_pockets
 
 from .common import RESULTS, ROOT, SHARED, table, write_results
 from .gen_city import write_city

@@ -32,6 +32,7 @@ import numpy as np
 from binroute.geo import (
     VehicleProfile,
     core_edges,
+    hierarchy_file,
     kerb_required,
     load_network,
     routing_graph,
@@ -41,7 +42,6 @@ from binroute.geo import (
     turn_graph,
     turn_matrices,
 )
-from binroute.geo.turns import hierarchy_file
 
 from .common import RESULTS, ROOT, SHARED, peak_rss_mb, table, write_results
 from .gen_city import write_city

@@ -42,10 +42,14 @@ from .osm import network_from_place as network_from_place
 from .snap import Snapped as Snapped
 from .snap import snap_points as snap_points
 from .territory import territory_overlap as territory_overlap
+from .turn_matrix import turn_matrices as turn_matrices
+from .turn_matrix import turn_matrix_rows as turn_matrix_rows
+from .turn_paths import Drive as Drive
+from .turn_paths import TurnPathFinder as TurnPathFinder
 from .turns import Places as Places
 from .turns import TurnGraph as TurnGraph
-from .turns import TurnPathFinder as TurnPathFinder
 from .turns import TurnRules as TurnRules
 from .turns import core_edges as core_edges
+from .turns import hierarchy_file as hierarchy_file
 from .turns import turn_graph as turn_graph
-from .turns import turn_matrices as turn_matrices
+from .turns import u_turn_pockets as u_turn_pockets

@@ -29,7 +29,9 @@ from .geojson import point_along
 from .network import FloatArray, IntArray, RoadNetwork
 from .restrictions import binding_scopes
 from .snap import LEFT, RIGHT, Snapped
-from .turns import Drive, Places, TurnGraph, TurnPathFinder, turn_matrix_rows
+from .turn_matrix import turn_matrix_rows
+from .turn_paths import Drive, TurnPathFinder
+from .turns import Places, TurnGraph
 
 #: Road classes on which a bin is served from the kerb by default.
 KERB_HIGHWAYS = frozenset(
@@ -318,7 +320,7 @@ class KerbsideModel:
         Rounded to the nearest unit (ties to even) and capped at ``cap``,
         which also stands for no drive (a slot without a place for this
         profile, or no legal way there); 0 on the diagonal. Filled a block
-        of places at a time (:func:`~binroute.geo.turns.turn_matrix_rows`), so no
+        of places at a time (:func:`~binroute.geo.turn_matrix.turn_matrix_rows`), so no
         full-size float matrix is ever held: at 10,000 stops (20,000
         places) the float64 pair alone would be 6.4 GB.
         """

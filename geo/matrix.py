@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import itertools
 import os
-import pickle
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
+
+from binroute._processes import start_helper
 
 from .geojson import cut_line, line_through
 from .network import FloatArray, RoadNetwork, VehicleProfile
@@ -220,6 +217,11 @@ def _stop_graph(rg: RoutingGraph, acc: _Access) -> csr_matrix:
     return csr_matrix((packed, (keys // (n + p), keys % (n + p))), shape=(n + p, n + p))
 
 
+def pack(seconds: FloatArray, metres: FloatArray) -> FloatArray:
+    """Seconds and metres packed into one weight (see :data:`LEN_BITS`; :func:`unpack` reads them back)."""
+    return np.rint(seconds * 10) * 2.0**LEN_BITS + np.maximum(np.rint(metres * 10), 1)
+
+
 #: Rows of a stops × stops matrix unpacked or combined at a time (bounds the float temporaries).
 _ROWS = 512
 
@@ -256,7 +258,8 @@ _PARALLEL_CELLS = 20_000_000
 _BUCKET_CELLS = 2_000_000
 
 
-_HELPER_CODE = "import sys, geo.matrix as m; m._helper_main(sys.argv[1], sys.argv[2])"
+#: Seconds the helper process may take over its half of a big search before it is dropped.
+HELPER_TIMEOUT_S = 3600
 
 
 #: Search kernels of :func:`packed_dijkstra`.
@@ -274,11 +277,6 @@ def packed_dijkstra(
     with scipy (:func:`heap_dijkstra`). Both give the very same numbers.
     ``kernel``: ``"buckets"`` or ``"heap"`` forces one (``"buckets"`` on a
     graph it cannot search still uses the heap).
-    With scipy, the helper process (:func:`_helper_main`) runs its half in the same
-    bounded chunks as this process and hands its rows back as a ``.npy``
-    file, read straight into the answer's rows (:func:`_read_npy_into`), so
-    neither side holds a full sources × graph-nodes array, a pickled copy
-    of its answer, or a mapped copy of the helper's half.
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, not {kernel!r}")
@@ -291,56 +289,28 @@ def packed_dijkstra(
 def heap_dijkstra(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
     """:func:`packed_dijkstra` by scipy's Dijkstra (a heap), on two processes for big jobs: for graphs
     :func:`binroute.geo.paths.dial.usable` refuses (an arc too heavy for the buckets), and to compare with the buckets.
+
+    The helper process (:mod:`binroute._processes`) searches the second half
+    of the sources in the same bounded chunks as this process; its rows are
+    read straight into the answer, so neither side holds a full sources ×
+    graph-nodes array or a copy of the other's half. Should the helper fail,
+    its half is searched here.
     """
     if len(sources) < 2 or len(sources) * graph.shape[0] < _PARALLEL_CELLS or (os.cpu_count() or 1) < 2:
         return _dijkstra_here(graph, sources, columns)
     half = len(sources) // 2
-    with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
-        job, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.npy"
-        job.write_bytes(pickle.dumps((graph, sources[half:], columns), protocol=pickle.HIGHEST_PROTOCOL))
-        helper = subprocess.Popen(
-            # -P: the working directory stays off sys.path, so nothing there can shadow our packages.
-            [sys.executable, "-P", "-c", _HELPER_CODE, str(job), str(answer)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        out = np.empty((len(sources), len(columns)))
+    out = np.empty((len(sources), len(columns)))
+    with start_helper(_dijkstra_here, graph, sources[half:], columns) as helper:
         out[:half] = _dijkstra_here(graph, sources[:half], columns)
-        done = False
         try:
-            if helper.wait(timeout=3600) == 0:
-                done = _read_npy_into(answer, out[half:])
-        except (subprocess.TimeoutExpired, OSError, ValueError):
-            helper.kill()
-            helper.wait()
-    if not done:
-        out[half:] = _dijkstra_here(graph, sources[half:], columns)  # the helper failed: do it here
+            helper.result(HELPER_TIMEOUT_S, into=out[half:])
+        except Exception:  # whatever went wrong there (a timeout, a dead helper): its half is searched here
+            out[half:] = _dijkstra_here(graph, sources[half:], columns)
     return out
 
 
-def _read_npy_into(path: Path, out: FloatArray) -> bool:
-    """Read the float64 ``.npy`` array at ``path`` straight into ``out`` (no mapped or temporary copy).
-
-    Returns whether the file held an array of ``out``'s shape (``out`` is
-    left partly written otherwise).
-    """
-    with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(fh)
-        if tuple(shape) != out.shape or fortran or dtype != np.float64 or not out.flags.c_contiguous:
-            return False
-        return fh.readinto(out.data.cast("B")) == out.nbytes
-
-
-def _helper_main(job: str, answer: str) -> None:
-    """The helper's half of :func:`packed_dijkstra`: read the pickled job, write the rows as ``.npy``."""
-    with open(job, "rb") as fh:
-        graph, sources, columns = pickle.load(fh)
-    np.save(answer, _dijkstra_here(graph, sources, columns), allow_pickle=False)
-
-
 def _dijkstra_here(graph: csr_matrix, sources: NDArray[np.int64], columns: NDArray[np.int64]) -> FloatArray:
+    """Rows of :func:`heap_dijkstra` in this process, a bounded chunk of sources at a time."""
     out = np.empty((len(sources), len(columns)))
     chunk = max(1, min(len(sources), _CHUNK_CELLS // max(graph.shape[0], 1)))
     for start in range(0, len(sources), chunk):

@@ -31,8 +31,6 @@ from .problem import Matrix as Matrix
 from .problem import Problem as Problem
 from .problem import TimeWindow as TimeWindow
 from .problem import Vehicle as Vehicle
-from .sharing import dump_job as dump_job
-from .sharing import load_job as load_job
 from .solution import BIN as BIN
 from .solution import DEPOT as DEPOT
 from .solution import TIP as TIP

@@ -31,7 +31,7 @@ Engines:
 
 With a time limit of at least :data:`PARALLEL_MIN_S` seconds on a machine
 with two cores, ``auto`` runs its search twice at once, the second in a
-helper process (:mod:`binroute.routing._worker`) with the next seed and the same
+helper process (:mod:`binroute._processes`) with the next seed and the same
 deadline, and keeps the better plan. A solution limit without a time limit
 is a deterministic run: one core, one round, no wall clock (but a backstop,
 see :data:`binroute.routing.deadline.BACKSTOP_FACTOR`).
@@ -47,16 +47,14 @@ are chosen again, exactly for that order (:func:`binroute.routing.directions.pol
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-import pickle
-import subprocess
-import sys
-import tempfile
 import time as clock
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from binroute._processes import start_helper
 
 from .cost import rank, with_cost
 from .deadline import Budget, Deadline
@@ -68,7 +66,6 @@ from .engines.pyvrp import search, search_on, solve_pyvrp, unsupported
 from .limits import Limits, SolveParams
 from .problem import Problem
 from .schedule import solution_from_plans
-from .sharing import dump_job
 from .solution import BIN, Solution
 
 #: Share of a round's time PyVRP gets before OR-Tools polishes its routes.
@@ -99,15 +96,6 @@ SPARE_MIN_S = 1.0
 ROUND_FLOOR_S = 0.5
 
 
-def helper_command(module: str, *args: str) -> list[str]:
-    """The command that runs ``python -m module args`` in a helper process.
-
-    ``-P`` keeps the working directory off ``sys.path``, so a file or folder
-    there named like one of our packages cannot stand in for it.
-    """
-    return [sys.executable, "-P", "-m", module, *args]
-
-
 def _two_cores(budget: Budget) -> bool:
     """Whether a search with ``budget`` runs a second search in a helper process."""
     return (os.cpu_count() or 1) >= 2 and budget.timed and budget.deadline.total_s >= PARALLEL_MIN_S
@@ -122,25 +110,14 @@ def _on_two_cores(
     the helper. Returns the results that finished (the helper's is dropped if
     it fails or overruns the deadline by more than a grace period).
     """
-    total = budget.deadline.total_s
     if not _two_cores(budget):
         return [JOBS[job](*args)]
-    with tempfile.TemporaryDirectory(prefix="binroute-") as tmp:
-        request, answer = Path(tmp) / "job.pickle", Path(tmp) / "answer.pickle"
-        dump_job(request, (other_job or job, other))  # the matrices travel as mapped files, not copies
-        helper = subprocess.Popen(
-            helper_command("binroute.routing._worker", str(request), str(answer)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        grace = max(HELPER_GRACE_MIN_S, HELPER_GRACE_SHARE * total)
+    # The matrices travel as mapped files, not copies.
+    with start_helper(JOBS[other_job or job], *other) as helper:
+        grace = max(HELPER_GRACE_MIN_S, HELPER_GRACE_SHARE * budget.deadline.total_s)
         results = [JOBS[job](*args)]
-        try:
-            if helper.wait(timeout=budget.deadline.left() + grace) == 0:
-                results.append(pickle.loads(answer.read_bytes()))
-        except (subprocess.TimeoutExpired, OSError, pickle.UnpicklingError, EOFError):
-            helper.kill()
-            helper.wait()
+        with contextlib.suppress(Exception):  # the helper failed or overran: its result is dropped
+            results.append(helper.result(budget.deadline.left() + grace))
     return results
 
 
@@ -391,11 +368,16 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
     return dataclasses.replace(solution, details=details)
 
 
-#: What the helper process can be asked to run (see :mod:`binroute.routing._worker`).
+def _restarts_whole_day(problem: Problem, budget: Budget, params: SolveParams, missing: list[str]) -> Solution:
+    """:func:`_restarts` with the whole-day formulation every second round."""
+    return _restarts(problem, budget, params, missing, whole_day=True)
+
+
+#: What the helper process can be asked to run (by :func:`_on_two_cores`).
 JOBS: dict[str, Callable[..., Any]] = {
     "pyvrp": _pyvrp_alone,
     "combined": _restarts,
-    "combined_whole_day": lambda *args: _restarts(*args, whole_day=True),
+    "combined_whole_day": _restarts_whole_day,
     "districts": _districts,
     "border_pairs": borders.improve_pairs,
 }

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
 from ..network import FloatArray
-from .ch import PARALLEL_LOCK
+from .lock import PARALLEL_LOCK
 
 IntArray = NDArray[np.int64]
 

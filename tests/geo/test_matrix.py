@@ -5,18 +5,30 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse import random as sparse_random
 
+from binroute import _processes
 from binroute.geo import matrix
 
 
 def test_helper_half_matches_one_core(monkeypatch):
-    """With the helper process forced on, the rows equal the in-process ones."""
+    """With the helper process forced on (the graph shared as mapped files), its rows equal the in-process ones."""
     monkeypatch.setattr(matrix, "_PARALLEL_CELLS", 0)
+    monkeypatch.setattr(_processes, "SHARE_MIN_BYTES", 0)
+    answered = []
+    real = _processes.Helper.result
+
+    def result(*args, **kwargs):
+        out = real(*args, **kwargs)
+        answered.append(1)  # reached only when the helper answered
+        return out
+
+    monkeypatch.setattr(_processes.Helper, "result", result)
     graph = sparse_random(60, 60, density=0.1, random_state=1, format="csr")
     graph.data += 0.5
     sources, columns = np.arange(0, 60, 3), np.arange(60)
     two = matrix.packed_dijkstra(graph, sources, columns)
     one = matrix._dijkstra_here(graph, sources, columns)
     assert np.array_equal(two, one)
+    assert answered == [1]  # no error made this process search the helper's half
 
 
 def test_unpack_by_blocks_gives_seconds_and_metres(monkeypatch):
@@ -47,18 +59,6 @@ def test_node_method_by_row_blocks_equals_one_block(sample_net, monkeypatch):
     monkeypatch.setattr(matrix, "_ROWS", 4)
     blocks = matrix.travel_matrices(rg, snapped, method="nodes")
     assert np.array_equal(whole[0], blocks[0]) and np.array_equal(whole[1], blocks[1])
-
-
-def test_helper_rows_are_read_into_the_answer_or_refused(tmp_path):
-    """A .npy of the right shape is read into the given rows; a wrong shape or type is refused."""
-    rows = np.arange(12.0).reshape(3, 4) / 7
-    np.save(tmp_path / "a.npy", rows)
-    out = np.zeros((5, 4))
-    assert matrix._read_npy_into(tmp_path / "a.npy", out[2:])
-    assert np.array_equal(out[2:], rows) and not out[:2].any()
-    assert not matrix._read_npy_into(tmp_path / "a.npy", np.zeros((2, 4)))
-    np.save(tmp_path / "b.npy", rows.astype(np.float32))
-    assert not matrix._read_npy_into(tmp_path / "b.npy", np.zeros((3, 4)))
 
 
 def _island_osm(tmp_path):

@@ -10,11 +10,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from binroute.geo import VehicleProfile, load_network, routing_graph, snap_points
+from binroute.geo import (
+    TurnPathFinder,
+    TurnRules,
+    VehicleProfile,
+    core_edges,
+    load_network,
+    routing_graph,
+    snap_points,
+    turn_graph,
+    turn_matrices,
+)
 from binroute.geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
 from binroute.geo.kerbside import KERB, kerb_required, stop_places
 from binroute.geo.restrictions import raw_restriction
-from binroute.geo.turns import CROSS, TurnPathFinder, TurnRules, core_edges, turn_graph, turn_matrices
+from binroute.geo.turns import CROSS
 
 #: A crossroads C with four arms of about 110 m: N, E, S, W (each a dead end).
 NODES = {
@@ -302,7 +312,7 @@ def test_slots_give_every_profile_the_same_layout(tmp_path):
 
 def test_matrix_rows_a_block_at_a_time_are_the_whole_matrices(tmp_path):
     """Searching a few places' rows at a time gives the same matrices as one search of every row."""
-    from binroute.geo.turns import turn_matrix_rows
+    from binroute.geo import turn_matrix_rows
 
     path = _xml(tmp_path)
     points = [(24.0005, 60.00003), (24.0015, 60.00003), (24.0, 59.9992), (24.0, 60.0008), WEST]
@@ -439,8 +449,8 @@ def _block_with_spurs(tmp_path):
 
 def test_dead_end_spurs_are_pockets_and_bound_the_u_turns(tmp_path):
     """Each spur is one pocket; a trip serving bins in both needs at least two U-turns, the blocks none."""
+    from binroute.geo import u_turn_pockets
     from binroute.geo.kerbside import unavoidable_u_turns
-    from binroute.geo.turns import u_turn_pockets
 
     path = _block_with_spurs(tmp_path)
     on_block, spur_east = (24.001, 60.00003), (24.005, 60.00003)

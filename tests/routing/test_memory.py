@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import pickle
-import subprocess
-
 import numpy as np
 import pytest
 
-from binroute.routing import Bin, Limits, Matrix, ProblemError, check_solution, sharing
+from binroute import _processes
+from binroute.routing import Bin, Limits, Matrix, ProblemError, check_solution
 from binroute.routing.deadline import Budget
 from binroute.routing.engines.pyvrp import NEIGHBOURS_MAX, NEIGHBOURS_MIN, num_neighbours, to_pyvrp
-from binroute.routing.solver import JOBS, helper_command
+from binroute.routing.solver import JOBS
 
 from .conftest import make_problem
 from .test_solver import _veh
@@ -80,16 +78,14 @@ def test_pyvrp_gets_only_the_locations_in_use():
 
 def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
     """A job handed over with its matrices as mapped files plans exactly as in this process."""
-    monkeypatch.setattr(sharing, "SHARE_MIN_BYTES", 0)
+    monkeypatch.setattr(_processes, "SHARE_MIN_BYTES", 0)
     problem = _grid_problem()
     budget = Budget.from_limits(Limits(solution_limit=30, time_limit_s=None), len(problem.bins))
     args = (problem, budget, 7)
-    request, answer = tmp_path / "job.pickle", tmp_path / "answer.pickle"
-    sharing.dump_job(request, ("pyvrp", args))
-    assert len(list(tmp_path.glob("array*.npy"))) == 2  # time and distance, each once
-    assert request.stat().st_size < problem.matrices["default"].time_s.nbytes
-    subprocess.run(helper_command("binroute.routing._worker", str(request), str(answer)), check=True)
-    theirs = pickle.loads(answer.read_bytes())
+    with _processes.start_helper(JOBS["pyvrp"], *args) as helper:
+        assert len(list(helper.folder.glob("array*.npy"))) == 2  # time and distance, each once
+        assert (helper.folder / "job.pickle").stat().st_size < problem.matrices["default"].time_s.nbytes
+        theirs = helper.result(120)
     ours = JOBS["pyvrp"](*args)
     assert [r.bins for r in theirs.routes] == [r.bins for r in ours.routes]
     assert theirs.objective == ours.objective
@@ -98,10 +94,10 @@ def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
 
 def test_loaded_matrices_are_mapped_read_only(tmp_path, monkeypatch):
     """The helper's matrices are read-only views of the files, one per array even when referenced twice."""
-    monkeypatch.setattr(sharing, "SHARE_MIN_BYTES", 0)
+    monkeypatch.setattr(_processes, "SHARE_MIN_BYTES", 0)
     problem = _grid_problem(5)
-    sharing.dump_job(tmp_path / "job.pickle", (problem, problem))
-    first, second = sharing.load_job(tmp_path / "job.pickle")
+    _processes.dump_job(tmp_path / "job.pickle", (problem, problem))
+    first, second = _processes.load_job(tmp_path / "job.pickle")
     m = first.matrices["default"]
     assert m.time_s is second.matrices["default"].time_s
     assert not m.time_s.flags.writeable

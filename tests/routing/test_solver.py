@@ -651,32 +651,27 @@ def test_pyvrp_searches_on_from_where_it_stopped(tip_problem):
     assert any(kind == "tip" for _, stops, _ in more.plans for kind, _ in stops)  # tips put back in
 
 
-def test_helper_processes_ignore_packages_in_the_working_directory(tmp_path):
+def test_helper_processes_ignore_packages_in_the_working_directory(tmp_path, monkeypatch):
     """A folder named like our package in the server's working directory cannot stand in for it."""
     import subprocess
     import sys
 
-    from binroute.routing.solver import helper_command
+    from binroute import _processes
 
     fake = tmp_path / "binroute"
-    (fake / "routing").mkdir(parents=True)
+    fake.mkdir()
     marker = tmp_path / "shadowed"
     (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    (fake / "routing" / "__init__.py").write_text("")
-    (fake / "routing" / "_worker.py").write_text("")
+    (fake / "_processes.py").write_text("")
     plain = subprocess.run(
-        [sys.executable, "-m", "binroute.routing._worker"], cwd=tmp_path, capture_output=True, check=False
+        [sys.executable, "-m", "binroute._processes"], cwd=tmp_path, capture_output=True, check=False
     )
     assert marker.exists(), plain.stderr  # without -P the fake is imported: the test can fail
     marker.unlink()
-    ours = subprocess.run(
-        helper_command("binroute.routing._worker", "missing.pickle", "out.pickle"),
-        cwd=tmp_path,
-        capture_output=True,
-        check=False,
-    )
+    monkeypatch.chdir(tmp_path)
+    with _processes.start_helper(sorted, [3, 1, 2]) as helper:
+        assert helper.result(60) == [1, 2, 3]  # the real helper ran the call
     assert not marker.exists()
-    assert b"missing.pickle" in ours.stderr  # the real worker ran and could not find its job file
 
 
 def test_solution_limit_alone_never_starts_a_helper(monkeypatch):
@@ -688,7 +683,7 @@ def test_solution_limit_alone_never_starts_a_helper(monkeypatch):
     def no_helper(*args, **kwargs):
         raise AssertionError("a helper process was started")
 
-    monkeypatch.setattr(solver.subprocess, "Popen", no_helper)
+    monkeypatch.setattr(solver, "start_helper", no_helper)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
     runs = [solved(problem, Limits(solution_limit=20), engine="auto") for _ in range(2)]

@@ -10,33 +10,28 @@ planned times. Every day's crews, km, hours, CO2, cost and overflows are
 kept (:mod:`.kpis`).
 
 A policy's days depend on each other (levels carry over), but policies are
-independent: with ``jobs`` above one, each policy's day sequence runs in its
-own process (``forkserver``, else ``spawn``), the scenario and matrices
-handed over once through :mod:`binroute.routing.sharing` (large arrays as
-read-only memory-mapped files). The result is the same as one process's.
+independent: with ``jobs`` above one, policies' day sequences run at once,
+in this process and in helper processes (:mod:`binroute._processes`), the
+scenario's and matrices' large arrays handed over once as read-only
+memory-mapped files. The result is the same as one process's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing
 import os
-import queue
-import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
-from multiprocessing.context import BaseContext
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from binroute._processes import TELL, Call, Pool
 from binroute.geo import load_network
-from binroute.routing import Limits, SolveParams, dump_job, load_job, solve
+from binroute.routing import Limits, SolveParams, solve
 from binroute.routing.forecast import MAY, MUST, SKIP, Decision
 
 from ..errors import ScenarioError
@@ -373,32 +368,6 @@ def simulate(
     }
 
 
-#: What a worker process holds: the scenario and roads, and where its progress goes.
-_WORKER: dict[str, Any] = {}
-#: Seconds to wait for the last progress messages once every policy is done.
-_LAST_WORDS_S = 5.0
-
-
-def _context() -> BaseContext:
-    """Workers forked from a clean server process that has imported this module once; else spawned."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _start_worker(shared: str, events: Any) -> None:
-    """A worker's start: map the scenario and roads the parent shared; keep where progress goes."""
-    _WORKER["scn"], _WORKER["roads"] = load_job(Path(shared))
-    _WORKER["events"] = events
-
-
-def _policy_in_worker(policy: Policy, options: SimOptions) -> dict[str, Any]:
-    """:func:`simulate_policy` in a worker process, its progress sent to the parent."""
-    return simulate_policy(_WORKER["scn"], policy, options, roads=_WORKER["roads"], progress=_WORKER["events"].put)
-
-
 def _in_processes(
     scn: Scenario,
     policies: Sequence[Policy],
@@ -407,38 +376,27 @@ def _in_processes(
     workers: int,
     progress: Callable[[Progress], None],
 ) -> list[dict[str, Any]]:
-    """Each policy in its own worker process, ``workers`` at a time; results in the order of ``policies``.
+    """Policies simulated ``workers`` at a time: every ``workers``-th here, the others in helper processes.
 
-    The scenario and roads are written once (large arrays as memory-mapped
-    files every worker shares); progress comes back through a queue and is
-    passed to ``progress`` here, in the caller's process.
+    This process, its imports already done, takes policies ``0, workers,
+    2 * workers, ...``; ``workers - 1`` helper processes take the rest
+    (:mod:`binroute._processes`), the scenario's and roads' large arrays
+    written once as files they all map. Their progress is passed to
+    ``progress`` here, in the caller's thread, after each of this process's
+    days and while it waits for them. Results in the order of ``policies``.
     """
-    ctx = _context()
-    expected = len(policies) * options.days
-    with tempfile.TemporaryDirectory(prefix="binroute-simulate-") as tmp:
-        shared = Path(tmp) / "simulation.pickle"
-        dump_job(shared, (scn, roads))
-        events = ctx.Queue()
-        with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_start_worker, initargs=(str(shared), events)
-        ) as pool:
-            futures = [pool.submit(_policy_in_worker, p, options) for p in policies]
-            pending: set[Future[dict[str, Any]]] = set(futures)
-            told = 0
-            while pending:
-                told += _relay(events, progress, wait_s=0.2)
-                _, pending = wait(pending, timeout=0, return_when=FIRST_COMPLETED)
-            results = [f.result() for f in futures]
-            while told < expected and _relay(events, progress, wait_s=_LAST_WORDS_S):
-                told += 1
-    return results
+    here = list(range(0, len(policies), workers))
+    there = [k for k in range(len(policies)) if k not in here]
+    results: dict[int, dict[str, Any]] = {}
+    with Pool(workers=workers - 1, on_message=progress) as pool:
+        for k in there:
+            pool.submit(Call(simulate_policy, (scn, policies[k], options), {"roads": roads, "progress": TELL}))
 
+        def told(step: Progress) -> None:
+            progress(step)
+            pool.relay()
 
-def _relay(events: Any, progress: Callable[[Progress], None], *, wait_s: float) -> int:
-    """Pass on one progress message from the workers if one comes within ``wait_s``; how many (0 or 1)."""
-    try:
-        step = events.get(timeout=wait_s)
-    except queue.Empty:
-        return 0
-    progress(step)
-    return 1
+        for k in here:
+            results[k] = simulate_policy(scn, policies[k], options, roads=roads, progress=told)
+        results.update(zip(there, pool.results(), strict=True))
+    return [results[k] for k in range(len(policies))]

@@ -1,4 +1,4 @@
-"""Contraction hierarchies (:mod:`.paths.ch`) give exactly Dijkstra's answers, alone and as turn-aware matrices.
+"""Contraction hierarchies (:mod:`.paths`) give exactly Dijkstra's answers, alone and as turn-aware matrices.
 
 Every graph is built in the test: random digraphs with packed-style
 weights, and a small street grid with one-way streets, a turn restriction,
@@ -13,10 +13,9 @@ import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from binroute.geo import VehicleProfile, load_network, routing_graph
+from binroute.geo import Places, TurnRules, VehicleProfile, load_network, routing_graph, turn_graph, turn_matrix_rows
 from binroute.geo.matrix import LEN_BITS
-from binroute.geo.paths.ch import contract_graph, scan_sources, target_buckets
-from binroute.geo.turns import Places, TurnRules, turn_graph, turn_matrix_rows
+from binroute.geo.paths import contract_graph, scan_sources, target_buckets
 
 
 def _random_graph(rng, n, m):
@@ -146,21 +145,21 @@ def test_turn_matrices_by_hierarchy_equal_dijkstra(tmp_path, u_turns):
 
 def test_auto_builds_the_hierarchy_only_within_its_work_limit(tmp_path, monkeypatch):
     """``auto`` builds the hierarchy when the work limit allows, keeps it, and gives up once when it does not."""
-    import binroute.geo.turns as turns
+    import binroute.geo.turn_matrix as turn_matrix
 
     net = load_network(_grid_xml(tmp_path, size=4), cache=False)
     driven = np.flatnonzero(np.isfinite(routing_graph(net, VehicleProfile()).edge_time))[:5]
     places = Places(edge=driven, t=np.full(5, 0.5), place=np.arange(5), n_places=5)
-    monkeypatch.setattr(turns, "CH_MIN_CELLS", 0)
-    monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e-6)
+    monkeypatch.setattr(turn_matrix, "CH_MIN_CELLS", 0)
+    monkeypatch.setattr(turn_matrix, "CH_WORK_PER_CELL", 1e-6)
     tg = turn_graph(routing_graph(net, VehicleProfile()))
     small = _matrices(tg, places, "auto", 5)
     assert tg.store.hierarchy is None and tg.store.gave_up_at == 0
-    monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 1e6)
-    monkeypatch.setattr(turns, "CH_WORK_PER_STATE", 1e-6)  # the cap per state binds whatever the job's size
+    monkeypatch.setattr(turn_matrix, "CH_WORK_PER_CELL", 1e6)
+    monkeypatch.setattr(turn_matrix, "CH_WORK_PER_STATE", 1e-6)  # the cap per state binds whatever the job's size
     _matrices(tg, places, "auto", 5)
     assert tg.store.hierarchy is None
-    monkeypatch.setattr(turns, "CH_WORK_PER_STATE", 1e6)
+    monkeypatch.setattr(turn_matrix, "CH_WORK_PER_STATE", 1e6)
     big = _matrices(tg, places, "auto", 5)
     assert tg.store.hierarchy is not None and tg.hierarchy.work > 0
     np.testing.assert_array_equal(small[0], big[0])
@@ -201,21 +200,22 @@ def test_two_threads_may_query_at_once():
 
 def test_auto_searches_without_a_hierarchy_whose_core_is_too_big_to_pay(tmp_path, monkeypatch):
     """A hierarchy kept in memory is still not used when its core costs its searches more than Dijkstra's."""
-    import binroute.geo.turns as turns
-    from binroute.geo.turns import _transition_arcs, queries_pay
+    import binroute.geo.turn_matrix as turn_matrix
+    from binroute.geo.turn_matrix import queries_pay
+    from binroute.geo.turns import transition_arcs
 
     net = load_network(_grid_xml(tmp_path, size=5), cache=False)
     tg = turn_graph(routing_graph(net, VehicleProfile()))
     driven = np.flatnonzero(np.isfinite(tg.rg.edge_time))[:6]
     places = Places(edge=driven, t=np.full(6, 0.3), place=np.arange(6), n_places=6)
-    tail, head, weight = _transition_arcs(tg)
+    tail, head, weight = transition_arcs(tg)
     all_core = contract_graph(len(tg.state_edge), tail, head, weight, core_degree=0)
     assert all_core is not None and all_core.core.mean() > 0.8 and not queries_pay(all_core, tg)
     assert queries_pay(tg.hierarchy, tg)  # a 5 x 5 grid contracts completely
     tg.store.hierarchy = all_core
     used = []
-    real = turns._hierarchy_rows
-    monkeypatch.setattr(turns, "_hierarchy_rows", lambda *a: used.append(1) or real(*a))
+    real = turn_matrix._hierarchy_rows
+    monkeypatch.setattr(turn_matrix, "_hierarchy_rows", lambda *a: used.append(1) or real(*a))
     by_auto = _matrices(tg, places, "auto", 6)
     assert used == []
     np.testing.assert_array_equal(by_auto[0], _matrices(tg, places, "ch", 6)[0])  # the core is still exact

@@ -1,4 +1,4 @@
-"""The turn graph's contraction hierarchy is kept on disk beside the network file (:func:`.turns.hierarchy_file`).
+"""The turn graph's contraction hierarchy is kept on disk beside the network file (:mod:`.paths.cache`).
 
 A second turn graph of the same network, profile and rules loads it
 instead of building; other rules get their own file; a corrupt or
@@ -13,10 +13,19 @@ import logging
 import numpy as np
 import pytest
 
-import binroute.geo.paths.ch as ch
+import binroute.geo.paths.cache as cache
+import binroute.geo.turn_matrix as turn_matrix
 import binroute.geo.turns as turns
-from binroute.geo import VehicleProfile, load_network, routing_graph
-from binroute.geo.turns import Places, TurnRules, hierarchy_file, turn_graph, turn_matrix_rows
+from binroute.geo import (
+    Places,
+    TurnRules,
+    VehicleProfile,
+    hierarchy_file,
+    load_network,
+    routing_graph,
+    turn_graph,
+    turn_matrix_rows,
+)
 
 from .test_ch import _grid_xml
 
@@ -42,7 +51,7 @@ def _no_build(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the hierarchy was built, not loaded")
 
-    monkeypatch.setattr(turns, "contract_graph", refuse)
+    monkeypatch.setattr(cache, "contract_graph", refuse)
 
 
 def test_second_turn_graph_loads_the_hierarchy_from_disk(grid, monkeypatch):
@@ -67,8 +76,8 @@ def test_auto_uses_a_hierarchy_on_disk_for_big_jobs(grid, monkeypatch):
     rg, places = grid
     tg = turn_graph(rg)
     _ = tg.hierarchy
-    monkeypatch.setattr(turns, "CH_MIN_CELLS", 0)
-    monkeypatch.setattr(turns, "CH_WORK_PER_CELL", 0.0)
+    monkeypatch.setattr(turn_matrix, "CH_MIN_CELLS", 0)
+    monkeypatch.setattr(turn_matrix, "CH_WORK_PER_CELL", 0.0)
     _no_build(monkeypatch)
     fresh = turn_graph(rg)
     np.testing.assert_array_equal(_matrix(fresh, places, "auto"), _matrix(fresh, places, "dijkstra"))
@@ -109,11 +118,11 @@ def test_a_corrupt_file_is_rebuilt(grid, damage, caplog):
         path.write_bytes(path.read_bytes()[:200])
     else:
         _tampered(path)
-    with caplog.at_level(logging.WARNING, logger="binroute.geo.paths.ch"):
+    with caplog.at_level(logging.WARNING, logger="binroute.geo.paths.cache"):
         fresh = turn_graph(rg)
         np.testing.assert_array_equal(_matrix(fresh, places, "ch"), reference)
     assert "ignoring unreadable contraction hierarchy" in caplog.text
-    assert ch.load_hierarchy(path) is not None  # rewritten whole
+    assert cache.load_hierarchy(path) is not None  # rewritten whole
 
 
 def test_a_folder_that_cannot_be_written_costs_only_the_cache(grid, monkeypatch, caplog):
@@ -123,9 +132,9 @@ def test_a_folder_that_cannot_be_written_costs_only_the_cache(grid, monkeypatch,
     def read_only(*args, **kwargs):
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(ch.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(cache.tempfile, "mkstemp", read_only)
     tg = turn_graph(rg)
-    with caplog.at_level(logging.WARNING, logger="binroute.geo.paths.ch"):
+    with caplog.at_level(logging.WARNING, logger="binroute.geo.paths.cache"):
         np.testing.assert_array_equal(_matrix(tg, places, "ch"), _matrix(tg, places, "dijkstra"))
     assert "could not keep the contraction hierarchy" in caplog.text
     path = hierarchy_file(tg)
@@ -149,18 +158,18 @@ def test_a_build_given_up_is_remembered_on_disk_until_a_bigger_job_may_try_again
     rg, _ = grid
     path = hierarchy_file(turn_graph(rg))
     assert path is not None
-    assert turns._hierarchy_within(turn_graph(rg), 1) is None  # far too little work allowed: gives up
+    assert turns.hierarchy_within(turn_graph(rg), 1) is None  # far too little work allowed: gives up
     marker = path.with_name(path.name + ".gave-up")
     assert marker.read_text().strip() == "1" and not path.exists()
     tries = []
-    real = turns.contract_graph
-    monkeypatch.setattr(turns, "contract_graph", lambda *a, **k: tries.append(k["work_limit"]) or real(*a, **k))
+    real = cache.contract_graph
+    monkeypatch.setattr(cache, "contract_graph", lambda *a, **k: tries.append(k["work_limit"]) or real(*a, **k))
     fresh = turn_graph(rg)  # another process, a day later: reads the note and does not try again
-    assert turns._hierarchy_within(fresh, 1) is None and tries == []
+    assert turns.hierarchy_within(fresh, 1) is None and tries == []
     assert fresh.store.gave_up_at == 1
-    assert turns._hierarchy_within(turn_graph(rg), 2) is None and tries == [2]  # a bigger job tries again
+    assert turns.hierarchy_within(turn_graph(rg), 2) is None and tries == [2]  # a bigger job tries again
     assert marker.read_text().strip() == "2"
-    assert turns._hierarchy_within(turn_graph(rg), None) is not None and tries == [2, None]  # no limit: builds
+    assert turns.hierarchy_within(turn_graph(rg), None) is not None and tries == [2, None]  # no limit: builds
     assert path.exists()
 
 
@@ -168,4 +177,4 @@ def test_a_garbled_gave_up_note_is_ignored(grid):
     rg, _ = grid
     path = hierarchy_file(turn_graph(rg))
     path.with_name(path.name + ".gave-up").write_text("not a number")
-    assert turns._hierarchy_within(turn_graph(rg), 10**9) is not None
+    assert turns.hierarchy_within(turn_graph(rg), 10**9) is not None
