@@ -13,14 +13,14 @@ import redis as redis_client
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from binroute.api.service import heartbeat
 from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import PlanRow, SimulationRow, now
-from binroute.api.service.heartbeat import Heartbeat, beat, is_beating, stale_after_s
-from binroute.api.service.jobs import GRACE_S
-from binroute.api.service.simulate_job import SIMULATION_JOB
-from binroute.api.service.solve_job import PLAN_JOB, finish_plan
-from binroute.api.service.tasks import HARD_AFTER_S, default_visibility_s, deliver, watch_countdown_s
+from binroute.api.service.jobs import lifecycle as heartbeat
+from binroute.api.service.jobs.lifecycle import Heartbeat, beat, is_beating, stale_after_s
+from binroute.api.service.jobs.local import GRACE_S
+from binroute.api.service.jobs.plan import PLAN_JOB, finish_plan
+from binroute.api.service.jobs.simulation import SIMULATION_JOB
+from binroute.api.service.jobs.taskqueue import HARD_AFTER_S, default_visibility_s, deliver, watch_countdown_s
 
 from .conftest import JOB_OPTIONS
 from .test_queue import PLAN, _queued_app
@@ -86,7 +86,7 @@ def test_a_failed_heartbeat_write_is_logged_and_the_job_goes_on(caplog, monkeypa
     def broken():
         raise OperationalError("UPDATE plans", {}, Exception("database is locked"))
 
-    with caplog.at_level(logging.WARNING, logger="binroute.api.service.heartbeat"):
+    with caplog.at_level(logging.WARNING, logger="binroute.api.service.jobs.lifecycle"):
         with Heartbeat(broken, PlanRow, "p1") as beats:  # type: ignore[arg-type]
             end = time.monotonic() + 10
             while beats.failures < 2 and time.monotonic() < end:

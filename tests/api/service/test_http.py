@@ -434,7 +434,7 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
 
 def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
     """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
-    from binroute.api.service.jobs import solve_command
+    from binroute.api.service.jobs.local import solve_command
     from binroute.api.service.migrate import upgrade
 
     upgrade(f"sqlite:///{tmp_path / 'db.sqlite3'}")  # a server's database is always at the newest schema

@@ -14,9 +14,9 @@ from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 from binroute.api.pipeline.plan import STAGES, Progress, ticking
 from binroute.api.service import create_app
 from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
-from binroute.api.service.progress import BANDS, PROGRESS_STAGES, ProgressRecorder, overall_percent
+from binroute.api.service.jobs.plan import finish_plan, start_plan
+from binroute.api.service.jobs.progress import BANDS, PROGRESS_STAGES, ProgressRecorder, overall_percent
 from binroute.api.service.schemas import PlanProgress
-from binroute.api.service.solve_job import finish_plan, start_plan
 
 from .test_heartbeat import lose_heartbeat
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from binroute.api.service import create_app
 from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
-from binroute.api.service.solve_job import finish_plan
+from binroute.api.service.jobs.plan import finish_plan
 
 from .test_http import multipart, scenario_files
 
@@ -116,8 +116,8 @@ def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, t
 
 def test_time_limits_come_from_the_plan():
     """A task's soft limit is the plan's own time limit plus the grace (the server's bound without one)."""
-    from binroute.api.service.jobs import GRACE_S
-    from binroute.api.service.tasks import HARD_AFTER_S, time_limits
+    from binroute.api.service.jobs.local import GRACE_S
+    from binroute.api.service.jobs.taskqueue import HARD_AFTER_S, time_limits
 
     assert time_limits('{"time_limit_s": 10}', 300) == (10 + GRACE_S, 10 + GRACE_S + HARD_AFTER_S)
     assert time_limits('{"solution_limit": 5}', 300)[0] == 300 + GRACE_S

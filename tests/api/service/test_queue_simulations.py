@@ -14,10 +14,10 @@ from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simula
 from binroute.api.service import create_app
 from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
-from binroute.api.service.jobs import GRACE_S, JobRunner
-from binroute.api.service.simulate_job import SIMULATION_JOB, start_simulation
-from binroute.api.service.solve_job import finish_plan
-from binroute.api.service.tasks import HARD_AFTER_S, QueueRunner, time_limits
+from binroute.api.service.jobs.local import GRACE_S, JobRunner
+from binroute.api.service.jobs.plan import finish_plan
+from binroute.api.service.jobs.simulation import SIMULATION_JOB, start_simulation
+from binroute.api.service.jobs.taskqueue import HARD_AFTER_S, QueueRunner, time_limits
 
 from .servers import redis_server
 from .test_heartbeat import lose_heartbeat

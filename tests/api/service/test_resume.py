@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 
 from binroute.api.service.db import PlanRow, SimulationRow, now
-from binroute.api.service.jobs import JobRunner
-from binroute.api.service.simulate_job import SIMULATION_JOB
-from binroute.api.service.solve_job import PLAN_JOB, finish_plan
+from binroute.api.service.jobs.local import JobRunner
+from binroute.api.service.jobs.plan import PLAN_JOB, finish_plan
+from binroute.api.service.jobs.simulation import SIMULATION_JOB
 
 from .test_heartbeat import _get, _set, lose_heartbeat
 

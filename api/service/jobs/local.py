@@ -25,10 +25,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import heartbeat
-from .db import now
-from .kinds import JobKind
-from .solve_job import MAX_ATTEMPTS, PLAN_JOB
+from ..db import now
+from . import lifecycle as heartbeat
+from .kind import JobKind
+from .plan import MAX_ATTEMPTS, PLAN_JOB
 
 log = logging.getLogger(__name__)
 #: Seconds a solve may take beyond its own time limit (graph, forecast, writing).

@@ -29,14 +29,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..pipeline import USER_ERRORS, load_scenario
-from ..pipeline.simulate.policies import PolicyError
-from ..pipeline.simulate.report import simulation_html
-from ..pipeline.simulate.run import Progress, SimOptions, policies_from, simulate
-from .db import ScenarioRow, SimulationRow
-from .kinds import JobKind, solve_budget
-from .schemas import MAX_POLICIES, MAX_SIMULATION_DAYS
-from .solve_job import ACTIVE, MAX_ATTEMPTS, export_scenario, finish_plan, main, start_job
+from ...pipeline import USER_ERRORS, load_scenario
+from ...pipeline.simulate.policies import PolicyError
+from ...pipeline.simulate.report import simulation_html
+from ...pipeline.simulate.run import Progress, SimOptions, policies_from, simulate
+from ..db import ScenarioRow, SimulationRow
+from ..schemas import MAX_POLICIES, MAX_SIMULATION_DAYS
+from .kind import JobKind, solve_budget
+from .plan import ACTIVE, MAX_ATTEMPTS, export_scenario, finish_plan, main, start_job
 
 
 def start_simulation(
@@ -131,7 +131,7 @@ SIMULATION_JOB = JobKind(
     model=SimulationRow,
     noun="simulation",
     item="simulation",
-    module="binroute.api.service.simulate_job",
+    module="binroute.api.service.jobs.simulation",
     task="binroute.run_simulation",
     budget=simulation_budget,
     longest=lambda max_time_limit_s: MAX_SIMULATION_DAYS * MAX_POLICIES * max_time_limit_s,

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import now
-from .kinds import solve_budget
+from ..db import now
+from .kind import solve_budget
 
 log = logging.getLogger(__name__)
 

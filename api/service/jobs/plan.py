@@ -33,12 +33,12 @@ import pandas as pd
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
-from ..pipeline.mapview import map_html
-from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
-from .heartbeat import STALE_S, Heartbeat
-from .kinds import JobKind, solve_budget
-from .networks import network_path
+from ...pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
+from ...pipeline.mapview import map_html
+from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from ..networks import network_path
+from .kind import JobKind, solve_budget
+from .lifecycle import STALE_S, Heartbeat
 from .progress import ProgressRecorder
 
 ACTIVE = ("queued", "running")
@@ -210,7 +210,7 @@ PLAN_JOB = JobKind(
     model=PlanRow,
     noun="solve",
     item="plan",
-    module="binroute.api.service.solve_job",
+    module="binroute.api.service.jobs.plan",
     task="binroute.solve_plan",
     budget=solve_budget,
     longest=lambda max_time_limit_s: max_time_limit_s,

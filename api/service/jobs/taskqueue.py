@@ -43,13 +43,13 @@ from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import make_engine, sessions
-from .errors import Unreachable, reason
-from .heartbeat import STALE_S, Heartbeat, is_beating, stale_after_s
-from .jobs import GRACE_S
-from .kinds import JobKind
-from .simulate_job import SIMULATION_JOB
-from .solve_job import MAX_ATTEMPTS, PLAN_JOB, finish_plan
+from ..db import make_engine, sessions
+from ..errors import Unreachable, reason
+from .kind import JobKind
+from .lifecycle import STALE_S, Heartbeat, is_beating, stale_after_s
+from .local import GRACE_S
+from .plan import MAX_ATTEMPTS, PLAN_JOB, finish_plan
+from .simulation import SIMULATION_JOB
 
 log = logging.getLogger(__name__)
 #: The kinds of job a worker runs, each as its own task.

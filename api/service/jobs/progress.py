@@ -26,8 +26,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..pipeline.plan import STAGES, Progress
-from .db import PlanRow, now
+from ...pipeline.plan import STAGES, Progress
+from ..db import PlanRow, now
 
 log = logging.getLogger(__name__)
 #: The service's stages: reading the scenario back, then the pipeline's.

@@ -1,0 +1,1 @@
+"""Background jobs of the service (plans' solves, simulations): their lifecycle and runners."""
