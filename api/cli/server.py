@@ -26,7 +26,7 @@ from ..service.db import (
     now,
 )
 from ..service.errors import Unreachable
-from ..service.jobs.plan import MAX_ATTEMPTS
+from ..service.jobs import MAX_ATTEMPTS
 from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
 
 #: What stops a command at start with one line and exit code 2.
@@ -114,7 +114,7 @@ def worker(
     import tempfile
 
     from ..service.db import make_engine
-    from ..service.jobs.taskqueue import check_broker, make_celery
+    from ..service.jobs import check_broker, make_celery
     from ..service.migrate import ensure_current
 
     url = _database_url(database)

@@ -1,164 +1,133 @@
-"""One background solve: ``python -P -m binroute.api.service.solve_job DATABASE_URL PLAN_ID WORKDIR``.
+"""A plan's solve, one kind of background job: what differs from a simulation.
 
-Writes the scenario from the database into a temporary directory (its road
-network from the database's content-addressed copy, cached in
-``WORKDIR/networks``), runs the same pipeline as ``binroute plan``, and stores
-the summary, GeoJSON and map page, or the error, on the plan row. The same
-:func:`solve_plan` runs inside a Celery worker (:mod:`.tasks`).
+The solve writes the stored scenario into a temporary directory
+(:func:`~binroute.api.service.jobs.scenario.export_scenario`), runs the same
+pipeline as ``binroute plan``, and stores the summary, GeoJSON and map page,
+or the error, on the plan row (:func:`solve_plan`). It runs in a local job
+process (``python -P -m binroute.api.service.jobs plan ...``) or inside a
+Celery worker (task ``binroute.solve_plan``); starts, attempts, heartbeat and
+the idempotent finish are the shared lifecycle's
+(:mod:`~binroute.api.service.jobs.lifecycle`).
 
-Completion is idempotent: the outcome is stored only while the plan is still
-``queued`` or ``running``, so a plan solved twice (a redelivered task, a
-second worker) is stored once, and a plan deleted meanwhile stays deleted.
-
-Every start is counted on the plan's row (``attempts``): a plan whose solve has
-started :data:`MAX_ATTEMPTS` times without finishing (a poison plan that kills
-its worker each time, or a server stopped mid-solve again and again) is marked
-failed instead of being started again. While it solves, the plan's stage and
-percentage go on its row (:mod:`.progress`), and its heartbeat every
-:data:`~binroute.api.service.heartbeat.HEARTBEAT_S` seconds (:mod:`.heartbeat`): a
-plan ``running`` with a fresh heartbeat is not started a second time.
+While it solves, the plan's stage and percentage go on its row, so any API
+replica can show them (:class:`ProgressRecorder`): the pipeline's
+:class:`~binroute.api.pipeline.plan.Progress` events become a stage and an
+overall percentage, written when the stage changes, else at most once every
+:data:`WRITE_EVERY_S` seconds. ``GET /api/v1/plans/{id}`` reads them back
+(:func:`progress_out`) while the plan runs. Stages, in order, with the share of
+the whole each one takes (:data:`BANDS`): ``scenario`` (the stored scenario and
+its network read back), then the pipeline's ``graph``, ``forecast``,
+``matrix``, ``solve`` (moving with the time used of the solve's budget) and
+``write`` (the report, map page and the stored outcome).
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import tempfile
+import threading
+import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import pandas as pd
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ...pipeline.mapview import map_html
-from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
-from ..networks import network_path
+from ...pipeline.plan import STAGES, Progress
+from ..db import PlanRow, ScenarioRow, now
 from .kind import JobKind, solve_budget
-from .lifecycle import STALE_S, Heartbeat
-from .progress import ProgressRecorder
+from .lifecycle import ACTIVE, finish_job, record_progress
+from .scenario import export_scenario
 
-ACTIVE = ("queued", "running")
-#: Starts of one plan's solve before it is marked failed instead of started again.
-MAX_ATTEMPTS = 3
-
-
-def export_scenario(session: Session, scenario: ScenarioRow, target: Path, cache: Path) -> None:
-    """Write a stored scenario as a directory: readings, collections if any, its network from ``cache``."""
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "fleet.json").write_text(scenario.fleet_json, encoding="utf-8")
-    (target / "bins.csv").write_text(scenario.bins_csv, encoding="utf-8")
-    rows = session.execute(
-        select(ReadingRow.bin_id, ReadingRow.ts, ReadingRow.fill_pct).where(ReadingRow.scenario_id == scenario.id)
-    ).all()
-    lines = ["bin_id,timestamp,fill_pct"] + [f"{b},{ts.isoformat()}Z,{f:g}" for b, ts, f in rows]
-    (target / "readings.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    logged = session.execute(
-        select(CollectionRow.bin_id, CollectionRow.collected_at, CollectionRow.fill_pct, CollectionRow.kg).where(
-            CollectionRow.scenario_id == scenario.id
-        )
-    ).all()
-    if logged:
-        table = pd.DataFrame(logged, columns=["bin_id", "collected_at", "fill_pct", "kg"])
-        table["collected_at"] = [ts.isoformat() + "Z" for ts in table["collected_at"]]
-        table.to_csv(target / "collections.csv", index=False)
-    network = network_path(session, scenario, cache)
-    (target / "scenario.json").write_text(json.dumps({"network": str(network)}), encoding="utf-8")
+log = logging.getLogger(__name__)
+#: The service's stages: reading the scenario back, then the pipeline's.
+PROGRESS_STAGES = ("scenario", *STAGES)
+#: Percent at which each stage starts; a stage ends where the next starts (the last at 100).
+#: Rough shares of a plan of the sample with a 30-s time limit, where the solve takes most of the time.
+STARTS_PCT = {"scenario": 0.0, "graph": 3.0, "forecast": 8.0, "matrix": 20.0, "solve": 25.0, "write": 95.0}
+BANDS = {
+    stage: (STARTS_PCT[stage], STARTS_PCT[after] if after else 100.0)
+    for stage, after in zip(PROGRESS_STAGES, (*PROGRESS_STAGES[1:], None), strict=True)
+}
+#: Seconds between two progress writes within one stage.
+WRITE_EVERY_S = 1.0
 
 
-def finish_plan(factory: sessionmaker[Session], plan_id: str, *, model: Any = PlanRow, **outcome: Any) -> bool:
-    """Store a solve's outcome unless the plan (or another ``model``'s job) is finished or gone; whether it was."""
-    with factory() as s:
-        done = s.execute(
-            update(model)
-            .where(model.id == plan_id, model.status.in_(ACTIVE))
-            .values(**outcome, finished=now())
-            .execution_options(synchronize_session=False)
-        )
-        s.commit()
-        return bool(cast(CursorResult[Any], done).rowcount)
+def overall_percent(stage: str, done: float) -> float:
+    """The plan's percentage when ``stage`` is ``done`` (0 to 1) through, rounded to a tenth."""
+    start, end = BANDS[stage]
+    return round(start + (end - start) * min(max(done, 0.0), 1.0), 1)
 
 
-def start_job(
-    factory: sessionmaker[Session],
-    model: Any,
-    job_id: str,
-    *,
-    max_attempts: int,
-    what: str,
-    stale_s: float | None = None,
-    **values: Any,
-) -> bool:
-    """Mark a queued (or orphaned running) job of ``model`` running and count the start; whether to run it now.
+class ProgressRecorder:
+    """Writes a running plan's stage and percentage on its row; call it with the pipeline's events.
 
-    A ``running`` job is orphaned when its heartbeat is missing or older than
-    ``stale_s`` seconds (default :data:`~binroute.api.service.heartbeat.STALE_S`); one with a
-    fresher heartbeat runs elsewhere and is neither started nor counted (``False``).
-    ``False`` too if the job is finished or gone, or if it has started ``max_attempts``
-    times already: then it is marked failed, saying that ``what`` (e.g. "the solve of
-    this plan") started that often. ``values`` are set on the row as it starts, with a
-    first heartbeat. The check and the start are one conditional UPDATE, so of two
-    copies of a task delivered at once only one starts the job.
+    Thread-safe (the pipeline reports the solve from a thread); never lowers
+    the percentage; writes only while the plan is ``running``. A failed write is
+    logged and dropped: progress must never fail a solve.
     """
-    cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
-    startable = or_(
-        model.status == "queued",
-        and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
-    )
-    with factory() as s:
-        started = s.execute(
-            update(model)
-            .where(model.id == job_id, startable, model.attempts < max_attempts)
-            .values(status="running", started=now(), heartbeat=now(), attempts=model.attempts + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
-        s.commit()
-        if cast(CursorResult[Any], started).rowcount:
-            return True
-        s.execute(
-            update(model)
-            .where(model.id == job_id, startable, model.attempts >= max_attempts)
-            .values(
-                status="failed",
-                finished=now(),
-                error=(
-                    f"{what} started {max_attempts} time(s) and never finished (its process was "
-                    "killed or crashed each time, e.g. out of memory); it was not started again"
-                ),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        s.commit()
-        return False
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        plan_id: str,
+        *,
+        every_s: float = WRITE_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.factory, self.plan_id, self.every_s, self.clock = factory, plan_id, every_s, clock
+        self.lock = threading.Lock()
+        self.stage: str | None = None
+        self.percent = 0.0
+        self.written_at = -float("inf")
+        self.writes = 0
+
+    def __call__(self, event: Progress) -> None:
+        self.report(event.stage, event.done)
+
+    def report(self, stage: str, done: float = 0.0) -> None:
+        """The plan is ``done`` (0 to 1) through ``stage``: write it if the stage changed or it is time to."""
+        if stage not in BANDS:
+            raise ValueError(f"unknown progress stage {stage!r}; one of {', '.join(PROGRESS_STAGES)}")
+        with self.lock:
+            percent = max(overall_percent(stage, done), self.percent)
+            due = stage != self.stage or self.clock() - self.written_at >= self.every_s
+            self.stage, self.percent = stage, percent
+            if not due:
+                return
+            self.written_at = self.clock()
+            self.writes += 1
+            try:
+                record_progress(
+                    self.factory,
+                    PLAN_JOB,
+                    self.plan_id,
+                    statuses=("running",),
+                    progress_stage=stage,
+                    progress_pct=percent,
+                    progress_at=now(),
+                )
+            except SQLAlchemyError as exc:
+                log.warning("could not record the progress of plan %s: %s", self.plan_id, exc)
 
 
-def start_plan(
-    factory: sessionmaker[Session], plan_id: str, *, max_attempts: int = MAX_ATTEMPTS, stale_s: float | None = None
-) -> bool:
-    """Mark a queued (or orphaned running) plan running and count the start; whether to solve it now.
-
-    ``False`` if the plan is finished or gone, running elsewhere (a heartbeat younger
-    than ``stale_s``), or if its solve has started ``max_attempts`` times already:
-    then it is marked failed, saying so.
-    """
-    return start_job(
-        factory,
-        PlanRow,
-        plan_id,
-        max_attempts=max_attempts,
-        what="the solve of this plan",
-        stale_s=stale_s,
-        progress_stage="scenario",
-        progress_pct=0.0,
-        progress_at=now(),
-    )
+def progress_out(row: PlanRow) -> dict[str, Any] | None:
+    """``{stage, percent, updated}`` of a running plan (as its solver last wrote it); ``None`` otherwise."""
+    if row.status != "running":
+        return None
+    return {
+        "stage": row.progress_stage or "scenario",
+        "percent": row.progress_pct or 0.0,
+        "updated": (row.progress_at or row.started or row.created).isoformat() + "Z",
+    }
 
 
 def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> bool:
-    """Solve one plan and store the outcome (see :func:`finish_plan`); whether it was stored."""
+    """Solve one plan and store the outcome (:func:`~.lifecycle.finish_job`); whether it was stored."""
     workdir.mkdir(parents=True, exist_ok=True)
     with factory() as s:
         plan = s.get(PlanRow, plan_id)
@@ -175,10 +144,11 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
                 scn = load_scenario(Path(tmp) / "scenario")
                 result = plan_scenario(scn, PlanOptions.from_json(options), progress=progress)
         except USER_ERRORS as exc:
-            return finish_plan(factory, plan_id, status="failed", error=str(exc))
+            return finish_job(factory, PLAN_JOB, plan_id, status="failed", error=str(exc))
     progress.report("write", 0.5)
-    return finish_plan(
+    return finish_job(
         factory,
+        PLAN_JOB,
         plan_id,
         status="done",
         summary_json=json.dumps(result.plan),
@@ -187,37 +157,16 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
     )
 
 
-def main(
-    argv: list[str], run: Callable[[sessionmaker[Session], str, Path], bool] = solve_plan, model: Any = PlanRow
-) -> int:
-    """Solve the plan ``argv`` names (or ``run`` another ``model``'s job) and store the outcome on its row.
-
-    Its heartbeat is written while it runs. Returns 0 unless the process itself failed.
-    """
-    url, plan_id, workdir = argv
-    engine = make_engine(url)
-    try:
-        factory = sessions(engine)
-        with Heartbeat(factory, model, plan_id):
-            run(factory, plan_id, Path(workdir))
-    finally:
-        engine.dispose()
-    return 0
-
-
-#: A plan's solve, for the runners (:mod:`.jobs`, :mod:`.tasks`).
+#: A plan's solve, for the lifecycle and the runners; its progress starts at the first stage.
 PLAN_JOB = JobKind(
     model=PlanRow,
     noun="solve",
     item="plan",
-    module="binroute.api.service.jobs.plan",
+    called="the solve of this plan",
     task="binroute.solve_plan",
     budget=solve_budget,
     longest=lambda max_time_limit_s: max_time_limit_s,
-    start=start_plan,
+    fresh_progress=lambda: {"progress_stage": "scenario", "progress_pct": 0.0, "progress_at": now()},
     run=solve_plan,
+    run_on_worker=solve_plan,
 )
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,32 +1,27 @@
-"""One background simulation: ``python -P -m binroute.api.service.simulate_job DATABASE_URL SIMULATION_ID WORKDIR``.
+"""A simulation, one kind of background job: what differs from a plan's solve.
 
-Writes the scenario from the database into a temporary directory (as a plan's
-solve does, :func:`~binroute.api.service.solve_job.export_scenario`), runs the same
-simulation as ``binroute simulate`` (its policies side by side on the
-machine's cores), records the days done as it goes, and stores
-``simulation.json`` and ``report.html``, or the error, on the simulation's
-row. The server starts these processes a few at a time, like plans' solves
-(:class:`~binroute.api.service.jobs.JobRunner` with :data:`SIMULATION_JOB`); with a
-task queue, ``binroute worker`` runs :func:`run_simulation` itself
-(:mod:`.tasks`).
-
-Completion is idempotent as for plans: the outcome is stored only while the
-simulation is ``queued`` or ``running``, and every start is counted
-(``attempts``): one started ``max_attempts`` times is failed, not started again.
-The process running it writes its heartbeat (:mod:`.heartbeat`), so a copy of
-its task delivered meanwhile does not start it a second time.
+The simulation writes the stored scenario into a temporary directory (as a
+plan's solve does, :func:`~binroute.api.service.jobs.scenario.export_scenario`),
+runs the same simulation as ``binroute simulate``, records the days done as it
+goes, and stores ``simulation.json`` and ``report.html``, or the error, on the
+simulation's row (:func:`run_simulation`). The server runs these a few at a
+time in local job processes, like plans' solves
+(``python -P -m binroute.api.service.jobs simulation ...``, its policies side
+by side on the machine's cores); with a task queue, ``binroute worker`` runs
+them itself (task ``binroute.run_simulation``, its policies one after
+another). Starts, attempts, heartbeat and the idempotent finish are the shared
+lifecycle's (:mod:`~binroute.api.service.jobs.lifecycle`); a simulation's days
+done count again from 0 at each start.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...pipeline import USER_ERRORS, load_scenario
@@ -36,32 +31,8 @@ from ...pipeline.simulate.run import Progress, SimOptions, policies_from, simula
 from ..db import ScenarioRow, SimulationRow
 from ..schemas import MAX_POLICIES, MAX_SIMULATION_DAYS
 from .kind import JobKind, solve_budget
-from .plan import ACTIVE, MAX_ATTEMPTS, export_scenario, finish_plan, main, start_job
-
-
-def start_simulation(
-    factory: sessionmaker[Session],
-    simulation_id: str,
-    *,
-    max_attempts: int = MAX_ATTEMPTS,
-    stale_s: float | None = None,
-) -> bool:
-    """Mark a queued (or orphaned running) simulation running and count the start; whether to run it now.
-
-    As for plans (:func:`~binroute.api.service.solve_job.start_job`): ``False`` if it is finished
-    or gone, running elsewhere (a heartbeat younger than ``stale_s``), or if it has
-    started ``max_attempts`` times already (then it is failed). Its days done count
-    again from 0.
-    """
-    return start_job(
-        factory,
-        SimulationRow,
-        simulation_id,
-        max_attempts=max_attempts,
-        what="this simulation",
-        stale_s=stale_s,
-        days_done=0,
-    )
+from .lifecycle import ACTIVE, finish_job, record_progress
+from .scenario import export_scenario
 
 
 def simulation_budget(options: dict[str, Any], max_time_limit_s: float) -> float:
@@ -80,14 +51,7 @@ class _Tracker:
         if step.policy is None:
             return
         self.done += 1
-        with self.factory() as s:
-            s.execute(
-                update(SimulationRow)
-                .where(SimulationRow.id == self.simulation_id, SimulationRow.status.in_(ACTIVE))
-                .values(days_done=self.done)
-                .execution_options(synchronize_session=False)
-            )
-            s.commit()
+        record_progress(self.factory, SIMULATION_JOB, self.simulation_id, statuses=ACTIVE, days_done=self.done)
 
 
 def run_simulation(
@@ -115,30 +79,27 @@ def run_simulation(
                 scn, policies, SimOptions.from_json(options), progress=_Tracker(factory, simulation_id), jobs=jobs
             )
         except (*USER_ERRORS, PolicyError) as exc:
-            return finish_plan(factory, simulation_id, model=SimulationRow, status="failed", error=str(exc))
-    return finish_plan(
+            return finish_job(factory, SIMULATION_JOB, simulation_id, status="failed", error=str(exc))
+    return finish_job(
         factory,
+        SIMULATION_JOB,
         simulation_id,
-        model=SimulationRow,
         status="done",
         result_json=json.dumps(result),
         report_html=simulation_html(result),
     )
 
 
-#: A simulation, for the runners (:mod:`.jobs`, :mod:`.tasks`); in a worker its policies run one after another.
+#: A simulation, for the lifecycle and the runners; on a worker its policies run one after another.
 SIMULATION_JOB = JobKind(
     model=SimulationRow,
     noun="simulation",
     item="simulation",
-    module="binroute.api.service.jobs.simulation",
+    called="this simulation",
     task="binroute.run_simulation",
     budget=simulation_budget,
     longest=lambda max_time_limit_s: MAX_SIMULATION_DAYS * MAX_POLICIES * max_time_limit_s,
-    start=start_simulation,
-    run=partial(run_simulation, jobs=1),
+    fresh_progress=lambda: {"days_done": 0},
+    run=run_simulation,
+    run_on_worker=partial(run_simulation, jobs=1),
 )
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], run=run_simulation, model=SimulationRow))
