@@ -3,11 +3,12 @@
 ``make_celery(broker_url, ...)`` builds the Celery app (no app at import
 time); the server sends one task per job through a :class:`QueueRunner` per
 kind of job (``binroute.solve_plan``, ``binroute.run_simulation``: the
-:data:`~binroute.api.service.jobs.KINDS`) and ``binroute worker`` runs them with
-the kind's own function
-(:attr:`~binroute.api.service.jobs.kind.JobKind.run_on_worker`: a simulation's
-policies one after another). Settings for long CPU-bound tasks: a task is acknowledged only when
-it is over (``task_acks_late``) and put back if its worker dies
+:data:`~binroute.api.service.jobs.KINDS`) and ``binroute worker`` runs them
+with the kind's own function
+(:attr:`~binroute.api.service.jobs.kind.JobKind.run_on_worker`: a
+simulation's policies one after another). Settings for long CPU-bound tasks:
+a task is acknowledged only when it is over (``task_acks_late``) and put back
+if its worker dies
 (``task_reject_on_worker_lost``), each worker process takes one at a time
 (``worker_prefetch_multiplier=1``), and each task gets soft and hard time
 limits from its job's own budget (a plan's time limit; a simulation's per-day

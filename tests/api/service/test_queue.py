@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +122,16 @@ def test_time_limits_come_from_the_plan():
 
     assert time_limits('{"time_limit_s": 10}', 300, PLAN_JOB) == (10 + GRACE_S, 10 + GRACE_S + HARD_AFTER_S)
     assert time_limits('{"solution_limit": 5}', 300, PLAN_JOB)[0] == 300 + GRACE_S
+
+
+def test_the_jobs_package_loads_celery_only_for_a_task_queue_name():
+    """Importing the service's jobs package leaves Celery unloaded; asking it for a task-queue name loads it."""
+    code = (
+        "import sys; import binroute.api.service.jobs as jobs; before = 'celery' in sys.modules; "
+        "jobs.QueueRunner; print(before, 'celery' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert shown.stdout.split() == ["False", "True"]
 
 
 def test_networks_are_stored_once_by_content(small, tmp_path):
