@@ -26,8 +26,8 @@ from ..service.db import (
     now,
 )
 from ..service.errors import Unreachable
+from ..service.jobs import MAX_ATTEMPTS
 from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
-from ..service.solve_job import MAX_ATTEMPTS
 
 #: What stops a command at start with one line and exit code 2.
 NOT_READY = (SchemaOutOfDate, Unreachable)
@@ -114,8 +114,8 @@ def worker(
     import tempfile
 
     from ..service.db import make_engine
+    from ..service.jobs import check_broker, make_celery
     from ..service.migrate import ensure_current
-    from ..service.tasks import check_broker, make_celery
 
     url = _database_url(database)
     engine = make_engine(url)

@@ -7,9 +7,8 @@ handlers), :mod:`.auth` (API keys, roles, request-rate and upload limits),
 OpenAPI document), :mod:`.blueprints` (one module per resource), :mod:`.store`
 (organisation scoping and storage helpers the blueprints share), :mod:`.db`
 (SQLAlchemy models), :mod:`.migrate` (Alembic migrations, :mod:`.migrations`),
-:mod:`.jobs` and :mod:`.solve_job` (background solves, each in its own
-process), :mod:`.tasks` (the same on a Celery task queue), :mod:`.progress` (a
-running plan's stage and percentage on its row), :mod:`.networks` (road
+:mod:`.jobs` (background plans' solves and simulations: one lifecycle, run
+in local processes or on a Celery task queue), :mod:`.networks` (road
 network files stored by content), :mod:`.client` (a client, a broker and
 workers for tests and benchmarks).
 """

@@ -33,13 +33,11 @@ from .auth import init_rate_limits
 from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
-from .jobs import JobRunner
+from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner
 from .migrate import ensure_current
-from .simulate_job import SIMULATION_JOB
-from .solve_job import MAX_ATTEMPTS, PLAN_JOB
 
 if TYPE_CHECKING:
-    from .tasks import QueueRunner
+    from .jobs import QueueRunner
 
 
 def default_database_url() -> str:
@@ -52,13 +50,13 @@ def default_database_url() -> str:
 def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueRunner, JobRunner | QueueRunner]:
     """The runners of plans' solves and of simulations: on the task queue when ``BROKER_URL`` is set, else local."""
     if config.get("BROKER_URL"):
-        from .tasks import queue_runners
+        from .jobs import queue_runners
 
         queued = queue_runners(config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"])
         return queued[PLAN_JOB], queued[SIMULATION_JOB]
     common = {"max_time_limit_s": config["PLAN_TIME_LIMIT_S"], "max_attempts": config["PLAN_MAX_ATTEMPTS"]}
     return (
-        JobRunner(config["DATABASE_URL"], factory, files, workers=config["SOLVE_WORKERS"], **common),
+        JobRunner(config["DATABASE_URL"], factory, files, workers=config["SOLVE_WORKERS"], kind=PLAN_JOB, **common),
         JobRunner(
             config["DATABASE_URL"],
             factory,

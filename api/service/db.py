@@ -149,49 +149,51 @@ class CollectionRow(OrgOwned, Base):
     kg: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class PlanRow(OrgOwned, Base):
-    __tablename__ = "plans"
+class JobColumns:
+    """Mixin: the columns of a background job's row, shared by every kind (:mod:`binroute.api.service.jobs`).
+
+    Its request (``options_json``), where it is (``status``: queued, running, done or
+    failed; ``error``), when it was made, started and finished, how many times it has
+    started (``attempts``, capped by :func:`~binroute.api.service.jobs.lifecycle.start_job`)
+    and when the process running it last said it is alive (``heartbeat``,
+    :mod:`binroute.api.service.jobs.lifecycle`). A kind's own progress and outcome
+    columns stay on its model.
+    """
+
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default="queued")
     options_json: Mapped[str] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
-    geojson: Mapped[str | None] = mapped_column(Text, nullable=True)
-    map_html: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=now)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    #: Where a running plan is (:mod:`binroute.api.service.progress`), written by whichever process solves it.
-    progress_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    progress_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
-    progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    #: How many times a solve of the plan has started (see ``solve_job.start_plan``'s cap).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: When the process solving it last said it is alive (:mod:`binroute.api.service.heartbeat`).
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class SimulationRow(OrgOwned, Base):
+class PlanRow(JobColumns, OrgOwned, Base):
+    """A plan solved in the background: its result (summary, GeoJSON, map page) and its progress while it runs."""
+
+    __tablename__ = "plans"
+    scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    geojson: Mapped[str | None] = mapped_column(Text, nullable=True)
+    map_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Where a running plan is (:mod:`binroute.api.service.jobs.plan`), written by whichever process solves it.
+    progress_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    progress_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SimulationRow(JobColumns, OrgOwned, Base):
     """A policy simulation run in the background: its request, progress (days done of all), result and report."""
 
     __tablename__ = "simulations"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
-    options_json: Mapped[str] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     days_done: Mapped[int] = mapped_column(Integer, default=0)
     days_total: Mapped[int] = mapped_column(Integer, default=0)
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created: Mapped[datetime] = mapped_column(DateTime, default=now)
-    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    #: How many times the simulation has started (see ``simulate_job.start_simulation``'s cap).
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: When the process running it last said it is alive (:mod:`binroute.api.service.heartbeat`).
-    heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class AuditRow(OrgOwned, Base):

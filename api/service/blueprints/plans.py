@@ -15,7 +15,7 @@ from ...pipeline.write import safe_name
 from ..auth import require
 from ..db import PlanRow
 from ..errors import APIError
-from ..progress import progress_out
+from ..jobs import progress_out
 from ..schemas import ListQuery, PlanIn, PlanQuery
 from ..store import (
     accepted,

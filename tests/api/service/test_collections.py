@@ -12,7 +12,7 @@ from binroute.api.pipeline.scenario import load_readings
 from binroute.api.service import create_app
 from binroute.api.service.client import multipart_body
 from binroute.api.service.db import ScenarioRow, create_key, create_org
-from binroute.api.service.solve_job import export_scenario
+from binroute.api.service.jobs import export_scenario
 
 from ..pipeline.test_collections import collections_from_readings
 from .conftest import N_BINS

@@ -13,14 +13,23 @@ import redis as redis_client
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from binroute.api.service import heartbeat
 from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import PlanRow, SimulationRow, now
-from binroute.api.service.heartbeat import Heartbeat, beat, is_beating, stale_after_s
-from binroute.api.service.jobs import GRACE_S
-from binroute.api.service.simulate_job import SIMULATION_JOB
-from binroute.api.service.solve_job import PLAN_JOB, finish_plan
-from binroute.api.service.tasks import HARD_AFTER_S, default_visibility_s, deliver, watch_countdown_s
+from binroute.api.service.jobs import (
+    GRACE_S,
+    HARD_AFTER_S,
+    PLAN_JOB,
+    SIMULATION_JOB,
+    Heartbeat,
+    beat,
+    default_visibility_s,
+    deliver,
+    finish_job,
+    is_beating,
+    lifecycle,
+    stale_after_s,
+    watch_countdown_s,
+)
 
 from .conftest import JOB_OPTIONS
 from .test_queue import PLAN, _queued_app
@@ -47,14 +56,15 @@ def _get(factory, model, job_id: str):
         return row
 
 
-@pytest.mark.parametrize("model", [PlanRow, SimulationRow])
-def test_the_heartbeat_advances_while_a_job_runs_and_stops_after(jobs, model, monkeypatch):
+@pytest.mark.parametrize("kind", [PLAN_JOB, SIMULATION_JOB], ids=["plan", "simulation"])
+def test_the_heartbeat_advances_while_a_job_runs_and_stops_after(jobs, kind, monkeypatch):
     """Inside a ``Heartbeat`` block the row's heartbeat moves on every HEARTBEAT_S; after the block it stays put."""
-    monkeypatch.setattr(heartbeat, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_S", 0.05)
     factory, ids = jobs
+    model = kind.model
     job_id = ids[model]
     _set(factory, model, job_id, status="running")
-    with Heartbeat(factory, model, job_id):
+    with Heartbeat(factory, kind, job_id):
         seen = set()
         end = time.monotonic() + 10
         while len(seen) < 3 and time.monotonic() < end:
@@ -72,22 +82,22 @@ def test_a_heartbeat_is_written_only_while_the_job_runs(jobs):
     """A queued or finished job gets no heartbeat: a late write cannot make a finished job look alive."""
     factory, ids = jobs
     plan_id = ids[PlanRow]
-    beat(factory, PlanRow, plan_id)
+    beat(factory, PLAN_JOB, plan_id)
     assert _get(factory, PlanRow, plan_id).heartbeat is None
-    assert finish_plan(factory, plan_id, status="done")
-    beat(factory, PlanRow, plan_id)
+    assert finish_job(factory, PLAN_JOB, plan_id, status="done")
+    beat(factory, PLAN_JOB, plan_id)
     assert _get(factory, PlanRow, plan_id).heartbeat is None
 
 
 def test_a_failed_heartbeat_write_is_logged_and_the_job_goes_on(caplog, monkeypatch):
     """A database that refuses the write: a warning naming the job, no exception into the job."""
-    monkeypatch.setattr(heartbeat, "HEARTBEAT_S", 0.01)
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_S", 0.01)
 
     def broken():
         raise OperationalError("UPDATE plans", {}, Exception("database is locked"))
 
-    with caplog.at_level(logging.WARNING, logger="binroute.api.service.heartbeat"):
-        with Heartbeat(broken, PlanRow, "p1") as beats:  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="binroute.api.service.jobs.lifecycle"):
+        with Heartbeat(broken, PLAN_JOB, "p1") as beats:  # type: ignore[arg-type]
             end = time.monotonic() + 10
             while beats.failures < 2 and time.monotonic() < end:
                 time.sleep(0.01)
@@ -101,9 +111,9 @@ def test_a_bad_heartbeat_interval_in_the_environment_is_named(given, monkeypatch
     """BINROUTE_HEARTBEAT_S that is not a positive number: an error naming the variable and the value."""
     monkeypatch.setenv("BINROUTE_HEARTBEAT_S", given)
     with pytest.raises(ValueError, match=f"BINROUTE_HEARTBEAT_S must be a number of seconds above 0, not '{given}'"):
-        heartbeat._seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0)
+        lifecycle._seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0)
     monkeypatch.delenv("BINROUTE_HEARTBEAT_S")
-    assert heartbeat._seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0) == 30.0
+    assert lifecycle._seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0) == 30.0
 
 
 def test_a_delivered_task_waits_for_a_job_alive_elsewhere_and_restarts_a_lost_one(database_url, jobs):
@@ -118,9 +128,9 @@ def test_a_delivered_task_waits_for_a_job_alive_elsewhere_and_restarts_a_lost_on
         assert deliver(kind, factory, job_id, **limits) == "wait"  # a second copy: the job runs elsewhere
         assert _get(factory, kind.model, job_id).attempts == 1
         stale = stale_after_s(JOB_OPTIONS, 300.0)
-        assert stale == heartbeat.STALE_S + 1  # one search (1 s) may hold the interpreter
+        assert stale == lifecycle.STALE_S + 1  # one search (1 s) may hold the interpreter
         _set(factory, kind.model, job_id, heartbeat=now() - timedelta(seconds=stale + 5))
-        assert not is_beating(factory, kind.model, job_id, stale)
+        assert not is_beating(factory, kind, job_id, stale)
         assert deliver(kind, factory, job_id, **limits) == "run"  # its machine was lost: started again
         assert _get(factory, kind.model, job_id).attempts == 2
         assert deliver(kind, factory, job_id, **limits) == "wait"  # at the cap but alive: not failed
@@ -136,7 +146,7 @@ def test_the_default_visibility_timeout_covers_the_longest_plan_again():
     """Redis hands out a lost task after the longest plan's hard limit and a minute, not the longest simulation's."""
     assert default_visibility_s(300) == 300 + GRACE_S + HARD_AFTER_S + 60
     assert default_visibility_s(60) == 60 + GRACE_S + HARD_AFTER_S + 60
-    assert watch_countdown_s(default_visibility_s(300)) == heartbeat.STALE_S
+    assert watch_countdown_s(default_visibility_s(300)) == lifecycle.STALE_S
     assert watch_countdown_s(3) == 1.5  # a waiting copy never outlives the visibility timeout
 
 
@@ -155,7 +165,7 @@ def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, smal
 
     def elsewhere() -> None:  # another machine solving the plan
         while not stop.wait(0.2):
-            beat(factory, PlanRow, plan_id)
+            beat(factory, PLAN_JOB, plan_id)
 
     try:
         resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})

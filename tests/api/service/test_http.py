@@ -433,14 +433,14 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
 
 
 def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
-    """A bogus binroute/ package in the server's working directory cannot replace ours in a solve process."""
-    from binroute.api.service.jobs import solve_command
+    """A bogus binroute/ package in the server's working directory cannot replace ours in a job process."""
+    from binroute.api.service.jobs import PLAN_JOB
     from binroute.api.service.migrate import upgrade
 
     upgrade(f"sqlite:///{tmp_path / 'db.sqlite3'}")  # a server's database is always at the newest schema
     (tmp_path / "binroute").mkdir()
     (tmp_path / "binroute" / "__init__.py").write_text("raise SystemExit(7)\n")
-    cmd = solve_command(f"sqlite:///{tmp_path / 'db.sqlite3'}", "no-such-plan", tmp_path)
+    cmd = PLAN_JOB.command(f"sqlite:///{tmp_path / 'db.sqlite3'}", "no-such-plan", tmp_path)
     assert cmd[1] == "-P"
     guarded = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert guarded.returncode == 0, guarded.stderr

@@ -14,9 +14,16 @@ from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 from binroute.api.pipeline.plan import STAGES, Progress, ticking
 from binroute.api.service import create_app
 from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
-from binroute.api.service.progress import BANDS, PROGRESS_STAGES, ProgressRecorder, overall_percent
+from binroute.api.service.jobs import (
+    BANDS,
+    PLAN_JOB,
+    PROGRESS_STAGES,
+    ProgressRecorder,
+    finish_job,
+    overall_percent,
+    start_job,
+)
 from binroute.api.service.schemas import PlanProgress
-from binroute.api.service.solve_job import finish_plan, start_plan
 
 from .test_heartbeat import lose_heartbeat
 
@@ -65,7 +72,7 @@ def test_another_replica_sees_the_progress_the_solver_writes(database_url, tmp_p
     try:
         factory = one.extensions["binroute"]["sessions"]
         assert _seen(two, key, plan_id)["progress"] is None  # queued: no progress yet
-        assert start_plan(factory, plan_id)
+        assert start_job(factory, PLAN_JOB, plan_id)
         assert _seen(two, key, plan_id)["progress"]["stage"] == "scenario"
         clock = Clock()
         record = ProgressRecorder(factory, plan_id, clock=clock)
@@ -79,7 +86,7 @@ def test_another_replica_sees_the_progress_the_solver_writes(database_url, tmp_p
         record(Progress("solve", 0.6))
         assert _seen(two, key, plan_id)["progress"]["percent"] == overall_percent("solve", 0.6)
         assert record.writes == 2
-        assert finish_plan(factory, plan_id, status="failed", error="stopped by the test")
+        assert finish_job(factory, PLAN_JOB, plan_id, status="failed", error="stopped by the test")
         record(Progress("write", 0.0))  # the plan is over: nothing changes
         plan = _seen(two, key, plan_id)
         assert plan["status"] == "failed" and plan["progress"] is None
@@ -93,7 +100,7 @@ def test_a_real_solve_reports_every_stage_to_another_replica(small, tmp_path):
     seen: list[tuple[str, float]] = []
     try:
         factory = one.extensions["binroute"]["sessions"]
-        assert start_plan(factory, plan_id)
+        assert start_job(factory, PLAN_JOB, plan_id)
         record, lock = ProgressRecorder(factory, plan_id), threading.Lock()
 
         def spy(event: Progress) -> None:
@@ -142,7 +149,7 @@ def test_a_plan_started_too_often_is_failed_not_started_again(database_url, tmp_
         factory = one.extensions["binroute"]["sessions"]
         starts = []
         for _ in range(3):  # each time the process that started it died
-            starts.append(start_plan(factory, plan_id, max_attempts=2))
+            starts.append(start_job(factory, PLAN_JOB, plan_id, max_attempts=2))
             lose_heartbeat(factory, PlanRow, plan_id)
         assert starts == [True, True, False]
         plan = _seen(two, key, plan_id)
@@ -150,7 +157,7 @@ def test_a_plan_started_too_often_is_failed_not_started_again(database_url, tmp_
         assert "started 2 time(s) and never finished" in plan["error"]
         with factory() as s:
             assert s.get(PlanRow, plan_id).attempts == 2
-        assert not start_plan(factory, plan_id)  # failed stays failed
+        assert not start_job(factory, PLAN_JOB, plan_id)  # failed stays failed
     finally:
         _shutdown(one, two)
 
@@ -161,7 +168,7 @@ def test_a_server_restarted_on_a_poison_plan_fails_it(tmp_path):
     one, two, key, plan_id = _replicas(url, tmp_path)
     factory = one.extensions["binroute"]["sessions"]
     for _ in range(3):  # three servers started its solve and died
-        assert start_plan(factory, plan_id)
+        assert start_job(factory, PLAN_JOB, plan_id)
         lose_heartbeat(factory, PlanRow, plan_id)
     _shutdown(one, two)
     restarted = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "three"), "PLAN_MAX_ATTEMPTS": 3})

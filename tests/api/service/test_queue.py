@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from binroute.api.service import create_app
 from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
-from binroute.api.service.solve_job import finish_plan
+from binroute.api.service.jobs import PLAN_JOB, finish_job
 
 from .test_http import multipart, scenario_files
 
@@ -51,7 +53,7 @@ def test_a_worker_solves_a_queued_plan_once(redis, database_url, small, tmp_path
             plan = _wait(app, key, plan_id, ("done", "failed"))
         assert plan["status"] == "done", plan
         factory = app.extensions["binroute"]["sessions"]
-        assert not finish_plan(factory, plan_id, status="failed", error="a second solve")  # stored once
+        assert not finish_job(factory, PLAN_JOB, plan_id, status="failed", error="a second solve")  # stored once
         with factory() as s:
             row = s.get(PlanRow, plan_id)
             assert row.status == "done" and row.error is None
@@ -116,11 +118,20 @@ def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, t
 
 def test_time_limits_come_from_the_plan():
     """A task's soft limit is the plan's own time limit plus the grace (the server's bound without one)."""
-    from binroute.api.service.jobs import GRACE_S
-    from binroute.api.service.tasks import HARD_AFTER_S, time_limits
+    from binroute.api.service.jobs import GRACE_S, HARD_AFTER_S, time_limits
 
-    assert time_limits('{"time_limit_s": 10}', 300) == (10 + GRACE_S, 10 + GRACE_S + HARD_AFTER_S)
-    assert time_limits('{"solution_limit": 5}', 300)[0] == 300 + GRACE_S
+    assert time_limits('{"time_limit_s": 10}', 300, PLAN_JOB) == (10 + GRACE_S, 10 + GRACE_S + HARD_AFTER_S)
+    assert time_limits('{"solution_limit": 5}', 300, PLAN_JOB)[0] == 300 + GRACE_S
+
+
+def test_the_jobs_package_loads_celery_only_for_a_task_queue_name():
+    """Importing the service's jobs package leaves Celery unloaded; asking it for a task-queue name loads it."""
+    code = (
+        "import sys; import binroute.api.service.jobs as jobs; before = 'celery' in sys.modules; "
+        "jobs.QueueRunner; print(before, 'celery' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert shown.stdout.split() == ["False", "True"]
 
 
 def test_networks_are_stored_once_by_content(small, tmp_path):

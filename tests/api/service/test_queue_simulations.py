@@ -14,10 +14,16 @@ from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simula
 from binroute.api.service import create_app
 from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
-from binroute.api.service.jobs import GRACE_S, JobRunner
-from binroute.api.service.simulate_job import SIMULATION_JOB, start_simulation
-from binroute.api.service.solve_job import finish_plan
-from binroute.api.service.tasks import HARD_AFTER_S, QueueRunner, time_limits
+from binroute.api.service.jobs import (
+    GRACE_S,
+    HARD_AFTER_S,
+    SIMULATION_JOB,
+    JobRunner,
+    QueueRunner,
+    finish_job,
+    start_job,
+    time_limits,
+)
 
 from .servers import redis_server
 from .test_heartbeat import lose_heartbeat
@@ -105,7 +111,7 @@ def test_a_worker_runs_a_queued_simulation_once(database_url, queued, small, tmp
     row = _row(app, sim_id)
     assert row.attempts == 1  # the second delivery found it done and did not start it
     factory = app.extensions["binroute"]["sessions"]
-    assert not finish_plan(factory, sim_id, model=SimulationRow, status="failed", error="a second run")
+    assert not finish_job(factory, SIMULATION_JOB, sim_id, status="failed", error="a second run")
     assert _row(app, sim_id).status == "done"
 
 
@@ -168,7 +174,7 @@ def test_a_simulations_time_limits_come_from_its_days_policies_and_daily_limit()
     assert hard == 366 * 6 * 60 + GRACE_S + HARD_AFTER_S  # Redis hands it out meanwhile: heartbeats keep it single
 
 
-def test_start_simulation_counts_its_starts(tmp_path):
+def test_starting_a_simulation_counts_its_starts(tmp_path):
     """Each start counts; past max_attempts the simulation is failed, and failed stays failed."""
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DATA_DIR": str(tmp_path / "d")})
     factory = app.extensions["binroute"]["sessions"]
@@ -185,12 +191,12 @@ def test_start_simulation_counts_its_starts(tmp_path):
             sim_id = row.id
         starts = []
         for _ in range(3):  # each time the process that started it died
-            starts.append(start_simulation(factory, sim_id, max_attempts=2))
+            starts.append(start_job(factory, SIMULATION_JOB, sim_id, max_attempts=2))
             lose_heartbeat(factory, SimulationRow, sim_id)
         assert starts == [True, True, False]
         row = _row(app, sim_id)
         assert (row.status, row.attempts, row.days_done) == ("failed", 2, 0)
         assert "started 2 time(s)" in row.error
-        assert not start_simulation(factory, sim_id, max_attempts=5)
+        assert not start_job(factory, SIMULATION_JOB, sim_id, max_attempts=5)
     finally:
         app.extensions["binroute"]["jobs"].shutdown()

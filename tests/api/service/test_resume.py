@@ -10,9 +10,7 @@ from datetime import timedelta
 import pytest
 
 from binroute.api.service.db import PlanRow, SimulationRow, now
-from binroute.api.service.jobs import JobRunner
-from binroute.api.service.simulate_job import SIMULATION_JOB
-from binroute.api.service.solve_job import PLAN_JOB, finish_plan
+from binroute.api.service.jobs import PLAN_JOB, SIMULATION_JOB, JobRunner, finish_job
 
 from .test_heartbeat import _get, _set, lose_heartbeat
 
@@ -116,7 +114,7 @@ def test_a_watched_job_that_finishes_elsewhere_is_dropped(jobs, tmp_path):
     """The other server stores the plan: the next look finds it done and stops looking, nothing run here."""
     factory, plan_id, runs = _watching(jobs, tmp_path)
     try:
-        assert finish_plan(factory, plan_id, status="done")
+        assert finish_job(factory, PLAN_JOB, plan_id, status="done")
         end = time.monotonic() + 20
         while runs.runner.watched() and time.monotonic() < end:
             time.sleep(0.02)

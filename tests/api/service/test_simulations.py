@@ -10,7 +10,7 @@ import pytest
 from binroute.api.pipeline import load_scenario
 from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simulate
 from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
-from binroute.api.service.simulate_job import run_simulation
+from binroute.api.service.jobs import run_simulation
 
 from .test_http import hdr, test_app, upload, wait_for
 

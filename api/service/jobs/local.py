@@ -1,18 +1,20 @@
-"""Background jobs (plans' solves, simulations): each runs in its own process, a few at a time.
+"""Background jobs (plans' solves, simulations) in local processes, each in its own, a few at a time.
 
-A :class:`JobRunner` runs one kind of job (:class:`~binroute.api.service.kinds.JobKind`).
+A :class:`JobRunner` runs one kind of job (:class:`~binroute.api.service.jobs.kind.JobKind`).
 A thread pool limits how many run at once; each thread starts
-``python -P -m binroute.api.service.solve_job`` (or the kind's module) and waits for it
-with a deadline, so a job that crashes or hangs is marked ``failed`` and never
-takes the server down. Jobs still ``queued`` or ``running`` when the server
-stopped are taken up again on start (:meth:`JobRunner.resume`), a running one
-only once its heartbeat is stale (:mod:`~binroute.api.service.heartbeat`): with a fresh
-one it is alive in another server on the same database, or in a solve process
-that outlived its server, and is watched until it finishes or its heartbeat
-stops. Each start counts, so a job that takes the server down with it every
-time is failed after ``max_attempts`` starts
-(:func:`~binroute.api.service.solve_job.start_job`). With a task queue,
-:class:`~binroute.api.service.tasks.QueueRunner` takes the same calls."""
+``python -P -m binroute.api.service.jobs KIND ...`` (:mod:`.__main__`) and waits
+for it with a deadline, so a job that crashes or hangs is marked ``failed`` and
+never takes the server down. Jobs still ``queued`` or ``running`` when the
+server stopped are taken up again on start (:meth:`JobRunner.resume`), a
+running one only once its heartbeat is stale
+(:mod:`~binroute.api.service.jobs.lifecycle`): with a fresh one it is alive in
+another server on the same database, or in a job process that outlived its
+server, and is watched until it finishes or its heartbeat stops. Each start
+counts, so a job that takes the server down with it every time is failed after
+``max_attempts`` starts (:func:`~binroute.api.service.jobs.lifecycle.start_job`).
+With a task queue, :class:`~binroute.api.service.jobs.taskqueue.QueueRunner`
+takes the same calls.
+"""
 
 from __future__ import annotations
 
@@ -25,27 +27,18 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import heartbeat
-from .db import now
-from .kinds import JobKind
-from .solve_job import MAX_ATTEMPTS, PLAN_JOB
+from .kind import GRACE_S, JobKind
+from .lifecycle import ACTIVE, MAX_ATTEMPTS, STALE_S, finish_job, is_beating, stale_after_s, start_job
 
 log = logging.getLogger(__name__)
-#: Seconds a solve may take beyond its own time limit (graph, forecast, writing).
-GRACE_S = 120.0
-
-
-def solve_command(database_url: str, plan_id: str, workdir: Path) -> list[str]:
-    """The command that solves one plan in its own process (:meth:`~binroute.api.service.kinds.JobKind.command`)."""
-    return PLAN_JOB.command(database_url, plan_id, workdir)
 
 
 class JobRunner:
-    """Runs one kind of job (plans' solves by default) in their own processes, ``workers`` at a time.
+    """Runs one kind of job in their own processes, ``workers`` at a time.
 
     A job gets its own time limit plus :data:`GRACE_S`; a solve with no time limit (a solution
     limit alone) gets ``max_time_limit_s``, the server's bound, plus the grace; a simulation
-    the sum over its days and policies (:attr:`~binroute.api.service.kinds.JobKind.budget`).
+    the sum over its days and policies (:attr:`~binroute.api.service.jobs.kind.JobKind.budget`).
     """
 
     def __init__(
@@ -54,10 +47,10 @@ class JobRunner:
         session_factory: sessionmaker[Session],
         workdir: Path,
         *,
+        kind: JobKind,
         workers: int,
         max_time_limit_s: float,
         max_attempts: int = MAX_ATTEMPTS,
-        kind: JobKind = PLAN_JOB,
     ) -> None:
         self.database_url = database_url
         self.sessions = session_factory
@@ -67,7 +60,7 @@ class JobRunner:
         self.kind, self.model, self.noun = kind, kind.model, kind.noun
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"binroute-{kind.noun}")
         #: Seconds between two looks at a job running elsewhere (:meth:`resume`).
-        self.look_again_s = heartbeat.STALE_S
+        self.look_again_s = STALE_S
         self._lock = threading.Lock()
         self._timers: dict[str, threading.Timer] = {}
         self._watching: set[str] = set()
@@ -84,14 +77,14 @@ class JobRunner:
     def start(self, job_id: str, stale_s: float | None = None) -> bool:
         """Mark a queued (or orphaned running) job running; whether to run it now.
 
-        Every start counts (:func:`.solve_job.start_job`); a running job is orphaned when its
-        heartbeat is older than ``stale_s`` (default :data:`~binroute.api.service.heartbeat.STALE_S`).
+        Every start counts (:func:`~.lifecycle.start_job`); a running job is orphaned when its
+        heartbeat is older than ``stale_s`` (default :data:`~binroute.api.service.jobs.lifecycle.STALE_S`).
         """
-        return self.kind.start(self.sessions, job_id, max_attempts=self.max_attempts, stale_s=stale_s)
+        return start_job(self.sessions, self.kind, job_id, max_attempts=self.max_attempts, stale_s=stale_s)
 
-    def submit(self, plan_id: str) -> None:
-        """Queue a plan's solve."""
-        self.pool.submit(self._run_logged, plan_id)
+    def submit(self, job_id: str) -> None:
+        """Queue a job to run in its own process."""
+        self.pool.submit(self._run_logged, job_id)
 
     def _run_logged(self, job_id: str) -> None:
         """:meth:`_run`, with anything it raises logged (a pool thread's exception is otherwise lost)."""
@@ -105,12 +98,12 @@ class JobRunner:
 
         A queued one is run. A running one is run again only when its heartbeat
         is stale or missing (its process died with the server); one with a fresh
-        heartbeat runs elsewhere (another server on this database, or a solve
+        heartbeat runs elsewhere (another server on this database, or a job
         process that outlived its server) and is looked at again every
         :attr:`look_again_s` until it finishes or its heartbeat goes stale.
         """
         with self.sessions() as s:
-            ids = list(s.scalars(select(self.model.id).where(self.model.status.in_(("queued", "running")))))
+            ids = list(s.scalars(select(self.model.id).where(self.model.status.in_(ACTIVE))))
         for job_id in ids:
             self.submit(job_id)
         return len(ids)
@@ -139,50 +132,46 @@ class JobRunner:
             if not self._closed:
                 self.submit(job_id)
 
-    def _fail(self, plan_id: str, message: str) -> None:
-        """Mark a plan failed with ``message`` unless it has finished meanwhile."""
-        with self.sessions() as s:
-            row = s.get(self.model, plan_id)
-            if row is not None and row.status in ("queued", "running"):
-                row.status, row.error, row.finished = "failed", message, now()
-                s.commit()
+    def _fail(self, job_id: str, message: str) -> None:
+        """Mark a job failed with ``message`` unless it has finished meanwhile."""
+        finish_job(self.sessions, self.kind, job_id, status="failed", error=message)
 
-    def _run(self, plan_id: str) -> None:
-        """Solve one queued (or orphaned) plan in its own process and wait for it with a deadline."""
+    def _run(self, job_id: str) -> None:
+        """Run one queued (or orphaned) job in its own process and wait for it with a deadline."""
         with self.sessions() as s:
-            row = s.get(self.model, plan_id)
+            row = s.get(self.model, job_id)
             if row is None or row.status not in ("queued", "running"):
-                self._watch(plan_id, alive_elsewhere=False)
+                self._watch(job_id, alive_elsewhere=False)
                 return
             limit = self.time_limit(row.options_json)
-            stale_s = heartbeat.stale_after_s(row.options_json, self.max_time_limit_s)
-        started = self.start(plan_id, stale_s)
-        elsewhere = not started and heartbeat.is_beating(self.sessions, self.model, plan_id, stale_s)
+            stale_s = stale_after_s(row.options_json, self.max_time_limit_s)
+        started = self.start(job_id, stale_s)
+        elsewhere = not started and is_beating(self.sessions, self.kind, job_id, stale_s)
         if elsewhere:
             log.info(
                 "%s %s runs elsewhere (fresh heartbeat); looking again in %.3g s",
                 self.noun,
-                plan_id,
+                job_id,
                 self.look_again_s,
             )
-        self._watch(plan_id, elsewhere)
+        self._watch(job_id, elsewhere)
         if not started:
             return
-        cmd = self.command(plan_id)
+        cmd = self.command(job_id)
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + GRACE_S, check=False)
         except subprocess.TimeoutExpired:
-            self._fail(plan_id, f"the {self.noun} took longer than {limit + GRACE_S:.0f} s and was stopped")
+            self._fail(job_id, f"the {self.noun} took longer than {limit + GRACE_S:.0f} s and was stopped")
             return
         except OSError as exc:
-            self._fail(plan_id, f"could not start the solver ({exc.strerror})")
+            self._fail(job_id, f"could not start the solver ({exc.strerror})")
             return
         if proc.returncode != 0:
-            log.error("%s %s exited with %s: %s", self.noun, plan_id, proc.returncode, proc.stderr[-2000:])
-            self._fail(plan_id, f"the solver stopped unexpectedly (exit code {proc.returncode})")
+            log.error("%s %s exited with %s: %s", self.noun, job_id, proc.returncode, proc.stderr[-2000:])
+            self._fail(job_id, f"the solver stopped unexpectedly (exit code {proc.returncode})")
 
     def shutdown(self) -> None:
-        """Stop taking solves and close idle database connections; queued solves are queued again on the next start."""
+        """Stop taking jobs and close idle database connections; queued jobs are queued again on the next start."""
         with self._lock:
             self._closed = True
             for timer in self._timers.values():

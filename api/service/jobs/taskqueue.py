@@ -1,13 +1,14 @@
-"""Plans' solves and simulations on a Celery task queue (Redis broker), for workers on other machines.
+"""Background jobs (plans' solves, simulations) on a Celery task queue (Redis broker), for workers on other machines.
 
 ``make_celery(broker_url, ...)`` builds the Celery app (no app at import
 time); the server sends one task per job through a :class:`QueueRunner` per
 kind of job (``binroute.solve_plan``, ``binroute.run_simulation``: the
-:data:`KINDS`) and ``binroute worker`` runs them with the kind's own function
-(:func:`~binroute.api.service.solve_job.solve_plan`,
-:func:`~binroute.api.service.simulate_job.run_simulation`, its policies one after
-another). Settings for long CPU-bound tasks: a task is acknowledged only when
-it is over (``task_acks_late``) and put back if its worker dies
+:data:`~binroute.api.service.jobs.KINDS`) and ``binroute worker`` runs them
+with the kind's own function
+(:attr:`~binroute.api.service.jobs.kind.JobKind.run_on_worker`: a
+simulation's policies one after another). Settings for long CPU-bound tasks:
+a task is acknowledged only when it is over (``task_acks_late``) and put back
+if its worker dies
 (``task_reject_on_worker_lost``), each worker process takes one at a time
 (``worker_prefetch_multiplier=1``), and each task gets soft and hard time
 limits from its job's own budget (a plan's time limit; a simulation's per-day
@@ -18,7 +19,7 @@ lost mid-job) runs again; the outcome is stored once, and a job started
 Redis hands a task nobody acknowledged to another worker after the visibility
 timeout (by default just longer than the longest plan, :func:`default_visibility_s`),
 and a simulation may run much longer, so a delivered task first looks at its
-job (:func:`deliver`): one ``running`` with a fresh heartbeat (:mod:`.heartbeat`)
+job (:func:`deliver`): one ``running`` with a fresh heartbeat (:mod:`.lifecycle`)
 is alive on another worker, so the task neither runs it nor counts an attempt,
 but sends itself again to look once more in :func:`watch_countdown_s` seconds
 (a watchdog that stays on the queue while the job runs). When the machine
@@ -43,19 +44,14 @@ from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import make_engine, sessions
-from .errors import Unreachable, reason
-from .heartbeat import STALE_S, Heartbeat, is_beating, stale_after_s
-from .jobs import GRACE_S
-from .kinds import JobKind
-from .simulate_job import SIMULATION_JOB
-from .solve_job import MAX_ATTEMPTS, PLAN_JOB, finish_plan
+from ..db import make_engine, sessions
+from ..errors import Unreachable, reason
+from . import KINDS
+from .kind import GRACE_S, JobKind
+from .lifecycle import MAX_ATTEMPTS, STALE_S, Heartbeat, finish_job, is_beating, stale_after_s, start_job
+from .plan import PLAN_JOB
 
 log = logging.getLogger(__name__)
-#: The kinds of job a worker runs, each as its own task.
-KINDS = (PLAN_JOB, SIMULATION_JOB)
-#: The plan task's name (:attr:`~binroute.api.service.kinds.JobKind.task`).
-SOLVE_TASK = PLAN_JOB.task
 #: Seconds between a task's soft time limit (the job fails cleanly) and its hard one (the process is killed).
 HARD_AFTER_S = 30.0
 #: Seconds to wait for the broker when connecting.
@@ -64,7 +60,7 @@ CONNECT_TIMEOUT_S = 5.0
 PUBLISH_RETRIES = 2
 
 
-def time_limits(options_json: str, max_time_limit_s: float, kind: JobKind = PLAN_JOB) -> tuple[float, float]:
+def time_limits(options_json: str, max_time_limit_s: float, kind: JobKind) -> tuple[float, float]:
     """A job's soft and hard time limits: its budget (a plan's time limit, else the server's bound) plus the grace."""
     soft = kind.time_limit(options_json, max_time_limit_s) + GRACE_S
     return soft, soft + HARD_AFTER_S
@@ -80,7 +76,7 @@ def default_visibility_s(max_time_limit_s: float) -> float:
 
 
 def watch_countdown_s(visibility_s: float) -> float:
-    """Seconds before a task whose job runs elsewhere looks again: :data:`~binroute.api.service.heartbeat.STALE_S`.
+    """Seconds before a task whose job runs elsewhere looks again: :data:`~binroute.api.service.jobs.lifecycle.STALE_S`.
 
     At most half the visibility timeout, so Redis does not hand out the waiting copy
     (held by a worker until then) a second time.
@@ -95,7 +91,7 @@ def deliver(
 
     ``"run"``: the job was queued, or running with a stale or missing heartbeat (its
     machine lost), and is now started, its attempt counted. ``"wait"``: it is running
-    with a fresh heartbeat (:func:`~binroute.api.service.heartbeat.stale_after_s`), so it runs
+    with a fresh heartbeat (:func:`~binroute.api.service.jobs.lifecycle.stale_after_s`), so it runs
     elsewhere: not started, no attempt counted; the task should look again later.
     ``"skip"``: it is finished or gone, or failed now for having started ``max_attempts``
     times.
@@ -105,9 +101,9 @@ def deliver(
         if row is None:
             return "skip"
         stale_s = stale_after_s(row.options_json, max_time_limit_s)
-    if kind.start(factory, job_id, max_attempts=max_attempts, stale_s=stale_s):
+    if start_job(factory, kind, job_id, max_attempts=max_attempts, stale_s=stale_s):
         return "run"
-    return "wait" if is_beating(factory, kind.model, job_id, stale_s) else "skip"
+    return "wait" if is_beating(factory, kind, job_id, stale_s) else "skip"
 
 
 def make_celery(
@@ -189,15 +185,15 @@ def _register(
         if decision == "skip":
             return "skipped"
         try:
-            with Heartbeat(db, kind.model, job_id):
-                return "stored" if kind.run(db, job_id, workdir) else "duplicate"
+            with Heartbeat(db, kind, job_id):
+                return "stored" if kind.run_on_worker(db, job_id, workdir) else "duplicate"
         except SoftTimeLimitExceeded:
             message = f"the {kind.noun} took longer than its time limit and was stopped"
-            finish_plan(db, job_id, model=kind.model, status="failed", error=message)
+            finish_job(db, kind, job_id, status="failed", error=message)
         except Exception:
             log.exception("%s %s failed", kind.noun, job_id)
             error = "the solver stopped unexpectedly"
-            finish_plan(db, job_id, model=kind.model, status="failed", error=error)
+            finish_job(db, kind, job_id, status="failed", error=error)
         return "failed"
 
 
@@ -228,7 +224,7 @@ def queue_runners(
 
 
 class QueueRunner:
-    """Sends one kind of job to the task queue; the same interface as :class:`~binroute.api.service.jobs.JobRunner`."""
+    """Sends one kind of job to the task queue; the same calls as :class:`~.local.JobRunner`."""
 
     def __init__(
         self, celery: Celery, session_factory: sessionmaker[Session], *, kind: JobKind, max_time_limit_s: float
@@ -255,7 +251,7 @@ class QueueRunner:
             shown = maybe_sanitize_url(self.celery.conf.broker_url)
             message = f"the task queue's broker {shown} cannot be reached ({reason(exc)}); "
             message += f"the {self.kind.item} was not queued"
-            finish_plan(self.sessions, job_id, model=self.kind.model, status="failed", error=message)
+            finish_job(self.sessions, self.kind, job_id, status="failed", error=message)
             raise Unreachable(message) from exc
 
     def resume(self) -> int:

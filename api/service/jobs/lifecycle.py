@@ -1,0 +1,230 @@
+"""The lifecycle every background job shares, whatever its kind: start, heartbeat, progress, attempts, finish.
+
+A job is a row (:class:`~binroute.api.service.db.JobColumns`) that goes
+``queued`` → ``running`` → ``done`` or ``failed``; every function here takes
+the job's kind (:class:`~binroute.api.service.jobs.kind.JobKind`) for its table
+and its words.
+
+**Start and attempts.** :func:`start_job` marks a queued (or orphaned running)
+job running and counts the start on its row (``attempts``): a job that has
+started :data:`MAX_ATTEMPTS` times without finishing (a poison job that kills
+its worker each time, or a server stopped mid-job again and again) is marked
+failed instead of being started again.
+
+**Heartbeat.** The process that runs a job (a ``binroute worker`` task or a
+local job process) writes the time on the job's row (``heartbeat``) every
+:data:`HEARTBEAT_S` seconds from a daemon thread while the job runs
+(:class:`Heartbeat`); :func:`start_job` sets it as it marks the job running. A
+job ``running`` with a heartbeat younger than :func:`stale_after_s` is alive
+somewhere: a second copy of its task does not start it
+(:func:`~binroute.api.service.jobs.taskqueue.deliver`). An older or missing
+heartbeat means the process running it is gone (a lost machine), and the job
+is started again, counting an attempt. OR-Tools holds the Python interpreter
+while it searches, so the thread cannot write during one search: a job's
+heartbeat is stale only after :data:`STALE_S` plus its own per-search time
+limit (a plan's, or a simulation day's, ``time_limit_s``, else the server's
+bound).
+
+**Progress.** :func:`record_progress` writes a job's progress columns while it
+runs (a plan's stage and percentage, a simulation's days done; each kind says
+which).
+
+**Finish.** :func:`finish_job` stores the outcome only while the job is still
+``queued`` or ``running``, so a job run twice (a redelivered task, a second
+worker) is stored once, and a job deleted meanwhile stays deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import now
+from .kind import JobKind, solve_budget
+
+log = logging.getLogger(__name__)
+#: The statuses of a job that is not over.
+ACTIVE = ("queued", "running")
+#: Starts of one job before it is marked failed instead of started again.
+MAX_ATTEMPTS = 3
+
+
+def _seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from the environment variable ``name``; ``ValueError`` naming it otherwise."""
+    given = os.environ.get(name)
+    if given is None:
+        return default
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, not {given!r}")
+    return seconds
+
+
+#: Seconds between two heartbeats of a running job (``BINROUTE_HEARTBEAT_S`` in the environment, else 30).
+HEARTBEAT_S = _seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0)
+#: Seconds without a heartbeat (beyond one search, :func:`stale_after_s`) after which a running job is taken as lost.
+STALE_S = 3 * HEARTBEAT_S
+
+
+def start_job(
+    factory: sessionmaker[Session],
+    kind: JobKind,
+    job_id: str,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    stale_s: float | None = None,
+) -> bool:
+    """Mark a queued (or orphaned running) job of ``kind`` running and count the start; whether to run it now.
+
+    A ``running`` job is orphaned when its heartbeat is missing or older than
+    ``stale_s`` seconds (default :data:`STALE_S`); one with a fresher heartbeat runs
+    elsewhere and is neither started nor counted (``False``). ``False`` too if the job
+    is finished or gone, or if it has started ``max_attempts`` times already: then it
+    is marked failed, saying that it (``kind.called``) started that often. As it
+    starts, its progress is set back to the kind's first values, with a first
+    heartbeat. The check and the start are one conditional UPDATE, so of two copies of
+    a task delivered at once only one starts the job.
+    """
+    model = kind.model
+    cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
+    startable = or_(
+        model.status == "queued",
+        and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
+    )
+    with factory() as s:
+        started = s.execute(
+            update(model)
+            .where(model.id == job_id, startable, model.attempts < max_attempts)
+            .values(
+                status="running",
+                started=now(),
+                heartbeat=now(),
+                attempts=model.attempts + 1,
+                **kind.fresh_progress(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        if cast(CursorResult[Any], started).rowcount:
+            return True
+        s.execute(
+            update(model)
+            .where(model.id == job_id, startable, model.attempts >= max_attempts)
+            .values(
+                status="failed",
+                finished=now(),
+                error=(
+                    f"{kind.called} started {max_attempts} time(s) and never finished (its process was "
+                    "killed or crashed each time, e.g. out of memory); it was not started again"
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        return False
+
+
+def record_progress(
+    factory: sessionmaker[Session], kind: JobKind, job_id: str, *, statuses: tuple[str, ...], **values: Any
+) -> None:
+    """Write ``values`` (its progress columns) on a job's row while its status is one of ``statuses``."""
+    model = kind.model
+    with factory() as s:
+        s.execute(
+            update(model)
+            .where(model.id == job_id, model.status.in_(statuses))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+
+
+def finish_job(factory: sessionmaker[Session], kind: JobKind, job_id: str, **outcome: Any) -> bool:
+    """Store a job's outcome unless it is finished or gone; whether it was stored."""
+    model = kind.model
+    with factory() as s:
+        done = s.execute(
+            update(model)
+            .where(model.id == job_id, model.status.in_(ACTIVE))
+            .values(**outcome, finished=now())
+            .execution_options(synchronize_session=False)
+        )
+        s.commit()
+        return bool(cast(CursorResult[Any], done).rowcount)
+
+
+def stale_after_s(options_json: str, max_time_limit_s: float) -> float:
+    """Seconds after which the heartbeat of a job with these options is stale: :data:`STALE_S` plus one search."""
+    return STALE_S + solve_budget(json.loads(options_json), max_time_limit_s)
+
+
+def is_beating(factory: sessionmaker[Session], kind: JobKind, job_id: str, stale_s: float) -> bool:
+    """Whether the job is ``running`` with a heartbeat younger than ``stale_s`` seconds (alive somewhere)."""
+    model = kind.model
+    with factory() as s:
+        row = s.execute(select(model.status, model.heartbeat).where(model.id == job_id)).first()
+    if row is None or row.status != "running" or row.heartbeat is None:
+        return False
+    return bool(row.heartbeat >= now() - timedelta(seconds=stale_s))
+
+
+def beat(factory: sessionmaker[Session], kind: JobKind, job_id: str) -> bool:
+    """Write the time as the heartbeat of the job, if it is running; whether the write went through.
+
+    A failed write is logged, never raised.
+    """
+    model = kind.model
+    try:
+        with factory() as s:
+            s.execute(
+                update(model)
+                .where(model.id == job_id, model.status == "running")
+                .values(heartbeat=now())
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+    except Exception as exc:  # a heartbeat must never fail its job
+        log.warning("could not write the heartbeat of %s %s: %s", model.__tablename__, job_id, exc)
+        return False
+    return True
+
+
+class Heartbeat:
+    """Writes one running job's heartbeat now and every :data:`HEARTBEAT_S` seconds from a daemon thread.
+
+    Use it around the job (``with Heartbeat(factory, kind, job_id): run()``); it
+    stops when the block ends, however it ends. ``beats`` and ``failures`` count
+    the writes tried and those that failed (logged, never raised).
+    """
+
+    def __init__(self, factory: sessionmaker[Session], kind: JobKind, job_id: str) -> None:
+        self.factory, self.kind, self.job_id = factory, kind, job_id
+        self.beats = self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"binroute-heartbeat-{job_id}", daemon=True)
+
+    def _run(self) -> None:
+        """Beat until stopped; the interval is read each time (tests set it small)."""
+        while True:
+            self.beats += 1
+            self.failures += not beat(self.factory, self.kind, self.job_id)
+            if self._stop.wait(HEARTBEAT_S):
+                return
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
