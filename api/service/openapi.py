@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document, generated from the pydantic models, and an offline docs page."""
+"""The OpenAPI 3.1 document, generated from the pydantic models."""
 
 from __future__ import annotations
 
@@ -321,29 +321,3 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"apiKey": []}],
     }
-
-
-DOCS_HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>binroute API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code,pre{background:#f4f4f4;padding:2px 4px}.op{border-left:4px solid #369;padding:4px 10px;margin:10px 0}
-.m{font-weight:bold;text-transform:uppercase;margin-right:8px}</style></head>
-<body><h1>binroute API</h1><p>Send your key in the <code>X-API-Key</code> header. The machine-readable
-description is at <a href="openapi.json">openapi.json</a>.</p><div id="ops">loading…</div>
-<h2>Schemas</h2><div id="schemas"></div>
-<script>
-fetch("openapi.json").then((r) => r.json()).then((doc) => {
-  const esc = (s) => String(s ?? "").replace(/[&<>]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;"}[c]));
-  const ops = [];
-  for (const [path, item] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(item)) {
-    const params = (op.parameters || []).map((p) => `<code>${esc(p.name)}</code> (${p.in})`).join(", ");
-    const codes = Object.keys(op.responses).join(", ");
-    ops.push(`<div class="op"><span class="m">${method}</span><code>${esc(path)}</code><div>${esc(op.summary)}</div>` +
-      (params ? `<div>parameters: ${params}</div>` : "") + `<div>responses: ${codes}</div></div>`);
-  }
-  document.getElementById("ops").innerHTML = ops.join("");
-  document.getElementById("schemas").innerHTML = Object.entries(doc.components.schemas).map(([n, s]) =>
-    `<h3>${esc(n)}</h3><pre>${esc(JSON.stringify(s.properties || s, null, 2))}</pre>`).join("");
-});
-</script></body></html>
-"""

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+from importlib.resources import files
+
 from flask import Blueprint, Response, jsonify
 
-from ..openapi import DOCS_HTML, openapi_document
+from ..openapi import openapi_document
 
 docs = Blueprint("docs", __name__, url_prefix="/api/v1")
+
+
+@functools.cache
+def _page() -> str:
+    """The docs page, ``templates/docs.html`` shipped with the package."""
+    return files("binroute.api.service").joinpath("templates", "docs.html").read_text(encoding="utf-8")
 
 
 @docs.get("/openapi.json")
@@ -18,4 +27,4 @@ def openapi() -> Response:
 @docs.get("/docs")
 def docs_page() -> Response:
     """A documentation page that renders the OpenAPI document without outside scripts."""
-    return Response(DOCS_HTML, mimetype="text/html")
+    return Response(_page(), mimetype="text/html")
