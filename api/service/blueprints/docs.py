@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from importlib.resources import files
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from ..openapi import openapi_document
 
@@ -20,8 +20,11 @@ def _page() -> str:
 
 @docs.get("/openapi.json")
 def openapi() -> Response:
-    """The OpenAPI 3.1 document."""
-    return jsonify(openapi_document())
+    """The OpenAPI 3.1 document, written once per app from the endpoints' declarations."""
+    state = current_app.extensions["binroute"]
+    if "openapi" not in state:
+        state["openapi"] = openapi_document(current_app)
+    return jsonify(state["openapi"])
 
 
 @docs.get("/docs")
