@@ -3,8 +3,9 @@
 Modules: :mod:`.app` (the factory), :mod:`.errors` (``APIError`` and JSON error
 handlers), :mod:`.auth` (API keys, roles, request-rate and upload limits),
 :mod:`.validation` (request checking),
-:mod:`.schemas` (pydantic request and response models), :mod:`.openapi` (the
-OpenAPI document), :mod:`.blueprints` (one module per resource), :mod:`.store`
+:mod:`.schemas` (pydantic request and response models), :mod:`.openapi` (each
+endpoint declared once, and the OpenAPI document written from the declarations),
+:mod:`.blueprints` (one module per resource, declaring its endpoints), :mod:`.store`
 (organisation scoping and storage helpers the blueprints share), :mod:`.db`
 (SQLAlchemy models), :mod:`.migrate` (Alembic migrations, :mod:`.migrations`),
 :mod:`.jobs` (background plans' solves and simulations: one lifecycle, run

@@ -1,49 +1,35 @@
-"""The OpenAPI 3.1 document, generated from the pydantic models, and an offline docs page."""
+"""Each HTTP endpoint declared once: :func:`endpoint` and the OpenAPI 3.1 document written from the declarations.
+
+A blueprint declares an endpoint with :func:`endpoint`: its route, the role its
+API key needs, its query and body models and its answers. The decorator
+registers the route, checks the key (``auth.require``) before anything else,
+validates the query and the JSON body as :mod:`.validation` does (a broken one
+is a 422 with field paths), calls the handler with them as ``query`` and
+``body``, and turns the response model it returns into JSON. The declaration
+stays on the view function, where :func:`openapi_document` reads it: the
+document describes exactly the routes the app serves.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from flask import Blueprint, Flask, Response, jsonify, request
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import schemas as m
+from .auth import require
+from .schemas import ErrorOut
+from .validation import parse, parse_json
 
-_MODELS: list[type[BaseModel]] = [
-    m.ErrorOut,
-    m.OrgOut,
-    m.ScenarioOut,
-    m.ScenarioPage,
-    m.ScenarioJsonIn,
-    m.ReadingsIn,
-    m.IngestOut,
-    m.ReadingPage,
-    m.CollectionsIn,
-    m.CollectionPage,
-    m.ForecastOut,
-    m.PlanIn,
-    m.PlanOut,
-    m.PlanPage,
-    m.SimulationIn,
-    m.SimulationOut,
-    m.SimulationPage,
-    m.Health,
-    m.KeyIn,
-    m.KeyOut,
-    m.KeyCreated,
-    m.KeyPage,
-    m.AuditOut,
-    m.AuditPage,
-]
+F = TypeVar("F", bound=Callable[..., Any])
 
-
-def _ref(model: type) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _json(model: type, description: str = "") -> dict[str, Any]:
-    return {"description": description or model.__name__, "content": {"application/json": {"schema": _ref(model)}}}
-
+#: The attribute of a view function that holds its :class:`Endpoint`.
+SPEC_ATTR = "endpoint_spec"
 
 #: What each error status means, for the document.
 ERROR_TEXT = {
@@ -60,12 +46,129 @@ ERROR_TEXT = {
 }
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _json(m.ErrorOut, ERROR_TEXT[c]) for c in sorted(set(codes))}
+@dataclass(frozen=True)
+class Reply:
+    """One answer of an endpoint: a description and a body (a JSON model, another media type's schema, or none)."""
+
+    description: str
+    model: type[BaseModel] | None = None
+    media_type: str | None = None
+    schema: Mapping[str, Any] | None = None
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+def file_reply(media_type: str, description: str, schema: Mapping[str, Any] | None = None) -> Reply:
+    """An answer that is a document of ``media_type`` (GeoJSON, an HTML page) rather than a model."""
+    return Reply(description, media_type=media_type, schema=schema or {"type": "string"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What one endpoint takes and answers, as :func:`endpoint` declared it."""
+
+    summary: str
+    role: str | None
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    other_bodies: Mapping[str, Mapping[str, Any]]
+    replies: Mapping[int, Reply]
+    errors: tuple[int, ...]
+    success: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        ok = sorted(s for s in self.replies if s < 300)
+        object.__setattr__(self, "success", ok[0] if len(ok) == 1 else 200)
+
+
+def endpoint(
+    bp: Blueprint,
+    method: str,
+    rule: str,
+    *,
+    summary: str,
+    replies: Mapping[int, type[BaseModel] | Reply],
+    role: str | None = "viewer",
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    other_bodies: Mapping[str, Mapping[str, Any]] | None = None,
+    errors: tuple[int, ...] = (),
+) -> Callable[[F], F]:
+    """Declare and register an endpoint of ``bp``: route, key, request models and answers in one place.
+
+    Parameters
+    ----------
+    bp, method, rule
+        The blueprint, HTTP method and URL rule (``bp``'s prefix comes before it).
+    summary
+        One line for the document.
+    replies
+        Status to answer: a response model (JSON) or a :class:`Reply`.
+    role
+        The role the API key needs (``None``: no key).
+    query
+        The model of the query string, passed to the handler as ``query``.
+    body
+        The model of a JSON body, passed as ``body`` (strictly validated; ``None``
+        when the request is one of ``other_bodies``' media types).
+    other_bodies
+        Other media types the body may have, with their schemas; the handler reads those itself.
+    errors
+        Error statuses the handler answers besides those the declaration implies
+        (401, 403, 413 and 429 from the key, 404 from a path id, 400, 415 and 422 from a body).
+
+    The handler returns a response model (answered with the single success status
+    declared, else 200), a ``(model, status[, headers])`` tuple, or a Flask ``Response``.
+    """
+    spec = Endpoint(
+        summary,
+        role,
+        query,
+        body,
+        dict(other_bodies or {}),
+        {status: r if isinstance(r, Reply) else Reply(r.__name__, r) for status, r in replies.items()},
+        errors,
+    )
+
+    def register(func: F) -> F:
+        @functools.wraps(func)
+        def view(**kwargs: Any) -> Any:
+            if spec.query is not None:
+                kwargs["query"] = parse(spec.query, request.args.to_dict())
+            if spec.body is not None:
+                kwargs["body"] = None if request.mimetype in spec.other_bodies else parse_json(spec.body)
+            return _answer(spec, func(**kwargs))
+
+        checked = require(role)(view) if role is not None else view
+        setattr(checked, SPEC_ATTR, spec)
+        bp.add_url_rule(rule, endpoint=func.__name__, view_func=checked, methods=[method])
+        return func
+
+    return register
+
+
+def _answer(spec: Endpoint, out: Any) -> Any:
+    """The Flask answer to what a handler returned: a response model as JSON with its status, else as it is."""
+    if isinstance(out, Response):
+        return out
+    model, status, headers = (*out, {})[:3] if isinstance(out, tuple) else (out, spec.success, {})
+    expected = spec.replies.get(status)
+    if expected is None or expected.model is None or not isinstance(model, expected.model):
+        raise TypeError(f"the handler answered {type(model).__name__} with {status}, which it does not declare")
+    resp = jsonify(model.model_dump(mode="json", by_alias=True))
+    resp.status_code = status
+    resp.headers.update(headers)
+    return resp
+
+
+def _ref(model: type) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _reply(reply: Reply) -> dict[str, Any]:
+    if reply.model is not None:
+        return {"description": reply.description, "content": {"application/json": {"schema": _ref(reply.model)}}}
+    if reply.media_type is not None:
+        return {"description": reply.description, "content": {reply.media_type: {"schema": dict(reply.schema or {})}}}
+    return {"description": reply.description}
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -86,227 +189,57 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return out
 
 
-def _op(
-    summary: str,
-    responses: dict[str, Any],
-    *,
-    role: str | None = "viewer",
-    path: tuple[str, ...] = (),
-    query: type[BaseModel] | None = None,
-    body: dict[str, Any] | None = None,
-    errors: tuple[int, ...] = (),
-) -> dict[str, Any]:
+def _operation(spec: Endpoint, path_names: list[str]) -> dict[str, Any]:
     """One operation, its error statuses derived from what it takes (every status the code can answer)."""
-    codes = set(errors)
-    if role is not None:
+    codes = set(spec.errors)
+    if spec.role is not None:
         codes |= {401, 413, 429}
-        if role != "viewer":
+        if spec.role != "viewer":
             codes.add(403)
-    if path:
+    if path_names:
         codes.add(404)
-    if query is not None:
+    if spec.query is not None:
         codes.add(422)
-    if body is not None:
+    if spec.body is not None:
         codes |= {400, 413, 415, 422}
+    path = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}} for p in path_names
+    ]
+    responses = {str(status): _reply(r) for status, r in spec.replies.items()}
+    error = {str(c): _reply(Reply(ERROR_TEXT[c], ErrorOut)) for c in sorted(codes)}
     op: dict[str, Any] = {
-        "summary": summary,
-        "parameters": [_path(p) for p in path] + (query_parameters(query) if query else []),
-        "responses": responses | _errors(*codes),
+        "summary": spec.summary,
+        "parameters": path + (query_parameters(spec.query) if spec.query else []),
+        "responses": responses | error,
     }
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": body}
-    if role is None:
+    if spec.body is not None:
+        content = {"application/json": {"schema": _ref(spec.body)}} | {k: dict(v) for k, v in spec.other_bodies.items()}
+        op["requestBody"] = {"required": True, "content": content}
+    if spec.role is None:
         op["security"] = []
-    elif role != "viewer":
-        op["description"] = f"Needs a {role} key."
+    elif spec.role != "viewer":
+        op["description"] = f"Needs a {spec.role} key."
     return op
 
 
-def openapi_document() -> dict[str, Any]:
-    """The API description, with every schema taken from :mod:`binroute.api.schemas`."""
-    _, defs = models_json_schema([(x, "validation") for x in _MODELS], ref_template="#/components/schemas/{model}")
-    sid, pid, simid = ("scenario_id",), ("plan_id",), ("simulation_id",)
-    multipart = {
-        "schema": {
-            "type": "object",
-            "required": ["name", "fleet", "bins", "network"],
-            "properties": {
-                k: {"type": "string", "format": "binary"}
-                for k in ("fleet", "bins", "network", "readings", "collections")
-            }
-            | {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
-        }
-    }
-    geojson = {"description": "GeoJSON", "content": {"application/geo+json": {"schema": {"type": "object"}}}}
-    paths: dict[str, Any] = {
-        "/healthz": {"get": _op("Health check (no key needed)", {"200": _json(m.Health)}, role=None)},
-        "/api/v1/scenarios": {
-            "post": _op(
-                "Create a scenario from uploaded files "
-                "(multipart: name, fleet, bins, network, readings?, collections?) or JSON",
-                {"201": _json(m.ScenarioOut)},
-                role="planner",
-                body={"application/json": {"schema": _ref(m.ScenarioJsonIn)}, "multipart/form-data": multipart},
-                errors=(404, 409),
-            ),
-            "get": _op("List the organisation's scenarios", {"200": _json(m.ScenarioPage)}, query=m.ListQuery),
-        },
-        "/api/v1/scenarios/{scenario_id}": {
-            "get": _op("Get a scenario", {"200": _json(m.ScenarioOut)}, path=sid),
-            "delete": _op(
-                "Delete a scenario, its readings, collections and plans",
-                {"204": {"description": "deleted"}},
-                role="planner",
-                path=sid,
-                errors=(409,),
-            ),
-        },
-        "/api/v1/scenarios/{scenario_id}/bins": {
-            "get": _op("Bins of a scenario", {"200": {"description": "a page of bins"}}, path=sid, query=m.ListQuery)
-        },
-        "/api/v1/scenarios/{scenario_id}/vehicles": {
-            "get": _op("Vehicles of a scenario", {"200": {"description": "the vehicles"}}, path=sid)
-        },
-        "/api/v1/scenarios/{scenario_id}/readings": {
-            "post": _op(
-                "Bulk ingest readings (JSON or text/csv), idempotent by (bin_id, timestamp)",
-                {"201": _json(m.IngestOut), "200": _json(m.IngestOut, "all duplicates")},
-                role="planner",
-                path=sid,
-                body={
-                    "application/json": {"schema": _ref(m.ReadingsIn)},
-                    "text/csv": {"schema": {"type": "string"}},
-                },
-            ),
-            "get": _op(
-                "Query readings by bin and time range", {"200": _json(m.ReadingPage)}, path=sid, query=m.ReadingQuery
-            ),
-        },
-        "/api/v1/scenarios/{scenario_id}/collections": {
-            "post": _op(
-                "Bulk ingest collections (JSON or text/csv as collections.csv), idempotent by (bin_id, collected_at)",
-                {"201": _json(m.IngestOut), "200": _json(m.IngestOut, "all duplicates")},
-                role="planner",
-                path=sid,
-                body={
-                    "application/json": {"schema": _ref(m.CollectionsIn)},
-                    "text/csv": {"schema": {"type": "string"}},
-                },
-            ),
-            "get": _op(
-                "Query collections by bin and time range",
-                {"200": _json(m.CollectionPage)},
-                path=sid,
-                query=m.CollectionQuery,
-            ),
-        },
-        "/api/v1/scenarios/{scenario_id}/forecast": {
-            "get": _op(
-                "Predicted fill and must/may/skip per bin at a time",
-                {"200": _json(m.ForecastOut)},
-                path=sid,
-                query=m.ForecastQuery,
-                errors=(409,),
-            )
-        },
-        "/api/v1/scenarios/{scenario_id}/plans": {
-            "post": _op(
-                "Start a solve in the background; 202 with the plan's URL",
-                {"202": _json(m.PlanOut)},
-                role="planner",
-                path=sid,
-                query=m.PlanQuery,
-                body={"application/json": {"schema": _ref(m.PlanIn)}},
-                errors=(503,),
-            )
-        },
-        "/api/v1/plans": {"get": _op("List the organisation's plans", {"200": _json(m.PlanPage)}, query=m.ListQuery)},
-        "/api/v1/plans/{plan_id}": {
-            "get": _op("A plan's status, summary, and progress while it runs", {"200": _json(m.PlanOut)}, path=pid),
-            "delete": _op(
-                "Delete a plan", {"204": {"description": "deleted"}}, role="planner", path=pid, errors=(409,)
-            ),
-        },
-        "/api/v1/plans/{plan_id}/routes.geojson": {
-            "get": _op("Download the plan as GeoJSON", {"200": geojson}, path=pid, errors=(409,))
-        },
-        "/api/v1/plans/{plan_id}/vehicles/{vehicle_id}.geojson": {
-            "get": _op("One crew's route as GeoJSON", {"200": geojson}, path=(*pid, "vehicle_id"), errors=(409,))
-        },
-        "/api/v1/plans/{plan_id}/map": {
-            "get": _op(
-                "The plan's map page",
-                {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
-                path=pid,
-                errors=(409,),
-            )
-        },
-        "/api/v1/scenarios/{scenario_id}/simulations": {
-            "post": _op(
-                "Simulate collection policies over past days in the background (as `binroute simulate`); "
-                "202 with the simulation's URL",
-                {"202": _json(m.SimulationOut)},
-                role="planner",
-                path=sid,
-                body={"application/json": {"schema": _ref(m.SimulationIn)}},
-                errors=(503,),
-            )
-        },
-        "/api/v1/simulations": {
-            "get": _op("List the organisation's simulations", {"200": _json(m.SimulationPage)}, query=m.ListQuery)
-        },
-        "/api/v1/simulations/{simulation_id}": {
-            "get": _op(
-                "A simulation's status, progress and, when done, simulation.json",
-                {"200": _json(m.SimulationOut)},
-                path=simid,
-            ),
-            "delete": _op(
-                "Delete a simulation", {"204": {"description": "deleted"}}, role="planner", path=simid, errors=(409,)
-            ),
-        },
-        "/api/v1/simulations/{simulation_id}/report": {
-            "get": _op(
-                "The simulation's report page (report.html)",
-                {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
-                path=simid,
-                errors=(409,),
-            )
-        },
-        "/api/v1/keys": {
-            "get": _op("The organisation's API keys", {"200": _json(m.KeyPage)}, role="admin", query=m.ListQuery),
-            "post": _op(
-                "Create a key of the organisation; the secret is in this answer only",
-                {"201": _json(m.KeyCreated)},
-                role="admin",
-                body={"application/json": {"schema": _ref(m.KeyIn)}},
-            ),
-        },
-        "/api/v1/keys/{key_id}": {
-            "delete": _op(
-                "Revoke a key of the organisation (not the key asking)",
-                {"204": {"description": "revoked"}},
-                role="admin",
-                path=("key_id",),
-                errors=(409,),
-            )
-        },
-        "/api/v1/audit": {
-            "get": _op(
-                "Who created, deleted or planned what, newest first",
-                {"200": _json(m.AuditPage)},
-                role="admin",
-                query=m.ListQuery,
-            )
-        },
-        "/api/v1/organisation": {
-            "get": _op(
-                "The key's organisation and its limits: each cap and how much of it is in use",
-                {"200": _json(m.OrgOut)},
-                role="viewer",
-            )
-        },
-    }
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The API description of every endpoint ``app`` serves that is declared with :func:`endpoint`."""
+    paths: dict[str, Any] = {}
+    models: dict[str, type[BaseModel]] = {ErrorOut.__name__: ErrorOut}
+    for rule in app.url_map.iter_rules():
+        spec: Endpoint | None = getattr(app.view_functions[rule.endpoint], SPEC_ATTR, None)
+        if spec is None:
+            continue
+        names = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule.rule)
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        method = next(m for m in sorted(rule.methods or ()) if m not in ("HEAD", "OPTIONS")).lower()
+        paths.setdefault(path, {})[method] = _operation(spec, names)
+        for model in (spec.body, *(r.model for r in spec.replies.values())):
+            if model is not None:
+                models[model.__name__] = model
+    _, defs = models_json_schema(
+        [(x, "validation") for x in models.values()], ref_template="#/components/schemas/{model}"
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -321,29 +254,3 @@ def openapi_document() -> dict[str, Any]:
         },
         "security": [{"apiKey": []}],
     }
-
-
-DOCS_HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>binroute API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code,pre{background:#f4f4f4;padding:2px 4px}.op{border-left:4px solid #369;padding:4px 10px;margin:10px 0}
-.m{font-weight:bold;text-transform:uppercase;margin-right:8px}</style></head>
-<body><h1>binroute API</h1><p>Send your key in the <code>X-API-Key</code> header. The machine-readable
-description is at <a href="openapi.json">openapi.json</a>.</p><div id="ops">loading…</div>
-<h2>Schemas</h2><div id="schemas"></div>
-<script>
-fetch("openapi.json").then((r) => r.json()).then((doc) => {
-  const esc = (s) => String(s ?? "").replace(/[&<>]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;"}[c]));
-  const ops = [];
-  for (const [path, item] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(item)) {
-    const params = (op.parameters || []).map((p) => `<code>${esc(p.name)}</code> (${p.in})`).join(", ");
-    const codes = Object.keys(op.responses).join(", ");
-    ops.push(`<div class="op"><span class="m">${method}</span><code>${esc(path)}</code><div>${esc(op.summary)}</div>` +
-      (params ? `<div>parameters: ${params}</div>` : "") + `<div>responses: ${codes}</div></div>`);
-  }
-  document.getElementById("ops").innerHTML = ops.join("");
-  document.getElementById("schemas").innerHTML = Object.entries(doc.components.schemas).map(([n, s]) =>
-    `<h3>${esc(n)}</h3><pre>${esc(JSON.stringify(s.properties || s, null, 2))}</pre>`).join("");
-});
-</script></body></html>
-"""

@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from datetime import date as Date
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from pydantic import field_validator as field_check
 
 from ..pipeline.options import (
@@ -69,6 +78,10 @@ DateTimeText = Annotated[
         }
     ),
 ]
+#: A stored time (UTC without a time zone) as the API answers it: ISO 8601 with ``Z``.
+StoredTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat() + "Z", return_type=str, when_used="json")]
+#: A time with its own offset (or none), answered as ISO 8601 as it is.
+LocalTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(), return_type=str, when_used="json")]
 Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET, description="items to skip")]
 
@@ -92,11 +105,16 @@ class Page(BaseModel):
     limit: int
     offset: int
 
+    @classmethod
+    def of(cls, items: list[Any], total: int, query: ListQuery | ReadingQuery) -> Self:
+        """The page of ``items`` a query asked for (its limit and offset), of ``total`` in all."""
+        return cls.model_validate({"items": items, "total": total, "limit": query.limit, "offset": query.offset})
+
 
 class ScenarioOut(BaseModel):
     id: str
     name: str
-    created: datetime
+    created: StoredTime
     bins: int
     vehicles: int
     readings: int
@@ -105,6 +123,14 @@ class ScenarioOut(BaseModel):
 
 class ScenarioPage(Page):
     items: list[ScenarioOut]
+
+
+class BinPage(Page):
+    items: Annotated[list[dict[str, Any]], Field(description="rows of the scenario's bins.csv")]
+
+
+class VehiclePage(Page):
+    items: Annotated[list[dict[str, Any]], Field(description="the vehicles of the scenario's fleet.json")]
 
 
 class ScenarioJsonIn(_In):
@@ -134,7 +160,7 @@ class IngestOut(BaseModel):
 
 class ReadingOut(BaseModel):
     bin_id: str
-    timestamp: datetime
+    timestamp: StoredTime
     fill_pct: float
 
 
@@ -172,7 +198,7 @@ class CollectionsIn(_In):
 
 class CollectionOut(BaseModel):
     bin_id: str
-    collected_at: datetime
+    collected_at: StoredTime
     fill_pct: float | None
     kg: float | None
 
@@ -207,10 +233,11 @@ class BinForecast(BaseModel):
     p_overflow: float | None
     decision: Literal["must", "may", "skip"]
     reason: str
+    model: Annotated[str, Field(description="the forecast model used for the bin; empty when its fill is unknown")]
 
 
 class ForecastOut(BaseModel):
-    at: datetime
+    at: LocalTime
     bins: dict[str, BinForecast]
 
 
@@ -249,7 +276,7 @@ class PlanProgress(BaseModel):
         Field(description="scenario, graph (road network), forecast, matrix (travel times), solve, write (outputs)"),
     ]
     percent: Annotated[float, Field(ge=0, le=100, description="of the whole plan; the solve moves with its budget")]
-    updated: Annotated[datetime, Field(description="when the solver wrote it")]
+    updated: Annotated[StoredTime, Field(description="when the solver wrote it")]
 
 
 class JobOut(BaseModel):
@@ -259,9 +286,9 @@ class JobOut(BaseModel):
     scenario_id: str
     status: Literal["queued", "running", "done", "failed"]
     error: str | None = None
-    created: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
+    created: StoredTime
+    started: StoredTime | None = None
+    finished: StoredTime | None = None
     options: dict[str, Any]
     links: dict[str, str]
 
@@ -362,8 +389,8 @@ class KeyOut(BaseModel):
     id: str
     name: str
     role: Literal["viewer", "planner", "admin"]
-    created: datetime
-    revoked: datetime | None = None
+    created: StoredTime
+    revoked: StoredTime | None = None
 
 
 class KeyCreated(KeyOut):
@@ -375,7 +402,7 @@ class KeyPage(Page):
 
 
 class AuditOut(BaseModel):
-    at: datetime
+    at: StoredTime
     key_id: str | None
     action: str
     target_type: str
@@ -405,5 +432,5 @@ class OrgLimitsOut(BaseModel):
 class OrgOut(BaseModel):
     id: str
     name: str
-    created: datetime
+    created: StoredTime
     limits: OrgLimitsOut

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import Response, current_app, g, jsonify, url_for
+from flask import Response, current_app, g, url_for
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -102,11 +102,6 @@ def series_page(s: Session, model: Any, at: Any, scenario_id: str, q: Any) -> tu
     if q.end is not None:
         cond.append(at <= naive_utc(q.end))
     return rows_page(s, model, q, (model.bin_id, at), tuple(cond))
-
-
-def page(items: list[Any], total: int, q: Any) -> Response:
-    """A page of items as JSON, with the total and the query's limit and offset."""
-    return jsonify({"items": items, "total": total, "limit": q.limit, "offset": q.offset})
 
 
 def stored_fill_data(s: Session, scenario_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -248,15 +243,15 @@ ACTIVE_JOBS = ("queued", "running")
 
 
 def job_out(row: Any, endpoint: str, **ids: Any) -> dict[str, Any]:
-    """What every background job's JSON starts with: ids, status, error, times, options and its own link."""
+    """The fields every background job's answer (``schemas.JobOut``) starts with: ids, status, times, options, link."""
     return {
         "id": row.id,
         "scenario_id": row.scenario_id,
         "status": row.status,
         "error": row.error,
-        "created": row.created.isoformat() + "Z",
-        "started": row.started.isoformat() + "Z" if row.started else None,
-        "finished": row.finished.isoformat() + "Z" if row.finished else None,
+        "created": row.created,
+        "started": row.started,
+        "finished": row.finished,
         "options": json.loads(row.options_json),
         "links": {"self": url_for(endpoint, **ids)},
     }
@@ -275,14 +270,6 @@ def check_job_slots(s: Session, model: Any, limit: str, code: str, what: str, re
             {"limit": cap},
             headers={"Retry-After": str(retry_after_s)},
         )
-
-
-def accepted(out: dict[str, Any]) -> Response:
-    """202 with a queued job's JSON and its URL in ``Location``."""
-    resp = jsonify(out)
-    resp.status_code = 202
-    resp.headers["Location"] = out["links"]["self"]
-    return resp
 
 
 def submit_job(runner: str, job_id: str, id_field: str) -> None:

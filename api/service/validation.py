@@ -15,6 +15,8 @@ from ..pipeline import RowError, ScenarioError
 from .errors import APIError
 
 M = TypeVar("M", bound=BaseModel)
+#: A request body an endpoint also takes as ``text/csv`` (read by :func:`parse_csv_body`), for its declaration.
+CSV_BODY = {"text/csv": {"schema": {"type": "string"}}}
 
 
 def parse(model: type[M], data: Any) -> M:

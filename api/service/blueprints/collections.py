@@ -11,37 +11,44 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from flask import Blueprint, g, jsonify, request
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, g
 
 from ...pipeline import RowError
 from ...pipeline.scenario import collections_frame, load_collections
-from ..auth import require
 from ..db import CollectionRow
 from ..errors import APIError
-from ..schemas import CollectionQuery, CollectionsIn
-from ..store import audit, find_scenario, insert_collections, page, scenario_bin_ids, series_page
-from ..validation import parse, parse_csv_body, parse_json
+from ..openapi import Reply, endpoint
+from ..schemas import CollectionOut, CollectionPage, CollectionQuery, CollectionsIn, IngestOut
+from ..store import audit, find_scenario, insert_collections, scenario_bin_ids, series_page
+from ..validation import CSV_BODY, parse_csv_body
 
 collections = Blueprint("collections", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/collections")
 
 
-@collections.post("")
-@require("planner")
-def ingest_collections(scenario_id: str) -> ResponseReturnValue:
+@endpoint(
+    collections,
+    "POST",
+    "",
+    summary="Bulk ingest collections (JSON or text/csv as collections.csv), idempotent by (bin_id, collected_at)",
+    role="planner",
+    body=CollectionsIn,
+    other_bodies=CSV_BODY,
+    replies={201: IngestOut, 200: Reply("all duplicates", IngestOut)},
+)
+def ingest_collections(scenario_id: str, body: CollectionsIn | None) -> tuple[IngestOut, int]:
     """Bulk ingest as JSON ``{"collections": [...]}`` or as a CSV body; idempotent by (bin, collected_at)."""
     with g.db() as s:
         row = find_scenario(s, scenario_id)
         tz = json.loads(row.fleet_json).get("timezone", "UTC")
-        if request.mimetype == "text/csv":
+        if body is None:
             frame = parse_csv_body(load_collections, tz, "invalid_collections")
         else:
-            frame = _frame_from_json(parse_json(CollectionsIn), tz)
+            frame = _frame_from_json(body, tz)
         result = insert_collections(s, row, frame, scenario_bin_ids(row))
         if result["inserted"]:
             audit(s, "create", "collection", scenario_id, result)
         s.commit()
-    return jsonify(result), 201 if result["inserted"] else 200
+    return IngestOut(**result), 201 if result["inserted"] else 200
 
 
 def _frame_from_json(body: CollectionsIn, tz: str) -> pd.DataFrame:
@@ -68,15 +75,19 @@ def _frame_from_json(body: CollectionsIn, tz: str) -> pd.DataFrame:
         ) from exc
 
 
-@collections.get("")
-@require("viewer")
-def query_collections(scenario_id: str) -> ResponseReturnValue:
-    q = parse(CollectionQuery, request.args.to_dict())
+@endpoint(
+    collections,
+    "GET",
+    "",
+    summary="Query collections by bin and time range",
+    query=CollectionQuery,
+    replies={200: CollectionPage},
+)
+def query_collections(scenario_id: str, query: CollectionQuery) -> CollectionPage:
     with g.db() as s:
         find_scenario(s, scenario_id)
-        rows, total = series_page(s, CollectionRow, CollectionRow.collected_at, scenario_id, q)
+        rows, total = series_page(s, CollectionRow, CollectionRow.collected_at, scenario_id, query)
         items = [
-            {"bin_id": r.bin_id, "collected_at": r.collected_at.isoformat() + "Z", "fill_pct": r.fill_pct, "kg": r.kg}
-            for r in rows
+            CollectionOut(bin_id=r.bin_id, collected_at=r.collected_at, fill_pct=r.fill_pct, kg=r.kg) for r in rows
         ]
-    return page(items, total, q)
+    return CollectionPage.of(items, total, query)

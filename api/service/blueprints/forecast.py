@@ -5,24 +5,28 @@ from __future__ import annotations
 import io
 
 import pandas as pd
-from flask import Blueprint, g, jsonify, request
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, g
 
 from ...pipeline import forecast_bins
 from ...pipeline.scenario import FleetIn
-from ..auth import require
 from ..errors import APIError
-from ..schemas import ForecastQuery
+from ..openapi import endpoint
+from ..schemas import ForecastOut, ForecastQuery
 from ..store import find_scenario, stored_fill_data
-from ..validation import parse
 
 forecasts = Blueprint("forecast", __name__, url_prefix="/api/v1/scenarios/<scenario_id>/forecast")
 
 
-@forecasts.get("")
-@require("viewer")
-def forecast(scenario_id: str) -> ResponseReturnValue:
-    q = parse(ForecastQuery, request.args.to_dict())
+@endpoint(
+    forecasts,
+    "GET",
+    "",
+    summary="Predicted fill and must/may/skip per bin at a time",
+    query=ForecastQuery,
+    replies={200: ForecastOut},
+    errors=(409,),
+)
+def forecast(scenario_id: str, query: ForecastQuery) -> ForecastOut:
     with g.db() as s:
         row = find_scenario(s, scenario_id)
         readings, collections = stored_fill_data(s, scenario_id)
@@ -30,6 +34,8 @@ def forecast(scenario_id: str) -> ResponseReturnValue:
         raise APIError(409, "no_readings", "the scenario has no sensor readings or collections yet")
     fleet = FleetIn.model_validate_json(row.fleet_json)
     bins = pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str}, keep_default_na=False)
-    when = pd.Timestamp(q.at)
+    when = pd.Timestamp(query.at)
     when = when.tz_localize(fleet.timezone) if when.tzinfo is None else when
-    return jsonify(forecast_bins(readings, bins, fleet.timezone, fleet, when, collections=collections))
+    return ForecastOut.model_validate(
+        forecast_bins(readings, bins, fleet.timezone, fleet, when, collections=collections)
+    )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, g
 from sqlalchemy import text
+
+from ..openapi import endpoint
+from ..schemas import Health
 
 health = Blueprint("health", __name__)
 
 
-@health.get("/healthz")
-def healthz() -> Response:
+@endpoint(health, "GET", "/healthz", summary="Health check (no key needed)", role=None, replies={200: Health})
+def healthz() -> Health:
     """Health check: runs one query against the database."""
     with g.db() as s:
         s.execute(text("SELECT 1"))
-    return jsonify({"status": "ok", "database": "ok"})
+    return Health(status="ok", database="ok")

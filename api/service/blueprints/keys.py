@@ -2,55 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Blueprint, Response, g
 
-from flask import Blueprint, Response, g, jsonify, request
-from flask.typing import ResponseReturnValue
-
-from ..auth import require
 from ..db import ApiKey, create_key, now
 from ..errors import APIError
-from ..schemas import KeyIn, ListQuery
-from ..store import audit, current_org, find_owned, page, rows_page
-from ..validation import parse, parse_json
+from ..openapi import Reply, endpoint
+from ..schemas import KeyCreated, KeyIn, KeyOut, KeyPage, ListQuery
+from ..store import audit, current_org, find_owned, rows_page
 
 keys = Blueprint("keys", __name__, url_prefix="/api/v1/keys")
 
 
-def _key_out(row: ApiKey) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "role": row.role,
-        "created": row.created.isoformat() + "Z",
-        "revoked": row.revoked.isoformat() + "Z" if row.revoked else None,
-    }
+def _key_out(row: ApiKey) -> KeyOut:
+    return KeyOut.model_validate(row, from_attributes=True)
 
 
-@keys.get("")
-@require("admin")
-def list_keys() -> ResponseReturnValue:
-    q = parse(ListQuery, request.args.to_dict())
+@endpoint(keys, "GET", "", summary="The organisation's API keys", role="admin", query=ListQuery, replies={200: KeyPage})
+def list_keys(query: ListQuery) -> KeyPage:
     with g.db() as s:
-        rows, total = rows_page(s, ApiKey, q, (ApiKey.created, ApiKey.id))
-        return page([_key_out(r) for r in rows], total, q)
+        rows, total = rows_page(s, ApiKey, query, (ApiKey.created, ApiKey.id))
+        return KeyPage.of([_key_out(r) for r in rows], total, query)
 
 
-@keys.post("")
-@require("admin")
-def new_key() -> ResponseReturnValue:
+@endpoint(
+    keys,
+    "POST",
+    "",
+    summary="Create a key of the organisation; the secret is in this answer only",
+    role="admin",
+    body=KeyIn,
+    replies={201: KeyCreated},
+)
+def new_key(body: KeyIn) -> KeyCreated:
     """A new key of the admin's organisation; the secret is in this answer only."""
-    body = parse_json(KeyIn)
     with g.db() as s:
         row, secret = create_key(s, body.name, body.role, current_org())
         audit(s, "create", "key", row.id, {"name": body.name, "role": body.role})
         s.commit()
-        return jsonify({**_key_out(row), "secret": secret}), 201
+        return KeyCreated(**_key_out(row).model_dump(), secret=secret)
 
 
-@keys.delete("/<key_id>")
-@require("admin")
-def revoke_key(key_id: str) -> ResponseReturnValue:
+@endpoint(
+    keys,
+    "DELETE",
+    "/<key_id>",
+    summary="Revoke a key of the organisation (not the key asking)",
+    role="admin",
+    replies={204: Reply("revoked")},
+    errors=(409,),
+)
+def revoke_key(key_id: str) -> Response:
     """Revoke a key of the admin's organisation (again is harmless); not the key asking, 409."""
     with g.db() as s:
         row = find_owned(s, ApiKey, key_id, "key")

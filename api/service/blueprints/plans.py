@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, Response, current_app, g, url_for
 from sqlalchemy.orm import Session
 
 from binroute.geo import vehicle_collection
 
 from ...pipeline.write import safe_name
-from ..auth import require
 from ..db import PlanRow
 from ..errors import APIError
 from ..jobs import progress_out
-from ..schemas import ListQuery, PlanIn, PlanQuery
+from ..openapi import Reply, endpoint, file_reply
+from ..schemas import ListQuery, PlanIn, PlanOut, PlanPage, PlanProgress, PlanQuery
 from ..store import (
-    accepted,
     audit,
     check_job_slots,
     current_org,
@@ -26,22 +24,24 @@ from ..store import (
     find_owned,
     find_scenario,
     job_out,
-    page,
     rows_page,
     submit_job,
 )
-from ..validation import parse, parse_json
 
 plans = Blueprint("plans", __name__, url_prefix="/api/v1")
 
 
-def _plan_out(row: PlanRow) -> dict[str, Any]:
-    out = job_out(row, "plans.get_plan", plan_id=row.id) | {"summary": _summary(row)}
+#: A plan's GeoJSON download, for the declarations.
+GEOJSON = file_reply("application/geo+json", "GeoJSON", {"type": "object"})
+
+
+def _plan_out(row: PlanRow) -> PlanOut:
+    out = job_out(row, "plans.get_plan", plan_id=row.id)
     if row.status == "done":
         out["links"]["routes"] = url_for("plans.plan_geojson", plan_id=row.id)
         out["links"]["map"] = url_for("plans.plan_map", plan_id=row.id)
-    out["progress"] = progress_out(row)
-    return out
+    progress = progress_out(row)
+    return PlanOut(**out, summary=_summary(row), progress=PlanProgress.model_validate(progress) if progress else None)
 
 
 def _summary(row: PlanRow) -> dict[str, Any] | None:
@@ -58,12 +58,19 @@ def _plan(s: Session, plan_id: str) -> PlanRow:
     return row
 
 
-@plans.post("/scenarios/<scenario_id>/plans")
-@require("planner")
-def start_plan(scenario_id: str) -> ResponseReturnValue:
+@endpoint(
+    plans,
+    "POST",
+    "/scenarios/<scenario_id>/plans",
+    summary="Start a solve in the background; 202 with the plan's URL",
+    role="planner",
+    query=PlanQuery,
+    body=PlanIn,
+    replies={202: PlanOut},
+    errors=(503,),
+)
+def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOut, int, dict[str, str]]:
     """Queue a solve with the request's options; 202 with the plan's URL."""
-    tiles = parse(PlanQuery, request.args.to_dict()).tiles
-    body = parse_json(PlanIn)
     run = body.options()
     limit = current_app.config["PLAN_TIME_LIMIT_S"]
     if run.time_limit_s is not None and run.time_limit_s > limit:
@@ -73,7 +80,7 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
             "the request is not valid",
             [{"field": "time_limit_s", "message": f"at most {limit:g} s on this server"}],
         )
-    options = {**run.as_json(), "tiles": tiles}
+    options = {**run.as_json(), "tiles": query.tiles}
     with g.db() as s:
         find_scenario(s, scenario_id)
         check_job_slots(s, PlanRow, "ORG_MAX_SOLVES", "too_many_solves", "plans", 30)
@@ -84,23 +91,26 @@ def start_plan(scenario_id: str) -> ResponseReturnValue:
         s.commit()
         out = _plan_out(row)
     submit_job("jobs", row.id, "plan_id")
-    return accepted(out)
+    return out, 202, {"Location": out.links["self"]}
 
 
-@plans.get("/plans")
-@require("viewer")
-def list_plans() -> ResponseReturnValue:
-    q = parse(ListQuery, request.args.to_dict())
+@endpoint(plans, "GET", "/plans", summary="List the organisation's plans", query=ListQuery, replies={200: PlanPage})
+def list_plans(query: ListQuery) -> PlanPage:
     with g.db() as s:
-        rows, total = rows_page(s, PlanRow, q, (PlanRow.created.desc(),))
-        return page([_plan_out(r) for r in rows], total, q)
+        rows, total = rows_page(s, PlanRow, query, (PlanRow.created.desc(),))
+        return PlanPage.of([_plan_out(r) for r in rows], total, query)
 
 
-@plans.get("/plans/<plan_id>")
-@require("viewer")
-def get_plan(plan_id: str) -> ResponseReturnValue:
+@endpoint(
+    plans,
+    "GET",
+    "/plans/<plan_id>",
+    summary="A plan's status, summary, and progress while it runs",
+    replies={200: PlanOut},
+)
+def get_plan(plan_id: str) -> PlanOut:
     with g.db() as s:
-        return jsonify(_plan_out(_plan(s, plan_id)))
+        return _plan_out(_plan(s, plan_id))
 
 
 def _done(s: Session, plan_id: str) -> PlanRow:
@@ -110,9 +120,15 @@ def _done(s: Session, plan_id: str) -> PlanRow:
     return row
 
 
-@plans.get("/plans/<plan_id>/routes.geojson")
-@require("viewer")
-def plan_geojson(plan_id: str) -> ResponseReturnValue:
+@endpoint(
+    plans,
+    "GET",
+    "/plans/<plan_id>/routes.geojson",
+    summary="Download the plan as GeoJSON",
+    replies={200: GEOJSON},
+    errors=(409,),
+)
+def plan_geojson(plan_id: str) -> Response:
     with g.db() as s:
         row = _done(s, plan_id)
     return Response(
@@ -122,9 +138,15 @@ def plan_geojson(plan_id: str) -> ResponseReturnValue:
     )
 
 
-@plans.get("/plans/<plan_id>/vehicles/<vehicle_id>.geojson")
-@require("viewer")
-def vehicle_geojson(plan_id: str, vehicle_id: str) -> ResponseReturnValue:
+@endpoint(
+    plans,
+    "GET",
+    "/plans/<plan_id>/vehicles/<vehicle_id>.geojson",
+    summary="One crew's route as GeoJSON",
+    replies={200: GEOJSON},
+    errors=(409,),
+)
+def vehicle_geojson(plan_id: str, vehicle_id: str) -> Response:
     with g.db() as s:
         row = _done(s, plan_id)
     collection = json.loads(row.geojson or "{}")
@@ -138,16 +160,29 @@ def vehicle_geojson(plan_id: str, vehicle_id: str) -> ResponseReturnValue:
     )
 
 
-@plans.get("/plans/<plan_id>/map")
-@require("viewer")
-def plan_map(plan_id: str) -> ResponseReturnValue:
+@endpoint(
+    plans,
+    "GET",
+    "/plans/<plan_id>/map",
+    summary="The plan's map page",
+    replies={200: file_reply("text/html", "HTML")},
+    errors=(409,),
+)
+def plan_map(plan_id: str) -> Response:
     with g.db() as s:
         row = _done(s, plan_id)
     return Response(row.map_html, mimetype="text/html")
 
 
-@plans.delete("/plans/<plan_id>")
-@require("planner")
-def delete_plan(plan_id: str) -> ResponseReturnValue:
+@endpoint(
+    plans,
+    "DELETE",
+    "/plans/<plan_id>",
+    summary="Delete a plan",
+    role="planner",
+    replies={204: Reply("deleted")},
+    errors=(409,),
+)
+def delete_plan(plan_id: str) -> Response:
     with g.db() as s:
         return delete_job(s, _plan(s, plan_id), "plan", "the plan is being solved; delete it when it is done or failed")

@@ -7,11 +7,9 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Response, g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, Response, g, request, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -19,11 +17,11 @@ from binroute.geo import OSM_SUFFIXES, NetworkError, load_network
 
 from ...pipeline import ScenarioError
 from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_fleet, load_readings
-from ..auth import require
 from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, SimulationRow, new_id
 from ..errors import APIError
 from ..networks import forget_network, network_path, store_network
-from ..schemas import ListQuery, ScenarioJsonIn
+from ..openapi import Reply, endpoint
+from ..schemas import BinPage, ListQuery, ScenarioJsonIn, ScenarioOut, ScenarioPage, VehiclePage
 from ..store import (
     audit,
     current_org,
@@ -31,28 +29,42 @@ from ..store import (
     find_scenario,
     insert_collections,
     insert_readings,
-    page,
     rows_page,
     scoped,
 )
-from ..validation import parse, parse_json
 
 scenarios = Blueprint("scenarios", __name__, url_prefix="/api/v1/scenarios")
 
 
-def _scenario_out(s: Session, row: ScenarioRow) -> dict[str, Any]:
+#: The multipart upload a scenario is created from (the handler reads it; a broken one is a 400).
+UPLOAD_BODY = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["name", "fleet", "bins", "network"],
+            "properties": {
+                k: {"type": "string", "format": "binary"}
+                for k in ("fleet", "bins", "network", "readings", "collections")
+            }
+            | {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+        }
+    }
+}
+
+
+def _scenario_out(s: Session, row: ScenarioRow) -> ScenarioOut:
     fleet = json.loads(row.fleet_json)
     n_read = s.scalar(select(func.count()).select_from(ReadingRow).where(ReadingRow.scenario_id == row.id))
     n_coll = s.scalar(select(func.count()).select_from(CollectionRow).where(CollectionRow.scenario_id == row.id))
-    return {
-        "id": row.id,
-        "name": row.name,
-        "created": row.created.isoformat() + "Z",
-        "bins": max(0, row.bins_csv.count("\n") - 1),
-        "vehicles": len(fleet.get("vehicles", [])),
-        "readings": n_read,
-        "collections": n_coll,
-    }
+    return ScenarioOut(
+        id=row.id,
+        name=row.name,
+        created=row.created,
+        bins=max(0, row.bins_csv.count("\n") - 1),
+        vehicles=len(fleet.get("vehicles", [])),
+        readings=n_read or 0,
+        collections=n_coll or 0,
+    )
 
 
 def _validated_files(folder: Path, where: str) -> tuple[FleetIn, pd.DataFrame]:
@@ -64,15 +76,25 @@ def _validated_files(folder: Path, where: str) -> tuple[FleetIn, pd.DataFrame]:
     return fleet, bins
 
 
-@scenarios.post("")
-@require("planner")
-def create_scenario() -> ResponseReturnValue:
+@endpoint(
+    scenarios,
+    "POST",
+    "",
+    summary="Create a scenario from uploaded files "
+    "(multipart: name, fleet, bins, network, readings?, collections?) or JSON",
+    role="planner",
+    body=ScenarioJsonIn,
+    other_bodies=UPLOAD_BODY,
+    replies={201: ScenarioOut},
+    errors=(404, 409),
+)
+def create_scenario(body: ScenarioJsonIn | None) -> tuple[ScenarioOut, int, dict[str, str]]:
     """Create a scenario from uploaded files (multipart) or from JSON."""
     with tempfile.TemporaryDirectory(dir=data_dir()) as tmp:
         folder = Path(tmp)
         network_from: str | None = None
         suffix = ""
-        if request.mimetype == "multipart/form-data":
+        if body is None:
             name = (request.form.get("name") or "").strip()
             missing = [f for f in ("fleet", "bins", "network") if f not in request.files]
             if not name or missing:
@@ -96,7 +118,6 @@ def create_scenario() -> ResponseReturnValue:
             for upload in request.files.values():
                 upload.close()
         else:
-            body = parse_json(ScenarioJsonIn)
             name, network_from = body.name, body.network_from
             (folder / "fleet.json").write_text(json.dumps(body.fleet), encoding="utf-8")
             pd.DataFrame(body.bins).to_csv(folder / "bins.csv", index=False)
@@ -144,31 +165,40 @@ def create_scenario() -> ResponseReturnValue:
             audit(s, "create", "scenario", row.id, {"name": name})
             s.commit()
             out = _scenario_out(s, row)
-    resp = jsonify(out)
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("scenarios.get_scenario", scenario_id=row.id)
-    return resp
+    return out, 201, {"Location": url_for("scenarios.get_scenario", scenario_id=row.id)}
 
 
-@scenarios.get("")
-@require("viewer")
-def list_scenarios() -> ResponseReturnValue:
-    q = parse(ListQuery, request.args.to_dict())
+@endpoint(
+    scenarios,
+    "GET",
+    "",
+    summary="List the organisation's scenarios",
+    query=ListQuery,
+    replies={200: ScenarioPage},
+)
+def list_scenarios(query: ListQuery) -> ScenarioPage:
     with g.db() as s:
-        rows, total = rows_page(s, ScenarioRow, q, (ScenarioRow.created,))
-        return page([_scenario_out(s, r) for r in rows], total, q)
+        rows, total = rows_page(s, ScenarioRow, query, (ScenarioRow.created,))
+        items = [_scenario_out(s, r) for r in rows]
+        return ScenarioPage.of(items, total, query)
 
 
-@scenarios.get("/<scenario_id>")
-@require("viewer")
-def get_scenario(scenario_id: str) -> ResponseReturnValue:
+@endpoint(scenarios, "GET", "/<scenario_id>", summary="Get a scenario", replies={200: ScenarioOut})
+def get_scenario(scenario_id: str) -> ScenarioOut:
     with g.db() as s:
-        return jsonify(_scenario_out(s, find_scenario(s, scenario_id)))
+        return _scenario_out(s, find_scenario(s, scenario_id))
 
 
-@scenarios.delete("/<scenario_id>")
-@require("planner")
-def delete_scenario(scenario_id: str) -> ResponseReturnValue:
+@endpoint(
+    scenarios,
+    "DELETE",
+    "/<scenario_id>",
+    summary="Delete a scenario, its readings, collections and plans",
+    role="planner",
+    replies={204: Reply("deleted")},
+    errors=(409,),
+)
+def delete_scenario(scenario_id: str) -> Response:
     with g.db() as s:
         row = find_scenario(s, scenario_id)
         for job, what in ((PlanRow, "plans"), (SimulationRow, "simulations")):
@@ -193,21 +223,31 @@ def delete_scenario(scenario_id: str) -> ResponseReturnValue:
     return Response(status=204)
 
 
-@scenarios.get("/<scenario_id>/bins")
-@require("viewer")
-def scenario_bins(scenario_id: str) -> ResponseReturnValue:
-    q = parse(ListQuery, request.args.to_dict())
+@endpoint(
+    scenarios,
+    "GET",
+    "/<scenario_id>/bins",
+    summary="Bins of a scenario",
+    query=ListQuery,
+    replies={200: Reply("a page of bins", BinPage)},
+)
+def scenario_bins(scenario_id: str, query: ListQuery) -> BinPage:
     with g.db() as s:
         row = find_scenario(s, scenario_id)
     frame = pd.read_csv(io.StringIO(row.bins_csv), dtype={"bin_id": str}, keep_default_na=False)
-    items = json.loads(frame.iloc[q.offset : q.offset + q.limit].to_json(orient="records"))
-    return page(items, len(frame), q)
+    items = json.loads(frame.iloc[query.offset : query.offset + query.limit].to_json(orient="records"))
+    return BinPage.of(items, len(frame), query)
 
 
-@scenarios.get("/<scenario_id>/vehicles")
-@require("viewer")
-def scenario_vehicles(scenario_id: str) -> ResponseReturnValue:
+@endpoint(
+    scenarios,
+    "GET",
+    "/<scenario_id>/vehicles",
+    summary="Vehicles of a scenario",
+    replies={200: Reply("the vehicles", VehiclePage)},
+)
+def scenario_vehicles(scenario_id: str) -> VehiclePage:
     with g.db() as s:
         row = find_scenario(s, scenario_id)
     vehicles = json.loads(row.fleet_json)["vehicles"]
-    return jsonify({"items": vehicles, "total": len(vehicles), "limit": len(vehicles), "offset": 0})
+    return VehiclePage(items=vehicles, total=len(vehicles), limit=len(vehicles), offset=0)

@@ -12,19 +12,17 @@ from datetime import date as Date
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, Response, current_app, g, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...pipeline.scenario import FleetIn
 from ...pipeline.simulate.run import SimDateError, check_span
-from ..auth import require
 from ..db import ReadingRow, ScenarioRow, SimulationRow
 from ..errors import APIError
-from ..schemas import ListQuery, SimulationIn
+from ..openapi import Reply, endpoint, file_reply
+from ..schemas import ListQuery, SimulationIn, SimulationOut, SimulationPage, SimulationProgress
 from ..store import (
-    accepted,
     audit,
     check_job_slots,
     current_org,
@@ -32,24 +30,23 @@ from ..store import (
     find_owned,
     find_scenario,
     job_out,
-    page,
     rows_page,
     submit_job,
 )
-from ..validation import parse, parse_json
 
 simulations = Blueprint("simulations", __name__, url_prefix="/api/v1")
 
 
-def _simulation_out(row: SimulationRow, *, result: bool = True) -> dict[str, Any]:
-    """A simulation's JSON; with ``result``, its ``simulation.json`` when done (lists leave it out)."""
-    out = job_out(row, "simulations.get_simulation", simulation_id=row.id) | {
-        "progress": {"days_done": row.days_done, "days_total": row.days_total},
-        "result": json.loads(row.result_json) if result and row.result_json else None,
-    }
+def _simulation_out(row: SimulationRow, *, result: bool = True) -> SimulationOut:
+    """A simulation's answer; with ``result``, its ``simulation.json`` when done (lists leave it out)."""
+    out = job_out(row, "simulations.get_simulation", simulation_id=row.id)
     if row.status == "done":
         out["links"]["report"] = url_for("simulations.simulation_report", simulation_id=row.id)
-    return out
+    return SimulationOut(
+        **out,
+        progress=SimulationProgress(days_done=row.days_done, days_total=row.days_total),
+        result=json.loads(row.result_json) if result and row.result_json else None,
+    )
 
 
 def _simulation(s: Session, simulation_id: str) -> SimulationRow:
@@ -77,11 +74,19 @@ def _reading_days(s: Session, scenario: ScenarioRow) -> tuple[Date | None, Date 
     return day(first), day(last)
 
 
-@simulations.post("/scenarios/<scenario_id>/simulations")
-@require("planner")
-def start_simulation(scenario_id: str) -> ResponseReturnValue:
+@endpoint(
+    simulations,
+    "POST",
+    "/scenarios/<scenario_id>/simulations",
+    summary="Simulate collection policies over past days in the background (as `binroute simulate`); "
+    "202 with the simulation's URL",
+    role="planner",
+    body=SimulationIn,
+    replies={202: SimulationOut},
+    errors=(503,),
+)
+def start_simulation(scenario_id: str, body: SimulationIn) -> tuple[SimulationOut, int, dict[str, str]]:
     """Queue a simulation with the request's options; 202 with its URL."""
-    body = parse_json(SimulationIn)
     run = body.options()
     limit = current_app.config["PLAN_TIME_LIMIT_S"]
     if run.time_limit_s is not None and run.time_limit_s > limit:
@@ -106,28 +111,45 @@ def start_simulation(scenario_id: str) -> ResponseReturnValue:
         s.commit()
         out = _simulation_out(row)
     submit_job("simulations", row.id, "simulation_id")
-    return accepted(out)
+    return out, 202, {"Location": out.links["self"]}
 
 
-@simulations.get("/simulations")
-@require("viewer")
-def list_simulations() -> ResponseReturnValue:
-    q = parse(ListQuery, request.args.to_dict())
+@endpoint(
+    simulations,
+    "GET",
+    "/simulations",
+    summary="List the organisation's simulations",
+    query=ListQuery,
+    replies={200: SimulationPage},
+)
+def list_simulations(query: ListQuery) -> SimulationPage:
     with g.db() as s:
-        rows, total = rows_page(s, SimulationRow, q, (SimulationRow.created.desc(),))
-        return page([_simulation_out(r, result=False) for r in rows], total, q)
+        rows, total = rows_page(s, SimulationRow, query, (SimulationRow.created.desc(),))
+        items = [_simulation_out(r, result=False) for r in rows]
+        return SimulationPage.of(items, total, query)
 
 
-@simulations.get("/simulations/<simulation_id>")
-@require("viewer")
-def get_simulation(simulation_id: str) -> ResponseReturnValue:
+@endpoint(
+    simulations,
+    "GET",
+    "/simulations/<simulation_id>",
+    summary="A simulation's status, progress and, when done, simulation.json",
+    replies={200: SimulationOut},
+)
+def get_simulation(simulation_id: str) -> SimulationOut:
     with g.db() as s:
-        return jsonify(_simulation_out(_simulation(s, simulation_id)))
+        return _simulation_out(_simulation(s, simulation_id))
 
 
-@simulations.get("/simulations/<simulation_id>/report")
-@require("viewer")
-def simulation_report(simulation_id: str) -> ResponseReturnValue:
+@endpoint(
+    simulations,
+    "GET",
+    "/simulations/<simulation_id>/report",
+    summary="The simulation's report page (report.html)",
+    replies={200: file_reply("text/html", "HTML")},
+    errors=(409,),
+)
+def simulation_report(simulation_id: str) -> Response:
     """``report.html`` of a simulation that is done (409 before)."""
     with g.db() as s:
         row = _simulation(s, simulation_id)
@@ -142,9 +164,16 @@ def simulation_report(simulation_id: str) -> ResponseReturnValue:
     )
 
 
-@simulations.delete("/simulations/<simulation_id>")
-@require("planner")
-def delete_simulation(simulation_id: str) -> ResponseReturnValue:
+@endpoint(
+    simulations,
+    "DELETE",
+    "/simulations/<simulation_id>",
+    summary="Delete a simulation",
+    role="planner",
+    replies={204: Reply("deleted")},
+    errors=(409,),
+)
+def delete_simulation(simulation_id: str) -> Response:
     with g.db() as s:
         busy = "the simulation is running; delete it when it is done or failed"
         return delete_job(s, _simulation(s, simulation_id), "simulation", busy)

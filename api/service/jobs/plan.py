@@ -122,7 +122,7 @@ def progress_out(row: PlanRow) -> dict[str, Any] | None:
     return {
         "stage": row.progress_stage or "scenario",
         "percent": row.progress_pct or 0.0,
-        "updated": (row.progress_at or row.started or row.created).isoformat() + "Z",
+        "updated": row.progress_at or row.started or row.created,
     }
 
 
