@@ -36,14 +36,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..pipeline import USER_ERRORS, PlanOptions, load_scenario, plan_scenario
 from ..pipeline.mapview import map_html
 from .db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, make_engine, now, sessions
+from .defaults import MAX_ATTEMPTS as MAX_ATTEMPTS
 from .heartbeat import STALE_S, Heartbeat
 from .kinds import JobKind, solve_budget
 from .networks import network_path
 from .progress import ProgressRecorder
 
 ACTIVE = ("queued", "running")
-#: Starts of one plan's solve before it is marked failed instead of started again.
-MAX_ATTEMPTS = 3
 
 
 def export_scenario(session: Session, scenario: ScenarioRow, target: Path, cache: Path) -> None:
