@@ -54,8 +54,6 @@ from .solve_job import MAX_ATTEMPTS, PLAN_JOB, finish_plan
 log = logging.getLogger(__name__)
 #: The kinds of job a worker runs, each as its own task.
 KINDS = (PLAN_JOB, SIMULATION_JOB)
-#: The plan task's name (:attr:`~binroute.api.service.kinds.JobKind.task`).
-SOLVE_TASK = PLAN_JOB.task
 #: Seconds between a task's soft time limit (the job fails cleanly) and its hard one (the process is killed).
 HARD_AFTER_S = 30.0
 #: Seconds to wait for the broker when connecting.
