@@ -13,8 +13,7 @@ from binroute.routing.deadline import Budget
 from binroute.routing.engines.pyvrp import NEIGHBOURS_MAX, NEIGHBOURS_MIN, num_neighbours, to_pyvrp
 from binroute.routing.solver import JOBS, helper_command
 
-from .conftest import make_problem
-from .test_solver import _veh
+from .helpers import make_problem, make_vehicle
 
 
 def test_matrices_are_int32_and_int32_input_is_not_copied():
@@ -68,7 +67,9 @@ def _grid_problem(n_bins: int = 40):
     rng = np.random.default_rng(3)
     points = [(0, 0), *map(tuple, rng.integers(0, 500, size=(n_bins, 2)))]
     bins = [Bin(f"b{i}", i, (1,), service_s=5) for i in range(1, n_bins + 1)]
-    return make_problem(points, bins, [_veh("v1", cap=(15,)), _veh("v2", cap=(15,)), _veh("v3", cap=(15,))])
+    return make_problem(
+        points, bins, [make_vehicle("v1", cap=(15,)), make_vehicle("v2", cap=(15,)), make_vehicle("v3", cap=(15,))]
+    )
 
 
 def test_pyvrp_gets_only_the_locations_in_use():

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from binroute.api.cli import main
 from binroute.api.pipeline import ScenarioError
 
-from ...conftest import SAMPLE, plan_sample
+from ...helpers import SAMPLE, plan_sample
 
 
 class _Stop(ScenarioError):

@@ -17,7 +17,7 @@ from binroute.api.cli import main
 from binroute.api.pipeline import ScenarioError
 from binroute.api.pipeline.scenario import load_collections, load_readings
 
-from ...conftest import SAMPLE
+from ...helpers import SAMPLE
 
 HEADER = "bin_id,collected_at,fill_pct,kg\n"
 

@@ -14,7 +14,7 @@ import shapely
 from binroute.geo import OSM_ATTRIBUTION, load_network
 from binroute.routing import check_solution
 
-from ...conftest import plan_sample
+from ...helpers import plan_sample
 
 STAGES = {"graph", "forecast", "matrix", "solve", "write"}
 

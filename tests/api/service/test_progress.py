@@ -18,7 +18,7 @@ from binroute.api.service.progress import BANDS, PROGRESS_STAGES, ProgressRecord
 from binroute.api.service.schemas import PlanProgress
 from binroute.api.service.solve_job import finish_plan, start_plan
 
-from .test_heartbeat import lose_heartbeat
+from .helpers import lose_heartbeat
 
 
 class Clock:

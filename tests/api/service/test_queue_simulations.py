@@ -19,10 +19,8 @@ from binroute.api.service.simulate_job import SIMULATION_JOB, start_simulation
 from binroute.api.service.solve_job import finish_plan
 from binroute.api.service.tasks import HARD_AFTER_S, QueueRunner, time_limits
 
+from .helpers import BODY, lose_heartbeat, queued_app
 from .servers import redis_server
-from .test_heartbeat import lose_heartbeat
-from .test_queue import _queued_app
-from .test_simulations import BODY
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def queued(request, redis, small, tmp_path):
         database_url = request.getfixturevalue("database_url")
     else:
         database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     yield app, {"X-API-Key": key}, sid, database_url
     app.extensions["binroute"]["jobs"].shutdown()
 
@@ -138,7 +136,7 @@ def test_a_broker_down_at_submit_fails_the_simulation_with_503(small, tmp_path):
     with redis_server() as broker:
         if broker is None:
             pytest.skip("redis-server is not installed")
-        app, plain, sid = _queued_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", broker, tmp_path, small)
+        app, plain, sid = queued_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", broker, tmp_path, small)
         key = {"X-API-Key": plain}
         try:
             redis_client.Redis.from_url(broker).shutdown(nosave=True)

@@ -12,22 +12,13 @@ from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simula
 from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
 from binroute.api.service.simulate_job import run_simulation
 
-from .test_http import hdr, test_app, upload, wait_for
-
-#: A tiny run: two days of the 30-bin scenario, two policies, a few solutions a day.
-BODY = {
-    "from": "2026-11-02",
-    "to": "2026-11-03",
-    "policies": ["timetable:mon", "threshold:80"],
-    "solution_limit": 3,
-    "engine": "ortools",
-}
+from .helpers import BODY, hdr, make_app, upload, wait_for
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("simapi")
-    application = test_app(f"sqlite:///{root / 'db.sqlite3'}", root)
+    application = make_app(f"sqlite:///{root / 'db.sqlite3'}", root)
     with application.extensions["binroute"]["sessions"]() as s:
         other = create_org(s, "other council").id
         application.config["TEST_KEYS"]["other"] = create_key(s, "o", "viewer", other)[1]

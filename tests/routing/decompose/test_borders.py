@@ -6,7 +6,18 @@ from collections import Counter
 
 import numpy as np
 
-from binroute.routing import Break, Limits, SolveParams, check_solution, solve
+from binroute.routing import (
+    Bin,
+    Break,
+    Depot,
+    Facility,
+    Limits,
+    SolveParams,
+    TimeWindow,
+    Vehicle,
+    check_solution,
+    solve,
+)
 from binroute.routing.cost import rank
 from binroute.routing.deadline import Budget
 from binroute.routing.decompose import borders
@@ -15,7 +26,7 @@ from binroute.routing.decompose.borders import MIX_SLACK, matching, mixing, neig
 from binroute.routing.schedule import solution_from_plans
 from binroute.routing.solver import _border_pairs
 
-from ..conftest import Bin, Depot, Facility, TimeWindow, Vehicle, make_problem
+from ..helpers import make_problem
 
 _DETERMINISTIC = Limits(solution_limit=10, time_limit_s=None)
 

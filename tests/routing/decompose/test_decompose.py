@@ -24,7 +24,7 @@ from binroute.routing import (
 from binroute.routing.decompose import day as decompose
 from binroute.routing.decompose import districts
 
-from ..conftest import make_problem
+from ..helpers import make_problem
 
 _POINTS = [(0, 0), (4000, 4000), (2000, 2000), *map(tuple, np.random.default_rng(11).integers(0, 4000, size=(240, 2)))]
 

@@ -22,7 +22,7 @@ from binroute.routing.forecast.fill_models import Candidates, add_row_features, 
 from binroute.routing.forecast.model import fit_fill_model
 from binroute.routing.forecast.model_choice import Calibration, choose_models
 
-from .test_forecast import series as readings
+from .helpers import series as readings
 
 T0 = pd.Timestamp("2026-03-02 00:00", tz="UTC")  # a Monday
 
