@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench serve clean
+.PHONY: install demo test test-fast lint bench serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,service]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,8 +20,15 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Everything but the slow tests and those that start servers and workers (about 2 minutes).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not service and not network"
+
+LINTED := binroute routing geo api tests benchmarks sample_data
+
 lint: install
-	$(BIN)/ruff check binroute routing geo api tests benchmarks sample_data
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 bench: install
