@@ -8,6 +8,23 @@ import pytest
 
 from .helpers import DATA, SAMPLE
 
+#: Fixtures that start a real server: a test using one (directly or through another fixture) is a service test.
+SERVER_FIXTURES = frozenset({"postgres", "redis"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``service`` every test that needs a real PostgreSQL or redis server (``make test-fast`` leaves them out).
+
+    Tests that start a `binroute serve` or `worker` process with a real server carry the marker themselves.
+    """
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or params.get("database_url") == "postgresql"
+        ):
+            item.add_marker(pytest.mark.service)
+
 
 @pytest.fixture(scope="session")
 def tiny_osm() -> Path:

@@ -230,6 +230,7 @@ def test_openapi_and_docs(app):
     assert page.status_code == 200 and b"openapi.json" in page.data and b"<script src=" not in page.data
 
 
+@pytest.mark.service
 def test_real_server_end_to_end(small, tmp_path):
     """`binroute serve` on a free local port: create a key, upload, plan, download, over HTTP."""
     db = f"sqlite:///{tmp_path / 'srv.sqlite3'}"

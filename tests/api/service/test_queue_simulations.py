@@ -131,6 +131,7 @@ def test_limits_attempts_and_the_soft_time_limit_in_a_worker(queued, tmp_path):
     assert stopped["error"] == "the simulation took longer than its time limit and was stopped"
 
 
+@pytest.mark.service
 def test_a_broker_down_at_submit_fails_the_simulation_with_503(small, tmp_path):
     """With the broker gone a new simulation answers 503 queue_unavailable and is stored failed with that reason."""
     with redis_server() as broker:
