@@ -76,6 +76,7 @@ def test_help_of_every_command_loads_no_heavy_library():
     assert _loaded(code, HEAVY) == []
 
 
+@pytest.mark.slow
 def test_the_pipeline_needs_no_service_library():
     """Planning (pipeline, routing, geo) loads none of the ``service`` extra's libraries."""
     code = "import binroute.api.pipeline.plan, binroute.api.pipeline.write, binroute.routing.solver, binroute.geo"

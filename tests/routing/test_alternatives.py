@@ -95,6 +95,7 @@ def _served(solution) -> dict[str, list[int]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("engine", "break_"),
     [("ortools", None), ("pyvrp", None), ("auto", None), ("auto", Break(0, 1000, 30))],

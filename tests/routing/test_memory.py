@@ -79,6 +79,7 @@ def test_pyvrp_gets_only_the_locations_in_use():
     assert to_pyvrp(fewer).data.num_locations == 5
 
 
+@pytest.mark.slow
 def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
     """A job handed over with its matrices as mapped files plans exactly as in this process."""
     monkeypatch.setattr(sharing, "SHARE_MIN_BYTES", 0)

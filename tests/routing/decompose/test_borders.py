@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from binroute.routing import (
     Bin,
@@ -71,6 +72,7 @@ def _plans(problem, rounds):
     return [(v, [("bin", b) for b in bins], 0) for v, bins in enumerate(rounds)]
 
 
+@pytest.mark.slow
 def test_border_step_never_worsens_the_plan_and_serves_every_bin_once():
     """From the districts' merged plan, the pairs' search keeps a plan no worse, every bin once, checker clean."""
     problem = _city()

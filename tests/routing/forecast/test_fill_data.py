@@ -196,6 +196,7 @@ def test_calibration_quantiles_and_exceedance():
     assert p[0] == pytest.approx((26 + 0.5) / 102)
 
 
+@pytest.mark.slow
 def test_backtest_on_collections_only():
     """A log alone is backtested: truths are the levels at collection, scored per shape with coverage and Brier."""
     rng = np.random.default_rng(1)
