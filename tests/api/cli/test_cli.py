@@ -60,6 +60,7 @@ def test_instance_time_limit_follows_the_flags(monkeypatch, command, flags, time
     assert seen[0].time_limit_s == time_limit_s
 
 
+@pytest.mark.slow
 def test_solution_limit_runs_are_identical(tmp_path):
     """Two runs with the same --solution-limit and seed write the same routes."""
     plans = []

@@ -88,6 +88,7 @@ def sample_copy(tmp_path: Path, *, keep_readings: bool) -> Path:
     return scn
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_readings", [False, True], ids=["collections-only", "mixed"])
 def test_collections_scenarios_plan_end_to_end(tmp_path, keep_readings):
     """A scenario with collections only, or mixed with readings, plans end to end."""
@@ -101,6 +102,7 @@ def test_collections_scenarios_plan_end_to_end(tmp_path, keep_readings):
     assert plan["totals"]["bins"] > 0 and not plan["unserved_required"]
 
 
+@pytest.mark.slow
 def test_forecast_json_names_the_model_and_backtest_runs_on_a_log(tmp_path):
     """forecast --json gives each bin its model; backtest works on a collections-only scenario."""
     scn = sample_copy(tmp_path, keep_readings=False)

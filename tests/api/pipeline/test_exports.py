@@ -17,6 +17,9 @@ from ...helpers import plan_sample
 from .browser import BROWSER, chromium
 from .browser import dom as browser_dom
 
+#: The module plans the sample town once and reads every export (two tests open a browser).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def outputs(sample_dir, tmp_path_factory):

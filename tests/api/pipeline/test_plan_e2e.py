@@ -18,6 +18,9 @@ from ...helpers import plan_sample
 
 STAGES = {"graph", "forecast", "matrix", "solve", "write"}
 
+#: Each test plans the sample town (through the command line or in process).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def planned(sample_dir, tmp_path_factory):

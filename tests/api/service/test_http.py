@@ -87,6 +87,7 @@ def test_forecast(app, scenario):
     assert {b["decision"] for b in resp.json["bins"].values()} <= {"must", "may", "skip"}
 
 
+@pytest.mark.slow
 def test_plan_lifecycle(app, scenario):
     """POST gives 202 and a URL; the plan solves in the background; downloads work; DELETE removes it."""
     client, sid = app.test_client(), scenario["id"]
@@ -117,6 +118,7 @@ def test_plan_lifecycle(app, scenario):
     assert client.get(f"/api/v1/plans/{plan['id']}", headers=hdr(app, "viewer")).status_code == 404
 
 
+@pytest.mark.slow
 def test_failed_solve_is_reported(app, scenario):
     """A solve that cannot run (no vehicles' streams accepted) ends 'failed' with the reason; the server stays up."""
     client = app.test_client()
@@ -285,6 +287,7 @@ def test_real_server_end_to_end(small, tmp_path):
         err.value.close()
 
 
+@pytest.mark.slow
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     """A plan left queued when the server stopped is solved by the next server on the same database."""
     from binroute.api.service.db import PlanRow, ScenarioRow
@@ -310,6 +313,7 @@ def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
         restarted.extensions["binroute"]["jobs"].shutdown()
 
 
+@pytest.mark.slow
 def test_revoked_key_is_refused(app, tmp_path):
     """`binroute keys revoke` makes a key useless."""
     db = app.config["DATABASE_URL"]
@@ -379,13 +383,13 @@ def test_each_scenario_keeps_its_own_network_file(app, small):
 
 
 def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
-    """A bogus api/ package in the server's working directory cannot replace ours in a solve process."""
+    """A bogus binroute/ package in the server's working directory cannot replace ours in a solve process."""
     from binroute.api.service.jobs import solve_command
     from binroute.api.service.migrate import upgrade
 
     upgrade(f"sqlite:///{tmp_path / 'db.sqlite3'}")  # a server's database is always at the newest schema
-    (tmp_path / "api").mkdir()
-    (tmp_path / "api" / "__init__.py").write_text("raise SystemExit(7)\n")
+    (tmp_path / "binroute").mkdir()
+    (tmp_path / "binroute" / "__init__.py").write_text("raise SystemExit(7)\n")
     cmd = solve_command(f"sqlite:///{tmp_path / 'db.sqlite3'}", "no-such-plan", tmp_path)
     assert cmd[1] == "-P"
     guarded = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
@@ -396,6 +400,7 @@ def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
     assert exposed.returncode == 7
 
 
+@pytest.mark.slow
 def test_plan_takes_solution_limit_and_include_may(app, scenario):
     """A plan request takes solution_limit (then no time limit, as in the CLI) and include_may."""
     client = app.test_client()

@@ -44,6 +44,7 @@ def finished(app, scenario):
     return wait_for(client, app, resp.headers["Location"])
 
 
+@pytest.mark.slow
 def test_simulation_runs_the_cli_job(app, finished, small):
     """The simulation ends done with all days counted, and its result is what `binroute simulate` computes."""
     assert finished["status"] == "done", finished
@@ -56,6 +57,7 @@ def test_simulation_runs_the_cli_job(app, finished, small):
     assert result["policies"] == local["policies"]
 
 
+@pytest.mark.slow
 def test_report_downloads_as_html(app, finished):
     """The report is the simulation's report.html, served as text/html with the policies' charts."""
     resp = app.test_client().get(finished["links"]["report"], headers=hdr(app, "viewer"))
@@ -64,6 +66,7 @@ def test_report_downloads_as_html(app, finished):
     assert page.startswith("<!doctype html>") and page.count("<svg") == 5 and "threshold:80" in page
 
 
+@pytest.mark.slow
 def test_listed_hidden_from_other_organisations_and_deleted(app, finished):
     """The organisation lists it; another organisation gets 404 everywhere; delete removes it."""
     client, sid = app.test_client(), finished["id"]
