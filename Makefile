@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DOCS_STAMP := $(VENV)/.docs-stamp
 
-.PHONY: install demo test lint docs bench serve clean
+.PHONY: install demo test test-fast lint docs bench serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,service]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,8 +21,15 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Everything but the slow tests and those that start servers and workers (about 2 minutes).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not service and not network"
+
+LINTED := binroute routing geo api tests benchmarks sample_data
+
 lint: install
-	$(BIN)/ruff check binroute routing geo api tests benchmarks sample_data
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 $(DOCS_STAMP): $(STAMP)

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
-SAMPLE = ROOT / "sample_data" / "helsinki"
+from .helpers import DATA, SAMPLE
+
+#: Fixtures that start a real server: a test using one (directly or through another fixture) is a service test.
+SERVER_FIXTURES = frozenset({"postgres", "redis"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``service`` every test that needs a real PostgreSQL or redis server (``make test-fast`` leaves them out).
+
+    Tests that start a `binroute serve` or `worker` process with a real server carry the marker themselves.
+    """
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or params.get("database_url") == "postgresql"
+        ):
+            item.add_marker(pytest.mark.service)
 
 
 @pytest.fixture(scope="session")
@@ -28,25 +41,6 @@ def tiny_net(tiny_osm: Path):
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
-
-
-def plan_sample(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    """Run ``binroute plan`` on the sample for 2026-11-23 into ``out``; fail the test if it fails."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "binroute.api.cli",
-        "plan",
-        str(SAMPLE),
-        "--date",
-        "2026-11-23",
-        "--out",
-        str(out),
-        *options,
-    ]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    assert run.returncode == 0, run.stderr
-    return run
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import click
 
+from binroute import __version__
+
 from .forecasting import backtest, forecast
 from .instances import kim, vrplib
 from .planning import plan
@@ -21,7 +23,7 @@ __all__ = ["main"]
 
 
 @click.group()
-@click.version_option(package_name="binroute")
+@click.version_option(version=__version__, prog_name="binroute")
 def main() -> None:
     """binroute: plan waste-collection rounds from OSM roads and bin sensors."""
 

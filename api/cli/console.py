@@ -10,14 +10,14 @@ from typing import Any
 
 import click
 
-from ..pipeline import USER_ERRORS
-
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn bad input into one clear line on stderr and exit code 2; warnings become one line each."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..pipeline import USER_ERRORS
+
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("default")

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from binroute.routing.forecast import backtest as run_backtest
-
-from ..pipeline import ScenarioError, decision_rules, forecast_bins
-from ..pipeline.forecast import collect_at_s
-from ..pipeline.scenario import FleetIn, load_fill_inputs, load_fleet
 from .console import user_errors
+
+if TYPE_CHECKING:
+    from ..pipeline.scenario import FleetIn
 
 
 def _fleet(scenario: Path) -> FleetIn | None:
     """The scenario's fleet.json where it has one."""
+    from ..pipeline.scenario import load_fleet
+
     return load_fleet(scenario / "fleet.json") if (scenario / "fleet.json").is_file() else None
 
 
@@ -31,6 +30,11 @@ def _fleet(scenario: Path) -> FleetIn | None:
 @user_errors
 def forecast(scenario: Path, at: str, as_json: bool) -> None:
     """Predicted fill, uncertainty and collect decision per bin at a time."""
+    import pandas as pd
+
+    from ..pipeline import ScenarioError, forecast_bins
+    from ..pipeline.scenario import load_fill_inputs
+
     readings, collections, bins, tz = load_fill_inputs(scenario)
     try:
         when = pd.Timestamp(at)
@@ -67,6 +71,12 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
 @user_errors
 def backtest(scenario: Path, start: Any, end: Any, as_json: bool, out_file: Path | None) -> None:
     """Rolling-origin backtest of the fill forecast (readings.csv, collections.csv or both)."""
+    from binroute.routing.forecast import backtest as run_backtest
+
+    from ..pipeline import decision_rules
+    from ..pipeline.forecast import collect_at_s
+    from ..pipeline.scenario import load_fill_inputs
+
     readings, collections, bins, tz = load_fill_inputs(scenario)
     fleet = _fleet(scenario)
     result = run_backtest(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-
-from binroute.routing import DEPOT, FEET_PER_MILE, Instance, Limits, Solution, SolveParams, read_instance, solve
 
 from ..pipeline.options import INSTANCE_TIME_LIMIT_S, time_limit_for
 from .console import user_errors
 from .flags import solver_flags
+
+if TYPE_CHECKING:
+    from binroute.routing import Instance, Solution
 
 
 def _instance_flags(func: Any) -> Any:
@@ -26,6 +27,8 @@ def _solve_instance(
     file: Path, *, time_limit: float | None, solution_limit: int | None, engine: str, seed: int
 ) -> tuple[Instance, Solution]:
     """Read an instance file and solve it with the command's limits."""
+    from binroute.routing import Limits, SolveParams, read_instance, solve
+
     instance = read_instance(file)
     solution = solve(
         instance.problem,
@@ -72,6 +75,8 @@ def kim(
     file: Path, time_limit: float | None, solution_limit: int | None, engine: str, seed: int, as_json: bool
 ) -> None:
     """Solve a Kim et al. (2006) waste-collection VRPTW instance."""
+    from binroute.routing import DEPOT, FEET_PER_MILE
+
     instance, solution = _solve_instance(
         file, time_limit=time_limit, solution_limit=solution_limit, engine=engine, seed=seed
     )

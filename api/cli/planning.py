@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from binroute.geo import OSM_ATTRIBUTION
-
-from ..pipeline import EXPORTS, PlanOptions, load_scenario, plan_scenario, write_plan
-from ..pipeline.mapview import DEFAULT_TILES
-from ..pipeline.options import DEFAULT_TIME_LIMIT_S, THRESHOLD_ABOVE, THRESHOLD_MAX, time_limit_for
-from ..pipeline.plan import Progress
+from ..pipeline.options import (
+    DEFAULT_TIME_LIMIT_S,
+    EXPORTS,
+    THRESHOLD_ABOVE,
+    THRESHOLD_MAX,
+    PlanOptions,
+    time_limit_for,
+)
 from .console import progress, user_errors
 from .flags import solver_flags
+
+if TYPE_CHECKING:
+    from ..pipeline.plan import Progress
 
 
 def _exports(text: str) -> tuple[str, ...]:
@@ -64,6 +69,11 @@ def plan(
     tiles: str | None,
 ) -> None:
     """Plan one day's collection rounds for a SCENARIO directory."""
+    from binroute.geo import OSM_ATTRIBUTION
+
+    from ..pipeline import load_scenario, plan_scenario, write_plan
+    from ..pipeline.mapview import DEFAULT_TILES
+
     chosen = _exports(exports)
     click.echo(f"binroute: planning {scenario} for {plan_date.date()}", err=True)
     scn = load_scenario(scenario)

@@ -4,33 +4,45 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from limits import parse as parse_rate
-from sqlalchemy import select
 
-from ..service import create_app
-from ..service.app import default_database_url
-from ..service.auth import RATE_OFF
-from ..service.db import (
-    DEFAULT_ORG,
-    ORG_LIMITS,
-    ROLES,
-    ApiKey,
-    AuditRow,
-    Organisation,
-    create_key,
-    create_org,
-    now,
+from ..service.defaults import MAX_ATTEMPTS, ROLES
+
+if TYPE_CHECKING:
+    from ..service.db import Organisation
+
+#: Top-level modules of the ``service`` extra's libraries (and of what they load on demand).
+SERVICE_MODULES = frozenset(
+    {"flask", "werkzeug", "sqlalchemy", "alembic", "mako", "psycopg", "celery", "kombu", "redis", "waitress", "limits"}
 )
-from ..service.errors import Unreachable
-from ..service.jobs import MAX_ATTEMPTS
-from ..service.migrate import SchemaOutOfDate, head_revision, upgrade
 
-#: What stops a command at start with one line and exit code 2.
-NOT_READY = (SchemaOutOfDate, Unreachable)
+
+def needs_service(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A command of the HTTP service: without the ``service`` extra, one line naming it and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in SERVICE_MODULES:
+                raise
+            _fail(f"this command needs the HTTP service's libraries ({exc}): pip install 'binroute[service]'")
+
+    return wrapper
+
+
+def _not_ready() -> tuple[type[Exception], ...]:
+    """What stops a command at start with one line and exit code 2."""
+    from ..service.errors import Unreachable
+    from ..service.migrate import SchemaOutOfDate
+
+    return (SchemaOutOfDate, Unreachable)
 
 
 @click.command()
@@ -47,11 +59,14 @@ NOT_READY = (SchemaOutOfDate, Unreachable)
     default=None,
     help="Redis URL of a task queue: solves and simulations go to `binroute worker`s (default: run here).",
 )
+@needs_service
 def serve(
     host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str, broker: str | None
 ) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
+
+    from ..service import create_app
 
     config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
@@ -60,7 +75,7 @@ def serve(
         config["BROKER_URL"] = broker
     try:
         app = create_app(config)
-    except NOT_READY as exc:
+    except _not_ready() as exc:
         _fail(str(exc))
     click.echo(f"binroute API on http://{host}:{port}/api/v1/docs", err=True)
     waitress.serve(app, host=host, port=port, threads=workers, ident="binroute")
@@ -101,6 +116,7 @@ def serve(
     type=click.IntRange(min=1),
     help="Starts of one plan's solve or one simulation (workers killed mid-run) before it is failed.",
 )
+@needs_service
 def worker(
     broker: str,
     database: str | None,
@@ -130,7 +146,7 @@ def worker(
     try:
         ensure_current(engine)
         check_broker(app)
-    except NOT_READY as exc:
+    except _not_ready() as exc:
         _fail(str(exc))
     finally:
         engine.dispose()
@@ -146,12 +162,14 @@ def orgs() -> None:
 
 def _admin_sessions(database: str | None) -> Any:
     """Database sessions for admin commands: the server's database, without resuming its solves."""
+    from ..service import create_app
+
     config: dict[str, Any] = {"RESUME_JOBS": False}
     if database:
         config["DATABASE_URL"] = database
     try:
         return create_app(config).extensions["binroute"]["sessions"]
-    except NOT_READY as exc:
+    except _not_ready() as exc:
         _fail(str(exc))
 
 
@@ -164,6 +182,8 @@ def _database_url(database: str | None) -> str:
     """``--database``, else ``DATABASE_URL``, else the SQLite file ``serve`` uses by default."""
     if database:
         return database
+    from ..service.app import default_database_url
+
     return default_database_url()
 
 
@@ -175,8 +195,12 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+@needs_service
 def db_upgrade(database: str | None, revision: str) -> None:
     """Upgrade the database's schema (keeping its data); prints the revisions before and after."""
+    from ..service.errors import Unreachable
+    from ..service.migrate import head_revision, upgrade
+
     try:
         before, after = upgrade(_database_url(database), revision)
     except Unreachable as exc:
@@ -187,8 +211,11 @@ def db_upgrade(database: str | None, revision: str) -> None:
 @orgs.command("create")
 @click.argument("name")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@needs_service
 def orgs_create(name: str, database: str | None) -> None:
     """Create an organisation; prints its id and name."""
+    from ..service.db import create_org
+
     with _admin_sessions(database)() as s:
         try:
             row = create_org(s, name)
@@ -199,29 +226,41 @@ def orgs_create(name: str, database: str | None) -> None:
 
 @orgs.command("list")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@needs_service
 def orgs_list(database: str | None) -> None:
     """List organisations: id and name, one a line, then any limits of their own (``solves=10``)."""
+    from sqlalchemy import select
+
+    from ..service.db import Organisation
+
     with _admin_sessions(database)() as s:
         for row in s.scalars(select(Organisation).order_by(Organisation.created, Organisation.name)):
             own = [f"{name}={value}" for name, value in _own_limits(row).items() if value is not None]
             click.echo(" ".join([row.id, row.name, *own]))
 
 
-#: Each limit ``orgs limits`` sets, by name: its column on :class:`Organisation`.
-_OWN_COLUMNS = {
-    **{name: column for name, (column, _) in ORG_LIMITS.items()},
-    "upload_bytes": "max_upload_bytes",
-    "rate": "rate_limit",
-}
+def _own_columns() -> dict[str, str]:
+    """Each limit ``orgs limits`` sets, by name: its column on :class:`~binroute.api.service.db.Organisation`."""
+    from ..service.db import ORG_LIMITS
+
+    return {
+        **{name: column for name, (column, _) in ORG_LIMITS.items()},
+        "upload_bytes": "max_upload_bytes",
+        "rate": "rate_limit",
+    }
 
 
 def _own_limits(row: Organisation) -> dict[str, int | str | None]:
     """The organisation's own limits by name; ``None`` where the server's setting holds."""
-    return {name: getattr(row, column) for name, column in _OWN_COLUMNS.items()}
+    return {name: getattr(row, column) for name, column in _own_columns().items()}
 
 
 def _rate_value(given: str) -> str | None:
     """``--rate`` as given: a rate such as ``3000/minute``, ``off``, or ``default`` (the server's again)."""
+    from limits import parse as parse_rate
+
+    from ..service.auth import RATE_OFF
+
     text = given.strip().lower()
     if text == "default":
         return None
@@ -269,6 +308,7 @@ def _limit_value(name: str, given: str) -> int | None:
     "--rate", metavar="RATE|off|default", help="Requests by its keys, e.g. 3000/minute (server: serve --rate-limit)."
 )
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@needs_service
 def orgs_limits(
     org: str, database: str | None, rate: str | None, upload_bytes: str | None, **given: str | None
 ) -> None:
@@ -278,6 +318,8 @@ def orgs_limits(
     ``default`` goes back to the server's. Prints every limit afterwards, one a line:
     its value, or ``server`` where the server's setting holds.
     """
+    from ..service.db import AuditRow, Organisation
+
     changes: dict[str, int | str | None] = {
         name: _limit_value(name, text) for name, text in given.items() if text is not None
     }
@@ -289,7 +331,7 @@ def orgs_limits(
         row = s.get(Organisation, _org_for_key(s, org))
         assert row is not None
         for name, value in changes.items():
-            setattr(row, _OWN_COLUMNS[name], value)
+            setattr(row, _own_columns()[name], value)
         if changes:
             detail = json.dumps(changes)
             s.add(
@@ -318,6 +360,10 @@ def _org_for_key(s: Any, org: str | None) -> str:
     With no organisation at all, one named ``default`` is created, so ``keys create``
     without ``--org`` works as before organisations existed.
     """
+    from sqlalchemy import select
+
+    from ..service.db import DEFAULT_ORG, Organisation, create_org
+
     if org:
         row = s.get(Organisation, org) or s.scalars(select(Organisation).where(Organisation.name == org)).first()
         if row is None:
@@ -334,8 +380,11 @@ def _org_for_key(s: Any, org: str | None) -> str:
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@needs_service
 def keys_create(org: str | None, name: str, role: str, database: str | None) -> None:
     """Create a key; prints its id, role and secret (shown this once)."""
+    from ..service.db import AuditRow, create_key
+
     with _admin_sessions(database)() as s:
         row, secret = create_key(s, name, role, _org_for_key(s, org))
         s.add(AuditRow(org_id=row.org_id, key_id=None, action="create", target_type="key", target_id=row.id))
@@ -346,8 +395,11 @@ def keys_create(org: str | None, name: str, role: str, database: str | None) -> 
 @keys.command("revoke")
 @click.argument("key_id")
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@needs_service
 def keys_revoke(key_id: str, database: str | None) -> None:
     """Revoke a key by its id."""
+    from ..service.db import ApiKey, AuditRow, now
+
     with _admin_sessions(database)() as s:
         row = s.get(ApiKey, key_id)
         if row is None:

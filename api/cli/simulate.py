@@ -8,11 +8,6 @@ from typing import Any
 
 import click
 
-from ..pipeline import load_scenario
-from ..pipeline.errors import ScenarioError
-from ..pipeline.simulate.policies import PolicyError
-from ..pipeline.simulate.report import simulation_html
-from ..pipeline.simulate.run import SimOptions, policies_from, simulate
 from .console import progress, user_errors
 from .flags import solver_flags
 
@@ -55,6 +50,12 @@ def simulate_command(
     each day stops after 30 solutions (deterministic). Policies run side by side on
     --jobs processes with the same result as one; progress (policy, day k of n) on stderr.
     """
+    from ..pipeline import load_scenario
+    from ..pipeline.errors import ScenarioError
+    from ..pipeline.simulate.policies import PolicyError
+    from ..pipeline.simulate.report import simulation_html
+    from ..pipeline.simulate.run import SimOptions, policies_from, simulate
+
     try:
         parsed = policies_from(policies)
     except PolicyError as exc:

@@ -13,15 +13,56 @@ Modules, in the order a plan runs through them:
 - :mod:`.errors`: the errors a user's input can cause.
 """
 
-from .errors import USER_ERRORS as USER_ERRORS
-from .errors import RowError as RowError
-from .errors import ScenarioError as ScenarioError
-from .forecast import decision_rules as decision_rules
-from .forecast import forecast_bins as forecast_bins
-from .options import PlanOptions as PlanOptions
-from .plan import PlanResult as PlanResult
-from .plan import plan_scenario as plan_scenario
-from .scenario import Scenario as Scenario
-from .scenario import load_scenario as load_scenario
-from .write import EXPORTS as EXPORTS
-from .write import write_plan as write_plan
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from binroute._lazy import lazy_exports
+
+#: public name -> the module (relative to this package) that defines it
+_EXPORTS = {
+    "USER_ERRORS": ".errors",
+    "RowError": ".errors",
+    "ScenarioError": ".errors",
+    "decision_rules": ".forecast",
+    "forecast_bins": ".forecast",
+    "PlanOptions": ".options",
+    "PlanResult": ".plan",
+    "plan_scenario": ".plan",
+    "Scenario": ".scenario",
+    "load_scenario": ".scenario",
+    "EXPORTS": ".options",
+    "write_plan": ".write",
+}
+
+__all__ = [
+    "EXPORTS",
+    "USER_ERRORS",
+    "PlanOptions",
+    "PlanResult",
+    "RowError",
+    "Scenario",
+    "ScenarioError",
+    "decision_rules",
+    "forecast_bins",
+    "load_scenario",
+    "plan_scenario",
+    "write_plan",
+]
+
+if TYPE_CHECKING:
+    from .errors import USER_ERRORS as USER_ERRORS
+    from .errors import RowError as RowError
+    from .errors import ScenarioError as ScenarioError
+    from .forecast import decision_rules as decision_rules
+    from .forecast import forecast_bins as forecast_bins
+    from .options import EXPORTS as EXPORTS
+    from .options import PlanOptions as PlanOptions
+    from .plan import PlanResult as PlanResult
+    from .plan import plan_scenario as plan_scenario
+    from .scenario import Scenario as Scenario
+    from .scenario import load_scenario as load_scenario
+    from .write import write_plan as write_plan
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

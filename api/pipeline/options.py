@@ -12,12 +12,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from binroute.routing import ENGINES
+from binroute.routing.limits import ENGINES
 
 __all__ = [
     "DEFAULT_ENGINE",
     "DEFAULT_TIME_LIMIT_S",
     "ENGINES",
+    "EXPORTS",
     "INSTANCE_TIME_LIMIT_S",
     "MAX_TIME_LIMIT_S",
     "MIN_TIME_LIMIT_S",
@@ -36,6 +37,8 @@ DEFAULT_TIME_LIMIT_S = 30.0
 INSTANCE_TIME_LIMIT_S = 60.0
 MIN_TIME_LIMIT_S = 0.1
 MAX_TIME_LIMIT_S = 3600.0
+#: The files a plan can write besides ``plan.json`` and ``routes.geojson`` (``--exports``), all by default.
+EXPORTS = ("map", "vehicles", "csv", "gpx", "gpkg", "png")
 #: The fill % at which a bin is due lies in (0, 100].
 THRESHOLD_ABOVE, THRESHOLD_MAX = 0.0, 100.0
 

@@ -519,12 +519,6 @@ def load_fill_data(directory: Path, tz: str) -> tuple[pd.DataFrame, pd.DataFrame
     return readings, collections
 
 
-def load_readings_only(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
-    """Readings (and bins where present) for forecasts and backtests; see :func:`load_fill_inputs`."""
-    readings, _, bins, tz = load_fill_inputs(directory)
-    return readings, bins, tz
-
-
 def load_fill_inputs(directory: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, str]:
     """Readings, collections (or ``None``), bins (where present) and time zone, for forecasts and backtests."""
     directory = Path(directory)

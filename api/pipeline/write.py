@@ -13,9 +13,9 @@ from typing import Any
 from binroute.geo import to_gpx, vehicle_collections, write_geojson, write_geopackage, write_png
 
 from .mapview import DEFAULT_TILES, map_html
+from .options import EXPORTS
 from .plan import PlanResult
 
-EXPORTS = ("map", "vehicles", "csv", "gpx", "gpkg", "png")
 SHEET_COLUMNS = (
     "sequence",
     "kind",

@@ -38,8 +38,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-#: Roles, weakest first; each may do what the ones before it may.
-ROLES = ("viewer", "planner", "admin")
+from .defaults import ROLES as ROLES
+
 #: The organisation that receives the objects of a database from before organisations.
 DEFAULT_ORG = "default"
 

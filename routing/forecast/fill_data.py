@@ -25,8 +25,6 @@ added when no sensor says otherwise.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -56,7 +54,6 @@ BEFORE_EMPTYING_H = 1.0
 
 CLEANING_COUNTS = ("missing_value", "out_of_range", "clipped", "duplicates", "spikes", "stuck", "gaps")
 _EPS = pd.Timedelta(seconds=1)
-NS_PER_DAY = 86_400_000_000_000
 
 
 def ns(x: pd.Series | pd.DatetimeIndex | pd.Timestamp | list) -> np.ndarray:
@@ -399,16 +396,3 @@ def prepare(
     shapes = detect_shapes(basic, col)
     clean, report = clean_readings(readings, collections=col, shapes=shapes)
     return mark_emptyings(clean, collections=col), report, shapes
-
-
-def shape_counts(shapes: dict[str, str]) -> dict[str, int]:
-    """How many bins have each shape."""
-    out = dict.fromkeys(SHAPES, 0)
-    for s in shapes.values():
-        out[s] += 1
-    return out
-
-
-def is_nan(x: float) -> bool:
-    """``math.isnan`` that accepts None."""
-    return x is None or math.isnan(x)

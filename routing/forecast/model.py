@@ -54,7 +54,6 @@ from .weekday import bin_groups, local_days
 from .weekday import weekday_overlap as weekday_overlap
 
 _DAY = 86_400_000_000_000.0
-PREDICT_COLUMNS = ("mean", "fill_pct", "fill_p10", "fill_p90", "p_overflow", "sd", "note", "model")
 
 
 @dataclass(frozen=True)
@@ -166,11 +165,6 @@ def _legacy(model: FillModel, ids: list[str], times: pd.Series) -> tuple[NDArray
     mean[ok] = np.array([f.level for f in chosen]) + np.einsum("ik,ik->i", weekday_overlap(x0, x1), rates)
     sd[ok] = np.sqrt(np.array([f.sigma2 for f in chosen]) * (x1 - x0) + 1.0)
     return mean, sd
-
-
-def predict_mean(model: FillModel, bin_ids: Sequence[str], times: pd.Series) -> NDArray[np.float64]:
-    """Mean predicted fill for many ``(bin, time)`` pairs at once; nan when unknown."""
-    return model.predict_pairs(bin_ids, times)["mean"].to_numpy()
 
 
 def fit_fill_model(

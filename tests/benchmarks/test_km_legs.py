@@ -6,8 +6,9 @@ import dataclasses
 import itertools
 
 from benchmarks.km_legs import LEGS, assignment_bound_km, collect_lower_bound_km, forced_km, km_by_leg
-from binroute.routing import Limits, SolveParams, solve
-from tests.routing.conftest import Bin, Facility, TimeWindow, Vehicle, make_problem
+from binroute.routing import Bin, Facility, Limits, SolveParams, TimeWindow, Vehicle, solve
+
+from ..routing.helpers import make_problem
 
 
 def _day():

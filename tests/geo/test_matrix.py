@@ -51,7 +51,7 @@ def test_unpack_by_blocks_gives_seconds_and_metres(monkeypatch):
 
 def test_node_method_by_row_blocks_equals_one_block(sample_net, monkeypatch):
     """Combining the ways in and out a few rows at a time gives the matrices of one full-size pass."""
-    from tests.geo.test_network import HEAVY, random_stops
+    from .helpers import HEAVY, random_stops
 
     snapped = random_stops(sample_net, 25, seed=6)
     rg = matrix.routing_graph(sample_net, HEAVY)

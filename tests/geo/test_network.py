@@ -14,7 +14,6 @@ import pytest
 from binroute.geo import (
     FarFromRoadWarning,
     NetworkError,
-    VehicleProfile,
     load_network,
     routing_graph,
     snap_points,
@@ -24,18 +23,7 @@ from binroute.geo.matrix import PathFinder, node_matrices
 from binroute.geo.network import network_from_graph
 from binroute.geo.osm import is_drivable
 
-HEAVY = VehicleProfile(name="heavy", weight_t=26.0)
-LIGHT = VehicleProfile(name="light", weight_t=3.0, height_m=2.5, length_m=6.0)
-
-
-def random_stops(net, n: int, *, seed: int):
-    """``n`` random points inside the network's bounding box, snapped (far-point warnings silenced)."""
-    rng = np.random.default_rng(seed)
-    lon = rng.uniform(net.lon.min(), net.lon.max(), n)
-    lat = rng.uniform(net.lat.min(), net.lat.max(), n)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return snap_points(net, lon, lat)
+from .helpers import HEAVY, LIGHT, random_stops
 
 
 def _node(net, osmid: int) -> int:

@@ -26,7 +26,7 @@ from binroute.routing import (
 from binroute.routing.deadline import Budget
 from binroute.routing.solution import BIN, Solution
 
-from .conftest import make_problem
+from .helpers import make_problem
 
 EXACT = Limits(solution_limit=2000)
 #: The ring road: its length and the cost of turning round on it.
@@ -95,6 +95,7 @@ def _served(solution) -> dict[str, list[int]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("engine", "break_"),
     [("ortools", None), ("pyvrp", None), ("auto", None), ("auto", Break(0, 1000, 30))],

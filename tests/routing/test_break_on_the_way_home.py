@@ -5,7 +5,7 @@ from __future__ import annotations
 from binroute.routing import Bin, Break, Facility, Limits, SolveParams, TimeWindow, Vehicle, check_solution, solve
 from binroute.routing.solution import TIP
 
-from .conftest import make_problem
+from .helpers import make_problem
 
 
 def test_a_break_due_on_the_way_home_comes_before_the_tip():

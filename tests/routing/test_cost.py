@@ -10,7 +10,7 @@ from binroute.routing import Bin, Break, Limits, SolveParams, TimeWindow, Vehicl
 from binroute.routing.cost import plan_cost, rank, route_cost
 from binroute.routing.schedule import solution_from_plans
 
-from .conftest import make_problem
+from .helpers import make_problem
 
 POINTS = [(0, 0), (100, 0), (100, 100), (0, 100)]
 

@@ -14,7 +14,7 @@ from binroute.routing.problem import Bin, Break, Depot, Facility, Matrix, Proble
 from binroute.routing.schedule import solution_from_plans
 from binroute.routing.solution import BIN, TIP, Solution
 
-from .conftest import make_problem
+from .helpers import make_problem
 
 #: Depot 0; bin A at 1 (primary) or 2; bin B at 3 (primary) or 4. Distances not listed are 100.
 LEGS = {(0, 1): 10, (0, 2): 20, (1, 3): 50, (1, 4): 50, (2, 3): 45, (2, 4): 5, (3, 0): 10, (4, 0): 30}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pyvrp
 
-from binroute.routing import check_solution
+from binroute.routing import Bin, TimeWindow, Vehicle, check_solution
 from binroute.routing.deadline import Budget, Deadline
 from binroute.routing.engines.pyvrp import Found, _one_lorry_fewer, to_pyvrp
 from binroute.routing.schedule import solution_from_plans
 from binroute.routing.solution import BIN
 
-from .conftest import Bin, TimeWindow, Vehicle, make_problem
+from .helpers import make_problem
 
 POINTS = [(0, 0)] + [(1000 + 100 * i, 0) for i in range(4)]
 

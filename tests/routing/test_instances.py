@@ -90,6 +90,7 @@ def test_missing_instance(name):
         read_instance(name)
 
 
+@pytest.mark.slow
 def test_vrplib_cli_json():
     """`binroute vrplib --json` prints instance, cost, routes (file numbering) and runtime."""
     run = subprocess.run(
@@ -113,6 +114,7 @@ def test_vrplib_cli_json():
     assert isinstance(out["cost"], int) and out["runtime_s"] >= 0
 
 
+@pytest.mark.slow
 def test_kim_cli_json():
     """`binroute kim --json` lists visits with arrival times, disposal visits and the lunch start."""
     run = subprocess.run(

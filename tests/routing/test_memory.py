@@ -11,8 +11,7 @@ from binroute.routing.deadline import Budget
 from binroute.routing.engines.pyvrp import NEIGHBOURS_MAX, NEIGHBOURS_MIN, num_neighbours, to_pyvrp
 from binroute.routing.solver import JOBS
 
-from .conftest import make_problem
-from .test_solver import _veh
+from .helpers import make_problem, make_vehicle
 
 
 def test_matrices_are_int32_and_int32_input_is_not_copied():
@@ -66,7 +65,9 @@ def _grid_problem(n_bins: int = 40):
     rng = np.random.default_rng(3)
     points = [(0, 0), *map(tuple, rng.integers(0, 500, size=(n_bins, 2)))]
     bins = [Bin(f"b{i}", i, (1,), service_s=5) for i in range(1, n_bins + 1)]
-    return make_problem(points, bins, [_veh("v1", cap=(15,)), _veh("v2", cap=(15,)), _veh("v3", cap=(15,))])
+    return make_problem(
+        points, bins, [make_vehicle("v1", cap=(15,)), make_vehicle("v2", cap=(15,)), make_vehicle("v3", cap=(15,))]
+    )
 
 
 def test_pyvrp_gets_only_the_locations_in_use():
@@ -76,6 +77,7 @@ def test_pyvrp_gets_only_the_locations_in_use():
     assert to_pyvrp(fewer).data.num_locations == 5
 
 
+@pytest.mark.slow
 def test_shared_matrices_give_the_same_plan(tmp_path, monkeypatch):
     """A job handed over with its matrices as mapped files plans exactly as in this process."""
     monkeypatch.setattr(_processes, "SHARE_MIN_BYTES", 0)

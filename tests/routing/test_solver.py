@@ -25,7 +25,7 @@ from binroute.routing.cost import rank
 from binroute.routing.deadline import Budget
 from binroute.routing.solution import TIP, Visit
 
-from .conftest import make_problem
+from .helpers import make_problem, make_vehicle
 
 EXACT = Limits(solution_limit=2000, time_limit_s=None)
 FAST = Limits(solution_limit=200)
@@ -37,11 +37,6 @@ def solved(problem, limits=EXACT, **params):
     report = check_solution(problem, solution)
     assert report.ok, str(report)
     return solution
-
-
-def _veh(vid="v1", cap=(10,), depot=0, **kw):
-    kw.setdefault("shift", TimeWindow(0, 100_000))
-    return Vehicle(vid, depot, depot, cap, streams=kw.pop("streams", frozenset({"general"})), **kw)
 
 
 def brute_force_cvrp(points, demands, capacity, n_vehicles):
@@ -73,7 +68,7 @@ def test_known_optimum_matches_brute_force():
     points = [(0, 0)] + [tuple(rng.integers(-50, 50, 2)) for _ in range(6)]
     demands = [int(x) for x in rng.integers(1, 5, 6)]
     bins = [Bin(f"c{i}", i, (demands[i - 1],)) for i in range(1, 7)]
-    vehicles = [_veh(f"v{k}", cap=(9,)) for k in range(2)]
+    vehicles = [make_vehicle(f"v{k}", cap=(9,)) for k in range(2)]
     problem = make_problem(points, bins, vehicles)
     solution = solved(problem)
     assert solution.distance == brute_force_cvrp(points, demands, 9, 2)
@@ -83,8 +78,8 @@ def test_capacity_binds():
     """Two bins that fit one lorry cost 22; with room for one, two routes cost 42."""
     points = [(0, 0), (10, 0), (10, 1)]
     bins = [Bin("a", 1, (1,)), Bin("b", 2, (1,))]
-    assert solved(make_problem(points, bins, [_veh("v1", (2,)), _veh("v2", (2,))])).distance == 22
-    small = solved(make_problem(points, bins, [_veh("v1", (1,)), _veh("v2", (1,))]))
+    assert solved(make_problem(points, bins, [make_vehicle("v1", (2,)), make_vehicle("v2", (2,))])).distance == 22
+    small = solved(make_problem(points, bins, [make_vehicle("v1", (1,)), make_vehicle("v2", (1,))]))
     assert small.distance == 42
     assert all(len(r.bins) == 1 for r in small.routes)
 
@@ -93,7 +88,7 @@ def test_weight_and_volume_both_bind():
     """A second capacity dimension (litres) forces a split the first (kg) would not."""
     points = [(0, 0), (10, 0), (10, 1)]
     bins = [Bin("a", 1, (1, 60)), Bin("b", 2, (1, 60))]
-    vehicles = [_veh("v1", (10, 100)), _veh("v2", (10, 100))]
+    vehicles = [make_vehicle("v1", (10, 100)), make_vehicle("v2", (10, 100))]
     solution = solved(make_problem(points, bins, vehicles, dims=("kg", "litres")))
     assert solution.vehicles_used == 2
 
@@ -118,7 +113,7 @@ def test_choice_between_disposal_sites():
         Facility("GLASS", 4, frozenset({"glass"})),
     ]
     bins = [Bin("a", 3, (1,))]
-    solution = solved(make_problem(points, bins, [_veh()], facilities=fac))
+    solution = solved(make_problem(points, bins, [make_vehicle()], facilities=fac))
     assert [v.id for v in solution.routes[0].visits if v.kind == TIP] == ["NEAR"]
 
 
@@ -126,7 +121,7 @@ def test_facility_opening_hours():
     """A site closed until 500 makes the vehicle wait to tip."""
     points = [(0, 0), (10, 0), (5, 0)]
     fac = [Facility("F", 1, frozenset({"general"}), TimeWindow(500, 2000), service_s=10)]
-    solution = solved(make_problem(points, [Bin("a", 2, (1,))], [_veh()], facilities=fac))
+    solution = solved(make_problem(points, [Bin("a", 2, (1,))], [make_vehicle()], facilities=fac))
     tip = next(v for v in solution.routes[0].visits if v.kind == TIP)
     assert tip.start_s >= 500
 
@@ -135,7 +130,7 @@ def test_time_window_order():
     """A bin open only early is served first and inside its window."""
     points = [(0, 0), (10, 0), (0, 10)]
     bins = [Bin("late", 1, (1,), window=TimeWindow(50, 100)), Bin("early", 2, (1,), window=TimeWindow(0, 12))]
-    solution = solved(make_problem(points, bins, [_veh()]))
+    solution = solved(make_problem(points, bins, [make_vehicle()]))
     visits = [v for v in solution.routes[0].visits if v.kind == "bin"]
     assert [v.id for v in visits] == ["early", "late"]
     assert visits[1].start_s >= 50
@@ -144,7 +139,7 @@ def test_time_window_order():
 def test_unreachable_window_is_explained():
     """A window that closes before any vehicle can arrive leaves the bin unserved with that reason."""
     points = [(0, 0), (100, 0)]
-    problem = make_problem(points, [Bin("x", 1, (1,), window=TimeWindow(0, 50))], [_veh()])
+    problem = make_problem(points, [Bin("x", 1, (1,), window=TimeWindow(0, 50))], [make_vehicle()])
     solution = solved(problem, Limits(time_limit_s=0.5))
     assert solution.unserved[0].bin_id == "x"
     assert "time window" in solution.unserved[0].reason
@@ -154,7 +149,7 @@ def test_shift_end_forces_second_vehicle():
     """Work longer than one shift is shared between two crews."""
     points = [(0, 0), (100, 0), (0, 100)]
     bins = [Bin("a", 1, (1,), service_s=10), Bin("b", 2, (1,), service_s=10)]
-    vehicles = [_veh("v1", shift=TimeWindow(0, 250)), _veh("v2", shift=TimeWindow(0, 250))]
+    vehicles = [make_vehicle("v1", shift=TimeWindow(0, 250)), make_vehicle("v2", shift=TimeWindow(0, 250))]
     solution = solved(make_problem(points, bins, vehicles))
     assert solution.vehicles_used == 2
     assert all(r.end_s <= 250 for r in solution.routes)
@@ -164,7 +159,7 @@ def test_max_duration():
     """A cap on working time splits the work like a short shift."""
     points = [(0, 0), (100, 0), (0, 100)]
     bins = [Bin("a", 1, (1,)), Bin("b", 2, (1,))]
-    vehicles = [_veh("v1", max_duration_s=250), _veh("v2", max_duration_s=250)]
+    vehicles = [make_vehicle("v1", max_duration_s=250), make_vehicle("v2", max_duration_s=250)]
     assert solved(make_problem(points, bins, vehicles)).vehicles_used == 2
 
 
@@ -172,7 +167,7 @@ def test_break_is_placed_inside_its_window():
     """A 30-unit break starting 100..150 is taken during a 400-unit day."""
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
-    veh = _veh(break_=Break(100, 150, 30))
+    veh = make_vehicle(break_=Break(100, 150, 30))
     solution = solved(make_problem(points, bins, [veh]))
     route = solution.routes[0]
     assert route.break_ is not None
@@ -184,7 +179,7 @@ def test_streams_and_mixed_fleet():
     """A recycling bin goes on the recycling lorry only."""
     points = [(0, 0), (10, 0), (0, 10)]
     bins = [Bin("g", 1, (1,), stream="general"), Bin("r", 2, (1,), stream="recycling")]
-    vehicles = [_veh("gen"), _veh("rec", streams=frozenset({"recycling"}))]
+    vehicles = [make_vehicle("gen"), make_vehicle("rec", streams=frozenset({"recycling"}))]
     solution = solved(make_problem(points, bins, vehicles))
     assert solution.route_of("gen").bins == ["g"]
     assert solution.route_of("rec").bins == ["r"]
@@ -192,7 +187,7 @@ def test_streams_and_mixed_fleet():
 
 def test_no_vehicle_for_stream_is_explained():
     """A stream no vehicle carries is reported, not silently dropped."""
-    problem = make_problem([(0, 0), (1, 0)], [Bin("o", 1, (1,), stream="organic")], [_veh()])
+    problem = make_problem([(0, 0), (1, 0)], [Bin("o", 1, (1,), stream="organic")], [make_vehicle()])
     solution = solved(problem, Limits(time_limit_s=0.5))
     assert "organic" in solution.unserved[0].reason
 
@@ -202,7 +197,7 @@ def test_several_depots():
     points = [(0, 0), (1000, 0), (10, 0), (1010, 0)]
     depots = [Depot("WEST", 0), Depot("EAST", 1)]
     bins = [Bin("w", 2, (1,)), Bin("e", 3, (1,))]
-    vehicles = [_veh("vw", depot=0), _veh("ve", depot=1)]
+    vehicles = [make_vehicle("vw", depot=0), make_vehicle("ve", depot=1)]
     solution = solved(make_problem(points, bins, vehicles, depots=depots))
     assert solution.route_of("vw").bins == ["w"]
     assert solution.route_of("ve").visits[-1].id == "EAST"
@@ -213,7 +208,7 @@ def test_fixed_cost_uses_fewer_vehicles():
     """With a fixed cost per vehicle used, one lorry does both bins."""
     points = [(0, 0), (10, 0), (-10, 0)]
     bins = [Bin("a", 1, (1,)), Bin("b", 2, (1,))]
-    vehicles = [_veh("v1", fixed_cost=1000), _veh("v2", fixed_cost=1000)]
+    vehicles = [make_vehicle("v1", fixed_cost=1000), make_vehicle("v2", fixed_cost=1000)]
     assert solved(make_problem(points, bins, vehicles)).vehicles_used == 1
 
 
@@ -221,8 +216,8 @@ def test_optional_bins_follow_their_prize():
     """A far optional bin is skipped for a small prize and collected for a large one."""
     points = [(0, 0), (10, 0), (500, 0)]
     base = [Bin("near", 1, (1,))]
-    cheap = make_problem(points, [*base, Bin("far", 2, (1,), required=False, prize=10)], [_veh()])
-    dear = make_problem(points, [*base, Bin("far", 2, (1,), required=False, prize=5000)], [_veh()])
+    cheap = make_problem(points, [*base, Bin("far", 2, (1,), required=False, prize=10)], [make_vehicle()])
+    dear = make_problem(points, [*base, Bin("far", 2, (1,), required=False, prize=5000)], [make_vehicle()])
     s1, s2 = solved(cheap), solved(dear)
     assert "far" not in s1.served() and "prize" in s1.unserved[0].reason
     assert "far" in s2.served()
@@ -232,7 +227,7 @@ def test_max_lifts():
     """A limit of two lifts per crew spreads four bins over two lorries."""
     points = [(0, 0), (10, 0), (11, 0), (12, 0), (13, 0)]
     bins = [Bin(f"b{i}", i, (1,)) for i in range(1, 5)]
-    vehicles = [_veh("v1", max_lifts=2), _veh("v2", max_lifts=2)]
+    vehicles = [make_vehicle("v1", max_lifts=2), make_vehicle("v2", max_lifts=2)]
     solution = solved(make_problem(points, bins, vehicles))
     assert sorted(len(r.bins) for r in solution.routes) == [2, 2]
 
@@ -252,7 +247,7 @@ def test_balance_evens_out_hours():
     """With a balance weight the two crews' days differ less."""
     points = [(0, 0)] + [(10 * i, 0) for i in range(1, 7)]
     bins = [Bin(f"b{i}", i, (1,), service_s=50) for i in range(1, 7)]
-    vehicles = [_veh("v1", cost_per_hour=1), _veh("v2", cost_per_hour=1)]
+    vehicles = [make_vehicle("v1", cost_per_hour=1), make_vehicle("v2", cost_per_hour=1)]
     plain = solved(make_problem(points, bins, vehicles))
     even = solved(make_problem(points, bins, vehicles, balance_weight=100_000))
     spread = lambda s: max(r.duration_s for r in s.routes) - min(r.duration_s for r in s.routes)  # noqa: E731
@@ -300,7 +295,7 @@ def test_checker_catches_capacity_and_window():
     """Overload and a window miss are violations."""
     points = [(0, 0), (10, 0), (10, 1)]
     bins = [Bin("a", 1, (2,)), Bin("b", 2, (2,), window=TimeWindow(0, 5))]
-    problem = make_problem(points, bins, [_veh("v1", (3,))])
+    problem = make_problem(points, bins, [make_vehicle("v1", (3,))])
     v = [
         Visit("depot", "D", 0, 0, 0, 0, (0,)),
         Visit("bin", "a", 1, 10, 10, 10, (2,)),
@@ -326,7 +321,7 @@ def test_checker_catches_capacity_and_window():
 )
 def test_problem_validation(change, message):
     """A bad problem fails when built, naming what is wrong."""
-    args = dict(points=[(0, 0), (1, 0), (2, 0)], bins=[Bin("a", 1, (1,))], vehicles=[_veh()])
+    args = dict(points=[(0, 0), (1, 0), (2, 0)], bins=[Bin("a", 1, (1,))], vehicles=[make_vehicle()])
     args.update({k: list(v) for k, v in change.items()})
     with pytest.raises(ProblemError, match=message):
         make_problem(args["points"], args["bins"], args["vehicles"])
@@ -335,7 +330,7 @@ def test_problem_validation(change, message):
 def test_vehicle_without_accepting_site_is_an_error():
     """Tipping is required but no site takes the vehicle's stream."""
     with pytest.raises(ProblemError, match="no disposal site"):
-        make_problem([(0, 0), (1, 0)], [], [_veh()], facilities=[Facility("G", 1, frozenset({"glass"}))])
+        make_problem([(0, 0), (1, 0)], [], [make_vehicle()], facilities=[Facility("G", 1, frozenset({"glass"}))])
 
 
 @pytest.mark.parametrize("engine", ["ortools", "pyvrp", "auto"])
@@ -345,7 +340,7 @@ def test_every_engine_finds_the_known_optimum(engine):
     points = [(0, 0)] + [tuple(rng.integers(-50, 50, 2)) for _ in range(6)]
     demands = [int(x) for x in rng.integers(1, 5, 6)]
     bins = [Bin(f"c{i}", i, (demands[i - 1],)) for i in range(1, 7)]
-    problem = make_problem(points, bins, [_veh(f"v{k}", cap=(9,)) for k in range(2)])
+    problem = make_problem(points, bins, [make_vehicle(f"v{k}", cap=(9,)) for k in range(2)])
     solution = solved(problem, Limits(solution_limit=200), engine=engine)
     assert solution.distance == brute_force_cvrp(points, demands, 9, 2)
 
@@ -353,18 +348,18 @@ def test_every_engine_finds_the_known_optimum(engine):
 def _streams_problem():
     points = [(0, 0), (10, 0), (0, 10)]
     bins = [Bin("g", 1, (1,), stream="general"), Bin("r", 2, (1,), stream="recycling")]
-    return make_problem(points, bins, [_veh("gen"), _veh("rec", streams=frozenset({"recycling"}))])
+    return make_problem(points, bins, [make_vehicle("gen"), make_vehicle("rec", streams=frozenset({"recycling"}))])
 
 
 def _windows_problem():
     points = [(0, 0), (10, 0), (0, 10)]
     bins = [Bin("late", 1, (1,), window=TimeWindow(50, 100)), Bin("early", 2, (1,), window=TimeWindow(0, 12))]
-    return make_problem(points, bins, [_veh()])
+    return make_problem(points, bins, [make_vehicle()])
 
 
 def _prize_problem():
     points = [(0, 0), (10, 0), (500, 0)]
-    return make_problem(points, [Bin("near", 1, (1,)), Bin("far", 2, (1,), required=False, prize=10)], [_veh()])
+    return make_problem(points, [Bin("near", 1, (1,)), Bin("far", 2, (1,), required=False, prize=10)], [make_vehicle()])
 
 
 def _depots_problem():
@@ -372,7 +367,7 @@ def _depots_problem():
     return make_problem(
         points,
         [Bin("w", 2, (1,)), Bin("e", 3, (1,))],
-        [_veh("vw", depot=0), _veh("ve", depot=1)],
+        [make_vehicle("vw", depot=0), make_vehicle("ve", depot=1)],
         depots=[Depot("WEST", 0), Depot("EAST", 1)],
     )
 
@@ -399,7 +394,7 @@ def test_pyvrp_tips_with_reload_depots(tip_problem):
 def test_pyvrp_refuses_what_it_cannot_express():
     """Asking PyVRP alone for a driver break is an error that says what to use instead."""
     points = [(0, 0), (100, 0)]
-    problem = make_problem(points, [Bin("a", 1, (1,))], [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(points, [Bin("a", 1, (1,))], [make_vehicle(break_=Break(100, 150, 30))])
     with pytest.raises(ProblemError, match="driver breaks"):
         solve(problem, limits=FAST, params=SolveParams(engine="pyvrp"))
 
@@ -408,7 +403,7 @@ def test_auto_combines_engines_for_breaks():
     """With a break present, auto runs PyVRP then OR-Tools, and the break is kept."""
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
-    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(points, bins, [make_vehicle(break_=Break(100, 150, 30))])
     solution = solved(problem, Limits(solution_limit=100), engine="auto")
     assert solution.engine in ("pyvrp+ortools", "pyvrp+schedule")
     assert solution.routes[0].break_ is not None
@@ -433,7 +428,7 @@ def test_fitted_plans_place_the_break_and_cut_what_does_not_fit():
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
-    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30), shift=TimeWindow(0, 330))])
+    problem = make_problem(points, bins, [make_vehicle(break_=Break(100, 150, 30), shift=TimeWindow(0, 330))])
     plan = [(0, [("bin", 0), ("bin", 1), ("bin", 2)], 0)]
     solution = solution_from_plans(problem, plan, engine="test", runtime_s=0, fit_rules=True)
     assert check_solution(problem, solution).ok
@@ -448,7 +443,7 @@ def test_pyvrp_over_full_day_falls_back_to_prizes():
     """A lorry too small for every required bin: the strict search gives up and the plan explains what is left."""
     points = [(0, 0), (10, 0), (0, 10), (10, 10)]
     bins = [Bin(f"b{i}", i, (4,)) for i in (1, 2, 3)]
-    problem = make_problem(points, bins, [_veh(cap=(9,))])
+    problem = make_problem(points, bins, [make_vehicle(cap=(9,))])
     solution = solved(problem, Limits(solution_limit=50), engine="pyvrp")
     assert len(solution.routes[0].bins) == 2
     assert [u.required for u in solution.unserved] == [True]
@@ -475,10 +470,10 @@ def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
     monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.5)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
-    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(points, bins, [make_vehicle(break_=Break(100, 150, 30))])
     budget = Budget.from_limits(Limits(time_limit_s=1.0), 3)
     if job == "pyvrp":
-        problem = dataclasses.replace(problem, vehicles=(_veh(),))
+        problem = dataclasses.replace(problem, vehicles=(make_vehicle(),))
         args = [(problem, budget, seed) for seed in (0, 1)]
     else:
         args = [(problem, budget, SolveParams(seed=seed), ["driver breaks"]) for seed in (0, 1)]
@@ -496,7 +491,7 @@ def test_fitted_break_goes_where_the_day_ends_soonest():
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
-    problem = make_problem(points, bins, [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(points, bins, [make_vehicle(break_=Break(100, 150, 30))])
     route = fitted_route(problem, 0, [("bin", 0), ("bin", 1), ("bin", 2)])
     assert route is not None and route.break_ is not None
     assert route.break_.start_s == 100 and route.end_s == 430  # after b1; at the depot it would end at 530
@@ -510,7 +505,7 @@ def _line_with_sites(capacity):
         Facility("near", 5, frozenset({"general"}), TimeWindow(0, 10_000)),
         Facility("far", 6, frozenset({"general"}), TimeWindow(0, 10_000)),
     ]
-    return make_problem(points, bins, [_veh(cap=(capacity,))], facilities=sites)
+    return make_problem(points, bins, [make_vehicle(cap=(capacity,))], facilities=sites)
 
 
 @pytest.mark.parametrize(
@@ -567,7 +562,7 @@ def test_pyvrp_alone_keeps_lift_and_day_limits_without_tips():
     points = [(0, 0), (10, 0), (11, 0), (12, 0), (13, 0)]
     bins = [Bin(f"b{i}", i, (1,)) for i in range(1, 5)]
     for limit in ({"max_lifts": 2}, {"max_load_per_day": (2,)}):
-        problem = make_problem(points, bins, [_veh("v1", **limit), _veh("v2", **limit)])
+        problem = make_problem(points, bins, [make_vehicle("v1", **limit), make_vehicle("v2", **limit)])
         solution = solved(problem, Limits(solution_limit=100), engine="pyvrp")
         assert sorted(len(r.bins) for r in solution.routes) == [2, 2], limit
 
@@ -587,7 +582,9 @@ def test_restarts_try_a_new_seed_each_round_and_keep_the_best(monkeypatch):
 
     monkeypatch.setattr(solver, "_combined", spy)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
-    problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(
+        points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [make_vehicle(break_=Break(100, 150, 30))]
+    )
     budget = Budget.from_limits(Limits(time_limit_s=1.0, solution_limit=20), 3)
     best = solver._restarts(problem, budget, SolveParams(seed=3), ["breaks"])
     seeds = [r.details["seed"] for r in found]
@@ -603,7 +600,7 @@ def test_bins_left_behind_go_to_idle_lorries():
 
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
-    problem = make_problem(points, bins, [_veh("v1", break_=Break(100, 150, 30)), _veh("v2")])
+    problem = make_problem(points, bins, [make_vehicle("v1", break_=Break(100, 150, 30)), make_vehicle("v2")])
     partial = solution_from_plans(problem, [(0, [("bin", 0)], 0)], engine="t", runtime_s=0, fit_rules=True)
     assert sorted(u.bin_id for u in partial.unserved) == ["b2", "b3"]
     budget = Budget.from_limits(Limits(solution_limit=50), 3)
@@ -628,7 +625,9 @@ def test_combined_schedules_itself_when_ortools_rejects_the_warm_start(monkeypat
 
     monkeypatch.setattr(solver, "solve_ortools", rejects)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
-    problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(
+        points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [make_vehicle(break_=Break(100, 150, 30))]
+    )
     solution = solver._combined(
         problem, Budget.from_limits(Limits(solution_limit=50), 3), SolveParams(), ["driver breaks"]
     )
@@ -685,6 +684,8 @@ def test_solution_limit_alone_never_starts_a_helper(monkeypatch):
 
     monkeypatch.setattr(solver, "start_helper", no_helper)
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
-    problem = make_problem(points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [_veh(break_=Break(100, 150, 30))])
+    problem = make_problem(
+        points, [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)], [make_vehicle(break_=Break(100, 150, 30))]
+    )
     runs = [solved(problem, Limits(solution_limit=20), engine="auto") for _ in range(2)]
     assert runs[0].routes == runs[1].routes and "round" not in runs[0].details

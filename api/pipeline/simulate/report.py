@@ -1,7 +1,8 @@
 """``report.html`` for a simulation: policies compared in inline SVG charts and a table; one printable file.
 
 No script and nothing fetched: the charts are SVG written here, so the page
-works offline and prints as it shows.
+works offline and prints as it shows. The page around them is
+``templates/simulation_report.html``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import html
 from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from typing import Any
+
+from .._pages import render_page
 
 #: Line colours per policy, in order (colour-blind safe).
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
@@ -106,23 +109,14 @@ def simulation_html(result: Mapping[str, Any]) -> str:
     )
     title = f"binroute simulation — {result['scenario']}, {result['from']} to {result['to']}"
     solver = result.get("solver", {})
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; color: #111; }}
-table {{ border-collapse: collapse; margin: 12px 0; }}
-td, th {{ border: 1px solid #bbb; padding: 3px 8px; text-align: right; }}
-td:first-child {{ text-align: left; }}
-figure {{ margin: 8px 0; break-inside: avoid; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p>Each policy replays the same days: the waste each bin really received, emptied when the policy's plan
-visits it (planned by binroute with engine {html.escape(str(solver.get("engine")))}, solution limit
-{html.escape(str(solver.get("solution_limit")))}). A bin above 100% is an overflow for that day; at risk:
-above the collection threshold at the end of a day.</p>
-<table><tr><th>totals</th>{head}</tr>{rows}</table>
-{"".join(charts)}
-</body></html>
-"""
+    return render_page(
+        "simulation_report.html",
+        {
+            "__TITLE__": html.escape(title),
+            "__HEAD__": head,
+            "__ROWS__": rows,
+            "__CHARTS__": "".join(charts),
+            "__ENGINE__": html.escape(str(solver.get("engine"))),
+            "__SOLUTION_LIMIT__": html.escape(str(solver.get("solution_limit"))),
+        },
+    )

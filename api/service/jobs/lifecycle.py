@@ -47,13 +47,12 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import now
+from ..defaults import MAX_ATTEMPTS as MAX_ATTEMPTS
 from .kind import JobKind, solve_budget
 
 log = logging.getLogger(__name__)
 #: The statuses of a job that is not over.
 ACTIVE = ("queued", "running")
-#: Starts of one job before it is marked failed instead of started again.
-MAX_ATTEMPTS = 3
 
 
 def _seconds_from_env(name: str, default: float) -> float:

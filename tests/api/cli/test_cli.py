@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from binroute.api.cli import main
 from binroute.api.pipeline import ScenarioError
 
-from ...conftest import SAMPLE, plan_sample
+from ...helpers import SAMPLE, plan_sample
 
 
 class _Stop(ScenarioError):
@@ -23,7 +23,7 @@ class _Stop(ScenarioError):
 )
 def test_plan_time_limit_follows_the_flags(monkeypatch, tmp_path, flags, time_limit_s):
     """No flag gives 30 s; --solution-limit alone gives no time limit (a deterministic run)."""
-    import binroute.api.cli.planning
+    import binroute.api.pipeline
 
     seen = []
 
@@ -31,7 +31,7 @@ def test_plan_time_limit_follows_the_flags(monkeypatch, tmp_path, flags, time_li
         seen.append(options)
         raise _Stop("stopped")
 
-    monkeypatch.setattr(binroute.api.cli.planning, "plan_scenario", fake_plan)
+    monkeypatch.setattr(binroute.api.pipeline, "plan_scenario", fake_plan)
     args = ["plan", str(SAMPLE), "--date", "2026-11-23", "--out", str(tmp_path), *flags]
     run = CliRunner().invoke(main, args)
     assert run.exit_code == 2 and seen, run.output
@@ -45,7 +45,7 @@ def test_plan_time_limit_follows_the_flags(monkeypatch, tmp_path, flags, time_li
 )
 def test_instance_time_limit_follows_the_flags(monkeypatch, command, flags, time_limit_s):
     """The benchmark commands take the same rule, with their own default of 60 s."""
-    import binroute.api.cli.instances
+    import binroute.routing
 
     seen = []
 
@@ -53,13 +53,14 @@ def test_instance_time_limit_follows_the_flags(monkeypatch, command, flags, time
         seen.append(limits)
         raise _Stop("stopped")
 
-    monkeypatch.setattr(binroute.api.cli.instances, "solve", fake_solve)
+    monkeypatch.setattr(binroute.routing, "solve", fake_solve)
     file = "tests/data/tiny.vrp" if command == "vrplib" else "tests/data/tiny_kim.txt"
     run = CliRunner().invoke(main, [command, file, *flags])
     assert run.exit_code == 2 and seen, run.output
     assert seen[0].time_limit_s == time_limit_s
 
 
+@pytest.mark.slow
 def test_solution_limit_runs_are_identical(tmp_path):
     """Two runs with the same --solution-limit and seed write the same routes."""
     plans = []

@@ -17,7 +17,7 @@ from binroute.api.cli import main
 from binroute.api.pipeline import ScenarioError
 from binroute.api.pipeline.scenario import load_collections, load_readings
 
-from ...conftest import SAMPLE
+from ...helpers import SAMPLE
 
 HEADER = "bin_id,collected_at,fill_pct,kg\n"
 
@@ -88,6 +88,7 @@ def sample_copy(tmp_path: Path, *, keep_readings: bool) -> Path:
     return scn
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_readings", [False, True], ids=["collections-only", "mixed"])
 def test_collections_scenarios_plan_end_to_end(tmp_path, keep_readings):
     """A scenario with collections only, or mixed with readings, plans end to end."""
@@ -101,6 +102,7 @@ def test_collections_scenarios_plan_end_to_end(tmp_path, keep_readings):
     assert plan["totals"]["bins"] > 0 and not plan["unserved_required"]
 
 
+@pytest.mark.slow
 def test_forecast_json_names_the_model_and_backtest_runs_on_a_log(tmp_path):
     """forecast --json gives each bin its model; backtest works on a collections-only scenario."""
     scn = sample_copy(tmp_path, keep_readings=False)

@@ -13,9 +13,12 @@ import pytest
 from binroute.api.pipeline.mapview import map_html
 from binroute.geo.geojson import OSM_ATTRIBUTION, feature_collection, line_feature, point_feature
 
-from ...conftest import plan_sample
+from ...helpers import plan_sample
 from .browser import BROWSER, chromium
 from .browser import dom as browser_dom
+
+#: The module plans the sample town once and reads every export (two tests open a browser).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

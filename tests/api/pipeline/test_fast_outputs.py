@@ -48,6 +48,7 @@ def small_day(sample_dir):
     return seen["solution"], seen["travel"]
 
 
+@pytest.mark.slow
 def test_bounded_searches_give_the_unbounded_drives(small_day):
     """Legs from trees grown only as far as each origin's longest leg equal legs from whole-city trees."""
     solution, travel = small_day

@@ -7,6 +7,7 @@ import shutil
 from datetime import date
 
 import numpy as np
+import pytest
 
 from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 from binroute.api.pipeline.report import street_names
@@ -15,6 +16,7 @@ from binroute.geo import drivable_core, routing_graph, snap_points
 from binroute.routing import check_solution
 
 
+@pytest.mark.slow
 def test_node_model_plans_the_sample_on_the_lorries_core(sample_dir, tmp_path):
     """Every required bin served, the plan passes the checker, every stop lies on the lorry's drivable core,
     and is named by the street it lies on."""

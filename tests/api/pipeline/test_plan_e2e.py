@@ -14,9 +14,12 @@ import shapely
 from binroute.geo import OSM_ATTRIBUTION, load_network
 from binroute.routing import check_solution
 
-from ...conftest import plan_sample
+from ...helpers import plan_sample
 
 STAGES = {"graph", "forecast", "matrix", "solve", "write"}
+
+#: Each test plans the sample town (through the command line or in process).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,7 @@ def test_scenario_json_points_at_network(tmp_path, sample_dir):
         load_scenario(scn)
 
 
+@pytest.mark.slow
 def test_forecast_cli_json(sample_dir):
     """`binroute forecast --json` gives per-bin fill, quantiles, overflow probability and decision."""
     run = subprocess.run(
@@ -199,6 +200,7 @@ def test_forecast_cli_json(sample_dir):
     assert {b["decision"] for b in bins.values()} <= {"must", "may", "skip"}
 
 
+@pytest.mark.slow
 def test_backtest_cli_json(sample_dir, tmp_path):
     """`binroute backtest --json` reports both horizons and beats the last-reading baseline."""
     out = tmp_path / "bt.json"

@@ -128,6 +128,7 @@ def _cli(*args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -145,6 +146,7 @@ def test_cli_errors_exit_2_with_one_line(sample_dir, tmp_path, args, message):
     assert len(run.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_simulate_sample_two_days(sample_dir, tmp_path):
     """Two days, two policies: per-day figures sum to the totals; the report is one self-contained page."""
     run = _cli(
@@ -196,6 +198,7 @@ def in_parallel(tiny):
     return _run(tiny, 2)
 
 
+@pytest.mark.slow
 def test_policies_in_processes_give_the_sequential_result(tiny, in_parallel):
     """Each policy in its own process: the same simulation.json as one process, and every day reported in order."""
     sequential, seq_steps = _run(tiny, 1)
@@ -209,6 +212,7 @@ def test_policies_in_processes_give_the_sequential_result(tiny, in_parallel):
             assert str(mine[0]).startswith(f"{policy}: day 1 of 2, 2026-11-02:")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine")
 def test_report_in_a_real_browser(in_parallel, tmp_path):
     """Headless Chromium opens report.html with no console errors: five charts, a line per policy in each."""

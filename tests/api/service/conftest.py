@@ -10,11 +10,8 @@ import pytest
 from binroute.api.service import create_app
 from binroute.api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org
 
+from .helpers import JOB_OPTIONS, N_BINS, upload
 from .servers import new_database, postgres_server, redis_server
-
-N_BINS = 30
-#: The options of the :func:`jobs` fixture's plan and simulation: a one-second search.
-JOB_OPTIONS = '{"time_limit_s": 1}'
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +77,12 @@ def jobs(request, tmp_path):
         ids = {PlanRow: plan.id, SimulationRow: sim.id}
     yield factory, ids
     app.extensions["binroute"]["jobs"].shutdown()
+
+
+@pytest.fixture(scope="module")
+def scenario(app, small):
+    """The small scenario uploaded to the module's ``app`` (a module defines ``app``)."""
+    client = app.test_client()
+    resp = upload(client, app, small, "small town")
+    assert resp.status_code == 201, resp.json
+    return resp.json

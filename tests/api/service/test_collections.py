@@ -15,7 +15,7 @@ from binroute.api.service.db import ScenarioRow, create_key, create_org
 from binroute.api.service.jobs import export_scenario
 
 from ..pipeline.test_collections import collections_from_readings
-from .conftest import N_BINS
+from .helpers import N_BINS
 
 ITEMS = [
     {"bin_id": "B0001", "collected_at": "2026-11-20T08:00:00Z", "fill_pct": 85, "kg": 40.5},

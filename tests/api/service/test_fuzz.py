@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from binroute.api.service.client import schemathesis_command, served
 
 #: Fixed seed and a bounded number of cases per operation and phase: a few hundred requests, well under 60 s.
@@ -20,6 +22,7 @@ def _cli(*args: str, cwd: Path) -> str:
     return run.stdout
 
 
+@pytest.mark.service
 def test_schemathesis_finds_nothing(tmp_path):
     """Every phase (examples, coverage, fuzzing, stateful) and every check but positive-data acceptance passes.
 

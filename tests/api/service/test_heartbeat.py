@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import redis as redis_client
-from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from binroute.api.service.client import worker_process as worker
@@ -31,29 +30,7 @@ from binroute.api.service.jobs import (
     watch_countdown_s,
 )
 
-from .conftest import JOB_OPTIONS
-from .test_queue import PLAN, _queued_app
-from .test_simulations import BODY
-
-
-def lose_heartbeat(factory, model, job_id: str) -> None:
-    """Forget a running job's heartbeat, as when the process running it died long ago."""
-    with factory() as s:
-        s.execute(update(model).where(model.id == job_id).values(heartbeat=None))
-        s.commit()
-
-
-def _set(factory, model, job_id: str, **values) -> None:
-    with factory() as s:
-        s.execute(update(model).where(model.id == job_id).values(**values))
-        s.commit()
-
-
-def _get(factory, model, job_id: str):
-    with factory() as s:
-        row = s.get(model, job_id)
-        s.expunge(row)
-        return row
+from .helpers import BODY, JOB_OPTIONS, PLAN, get_row, lose_heartbeat, queued_app, set_row
 
 
 @pytest.mark.parametrize("kind", [PLAN_JOB, SIMULATION_JOB], ids=["plan", "simulation"])
@@ -63,19 +40,19 @@ def test_the_heartbeat_advances_while_a_job_runs_and_stops_after(jobs, kind, mon
     factory, ids = jobs
     model = kind.model
     job_id = ids[model]
-    _set(factory, model, job_id, status="running")
+    set_row(factory, model, job_id, status="running")
     with Heartbeat(factory, kind, job_id):
         seen = set()
         end = time.monotonic() + 10
         while len(seen) < 3 and time.monotonic() < end:
-            beat_at = _get(factory, model, job_id).heartbeat
+            beat_at = get_row(factory, model, job_id).heartbeat
             if beat_at is not None:
                 seen.add(beat_at)
             time.sleep(0.02)
         assert len(seen) >= 3  # three different heartbeats while it ran
-    last = _get(factory, model, job_id).heartbeat
+    last = get_row(factory, model, job_id).heartbeat
     time.sleep(0.3)  # six intervals
-    assert _get(factory, model, job_id).heartbeat == last
+    assert get_row(factory, model, job_id).heartbeat == last
 
 
 def test_a_heartbeat_is_written_only_while_the_job_runs(jobs):
@@ -83,10 +60,10 @@ def test_a_heartbeat_is_written_only_while_the_job_runs(jobs):
     factory, ids = jobs
     plan_id = ids[PlanRow]
     beat(factory, PLAN_JOB, plan_id)
-    assert _get(factory, PlanRow, plan_id).heartbeat is None
+    assert get_row(factory, PlanRow, plan_id).heartbeat is None
     assert finish_job(factory, PLAN_JOB, plan_id, status="done")
     beat(factory, PLAN_JOB, plan_id)
-    assert _get(factory, PlanRow, plan_id).heartbeat is None
+    assert get_row(factory, PlanRow, plan_id).heartbeat is None
 
 
 def test_a_failed_heartbeat_write_is_logged_and_the_job_goes_on(caplog, monkeypatch):
@@ -123,21 +100,21 @@ def test_a_delivered_task_waits_for_a_job_alive_elsewhere_and_restarts_a_lost_on
         job_id = ids[kind.model]
         limits = {"max_attempts": 2, "max_time_limit_s": 300.0}
         assert deliver(kind, factory, job_id, **limits) == "run"  # queued: started
-        row = _get(factory, kind.model, job_id)
+        row = get_row(factory, kind.model, job_id)
         assert (row.status, row.attempts) == ("running", 1) and row.heartbeat is not None
         assert deliver(kind, factory, job_id, **limits) == "wait"  # a second copy: the job runs elsewhere
-        assert _get(factory, kind.model, job_id).attempts == 1
+        assert get_row(factory, kind.model, job_id).attempts == 1
         stale = stale_after_s(JOB_OPTIONS, 300.0)
         assert stale == lifecycle.STALE_S + 1  # one search (1 s) may hold the interpreter
-        _set(factory, kind.model, job_id, heartbeat=now() - timedelta(seconds=stale + 5))
+        set_row(factory, kind.model, job_id, heartbeat=now() - timedelta(seconds=stale + 5))
         assert not is_beating(factory, kind, job_id, stale)
         assert deliver(kind, factory, job_id, **limits) == "run"  # its machine was lost: started again
-        assert _get(factory, kind.model, job_id).attempts == 2
+        assert get_row(factory, kind.model, job_id).attempts == 2
         assert deliver(kind, factory, job_id, **limits) == "wait"  # at the cap but alive: not failed
-        assert _get(factory, kind.model, job_id).status == "running"
+        assert get_row(factory, kind.model, job_id).status == "running"
         lose_heartbeat(factory, kind.model, job_id)
         assert deliver(kind, factory, job_id, **limits) == "skip"  # lost at the cap: failed
-        row = _get(factory, kind.model, job_id)
+        row = get_row(factory, kind.model, job_id)
         assert (row.status, row.attempts) == ("failed", 2) and "started 2 time(s)" in row.error
         assert deliver(kind, factory, "no-such-job", **limits) == "skip"
 
@@ -159,7 +136,7 @@ def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, smal
     monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.3")  # the worker's: stale after 0.9 s + the plan's 2-s search
     redis_client.Redis.from_url(redis).flushdb()
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     factory = app.extensions["binroute"]["sessions"]
     stop = threading.Event()
 
@@ -170,7 +147,7 @@ def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, smal
     try:
         resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})
         plan_id = resp.json["id"]
-        _set(factory, PlanRow, plan_id, status="running", attempts=1, heartbeat=now())
+        set_row(factory, PlanRow, plan_id, status="running", attempts=1, heartbeat=now())
         alive = threading.Thread(target=elsewhere, daemon=True)
         alive.start()
         log = tmp_path / "w.log"
@@ -179,13 +156,13 @@ def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, smal
             while _log(log).count("'waiting'") < 3 and time.monotonic() < end:
                 time.sleep(0.2)
             assert _log(log).count("'waiting'") >= 3, _log(log)  # the one task, sent again and again
-            row = _get(factory, PlanRow, plan_id)
+            row = get_row(factory, PlanRow, plan_id)
             assert (row.status, row.attempts) == ("running", 1)
             stop.set()
             alive.join()
-            while _get(factory, PlanRow, plan_id).status == "running" and time.monotonic() < end:
+            while get_row(factory, PlanRow, plan_id).status == "running" and time.monotonic() < end:
                 time.sleep(0.3)
-        row = _get(factory, PlanRow, plan_id)
+        row = get_row(factory, PlanRow, plan_id)
         assert (row.status, row.attempts) == ("done", 2), row.error
     finally:
         stop.set()
@@ -197,7 +174,7 @@ def test_a_copy_of_a_running_simulations_task_waits_and_it_runs_once(redis, smal
     monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.3")
     redis_client.Redis.from_url(redis).flushdb()
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     try:
         body = {**BODY, "solution_limit": None, "time_limit_s": 2}  # 2 days x 2 policies x 2 s of search
         resp = app.test_client().post(f"/api/v1/scenarios/{sid}/simulations", json=body, headers={"X-API-Key": key})
@@ -209,12 +186,12 @@ def test_a_copy_of_a_running_simulations_task_waits_and_it_runs_once(redis, smal
         # two processes: one runs the simulation, the other gets the copy
         with worker(redis, database_url, tmp_path / "w", "--concurrency", "2"):
             end = time.monotonic() + 180
-            while _get(factory, SimulationRow, sim_id).status == "queued" and time.monotonic() < end:
+            while get_row(factory, SimulationRow, sim_id).status == "queued" and time.monotonic() < end:
                 time.sleep(0.1)
             runner.submit(sim_id)  # a copy while it runs, as Redis sends one past the visibility timeout
-            while _get(factory, SimulationRow, sim_id).status == "running" and time.monotonic() < end:
+            while get_row(factory, SimulationRow, sim_id).status == "running" and time.monotonic() < end:
                 time.sleep(0.3)
-        row = _get(factory, SimulationRow, sim_id)
+        row = get_row(factory, SimulationRow, sim_id)
         assert (row.status, row.attempts) == ("done", 1), row.error
         assert "'waiting'" in _log(log), _log(log)  # the copy came while it ran, and waited
     finally:

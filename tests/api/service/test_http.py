@@ -12,83 +12,28 @@ import urllib.request
 import pytest
 
 from binroute.api.service import create_app
-from binroute.api.service.client import multipart_body, scenario_upload, served
-from binroute.api.service.db import create_key, create_org
+from binroute.api.service.client import scenario_upload, served
 
-from .conftest import N_BINS
-
-
-def test_app(database_url: str, root):
-    """The app the tests in this module share, on ``database_url``, with a planner and a viewer key."""
-    application = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "DATA_DIR": str(root / "data"),
-            "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
-            "PLAN_TIME_LIMIT_S": 60,
-            "SOLVE_WORKERS": 2,
-        }
-    )
-    with application.extensions["binroute"]["sessions"]() as s:
-        org = create_org(s, "test council").id
-        application.config["TEST_KEYS"] = {
-            "planner": create_key(s, "p", "planner", org)[1],
-            "viewer": create_key(s, "v", "viewer", org)[1],
-        }
-    return application
-
-
-test_app.__test__ = False  # type: ignore[attr-defined]
+from .helpers import N_BINS, hdr, make_app, multipart, scenario_files, upload, wait_for
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
-    application = test_app(f"sqlite:///{root / 'db.sqlite3'}", root)
+    application = make_app(f"sqlite:///{root / 'db.sqlite3'}", root)
     yield application
     application.extensions["binroute"]["jobs"].shutdown()
 
 
-def hdr(app, role="planner"):
-    return {"X-API-Key": app.config["TEST_KEYS"][role]}
-
-
-def multipart(name: str, files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    return multipart_body({"name": name}, files)
-
-
-def scenario_files(folder, *, readings=True, bins=None):
-    files = {
-        "fleet": ("fleet.json", (folder / "fleet.json").read_bytes()),
-        "bins": ("bins.csv", bins if bins is not None else (folder / "bins.csv").read_bytes()),
-        "network": ("helsinki.osm.pbf", (folder / "network.osm.pbf").read_bytes()),
-    }
-    if readings:
-        files["readings"] = ("readings.csv", (folder / "readings.csv").read_bytes())
-    return files
-
-
-def upload(client, app, folder, name, *, readings=True):
-    body, ctype = multipart(name, scenario_files(folder, readings=readings))
-    return client.post("/api/v1/scenarios", data=body, headers=hdr(app), content_type=ctype)
-
-
-@pytest.fixture(scope="module")
-def scenario(app, small):
+def test_app(app):
+    """The app the module shares: its own SQLite database and test settings, two keys acting for one organisation."""
+    assert app.extensions["binroute"]["engine"].dialect.name == "sqlite"
+    assert app.config["MAX_CONTENT_LENGTH"] == 2 * 1024 * 1024 and app.config["SOLVE_WORKERS"] == 2
     client = app.test_client()
-    resp = upload(client, app, small, "small town")
-    assert resp.status_code == 201, resp.json
-    return resp.json
-
-
-def wait_for(client, app, url, timeout=180):
-    end = time.time() + timeout
-    while time.time() < end:
-        plan = client.get(url, headers=hdr(app, "viewer")).json
-        if plan["status"] in ("done", "failed"):
-            return plan
-        time.sleep(0.5)
-    raise AssertionError("plan did not finish")
+    seen = {role: client.get("/api/v1/organisation", headers=hdr(app, role)) for role in ("planner", "viewer")}
+    assert [r.status_code for r in seen.values()] == [200, 200]
+    assert seen["planner"].json["name"] == seen["viewer"].json["name"] == "test council"
+    assert seen["planner"].json["id"] == seen["viewer"].json["id"]
 
 
 def test_healthz_needs_no_key(app):
@@ -142,6 +87,7 @@ def test_forecast(app, scenario):
     assert {b["decision"] for b in resp.json["bins"].values()} <= {"must", "may", "skip"}
 
 
+@pytest.mark.slow
 def test_plan_lifecycle(app, scenario):
     """POST gives 202 and a URL; the plan solves in the background; downloads work; DELETE removes it."""
     client, sid = app.test_client(), scenario["id"]
@@ -172,6 +118,7 @@ def test_plan_lifecycle(app, scenario):
     assert client.get(f"/api/v1/plans/{plan['id']}", headers=hdr(app, "viewer")).status_code == 404
 
 
+@pytest.mark.slow
 def test_failed_solve_is_reported(app, scenario):
     """A solve that cannot run (no vehicles' streams accepted) ends 'failed' with the reason; the server stays up."""
     client = app.test_client()
@@ -285,6 +232,7 @@ def test_openapi_and_docs(app):
     assert page.status_code == 200 and b"openapi.json" in page.data and b"<script src=" not in page.data
 
 
+@pytest.mark.service
 def test_real_server_end_to_end(small, tmp_path):
     """`binroute serve` on a free local port: create a key, upload, plan, download, over HTTP."""
     db = f"sqlite:///{tmp_path / 'srv.sqlite3'}"
@@ -339,6 +287,7 @@ def test_real_server_end_to_end(small, tmp_path):
         err.value.close()
 
 
+@pytest.mark.slow
 def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
     """A plan left queued when the server stopped is solved by the next server on the same database."""
     from binroute.api.service.db import PlanRow, ScenarioRow
@@ -364,6 +313,7 @@ def test_queued_plans_survive_a_restart(app, scenario, tmp_path):
         restarted.extensions["binroute"]["jobs"].shutdown()
 
 
+@pytest.mark.slow
 def test_revoked_key_is_refused(app, tmp_path):
     """`binroute keys revoke` makes a key useless."""
     db = app.config["DATABASE_URL"]
@@ -450,6 +400,7 @@ def test_solve_process_ignores_packages_in_the_working_directory(tmp_path):
     assert exposed.returncode == 7
 
 
+@pytest.mark.slow
 def test_plan_takes_solution_limit_and_include_may(app, scenario):
     """A plan request takes solution_limit (then no time limit, as in the CLI) and include_may."""
     client = app.test_client()

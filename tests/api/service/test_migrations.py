@@ -64,6 +64,7 @@ def _differences(url: str) -> list:
     return diff
 
 
+@pytest.mark.slow
 def test_first_schema_upgrades_to_the_newest_keeping_data(database_url, tmp_path):
     """`db upgrade` takes the first schema to the head: rows join organisation 'default', the old key still works."""
     _old_database(database_url)
@@ -97,6 +98,7 @@ def test_fresh_database_is_created_at_the_head_and_matches_the_models(database_u
     assert _differences(database_url) == []
 
 
+@pytest.mark.slow
 def test_serve_refuses_an_old_schema_and_says_what_to_run(tmp_path):
     """`binroute serve` on a database at an older revision exits with the command that upgrades it."""
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"

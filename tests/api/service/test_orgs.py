@@ -269,6 +269,7 @@ def test_limits_answer_429_with_retry_after(tmp_path, small):
         rated.extensions["binroute"]["jobs"].shutdown()
 
 
+@pytest.mark.slow
 def test_an_organisation_s_own_limits_replace_the_server_s(tmp_path, small):
     """`orgs limits` gives one organisation its own caps (others keep the server's); `default` goes back; bad values
     are refused naming the option; the change is audited."""
@@ -398,6 +399,7 @@ def test_an_organisation_s_own_request_rate_and_upload_size(tmp_path):
         app.extensions["binroute"]["jobs"].shutdown()
 
 
+@pytest.mark.slow
 def test_old_database_moves_into_a_default_organisation(tmp_path):
     """An old database, after `db upgrade`: its rows join organisation 'default' and its keys still work."""
     db = tmp_path / "old.sqlite3"
@@ -451,6 +453,7 @@ def _cli(*args, cwd, check=True):
     return run
 
 
+@pytest.mark.slow
 def test_operator_commands(tmp_path):
     """`orgs create`/`list`, `keys create --org`/`revoke`; `keys create` without --org needs a single organisation."""
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"

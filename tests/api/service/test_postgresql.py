@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from .helpers import make_app
 from .servers import new_database
-from .test_http import scenario as scenario
 from .test_http import (
-    test_app,
     test_delete_scenario_and_cors_off,
     test_duplicate_name_is_409,
     test_failed_solve_is_reported,
@@ -39,7 +38,7 @@ __all__ = [
 def app(tmp_path_factory, postgres):
     """The same app as :mod:`.test_http`'s, on a new database of the PostgreSQL server."""
     root = tmp_path_factory.mktemp("api-pg")
-    application = test_app(new_database(postgres, "http_tests"), root)
+    application = make_app(new_database(postgres, "http_tests"), root)
     assert application.extensions["binroute"]["engine"].dialect.name == "postgresql"
     yield application
     application.extensions["binroute"]["jobs"].shutdown()

@@ -25,7 +25,7 @@ from binroute.api.service.jobs import (
 )
 from binroute.api.service.schemas import PlanProgress
 
-from .test_heartbeat import lose_heartbeat
+from .helpers import lose_heartbeat
 
 
 class Clock:

@@ -11,25 +11,10 @@ from pathlib import Path
 
 from binroute.api.service import create_app
 from binroute.api.service.client import worker_process as worker
-from binroute.api.service.db import PlanRow, ScenarioRow, create_key, create_org
+from binroute.api.service.db import PlanRow, create_key, create_org
 from binroute.api.service.jobs import PLAN_JOB, finish_job
 
-from .test_http import multipart, scenario_files
-
-PLAN = {"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}
-
-
-def _queued_app(database_url: str, broker: str, root: Path, small: Path):
-    """An app that queues solves on ``broker``, with a scenario whose network file is gone from the server's disk."""
-    app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(root / "server"), "BROKER_URL": broker})
-    with app.extensions["binroute"]["sessions"]() as s:
-        key = create_key(s, "p", "planner", create_org(s, "queue town").id)[1]
-    body, ctype = multipart("queued", scenario_files(small))
-    resp = app.test_client().post("/api/v1/scenarios", data=body, content_type=ctype, headers={"X-API-Key": key})
-    assert resp.status_code == 201, resp.json
-    with app.extensions["binroute"]["sessions"]() as s:
-        Path(s.get(ScenarioRow, resp.json["id"]).network_file).unlink()  # workers read it from the database
-    return app, key, resp.json["id"]
+from .helpers import PLAN, multipart, queued_app, scenario_files
 
 
 def _wait(app, key: str, plan_id: str, statuses: tuple[str, ...], timeout: float = 240) -> dict:
@@ -44,7 +29,7 @@ def _wait(app, key: str, plan_id: str, statuses: tuple[str, ...], timeout: float
 
 def test_a_worker_solves_a_queued_plan_once(redis, database_url, small, tmp_path):
     """`serve --broker` queues; `binroute worker` (own scratch folder) solves it; a second completion is ignored."""
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     try:
         resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})
         assert resp.status_code == 202
@@ -68,7 +53,7 @@ def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path, monkeyp
     """
     monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # stale after 1.5 s + the plan's 8-s search
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     fast = ("--concurrency", "1", "--visibility-timeout", "3")
     try:
         body = {**PLAN, "time_limit_s": 8}  # its heartbeat is stale 8 s (one search) after the beats stop
@@ -98,7 +83,7 @@ def test_a_plan_that_kills_its_worker_is_failed_after_its_starts(redis, small, t
     """
     monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     try:
         body = {**PLAN, "time_limit_s": 8}  # its heartbeat is stale 8 s (one search) after the beats stop
         plan_id = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})

@@ -25,10 +25,8 @@ from binroute.api.service.jobs import (
     time_limits,
 )
 
+from .helpers import BODY, lose_heartbeat, queued_app
 from .servers import redis_server
-from .test_heartbeat import lose_heartbeat
-from .test_queue import _queued_app
-from .test_simulations import BODY
 
 
 @pytest.fixture
@@ -42,7 +40,7 @@ def queued(request, redis, small, tmp_path):
         database_url = request.getfixturevalue("database_url")
     else:
         database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = _queued_app(database_url, redis, tmp_path, small)
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
     yield app, {"X-API-Key": key}, sid, database_url
     app.extensions["binroute"]["jobs"].shutdown()
 
@@ -139,12 +137,13 @@ def test_limits_attempts_and_the_soft_time_limit_in_a_worker(queued, tmp_path):
     assert stopped["error"] == "the simulation took longer than its time limit and was stopped"
 
 
+@pytest.mark.service
 def test_a_broker_down_at_submit_fails_the_simulation_with_503(small, tmp_path):
     """With the broker gone a new simulation answers 503 queue_unavailable and is stored failed with that reason."""
     with redis_server() as broker:
         if broker is None:
             pytest.skip("redis-server is not installed")
-        app, plain, sid = _queued_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", broker, tmp_path, small)
+        app, plain, sid = queued_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", broker, tmp_path, small)
         key = {"X-API-Key": plain}
         try:
             redis_client.Redis.from_url(broker).shutdown(nosave=True)

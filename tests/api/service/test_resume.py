@@ -12,7 +12,7 @@ import pytest
 from binroute.api.service.db import PlanRow, SimulationRow, now
 from binroute.api.service.jobs import PLAN_JOB, SIMULATION_JOB, JobRunner, finish_job
 
-from .test_heartbeat import _get, _set, lose_heartbeat
+from .helpers import get_row, lose_heartbeat, set_row
 
 KINDS = [PLAN_JOB, SIMULATION_JOB]
 #: A two-day simulation of one policy, one second a day.
@@ -52,21 +52,21 @@ def test_a_job_alive_elsewhere_is_left_alone_then_taken_once_its_heartbeat_stops
     """Fresh heartbeat at start: not run, no attempt counted, watched; once it goes stale, run once."""
     factory, ids = jobs
     job_id = ids[kind.model]
-    _set(factory, kind.model, job_id, status="running", attempts=1, heartbeat=now())  # another server solves it
+    set_row(factory, kind.model, job_id, status="running", attempts=1, heartbeat=now())  # another server solves it
     runs = Runs(factory, tmp_path, kind)
     try:
         assert runs.runner.resume() == 1
         runs.settle()
-        row = _get(factory, kind.model, job_id)
+        row = get_row(factory, kind.model, job_id)
         assert (row.status, row.attempts) == ("running", 1) and runs.ran == []
         assert runs.runner.watched() == [job_id]
         time.sleep(0.3)  # six looks later, still alive elsewhere (its heartbeat is an hour from stale)
-        assert runs.ran == [] and _get(factory, kind.model, job_id).attempts == 1
-        _set(factory, kind.model, job_id, heartbeat=now() - timedelta(hours=1))  # its server died
+        assert runs.ran == [] and get_row(factory, kind.model, job_id).attempts == 1
+        set_row(factory, kind.model, job_id, heartbeat=now() - timedelta(hours=1))  # its server died
         runs.wait_run()
         runs.settle()
         assert runs.ran == [job_id]
-        row = _get(factory, kind.model, job_id)
+        row = get_row(factory, kind.model, job_id)
         assert (row.status, row.attempts) == ("running", 2)  # started here, its attempt counted
         assert runs.runner.watched() == []
     finally:
@@ -79,19 +79,19 @@ def test_a_job_left_running_with_a_stale_or_no_heartbeat_is_run_again_once(jobs,
     factory, ids = jobs
     kind = PLAN_JOB if model is PlanRow else SIMULATION_JOB
     job_id = ids[model]
-    _set(factory, model, job_id, status="running", attempts=1, heartbeat=now() - timedelta(hours=1))
+    set_row(factory, model, job_id, status="running", attempts=1, heartbeat=now() - timedelta(hours=1))
     runs = Runs(factory, tmp_path, kind)
     try:
         assert runs.runner.resume() == 1
         runs.wait_run()
         runs.settle()
-        assert runs.ran == [job_id] and _get(factory, model, job_id).attempts == 2
+        assert runs.ran == [job_id] and get_row(factory, model, job_id).attempts == 2
         lose_heartbeat(factory, model, job_id)  # the same, with no heartbeat at all
         runs.event.clear()
         assert runs.runner.resume() == 1
         runs.wait_run()
         runs.settle()
-        assert runs.ran == [job_id, job_id] and _get(factory, model, job_id).attempts == 3
+        assert runs.ran == [job_id, job_id] and get_row(factory, model, job_id).attempts == 3
         assert runs.runner.watched() == []
     finally:
         runs.runner.shutdown()
@@ -101,7 +101,7 @@ def _watching(jobs, tmp_path, look_again_s: float = 0.05) -> tuple[object, str, 
     """A plan running elsewhere (fresh heartbeat), and a runner started on its database that watches it."""
     factory, ids = jobs
     plan_id = ids[PlanRow]
-    _set(factory, PlanRow, plan_id, status="running", attempts=1, heartbeat=now())
+    set_row(factory, PlanRow, plan_id, status="running", attempts=1, heartbeat=now())
     runs = Runs(factory, tmp_path, PLAN_JOB)
     runs.runner.look_again_s = look_again_s
     runs.runner.resume()
@@ -120,7 +120,7 @@ def test_a_watched_job_that_finishes_elsewhere_is_dropped(jobs, tmp_path):
             time.sleep(0.02)
         runs.settle()
         assert runs.runner.watched() == [] and runs.ran == []
-        assert _get(factory, PlanRow, plan_id).status == "done"
+        assert get_row(factory, PlanRow, plan_id).status == "done"
     finally:
         runs.runner.shutdown()
 
@@ -130,6 +130,6 @@ def test_shutting_down_stops_the_watch(jobs, tmp_path):
     factory, plan_id, runs = _watching(jobs, tmp_path, look_again_s=0.2)
     runs.runner.shutdown()
     assert runs.runner.watched() == []
-    _set(factory, PlanRow, plan_id, heartbeat=now() - timedelta(hours=1))
+    set_row(factory, PlanRow, plan_id, heartbeat=now() - timedelta(hours=1))
     time.sleep(0.4)  # two looks' worth
-    assert runs.ran == [] and _get(factory, PlanRow, plan_id).attempts == 1
+    assert runs.ran == [] and get_row(factory, PlanRow, plan_id).attempts == 1

@@ -12,22 +12,13 @@ from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simula
 from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
 from binroute.api.service.jobs import run_simulation
 
-from .test_http import hdr, test_app, upload, wait_for
-
-#: A tiny run: two days of the 30-bin scenario, two policies, a few solutions a day.
-BODY = {
-    "from": "2026-11-02",
-    "to": "2026-11-03",
-    "policies": ["timetable:mon", "threshold:80"],
-    "solution_limit": 3,
-    "engine": "ortools",
-}
+from .helpers import BODY, hdr, make_app, upload, wait_for
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("simapi")
-    application = test_app(f"sqlite:///{root / 'db.sqlite3'}", root)
+    application = make_app(f"sqlite:///{root / 'db.sqlite3'}", root)
     with application.extensions["binroute"]["sessions"]() as s:
         other = create_org(s, "other council").id
         application.config["TEST_KEYS"]["other"] = create_key(s, "o", "viewer", other)[1]
@@ -53,6 +44,7 @@ def finished(app, scenario):
     return wait_for(client, app, resp.headers["Location"])
 
 
+@pytest.mark.slow
 def test_simulation_runs_the_cli_job(app, finished, small):
     """The simulation ends done with all days counted, and its result is what `binroute simulate` computes."""
     assert finished["status"] == "done", finished
@@ -65,6 +57,7 @@ def test_simulation_runs_the_cli_job(app, finished, small):
     assert result["policies"] == local["policies"]
 
 
+@pytest.mark.slow
 def test_report_downloads_as_html(app, finished):
     """The report is the simulation's report.html, served as text/html with the policies' charts."""
     resp = app.test_client().get(finished["links"]["report"], headers=hdr(app, "viewer"))
@@ -73,6 +66,7 @@ def test_report_downloads_as_html(app, finished):
     assert page.startswith("<!doctype html>") and page.count("<svg") == 5 and "threshold:80" in page
 
 
+@pytest.mark.slow
 def test_listed_hidden_from_other_organisations_and_deleted(app, finished):
     """The organisation lists it; another organisation gets 404 everywhere; delete removes it."""
     client, sid = app.test_client(), finished["id"]

@@ -50,6 +50,7 @@ def test_an_unreachable_database_or_broker_stops_a_command_with_one_line(
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.output
 
 
+@pytest.mark.service
 def test_a_broker_lost_while_serving_fails_new_plans_and_keeps_what_is_stored(tmp_path):
     """Once the broker is gone a new plan answers 503 and is stored failed with the reason; older rows stay."""
     import redis

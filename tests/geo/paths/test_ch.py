@@ -17,6 +17,8 @@ from binroute.geo import Places, TurnRules, VehicleProfile, load_network, routin
 from binroute.geo.matrix import LEN_BITS
 from binroute.geo.paths import contract_graph, scan_sources, target_buckets
 
+from .helpers import grid_xml
+
 
 def _random_graph(rng, n, m):
     """Arcs with packed weights (deci-seconds above LEN_BITS, decimetres below): ties in time are common."""
@@ -83,36 +85,6 @@ def test_bad_input_is_refused_with_a_clear_message():
         contract_graph(3, np.array([0]), np.array([1]), np.array([-1.0]))
 
 
-def _grid_xml(tmp_path, size=6):
-    """A street grid ~100 m apart with one-way rows, a no-left-turn, and a street too weak for a lorry."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="binroute-tests">']
-    for r in range(size):
-        for c in range(size):
-            lines.append(
-                f'<node id="{r * size + c + 1}" version="1" lat="{60 + r * 0.0009:.7f}" lon="{24 + c * 0.0018:.7f}"/>'
-            )
-    way = 1
-    for r in range(size):
-        for kind in ("row", "col"):
-            refs = [r * size + c + 1 if kind == "row" else c * size + r + 1 for c in range(size)]
-            tags = '<tag k="highway" v="residential"/>' + (
-                '<tag k="oneway" v="yes"/>' if kind == "row" and r % 3 == 1 else ""
-            )
-            tags += '<tag k="maxweight" v="7.5"/>' if kind == "col" and r == size - 1 else ""
-            lines.append(f'<way id="{way}" version="1">' + "".join(f'<nd ref="{x}"/>' for x in refs) + tags + "</way>")
-            way += 1
-    # No left turn from column 2 (way 6, northbound) into row 2 (way 5) at node 2 * size + 3.
-    lines.append(
-        '<relation id="1" version="1"><member type="way" ref="6" role="from"/>'
-        f'<member type="node" ref="{2 * size + 3}" role="via"/><member type="way" ref="5" role="to"/>'
-        '<tag k="type" v="restriction"/><tag k="restriction" v="no_left_turn"/></relation>'
-    )
-    lines.append("</osm>")
-    path = tmp_path / "grid.osm"
-    path.write_text("\n".join(lines))
-    return path
-
-
 def _matrices(tg, places, method, block):
     n = places.n_places
     time, dist = np.empty((n, n)), np.empty((n, n))
@@ -125,7 +97,7 @@ def _matrices(tg, places, method, block):
 def test_turn_matrices_by_hierarchy_equal_dijkstra(tmp_path, u_turns):
     """Places on a grid with restrictions: same edge (before, after, the very same spot), a yard with two
     entries, a place on a street the lorry may not drive: the hierarchy's seconds and metres are Dijkstra's exactly."""
-    net = load_network(_grid_xml(tmp_path), cache=False)
+    net = load_network(grid_xml(tmp_path), cache=False)
     tg = turn_graph(routing_graph(net, VehicleProfile()), TurnRules(u_turns=u_turns))
     assert tg.banned > 0
     rng = np.random.default_rng(11)
@@ -147,7 +119,7 @@ def test_auto_builds_the_hierarchy_only_within_its_work_limit(tmp_path, monkeypa
     """``auto`` builds the hierarchy when the work limit allows, keeps it, and gives up once when it does not."""
     import binroute.geo.turn_matrix as turn_matrix
 
-    net = load_network(_grid_xml(tmp_path, size=4), cache=False)
+    net = load_network(grid_xml(tmp_path, size=4), cache=False)
     driven = np.flatnonzero(np.isfinite(routing_graph(net, VehicleProfile()).edge_time))[:5]
     places = Places(edge=driven, t=np.full(5, 0.5), place=np.arange(5), n_places=5)
     monkeypatch.setattr(turn_matrix, "CH_MIN_CELLS", 0)
@@ -169,7 +141,7 @@ def test_auto_builds_the_hierarchy_only_within_its_work_limit(tmp_path, monkeypa
 
 def test_unknown_matrix_method_is_refused(tmp_path):
     """An unknown method is a clear error naming the choices."""
-    net = load_network(_grid_xml(tmp_path, size=3), cache=False)
+    net = load_network(grid_xml(tmp_path, size=3), cache=False)
     tg = turn_graph(routing_graph(net, VehicleProfile()))
     places = Places(edge=np.array([0]), t=np.array([0.5]), place=np.array([0]), n_places=1)
     with pytest.raises(ValueError, match="method must be one of"):
@@ -204,7 +176,7 @@ def test_auto_searches_without_a_hierarchy_whose_core_is_too_big_to_pay(tmp_path
     from binroute.geo.turn_matrix import queries_pay
     from binroute.geo.turns import transition_arcs
 
-    net = load_network(_grid_xml(tmp_path, size=5), cache=False)
+    net = load_network(grid_xml(tmp_path, size=5), cache=False)
     tg = turn_graph(routing_graph(net, VehicleProfile()))
     driven = np.flatnonzero(np.isfinite(tg.rg.edge_time))[:6]
     places = Places(edge=driven, t=np.full(6, 0.3), place=np.arange(6), n_places=6)

@@ -27,7 +27,7 @@ from binroute.geo import (
     turn_matrix_rows,
 )
 
-from .test_ch import _grid_xml
+from .helpers import grid_xml
 
 
 def _matrix(tg, places, method):
@@ -41,7 +41,7 @@ def _matrix(tg, places, method):
 @pytest.fixture
 def grid(tmp_path):
     """A 5 × 5 street grid loaded from a file in its own folder, and places on six of its driven edges."""
-    net = load_network(_grid_xml(tmp_path, size=5), cache=False)
+    net = load_network(grid_xml(tmp_path, size=5), cache=False)
     rg = routing_graph(net, VehicleProfile())
     driven = np.flatnonzero(np.isfinite(rg.edge_time))[:6]
     return rg, Places(edge=driven, t=np.full(6, 0.4), place=np.arange(6), n_places=6)

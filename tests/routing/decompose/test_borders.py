@@ -5,8 +5,20 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 
-from binroute.routing import Break, Limits, SolveParams, check_solution, solve
+from binroute.routing import (
+    Bin,
+    Break,
+    Depot,
+    Facility,
+    Limits,
+    SolveParams,
+    TimeWindow,
+    Vehicle,
+    check_solution,
+    solve,
+)
 from binroute.routing.cost import rank
 from binroute.routing.deadline import Budget
 from binroute.routing.decompose import borders
@@ -15,7 +27,7 @@ from binroute.routing.decompose.borders import MIX_SLACK, matching, mixing, neig
 from binroute.routing.schedule import solution_from_plans
 from binroute.routing.solver import _border_pairs
 
-from ..conftest import Bin, Depot, Facility, TimeWindow, Vehicle, make_problem
+from ..helpers import make_problem
 
 _DETERMINISTIC = Limits(solution_limit=10, time_limit_s=None)
 
@@ -60,6 +72,7 @@ def _plans(problem, rounds):
     return [(v, [("bin", b) for b in bins], 0) for v, bins in enumerate(rounds)]
 
 
+@pytest.mark.slow
 def test_border_step_never_worsens_the_plan_and_serves_every_bin_once():
     """From the districts' merged plan, the pairs' search keeps a plan no worse, every bin once, checker clean."""
     problem = _city()

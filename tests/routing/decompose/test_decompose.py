@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections import Counter
 
 import numpy as np
@@ -22,9 +23,12 @@ from binroute.routing import (
     solve,
 )
 from binroute.routing.decompose import day as decompose
-from binroute.routing.decompose import districts
 
-from ..conftest import make_problem
+from ..helpers import make_problem
+
+# The module, not the package's `districts` (its function of the same name, which hides the module
+# as an attribute of the package; which one `from ... import districts` gave depended on import order).
+districts = importlib.import_module("binroute.routing.decompose.districts")
 
 _POINTS = [(0, 0), (4000, 4000), (2000, 2000), *map(tuple, np.random.default_rng(11).integers(0, 4000, size=(240, 2)))]
 
@@ -121,6 +125,7 @@ def test_lorries_are_matched_to_districts_by_depot():
         assert problem.vehicles[d.vehicle].start_depot == corner
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("limits", "breaks"),
     [(Limits(time_limit_s=8.0), False), (Limits(solution_limit=40, time_limit_s=None), True)],

@@ -22,7 +22,7 @@ from binroute.routing.forecast.fill_models import Candidates, add_row_features, 
 from binroute.routing.forecast.model import fit_fill_model
 from binroute.routing.forecast.model_choice import Calibration, choose_models
 
-from .test_forecast import series as readings
+from .helpers import series as readings
 
 T0 = pd.Timestamp("2026-03-02 00:00", tz="UTC")  # a Monday
 
@@ -196,6 +196,7 @@ def test_calibration_quantiles_and_exceedance():
     assert p[0] == pytest.approx((26 + 0.5) / 102)
 
 
+@pytest.mark.slow
 def test_backtest_on_collections_only():
     """A log alone is backtested: truths are the levels at collection, scored per shape with coverage and Brier."""
     rng = np.random.default_rng(1)

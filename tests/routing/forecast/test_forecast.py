@@ -12,22 +12,7 @@ from binroute.routing.forecast.backtest import backtest
 from binroute.routing.forecast.decide import MAY, MUST, SKIP, DecisionRules, decide, demand_of
 from binroute.routing.forecast.model import BinFit, FillModel, clean_readings, fit_fill_model, mark_emptyings
 
-T0 = pd.Timestamp("2026-03-02 00:00", tz="UTC")  # a Monday
-
-
-def series(values, bin_id="A", hours=6, start=T0):
-    return pd.DataFrame(
-        {
-            "bin_id": bin_id,
-            "timestamp": [start + pd.Timedelta(hours=hours * i) for i in range(len(values))],
-            "fill_pct": values,
-        }
-    )
-
-
-def linear(rate_per_day, days, bin_id="A", hours=6, start_level=0.0):
-    n = int(days * 24 / hours) + 1
-    return series([start_level + rate_per_day * hours / 24 * i for i in range(n)], bin_id, hours)
+from .helpers import T0, linear, series
 
 
 def test_out_of_range_values_are_clipped_or_dropped():

@@ -1,0 +1,121 @@
+"""Shared code of the HTTP service tests: the apps they build, requests they make, job rows they change."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import update
+
+from binroute.api.service import create_app
+from binroute.api.service.client import multipart_body
+from binroute.api.service.db import ScenarioRow, create_key, create_org
+
+#: Bins in the ``small`` fixture's scenario, cut from the sample.
+N_BINS = 30
+#: The options of the :func:`jobs` fixture's plan and simulation: a one-second search.
+JOB_OPTIONS = '{"time_limit_s": 1}'
+#: A plan request of a two-second search, for the task-queue tests.
+PLAN = {"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}
+#: A tiny run: two days of the 30-bin scenario, two policies, a few solutions a day.
+BODY = {
+    "from": "2026-11-02",
+    "to": "2026-11-03",
+    "policies": ["timetable:mon", "threshold:80"],
+    "solution_limit": 3,
+    "engine": "ortools",
+}
+
+
+def make_app(database_url: str, root):
+    """The app the HTTP tests share, on ``database_url``, with a planner and a viewer key."""
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(root / "data"),
+            "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+            "PLAN_TIME_LIMIT_S": 60,
+            "SOLVE_WORKERS": 2,
+        }
+    )
+    with application.extensions["binroute"]["sessions"]() as s:
+        org = create_org(s, "test council").id
+        application.config["TEST_KEYS"] = {
+            "planner": create_key(s, "p", "planner", org)[1],
+            "viewer": create_key(s, "v", "viewer", org)[1],
+        }
+    return application
+
+
+def hdr(app, role="planner"):
+    """The API-key header of the app's test key with ``role``."""
+    return {"X-API-Key": app.config["TEST_KEYS"][role]}
+
+
+def multipart(name: str, files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A scenario upload's multipart body and content type."""
+    return multipart_body({"name": name}, files)
+
+
+def scenario_files(folder, *, readings=True, bins=None):
+    """A scenario folder's files as upload parts; ``bins`` replaces its bins.csv."""
+    files = {
+        "fleet": ("fleet.json", (folder / "fleet.json").read_bytes()),
+        "bins": ("bins.csv", bins if bins is not None else (folder / "bins.csv").read_bytes()),
+        "network": ("helsinki.osm.pbf", (folder / "network.osm.pbf").read_bytes()),
+    }
+    if readings:
+        files["readings"] = ("readings.csv", (folder / "readings.csv").read_bytes())
+    return files
+
+
+def upload(client, app, folder, name, *, readings=True):
+    """Upload a scenario folder as ``name`` with the planner key."""
+    body, ctype = multipart(name, scenario_files(folder, readings=readings))
+    return client.post("/api/v1/scenarios", data=body, headers=hdr(app), content_type=ctype)
+
+
+def wait_for(client, app, url, timeout=180):
+    """The job at ``url`` once it is done or failed."""
+    end = time.time() + timeout
+    while time.time() < end:
+        plan = client.get(url, headers=hdr(app, "viewer")).json
+        if plan["status"] in ("done", "failed"):
+            return plan
+        time.sleep(0.5)
+    raise AssertionError("plan did not finish")
+
+
+def queued_app(database_url: str, broker: str, root: Path, small: Path):
+    """An app that queues solves on ``broker``, with a scenario whose network file is gone from the server's disk."""
+    app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(root / "server"), "BROKER_URL": broker})
+    with app.extensions["binroute"]["sessions"]() as s:
+        key = create_key(s, "p", "planner", create_org(s, "queue town").id)[1]
+    body, ctype = multipart("queued", scenario_files(small))
+    resp = app.test_client().post("/api/v1/scenarios", data=body, content_type=ctype, headers={"X-API-Key": key})
+    assert resp.status_code == 201, resp.json
+    with app.extensions["binroute"]["sessions"]() as s:
+        Path(s.get(ScenarioRow, resp.json["id"]).network_file).unlink()  # workers read it from the database
+    return app, key, resp.json["id"]
+
+
+def lose_heartbeat(factory, model, job_id: str) -> None:
+    """Forget a running job's heartbeat, as when the process running it died long ago."""
+    with factory() as s:
+        s.execute(update(model).where(model.id == job_id).values(heartbeat=None))
+        s.commit()
+
+
+def set_row(factory, model, job_id: str, **values) -> None:
+    """Set columns of a job's row."""
+    with factory() as s:
+        s.execute(update(model).where(model.id == job_id).values(**values))
+        s.commit()
+
+
+def get_row(factory, model, job_id: str):
+    """A job's row as it is now, detached from its session."""
+    with factory() as s:
+        row = s.get(model, job_id)
+        s.expunge(row)
+        return row
