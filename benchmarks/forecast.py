@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from binroute.routing.forecast import backtest
+from binroute.routing.forecast import NAIVE, backtest, best_naive
 
 from .common import RESULTS, ROOT
 
@@ -189,23 +189,39 @@ def run(name: str, ds: DataSet) -> dict[str, object]:
 
 
 def summary_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One row per data set, data shape and horizon: the model against every naive forecast."""
     rows = []
     for r in results:
-        for h, methods in r["horizons"].items():  # type: ignore[attr-defined]
-            best = min(methods["last_reading"]["mae"], methods["mean_rate"]["mae"])
-            rows.append(
-                {
-                    "data": r["data"],
-                    "h": h,
-                    "model": methods["model"]["mae"],
-                    "last_reading": methods["last_reading"]["mae"],
-                    "mean_rate": methods["mean_rate"]["mae"],
-                    "ratio": methods["model"]["mae"] / best if best else math.nan,
-                    "coverage": r["coverage"][h],  # type: ignore[index]
-                    "brier": r["brier"][h],  # type: ignore[index]
-                    "n": methods["model"]["n"],
-                }
-            )
+        for shape, info in r["shapes"].items():  # type: ignore[attr-defined]
+            for h, methods in info["horizons"].items():
+                best = best_naive(methods)
+                best_mae = methods[best]["mae"] if best is not None else math.nan
+                rows.append(
+                    {
+                        "data": r["data"],
+                        "shape": shape,
+                        "h": h,
+                        "model": methods["model"]["mae"],
+                        **{m: methods[m]["mae"] for m in NAIVE},
+                        "best_naive": best,
+                        "ratio": methods["model"]["mae"] / best_mae if best_mae else math.nan,
+                        "coverage": info["coverage"][h],
+                        "brier": info["brier"][h],
+                        "n": methods["model"]["n"],
+                    }
+                )
+    return rows
+
+
+def decision_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One row per data set, data shape and decision rule: lifts per day, wasted lifts, overflows caught and missed."""
+    rows = []
+    for r in results:
+        for where, rules in r["decisions"].items():  # type: ignore[attr-defined]
+            if where == "all" and len(r["decisions"]) == 2:  # type: ignore[arg-type]
+                continue  # one shape: its rows say it all
+            for rule, d in rules.items():
+                rows.append({"data": r["data"], "shape": where, "rule": rule, **d})
     return rows
 
 
@@ -224,13 +240,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: backtesting ...", flush=True)
         results.append(run(name, ds))
     rows = summary_rows(results)
+    decided = decision_rows(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "forecast.json").write_text(json.dumps({"summary": rows, "sets": results}, indent=2, default=float))
-    print(f"{'data':<16} {'h':>2} {'model':>7} {'last':>7} {'rate':>7} {'ratio':>6} {'cover':>6} {'brier':>7} {'n':>7}")
+    (RESULTS / "forecast.json").write_text(
+        json.dumps({"summary": rows, "decisions": decided, "sets": results}, indent=2, default=float)
+    )
+    names = " ".join(f"{m:>9}" for m in NAIVE)
+    print(f"{'data':<16} {'shape':<6} {'h':>2} {'model':>7} {names} {'best':>9} {'ratio':>6} {'cover':>6} {'brier':>7}")
     for r in rows:
+        naive = " ".join(f"{r[m]:>9.2f}" for m in NAIVE)
         print(
-            f"{r['data']:<16} {r['h']:>2} {r['model']:>7.2f} {r['last_reading']:>7.2f} {r['mean_rate']:>7.2f} "
-            f"{r['ratio']:>6.2f} {r['coverage']:>6.1%} {r['brier']:>7.4f} {r['n']:>7}"
+            f"{r['data']:<16} {r['shape']:<6} {r['h']:>2} {r['model']:>7.2f} {naive} {r['best_naive']!s:>9} "
+            f"{r['ratio']:>6.2f} {r['coverage']:>6.1%} {r['brier']:>7.4f}"
+        )
+    print(f"{'data':<16} {'shape':<6} {'rule':<10} {'lifts/day':>9} {'wasted':>7} {'caught':>7} {'missed':>7}")
+    for d in decided:
+        print(
+            f"{d['data']:<16} {d['shape']:<6} {d['rule']:<10} {d['lifts_per_day']:>9.1f} {d['wasted']:>7} "
+            f"{d['caught']:>7} {d['missed']:>7}"
         )
     for r in results:
         print(f"{r['data']}: models chosen {r['chosen']}; {r['seconds']} s; {r['credit']}")

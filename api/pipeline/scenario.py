@@ -516,6 +516,16 @@ def load_fill_data(directory: Path, tz: str) -> tuple[pd.DataFrame, pd.DataFrame
         raise ScenarioError(f"{directory}: no fill data (readings.csv, collections.csv or both)")
     readings = load_readings(directory / "readings.csv", tz) if has_readings else _empty_readings()
     collections = load_collections(directory / "collections.csv", tz) if has_collections else None
+    if (
+        collections is not None
+        and readings.empty
+        and len(collections)
+        and collections["bin_id"].duplicated().sum() == 0
+    ):
+        raise ScenarioError(
+            f"{directory / 'collections.csv'} line 2: bin_id {collections['bin_id'].iloc[0]} has one collection, "
+            "as has every bin: a bin's fill rate needs at least two of its collections (the time between them)"
+        )
     return readings, collections
 
 

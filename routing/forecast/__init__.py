@@ -13,8 +13,11 @@ The chain, in the order data flows through it:
 Shares nothing with the routing side but :mod:`binroute.routing.errors`.
 """
 
+from .backtest import NAIVE as NAIVE
+from .backtest import RULES as RULES
 from .backtest import BacktestResult as BacktestResult
 from .backtest import backtest as backtest
+from .backtest import best_naive as best_naive
 from .decide import MAY as MAY
 from .decide import MUST as MUST
 from .decide import SKIP as SKIP

@@ -5,14 +5,33 @@ midnight (local): readings, collections or both, cleaned as they were known
 then; it is asked for the fill at every later observation 1 and 2 days
 ahead that was not preceded by an emptying (a collection is a decision, not
 something to forecast): a sensor reading, or the level recorded at a
-collection. Two baselines are scored the same way: the last reading, and
-the last reading grown at the bin's mean fill rate (for a collection log:
-mean rate × days since the last emptying). Scores are reported overall and
-per data shape (``dense``, ``coarse``, ``log``): MAE and RMSE, the share of
-truths inside the 10–90% interval, and the Brier score of P(fill ≥ 100%).
-The collect rule is replayed too: a bin not marked ``must`` that reached
-100% before the next chance to collect it counts as an overflow the rule
-let happen.
+collection. The model's point forecast is the level as the bin's data record
+it (on the nearest step for levels recorded in steps: 20% steps, colour
+levels), since that is what it is scored against.
+
+**Forecasts** are scored beside a family of naive forecasts on the same
+points (:data:`NAIVE`): ``last``, the last level seen (the last sensor
+reading, or for a collection log the fill recorded at the last collection);
+``mean_fill``, the bin's mean fill at collection; ``mean_rate``, the last
+reading grown at the bin's mean fill rate (for a log: mean rate × days
+since the last emptying); and ``full``, always 100%. Scores are reported
+overall and per data shape (``dense``, ``coarse``, ``log``): MAE and RMSE,
+the best naive forecast and the model's ratio to it, the share of truths
+inside the 10–90% interval, the Brier score of P(fill ≥ 100%) and its
+reliability table (forecast probabilities in bins of 10%, against how
+often the bin was full).
+
+**Decisions** are judged too: each origin day, the collect rule (``must``
+is a lift) and the naive rules of :data:`RULES` (a lift when the last
+level seen, or the mean-rate forecast at collection time, is at or above
+the threshold) are scored against what the bin really did. A lift is
+*wasted* when the bin was below :data:`WASTED_BELOW_PCT` at collection
+time (its level interpolated between the observations around it; for a
+collection log, at a steady rate from the emptying to the level recorded
+at the next collection); a bin that reached 100% before the next chance
+to collect it (the next opportunity, as in :func:`~.decide.decide`) is an
+overflow *caught* when lifted and *missed* when not. Counts per rule and
+per data shape, with lifts per day.
 """
 
 from __future__ import annotations
@@ -27,16 +46,24 @@ import pandas as pd
 
 from ..errors import ForecastError
 from .decide import MUST, DecisionRules, decide
-from .fill_data import prepare, validate_collections
+from .fill_data import ns, prepare, validate_collections
 from .model import fit_fill_model
 from .model_choice import FULL_PCT as FULL_PCT
 
-METHODS = ("model", "last_reading", "mean_rate")
+#: The naive forecasts every backtest compares with (see the module docstring).
+NAIVE = ("last", "mean_fill", "mean_rate", "full")
+METHODS = ("model", *NAIVE)
+#: The decision rules judged: the collect rule, then naive threshold rules.
+RULES = ("model", "last", "mean_rate")
+#: A lift of a bin below this fill at collection time is wasted.
+WASTED_BELOW_PCT = 50.0
+#: Forecast probabilities are grouped in bins this wide in the reliability table.
+RELIABILITY_STEP = 0.1
 
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Scores per horizon (``"1"``, ``"2"``) and method, overall and per data shape."""
+    """Scores per horizon (``"1"``, ``"2"``) and method, overall and per data shape, and the decisions judged."""
 
     horizons: dict[str, dict[str, dict[str, float]]]
     overflows: dict[str, float]
@@ -46,6 +73,8 @@ class BacktestResult:
     brier: dict[str, float] = field(default_factory=dict)
     shapes: dict[str, dict[str, object]] = field(default_factory=dict)
     chosen: dict[str, int] = field(default_factory=dict)
+    reliability: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    decisions: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,17 +83,23 @@ class BacktestResult:
             "origins": self.origins,
             "coverage": self.coverage,
             "brier": self.brier,
+            "reliability": self.reliability,
+            "decisions": self.decisions,
             "chosen": self.chosen,
             "shapes": self.shapes,
         }
 
     def table(self) -> str:
-        lines = [f"{'horizon':<8} {'method':<13} {'MAE':>7} {'RMSE':>7} {'n':>8}"]
+        lines = [f"{'horizon':<8} {'method':<10} {'MAE':>7} {'RMSE':>7} {'n':>8}"]
         for h, methods in self.horizons.items():
             for name, score in methods.items():
                 lines.append(
-                    f"{h + ' d':<8} {name:<13} {score['mae']:>7.2f} {score['rmse']:>7.2f} {int(score['n']):>8}"
+                    f"{h + ' d':<8} {name:<10} {score['mae']:>7.2f} {score['rmse']:>7.2f} {int(score['n']):>8}"
                 )
+            best = best_naive(methods)
+            if best is not None:
+                ratio = methods["model"]["mae"] / methods[best]["mae"] if methods[best]["mae"] else math.nan
+                lines.append(f"{h} d: best naive forecast {best}; model ÷ best naive {ratio:.2f}")
         for h in self.horizons:
             if h in self.coverage:
                 lines.append(
@@ -81,12 +116,25 @@ class BacktestResult:
                 scores = ", ".join(f"{m} {v['mae']:.2f}/{v['rmse']:.2f}" for m, v in methods.items())
                 cov, bri = info["coverage"][h], info["brier"][h]  # type: ignore[index]
                 lines.append(f"  {h} d MAE/RMSE: {scores}; coverage {cov:.1%}; Brier {bri:.4f}")
+        lines.append(f"{'decisions':<16} {'lifts/day':>9} {'wasted':>7} {'caught':>7} {'missed':>7}")
+        for where, rules in self.decisions.items():
+            for rule, d in rules.items():
+                lines.append(
+                    f"{where + ' ' + rule:<16} {d['lifts_per_day']:>9.1f} {int(d['wasted']):>7} "
+                    f"{int(d['caught']):>7} {int(d['missed']):>7}"
+                )
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "
             f"{int(o['overflows'])} overflow(s) let happen ({o['overflow_rate']:.2%} of bin-days left)"
         )
         return "\n".join(lines)
+
+
+def best_naive(methods: dict[str, dict[str, float]]) -> str | None:
+    """The naive forecast with the lowest MAE among those scored, or ``None``."""
+    scored = [m for m in NAIVE if m in methods and methods[m]["n"] > 0 and not math.isnan(methods[m]["mae"])]
+    return min(scored, key=lambda m: methods[m]["mae"]) if scored else None
 
 
 def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -109,6 +157,95 @@ def _scores(frame: pd.DataFrame) -> tuple[dict[str, dict[str, float]], float, fl
     full = (truth[ok] >= FULL_PCT).astype(float)
     brier = float(np.mean((frame["p_over"].to_numpy()[ok] - full) ** 2)) if ok.any() else math.nan
     return methods, cover, brier
+
+
+def reliability_table(p: np.ndarray, happened: np.ndarray) -> list[dict[str, float]]:
+    """Forecast probabilities in bins of :data:`RELIABILITY_STEP`: how many, their mean, and how often it happened."""
+    p = np.asarray(p, dtype=float)
+    y = np.asarray(happened, dtype=float)
+    ok = ~np.isnan(p)
+    p, y = p[ok], y[ok]
+    edges = np.arange(0.0, 1.0 + RELIABILITY_STEP / 2, RELIABILITY_STEP)
+    k = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for i in range(len(edges) - 1):
+        m = k == i
+        if m.any():
+            out.append(
+                {
+                    "from": round(float(edges[i]), 6),
+                    "to": round(float(edges[i + 1]), 6),
+                    "n": int(m.sum()),
+                    "forecast": float(p[m].mean()),
+                    "observed": float(y[m].mean()),
+                }
+            )
+    return out
+
+
+def _at_collection(full: pd.DataFrame) -> np.ndarray:
+    """Rows that give a bin's fill at an emptying: a level recorded at a collection, or the reading before a drop."""
+    same_next = full["bin_id"].eq(full["bin_id"].shift(-1)).to_numpy()
+    next_emptied = np.roll(full["emptied"].to_numpy(dtype=bool), -1) & same_next
+    source = full["source"].to_numpy()
+    return (source == "collection") | ((source == "sensor") & next_emptied)
+
+
+def _naive_state(past: pd.DataFrame) -> tuple[pd.Series, pd.Series, float]:
+    """Per bin, the last level seen and the mean fill at collection, from the rows before an origin."""
+    seen = past[past["source"].to_numpy() != "emptied"]
+    last = seen.groupby("bin_id")["fill_pct"].last()
+    fills = past[past["at_collection"].to_numpy()]
+    mean_fill = fills.groupby("bin_id")["fill_pct"].mean()
+    overall = float(fills["fill_pct"].mean()) if len(fills) else math.nan
+    return last, mean_fill, overall
+
+
+def _level_at(full: pd.DataFrame, by_bin: dict[str, np.ndarray], t_ns: np.ndarray, ids: list[str], when: int) -> dict:
+    """Each bin's level at ``when`` (ns), interpolated between the rows around it; nan before its first row.
+
+    Between two rows of the same cycle the level grows linearly (for a log: a steady rate from the emptying to the
+    level recorded at the collection); when an emptying lies between them, the level of the row before.
+    """
+    out: dict[str, float] = {}
+    level = full["fill_pct"].to_numpy()
+    cycle = full["cycle"].to_numpy()
+    for b in ids:
+        idx = by_bin.get(b)
+        if idx is None:
+            out[b] = math.nan
+            continue
+        k = int(np.searchsorted(t_ns[idx], when, side="right")) - 1
+        if k < 0:
+            out[b] = math.nan
+            continue
+        i = idx[k]
+        if k + 1 < len(idx) and cycle[idx[k + 1]] == cycle[i]:
+            j = idx[k + 1]
+            w = (when - t_ns[i]) / max(t_ns[j] - t_ns[i], 1)
+            out[b] = float(level[i] + w * (level[j] - level[i]))
+        else:
+            out[b] = float(level[i])
+    return out
+
+
+def _judge(
+    counts: dict[str, dict[str, Counter[str]]],
+    shape: str,
+    rule: str,
+    lift: bool,
+    level_now: float,
+    overflows: bool,
+) -> None:
+    for where in ("all", shape):
+        c = counts.setdefault(where, {}).setdefault(rule, Counter())
+        c["bin_days"] += 1
+        if lift:
+            c["lifts"] += 1
+            c["wasted"] += int(not math.isnan(level_now) and level_now < WASTED_BELOW_PCT)
+            c["caught"] += int(overflows)
+        else:
+            c["missed"] += int(overflows)
 
 
 def backtest(
@@ -163,10 +300,14 @@ def backtest(
     # data before it, cleaned on its own (spike and stuck-sensor rules look at
     # neighbours, and a planner has no reading from tomorrow).
     full, _, shapes = prepare(readings, col)
+    full = full.assign(at_collection=_at_collection(full))
+    t_ns = ns(full["timestamp"])
+    by_bin = {str(b): idx for b, idx in full.groupby("bin_id").indices.items()}
     raw_ts = pd.to_datetime(readings["timestamp"], utc=True)
     frames: dict[str, list[pd.DataFrame]] = {str(h): [] for h in horizons}
     chosen: Counter[str] = Counter()
-    bin_days = collected = overflows = 0
+    judged: dict[str, dict[str, Counter[str]]] = {}
+    days = 0
     origins = 0
     for day in pd.date_range(start, end, freq=f"{step_days}D"):
         origin = day.tz_localize(tz)
@@ -178,7 +319,13 @@ def backtest(
         origins += 1
         known = model.anchors.index
         chosen.update(model.chosen.get(b, "") for b in known)
-        cycle = full[full["timestamp"] < origin].groupby("bin_id")["cycle"].last()
+        past = full[full["timestamp"] < origin]
+        seen, mean_fill, overall_fill = _naive_state(past)
+        # The last level as the planner saw it: its own last reading (cleaned with what was known then), or
+        # after an emptying, the level recorded at that collection.
+        anchor = model.anchors
+        last = anchor["fill_pct"].where(anchor["source"] != "emptied", seen.reindex(anchor.index))
+        cycle = past.groupby("bin_id")["cycle"].last()
         future = full[(full["timestamp"] >= origin) & (full["source"] != "emptied")]
         future = future[future["bin_id"].isin(known) & future["bin_id"].isin(cycle.index)]
         same_cycle = future["cycle"].to_numpy() == cycle.reindex(future["bin_id"]).to_numpy()
@@ -191,15 +338,17 @@ def backtest(
             times = window["timestamp"].reset_index(drop=True)
             pred = model.predict_pairs(ids, times)
             assert model.candidates is not None and model.anchors is not None
-            base = model.candidates.predict(model.anchors.loc[ids].reset_index(), times, ("mean_rate", "last_reading"))
+            base = model.candidates.predict(model.anchors.loc[ids].reset_index(), times, ("mean_rate",))
             frames[str(h)].append(
                 pd.DataFrame(
                     {
                         "bin_id": ids,
                         "truth": window["fill_pct"].to_numpy(),
-                        "model": np.clip(pred["mean"].to_numpy(), 0, 100),
-                        "last_reading": base["last_reading"],
+                        "model": pred["fill_step"].to_numpy(),
+                        "last": last.reindex(ids).fillna(0.0).to_numpy(),
+                        "mean_fill": mean_fill.reindex(ids).fillna(overall_fill).to_numpy(),
                         "mean_rate": np.clip(base["mean_rate"], 0, 100),
+                        "full": np.full(len(ids), 100.0),
                         "p10": pred["fill_p10"].to_numpy(),
                         "p90": pred["fill_p90"].to_numpy(),
                         "p_over": pred["p_overflow"].to_numpy(),
@@ -207,46 +356,81 @@ def backtest(
                     }
                 )
             )
-        # The collect rule, replayed for this day.
+        # The day's decisions: the collect rule and the naive rules, judged by what each bin really did.
         collect = origin + pd.Timedelta(seconds=collect_at_s)
         decisions = decide(model, collect, rules)
-        until = collect + pd.Timedelta(days=rules.next_opportunity_days)
+        until = collect + pd.Timedelta(days=rules.next_opportunity_days) + pd.Timedelta(hours=rules.visits_until_h)
         peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
-        for b, d in decisions.items():
-            if b not in known:
-                continue
-            bin_days += 1
-            if d.decision == MUST:
-                collected += 1
-            elif peak.get(b, 0.0) >= 100.0:
-                overflows += 1
+        ids = [b for b in decisions if b in known]
+        level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]))
+        rate_now = model.candidates.predict(  # type: ignore[union-attr]
+            model.anchors.loc[ids].reset_index(), pd.Series([collect] * len(ids)), ("mean_rate",)
+        )["mean_rate"]
+        days += 1
+        for i, b in enumerate(ids):
+            over = bool(peak.get(b, 0.0) >= 100.0)
+            shape = shapes.get(b, "dense")
+            lifts = {
+                "model": decisions[b].decision == MUST,
+                "last": float(last.get(b, 0.0)) >= rules.threshold_pct,
+                "mean_rate": float(rate_now[i]) >= rules.threshold_pct,
+            }
+            for rule in RULES:
+                _judge(judged, shape, rule, lifts[rule], level_now[b], over)
     if origins == 0:
         raise ForecastError(f"no data before {start}: nothing to backtest")
     scores: dict[str, dict[str, dict[str, float]]] = {}
     coverage: dict[str, float] = {}
     brier: dict[str, float] = {}
+    reliability: dict[str, list[dict[str, float]]] = {}
     by_shape: dict[str, dict[str, object]] = {}
     for key, parts in frames.items():
         if not parts:
             raise ForecastError(f"no observations {key} day(s) after any origin between {start} and {end}")
         frame = pd.concat(parts, ignore_index=True)
         scores[key], coverage[key], brier[key] = _scores(frame)
+        reliability[key] = reliability_table(frame["p_over"].to_numpy(), frame["truth"].to_numpy() >= FULL_PCT)
         for s, part in frame.groupby("shape"):
             info = by_shape.setdefault(
-                str(s), {"bins": sum(1 for v in shapes.values() if v == s), "horizons": {}, "coverage": {}, "brier": {}}
+                str(s),
+                {
+                    "bins": sum(1 for v in shapes.values() if v == s),
+                    "horizons": {},
+                    "coverage": {},
+                    "brier": {},
+                    "reliability": {},
+                },
             )
             m, cov, bri = _scores(part)
             info["horizons"][key] = m  # type: ignore[index]
             info["coverage"][key] = cov  # type: ignore[index]
             info["brier"][key] = bri  # type: ignore[index]
-    left = bin_days - collected
+            info["reliability"][key] = reliability_table(  # type: ignore[index]
+                part["p_over"].to_numpy(), part["truth"].to_numpy() >= FULL_PCT
+            )
+    decided = {
+        where: {
+            rule: {
+                "bin_days": c["bin_days"],
+                "lifts": c["lifts"],
+                "lifts_per_day": c["lifts"] / days if days else 0.0,
+                "wasted": c["wasted"],
+                "caught": c["caught"],
+                "missed": c["missed"],
+            }
+            for rule, c in rules_of.items()
+        }
+        for where, rules_of in judged.items()
+    }
+    model_days = judged.get("all", {}).get("model", Counter())
+    left = model_days["bin_days"] - model_days["lifts"]
     return BacktestResult(
         horizons=scores,
         overflows={
-            "bin_days": bin_days,
-            "collected": collected,
-            "overflows": overflows,
-            "overflow_rate": overflows / left if left else 0.0,
+            "bin_days": model_days["bin_days"],
+            "collected": model_days["lifts"],
+            "overflows": model_days["missed"],
+            "overflow_rate": model_days["missed"] / left if left else 0.0,
         },
         origins=origins,
         collect_at_s=collect_at_s,
@@ -254,4 +438,6 @@ def backtest(
         brier=brier,
         shapes=by_shape,
         chosen=dict(sorted(chosen.items(), key=lambda kv: -kv[1])),
+        reliability=reliability,
+        decisions=decided,
     )

@@ -13,6 +13,9 @@ same objects serve the forecast and the rolling-origin choice between them.
 * ``mean_rate``: the last level plus the bin's mean fill rate (since the
   emptying before each interval, over all cycles seen) times the time since
   (for a log, that is "mean rate × days since the last emptying");
+* ``censored``: the smoothed level plus the bin's rate fitted with full
+  levels taken as "at least full" (:mod:`binroute.routing.forecast.censored`), pooled
+  toward its group when its own history is short;
 * ``weekday``: the hierarchical weekday-rate model (:mod:`binroute.routing.forecast.model`);
 * ``gbm``: gradient-boosted trees learnt across all bins (scikit-learn's
   ``HistGradientBoostingRegressor``, absolute-error loss) on the horizon,
@@ -30,11 +33,12 @@ import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from .censored import CensoredRates, fit_censored
 from .fill_data import LOG, LOG_MAX_INTERVAL_DAYS, MAX_INTERVAL_DAYS, SHAPES, ns
 from .weekday import BinFit, fit_weekday, local_days, weekday_overlap
 
 #: The models a bin may be given, simplest first (ties go to the simpler).
-CANDIDATES = ("mean_rate", "weekday", "gbm")
+CANDIDATES = ("mean_rate", "censored", "weekday", "gbm")
 BASELINES = ("last_reading", "mean_rate")
 #: Training pairs for the learned model span at most this many days.
 PAIR_MAX_DAYS = 2.5
@@ -291,6 +295,7 @@ class Candidates:
     groups: dict[str, str]
     streams: dict[str, str]
     tz: str
+    censored: CensoredRates
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -314,6 +319,8 @@ class Candidates:
             out["mean_rate"] = naive
         if "last_reading" in names:
             out["last_reading"] = last.copy()
+        if "censored" in names:
+            out["censored"] = self.censored.predict(a, target)
         if "weekday" in names:
             ids = a["bin_id"].tolist()
             rates = np.stack([self._rates(b) for b in ids]) if ids else np.zeros((0, 7))
@@ -348,4 +355,4 @@ def fit_candidates(
     mean_rate = fit_mean_rate(rows, groups)
     weekday = fit_weekday(rows, list(all_ids), groups, tz)
     boosted = fit_boosted(rows, streams, mean_rate, groups, tz) if learned else None
-    return Candidates(weekday, mean_rate, boosted, groups, streams, tz)
+    return Candidates(weekday, mean_rate, boosted, groups, streams, tz, fit_censored(rows, groups))

@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import norm
 
+from .censored import level_steps
 from .fill_data import (
     CLEANING_COUNTS as CLEANING_COUNTS,
 )
@@ -48,7 +49,16 @@ from .fill_data import (
     mark_emptyings as mark_emptyings,
 )
 from .fill_models import Candidates, add_row_features, anchors_at, fit_candidates
-from .model_choice import DEFAULT_MODEL, EVAL_DAYS, MIN_EVAL_DAYS, Calibration, choose_models, horizon_day, scale
+from .model_choice import (
+    DEFAULT_MODEL,
+    EVAL_DAYS,
+    MIN_EVAL_DAYS,
+    Calibration,
+    choose_models,
+    horizon_day,
+    overflow_inputs,
+    scale,
+)
 from .weekday import BinFit as BinFit
 from .weekday import bin_groups, local_days
 from .weekday import weekday_overlap as weekday_overlap
@@ -76,14 +86,18 @@ class FillModel:
     candidates: Candidates | None = None
     anchors: pd.DataFrame | None = None
     calibration: Calibration = field(default_factory=Calibration)
+    steps: dict[str, float] = field(default_factory=dict)
 
     def predict(self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Predicted fill at ``at``, with 10% and 90% quantiles, P(fill ≥ 100%) and the model used.
 
         Returns a frame indexed by ``bin_id`` with columns ``mean``,
-        ``fill_pct``, ``fill_p10``, ``fill_p90`` (0–100), ``p_overflow``,
-        ``sd`` (the scale of the interval), ``note`` and ``model``; values
-        are nan for bins without usable data.
+        ``fill_pct``, ``fill_p10``, ``fill_p90`` (0–100), ``fill_step``
+        (the level as the bin's data would record it: ``fill_pct`` on the
+        nearest of the steps its levels are recorded in, 20% steps or colour
+        levels; ``fill_pct`` itself for levels not recorded in steps),
+        ``p_overflow``, ``sd`` (the scale of the interval), ``note`` and
+        ``model``; values are nan for bins without usable data.
         """
         ids = list(self.fits) if bin_ids is None else list(bin_ids)
         at = pd.Timestamp(at)
@@ -124,7 +138,8 @@ class FillModel:
             mean[k], sd[k] = m, s
             capped = np.minimum(m, 100.0)  # residuals were measured from capped forecasts
             lo[k], hi[k] = capped + zlo * s, capped + zhi * s
-            p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day)
+            others = overflow_inputs(self.candidates, a, t)
+            p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day, others=others)
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):
@@ -136,11 +151,17 @@ class FillModel:
             model[old] = np.where(np.isnan(m), "", "weekday")
         unknown = np.isnan(mean)
         p_over[unknown] = np.nan
+        fill = np.clip(mean, 0.0, 100.0)
+        step = np.array([self.steps.get(b, 0.0) for b in ids], dtype=float)
+        stepped = step > 0
+        on_steps = fill.copy()
+        on_steps[stepped] = np.round(fill[stepped] / step[stepped]) * step[stepped]
         return pd.DataFrame(
             {
                 "bin_id": ids,
                 "mean": mean,
-                "fill_pct": np.clip(mean, 0.0, 100.0),
+                "fill_pct": fill,
+                "fill_step": np.clip(on_steps, 0.0, 100.0),
                 "fill_p10": np.clip(lo, 0.0, 100.0),
                 "fill_p90": np.clip(hi, 0.0, 100.0),
                 "p_overflow": p_over,
@@ -258,4 +279,5 @@ def fit_fill_model(
         candidates=final,
         anchors=anchors,
         calibration=choice.calibration if choice is not None else Calibration(),
+        steps=level_steps(rows),
     )

@@ -47,6 +47,8 @@ from scipy.stats import norm
 from .fill_data import ns
 from .fill_models import CANDIDATES, Candidates, anchors_at
 
+#: The overflow curve's other inputs (see :func:`overflow_inputs`).
+OVERFLOW_INPUTS = ("censored", "rarity")
 EVAL_DAYS = 28.0
 MIN_EVAL_DAYS = 2.0
 EVAL_HORIZON_DAYS = 2.0
@@ -62,6 +64,12 @@ FULL_PCT = 99.5
 #: The P(overflow) curve of a pool is fitted only with at least this many
 #: overflows and as many non-overflows in it.
 MIN_EVENTS = 10
+#: A model whose per-bin forecasts spread less than this share of the truths' spread is flat (see flat_candidates).
+FLAT_SHARE = 0.1
+#: ... and less than this many fill points.
+FLAT_PCT = 1.0
+#: Bins of one data shape needed before a flat model can be told from bins that are alike.
+MIN_FLAT_BINS = 5
 _DAY = 86_400_000_000_000.0
 _Z = norm.ppf(QUANTILES)
 
@@ -87,11 +95,13 @@ class Calibration:
 
     z: dict[str, NDArray[np.float64]] = field(default_factory=dict)
     logit: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: Per pool, which distance to full its curve reads: the chosen model's (``"model"``) or the censored rate's.
+    source: dict[str, str] = field(default_factory=dict)
 
-    def _curve(self, shape: str, day: int) -> tuple[float, float] | None:
+    def _curve(self, shape: str, day: int) -> tuple[tuple[float, float], str] | None:
         for key in (f"{shape}:{day}", shape, f"*:{day}", "*"):
             if key in self.logit:
-                return self.logit[key]
+                return self.logit[key], self.source.get(key, "model")
         return None
 
     def _pool(self, shape: str, day: int) -> NDArray[np.float64] | None:
@@ -118,20 +128,27 @@ class Calibration:
         return lo, hi
 
     def exceed(
-        self, shapes: list[str], need: NDArray[np.float64], days: NDArray[np.int64] | None = None
+        self,
+        shapes: list[str],
+        need: NDArray[np.float64],
+        days: NDArray[np.int64] | None = None,
+        others: Mapping[str, NDArray[np.float64]] | None = None,
     ) -> NDArray[np.float64]:
         """P(overflow) per forecast from its standardised distance ``need`` to 100%.
 
-        The fitted logistic curve of the forecast's pool; without one, the
-        share of residuals at or above ``need``; without enough of those, the
-        normal tail.
+        The fitted logistic curve of the forecast's pool, on ``need`` or on the
+        input of :data:`OVERFLOW_INPUTS` named in ``others`` that the pool's
+        curve was fitted on; without a curve, the share of residuals at or
+        above ``need``; without enough of those, the normal tail.
         """
         days = np.ones(len(shapes), dtype=np.int64) if days is None else days
         out = norm.sf(need)
         for (s, d), m in self._groups(shapes, days).items():
-            curve = self._curve(s, d)
-            if curve is not None:
-                out[m] = expit(curve[0] + curve[1] * need[m])
+            found = self._curve(s, d)
+            if found is not None:
+                (a, b), source = found
+                x = others[source] if others is not None and source in others else need
+                out[m] = expit(a + b * x[m])
                 continue
             z = self._pool(s, d)
             if z is not None:
@@ -175,6 +192,27 @@ def fit_overflow_curve(need: NDArray[np.float64], full: NDArray[np.bool_]) -> tu
     res = minimize(loss, np.array([0.0, -1.0]), jac=True, method="L-BFGS-B")
     a, b = (float(v) for v in res.x)
     return (a, b) if b < 0 else None
+
+
+def overflow_inputs(fitted: Candidates, a: pd.DataFrame, target: pd.Series) -> dict[str, NDArray[np.float64]]:
+    """What else an overflow curve may read besides the chosen model's distance to full.
+
+    ``censored``: the censored rate model's distance to full, in standard
+    deviations of each bin's own growth; ``rarity``: how rarely the bin has
+    been seen full (``-logit`` of its pooled share), for bins emptied when
+    they fill, whose next level says little of their age.
+    """
+    return {
+        "censored": fitted.censored.need(a, target),
+        "rarity": fitted.censored.rarity(a["bin_id"].tolist()),
+    }
+
+
+def log_loss(curve: tuple[float, float], need: NDArray[np.float64], full: NDArray[np.bool_]) -> float:
+    """Mean log-loss of an overflow curve on past outcomes."""
+    x = np.clip(np.asarray(need, dtype=float), -20.0, 20.0)
+    sign = 2.0 * np.asarray(full, dtype=float) - 1.0
+    return -float(np.mean(log_expit(sign * (curve[0] + curve[1] * x))))
 
 
 def _clear_gains(err: pd.DataFrame, names: list[str]) -> dict[tuple[str, str], pd.Series]:
@@ -236,6 +274,37 @@ def _pick(err: pd.DataFrame, names: list[str], groups: Mapping[str, str]) -> dic
     return chosen
 
 
+def flat_candidates(
+    ids: NDArray, shape_of: NDArray, preds: Mapping[str, NDArray[np.float64]], truth: NDArray[np.float64]
+) -> list[tuple[str, str]]:
+    """The ``(model, shape)`` pairs where a model forecasts (nearly) one value for every bin while the bins differ.
+
+    Per data shape with at least :data:`MIN_FLAT_BINS` bins, each bin's mean
+    forecast and mean truth over its scored targets: a model whose per-bin
+    forecasts spread less than :data:`FLAT_SHARE` of the truths' spread (and
+    less than :data:`FLAT_PCT` points) has
+    learnt a constant (a tree fitted to levels recorded in steps can), and
+    its low error on a few bins would be luck.
+    """
+    out: list[tuple[str, str]] = []
+    for s in np.unique(shape_of):
+        m = shape_of == s
+        if len(np.unique(ids[m])) < MIN_FLAT_BINS:
+            continue
+        truth_spread = pd.Series(truth[m]).groupby(ids[m]).mean().std()
+        if not truth_spread > 0:
+            continue
+        flat = [
+            n
+            for n, p in preds.items()
+            if (spread := pd.Series(p[m]).groupby(ids[m]).mean().std()) < FLAT_SHARE * truth_spread
+            and spread < FLAT_PCT
+        ]
+        if len(flat) < len(preds):  # when every model is flat, the bins are alike, not the models wrong
+            out.extend((n, str(s)) for n in flat)
+    return out
+
+
 def evaluation_pairs(
     rows: pd.DataFrame, origins: pd.DatetimeIndex, horizon_days: float
 ) -> tuple[pd.DataFrame, NDArray]:
@@ -286,6 +355,9 @@ def choose_models(
     names = [n for n in CANDIDATES if n in preds]
     day = horizon_day((ns(target) - ns(a["origin"])) / _DAY)
     err = pd.DataFrame({n: np.abs(preds[n] - truth) for n in names})
+    shape_of = np.array([shapes.get(b, "dense") for b in a["bin_id"]])
+    for n, s in flat_candidates(a["bin_id"].to_numpy(), shape_of, preds, truth):
+        err.loc[shape_of == s, n] = 100.0  # never chosen where it says one thing for every bin
     err["bin_id"] = a["bin_id"].to_numpy()
     err["group"] = err["bin_id"].map(lambda x: fitted.groups.get(x, "all"))
     err["origin"] = ns(a["origin"])
@@ -304,7 +376,6 @@ def choose_models(
     z = (truth - pick_pred) / sc
     need = (100.0 - pick_raw) / sc
     full = truth >= FULL_PCT
-    shape_of = np.array([shapes.get(b, "dense") for b in ids])
     masks: dict[str, NDArray[np.bool_]] = {"*": np.ones(len(z), dtype=bool)}
     for s in set(shape_of):
         masks[s] = shape_of == s
@@ -313,6 +384,20 @@ def choose_models(
         for s in set(shape_of):
             masks[f"{s}:{d}"] = (shape_of == s) & (day == d)
     pools = {k: np.sort(z[m]) for k, m in masks.items()}
-    curves = {k: c for k, m in masks.items() if (c := fit_overflow_curve(need[m], full[m])) is not None}
+    # P(overflow): per pool, a curve on the chosen model's distance to full, or on the censored rate's (each bin's
+    # own rate and spread), whichever predicted the pool's past outcomes better (log-loss).
+    inputs = {"model": need, **overflow_inputs(fitted, a, target)}
+    curves: dict[str, tuple[float, float]] = {}
+    sources: dict[str, str] = {}
+    for k, m in masks.items():
+        best: tuple[float, tuple[float, float], str] | None = None
+        for source, x in inputs.items():
+            c = fit_overflow_curve(x[m], full[m])
+            if c is not None:
+                loss = log_loss(c, x[m], full[m])
+                if best is None or loss < best[0] - 1e-12:
+                    best = (loss, c, source)
+        if best is not None:
+            curves[k], sources[k] = best[1], best[2]
     targets = {str(k): int(v) for k, v in n_own.items()}
-    return Choice(first, Calibration(pools, curves), targets, own, later)
+    return Choice(first, Calibration(pools, curves, sources), targets, own, later)

@@ -45,6 +45,18 @@ def test_bad_collections_rows_name_file_line_and_field(tmp_path, text, message):
     assert message in str(info.value)
 
 
+def test_a_log_with_one_collection_per_bin_is_refused_by_name(tmp_path):
+    """A log alone where no bin was collected twice cannot give a fill rate: one clear error, naming file and field."""
+    from binroute.api.pipeline.scenario import load_fill_data
+
+    (tmp_path / "collections.csv").write_text(HEADER + "B1,2026-11-01T08:00:00Z,80,\nB2,2026-11-02T08:00:00Z,40,\n")
+    with pytest.raises(ScenarioError, match=r"collections\.csv line 2: bin_id B1 has one collection, as has every bin"):
+        load_fill_data(tmp_path, "Europe/Helsinki")
+    (tmp_path / "collections.csv").write_text(HEADER + "B1,2026-11-01T08:00:00Z,80,\nB1,2026-11-03T08:00:00Z,40,\n")
+    readings, collections = load_fill_data(tmp_path, "Europe/Helsinki")
+    assert readings.empty and collections is not None and len(collections) == 2
+
+
 def test_collections_times_and_blank_fill(tmp_path):
     """Times without an offset are local; a blank fill is unknown; kg is optional."""
     path = tmp_path / "collections.csv"

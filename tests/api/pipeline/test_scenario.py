@@ -226,6 +226,9 @@ def test_backtest_cli_json(sample_dir, tmp_path):
     result = json.loads(run.stdout)
     assert out.is_file()
     for h in ("1", "2"):
-        assert set(result["horizons"][h]) == {"model", "last_reading", "mean_rate"}
-    assert result["horizons"]["1"]["model"]["mae"] < 0.7 * result["horizons"]["1"]["last_reading"]["mae"]
+        assert set(result["horizons"][h]) == {"model", "last", "mean_fill", "mean_rate", "full"}
+    assert result["horizons"]["1"]["model"]["mae"] < 0.7 * result["horizons"]["1"]["last"]["mae"]
     assert "overflows" in result
+    judged = result["decisions"]["all"]
+    assert set(judged) == {"model", "last", "mean_rate"}
+    assert all(d["lifts"] <= d["bin_days"] and d["wasted"] <= d["lifts"] for d in judged.values())

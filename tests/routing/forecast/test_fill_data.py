@@ -162,12 +162,20 @@ def test_model_choice_picks_the_baseline_when_the_learned_model_is_worse():
         def predict(self, a, target, naive, stream):
             return np.full(len(a), 100.0)
 
-    bad = Candidates(fitted.weekday, fitted.mean_rate, Bad(), {"A": "A", "B": "B"}, {}, "UTC")  # type: ignore[arg-type]
+    bad = Candidates(
+        fitted.weekday,
+        fitted.mean_rate,
+        Bad(),  # type: ignore[arg-type]
+        {"A": "A", "B": "B"},
+        {},
+        "UTC",
+        fitted.censored,
+    )
     origins = pd.date_range(cut, periods=19, freq="D")
     choice = choose_models(rows, bad, origins, shapes)
     assert choice is not None
     assert choice.chosen["A"] != "gbm" and choice.chosen["B"] != "gbm"
-    assert choice.chosen["A"] in ("mean_rate", "weekday")
+    assert choice.chosen["A"] in ("mean_rate", "censored", "weekday")
     assert choice.mae.at["A", choice.chosen["A"]] <= choice.mae.at["A", "mean_rate"]
     assert choice.mae.at["B", choice.chosen["B"]] <= choice.mae.at["B", "mean_rate"]
     assert choice.mae.at["A", "gbm"] > 20
@@ -177,7 +185,7 @@ def test_forecast_records_model_and_calibrated_interval():
     """A fitted model names each bin's model; p10 ≤ fill ≤ p90 and P(overflow) is a probability."""
     model = fit_fill_model(_two_bins(), learned=False)
     pred = model.predict(T0 + pd.Timedelta(days=40, hours=6))
-    assert set(pred["model"]) <= {"mean_rate", "weekday"}
+    assert set(pred["model"]) <= {"mean_rate", "censored", "weekday"}
     assert (pred["fill_p10"] <= pred["fill_pct"] + 1e-9).all() and (pred["fill_pct"] <= pred["fill_p90"] + 1e-9).all()
     assert pred["p_overflow"].between(0, 1).all()
     # B hovers at 30%: its forecast is near 30 and far from overflowing.
@@ -207,8 +215,11 @@ def test_backtest_on_collections_only():
     one = result.horizons["1"]
     assert one["model"]["n"] > 0 and result.horizons["2"]["model"]["n"] > 0
     assert set(result.shapes) == {"log"}
-    # Last reading after an emptying says 0: far off; the mean rate is near the truth.
-    assert one["last_reading"]["mae"] > 30
+    # Every naive forecast is scored on the same points; always-full is far off, the mean rate near the truth.
+    assert {m: one[m]["n"] for m in ("last", "mean_fill", "mean_rate", "full")} == dict.fromkeys(
+        ("last", "mean_fill", "mean_rate", "full"), one["model"]["n"]
+    )
+    assert one["full"]["mae"] > 40
     assert one["mean_rate"]["mae"] < 10
     assert one["model"]["mae"] <= one["mean_rate"]["mae"] + 2
     assert 0 <= result.coverage["1"] <= 1 and 0 <= result.brier["1"] <= 1

@@ -151,7 +151,7 @@ def test_backtest_known_answer():
     result = backtest(linear(5, 10), start=date(2026, 3, 5), end=date(2026, 3, 7))
     one = result.horizons["1"]
     assert one["model"]["mae"] == pytest.approx(0, abs=0.05)
-    assert one["last_reading"]["mae"] == pytest.approx(4.375, abs=1e-6)
+    assert one["last"]["mae"] == pytest.approx(4.375, abs=1e-6)
     assert one["mean_rate"]["mae"] == pytest.approx(0, abs=0.05)
     assert set(result.horizons) == {"1", "2"}
 
@@ -162,4 +162,4 @@ def test_backtest_cleans_only_what_was_known_at_each_origin():
     df.loc[11, "fill_pct"] += 40  # 18:00 the evening before the origin: 13.75% read as 53.75%
     result = backtest(df, start=date(2026, 3, 5), end=date(2026, 3, 5))
     # The planner's last reading is the spike; the truth next day (cleaned afterwards) is 16.25-20%.
-    assert result.horizons["1"]["last_reading"]["mae"] == pytest.approx(53.75 - 18.125)
+    assert result.horizons["1"]["last"]["mae"] == pytest.approx(53.75 - 18.125)

@@ -1,0 +1,249 @@
+"""Fill rates from censored observations: a full bin says "at least full", not "100%".
+
+A level of 100% (at a collection, or from a sensor that cannot read higher)
+means the bin filled up *some time* before it was seen: the rise over the
+interval was at least what was left to fill, not equal to it. Averaging
+such levels (the mean fill at collection, the mean rise per day) drags a
+fast bin's rate down to "full by the time we came", so a bin that is
+always full when emptied looks like it fills exactly on schedule.
+
+Each usable interval of a bin (:func:`~.fill_models.add_row_features`:
+same cycle, not too long) is one observation of its rise ``Δ`` over ``d``
+days, modelled as ``Δ ~ N(m·d, σ²·d + ε²)``, Tobit style: ``m`` is the
+bin's rate, ``σ²`` the day-to-day variation of its growth and ``ε²`` the
+reading's own error (the rounding of levels recorded in steps: 20% steps,
+colour levels). An interval that ends full only says
+``Δ ≥ (level − step/2) − start``: its likelihood is the normal tail above
+that. A bin's rate is the maximum a posteriori under a normal prior
+centred on its group's rate (stream and area, as elsewhere), so a bin with
+three collections follows its group and one always full keeps a rate that
+rises with the evidence instead of stopping at 100% per interval.
+
+Fitted by Newton's method on all bins at once (the log-likelihood is
+concave in ``m``), in two passes: the group rates and their spread come
+from a first pass with a weak common prior.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.special import log_ndtr
+
+from .fill_data import ns
+
+#: A level at or above this is taken as full (censored) when the bin's levels are not recorded in steps.
+FULL_LEVEL_PCT = 97.0
+#: Steps (fill %) a log may record levels in, coarsest first.
+STEPS = (25.0, 20.0, 10.0, 5.0)
+#: Share of a bin's levels on a step's multiples for the step to be taken as its resolution.
+STEP_SHARE = 0.95
+#: Variance (%²) of a reading that is not recorded in steps.
+READING_VAR = 1.0
+#: Lower bound of the growth variance per day (%² per day).
+MIN_SIGMA2 = 1.0
+#: The spread of rates within a group is taken as at least this share of its rate.
+MIN_SPREAD = 0.25
+#: A bin's share of full observations is pooled with its group's as if from this many observations.
+SHARE_PRIOR = 8.0
+#: Newton iterations (the objective is concave and smooth: a handful suffice).
+ITERATIONS = 30
+#: Bounds of a rate (% per day).
+MAX_RATE = 400.0
+_DAY = 86_400_000_000_000.0
+
+
+@dataclass(frozen=True)
+class CensoredRates:
+    """Each bin's fill rate (% per day) and its group's, fitted with full levels censored."""
+
+    rate: dict[str, float]
+    group_rate: dict[str, float]
+    overall: float
+    groups: dict[str, str]
+    #: Per bin: growth variance per day, the reading's own variance, the variance of its rate; ``"*"`` for others.
+    spread: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    #: Per bin, the share of its observations that were full, pooled toward its group's; ``"*"`` for others.
+    full_share: dict[str, float] = field(default_factory=dict)
+
+    def rarity(self, bin_ids: Sequence[str]) -> NDArray[np.float64]:
+        """How rarely each bin has been seen full: ``-logit`` of its pooled share (large: rarely)."""
+        default = self.full_share.get("*", 0.5)
+        p = np.clip(np.array([self.full_share.get(b, default) for b in bin_ids], dtype=float), 1e-4, 1 - 1e-4)
+        return np.log((1.0 - p) / p)
+
+    def rates(self, bin_ids: Sequence[str]) -> NDArray[np.float64]:
+        """The rate of each bin: its own, else its group's, else the overall one."""
+        return np.array(
+            [self.rate.get(b, self.group_rate.get(self.groups.get(b, "all"), self.overall)) for b in bin_ids],
+            dtype=float,
+        )
+
+    def need(self, a: pd.DataFrame, target: pd.Series) -> NDArray[np.float64]:
+        """How far each forecast is from full, in standard deviations of the level then (large: safe).
+
+        The level's spread at ``target`` grows with the days ahead ``h``:
+        ``σ²·h`` of day-to-day growth, ``ε²`` of the reading, and ``h²·var(m)``
+        of the bin's uncertain rate (wide for a bin with a short history).
+        """
+        h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
+        default = self.spread.get("*", (25.0, READING_VAR, 25.0))
+        s = np.array([self.spread.get(b, default) for b in a["bin_id"]], dtype=float).reshape(-1, 3)
+        sd = np.sqrt(s[:, 0] * h + s[:, 1] + s[:, 2] * h * h)
+        return (100.0 - self.predict(a, target)) / np.maximum(sd, 1e-6)
+
+    def predict(self, a: pd.DataFrame, target: pd.Series) -> NDArray[np.float64]:
+        """Fill (at least 0, not capped) at ``target`` for anchors ``a``: the smoothed level plus rate × days."""
+        h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
+        level = a["level"].to_numpy(dtype=float)
+        return np.clip(np.nan_to_num(level) + self.rates(a["bin_id"].tolist()) * h, 0.0, None)
+
+
+def level_steps(rows: pd.DataFrame) -> dict[str, float]:
+    """The step each bin's levels are recorded in (0 when they are not in steps)."""
+    seen = rows[rows["source"].to_numpy() != "emptied"] if "source" in rows.columns else rows
+    out: dict[str, float] = {}
+    for b, f in seen.groupby("bin_id")["fill_pct"]:
+        v = f.to_numpy(dtype=float)
+        step = 0.0
+        for q in STEPS:
+            on = np.abs(v / q - np.round(v / q)) < 1e-6
+            if len(v) >= 3 and on.mean() >= STEP_SHARE:
+                step = q
+                break
+        out[str(b)] = step
+    return out
+
+
+def _robust_var(x: pd.Series | NDArray[np.float64]) -> float:
+    """The spread of rates across bins, from their median absolute deviation (a few odd bins do not inflate it)."""
+    v = np.asarray(x, dtype=float)
+    if len(v) < 2:
+        return float("nan")
+    return float((1.4826 * np.median(np.abs(v - np.median(v)))) ** 2)
+
+
+def _newton(
+    codes: NDArray[np.int64],
+    n_bins: int,
+    rise: NDArray[np.float64],
+    d: NDArray[np.float64],
+    var: NDArray[np.float64],
+    need: NDArray[np.float64],
+    full: NDArray[np.bool_],
+    prior_mean: NDArray[np.float64],
+    prior_var: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """MAP rate per bin and the curvature there (posterior precision)."""
+    m = prior_mean.copy()
+    sd = np.sqrt(var)
+    h = np.zeros(n_bins)
+    for _ in range(ITERATIONS):
+        mi = m[codes]
+        # Observed rises: the normal log-density's derivatives in m.
+        g_obs = np.where(full, 0.0, d * (rise - mi * d) / var)
+        h_obs = np.where(full, 0.0, -(d * d) / var)
+        # Full at the end: log P(Δ ≥ need) = log Φ(z), z = (m·d − need) / sd.
+        z = (mi * d - need) / sd
+        lam = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_ndtr(z))  # φ(z) / Φ(z), stable
+        g_full = np.where(full, lam * d / sd, 0.0)
+        h_full = np.where(full, -lam * (z + lam) * (d * d) / var, 0.0)
+        g = np.bincount(codes, weights=g_obs + g_full, minlength=n_bins) - (m - prior_mean) / prior_var
+        h = np.bincount(codes, weights=h_obs + h_full, minlength=n_bins) - 1.0 / prior_var
+        step = -g / np.minimum(h, -1e-12)
+        m = np.clip(m + step, 0.0, MAX_RATE)
+        if np.max(np.abs(step), initial=0.0) < 1e-6:
+            break
+    return m, -h
+
+
+def fit_censored(rows: pd.DataFrame, groups: Mapping[str, str]) -> CensoredRates:
+    """Fit :class:`CensoredRates` on ``rows`` (the output of :func:`~.fill_models.add_row_features`)."""
+    use = rows["use"].to_numpy(dtype=bool) & (rows["d"].to_numpy(dtype=float) > 1e-6)
+    ids_all = rows["bin_id"].astype(str).to_numpy()
+    if not use.any():
+        return CensoredRates({}, {}, 0.0, dict(groups))
+    steps = level_steps(rows)
+    end = rows["fill_pct"].to_numpy(dtype=float)[use]
+    rise = rows["rise"].to_numpy(dtype=float)[use]
+    d = rows["d"].to_numpy(dtype=float)[use]
+    owner = ids_all[use]
+    q = np.array([steps.get(b, 0.0) for b in owner])
+    start = end - rise
+    # Full at the end of the interval: at least the step's lower edge (or FULL_LEVEL_PCT) was reached.
+    full = end >= np.where(q > 0, 100.0 - 1e-6, FULL_LEVEL_PCT)
+    need = np.where(q > 0, 100.0 - q / 2.0, FULL_LEVEL_PCT) - start
+    eps2 = np.where(q > 0, 2.0 * q * q / 12.0, READING_VAR)
+    codes, uniq = pd.factorize(owner)
+    nb = len(uniq)
+    group_of = np.array([groups.get(b, "all") for b in uniq], dtype=object)
+
+    # Growth variance per day, from the intervals that did not end full, pooled per group.
+    open_ = ~full
+    raw_rate = np.bincount(codes[open_], weights=rise[open_], minlength=nb) / np.maximum(
+        np.bincount(codes[open_], weights=d[open_], minlength=nb), 1e-9
+    )
+    resid = (rise - raw_rate[codes] * d) ** 2 / d - eps2 / d
+    s2_bin = pd.Series(np.where(open_, resid, np.nan)).groupby(codes).mean().reindex(range(nb)).to_numpy()
+    s2_group = pd.Series(s2_bin).groupby(group_of).median()
+    overall_s2 = float(np.nanmedian(s2_bin)) if np.isfinite(s2_bin).any() else 25.0
+    s2 = np.array([s2_group.get(g, np.nan) for g in group_of], dtype=float)
+    s2 = np.maximum(np.where(np.isfinite(s2), s2, overall_s2), MIN_SIGMA2)
+    var = s2[codes] * d + eps2
+
+    # First pass: a weak common prior around the median rate.
+    typical = float(np.median(rise / d)) if len(d) else 0.0
+    weak = np.full(nb, max(typical, 1.0) ** 2 * 100.0)
+    m1, prec1 = _newton(codes, nb, rise, d, var, need, full, np.full(nb, typical), weak)
+    # Group rates and their spread across bins (robust moments, net of each bin's own uncertainty).
+    frame = pd.DataFrame({"m": m1, "v": 1.0 / np.maximum(prec1, 1e-12), "g": group_of})
+    stats = frame.groupby("g").agg(
+        mean=("m", "median"), spread=("m", _robust_var), noise=("v", "median"), n=("m", "size")
+    )
+    overall = float(np.median(m1))
+    floor = (MIN_SPREAD * max(overall, 1.0)) ** 2
+    spread_all = _robust_var(m1) - float(np.median(frame["v"]))
+    overall_tau = spread_all if np.isfinite(spread_all) and spread_all > floor else floor
+    tau2 = {}
+    for g, row in stats.iterrows():
+        spread = float(row["spread"]) - float(row["noise"]) if row["n"] > 2 else math.nan
+        own_floor = (MIN_SPREAD * max(float(row["mean"]), 1.0)) ** 2
+        tau2[g] = spread if np.isfinite(spread) and spread > own_floor else max(own_floor, overall_tau)
+    prior_mean = np.array([stats.loc[g, "mean"] for g in group_of], dtype=float)
+    prior_var = np.array([tau2[g] for g in group_of], dtype=float)
+    m2, prec2 = _newton(codes, nb, rise, d, var, need, full, prior_mean, prior_var)
+    rate = {str(b): float(r) for b, r in zip(uniq, m2, strict=True)}
+    group_rate = {str(g): float(v) for g, v in stats["mean"].items()}
+    eps2_bin = np.bincount(codes, weights=eps2, minlength=nb) / np.maximum(np.bincount(codes, minlength=nb), 1)
+    spreads = {
+        str(b): (float(s2[i]), float(eps2_bin[i]), float(1.0 / max(prec2[i], 1e-12))) for i, b in enumerate(uniq)
+    }
+    spreads["*"] = (overall_s2 if np.isfinite(overall_s2) else 25.0, float(np.median(eps2_bin)), overall_tau)
+    return CensoredRates(rate, group_rate, overall, dict(groups), spreads, full_shares(rows, groups))
+
+
+def full_shares(rows: pd.DataFrame, groups: Mapping[str, str]) -> dict[str, float]:
+    """Each bin's share of observations at full, pooled toward its group's by :data:`SHARE_PRIOR` observations.
+
+    Where bins are emptied when they fill (a vendor's fullness alert), how
+    often a bin has been found full says more of its next collection than
+    its rate does; a bin with a few observations follows its group.
+    """
+    seen = rows[rows["source"].to_numpy() != "emptied"] if "source" in rows.columns else rows
+    if seen.empty:
+        return {}
+    full = (seen["fill_pct"].to_numpy(dtype=float) >= FULL_LEVEL_PCT).astype(float)
+    per_bin = pd.DataFrame({"b": seen["bin_id"].astype(str).to_numpy(), "full": full}).groupby("b")["full"]
+    n, k = per_bin.size(), per_bin.sum()
+    group = pd.Series({b: groups.get(b, "all") for b in n.index})
+    g_share = (k.groupby(group).sum() + 0.5) / (n.groupby(group).sum() + 1.0)
+    prior = group.map(g_share)
+    shares = (k + SHARE_PRIOR * prior) / (n + SHARE_PRIOR)
+    out = {str(b): float(v) for b, v in shares.items()}
+    out["*"] = float((k.sum() + 0.5) / (n.sum() + 1.0))
+    return out

@@ -1,0 +1,167 @@
+"""Collection logs: full levels as censored, rates pooled toward the group, flat models caught, decisions judged."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from binroute.routing.forecast import DecisionRules, backtest
+from binroute.routing.forecast.censored import fit_censored, level_steps
+from binroute.routing.forecast.fill_data import prepare
+from binroute.routing.forecast.fill_models import Candidates, add_row_features, fit_candidates
+from binroute.routing.forecast.model_choice import choose_models, flat_candidates
+
+START = pd.Timestamp("2026-03-01 10:00", tz="UTC")
+
+
+def log(bin_id: str, levels, every_days: float, start: pd.Timestamp = START) -> pd.DataFrame:
+    """A collection log: one emptying every ``every_days`` days with the level recorded then."""
+    return pd.DataFrame(
+        {
+            "bin_id": bin_id,
+            "collected_at": [start + pd.Timedelta(days=every_days * i) for i in range(len(levels))],
+            "fill_pct": levels,
+        }
+    )
+
+
+def rows_of(col: pd.DataFrame) -> pd.DataFrame:
+    df, _, shapes = prepare(None, col)
+    return add_row_features(df, shapes)
+
+
+def steady(rate: float, every: float, n: int, step: float = 20.0) -> np.ndarray:
+    """Levels of a bin filling at ``rate`` %/day, emptied every ``every`` days, recorded in ``step`` steps."""
+    return np.full(n, min(100.0, step * round(rate * every / step)))
+
+
+def test_a_bin_always_full_at_collection_gets_a_rate_above_full_per_interval():
+    """Always 100% at 3-day collections: the rate is more than 100/3 %/day, and rises as the evidence grows."""
+    group = [log(f"G{i}", steady(r, 3.0, 30), 3.0) for i, r in enumerate((10, 13, 16, 20, 23, 26))]
+    few = fit_censored(rows_of(pd.concat([*group, log("F", np.full(4, 100.0), 3.0)])), {})
+    many = fit_censored(rows_of(pd.concat([*group, log("F", np.full(30, 100.0), 3.0)])), {})
+    mean_rate = rows_of(log("F", np.full(30, 100.0), 3.0))["rate_mean"].dropna().iloc[-1]
+    assert mean_rate == pytest.approx(100 / 3, rel=0.01)  # the uncensored mean stops at "full on the day"
+    assert few.rate["F"] > 100 / 3
+    assert many.rate["F"] > few.rate["F"] > 100 / 3
+
+
+def test_a_bin_with_three_collections_is_pooled_toward_its_group():
+    """Three collections saying 40%/day among bins filling at about 20%/day: the rate is pulled toward the group."""
+    rng = np.random.default_rng(3)
+
+    def noisy(rate: float, n: int) -> np.ndarray:
+        return np.clip(20 * np.round((rate * 2.0 + rng.normal(0, 15, n)) / 20), 0, 100)
+
+    group = [log(f"G{i}", noisy(r, 40), 2.0) for i, r in enumerate((17, 19, 20, 20, 21, 23))]
+    short = log("S", np.full(3, 80.0), 2.0)
+    long = log("L", np.full(40, 80.0), 2.0)
+    fit = fit_censored(rows_of(pd.concat([*group, short, long])), {})
+    group_rate = fit.group_rate["all"]
+    assert 15 < group_rate < 25
+    assert group_rate + 2 < fit.rate["S"] < 40 - 3  # own evidence 40 %/day, pulled toward the group
+    assert fit.rate["L"] == pytest.approx(40, abs=3)  # a long history speaks for itself
+    assert fit.rates(["unseen"])[0] == pytest.approx(group_rate)
+
+
+def test_levels_recorded_in_steps_are_recognised():
+    """20% steps, 25% colour levels and plain sensor levels."""
+    col = pd.concat(
+        [
+            log("twenty", [20, 40, 60, 80, 100, 40], 2.0),
+            log("quarters", [25, 50, 75, 100, 50, 25], 2.0),
+            log("plain", [13, 47, 61, 88, 92, 33], 2.0),
+        ]
+    )
+    steps = level_steps(rows_of(col))
+    assert steps == {"twenty": 20.0, "quarters": 25.0, "plain": 0.0}
+
+
+class Flat:
+    """A learned model that forecasts 20% whatever the bin (as trees fitted to 20% steps did)."""
+
+    def predict(self, a, target, naive, stream):
+        return np.full(len(a), 20.0)
+
+
+def test_a_model_that_forecasts_one_constant_for_every_bin_is_never_chosen():
+    """On a log-shaped case a flat model is caught and no bin gets it, even those whose truth is near 20%."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for i, rate in enumerate((6, 8, 10, 15, 20, 25, 30, 40)):
+        levels = np.clip(20 * np.round((rate * 2.0 + rng.normal(0, 6, 40)) / 20), 0, 100)
+        parts.append(log(f"B{i}", levels, 2.0))
+    col = pd.concat(parts)
+    df, _, shapes = prepare(None, col)
+    rows = add_row_features(df, shapes)
+    cut = START + pd.Timedelta(days=40)
+    ids = sorted(col["bin_id"].unique())
+    fitted = fit_candidates(rows[rows["timestamp"] < cut], all_ids=ids, groups={}, streams={}, tz="UTC", learned=False)
+    flat = Candidates(fitted.weekday, fitted.mean_rate, Flat(), fitted.groups, {}, "UTC", fitted.censored)  # type: ignore[arg-type]
+    origins = pd.date_range(cut.normalize() + pd.Timedelta(days=1), periods=30, freq="D")
+    choice = choose_models(rows, flat, origins, shapes)
+    assert choice is not None
+    assert "gbm" not in set(choice.chosen.values()) | set(choice.later.values())
+    # The check itself: per-bin forecasts that do not spread while the truths do.
+    ids_arr = np.repeat(np.array(ids), 5)
+    truth = np.repeat(np.arange(len(ids)) * 10.0, 5)
+    preds = {"flat": np.full(len(truth), 20.0), "fine": truth + 3.0}
+    assert flat_candidates(ids_arr, np.full(len(truth), "log"), preds, truth) == [("flat", "log")]
+
+
+def test_decisions_are_judged_against_what_the_bin_did():
+    """One bin full at every 3-day collection (14:00): the naive rules' lifts, wasted lifts and overflows by hand.
+
+    The level rises steadily from 0 after each emptying to 100% at the next, so at the 10:00 decision it stands
+    at 94% on a collection day (full at 14:00: an overflow if left), 28% the day after and 61% the day after that
+    (full only after the next day's 10:00 chance). Threshold on the last fill at collection (always 100%): a lift
+    every day, the 28% ones wasted, every overflow caught. Threshold on the mean rate (100/3 %/day): a lift on
+    collection days only, nothing wasted or missed.
+    """
+    col = log("X", np.full(40, 100.0), 3.0, start=pd.Timestamp("2026-03-01 14:00", tz="UTC"))
+    result = backtest(
+        None,
+        collections=col,
+        start=date(2026, 3, 20),
+        end=date(2026, 4, 7),
+        learned=False,
+        rules=DecisionRules(threshold_pct=80, overflow_risk=0.1),
+    )
+    judged = result.decisions["log"]
+    days = 19
+    phase = [(d - 1) % 3 for d in range(20, 20 + days)]  # 0: a collection day (1, 4, ... 19, 22 March)
+    assert judged["last"]["bin_days"] == days
+    assert judged["last"]["lifts"] == days
+    assert judged["last"]["wasted"] == phase.count(1)
+    assert judged["last"]["caught"] == phase.count(0)
+    assert judged["last"]["missed"] == 0
+    assert judged["mean_rate"]["lifts"] == phase.count(0)
+    assert judged["mean_rate"]["caught"] == phase.count(0)
+    assert judged["mean_rate"]["wasted"] == 0 and judged["mean_rate"]["missed"] == 0
+    model = judged["model"]
+    assert model["caught"] + model["missed"] == phase.count(0)
+    assert model["lifts_per_day"] == pytest.approx(model["lifts"] / days)
+    assert result.overflows["overflows"] == model["missed"]
+    assert result.decisions["all"] == judged  # one shape: the totals are its own
+
+
+def test_bins_often_found_full_get_the_higher_overflow_risk():
+    """Bins found full at half their 2-day collections get a risk near a half at the next one; the others near none."""
+    from binroute.routing.forecast import fit_fill_model
+
+    rng = np.random.default_rng(5)
+    parts = []
+    for i in range(12):
+        often = i < 4
+        levels = np.where(rng.random(60) < (0.5 if often else 0.03), 100.0, 20 * rng.integers(1, 4, 60))
+        parts.append(log(f"{'F' if often else 'R'}{i}", levels, 2.0))
+    col = pd.concat(parts)
+    model = fit_fill_model(None, collections=col, learned=False)
+    at = col["collected_at"].max() + pd.Timedelta(days=2)  # when the next collection is due
+    p = model.predict(at)["p_overflow"]
+    often, rarely = p[p.index.str.startswith("F")], p[p.index.str.startswith("R")]
+    assert often.min() > rarely.max()
+    assert 0.2 < often.mean() < 0.8 and rarely.mean() < 0.15
