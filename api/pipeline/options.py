@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from binroute.routing.limits import ENGINES
+from binroute.routing import ENGINES
 
 __all__ = [
     "DEFAULT_ENGINE",
