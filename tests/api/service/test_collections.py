@@ -153,7 +153,7 @@ def test_collections_only_scenario_forecasts_and_plans_from_its_log(app, small, 
     bins = got.json["bins"]
     assert len(bins) == N_BINS
     assert sum(b["fill_pct"] is not None for b in bins.values()) == N_BINS
-    assert {b["model"] for b in bins.values()} <= {"mean_rate", "weekday", "gbm"}
+    assert {b["model"] for b in bins.values()} <= {"mean_rate", "censored", "weekday", "gbm"}
     with app.extensions["binroute"]["sessions"]() as s:
         export_scenario(s, s.get(ScenarioRow, sid), tmp_path / "scn", tmp_path / "networks")
     scn = load_scenario(tmp_path / "scn")
