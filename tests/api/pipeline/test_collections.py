@@ -122,7 +122,12 @@ def test_forecast_json_names_the_model_and_backtest_runs_on_a_log(tmp_path):
     assert run.exit_code == 0, run.output
     bins = json.loads(run.output)["bins"]
     assert all("model" in b for b in bins.values())
-    assert {b["model"] for b in bins.values() if b["fill_pct"] is not None} <= {"mean_rate", "censored", "weekday", "gbm"}
+    assert {b["model"] for b in bins.values() if b["fill_pct"] is not None} <= {
+        "mean_rate",
+        "censored",
+        "weekday",
+        "gbm",
+    }
     args = [
         "backtest",
         str(scn),
