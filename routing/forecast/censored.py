@@ -27,7 +27,7 @@ from a first pass with a weak common prior.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,14 +74,13 @@ class CensoredRates:
     def rarity(self, bin_ids: Sequence[str]) -> NDArray[np.float64]:
         """How rarely each bin has been seen full: ``-logit`` of its pooled share (large: rarely)."""
         default = self.full_share.get("*", 0.5)
-        p = np.clip(np.array([self.full_share.get(b, default) for b in bin_ids], dtype=float), 1e-4, 1 - 1e-4)
+        p = np.clip(_per_bin(bin_ids, lambda b: self.full_share.get(b, default)), 1e-4, 1 - 1e-4)
         return np.log((1.0 - p) / p)
 
     def rates(self, bin_ids: Sequence[str]) -> NDArray[np.float64]:
         """The rate of each bin: its own, else its group's, else the overall one."""
-        return np.array(
-            [self.rate.get(b, self.group_rate.get(self.groups.get(b, "all"), self.overall)) for b in bin_ids],
-            dtype=float,
+        return _per_bin(
+            bin_ids, lambda b: self.rate.get(b, self.group_rate.get(self.groups.get(b, "all"), self.overall))
         )
 
     def need(self, a: pd.DataFrame, target: pd.Series) -> NDArray[np.float64]:
@@ -93,7 +92,7 @@ class CensoredRates:
         """
         h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
         default = self.spread.get("*", (25.0, READING_VAR, 25.0))
-        s = np.array([self.spread.get(b, default) for b in a["bin_id"]], dtype=float).reshape(-1, 3)
+        s = _per_bin(a["bin_id"].tolist(), lambda b: self.spread.get(b, default), width=3)
         sd = np.sqrt(s[:, 0] * h + s[:, 1] + s[:, 2] * h * h)
         return (100.0 - self.predict(a, target)) / np.maximum(sd, 1e-6)
 
@@ -102,6 +101,13 @@ class CensoredRates:
         h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
         level = a["level"].to_numpy(dtype=float)
         return np.clip(np.nan_to_num(level) + self.rates(a["bin_id"].tolist()) * h, 0.0, None)
+
+
+def _per_bin(bin_ids: Sequence[str], value: Callable[[str], object], width: int = 0) -> NDArray[np.float64]:
+    """``value(bin)`` for each of many rows, computed once per distinct bin (rows of one bin repeat a lot)."""
+    codes, uniq = pd.factorize(pd.Series(list(bin_ids), dtype=object))
+    per = np.array([value(str(b)) for b in uniq], dtype=float).reshape((len(uniq), width) if width else len(uniq))
+    return per[codes]
 
 
 def level_steps(rows: pd.DataFrame) -> dict[str, float]:
