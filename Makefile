@@ -37,8 +37,10 @@ $(DOCS_STAMP): $(STAMP)
 	touch $(DOCS_STAMP)
 
 # The documentation site, into site/; any warning fails the build. Needs no network.
+# Then the tutorial's commands, run as written (the `docs` tests; `make test` leaves them out).
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	$(BIN)/python -m pytest -q -m docs tests/docs
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -38,6 +38,7 @@ def test_blocks_are_found() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.docs
 def test_tutorial_runs_as_written(tmp_path: Path) -> None:
     """Every marked block of the tutorial exits 0 and writes the files it names."""
     shutil.copytree(ROOT / "sample_data" / "helsinki", tmp_path / "sample_data" / "helsinki")
