@@ -27,6 +27,7 @@ _EXPORTS = {
     "Instance": ".instances",
     "read_instance": ".instances",
     "ENGINES": ".limits",
+    "MAX_HORIZON": ".limits",
     "Limits": ".limits",
     "SolveParams": ".limits",
     "Bin": ".problem",
@@ -54,6 +55,7 @@ __all__ = [
     "DEPOT",
     "ENGINES",
     "FEET_PER_MILE",
+    "MAX_HORIZON",
     "TIP",
     "Bin",
     "Break",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:
     from .instances import Instance as Instance
     from .instances import read_instance as read_instance
     from .limits import ENGINES as ENGINES
+    from .limits import MAX_HORIZON as MAX_HORIZON
     from .limits import Limits as Limits
     from .limits import SolveParams as SolveParams
     from .problem import Bin as Bin

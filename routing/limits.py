@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 ENGINES = ("ortools", "pyvrp", "auto")
+#: The most collection days the collect rule looks ahead (its horizon).
+MAX_HORIZON = 14
 
 
 @dataclass(frozen=True)

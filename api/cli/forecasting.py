@@ -45,7 +45,10 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"at": when.isoformat(), "bins": out}, indent=2))
         return
-    click.echo(f"{'bin':<12} {'fill%':>6} {'p10':>6} {'p90':>6} {'P(over)':>8}  {'model':<10} decision  reason")
+    head = (
+        f"{'bin':<12} {'fill%':>6} {'p10':>6} {'p90':>6} {'P(over)':>8}  {'model':<10} {'due by':<10} decision  reason"
+    )
+    click.echo(head)
     for b, r in out.items():
 
         def f(x: float | None) -> str:
@@ -53,7 +56,8 @@ def forecast(scenario: Path, at: str, as_json: bool) -> None:
 
         po = "-" if r["p_overflow"] is None else f"{r['p_overflow']:.2f}"
         fills = f"{f(r['fill_pct']):>6} {f(r['fill_p10']):>6} {f(r['fill_p90']):>6}"
-        click.echo(f"{b:<12} {fills} {po:>8}  {r['model'] or '-':<10} {r['decision']:<8}  {r['reason']}")
+        due = r["due_by"] or "-"
+        click.echo(f"{b:<12} {fills} {po:>8}  {r['model'] or '-':<10} {due:<10} {r['decision']:<8}  {r['reason']}")
 
 
 @click.command()

@@ -10,6 +10,7 @@ import click
 from ..pipeline.options import (
     DEFAULT_TIME_LIMIT_S,
     EXPORTS,
+    MAX_HORIZON,
     THRESHOLD_ABOVE,
     THRESHOLD_MAX,
     PlanOptions,
@@ -46,6 +47,12 @@ def _exports(text: str) -> tuple[str, ...]:
     default=None,
     help="Fill % at which a bin is due (default from fleet.json, else 80).",
 )
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=1, max=MAX_HORIZON),
+    default=None,
+    help="Collection days looked ahead when choosing each bin's day (default from fleet.json, else 2).",
+)
 @click.option("--no-may", is_flag=True, help="Collect only the bins that must be collected.")
 @click.option(
     "--exports",
@@ -64,6 +71,7 @@ def plan(
     engine: str,
     seed: int,
     threshold: float | None,
+    horizon: int | None,
     no_may: bool,
     exports: str,
     tiles: str | None,
@@ -85,6 +93,7 @@ def plan(
         seed=seed,
         threshold_pct=threshold,
         include_may=not no_may,
+        horizon_days=horizon,
     )
     result = plan_scenario(scn, options, progress=_show_progress)
     tile_url = DEFAULT_TILES if tiles is None else (None if tiles.strip().lower() in ("", "none") else tiles)

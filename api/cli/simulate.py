@@ -21,7 +21,10 @@ from .flags import solver_flags
     "policies",
     multiple=True,
     required=True,
-    help="predictive, timetable:mon,thu or threshold:80; give --policy once per policy.",
+    help=(
+        "predictive (or predictive:DAYS for a horizon), timetable:mon,thu or threshold:80; "
+        "give --policy once per policy."
+    ),
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @click.option(

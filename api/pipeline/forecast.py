@@ -4,33 +4,149 @@ from __future__ import annotations
 
 import math
 from datetime import date as Date
+from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from binroute.routing.forecast import MAY, Decision, DecisionRules, StreamDensity, decide, fit_fill_model
+from binroute.routing.forecast.decide import FALLBACK_STREAM
 
+from .problem import DEFAULT_SERVICE_S, SERVICE_S_PER_LITRE
 from .scenario import FleetIn, Scenario, parse_hhmm
 
 #: When to collect if no ``fleet.json`` says (seconds after local midnight).
 DEFAULT_COLLECT_AT_S = 10 * 3600
+#: A lorry's speed from one bin to the next within a round, km/h (pulling away, a short street, stopping).
+ROUND_SPEED_KPH = 15.0
+#: A lorry's speed between the depot, its round and the tip, km/h.
+ROAD_SPEED_KPH = 30.0
+#: Road distance over straight-line distance (urban circuity, about 1.2 to 1.4).
+CIRCUITY = 1.3
+#: A shortest tour's leg over the distance to the nearest neighbour, for points spread at random
+#: (Beardwood-Halton-Hammersley: 0.7124 sqrt(A n) for the tour, 0.5 sqrt(A / n) to the nearest neighbour).
+TOUR_OVER_NEIGHBOUR = 0.7124 / 0.5
+#: Fill at which a bin is taken to be lifted in a well-run round, for what a load holds.
+LIFT_FILL = 0.8
 
 
-def decision_rules(fleet: FleetIn | None, *, threshold_pct: float | None = None) -> DecisionRules:
-    """The collect rule from ``fleet.json``'s planning and stream settings (defaults without a fleet)."""
+def decision_rules(
+    fleet: FleetIn | None,
+    *,
+    threshold_pct: float | None = None,
+    bins: pd.DataFrame | None = None,
+    horizon_days: int | None = None,
+) -> DecisionRules:
+    """The collect rule from ``fleet.json``'s planning, stream and vehicle settings (defaults without a fleet).
+
+    With ``bins``, what a lift costs is estimated from the fleet
+    and where the bins stand (:func:`lift_costs`), so that the rule weighs an
+    overflow against a lift; ``horizon_days`` overrides the planning's.
+    """
     if fleet is None:
         return DecisionRules() if threshold_pct is None else DecisionRules(threshold_pct=threshold_pct)
     p = fleet.planning
     streams = dict(DecisionRules().streams)
     streams.update({k: StreamDensity(s.kg_per_litre, s.compaction) for k, s in fleet.streams.items()})
+    lift, visit = lift_costs(fleet, bins, streams) if bins is not None and len(bins) else (0.0, 0.0)
     return DecisionRules(
         threshold_pct=threshold_pct or p.threshold_pct,
         overflow_risk=p.overflow_risk,
         next_opportunity_days=p.next_opportunity_days,
         overflow_cost=p.overflow_cost,
         visits_until_h=visits_until_h(fleet),
+        horizon_days=horizon_days or p.horizon_days,
         streams=streams,
+        lift_cost=lift,
+        visit_cost=visit,
     )
+
+
+def rule_summary(rules: DecisionRules) -> dict[str, Any]:
+    """The collect rule as ``plan.json`` states it: horizon, threshold, costs weighed and the risk tolerated."""
+    return {
+        "horizon_days": rules.horizon_days,
+        "threshold_pct": rules.threshold_pct,
+        "overflow_cost": rules.overflow_cost,
+        "lift_cost": round(rules.lift_cost, 3),
+        "visit_cost": round(rules.visit_cost, 3),
+        "tolerated_risk": round(rules.tolerated_risk, 4),
+        "risk_set_by": "overflow_risk" if rules.overflow_risk is not None else "costs",
+    }
+
+
+def _metres(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
+    """Points as metres east and north (a local flat projection, good over a town)."""
+    return np.column_stack([lon * 111_320.0 * math.cos(math.radians(lat0)), lat * 110_540.0])
+
+
+def _hop_m(bins: pd.DataFrame) -> float:
+    """The typical road distance from a bin to the next in a round (:data:`TOUR_OVER_NEIGHBOUR`, :data:`CIRCUITY`)."""
+    from scipy.spatial import cKDTree
+
+    if len(bins) < 2:
+        return 0.0
+    xy = _metres(bins["lon"].to_numpy(float), bins["lat"].to_numpy(float), float(bins["lat"].mean()))
+    dist, _ = cKDTree(xy).query(xy, k=2)
+    return float(np.mean(dist[:, 1])) * TOUR_OVER_NEIGHBOUR * CIRCUITY
+
+
+def _drive_s(bins: pd.DataFrame, lon: float, lat: float) -> float:
+    """Seconds to drive from the bins' centre to a place and back."""
+    lat0 = float(bins["lat"].mean())
+    centre = _metres(np.array([bins["lon"].mean()]), np.array([lat0]), lat0)
+    there = _metres(np.array([lon]), np.array([lat]), lat0)
+    return 2 * float(np.hypot(*(centre - there)[0])) * CIRCUITY / (ROAD_SPEED_KPH / 3.6)
+
+
+def lift_costs(fleet: FleetIn, bins: pd.DataFrame, streams: dict[str, StreamDensity]) -> tuple[float, float]:
+    """What a lift costs in a well-filled round, and a stop in a round out anyway (for :class:`DecisionRules`).
+
+    For each stream, a crew-day of a vehicle serving it lasts its shift less
+    its break and the drive from its depot to the bins and back; a lift takes
+    the bins' mean service time, the drive to the next bin (:func:`_hop_m`,
+    at :data:`ROUND_SPEED_KPH`) and its share of a tip trip (a load holds so
+    many bins lifted at :data:`LIFT_FILL`; the trip is the tip time and the
+    drive to the nearest site taking the stream and back). A lift costs its
+    share of the crew-day plus its driving and hours; a stop, its driving
+    and hours only. Returns both, the means over the bins (0, unknown, when
+    no vehicle serves any of their streams).
+    """
+    per_stream: dict[str, tuple[float, float]] = {}
+    counts = bins["stream"].value_counts()
+    depots = {d.id: d for d in fleet.depots}
+    for stream in counts.index:
+        part = bins[bins["stream"] == stream]
+        service = part["service_s"] if "service_s" in part.columns else pd.Series(np.nan, index=part.index)
+        service = pd.to_numeric(service, errors="coerce").fillna(
+            DEFAULT_SERVICE_S + SERVICE_S_PER_LITRE * part["capacity_l"]
+        )
+        hop_m = _hop_m(part)
+        litres = float(part["capacity_l"].mean()) * LIFT_FILL / streams.get(stream, FALLBACK_STREAM).compaction
+        sites = [f.tip_minutes * 60 + _drive_s(part, f.lon, f.lat) for f in fleet.facilities if stream in f.streams]
+        tip_s = min(sites, default=0.0)
+        costs = []
+        for v in fleet.vehicles:
+            if stream not in v.streams:
+                continue
+            brk = v.break_.minutes * 60 if v.break_ is not None else 0
+            depot = depots[v.depot]
+            day_s = parse_hhmm(v.shift_end) - parse_hhmm(v.shift_start) - brk - _drive_s(part, depot.lon, depot.lat)
+            per_load = max(v.capacity_l / litres, 1.0) if litres > 0 else math.inf
+            lift_s = float(service.mean()) + hop_m / (ROUND_SPEED_KPH / 3.6) + tip_s / per_load
+            n = max(day_s, lift_s) / lift_s
+            if v.max_lifts is not None:
+                n = min(n, v.max_lifts)
+            stop = v.cost_per_km * hop_m / 1000 + v.cost_per_hour * lift_s / 3600
+            costs.append((v.day_cost / n + stop, stop))
+        if costs:
+            per_stream[str(stream)] = (float(np.mean([c for c, _ in costs])), float(np.mean([s for _, s in costs])))
+    if not per_stream:
+        return 0.0, 0.0
+    weights = [counts[s] for s in per_stream]
+    lift, visit = np.average(np.array(list(per_stream.values())), axis=0, weights=weights)
+    return float(lift), float(visit)
 
 
 def visits_until_h(fleet: FleetIn) -> float:
@@ -72,6 +188,19 @@ def decide_bins(scn: Scenario, day: Date, rules: DecisionRules, *, notes: list[s
     return decisions
 
 
+def planned_day(decision: Decision, day: Date, served: bool, step_days: float) -> str | None:
+    """The day a bin is planned for (ISO), or ``None`` when it is not due within the horizon or unknown.
+
+    Today when it is on a route; for a ``may`` bin left today, the chance it
+    is due by (``step_days`` apart).
+    """
+    if served:
+        return day.isoformat()
+    if decision.decision != MAY or decision.due_in < 1:
+        return None
+    return (day + timedelta(days=round(decision.due_in * step_days))).isoformat()
+
+
 def forecast_bins(
     readings: pd.DataFrame,
     bins: pd.DataFrame | None,
@@ -86,7 +215,7 @@ def forecast_bins(
     Each bin has its fill and interval, P(overflow), decision and reason, and
     ``model``: the forecast model used for it ("" when its fill is unknown).
     """
-    rules = decision_rules(fleet)
+    rules = decision_rules(fleet, bins=bins)
     model = fit_fill_model(readings, bins=bins, tz=tz, collections=collections)
     decisions = decide(model, when, rules)
     pred = model.predict(when)
@@ -105,6 +234,7 @@ def forecast_bins(
                 "decision": d.decision,
                 "reason": d.reason,
                 "model": str(pred.at[b, "model"]) if b in pred.index else "",
+                "due_by": planned_day(d, when.date(), False, rules.next_opportunity_days),
             }
             for b, d in decisions.items()
         },

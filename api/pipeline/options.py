@@ -12,17 +12,20 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from binroute.routing import ENGINES
+from binroute.routing import ENGINES, MAX_HORIZON
 
 __all__ = [
     "DEFAULT_ENGINE",
+    "DEFAULT_HORIZON_DAYS",
     "DEFAULT_TIME_LIMIT_S",
     "ENGINES",
     "EXPORTS",
     "INSTANCE_TIME_LIMIT_S",
+    "MAX_HORIZON",
     "MAX_TIME_LIMIT_S",
     "MIN_TIME_LIMIT_S",
     "EngineName",
+    "HorizonDays",
     "PlanOptions",
     "SolutionLimit",
     "ThresholdPct",
@@ -39,6 +42,8 @@ MIN_TIME_LIMIT_S = 0.1
 MAX_TIME_LIMIT_S = 3600.0
 #: The files a plan can write besides ``plan.json`` and ``routes.geojson`` (``--exports``), all by default.
 EXPORTS = ("map", "vehicles", "csv", "gpx", "gpkg", "png")
+#: Chances looked ahead by the collect rule when neither the fleet's planning nor the run says (``--horizon``).
+DEFAULT_HORIZON_DAYS = 2
 #: The fill % at which a bin is due lies in (0, 100].
 THRESHOLD_ABOVE, THRESHOLD_MAX = 0.0, 100.0
 
@@ -54,6 +59,9 @@ EngineName = Annotated[str, AfterValidator(_known_engine), WithJsonSchema({"type
 TimeLimit = Annotated[float, Field(ge=MIN_TIME_LIMIT_S, le=MAX_TIME_LIMIT_S, description="seconds of search")]
 SolutionLimit = Annotated[int, Field(ge=1, description="stop after this many solutions")]
 ThresholdPct = Annotated[float, Field(gt=THRESHOLD_ABOVE, le=THRESHOLD_MAX, description="fill % at which a bin is due")]
+HorizonDays = Annotated[
+    int, Field(ge=1, le=MAX_HORIZON, description="collection days looked ahead when choosing each bin's day")
+]
 
 
 def time_limit_for(
@@ -85,6 +93,7 @@ class PlanOptions:
     seed: int = 0
     threshold_pct: float | None = None
     include_may: bool = True
+    horizon_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_s is not None and not MIN_TIME_LIMIT_S <= self.time_limit_s <= MAX_TIME_LIMIT_S:
@@ -95,6 +104,8 @@ class PlanOptions:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.threshold_pct is not None and not THRESHOLD_ABOVE < self.threshold_pct <= THRESHOLD_MAX:
             raise ValueError(f"threshold_pct must be above {THRESHOLD_ABOVE:g} and at most {THRESHOLD_MAX:g}")
+        if self.horizon_days is not None and not 1 <= self.horizon_days <= MAX_HORIZON:
+            raise ValueError(f"horizon_days must be 1 to {MAX_HORIZON} collection days, not {self.horizon_days}")
 
     def as_json(self) -> dict[str, Any]:
         """The options as JSON values (the date as ISO text), as a stored plan keeps them."""

@@ -26,7 +26,7 @@ from binroute.geo import RoadNetwork, Snapped, load_network
 from binroute.routing import Budget, Limits, Problem, Solution, SolveParams, solve
 from binroute.routing.forecast import MAY, MUST, Decision
 
-from .forecast import decide_bins, decision_rules
+from .forecast import decide_bins, decision_rules, rule_summary
 from .options import PlanOptions
 from .problem import build_problem
 from .report import plan_geojson, plan_report, route_legs, street_names
@@ -113,7 +113,7 @@ def plan_scenario(
 
     clock = time.perf_counter()
     progress(Progress("forecast", 0.0))
-    rules = decision_rules(fleet, threshold_pct=options.threshold_pct)
+    rules = decision_rules(fleet, threshold_pct=options.threshold_pct, bins=scn.bins, horizon_days=options.horizon_days)
     decisions = decide_bins(scn, options.date, rules, notes=notes)
     timings["forecast"] = time.perf_counter() - clock
     counts = pd.Series([d.decision for d in decisions.values()]).value_counts().to_dict()
@@ -155,4 +155,5 @@ def plan_scenario(
     plan = plan_report(scn, options, problem, solution, decisions, notes, net, roads, legs)
     timings["write"] = time.perf_counter() - clock
     plan["timings_s"] = {k: round(timings.get(k, 0.0), 3) for k in STAGES}
+    plan["collect_rule"] = rule_summary(rules)
     return PlanResult(problem, solution, decisions, geo, plan, snapped, net)

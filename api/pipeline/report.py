@@ -26,6 +26,7 @@ from binroute.geo import (
 from binroute.routing import BIN, TIP, Problem, Solution
 from binroute.routing.forecast import Decision
 
+from .forecast import planned_day
 from .kpis import plan_kpis, total_kpis
 from .legs import route_legs as route_legs
 from .options import PlanOptions
@@ -102,6 +103,8 @@ def plan_geojson(
                 props.update(
                     predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
                     decision=d.decision,
+                    reason=d.reason,
+                    planned_for=options.date.isoformat(),
                     stream=streams[visit.id],
                 )
             feats.append(point_feature(*travel.point(route.vehicle_id, visit.location), props))
@@ -110,10 +113,11 @@ def plan_geojson(
     for f in scn.fleet.facilities:
         feats.append(point_feature(f.lon, f.lat, {"kind": "facility", "id": f.id, "streams": f.streams}))
     served = set(solution.served())
+    step = scn.fleet.planning.next_opportunity_days
     for row in scn.bins.itertuples():
         if row.bin_id in served:
             continue
-        props = {"kind": "skipped", **_skipped(row.bin_id, decisions[row.bin_id], reasons)}
+        props = {"kind": "skipped", **_skipped(row.bin_id, decisions[row.bin_id], reasons, options.date, step)}
         feats.append(point_feature(row.lon, row.lat, props))
     return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name)
 
@@ -132,12 +136,22 @@ def _solver_reasons(solution: Solution) -> dict[str, str]:
     return reasons
 
 
-def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str]) -> dict[str, Any]:
-    """A bin left out of the plan: its decision, why (the solver's reason first), predicted fill and overflow risk."""
+def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str], day: Date, step_days: float) -> dict[str, Any]:
+    """A bin left out of the plan: its decision, why (the solver's reason first), predicted fill and overflow risk.
+
+    ``planned_for`` is the day it is due by when that lies within the horizon (:func:`.forecast.planned_day`).
+    """
     reason = reasons.get(bin_id, d.reason)
     fill = None if math.isnan(d.fill_pct) else round(d.fill_pct, 1)
     risk = None if math.isnan(d.p_overflow) else round(float(d.p_overflow), 4)
-    return {"bin_id": bin_id, "decision": d.decision, "reason": reason, "predicted_fill_pct": fill, "p_overflow": risk}
+    return {
+        "bin_id": bin_id,
+        "decision": d.decision,
+        "reason": reason,
+        "predicted_fill_pct": fill,
+        "p_overflow": risk,
+        "planned_for": planned_day(d, day, False, step_days),
+    }
 
 
 def _overlap(solution: Solution, travel: Travel, net: RoadNetwork) -> float:
@@ -210,9 +224,9 @@ def plan_report(
     used = [v for v in vehicles if v["used"]]
     served = set(solution.served())
     reasons = _solver_reasons(solution)
-    skipped = [_skipped(b, d, reasons) for b, d in decisions.items() if b not in served]
+    step = scn.fleet.planning.next_opportunity_days
+    skipped = [_skipped(b, d, reasons, options.date, step) for b, d in decisions.items() if b not in served]
     risks = [s["p_overflow"] for s in skipped if s["p_overflow"] is not None]
-    tolerated = scn.fleet.planning.overflow_risk
     return {
         "scenario": scn.name,
         "date": options.date.isoformat(),
@@ -235,7 +249,7 @@ def plan_report(
             "territory_overlap": round(_overlap(solution, travel, net), 3),
             **total_kpis(used),
             "bins_left": len(skipped),
-            "bins_left_at_risk": sum(r > tolerated for r in risks),
+            "bins_left_at_risk": sum(s["decision"] == "must" for s in skipped),
             "expected_overflows_left": round(sum(risks), 3),
         },
         "turn_model": travel.model,

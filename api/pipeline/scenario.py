@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from binroute.geo import OSM_SUFFIXES
 
 from .errors import RowError, ScenarioError
-from .options import ThresholdPct
+from .options import DEFAULT_HORIZON_DAYS, MAX_HORIZON, ThresholdPct
 
 #: The road network file names a scenario directory may hold, searched in this order.
 NETWORK_NAMES = tuple(f"network{suffix}" for suffix in OSM_SUFFIXES)
@@ -185,7 +185,8 @@ class TurnsIn(_Model):
 
 class PlanningIn(_Model):
     threshold_pct: ThresholdPct = 80.0
-    overflow_risk: Annotated[float, Field(gt=0, lt=1)] = 0.10
+    overflow_risk: Annotated[float, Field(gt=0, lt=1)] | None = None
+    horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON)] = DEFAULT_HORIZON_DAYS
     next_opportunity_days: Annotated[float, Field(gt=0, le=30)] = 1.0
     overflow_cost: Annotated[float, Field(ge=0)] = 40.0
     collect_at: HHMM = "10:00"

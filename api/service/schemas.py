@@ -23,6 +23,7 @@ from ..pipeline.options import (
     DEFAULT_ENGINE,
     DEFAULT_TIME_LIMIT_S,
     EngineName,
+    HorizonDays,
     PlanOptions,
     SolutionLimit,
     ThresholdPct,
@@ -234,6 +235,10 @@ class BinForecast(BaseModel):
     decision: Literal["must", "may", "skip"]
     reason: str
     model: Annotated[str, Field(description="the forecast model used for the bin; empty when its fill is unknown")]
+    due_by: Annotated[
+        str | None,
+        Field(description="the day (ISO) a bin not due today is due by, within the horizon; null otherwise"),
+    ] = None
 
 
 class ForecastOut(BaseModel):
@@ -254,6 +259,7 @@ class PlanIn(_In):
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     threshold_pct: ThresholdPct | None = None
     include_may: Annotated[bool, Field(description="also collect bins that may be collected")] = True
+    horizon_days: HorizonDays | None = None
 
     def options(self) -> PlanOptions:
         """The run's options, the time limit resolved as the CLI does."""
@@ -265,6 +271,7 @@ class PlanIn(_In):
             seed=self.seed,
             threshold_pct=self.threshold_pct,
             include_may=self.include_may,
+            horizon_days=self.horizon_days,
         )
 
 

@@ -1,15 +1,31 @@
-"""Which bins to collect on the planning day, and what each one weighs.
+"""Which bins to collect on the planning day, and what each one weighs: the collect rule.
 
-Each bin gets ``must``, ``may`` or ``skip`` with the reason in words:
+The rule weighs costs, not a fixed risk. Leaving a bin until its next
+chance costs its probability of overflowing before that chance's last
+visit times the cost of an overflow; collecting it costs its share of a
+round (:attr:`DecisionRules.lift_cost`). A bin is *due* on the first chance
+after which leaving it costs more than collecting it, or at which it is
+predicted at or above the fill threshold.
 
-* ``must``: predicted to reach the fill threshold by collection time, or at
-  more than the tolerated risk of overflowing before the next chance to
-  collect it;
-* ``may``: predicted to pass the threshold before the next chance, but
-  without serious overflow risk: worth taking when a lorry passes nearby;
-  its prize is the overflow cost that collecting it now avoids (the chance
-  of overflowing before the chance after next, times the overflow cost);
-* ``skip``: neither.
+With a horizon of ``H`` chances (:attr:`DecisionRules.horizon_days`; one
+chance a day by default), each bin gets its due chance among today and the
+next ``H`` chances, and today:
+
+* ``must``: due today;
+* ``may``: due within the horizon. Its prize is what collecting it today
+  saves: its stop on the due day (:attr:`DecisionRules.visit_cost`) and the
+  overflow risk it runs until then, less the cost of collecting it early
+  (a lift at a lower fill: the bin is lifted that much more often in the
+  long run, so only the part of the stop its fill fills is saved). The solver takes it when
+  the lorry's detour costs less, so a round takes what would otherwise be
+  due on a later day, and a day with nothing due sends no crew;
+* ``skip``: not due within the horizon.
+
+Only today's decisions are acted on: tomorrow is decided again from
+tomorrow's data (a rolling horizon). This follows the MAY-GO/MUST-GO
+anticipatory selection of Mes, Schutten and Pérez Rivera (EJOR 2014) and the
+prize-collecting selection of Wouda et al. (2024), with the prize set from
+the forecast's own probabilities and the fleet's costs.
 """
 
 from __future__ import annotations
@@ -18,11 +34,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from ..limits import MAX_HORIZON
 from .model import FillModel
 
 MUST, MAY, SKIP = "must", "may", "skip"
+#: The smallest prize of a ``may`` bin (so that a solver still sees it as optional work).
+MIN_PRIZE = 0.01
+#: The overflow probability tolerated when neither a lift's cost nor a service floor is known.
+FALLBACK_RISK = 0.10
 
 
 @dataclass(frozen=True)
@@ -50,39 +72,79 @@ class DecisionRules:
     Parameters
     ----------
     threshold_pct
-        Fill at which a bin is due.
+        Fill at which a bin is due whatever its risk.
     overflow_risk
-        Largest tolerated probability of overflowing before the next chance.
+        The probability of overflowing before its next chance above which a
+        bin is collected, if the council sets one; ``None``: where the
+        expected overflow cost passes the cost of a lift
+        (:attr:`tolerated_risk`).
     next_opportunity_days
-        Days until the area can be collected again.
+        Days between two chances to collect a bin.
     overflow_cost
         Cost of one overflowing bin (same money unit as vehicle costs).
     visits_until_h
         Hours after the collection time by which the day's visits are done
         (the latest shift end): a bin left today may be reached as late as
         that after the next opportunity, so its risk is taken until then.
+    horizon_days
+        Chances looked ahead (1: today and the next chance only).
+    lift_cost
+        What collecting one bin costs in a well-filled round: its share of
+        a crew-day plus its driving (money); 0 when not known.
+    visit_cost
+        What a stop adds to a round that goes out anyway: its driving and
+        hours beyond the paid shift's (money), the part of a lift a bin
+        lifted early saves on its due day.
     """
 
     threshold_pct: float = 80.0
-    overflow_risk: float = 0.10
+    overflow_risk: float | None = None
     next_opportunity_days: float = 1.0
     overflow_cost: float = 40.0
     visits_until_h: float = 0.0
+    horizon_days: int = 1
+    lift_cost: float = 0.0
+    visit_cost: float = 0.0
     streams: Mapping[str, StreamDensity] = field(default_factory=lambda: dict(DEFAULT_STREAMS))
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold_pct <= 100:
             raise ValueError(f"threshold_pct must be in (0, 100], not {self.threshold_pct}")
-        if not 0 < self.overflow_risk < 1:
+        if self.overflow_risk is not None and not 0 < self.overflow_risk < 1:
             raise ValueError(f"overflow_risk must be between 0 and 1, not {self.overflow_risk}")
         if self.next_opportunity_days <= 0:
             raise ValueError("next_opportunity_days must be positive")
         if not 0 <= self.visits_until_h < 24:
             raise ValueError(f"visits_until_h must be in [0, 24), not {self.visits_until_h}")
+        if not 1 <= self.horizon_days <= MAX_HORIZON:
+            raise ValueError(f"horizon_days must be 1 to {MAX_HORIZON}, not {self.horizon_days}")
+        if min(self.overflow_cost, self.lift_cost, self.visit_cost) < 0:
+            raise ValueError("overflow_cost, lift_cost and visit_cost must not be negative")
+
+    @property
+    def tolerated_risk(self) -> float:
+        """The overflow probability above which a bin is due.
+
+        ``overflow_risk`` when the council sets one; else where its expected
+        overflow cost passes the cost of a lift; :data:`FALLBACK_RISK` when
+        neither is known.
+        """
+        if self.overflow_risk is not None:
+            return self.overflow_risk
+        if self.lift_cost > 0 and self.overflow_cost > 0:
+            return min(self.lift_cost / self.overflow_cost, 1.0)
+        return FALLBACK_RISK
 
 
 @dataclass(frozen=True)
 class Decision:
+    """One bin's decision for the day and why.
+
+    ``due_in`` is the chance (0 today, 1 the next, ...) by which it is due;
+    ``horizon + 1`` when not due within the horizon, -1 when unknown.
+    ``p_overflow`` and ``fill_next_pct`` are for the next chance.
+    """
+
     bin_id: str
     decision: str
     reason: str
@@ -92,66 +154,113 @@ class Decision:
     p_overflow: float  # before the next opportunity
     fill_next_pct: float
     prize: float = 0.0
+    due_in: int = -1
 
 
 def _fmt(x: float) -> str:
     return "unknown" if math.isnan(x) else f"{x:.0f}%"
 
 
+def _when(k: int, step_days: float) -> str:
+    if k == 0:
+        return "today"
+    if k == 1:
+        return "the next collection"
+    return f"the collection in {k * step_days:g} days"
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Every bin's predicted fill at each chance ``0..H+1`` and its overflow risk by each chance's last visit.
+
+    ``fill[i, k]`` is bin ``i``'s mean fill at chance ``k``'s collection time,
+    ``p_over[i, k]`` the probability it overflows before chance ``k``'s last
+    visit; ``now`` is the prediction for today (interval, notes).
+    """
+
+    ids: list[str]
+    fill: np.ndarray
+    p_over: np.ndarray
+    now: pd.DataFrame
+
+
+def outlook(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> Outlook:
+    """The forecast at every chance of the horizon and the one after it."""
+    late = pd.Timedelta(hours=rules.visits_until_h)
+    step = pd.Timedelta(days=rules.next_opportunity_days)
+    now = model.predict(collect_at)
+    ids = [str(b) for b in now.index]
+    chances = rules.horizon_days + 2
+    times = [collect_at + k * step for k in range(chances)]
+    at_collect = model.predict_pairs(ids * chances, pd.Series(np.repeat(times, len(ids))))
+    at_late = model.predict_pairs(ids * chances, pd.Series(np.repeat([t + late for t in times], len(ids))))
+    fill = at_collect["mean"].to_numpy(dtype=float).reshape(chances, len(ids)).T
+    p_over = at_late["p_overflow"].to_numpy(dtype=float).reshape(chances, len(ids)).T
+    # Levels only rise between emptyings: a risk or fill that dips at a later chance is noise.
+    return Outlook(ids, np.fmax.accumulate(fill, axis=1), np.fmax.accumulate(p_over, axis=1), now)
+
+
+def due_chances(look: Outlook, rules: DecisionRules) -> np.ndarray:
+    """Per bin the first chance ``k`` at which it is due (``H + 1`` beyond the horizon, -1 unknown).
+
+    Due at ``k``: predicted at or above the threshold at ``k``, or leaving it
+    past ``k`` risks an overflow (before chance ``k + 1``'s last visit) above
+    :attr:`DecisionRules.tolerated_risk`.
+    """
+    h = rules.horizon_days
+    full = look.fill[:, : h + 1] >= rules.threshold_pct
+    risky = look.p_over[:, 1 : h + 2] > rules.tolerated_risk
+    due = full | risky
+    first = np.where(due.any(axis=1), due.argmax(axis=1), h + 1)
+    return np.where(np.isnan(look.fill[:, 0]), -1, first)
+
+
 def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> dict[str, Decision]:
     """Classify every bin of ``model`` for a collection at ``collect_at``."""
-    late = pd.Timedelta(hours=rules.visits_until_h)
-    nxt = collect_at + pd.Timedelta(days=rules.next_opportunity_days) + late
-    after = collect_at + pd.Timedelta(days=2 * rules.next_opportunity_days) + late
-    now = model.predict(collect_at)
-    later = model.predict(nxt)
-    latest = model.predict(after)
+    look = outlook(model, collect_at, rules)
+    due = due_chances(look, rules)
+    h, step = rules.horizon_days, rules.next_opportunity_days
+    now = look.now
     out: dict[str, Decision] = {}
-    for b in now.index:
-        fill, p10, p90 = now.at[b, "fill_pct"], now.at[b, "fill_p10"], now.at[b, "fill_p90"]
-        fill_next = later.at[b, "mean"]
-        p_over = later.at[b, "p_overflow"]
-        if math.isnan(fill):
+    for i, b in enumerate(look.ids):
+        fill, p10, p90 = (float(now.at[b, c]) for c in ("fill_pct", "fill_p10", "fill_p90"))
+        fill_next, p_next = float(look.fill[i, 1]), float(look.p_over[i, 1])
+        k = int(due[i])
+        if k < 0:
             note = now.at[b, "note"] or "no usable sensor readings"
-            out[b] = Decision(
-                b,
-                MAY,
-                f"{note}: collect if passing",
-                fill,
-                p10,
-                p90,
-                math.nan,
-                math.nan,
-                prize=rules.overflow_cost * 0.5,
-            )
+            nan = math.nan
+            prize = rules.overflow_cost * 0.5
+            out[b] = Decision(b, MAY, f"{note}: collect if passing", fill, p10, p90, nan, nan, prize, -1)
             continue
-        if fill >= rules.threshold_pct:
-            kind, reason = (
-                MUST,
-                f"predicted {_fmt(fill)} at collection, at or above the {rules.threshold_pct:.0f}% threshold",
-            )
-        elif p_over > rules.overflow_risk:
-            kind, reason = (
-                MUST,
-                (
-                    f"{p_over:.0%} risk of overflowing before the next collection "
-                    f"(tolerance {rules.overflow_risk:.0%}); predicted {_fmt(fill)} now"
-                ),
-            )
-        elif fill_next >= rules.threshold_pct:
-            kind, reason = (
-                MAY,
-                (
-                    f"predicted {_fmt(fill)} now and {_fmt(min(fill_next, 100.0))} by the next collection; "
-                    "overflow risk is low"
-                ),
+        kind, prize = SKIP, 0.0
+        if k == 0:
+            kind = MUST
+            if fill >= rules.threshold_pct:
+                reason = f"predicted {_fmt(fill)} at collection, at or above the {rules.threshold_pct:.0f}% threshold"
+            else:
+                reason = (
+                    f"{p_next:.0%} risk of overflowing before the next collection "
+                    f"(more than the {rules.tolerated_risk:.0%} at which leaving it costs more than a lift); "
+                    f"predicted {_fmt(fill)} now"
+                )
+        elif k <= h:
+            kind = MAY
+            at_due = float(look.fill[i, k])
+            # Lifted today instead of when due, it is lifted again that much sooner: the part of a lift
+            # its lower fill wastes is the cost of going early; its lift on the due day and the risk it
+            # runs until then are saved.
+            early = 1.0 - min(max(fill / at_due, 0.0), 1.0) if at_due > 0 else 1.0
+            prize = max(rules.visit_cost * (1.0 - early) + rules.overflow_cost * float(look.p_over[i, k]), MIN_PRIZE)
+            reason = (
+                f"due by {_when(k, step)} (predicted {_fmt(min(at_due, 100.0))} then); predicted {_fmt(fill)} now: "
+                f"worth {prize:.2f} if a lorry passes today"
             )
         else:
-            kind, reason = SKIP, f"predicted {_fmt(fill)} now and {_fmt(min(fill_next, 100.0))} by the next collection"
-        prize = rules.overflow_cost * float(latest.at[b, "p_overflow"]) if kind == MAY else 0.0
-        out[b] = Decision(
-            b, kind, reason, fill, p10, p90, p_over, fill_next, prize=max(prize, 0.01 if kind == MAY else 0.0)
-        )
+            last = float(look.fill[i, h])
+            reason = f"predicted {_fmt(fill)} now and {_fmt(min(last, 100.0))} by {_when(h, step)}" + (
+                "" if h == 1 else f"; not due within the {h}-collection horizon"
+            )
+        out[b] = Decision(b, kind, reason, fill, p10, p90, p_next, fill_next, prize, k)
     return out
 
 

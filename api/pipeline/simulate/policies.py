@@ -1,6 +1,7 @@
 """Collection policies a council might run, as ``binroute simulate`` names them.
 
-* ``predictive``: the daily plan's own rule (forecast, must/may/skip);
+* ``predictive``: the daily plan's own rule (forecast, must/may/skip), looking
+  as many days ahead as the fleet's planning says; ``predictive:3`` looks 3 days ahead;
 * ``timetable:mon,thu``: every bin on the named weekdays, none on others;
 * ``threshold:80``: every bin whose latest reading is at least 80%.
 """
@@ -12,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date as Date
 
+from binroute.routing import MAX_HORIZON
+
 PREDICTIVE, TIMETABLE, THRESHOLD = "predictive", "timetable", "threshold"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -22,15 +25,18 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class Policy:
-    """A parsed policy: its kind, and its weekdays (0 = Monday) or threshold."""
+    """A parsed policy: its kind, and its weekdays (0 = Monday), threshold or horizon (None: the fleet's)."""
 
     name: str
     kind: str
     weekdays: frozenset[int] = frozenset()
     threshold_pct: float = math.nan
+    horizon_days: int | None = None
 
 
-_EXPECTED = "expected predictive, timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
+_EXPECTED = (
+    f"expected predictive[:DAYS] (horizon 1-{MAX_HORIZON}), timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
+)
 
 
 def parse_policy(text: str) -> Policy:
@@ -43,8 +49,12 @@ def parse_policy(text: str) -> Policy:
     """
     name = text.strip().lower()
     kind, _, arg = name.partition(":")
-    if kind == PREDICTIVE and not arg:
-        return Policy(name, PREDICTIVE)
+    if kind == PREDICTIVE:
+        if not arg:
+            return Policy(name, PREDICTIVE)
+        if not arg.isdigit() or not 1 <= int(arg) <= MAX_HORIZON:
+            raise PolicyError(f"policy {text!r}: horizon {arg!r} is not a whole number of days from 1 to {MAX_HORIZON}")
+        return Policy(name, PREDICTIVE, horizon_days=int(arg))
     if kind == TIMETABLE:
         days = [d.strip()[:3] for d in arg.split(",") if d.strip()]
         unknown = [d for d in days if d not in WEEKDAYS]

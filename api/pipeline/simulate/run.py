@@ -233,7 +233,7 @@ def _seen_frames(scn: Scenario, replay: Replay, until: int) -> tuple[pd.DataFram
 
 def _decisions(scn: Scenario, policy: Policy, day: Date, replay: Replay, morning: int) -> dict[str, Decision]:
     """What ``policy`` collects on ``day``, as the pipeline's decisions (the bins it collects are ``must``)."""
-    rules = decision_rules(scn.fleet)
+    rules = decision_rules(scn.fleet, bins=scn.bins, horizon_days=policy.horizon_days)
     if policy.kind == PREDICTIVE:
         readings, collections = _seen_frames(scn, replay, morning)
         return decide_bins(dataclasses.replace(scn, readings=readings, collections=collections), day, rules, notes=[])
@@ -260,7 +260,7 @@ def simulate_policy(
 ) -> dict[str, Any]:
     """Replay ``options.start``..``options.end`` under ``policy``: per day its figures, and the totals."""
     tz = scn.fleet.timezone
-    rules = decision_rules(scn.fleet)
+    rules = decision_rules(scn.fleet, bins=scn.bins, horizon_days=policy.horizon_days)
     start = _midnight(options.start, tz)
     replay = Replay(traces_from_readings(scn.readings, collections=scn.collections), int(start.value))
     rows = scn.bins["bin_id"].tolist()

@@ -196,7 +196,7 @@ def test_forecast_cli_json(sample_dir):
     bins = json.loads(run.stdout)["bins"]
     assert len(bins) == 360
     one = next(iter(bins.values()))
-    assert set(one) == {"fill_pct", "fill_p10", "fill_p90", "p_overflow", "decision", "reason", "model"}
+    assert set(one) == {"fill_pct", "fill_p10", "fill_p90", "p_overflow", "decision", "reason", "model", "due_by"}
     assert {b["decision"] for b in bins.values()} <= {"must", "may", "skip"}
 
 

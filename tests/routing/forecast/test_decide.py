@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from binroute.routing.forecast.decide import MAY, MUST, DecisionRules, decide
+from binroute.routing.forecast.decide import MAY, MUST, SKIP, DecisionRules, decide
 from binroute.routing.forecast.model import BinFit, FillModel
 
 T0 = pd.Timestamp("2026-03-02 10:00", tz="UTC")
@@ -33,3 +33,90 @@ def test_visits_until_is_checked():
     """A horizon of a day or more after the collection time is refused."""
     with pytest.raises(ValueError, match="visits_until_h"):
         DecisionRules(visits_until_h=24)
+
+
+def _models(bins: dict[str, tuple[float, float]], at: pd.Timestamp = T0, sigma2: float = 4.0) -> FillModel:
+    """A fill model of bins at ``(level now, points a day)``, each last read at ``at``."""
+    fits = {
+        b: BinFit(b, np.full(7, float(rate)), sigma2, level, at, 30.0, "g", False) for b, (level, rate) in bins.items()
+    }
+    return FillModel(fits, "UTC")
+
+
+def test_a_modest_risk_is_left_when_a_lift_costs_more():
+    """A bin at 10% with a 16% risk of overflowing by the next chance: worth 6.4 at an overflow cost of 40.
+
+    A lift costing 10 is dearer than that risk, so the bin waits; at 2 a lift, the risk costs more: must.
+    """
+    model = _models({"X": (10, 60)}, sigma2=900)
+    dear = decide(model, T0, DecisionRules(lift_cost=10.0))["X"]
+    assert 0.1 < dear.p_overflow < 0.2 and dear.fill_pct == pytest.approx(10)
+    assert dear.decision != MUST
+    cheap = decide(model, T0, DecisionRules(lift_cost=2.0))["X"]
+    assert cheap.decision == MUST and "risk" in cheap.reason
+
+
+def test_a_council_s_tolerance_overrides_the_costs():
+    """With a tolerated risk of 5% set by the council, the bin above is must whatever a lift costs."""
+    model = _models({"X": (10, 60)}, sigma2=900)
+    assert decide(model, T0, DecisionRules(lift_cost=10.0, overflow_risk=0.05))["X"].decision == MUST
+
+
+def test_the_horizon_sees_bins_due_later():
+    """30 points a day from 20%: due at 80% on the collection in 2 days.
+
+    A one-chance horizon skips it; two chances see it due on the second and make it ``may`` today.
+    """
+    model = _models({"X": (20, 30)})
+    one = decide(model, T0, DecisionRules(horizon_days=1))["X"]
+    two = decide(model, T0, DecisionRules(horizon_days=2))["X"]
+    assert (one.decision, one.due_in) == (SKIP, 2)
+    assert (two.decision, two.due_in) == (MAY, 2) and two.prize > 0
+    assert "due by the collection in 2 days" in two.reason
+
+
+def test_a_bin_due_later_is_worth_its_lift_less_what_going_early_wastes():
+    """C is at 20% and due at 80% in two days: lifted today, a quarter of a lift's worth of waste goes with it.
+
+    Its prize is the stop it saves on its due day less the three quarters wasted (plus its small risk).
+    """
+    rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=0.5)
+    c = decide(_models({"C": (20, 30)}), T0, rules)["C"]
+    assert c.decision == MAY
+    assert c.prize == pytest.approx(0.5 * 20 / 80 + 40.0 * c.p_overflow, rel=0.01)
+    fuller = decide(_models({"C": (50, 30)}), T0, rules)["C"]  # due tomorrow at 80%: little is wasted
+    assert fuller.due_in == 1 and fuller.prize > c.prize
+
+
+def test_a_crew_passing_takes_a_bin_due_later_and_its_day_needs_no_crew():
+    """Three bins over three days: A is due today, C on the collection in 2 days (where A is), B after the horizon.
+
+    With a 2-day horizon the lorry serving A takes C two days early, as its detour costs nothing; nothing
+    else is due by then, so no crew goes out tomorrow nor the day after. With a 1-day horizon C is
+    skipped today, and its own day needs a crew for it alone.
+    """
+    from binroute.routing import Bin, Limits, SolveParams, solve
+
+    from ...routing.helpers import make_problem, make_vehicle
+
+    rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=0.5)
+    levels = {"A": (90, 10), "B": (0, 25), "C": (20, 30)}
+    today = decide(_models(levels), T0, rules)
+    assert [today[b].decision for b in "ABC"] == [MUST, SKIP, MAY]
+    routed = [Bin(b, 1, demand=(1,), required=today[b].decision == MUST, prize=today[b].prize) for b in "AC"]
+    problem = make_problem([(0, 0), (100, 0)], routed, [make_vehicle(cost_per_distance=1.0, fixed_cost=450)])
+    solution = solve(problem, limits=Limits(solution_limit=20), params=SolveParams(engine="pyvrp", seed=0))
+    assert set(solution.served()) == {"A", "C"}
+    # The next two days, from the levels after today's lifts: nothing is due, so no crew goes out.
+    for day in (1, 2):
+        later = _models({"A": (10 * day, 10), "B": (25 * day, 25), "C": (30 * day, 30)}, at=T0 + pd.Timedelta(days=day))
+        assert not [b for b, d in decide(later, T0 + pd.Timedelta(days=day), rules).items() if d.decision == MUST]
+    # With one day's horizon C is skipped today: it is due on a day that needs a crew for it.
+    short = decide(_models(levels), T0, DecisionRules(horizon_days=1, lift_cost=2.0))
+    assert short["C"].decision == SKIP and short["C"].due_in == 2
+
+
+@pytest.mark.parametrize("days", [0, 15, 40])
+def test_a_horizon_out_of_range_is_refused(days):
+    with pytest.raises(ValueError, match="horizon_days must be 1 to 14"):
+        DecisionRules(horizon_days=days)
