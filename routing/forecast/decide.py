@@ -14,7 +14,8 @@ next ``H`` chances, and today:
 * ``must``: due today;
 * ``may``: due within the horizon. Its prize is what collecting it today
   saves: its stop on the due day (:attr:`DecisionRules.visit_cost`) and the
-  overflow risk it runs until then, less the cost of collecting it early
+  overflow risk it runs until the next chance (when it is decided again),
+  less the cost of collecting it early
   (a lift at a lower fill: the bin is lifted that much more often in the
   long run, so only the part of the stop its fill fills is saved). The solver takes it when
   the lorry's detour costs less, so a round takes what would otherwise be
@@ -250,7 +251,8 @@ def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> 
             # its lower fill wastes is the cost of going early; its lift on the due day and the risk it
             # runs until then are saved.
             early = 1.0 - min(max(fill / at_due, 0.0), 1.0) if at_due > 0 else 1.0
-            prize = max(rules.visit_cost * (1.0 - early) + rules.overflow_cost * float(look.p_over[i, k]), MIN_PRIZE)
+            # Its risk until the next chance is saved too; after that, tomorrow decides again.
+            prize = max(rules.visit_cost * (1.0 - early) + rules.overflow_cost * p_next, MIN_PRIZE)
             reason = (
                 f"due by {_when(k, step)} (predicted {_fmt(min(at_due, 100.0))} then); predicted {_fmt(fill)} now: "
                 f"worth {prize:.2f} if a lorry passes today"

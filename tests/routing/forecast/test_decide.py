@@ -78,7 +78,8 @@ def test_the_horizon_sees_bins_due_later():
 def test_a_bin_due_later_is_worth_its_lift_less_what_going_early_wastes():
     """C is at 20% and due at 80% in two days: lifted today, a quarter of a lift's worth of waste goes with it.
 
-    Its prize is the stop it saves on its due day less the three quarters wasted (plus its small risk).
+    Its prize is the stop it saves on its due day less the three quarters wasted (plus its small risk until
+    the next chance).
     """
     rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=0.5)
     c = decide(_models({"C": (20, 30)}), T0, rules)["C"]
