@@ -2,7 +2,9 @@
 
 * ``predictive``: the daily plan's own rule (forecast, must/may/skip);
 * ``timetable:mon,thu``: every bin on the named weekdays, none on others;
-* ``threshold:80``: every bin whose latest reading is at least 80%.
+* ``threshold:80``: every bin whose latest reading is at least 80%;
+* ``as-logged``: the bins a collection log really emptied on each day (the
+  council's real service, to compare the others with).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date as Date
 
-PREDICTIVE, TIMETABLE, THRESHOLD = "predictive", "timetable", "threshold"
+import pandas as pd
+
+PREDICTIVE, TIMETABLE, THRESHOLD, AS_LOGGED = "predictive", "timetable", "threshold", "as-logged"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -30,7 +34,7 @@ class Policy:
     threshold_pct: float = math.nan
 
 
-_EXPECTED = "expected predictive, timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
+_EXPECTED = "expected predictive, as-logged, timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
 
 
 def parse_policy(text: str) -> Policy:
@@ -45,6 +49,8 @@ def parse_policy(text: str) -> Policy:
     kind, _, arg = name.partition(":")
     if kind == PREDICTIVE and not arg:
         return Policy(name, PREDICTIVE)
+    if kind == AS_LOGGED and not arg:
+        return Policy(name, AS_LOGGED)
     if kind == TIMETABLE:
         days = [d.strip()[:3] for d in arg.split(",") if d.strip()]
         unknown = [d for d in days if d not in WEEKDAYS]
@@ -75,4 +81,10 @@ def bins_due(policy: Policy, day: Date, seen: Mapping[str, float]) -> list[str]:
         return sorted(seen) if day.weekday() in policy.weekdays else []
     if policy.kind == THRESHOLD:
         return sorted(b for b, level in seen.items() if math.isnan(level) or level >= policy.threshold_pct)
-    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast, not by bins_due")
+    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast or log, not by bins_due")
+
+
+def logged_on(collections: pd.DataFrame, day: Date, tz: str) -> list[str]:
+    """The bins a collection log (``bin_id``, ``collected_at`` in UTC) emptied on ``day`` (local in ``tz``)."""
+    local = collections["collected_at"].dt.tz_convert(tz).dt.date
+    return sorted(set(collections.loc[(local == day).to_numpy(), "bin_id"].astype(str)))
