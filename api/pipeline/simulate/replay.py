@@ -46,6 +46,8 @@ from binroute.routing.forecast import EMPTYING_DROP_PCT, clean_readings
 FULL_PCT = 100.0
 #: A reading at or above this reads full (within a sensor's noise of 100%).
 READS_FULL_PCT = 95.0
+#: A logged emptying within this many hours of the bin's previous one is the same visit recorded again.
+SAME_VISIT_H = 3.0
 #: A lift below this level (% of the bin) is a wasted lift: the crew came for a bin not half full.
 WASTED_BELOW_PCT = 50.0
 _NS_PER_HOUR = 3_600_000_000_000
@@ -126,7 +128,10 @@ def traces_from_log(collections: pd.DataFrame, censored_rate: Mapping[str, float
     just emptied); ``rise[k]`` is the fill logged at emptying ``k``, or, for a
     logged fill of :data:`FULL_PCT` (censored), the larger of that and
     ``censored_rate[bin]`` (% per day) times the interval. A fill left blank
-    is taken at the bin's rate too. Repeated rows (same bin and time) count once.
+    is taken at the bin's rate too. Repeated rows (same bin and time) count
+    once, and so does a visit recorded again within :data:`SAME_VISIT_H`
+    hours (its higher fill kept): a steady rate would read a second 80% an
+    hour after the first as 80 points of waste in that hour.
 
     Raises
     ------
@@ -137,8 +142,10 @@ def traces_from_log(collections: pd.DataFrame, censored_rate: Mapping[str, float
     df = df.drop_duplicates(["bin_id", "collected_at"], keep="last")
     out = {}
     for b, group in df.groupby("bin_id", sort=True):
-        times = group["collected_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        fill = group["fill_pct"].to_numpy(dtype=float)
+        times, fill = _same_visits_merged(
+            group["collected_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
+            group["fill_pct"].to_numpy(dtype=float),
+        )
         days = np.diff(times, prepend=times[0]) / _NS_PER_DAY
         rate = float(censored_rate.get(str(b), math.nan))
         unknown = np.isnan(fill) | (fill >= FULL_PCT)
@@ -148,6 +155,19 @@ def traces_from_log(collections: pd.DataFrame, censored_rate: Mapping[str, float
         rise[0] = 0.0  # the waste before the first logged emptying is not known (nor needed)
         out[str(b)] = Trace(times, rise, np.zeros(len(times)))
     return out
+
+
+def _same_visits_merged(times: np.ndarray, fill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One bin's emptyings with each visit recorded again (within :data:`SAME_VISIT_H`) merged into its first."""
+    keep: list[int] = []
+    fills: list[float] = []
+    for k in range(len(times)):
+        if keep and times[k] - times[keep[-1]] < SAME_VISIT_H * _NS_PER_HOUR:
+            fills[-1] = float(np.fmax(fills[-1], fill[k]))
+            continue
+        keep.append(k)
+        fills.append(float(fill[k]))
+    return times[keep], np.asarray(fills, dtype=float)
 
 
 @dataclass
