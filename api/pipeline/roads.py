@@ -49,7 +49,6 @@ from binroute.routing import Matrix
 
 from .scenario import DepotIn, FacilityIn, FleetIn, Scenario, VehicleIn
 
-
 #: The travel model of a scenario without a road network: great-circle distances times a detour factor.
 ESTIMATE = "estimate"
 #: The Earth's mean radius (m), for great-circle distances.
@@ -100,7 +99,7 @@ class Travel:
         return self.model == ESTIMATE
 
     def leg(self, vehicle_id: str, a: int, b: int) -> Leg:
-        """The drive from location ``a`` to location ``b`` for ``vehicle_id``'s lorry (a straight line when estimated)."""
+        """The drive from ``a`` to ``b`` (locations) for ``vehicle_id``'s lorry (a straight line when estimated)."""
         name = self.profiles[vehicle_id].name
         if self.model == ESTIMATE:
             pa, pb = int(self.slot_point[a]), int(self.slot_point[b])

@@ -532,7 +532,9 @@ def _need_coordinates(directory: Path) -> None:
     path = directory / "bins.csv"
     df = _read_csv(path, ("bin_id",))
     missing = [c for c in ("lon", "lat") if c not in df.columns]
-    blank = [] if missing else np.flatnonzero(((df["lon"].str.strip() == "") | (df["lat"].str.strip() == "")).to_numpy())
+    blank = np.zeros(0, dtype=np.int64)
+    if not missing:
+        blank = np.flatnonzero(((df["lon"].str.strip() == "") | (df["lat"].str.strip() == "")).to_numpy())
     if not missing and not len(blank):
         return
     where = f"column(s) {', '.join(missing)} missing" if missing else f"line {int(blank[0]) + 2}: lon/lat blank"

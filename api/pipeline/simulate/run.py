@@ -516,9 +516,7 @@ def assumptions(scn: Scenario, options: SimOptions, *, estimated: bool) -> list[
         )
     else:
         out.append("waste replayed from the sensor readings (a full sensor's hidden waste at the bin's own rate)")
-    limit = (
-        f"{options.solution_limit} solutions" if options.solution_limit is not None else f"{options.time_limit_s} s"
-    )
+    limit = f"{options.solution_limit} solutions" if options.solution_limit is not None else f"{options.time_limit_s} s"
     out.append(f"each day planned by {options.engine}, stopped after {limit} (seed {options.seed})")
     out.append(f"a wasted lift is a bin emptied below {WASTED_BELOW_PCT:g}% full")
     return out

@@ -31,7 +31,7 @@ def _timetables(totals: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[st
 
 
 def best_timetable(totals: Mapping[str, Mapping[str, Any]], *, against: str = PREDICTIVE) -> str | None:
-    """The fewest-km timetable whose overflowing bin-days are at most ``against``'s; ``None`` if none (or no ``against``).
+    """The fewest-km timetable whose overflowing bin-days are at most ``against``'s; ``None`` if none qualifies.
 
     ``totals`` maps each policy's name to its totals (``km``, ``overflow_bin_days``).
     """
