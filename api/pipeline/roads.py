@@ -165,6 +165,21 @@ def great_circle_m(lon: np.ndarray, lat: np.ndarray) -> NDArray[np.float64]:
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
+def _unsnapped(ids: Sequence[str], lon: np.ndarray, lat: np.ndarray) -> Snapped:
+    """Points left where they are, on no street (``edge`` -1): the stops of an estimate."""
+    n = len(ids)
+    return Snapped(
+        ids=tuple(ids),
+        edge=np.full(n, -1, dtype=np.int64),
+        twin=np.full(n, -1, dtype=np.int64),
+        t=np.zeros(n),
+        distance_m=np.zeros(n),
+        side=("",) * n,
+        lon=np.asarray(lon, dtype=float),
+        lat=np.asarray(lat, dtype=float),
+    )
+
+
 def estimate_travel(places: Places, locations: Sequence[int], fleet: FleetIn) -> Travel:
     """Estimated matrices between ``locations`` without a road network (see the module notes).
 
@@ -176,16 +191,7 @@ def estimate_travel(places: Places, locations: Sequence[int], fleet: FleetIn) ->
     lon, lat = places.lon[locs], places.lat[locs]
     metres = great_circle_m(lon, lat) * fleet.planning.detour_factor
     n = len(locs)
-    stops = Snapped(
-        ids=tuple(places.ids[i] for i in locs),
-        edge=np.full(n, -1, dtype=np.int64),
-        twin=np.full(n, -1, dtype=np.int64),
-        t=np.zeros(n),
-        distance_m=np.zeros(n),
-        side=("",) * n,
-        lon=lon,
-        lat=lat,
-    )
+    stops = _unsnapped([places.ids[i] for i in locs], lon, lat)
     profiles = {v.id: vehicle_profile(v) for v in fleet.vehicles}
     matrices = {}
     for prof in {p.name: p for p in profiles.values()}.values():
@@ -220,8 +226,13 @@ def turn_rules(fleet: FleetIn) -> TurnRules:
     )
 
 
-def snap_places(net: RoadNetwork, places: Places, *, max_snap_m: float, notes: list[str]) -> Snapped:
-    """Snap every place to its nearest road; snapping warnings are added to ``notes``."""
+def snap_places(net: RoadNetwork | None, places: Places, *, max_snap_m: float, notes: list[str]) -> Snapped:
+    """Snap every place to its nearest road; snapping warnings are added to ``notes``.
+
+    Without a network (``None``: distances estimated) the places stay where they are, on no street.
+    """
+    if net is None:
+        return _unsnapped(places.ids, places.lon, places.lat)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         snapped = snap_points(net, places.lon, places.lat, ids=places.ids, max_distance_m=max_snap_m)
@@ -230,7 +241,7 @@ def snap_places(net: RoadNetwork, places: Places, *, max_snap_m: float, notes: l
 
 
 def travel(
-    net: RoadNetwork,
+    net: RoadNetwork | None,
     places: Places,
     snapped: Snapped,
     locations: Sequence[int],
@@ -246,7 +257,10 @@ def travel(
     snapping warnings are added to ``notes`` only where they name ids not
     named already. ``side_rules`` gives each location's side rule
     (``auto``, ``either`` or ``kerb``; depots and facilities are yards).
+    Without a network (``None``) the matrices are estimated (:func:`estimate_travel`).
     """
+    if net is None:
+        return estimate_travel(places, locations, fleet)
     locs = list(locations)
     stops = snapped.take(locs)
     profiles = {v.id: vehicle_profile(v) for v in fleet.vehicles}
