@@ -233,3 +233,28 @@ def test_a_log_with_one_row_per_bin_is_one_clear_error(tmp_path):
     )
     with pytest.raises(ScenarioError, match=r"collections.csv line 2: .* at least two of its collections"):
         load_scenario(root)
+
+
+def test_plan_without_roads_is_an_estimate(tmp_path):
+    """A plan on a scenario without a network: km are the estimate's, labelled in plan.json, map and CLI."""
+    scn = _scenario(tmp_path / "scn")
+    run = CliRunner().invoke(
+        cli,
+        ["plan", str(scn), "--date", "2026-03-17", "--solution-limit", "1", "--engine", "ortools",
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["distances"] == "estimate" and plan["network"] is None
+    assert plan["estimate"]["detour_factor"] == 1.3 and plan["estimate"]["speed_kph"] == 25.0
+    (route,) = [v for v in plan["vehicles"] if v["used"]]
+    ids = [s["id"] for s in route["stops"]]
+    lon = {"D": 24.94, "a": 24.95, "b": 24.95, "c": 24.96}
+    lat = {"D": 60.17, "a": 60.17, "b": 60.18, "c": 60.18}
+    legs = [
+        great_circle_m(np.array([lon[x], lon[y]]), np.array([lat[x], lat[y]]))[0, 1] * 1.3
+        for x, y in zip(ids, ids[1:], strict=False)
+    ]
+    assert route["km"] == pytest.approx(sum(round(m) for m in legs) / 1000, abs=1e-3)
+    assert all(s["street"] is None for s in route["stops"])
+    assert "km (estimate)" in run.output and "no road network" in (tmp_path / "out" / "map.html").read_text()
