@@ -16,12 +16,9 @@ from the real service.
 
 ``--jobs 2`` simulates two policies at a time, each in its own process.
 
-The real data sets of ``../shared/real_bins`` are not simulated: neither has
-a road network to plan on; the Wyndham snapshots have no coordinates at all;
-and the UC Berkeley Bigbelly log knows a bin's level only at its real
-collections (in 20% steps), so between them there is nothing for a policy
-to see nor any record of when the waste came (the README's "Policy
-simulation" says more).
+The UC Berkeley Bigbelly log of ``../shared/real_bins`` is simulated by
+:mod:`benchmarks.simulate_log` (replayed from the log, distances estimated);
+the Wyndham snapshots have no coordinates, so no round can be planned.
 
 Results go to ``benchmarks/results/simulate.{csv,json}``, ``simulation.json``
 and ``simulate_report.html``, and a Markdown table and the goal's verdict

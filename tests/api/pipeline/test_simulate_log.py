@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from datetime import date
@@ -253,7 +254,7 @@ def test_plan_without_roads_is_an_estimate(tmp_path):
     lat = {"D": 60.17, "a": 60.17, "b": 60.18, "c": 60.18}
     legs = [
         great_circle_m(np.array([lon[x], lon[y]]), np.array([lat[x], lat[y]]))[0, 1] * 1.3
-        for x, y in zip(ids, ids[1:], strict=False)
+        for x, y in itertools.pairwise(ids)
     ]
     assert route["km"] == pytest.approx(sum(round(m) for m in legs) / 1000, abs=1e-3)
     assert all(s["street"] is None for s in route["stops"])
