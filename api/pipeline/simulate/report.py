@@ -108,6 +108,12 @@ def _label(label: str, key: str, estimated: bool) -> str:
     return html.escape(label + (ESTIMATE_LABEL if estimated and key in ESTIMATED_KEYS else ""))
 
 
+def _fewer(ours: float, theirs: float, what: str) -> str:
+    """``"25% fewer km"``, or ``"18% more km"`` when ours is more."""
+    share = saving(ours, theirs)
+    return f"{abs(share):.0%} {'fewer' if share >= 0 else 'more'} {what}"
+
+
 def verdict_html(result: Mapping[str, Any]) -> str:
     """The report's opening: predictive against the best fixed timetable at the same service, in a sentence and a table.
 
@@ -125,11 +131,11 @@ def verdict_html(result: Mapping[str, Any]) -> str:
     if best is not None:
         theirs = totals[best]
         text = (
-            f"Predictive collection needs {saving(ours['km'], theirs['km']):.0%} fewer {km}, "
-            f"{saving(ours['crew_days'], theirs['crew_days']):.0%} fewer crew-days and "
-            f"{saving(ours['lifts'], theirs['lifts']):.0%} fewer lifts than the best fixed timetable at the same "
-            f"service ({best}: the fewest km among timetables whose overflowing bin-days are at most predictive's, "
-            f"{ours['overflow_bin_days']:g})."
+            f"Predictive collection needs {_fewer(ours['km'], theirs['km'], km)}, "
+            f"{_fewer(ours['crew_days'], theirs['crew_days'], 'crew-days')} and "
+            f"{_fewer(ours['lifts'], theirs['lifts'], 'lifts')} than the best fixed timetable at the same "
+            f"service ({best}: the fewest km among timetables whose overflowing bin-days are at most predictive's; "
+            f"{theirs['overflow_bin_days']:g} against predictive's {ours['overflow_bin_days']:g})."
         )
     elif compared is not None:
         text = (
@@ -152,7 +158,7 @@ def verdict_html(result: Mapping[str, Any]) -> str:
     if AS_LOGGED in totals:
         real = totals[AS_LOGGED]
         text += (
-            f" Against the real service as logged: {saving(ours['lifts'], real['lifts']):.0%} fewer lifts, "
+            f" Against the real service as logged: {_fewer(ours['lifts'], real['lifts'], 'lifts')}, "
             f"{ours['overflow_bin_days']:g} overflowing bin-days against {real['overflow_bin_days']:g}."
         )
     return f'<p class="verdict">{html.escape(text)}</p><table><tr><th></th>{head}</tr>{rows}</table>'

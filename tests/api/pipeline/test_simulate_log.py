@@ -259,3 +259,29 @@ def test_plan_without_roads_is_an_estimate(tmp_path):
     assert route["km"] == pytest.approx(sum(round(m) for m in legs) / 1000, abs=1e-3)
     assert all(s["street"] is None for s in route["stops"])
     assert "km (estimate)" in run.output and "no road network" in (tmp_path / "out" / "map.html").read_text()
+
+
+def _totals(km, crew_days, lifts, overflow):
+    return {
+        "totals": {"km": km, "crew_days": crew_days, "lifts": lifts, "overflow_bin_days": overflow,
+                   "wasted_lifts": 0, "kg_co2": km},
+        "days": [],
+    }  # fmt: skip
+
+
+def test_verdict_names_the_best_timetable_at_the_same_service():
+    """The verdict compares predictive with the fewest-km timetable overflowing no more, in fewer or more."""
+    result = {
+        "scenario": "s", "from": "2026-01-01", "to": "2026-01-02", "distances": "roads",
+        "policies": {
+            "predictive": _totals(60.0, 4, 100, 10),
+            "timetable:mon": _totals(20.0, 2, 50, 40),  # overflows more: out
+            "timetable:mon,thu": _totals(80.0, 4, 200, 10),  # the best at the same service
+            "timetable:mon,tue,wed,thu,fri,sat,sun": _totals(200.0, 14, 700, 2),
+            "as-logged": _totals(50.0, 3, 80, 12),
+        },
+    }  # fmt: skip
+    page = simulation_html(result)
+    assert "25% fewer km, 0% fewer crew-days and 50% fewer lifts than the best fixed timetable" in page
+    assert "best timetable: timetable:mon,thu" in page and "(estimate)" not in page
+    assert "Against the real service as logged: 25% more lifts" in page
