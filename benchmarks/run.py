@@ -1,4 +1,6 @@
-"""``make bench``: roads, API load, scale-out, forecasts, API fuzzing, drivable routes, solution quality (about 2.9 h).
+"""``make bench``: roads, API load, scale-out, forecasts, a log's business case, API fuzzing, routes, solution quality.
+
+About 2.9 h in all.
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, forecast, fuzz, kerbside, matrix, scale_out, solvers
+from . import api_load, forecast, fuzz, kerbside, matrix, scale_out, simulate_log, solvers
 
 
 def main() -> int:
@@ -17,6 +19,7 @@ def main() -> int:
     status |= api_load.main([])
     status |= scale_out.main([])
     status |= forecast.main([])
+    status |= simulate_log.main(["--jobs", "2"])
     status |= fuzz.main([])
     status |= kerbside.main([])
     names = []

@@ -16,12 +16,9 @@ from the real service.
 
 ``--jobs 2`` simulates two policies at a time, each in its own process.
 
-The real data sets of ``../shared/real_bins`` are not simulated: neither has
-a road network to plan on; the Wyndham snapshots have no coordinates at all;
-and the UC Berkeley Bigbelly log knows a bin's level only at its real
-collections (in 20% steps), so between them there is nothing for a policy
-to see nor any record of when the waste came (the README's "Policy
-simulation" says more).
+The UC Berkeley Bigbelly log of ``../shared/real_bins`` is simulated by
+:mod:`benchmarks.simulate_log` (replayed from the log, distances estimated);
+the Wyndham snapshots have no coordinates, so no round can be planned.
 
 Results go to ``benchmarks/results/simulate.{csv,json}``, ``simulation.json``
 and ``simulate_report.html``, and a Markdown table and the goal's verdict
@@ -43,13 +40,15 @@ from typing import Any
 from binroute.api.pipeline import load_scenario
 from binroute.api.pipeline.simulate import (
     PREDICTIVE,
-    TIMETABLE,
     WEEKDAYS,
     SimOptions,
+    closest_timetable,
     parse_policy,
+    saving,
     simulate,
     simulation_html,
 )
+from binroute.api.pipeline.simulate import best_timetable as best_timetable_name
 
 from .common import RESULTS, ROOT, table, write_results
 
@@ -102,33 +101,34 @@ def best_timetable(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         ``predictive_km``, ``saving`` (fraction of the timetable's km that
         predictive saves) and ``goal_met`` (saving at least :data:`GOAL_SAVING`).
     """
-    predictive = next((r for r in rows if r["policy"] == PREDICTIVE), None)
+    by_name = {r["policy"]: r for r in rows}
+    predictive = by_name.get(PREDICTIVE)
     out: dict[str, Any] = {"timetable": None, "goal_saving": GOAL_SAVING, "goal_met": False}
     if predictive is None:
         return out | {"why": "predictive was not run"}
     out["predictive_km"] = predictive["km"]
     out["predictive_overflow_bin_days"] = predictive["overflow_bin_days"]
-    timetables = [r for r in rows if parse_policy(r["policy"]).kind == TIMETABLE]
-    fair = [r for r in timetables if r["overflow_bin_days"] <= predictive["overflow_bin_days"]]
-    if not fair:
+    name = best_timetable_name(by_name)
+    if name is None:
         out["why"] = "every timetable run lets more bin-days overflow than predictive"
-        if timetables:
-            closest = min(timetables, key=lambda r: (r["overflow_bin_days"], r["km"]))
+        closest = closest_timetable(by_name)
+        if closest is not None:
+            c = by_name[closest]
             out["closest"] = {
-                "timetable": closest["policy"],
-                "km": closest["km"],
-                "overflow_bin_days": closest["overflow_bin_days"],
-                "saving": round(1 - predictive["km"] / closest["km"], 3) if closest["km"] else 0.0,
+                "timetable": closest,
+                "km": c["km"],
+                "overflow_bin_days": c["overflow_bin_days"],
+                "saving": round(saving(predictive["km"], c["km"]), 3),
             }
         return out
-    best = min(fair, key=lambda r: (r["km"], r["overflow_bin_days"]))
-    saving = 1 - predictive["km"] / best["km"] if best["km"] else 0.0
+    best = by_name[name]
+    share = saving(predictive["km"], best["km"])
     return out | {
-        "timetable": best["policy"],
+        "timetable": name,
         "km": best["km"],
         "overflow_bin_days": best["overflow_bin_days"],
-        "saving": round(saving, 3),
-        "goal_met": saving >= GOAL_SAVING,
+        "saving": round(share, 3),
+        "goal_met": share >= GOAL_SAVING,
     }
 
 

@@ -34,6 +34,7 @@ from .matrix import routing_graph as routing_graph
 from .matrix import travel_matrices as travel_matrices
 from .network import RoadNetwork as RoadNetwork
 from .network import VehicleProfile as VehicleProfile
+from .network import utm_crs as utm_crs
 from .osm import OSM_SUFFIXES as OSM_SUFFIXES
 from .osm import graph_from_file as graph_from_file
 from .osm import graph_from_place as graph_from_place

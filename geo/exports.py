@@ -153,7 +153,7 @@ def _joined(pieces: list[NDArray[np.float64]]) -> NDArray[np.float64]:
     """Lines as one ``(k, 2)`` array with a row of NaN between them: one path to draw, not thousands."""
     if not pieces:
         return np.zeros((0, 2))
-    gaps = np.cumsum([len(p) for p in pieces[:-1]])
+    gaps = np.cumsum([len(p) for p in pieces[:-1]], dtype=np.int64)  # int even when empty (one line)
     return np.insert(np.vstack(pieces), gaps, np.nan, axis=0)
 
 

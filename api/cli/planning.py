@@ -101,13 +101,18 @@ def plan(
     for text in result.plan["warnings"]:
         click.echo(f"warning: {text}", err=True)
     t = result.plan["totals"]
+    estimate = " (estimate)" if result.plan["distances"] == "estimate" else ""
     click.echo(
-        f"{t['bins']} bins on {t['vehicles_used']} vehicle(s): {t['km']:.1f} km, {t['hours']:.1f} h, "
+        f"{t['bins']} bins on {t['vehicles_used']} vehicle(s): {t['km']:.1f} km{estimate}, "
+        f"{t['hours']:.1f} h{estimate}, "
         f"{t['kg']} kg, {t['tips']} tip(s); {len(result.plan['unserved_required'])} required bin(s) unserved"
     )
     for f in files.values():
         click.echo(f"wrote {f}")
-    click.echo(f"Road data {OSM_ATTRIBUTION}")
+    if result.plan["distances"] == "estimate":
+        click.echo("km and hours are estimates: no road network (great-circle distances x the detour factor)")
+    else:
+        click.echo(f"Road data {OSM_ATTRIBUTION}")
 
 
 def _show_progress(event: Progress) -> None:

@@ -22,8 +22,8 @@ from .flags import solver_flags
     multiple=True,
     required=True,
     help=(
-        "predictive (or predictive:DAYS for a horizon), timetable:mon,thu or threshold:80; "
-        "give --policy once per policy."
+        "predictive (or predictive:DAYS for a horizon), timetable:mon,thu, threshold:80 or "
+        "(with a collection log) as-logged; give --policy once per policy."
     ),
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
@@ -69,11 +69,15 @@ def simulate_command(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "simulation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     (out_dir / "report.html").write_text(simulation_html(result), encoding="utf-8")
+    estimate = " (estimate)" if result["distances"] == "estimate" else ""
     for name, data in result["policies"].items():
         t = data["totals"]
         click.echo(
-            f"{name}: {t['crew_days']:.0f} crew-days, {t['km']:.0f} km, {t['kg_co2']:.0f} kg CO2, "
-            f"cost {t['cost']:.0f}, {t['overflow_bin_days']:.0f} overflowing bin-days"
+            f"{name}: {t['crew_days']:.0f} crew-days, {t['km']:.0f} km{estimate}, {t['kg_co2']:.0f} kg CO2{estimate}, "
+            f"cost {t['cost']:.0f}{estimate}, {t['lifts']:.0f} lifts ({t['wasted_lifts']:.0f} below half full), "
+            f"{t['overflow_bin_days']:.0f} overflowing bin-days"
         )
+    if estimate:
+        click.echo("km, CO2 and cost are estimates: no road network (great-circle distances x the detour factor)")
     click.echo(f"wrote {out_dir / 'simulation.json'}")
     click.echo(f"wrote {out_dir / 'report.html'}")

@@ -49,7 +49,8 @@ def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: s
     """The map page for a plan (GeoJSON routes and the plan.json summary)."""
     base, cluster = Path(leaflet.BASE_DIR), Path(markercluster.BASE_DIR)
     summary = {
-        "title": f"binroute — {plan.get('scenario', '')} {plan.get('date', '')}",
+        "title": f"binroute — {plan.get('scenario', '')} {plan.get('date', '')}"
+        + (" (km and hours estimated: no road network)" if plan.get("distances") == "estimate" else ""),
         "vehicles": [
             {
                 k: v.get(k)

@@ -84,7 +84,7 @@ class PlanResult:
     geojson: dict[str, Any]
     plan: dict[str, Any]
     snapped: Snapped
-    network: RoadNetwork
+    network: RoadNetwork | None  # None: distances estimated
 
 
 def plan_scenario(
@@ -103,12 +103,13 @@ def plan_scenario(
     notes: list[str] = []
     clock = time.perf_counter()
 
-    progress(Progress("graph", 0.0, f"graph: loading {scn.network.name}"))
-    net = load_network(scn.network)
+    source = scn.network.name if scn.network else "no road network: distances estimated from coordinates"
+    progress(Progress("graph", 0.0, f"graph: loading {source}"))
+    net = load_network(scn.network) if scn.network else None
     places = places_of(scn)
     snapped = snap_places(net, places, max_snap_m=fleet.planning.max_snap_m, notes=notes)
     timings["graph"] = time.perf_counter() - clock
-    line = f"graph: {net.n_nodes} nodes, {net.n_edges} edges; {len(places.ids)} places snapped"
+    line = f"graph: {net.n_nodes} nodes, {net.n_edges} edges; {len(places.ids)} places snapped" if net else source
     progress(Progress("graph", 1.0, line))
 
     clock = time.perf_counter()

@@ -1,4 +1,9 @@
-"""A solved day as a report: the GeoJSON of routes and stops, and the ``plan.json`` summary."""
+"""A solved day as a report: the GeoJSON of routes and stops, and the ``plan.json`` summary.
+
+Without a road network (distances estimated) stops name no street, drives
+are straight lines, and ``plan.json`` says ``"distances": "estimate"``
+with the detour factor and speed the km and hours rest on.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from binroute.geo import (
     line_through,
     point_feature,
     territory_overlap,
+    utm_crs,
 )
 from binroute.routing import BIN, TIP, Problem, Solution
 from binroute.routing.forecast import Decision
@@ -30,13 +36,20 @@ from .forecast import planned_day
 from .kpis import plan_kpis, total_kpis
 from .legs import route_legs as route_legs
 from .options import PlanOptions
-from .roads import Leg, Travel
+from .roads import ESTIMATE, Leg, Travel
 from .scenario import Scenario
 
 
-def street_names(net: RoadNetwork) -> tuple[str, ...]:
-    """Each edge's street name, or ``unnamed <kind> road``."""
+def street_names(net: RoadNetwork | None) -> tuple[str, ...]:
+    """Each edge's street name, or ``unnamed <kind> road``; none without a network."""
+    if net is None:
+        return ()
     return tuple(name or f"unnamed {kind} road" for name, kind in zip(net.name, net.highway, strict=True))
+
+
+def _street(streets: Sequence[str], edge: int) -> str | None:
+    """The street of ``edge``; ``None`` for a stop on no street (distances estimated)."""
+    return streets[edge] if 0 <= edge < len(streets) else None
 
 
 def _iso(day: Date, seconds: int, tz: str) -> str:
@@ -96,7 +109,7 @@ def plan_geojson(
                 "load_kg": visit.load_after[0],
                 "load_l": visit.load_after[1],
             }
-            props["street"] = streets[travel.street_edge(route.vehicle_id, visit.location)]
+            props["street"] = _street(streets, travel.street_edge(route.vehicle_id, visit.location))
             if visit.kind == BIN:
                 props["side"] = travel.side(route.vehicle_id, visit.location) or None
                 d = decisions[visit.id]
@@ -154,13 +167,14 @@ def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str], day: Date, st
     }
 
 
-def _overlap(solution: Solution, travel: Travel, net: RoadNetwork) -> float:
+def _overlap(solution: Solution, travel: Travel, net: RoadNetwork | None) -> float:
     """Territory overlap of the plan's rounds (:func:`binroute.geo.territory.territory_overlap`)."""
+    crs = net.crs if net is not None else utm_crs(float(np.mean(travel.stops.lon)), float(np.mean(travel.stops.lat)))
     rounds = []
     for route in solution.routes:
         points = [int(travel.slot_point[v.location]) for v in route.visits if v.kind == BIN]
         rounds.append(np.column_stack([travel.stops.lon[points], travel.stops.lat[points]]))
-    return territory_overlap(rounds, crs=net.crs)
+    return territory_overlap(rounds, crs=crs)
 
 
 def plan_report(
@@ -170,7 +184,7 @@ def plan_report(
     solution: Solution,
     decisions: dict[str, Decision],
     notes: list[str],
-    net: RoadNetwork,
+    net: RoadNetwork | None,
     travel: Travel,
     legs: dict[str, list[list[Leg]]],
 ) -> dict[str, Any]:
@@ -212,7 +226,7 @@ def plan_report(
                     "departure": _iso(options.date, v.departure_s, tz),
                     "load_kg": v.load_after[0],
                     "load_l": v.load_after[1],
-                    "street": streets[travel.street_edge(route.vehicle_id, v.location)],
+                    "street": _street(streets, travel.street_edge(route.vehicle_id, v.location)),
                     "side": (travel.side(route.vehicle_id, v.location) or None) if v.kind == BIN else None,
                     "predicted_fill_pct": _fill(decisions, v.id) if v.kind == BIN else None,
                 }
@@ -258,6 +272,25 @@ def plan_report(
         "skipped": sorted(skipped, key=lambda s: s["bin_id"]),
         "unserved_required": sorted(u.bin_id for u in solution.unserved if u.required),
         "warnings": notes,
-        "network": {"source": Path(net.source).name, **net.stats},
-        "attribution": OSM_ATTRIBUTION,
+        **_distances(scn, net),
+    }
+
+
+def _distances(scn: Scenario, net: RoadNetwork | None) -> dict[str, Any]:
+    """What the plan's km and hours rest on: the road network (credited), or an estimate and its settings."""
+    if net is not None:
+        return {
+            "distances": "roads",
+            "network": {"source": Path(net.source).name, **net.stats},
+            "attribution": OSM_ATTRIBUTION,
+        }
+    planning = scn.fleet.planning
+    return {
+        "distances": ESTIMATE,
+        "network": None,
+        "estimate": {
+            "detour_factor": planning.detour_factor,
+            "speed_kph": planning.estimate_speed_kph,
+            "note": "km and hours are estimates: great-circle distances times the detour factor, at the speed",
+        },
     }

@@ -6,6 +6,14 @@ every bin is one matrix location per direction a lorry may pass it in
 alternative, and drives obey turn restrictions and never reverse in the
 middle of a street (:mod:`binroute.geo.turns`). With ``"nodes"`` each place is one
 location and drives are node-based shortest paths (the model before turns).
+
+Without a road network (:func:`estimate_travel`, model ``"estimate"``) the
+distance between two places is the great-circle distance times the fleet's
+``planning.detour_factor`` (the *circuity* of roads: Ballou, Rahardja and
+Sakai 2002 and Boscoe, Henry and Zdeb 2012 measure about 1.2 to 1.4 for
+road trips; the default is :data:`~.scenario.DEFAULT_DETOUR_FACTOR`), and a
+drive takes that distance at ``planning.estimate_speed_kph``. Every figure
+of km or time built on it is an estimate, and is labelled so.
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ from binroute.geo import (
 from binroute.routing import Matrix
 
 from .scenario import DepotIn, FacilityIn, FleetIn, Scenario, VehicleIn
+
+#: The travel model of a scenario without a road network: great-circle distances times a detour factor.
+ESTIMATE = "estimate"
+#: The Earth's mean radius (m), for great-circle distances.
+EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True)
@@ -80,9 +93,17 @@ class Travel:
     kerbside: dict[str, KerbsideModel] = field(default_factory=dict)  # turn model, by profile name
     network: RoadNetwork | None = None
 
+    @property
+    def estimated(self) -> bool:
+        """Whether distances and times are estimates (no road network: :data:`ESTIMATE`)."""
+        return self.model == ESTIMATE
+
     def leg(self, vehicle_id: str, a: int, b: int) -> Leg:
-        """The drive from location ``a`` to location ``b`` for ``vehicle_id``'s lorry."""
+        """The drive from ``a`` to ``b`` (locations) for ``vehicle_id``'s lorry (a straight line when estimated)."""
         name = self.profiles[vehicle_id].name
+        if self.model == ESTIMATE:
+            pa, pb = int(self.slot_point[a]), int(self.slot_point[b])
+            return Leg(np.array([[self.stops.lon[pa], self.stops.lat[pa]], [self.stops.lon[pb], self.stops.lat[pb]]]))
         if self.model == "nodes":
             return Leg(self.finders[name].path(int(self.slot_point[a]), int(self.slot_point[b])))
         model = self.kerbside[name]
@@ -100,21 +121,25 @@ class Travel:
         if self.model == "turns":
             return self.kerbside[self.profiles[vehicle_id].name].position(location)
         point = int(self.slot_point[location])
+        if self.model == ESTIMATE:
+            return float(self.stops.lon[point]), float(self.stops.lat[point])
         own = self.snapped_for(vehicle_id)
         return float(own.lon[point]), float(own.lat[point])
 
     def snapped_for(self, vehicle_id: str) -> Snapped:
         """The stops as ``vehicle_id``'s lorry reaches them: snapped to roads it can drive (its drives end there)."""
         name = self.profiles[vehicle_id].name
+        if self.model == ESTIMATE:
+            return self.stops
         return self.kerbside[name].snapped if self.model == "turns" else self.finders[name].snapped
 
     def street_edge(self, vehicle_id: str, location: int) -> int:
-        """The network edge (street) ``vehicle_id``'s lorry serves ``location`` from."""
+        """The network edge (street) ``vehicle_id``'s lorry serves ``location`` from (-1 when estimated)."""
         return int(self.snapped_for(vehicle_id).edge[self.slot_point[location]])
 
     def side(self, vehicle_id: str, location: int) -> str:
         """Where the bin at ``location`` stands as ``vehicle_id``'s lorry passes (``""`` when unknown)."""
-        if self.model == "nodes":
+        if self.model != "turns":
             return ""
         return self.kerbside[self.profiles[vehicle_id].name].side(location)
 
@@ -129,6 +154,50 @@ def places_of(scn: Scenario) -> Places:
         lat=np.asarray([p.lat for p in fixed] + scn.bins["lat"].tolist(), dtype=float),
         n_fixed=len(fixed),
     )
+
+
+def great_circle_m(lon: np.ndarray, lat: np.ndarray) -> NDArray[np.float64]:
+    """Great-circle (haversine) distances in metres between every pair of points (degrees)."""
+    lam, phi = np.radians(np.asarray(lon, dtype=float)), np.radians(np.asarray(lat, dtype=float))
+    dphi = phi[:, None] - phi[None, :]
+    dlam = lam[:, None] - lam[None, :]
+    h = np.sin(dphi / 2) ** 2 + np.cos(phi)[:, None] * np.cos(phi)[None, :] * np.sin(dlam / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def _unsnapped(ids: Sequence[str], lon: np.ndarray, lat: np.ndarray) -> Snapped:
+    """Points left where they are, on no street (``edge`` -1): the stops of an estimate."""
+    n = len(ids)
+    return Snapped(
+        ids=tuple(ids),
+        edge=np.full(n, -1, dtype=np.int64),
+        twin=np.full(n, -1, dtype=np.int64),
+        t=np.zeros(n),
+        distance_m=np.zeros(n),
+        side=("",) * n,
+        lon=np.asarray(lon, dtype=float),
+        lat=np.asarray(lat, dtype=float),
+    )
+
+
+def estimate_travel(places: Places, locations: Sequence[int], fleet: FleetIn) -> Travel:
+    """Estimated matrices between ``locations`` without a road network (see the module notes).
+
+    Each vehicle profile drives at ``planning.estimate_speed_kph``, or its
+    ``max_speed_kph`` where lower. The stops are the places themselves
+    (``edge`` -1: on no street).
+    """
+    locs = np.asarray(list(locations), dtype=np.int64)
+    lon, lat = places.lon[locs], places.lat[locs]
+    metres = great_circle_m(lon, lat) * fleet.planning.detour_factor
+    n = len(locs)
+    stops = _unsnapped([places.ids[i] for i in locs], lon, lat)
+    profiles = {v.id: vehicle_profile(v) for v in fleet.vehicles}
+    matrices = {}
+    for prof in {p.name: p for p in profiles.values()}.values():
+        speed_ms = min(fleet.planning.estimate_speed_kph, prof.max_speed_kph) / 3.6
+        matrices[prof.name] = Matrix.from_float(metres / speed_ms, metres)
+    return Travel(stops, profiles, matrices, np.arange(n, dtype=np.int64), [[i] for i in range(n)], ESTIMATE)
 
 
 def vehicle_profile(v: VehicleIn) -> VehicleProfile:
@@ -157,8 +226,13 @@ def turn_rules(fleet: FleetIn) -> TurnRules:
     )
 
 
-def snap_places(net: RoadNetwork, places: Places, *, max_snap_m: float, notes: list[str]) -> Snapped:
-    """Snap every place to its nearest road; snapping warnings are added to ``notes``."""
+def snap_places(net: RoadNetwork | None, places: Places, *, max_snap_m: float, notes: list[str]) -> Snapped:
+    """Snap every place to its nearest road; snapping warnings are added to ``notes``.
+
+    Without a network (``None``: distances estimated) the places stay where they are, on no street.
+    """
+    if net is None:
+        return _unsnapped(places.ids, places.lon, places.lat)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         snapped = snap_points(net, places.lon, places.lat, ids=places.ids, max_distance_m=max_snap_m)
@@ -167,7 +241,7 @@ def snap_places(net: RoadNetwork, places: Places, *, max_snap_m: float, notes: l
 
 
 def travel(
-    net: RoadNetwork,
+    net: RoadNetwork | None,
     places: Places,
     snapped: Snapped,
     locations: Sequence[int],
@@ -183,7 +257,10 @@ def travel(
     snapping warnings are added to ``notes`` only where they name ids not
     named already. ``side_rules`` gives each location's side rule
     (``auto``, ``either`` or ``kerb``; depots and facilities are yards).
+    Without a network (``None``) the matrices are estimated (:func:`estimate_travel`).
     """
+    if net is None:
+        return estimate_travel(places, locations, fleet)
     locs = list(locations)
     stops = snapped.take(locs)
     profiles = {v.id: vehicle_profile(v) for v in fleet.vehicles}

@@ -183,6 +183,13 @@ class TurnsIn(_Model):
     cross_traffic_s: Annotated[float, Field(ge=0, le=600)] = 10.0
 
 
+#: Road distance over great-circle distance (circuity) without a road network: about 1.2-1.4 measured for
+#: road trips (Ballou, Rahardja and Sakai 2002; Boscoe, Henry and Zdeb 2012), 1.3 taken.
+DEFAULT_DETOUR_FACTOR = 1.3
+#: A collection lorry's average speed between stops without a road network (km/h): urban streets.
+DEFAULT_ESTIMATE_SPEED_KPH = 25.0
+
+
 class PlanningIn(_Model):
     threshold_pct: ThresholdPct = 80.0
     overflow_risk: Annotated[float, Field(gt=0, lt=1)] | None = None
@@ -193,6 +200,9 @@ class PlanningIn(_Model):
     balance_weight: Annotated[float, Field(ge=0)] = 0.0
     max_snap_m: Annotated[float, Field(gt=0)] = 150.0
     turns: TurnsIn = TurnsIn()
+    #: Without a road network: road km per great-circle km, and the average speed (see ``roads.estimate_travel``).
+    detour_factor: Annotated[float, Field(ge=1, le=5)] = DEFAULT_DETOUR_FACTOR
+    estimate_speed_kph: Annotated[float, Field(gt=0, le=130)] = DEFAULT_ESTIMATE_SPEED_KPH
 
 
 class FleetIn(_Model):
@@ -456,19 +466,19 @@ def collections_frame(text: pd.DataFrame, tz: str, *, where: Callable[[int], str
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario, ready for the pipeline."""
+    """A validated scenario, ready for the pipeline (``network`` ``None``: distances are estimated)."""
 
     name: str
     directory: Path
-    network: Path
+    network: Path | None  # None: no road network, distances estimated
     fleet: FleetIn
     bins: pd.DataFrame
     readings: pd.DataFrame
     collections: pd.DataFrame | None = None
 
 
-def find_network(directory: Path) -> Path:
-    """The scenario's road network file."""
+def find_network(directory: Path, *, required: bool = True) -> Path | None:
+    """The scenario's road network file; without one, ``None`` unless ``required``."""
     cfg = directory / "scenario.json"
     if cfg.is_file():
         try:
@@ -484,11 +494,16 @@ def find_network(directory: Path) -> Path:
     for name in NETWORK_NAMES:
         if (directory / name).is_file():
             return directory / name
+    if not required:
+        return None
     raise ScenarioError(f"{directory}: no road network ({', '.join(NETWORK_NAMES)} or scenario.json)")
 
 
 def load_scenario(directory: str | Path, *, need_network: bool = True) -> Scenario:
     """Load and validate every file of a scenario directory.
+
+    Without a road network the scenario's distances are estimated from its
+    coordinates (``network`` is ``None``; see :func:`binroute.api.pipeline.roads.estimate_travel`).
 
     Raises
     ------
@@ -499,10 +514,35 @@ def load_scenario(directory: str | Path, *, need_network: bool = True) -> Scenar
     if not directory.is_dir():
         raise ScenarioError(f"{directory}: scenario directory not found")
     fleet = load_fleet(directory / "fleet.json")
+    network = find_network(directory, required=False) if need_network else directory
+    if network is None:
+        _need_coordinates(directory)
     bins = load_bins(directory / "bins.csv")
     readings, collections = load_fill_data(directory, fleet.timezone)
-    network = find_network(directory) if need_network else directory
     return Scenario(directory.name, directory, network, fleet, bins, readings, collections)
+
+
+def _need_coordinates(directory: Path) -> None:
+    """That a scenario without a road network has every bin's coordinates to estimate distances from.
+
+    Raises
+    ------
+    ScenarioError
+        Naming both what is missing: the network and the coordinates (the column, or the first bin without).
+    """
+    path = directory / "bins.csv"
+    df = _read_csv(path, ("bin_id",))
+    missing = [c for c in ("lon", "lat") if c not in df.columns]
+    blank = np.zeros(0, dtype=np.int64)
+    if not missing:
+        blank = np.flatnonzero(((df["lon"].str.strip() == "") | (df["lat"].str.strip() == "")).to_numpy())
+    if not missing and not len(blank):
+        return
+    where = f"column(s) {', '.join(missing)} missing" if missing else f"line {int(blank[0]) + 2}: lon/lat blank"
+    raise ScenarioError(
+        f"{directory}: neither a road network ({', '.join(NETWORK_NAMES)} or scenario.json) nor bin coordinates "
+        f"({path.name} {where}): give a network, or every bin's lon and lat to estimate distances from"
+    )
 
 
 def load_fill_data(directory: Path, tz: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:

@@ -3,9 +3,11 @@
 - :mod:`.policies`: the policies a council might run (``predictive``, timetables, thresholds);
 - :mod:`.replay`: each bin's real waste replayed, emptied when a policy says;
 - :mod:`.run`: the day-by-day simulation (:func:`simulate`);
+- :mod:`.verdict`: predictive against the best fixed timetable at the same service;
 - :mod:`.report`: the printable ``report.html``.
 """
 
+from .policies import AS_LOGGED as AS_LOGGED
 from .policies import PREDICTIVE as PREDICTIVE
 from .policies import TIMETABLE as TIMETABLE
 from .policies import WEEKDAYS as WEEKDAYS
@@ -17,3 +19,6 @@ from .run import SimDateError as SimDateError
 from .run import SimOptions as SimOptions
 from .run import policies_from as policies_from
 from .run import simulate as simulate
+from .verdict import best_timetable as best_timetable
+from .verdict import closest_timetable as closest_timetable
+from .verdict import saving as saving

@@ -3,7 +3,9 @@
 * ``predictive``: the daily plan's own rule (forecast, must/may/skip), looking
   as many days ahead as the fleet's planning says; ``predictive:3`` looks 3 days ahead;
 * ``timetable:mon,thu``: every bin on the named weekdays, none on others;
-* ``threshold:80``: every bin whose latest reading is at least 80%.
+* ``threshold:80``: every bin whose latest reading is at least 80%;
+* ``as-logged``: the bins a collection log really emptied on each day (the
+  council's real service, to compare the others with).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date as Date
 
+import pandas as pd
+
 from binroute.routing import MAX_HORIZON
 
-PREDICTIVE, TIMETABLE, THRESHOLD = "predictive", "timetable", "threshold"
+PREDICTIVE, TIMETABLE, THRESHOLD, AS_LOGGED = "predictive", "timetable", "threshold", "as-logged"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -35,7 +39,8 @@ class Policy:
 
 
 _EXPECTED = (
-    f"expected predictive[:DAYS] (horizon 1-{MAX_HORIZON}), timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
+    f"expected predictive[:DAYS] (horizon 1-{MAX_HORIZON}), as-logged, timetable:DAY[,DAY...] (mon..sun) "
+    "or threshold:PCT (0-100]"
 )
 
 
@@ -55,6 +60,8 @@ def parse_policy(text: str) -> Policy:
         if not arg.isdigit() or not 1 <= int(arg) <= MAX_HORIZON:
             raise PolicyError(f"policy {text!r}: horizon {arg!r} is not a whole number of days from 1 to {MAX_HORIZON}")
         return Policy(name, PREDICTIVE, horizon_days=int(arg))
+    if kind == AS_LOGGED and not arg:
+        return Policy(name, AS_LOGGED)
     if kind == TIMETABLE:
         days = [d.strip()[:3] for d in arg.split(",") if d.strip()]
         unknown = [d for d in days if d not in WEEKDAYS]
@@ -85,4 +92,10 @@ def bins_due(policy: Policy, day: Date, seen: Mapping[str, float]) -> list[str]:
         return sorted(seen) if day.weekday() in policy.weekdays else []
     if policy.kind == THRESHOLD:
         return sorted(b for b, level in seen.items() if math.isnan(level) or level >= policy.threshold_pct)
-    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast, not by bins_due")
+    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast or log, not by bins_due")
+
+
+def logged_on(collections: pd.DataFrame, day: Date, tz: str) -> list[str]:
+    """The bins a collection log (``bin_id``, ``collected_at`` in UTC) emptied on ``day`` (local in ``tz``)."""
+    local = collections["collected_at"].dt.tz_convert(tz).dt.date
+    return sorted(set(collections.loc[(local == day).to_numpy(), "bin_id"].astype(str)))

@@ -20,10 +20,20 @@ it was emptied at their start.
 records a simulated reading (capped at 100%, as a sensor reads) at every real
 reading time, and empties a bin when a simulated crew lifts it. Levels are
 not capped: above 100% is an overflow. Nothing here plans or routes.
+
+A collection log (no sensors) gives a bin's level only just before each
+real emptying. :func:`traces_from_log` takes the waste to arrive at a steady
+rate between two logged emptyings: the level rises linearly from empty to
+the logged fill. A logged 100% is censored ("at least full"): the interval
+then receives the larger of 100% and the bin's censored fill rate times its
+length (``censored_rate``, % per day: the Tobit rate of
+:mod:`binroute.routing.forecast.censored`, fitted on the whole log), so a
+bin the real service found full may have overflowed before it came.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,7 +46,12 @@ from binroute.routing.forecast import EMPTYING_DROP_PCT, clean_readings
 FULL_PCT = 100.0
 #: A reading at or above this reads full (within a sensor's noise of 100%).
 READS_FULL_PCT = 95.0
+#: A logged emptying within this many hours of the bin's previous one is the same visit recorded again.
+SAME_VISIT_H = 3.0
+#: A lift below this level (% of the bin) is a wasted lift: the crew came for a bin not half full.
+WASTED_BELOW_PCT = 50.0
 _NS_PER_HOUR = 3_600_000_000_000
+_NS_PER_DAY = 24 * _NS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,55 @@ def traces_from_readings(readings: pd.DataFrame, *, collections: pd.DataFrame | 
         levels = group["fill_pct"].clip(0, FULL_PCT).to_numpy(dtype=float)
         out[str(b)] = Trace(times, hidden_rises(times, levels, rises(levels)), levels)
     return out
+
+
+def traces_from_log(collections: pd.DataFrame, censored_rate: Mapping[str, float]) -> dict[str, Trace]:
+    """A :class:`Trace` per bin from a collection log (``bin_id``, ``collected_at``, ``fill_pct``).
+
+    The trace's times are the logged emptyings and its levels are 0 (the bin
+    just emptied); ``rise[k]`` is the fill logged at emptying ``k``, or, for a
+    logged fill of :data:`FULL_PCT` (censored), the larger of that and
+    ``censored_rate[bin]`` (% per day) times the interval. A fill left blank
+    is taken at the bin's rate too. Repeated rows (same bin and time) count
+    once, and so does a visit recorded again within :data:`SAME_VISIT_H`
+    hours (its higher fill kept): a steady rate would read a second 80% an
+    hour after the first as 80 points of waste in that hour.
+
+    Raises
+    ------
+    ValueError
+        When a bin has a blank fill and no rate to stand in for it.
+    """
+    df = collections.dropna(subset=["collected_at"]).sort_values(["bin_id", "collected_at"], kind="stable")
+    df = df.drop_duplicates(["bin_id", "collected_at"], keep="last")
+    out = {}
+    for b, group in df.groupby("bin_id", sort=True):
+        times, fill = _same_visits_merged(
+            group["collected_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
+            group["fill_pct"].to_numpy(dtype=float),
+        )
+        days = np.diff(times, prepend=times[0]) / _NS_PER_DAY
+        rate = float(censored_rate.get(str(b), math.nan))
+        unknown = np.isnan(fill) | (fill >= FULL_PCT)
+        if np.isnan(fill).any() and math.isnan(rate):
+            raise ValueError(f"bin {b}: a collection without a fill and no fill rate to estimate it")
+        rise = np.where(unknown, np.fmax(np.nan_to_num(fill), np.nan_to_num(rate) * days), fill)
+        rise[0] = 0.0  # the waste before the first logged emptying is not known (nor needed)
+        out[str(b)] = Trace(times, rise, np.zeros(len(times)))
+    return out
+
+
+def _same_visits_merged(times: np.ndarray, fill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One bin's emptyings with each visit recorded again (within :data:`SAME_VISIT_H`) merged into its first."""
+    keep: list[int] = []
+    fills: list[float] = []
+    for k in range(len(times)):
+        if keep and times[k] - times[keep[-1]] < SAME_VISIT_H * _NS_PER_HOUR:
+            fills[-1] = float(np.fmax(fills[-1], fill[k]))
+            continue
+        keep.append(k)
+        fills.append(float(fill[k]))
+    return times[keep], np.asarray(fills, dtype=float)
 
 
 @dataclass
@@ -185,23 +249,44 @@ class Replay:
         A bin overflows on the day when its level passes 100% at any time in
         it: before an emptying, or by the day's end (levels only rise
         between emptyings, so those are the highest points).
+
+        A bin's *spilled* waste is what it received above 100% in the day
+        (% of the bin): its excess over 100% just before an emptying or at the
+        day's end, less the excess it started the day with.
         """
         highest = {b: self.level_at(b, begin) for b in self.traces}
+        carried = {b: max(h - FULL_PCT, 0.0) for b, h in highest.items()}
+        spilled = dict.fromkeys(self.traces, 0.0)
         collected = {}
         for b, when in sorted(emptyings.items(), key=lambda kv: kv[1]):
             collected[b] = self.empty(b, max(when, begin))
             highest[b] = max(highest[b], collected[b])
+            spilled[b] += max(collected[b] - FULL_PCT, 0.0) - carried[b]
+            carried[b] = 0.0
         for b in self.traces:
-            highest[b] = max(highest[b], self.level_at(b, end))
+            level = self.level_at(b, end)
+            highest[b] = max(highest[b], level)
+            spilled[b] += max(level - FULL_PCT, 0.0) - carried[b]
         overflowing = sorted(b for b, h in highest.items() if h > FULL_PCT)
         levels = {b: self._state[b].level for b in self.traces}
-        return DayOutcome(overflowing, collected, levels)
+        return DayOutcome(overflowing, collected, levels, {b: v for b, v in spilled.items() if v > 0})
 
 
 @dataclass(frozen=True)
 class DayOutcome:
-    """One replayed day: bins that overflowed, the level each emptied bin had, every level at the day's end."""
+    """One replayed day: bins that overflowed, the level each emptied bin had, every level at the day's end.
+
+    ``spilled`` is the waste each overflowing bin received above 100% in the
+    day (% of the bin); ``wasted_lifts`` the bins emptied below
+    :data:`WASTED_BELOW_PCT`.
+    """
 
     overflowing: list[str]
     collected: dict[str, float]
     levels: dict[str, float]
+    spilled: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def wasted_lifts(self) -> int:
+        """Bins emptied below :data:`WASTED_BELOW_PCT` full."""
+        return sum(level < WASTED_BELOW_PCT for level in self.collected.values())

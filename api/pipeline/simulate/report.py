@@ -1,7 +1,12 @@
 """``report.html`` for a simulation: policies compared in inline SVG charts and a table; one printable file.
 
-No script and nothing fetched: the charts are SVG written here, so the page
-works offline and prints as it shows. The page around them is
+The page opens with the verdict a council committee reads (:func:`verdict_html`):
+predictive's km, crew-days, lifts, CO2 and overflowing bin-days against the
+best fixed timetable at the same service (:mod:`.verdict`) and, for a log,
+the real service; then the assumptions the figures rest on. km and hours
+estimated without a road network are labelled "(estimate)" wherever they
+appear. No script and nothing fetched: the charts are SVG written here, so
+the page works offline and prints as it shows. The page around them is
 ``templates/simulation_report.html``.
 """
 
@@ -13,6 +18,8 @@ from itertools import accumulate
 from typing import Any
 
 from .._pages import render_page
+from .policies import AS_LOGGED, PREDICTIVE
+from .verdict import VERDICT_FIGURES, best_timetable, closest_timetable, saving
 
 #: Line colours per policy, in order (colour-blind safe).
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
@@ -37,9 +44,11 @@ TABLE = (
     ("electricity, kWh", "kwh"),
     ("kg CO2", "kg_co2"),
     ("lifts", "lifts"),
+    ("wasted lifts (below half full)", "wasted_lifts"),
     ("tonnes", "tonnes"),
     ("cost", "cost"),
     ("overflowing bin-days", "overflow_bin_days"),
+    ("waste spilled, litres", "overflow_l"),
     ("bins at risk (bin-days)", "bins_at_risk"),
     ("due but not fitted in (bin-days)", "due_not_served"),
 )
@@ -90,13 +99,80 @@ def _cell(value: Any) -> str:
     return f"{value:,.0f}"
 
 
+#: Figures that are estimates without a road network (their labels get "(estimate)").
+ESTIMATED_KEYS = frozenset({"km", "kg_co2", "fuel_l", "kwh", "hours", "paid_hours", "utilisation", "cost"})
+ESTIMATE_LABEL = " (estimate)"
+
+
+def _label(label: str, key: str, estimated: bool) -> str:
+    return html.escape(label + (ESTIMATE_LABEL if estimated and key in ESTIMATED_KEYS else ""))
+
+
+def _fewer(ours: float, theirs: float, what: str) -> str:
+    """``"25% fewer km"``, or ``"18% more km"`` when ours is more."""
+    share = saving(ours, theirs)
+    return f"{abs(share):.0%} {'fewer' if share >= 0 else 'more'} {what}"
+
+
+def verdict_html(result: Mapping[str, Any]) -> str:
+    """The report's opening: predictive against the best fixed timetable at the same service, in a sentence and a table.
+
+    Columns: predictive, the best timetable (or the closest, said so, when
+    none overflows as little), and ``as-logged`` when it was run.
+    """
+    totals = {name: data["totals"] for name, data in result["policies"].items()}
+    estimated = result.get("distances") == "estimate"
+    if PREDICTIVE not in totals:
+        return "<p>No verdict: predictive was not among the policies simulated.</p>"
+    ours = totals[PREDICTIVE]
+    best = best_timetable(totals)
+    compared = best or closest_timetable(totals)
+    km = "km" + (ESTIMATE_LABEL if estimated else "")
+    if best is not None:
+        theirs = totals[best]
+        text = (
+            f"Predictive collection needs {_fewer(ours['km'], theirs['km'], km)}, "
+            f"{_fewer(ours['crew_days'], theirs['crew_days'], 'crew-days')} and "
+            f"{_fewer(ours['lifts'], theirs['lifts'], 'lifts')} than the best fixed timetable at the same "
+            f"service ({best}: the fewest km among timetables whose overflowing bin-days are at most predictive's; "
+            f"{theirs['overflow_bin_days']:g} against predictive's {ours['overflow_bin_days']:g})."
+        )
+    elif compared is not None:
+        text = (
+            f"No fixed timetable run overflows as little as predictive ({ours['overflow_bin_days']:g} overflowing "
+            f"bin-days); the closest, {compared}, lets {totals[compared]['overflow_bin_days']:g} overflow."
+        )
+    else:
+        text = "No fixed timetable was simulated to compare predictive with."
+    columns = [PREDICTIVE] + ([compared] if compared else []) + ([AS_LOGGED] if AS_LOGGED in totals else [])
+    heads = {PREDICTIVE: "predictive", AS_LOGGED: "real service (as logged)"}
+    if compared:
+        heads[compared] = f"{'best' if best else 'closest'} timetable: {compared}"
+    head = "".join(f"<th>{html.escape(heads[c])}</th>" for c in columns)
+    rows = "".join(
+        f"<tr><td>{_label(label, key, estimated)}</td>"
+        + "".join(f"<td>{_cell(totals[c].get(key))}</td>" for c in columns)
+        + "</tr>"
+        for label, key in VERDICT_FIGURES
+    )
+    if AS_LOGGED in totals:
+        real = totals[AS_LOGGED]
+        text += (
+            f" Against the real service as logged: {_fewer(ours['lifts'], real['lifts'], 'lifts')}, "
+            f"{ours['overflow_bin_days']:g} overflowing bin-days against {real['overflow_bin_days']:g}."
+        )
+    return f'<p class="verdict">{html.escape(text)}</p><table><tr><th></th>{head}</tr>{rows}</table>'
+
+
 def simulation_html(result: Mapping[str, Any]) -> str:
     """The whole report page for ``simulation.json``'s content."""
     policies = result["policies"]
+    estimated = result.get("distances") == "estimate"
     names = list(policies)
     labels = [d["date"][5:] for d in next(iter(policies.values()))["days"]] if policies else []
     charts = []
     for title, key, cumulative in CHARTS:
+        title = title + (ESTIMATE_LABEL if estimated and key in ESTIMATED_KEYS else "")
         series = {}
         for name in names:
             values = [float(d[key]) for d in policies[name]["days"]]
@@ -104,7 +180,9 @@ def simulation_html(result: Mapping[str, Any]) -> str:
         charts.append(f"<figure>{line_chart(title, series, labels)}</figure>")
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = "".join(
-        f"<tr><td>{label}</td>" + "".join(f"<td>{_cell(policies[n]['totals'].get(key))}</td>" for n in names) + "</tr>"
+        f"<tr><td>{_label(label, key, estimated)}</td>"
+        + "".join(f"<td>{_cell(policies[n]['totals'].get(key))}</td>" for n in names)
+        + "</tr>"
         for label, key in TABLE
     )
     title = f"binroute simulation — {result['scenario']}, {result['from']} to {result['to']}"
@@ -113,6 +191,8 @@ def simulation_html(result: Mapping[str, Any]) -> str:
         "simulation_report.html",
         {
             "__TITLE__": html.escape(title),
+            "__VERDICT__": verdict_html(result),
+            "__ASSUMPTIONS__": "".join(f"<li>{html.escape(a)}</li>" for a in result.get("assumptions", [])),
             "__HEAD__": head,
             "__ROWS__": rows,
             "__CHARTS__": "".join(charts),
