@@ -12,15 +12,16 @@ chance a day by default), each bin gets its due chance among today and the
 next ``H`` chances, and today:
 
 * ``must``: due today;
-* ``may``: due within the horizon. Its prize is what collecting it today
-  saves: its stop on the due day (:attr:`DecisionRules.visit_cost`) and the
-  overflow risk it runs until the next chance (when it is decided again),
-  less the cost of collecting it early
-  (a lift at a lower fill: the bin is lifted that much more often in the
-  long run, so only the part of the stop its fill fills is saved). The solver takes it when
+* ``may``: due within the horizon and worth lifting today. Its prize is
+  what collecting it today saves, its stop on the due day
+  (:attr:`DecisionRules.visit_cost`) and its overflow risk until the next
+  chance (when it is decided again), less the cost of going early: a lift
+  at a lower fill wastes that part of a lift (:attr:`DecisionRules.lift_cost`),
+  since the bin is lifted again that much sooner. The solver takes it when
   the lorry's detour costs less, so a round takes what would otherwise be
   due on a later day, and a day with nothing due sends no crew;
-* ``skip``: not due within the horizon.
+* ``skip``: not due within the horizon, or due within it but not worth
+  lifting early.
 
 Only today's decisions are acted on: tomorrow is decided again from
 tomorrow's data (a rolling horizon). This follows the MAY-GO/MUST-GO
@@ -245,18 +246,21 @@ def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> 
                     f"predicted {_fmt(fill)} now"
                 )
         elif k <= h:
-            kind = MAY
             at_due = float(look.fill[i, k])
             # Lifted today instead of when due, it is lifted again that much sooner: the part of a lift
-            # its lower fill wastes is the cost of going early; its lift on the due day and the risk it
-            # runs until then are saved.
+            # its lower fill wastes is the cost of going early (a whole lift's cost: crews' time adds up
+            # to crew-days). Saved: its stop on the due day, and its risk until the next chance (after
+            # that, tomorrow decides again).
             early = 1.0 - min(max(fill / at_due, 0.0), 1.0) if at_due > 0 else 1.0
-            # Its risk until the next chance is saved too; after that, tomorrow decides again.
-            prize = max(rules.visit_cost * (1.0 - early) + rules.overflow_cost * p_next, MIN_PRIZE)
-            reason = (
-                f"due by {_when(k, step)} (predicted {_fmt(min(at_due, 100.0))} then); predicted {_fmt(fill)} now: "
-                f"worth {prize:.2f} if a lorry passes today"
+            worth = rules.visit_cost - rules.lift_cost * early + rules.overflow_cost * p_next
+            when_due = (
+                f"due by {_when(k, step)} (predicted {_fmt(min(at_due, 100.0))} then); predicted {_fmt(fill)} now"
             )
+            if worth > 0:
+                kind, prize = MAY, max(worth, MIN_PRIZE)
+                reason = f"{when_due}: worth {prize:.2f} if a lorry passes today"
+            else:
+                reason = f"{when_due}: lifting it early would waste more than its stop saves"
         else:
             last = float(look.fill[i, h])
             reason = f"predicted {_fmt(fill)} now and {_fmt(min(last, 100.0))} by {_when(h, step)}" + (

@@ -75,18 +75,18 @@ def test_the_horizon_sees_bins_due_later():
     assert "due by the collection in 2 days" in two.reason
 
 
-def test_a_bin_due_later_is_worth_its_lift_less_what_going_early_wastes():
-    """C is at 20% and due at 80% in two days: lifted today, a quarter of a lift's worth of waste goes with it.
+def test_a_bin_due_later_is_worth_its_stop_less_what_going_early_wastes():
+    """C is at 65% and due at 85% in two days: lifted today, 20 points of its due-day load are wasted.
 
-    Its prize is the stop it saves on its due day less the three quarters wasted (plus its small risk until
-    the next chance).
+    Its prize is the stop it saves on its due day less that part of a lift (plus its small risk until the
+    next chance). A bin at 20%, due at 80%, would waste three quarters of a lift: not worth it, so skip.
     """
-    rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=0.5)
-    c = decide(_models({"C": (20, 30)}), T0, rules)["C"]
-    assert c.decision == MAY
-    assert c.prize == pytest.approx(0.5 * 20 / 80 + 40.0 * c.p_overflow, rel=0.01)
-    fuller = decide(_models({"C": (50, 30)}), T0, rules)["C"]  # due tomorrow at 80%: little is wasted
-    assert fuller.due_in == 1 and fuller.prize > c.prize
+    rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=1.0)
+    c = decide(_models({"C": (65, 10)}), T0, rules)["C"]
+    assert (c.decision, c.due_in) == (MAY, 2)
+    assert c.prize == pytest.approx(1.0 - 2.0 * (1 - 65 / 85) + 40.0 * c.p_overflow, rel=0.01)
+    early = decide(_models({"C": (20, 30)}), T0, rules)["C"]
+    assert (early.decision, early.due_in) == (SKIP, 2) and "waste" in early.reason
 
 
 def test_a_crew_passing_takes_a_bin_due_later_and_its_day_needs_no_crew():
@@ -100,8 +100,8 @@ def test_a_crew_passing_takes_a_bin_due_later_and_its_day_needs_no_crew():
 
     from ...routing.helpers import make_problem, make_vehicle
 
-    rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=0.5)
-    levels = {"A": (90, 10), "B": (0, 25), "C": (20, 30)}
+    rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=1.0)
+    levels = {"A": (90, 10), "B": (0, 25), "C": (65, 10)}
     today = decide(_models(levels), T0, rules)
     assert [today[b].decision for b in "ABC"] == [MUST, SKIP, MAY]
     routed = [Bin(b, 1, demand=(1,), required=today[b].decision == MUST, prize=today[b].prize) for b in "AC"]
@@ -110,10 +110,10 @@ def test_a_crew_passing_takes_a_bin_due_later_and_its_day_needs_no_crew():
     assert set(solution.served()) == {"A", "C"}
     # The next two days, from the levels after today's lifts: nothing is due, so no crew goes out.
     for day in (1, 2):
-        later = _models({"A": (10 * day, 10), "B": (25 * day, 25), "C": (30 * day, 30)}, at=T0 + pd.Timedelta(days=day))
+        later = _models({"A": (10 * day, 10), "B": (25 * day, 25), "C": (10 * day, 10)}, at=T0 + pd.Timedelta(days=day))
         assert not [b for b, d in decide(later, T0 + pd.Timedelta(days=day), rules).items() if d.decision == MUST]
     # With one day's horizon C is skipped today: it is due on a day that needs a crew for it.
-    short = decide(_models(levels), T0, DecisionRules(horizon_days=1, lift_cost=2.0))
+    short = decide(_models(levels), T0, DecisionRules(horizon_days=1, lift_cost=2.0, visit_cost=1.0))
     assert short["C"].decision == SKIP and short["C"].due_in == 2
 
 
