@@ -188,15 +188,15 @@ def decide_bins(scn: Scenario, day: Date, rules: DecisionRules, *, notes: list[s
     return decisions
 
 
-def planned_day(decision: Decision, day: Date, served: bool, step_days: float) -> str | None:
+def planned_day(decision: Decision, day: Date, served: bool, step_days: float, horizon_days: int) -> str | None:
     """The day a bin is planned for (ISO), or ``None`` when it is not due within the horizon or unknown.
 
-    Today when it is on a route; for a ``may`` bin left today, the chance it
-    is due by (``step_days`` apart).
+    Today when it is on a route; for a bin left today, the collection day
+    (``step_days`` apart) it is due by, when within ``horizon_days``.
     """
     if served:
         return day.isoformat()
-    if decision.decision != MAY or decision.due_in < 1:
+    if not 1 <= decision.due_in <= horizon_days:
         return None
     return (day + timedelta(days=round(decision.due_in * step_days))).isoformat()
 
@@ -234,7 +234,7 @@ def forecast_bins(
                 "decision": d.decision,
                 "reason": d.reason,
                 "model": str(pred.at[b, "model"]) if b in pred.index else "",
-                "due_by": planned_day(d, when.date(), False, rules.next_opportunity_days),
+                "due_by": planned_day(d, when.date(), False, rules.next_opportunity_days, rules.horizon_days),
             }
             for b, d in decisions.items()
         },

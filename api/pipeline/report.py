@@ -126,7 +126,7 @@ def plan_geojson(
     for f in scn.fleet.facilities:
         feats.append(point_feature(f.lon, f.lat, {"kind": "facility", "id": f.id, "streams": f.streams}))
     served = set(solution.served())
-    step = scn.fleet.planning.next_opportunity_days
+    step = _steps(scn, options)
     for row in scn.bins.itertuples():
         if row.bin_id in served:
             continue
@@ -149,10 +149,18 @@ def _solver_reasons(solution: Solution) -> dict[str, str]:
     return reasons
 
 
-def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str], day: Date, step_days: float) -> dict[str, Any]:
+def _steps(scn: Scenario, options: PlanOptions) -> tuple[float, int]:
+    """Days between two collection days, and the horizon in collection days, of this plan."""
+    return scn.fleet.planning.next_opportunity_days, options.horizon_days or scn.fleet.planning.horizon_days
+
+
+def _skipped(
+    bin_id: str, d: Decision, reasons: Mapping[str, str], day: Date, step_days: tuple[float, int]
+) -> dict[str, Any]:
     """A bin left out of the plan: its decision, why (the solver's reason first), predicted fill and overflow risk.
 
-    ``planned_for`` is the day it is due by when that lies within the horizon (:func:`.forecast.planned_day`).
+    ``planned_for`` is the day it is due by when that lies within the horizon (:func:`.forecast.planned_day`;
+    ``step_days`` is the days between collection days and the horizon).
     """
     reason = reasons.get(bin_id, d.reason)
     fill = None if math.isnan(d.fill_pct) else round(d.fill_pct, 1)
@@ -163,7 +171,7 @@ def _skipped(bin_id: str, d: Decision, reasons: Mapping[str, str], day: Date, st
         "reason": reason,
         "predicted_fill_pct": fill,
         "p_overflow": risk,
-        "planned_for": planned_day(d, day, False, step_days),
+        "planned_for": planned_day(d, day, False, *step_days),
     }
 
 
@@ -238,7 +246,7 @@ def plan_report(
     used = [v for v in vehicles if v["used"]]
     served = set(solution.served())
     reasons = _solver_reasons(solution)
-    step = scn.fleet.planning.next_opportunity_days
+    step = _steps(scn, options)
     skipped = [_skipped(b, d, reasons, options.date, step) for b, d in decisions.items() if b not in served]
     risks = [s["p_overflow"] for s in skipped if s["p_overflow"] is not None]
     return {
