@@ -38,6 +38,30 @@ def test_plan_time_limit_follows_the_flags(monkeypatch, tmp_path, flags, time_li
     assert seen[0].time_limit_s == time_limit_s
 
 
+@pytest.mark.parametrize("horizon", ["0", "40"])
+def test_a_horizon_out_of_range_is_refused(tmp_path, horizon):
+    """``--horizon`` takes 1 to 14 collection days; anything else is one clear usage error naming the flag."""
+    args = ["plan", str(SAMPLE), "--date", "2026-11-23", "--out", str(tmp_path), "--horizon", horizon]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 2 and "--horizon" in run.output and "1<=x<=14" in run.output, run.output
+
+
+def test_the_horizon_reaches_the_plan(monkeypatch, tmp_path):
+    """``--horizon 3`` is the run's horizon; without it the fleet's planning decides."""
+    import binroute.api.pipeline
+
+    seen = []
+
+    def fake_plan(scn, options, **kwargs):
+        seen.append(options)
+        raise _Stop("stopped")
+
+    monkeypatch.setattr(binroute.api.pipeline, "plan_scenario", fake_plan)
+    for flags in (["--horizon", "3"], []):
+        CliRunner().invoke(main, ["plan", str(SAMPLE), "--date", "2026-11-23", "--out", str(tmp_path), *flags])
+    assert [o.horizon_days for o in seen] == [3, None]
+
+
 @pytest.mark.parametrize("command", ["vrplib", "kim"])
 @pytest.mark.parametrize(
     ("flags", "time_limit_s"),

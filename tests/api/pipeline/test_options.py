@@ -27,6 +27,8 @@ def test_time_limit_rule(time_limit_s, solution_limit, expected):
         ({"engine": "magic"}, "engine"),
         ({"threshold_pct": 0.0}, "threshold_pct"),
         ({"threshold_pct": 101.0}, "threshold_pct"),
+        ({"horizon_days": 0}, "horizon_days"),
+        ({"horizon_days": 40}, "horizon_days"),
     ],
 )
 def test_bad_options_name_the_option(kwargs, message):

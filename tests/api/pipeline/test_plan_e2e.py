@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,12 @@ def test_plan_json_totals_and_timings(planned):
     assert plan["totals"]["bins"] == sum(v["bins"] for v in used)
     assert plan["totals"]["km"] == pytest.approx(sum(v["km"] for v in used), abs=0.01)
     assert all(s["reason"] for s in plan["skipped"])
+    # Every bin left names the day it is due by within the horizon, or none; the rule used is stated.
+    rule = plan["collect_rule"]
+    assert rule["horizon_days"] >= 1 and 0 < rule["tolerated_risk"] < 1 and rule["lift_cost"] > 0
+    last = date.fromisoformat(plan["date"]) + timedelta(days=rule["horizon_days"])
+    for s in plan["skipped"]:
+        assert s["planned_for"] is None or plan["date"] < s["planned_for"] <= last.isoformat()
     assert plan["attribution"] == OSM_ATTRIBUTION
     assert not plan["unserved_required"]
 

@@ -109,11 +109,20 @@ def test_timetable_and_threshold_choose_their_bins(policy, day, chosen):
     assert bins_due(parse_policy(policy), day, seen) == chosen
 
 
-@pytest.mark.parametrize("text", ["sometimes", "timetable:", "timetable:mon,funday", "threshold:0", "threshold:x"])
+@pytest.mark.parametrize(
+    "text",
+    ["sometimes", "timetable:", "timetable:mon,funday", "threshold:0", "threshold:x", "predictive:0", "predictive:40"],
+)
 def test_bad_policy_names_what_is_wrong(text):
     """A policy not understood is a PolicyError that quotes it."""
     with pytest.raises(PolicyError, match="policy"):
         parse_policy(text)
+
+
+def test_predictive_takes_a_horizon():
+    """``predictive:3`` looks three collection days ahead; plain ``predictive`` leaves it to the fleet."""
+    assert parse_policy("predictive:3").horizon_days == 3
+    assert parse_policy("predictive").horizon_days is None
 
 
 def test_the_same_policy_twice_is_an_error():

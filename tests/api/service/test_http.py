@@ -424,6 +424,8 @@ def test_plan_takes_solution_limit_and_include_may(app, scenario):
         ({"include_may": "perhaps"}, "include_may"),
         ({"time_limit_s": 0.01}, "time_limit_s"),
         ({"threshold_pct": 0}, "threshold_pct"),
+        ({"horizon_days": 0}, "horizon_days"),
+        ({"horizon_days": 40}, "horizon_days"),
     ],
 )
 def test_plan_options_have_the_cli_bounds(app, scenario, body, field):
