@@ -51,7 +51,7 @@ def _exports(text: str) -> tuple[str, ...]:
     "--horizon",
     type=click.IntRange(min=1, max=MAX_HORIZON),
     default=None,
-    help="Collection days looked ahead when choosing each bin's day (default from fleet.json, else 2).",
+    help="Collection days looked ahead when choosing each bin's day (default from fleet.json, else 1).",
 )
 @click.option("--no-may", is_flag=True, help="Collect only the bins that must be collected.")
 @click.option(

@@ -43,7 +43,7 @@ MAX_TIME_LIMIT_S = 3600.0
 #: The files a plan can write besides ``plan.json`` and ``routes.geojson`` (``--exports``), all by default.
 EXPORTS = ("map", "vehicles", "csv", "gpx", "gpkg", "png")
 #: Chances looked ahead by the collect rule when neither the fleet's planning nor the run says (``--horizon``).
-DEFAULT_HORIZON_DAYS = 2
+DEFAULT_HORIZON_DAYS = 1
 #: The fill % at which a bin is due lies in (0, 100].
 THRESHOLD_ABOVE, THRESHOLD_MAX = 0.0, 100.0
 
