@@ -7,10 +7,12 @@ days spread evenly through the week, :func:`spread_timetable`) and
 ``threshold:80``, each day planned with OR-Tools stopped after
 :data:`SOLUTION_LIMIT` solutions (deterministic).
 
-Issue #15's goal is read as stated: the *best fixed timetable with no more
+Issue #29's goal is read as stated: the *best fixed timetable with no more
 overflow bin-days* is the timetable with the fewest km among those whose
 overflowing bin-days are at most predictive's (:func:`best_timetable`), and
-predictive should need at least 30% fewer km than it. Overflowing bin-days
+predictive (with the default horizon) should need at least 40% fewer km and
+fewer crew-days than it. ``predictive:2`` and ``predictive:3`` show what
+looking further ahead changes. Overflowing bin-days
 are also given without the first day, whose state every policy inherits
 from the real service.
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -54,8 +57,8 @@ from .common import RESULTS, ROOT, table, write_results
 
 START, END = date(2026, 10, 26), date(2026, 11, 22)
 SOLUTION_LIMIT = 30
-#: The km saving against the best fixed timetable that issue #15 asks of predictive collection.
-GOAL_SAVING = 0.30
+#: The km saving against the best fixed timetable that issue #29 asks of predictive collection (#15 asked 30%).
+GOAL_SAVING = 0.40
 COLUMNS = [
     "policy", "crew_days", "utilisation", "km", "kg_co2", "lifts", "tonnes", "cost",
     "overflow_bin_days", "overflow_after_day_one", "bins_at_risk", "due_not_served",
@@ -74,7 +77,9 @@ def spread_timetable(per_week: int) -> str:
 
 
 TIMETABLES = tuple(spread_timetable(n) for n in range(1, 8))
-POLICIES = (PREDICTIVE, *TIMETABLES, "threshold:80")
+#: The horizons compared beside ``predictive`` (the fleet's default horizon).
+HORIZONS = ("predictive:2", "predictive:3")
+POLICIES = (PREDICTIVE, *HORIZONS, *TIMETABLES, "threshold:80")
 
 
 def policy_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -99,7 +104,8 @@ def best_timetable(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         or predictive was not run, with ``why`` and the ``closest``
         timetable: the one with the fewest overflowing bin-days), its ``km`` and ``overflow_bin_days``,
         ``predictive_km``, ``saving`` (fraction of the timetable's km that
-        predictive saves) and ``goal_met`` (saving at least :data:`GOAL_SAVING`).
+        predictive saves) and ``goal_met`` (saving at least :data:`GOAL_SAVING`
+        with fewer crew-days, when the rows have them).
     """
     by_name = {r["policy"]: r for r in rows}
     predictive = by_name.get(PREDICTIVE)
@@ -128,7 +134,7 @@ def best_timetable(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "km": best["km"],
         "overflow_bin_days": best["overflow_bin_days"],
         "saving": round(share, 3),
-        "goal_met": share >= GOAL_SAVING,
+        "goal_met": share >= GOAL_SAVING and predictive.get("crew_days", 0) < best.get("crew_days", math.inf),
     }
 
 
