@@ -22,6 +22,11 @@ same objects serve the forecast and the rolling-origin choice between them.
   bin → group → all by empirical Bayes (:mod:`binroute.routing.forecast.steps`);
   the mean-rate forecast for other bins;
 * ``weekday``: the hierarchical weekday-rate model (:mod:`binroute.routing.forecast.model`);
+* ``consensus``: the median of three models of different kinds (the
+  censored rate, the step distribution's median and the learned trees; the
+  weekday model stands in for one not fitted): no single family is best on
+  every data shape and season, and the median of their forecasts is rarely
+  far from the best of them;
 * ``gbm``: gradient-boosted trees learnt across all bins (scikit-learn's
   ``HistGradientBoostingRegressor``, absolute-error loss) on the horizon,
   days since emptying, weekday and hour, last and smoothed level, mean and
@@ -40,12 +45,14 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from .censored import FULL_LEVEL_PCT, CensoredRates, fit_censored
-from .steps import StepModel, fit_steps
 from .fill_data import LOG, LOG_MAX_INTERVAL_DAYS, MAX_INTERVAL_DAYS, SHAPES, ns
+from .steps import StepModel, fit_steps
 from .weekday import BinFit, fit_weekday, local_days, weekday_overlap
 
 #: The models a bin may be given, simplest first (ties go to the simpler).
-CANDIDATES = ("mean_rate", "censored", "steps", "weekday", "gbm")
+CANDIDATES = ("mean_rate", "censored", "steps", "weekday", "gbm", "consensus")
+#: The models the ``consensus`` forecast takes the median of: the first three of these that were fitted.
+CONSENSUS_OF = ("censored", "steps", "gbm", "weekday")
 BASELINES = ("last_reading", "mean_rate")
 #: Training pairs for the learned model span at most this many days.
 PAIR_MAX_DAYS = 2.5
@@ -346,7 +353,9 @@ class Candidates:
         self, a: pd.DataFrame, target: pd.Series, names: Sequence[str] | None = None
     ) -> dict[str, NDArray[np.float64]]:
         """Each model's fill (at least 0, not capped) at ``target`` for anchors ``a`` (rows of :func:`anchors_at`)."""
-        names = self.names if names is None else [n for n in names if n in self.names or n in BASELINES]
+        wanted = self.names if names is None else [n for n in names if n in self.names or n in BASELINES]
+        members = [n for n in CONSENSUS_OF if n in self.names][:3]
+        names = [*wanted, *members] if "consensus" in wanted else wanted
         target = pd.Series(pd.DatetimeIndex(target))
         h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
         last = a["fill_pct"].to_numpy(dtype=float)
@@ -371,7 +380,9 @@ class Candidates:
         if "gbm" in names and self.boosted is not None:
             stream = [self.streams.get(b, "") for b in a["bin_id"]]
             out["gbm"] = self.boosted.predict(a, target, naive, stream) if len(a) else np.zeros(0)
-        return out
+        if "consensus" in wanted:
+            out["consensus"] = np.median(np.stack([out[n] for n in members]), axis=0)
+        return {n: out[n] for n in wanted if n in out}
 
     def _rates(self, b: str) -> NDArray[np.float64]:
         fit = self.weekday.get(b)

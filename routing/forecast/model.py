@@ -264,7 +264,12 @@ def fit_fill_model(
     later = choice.later if choice is not None else dict(chosen)
     used = {*chosen.values(), *later.values()}
     final = fit_candidates(
-        rows, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned and "gbm" in used
+        rows,
+        all_ids=all_ids,
+        groups=groups,
+        streams=streams,
+        tz=tz,
+        learned=learned and bool({"gbm", "consensus"} & used),  # the consensus reads the trees too
     )
     chosen = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in chosen.items()}
     later = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in later.items()}

@@ -346,9 +346,7 @@ def evaluation_pairs(
     return a.iloc[ai].reset_index(drop=True), tj
 
 
-def _cross_fitted(
-    err: pd.DataFrame, day: NDArray[np.int64], names: list[str], groups: Mapping[str, str]
-) -> list[str]:
+def _cross_fitted(err: pd.DataFrame, day: NDArray[np.int64], names: list[str], groups: Mapping[str, str]) -> list[str]:
     """Per scored target, the model chosen for its bin and day ahead on the *other* half of the origins.
 
     Origins alternate between two halves; with a single origin, the choice made on all of them.
@@ -362,9 +360,7 @@ def _cross_fitted(
         first = _pick(err[train & (day == 1)], names, groups)
         later = _pick(err[train & (day > 1)], names, groups) if (train & (day > 1)).any() else dict(first)
         m = np.flatnonzero(half == fold)
-        out[m] = [
-            (first if d == 1 else later).get(b, DEFAULT_MODEL) for b, d in zip(ids[m], day[m], strict=True)
-        ]
+        out[m] = [(first if d == 1 else later).get(b, DEFAULT_MODEL) for b, d in zip(ids[m], day[m], strict=True)]
     return out.tolist()
 
 

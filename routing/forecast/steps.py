@@ -39,7 +39,7 @@ from scipy.special import gammaln
 from .censored import level_steps
 from .fill_data import LOG_MAX_INTERVAL_DAYS, ns
 
-#: Pairs span at most this many days (a log's longest usable cycle); longer elapsed times and ages share the last bucket.
+#: Pairs span at most this many days (a log's longest usable cycle); longer times and ages share the last bucket.
 MAX_ELAPSED_DAYS = LOG_MAX_INTERVAL_DAYS
 #: Row offsets tried when forming (anchor, target) pairs.
 MAX_OFFSET = 8
@@ -89,7 +89,9 @@ class _Grid:
         p = _pool(self.n_all[s, e, g], p, a2)
         has_group = groups >= 0
         if has_group.any():
-            p[has_group] = _pool(self.n_group[groups[has_group], s[has_group], e[has_group], g[has_group]], p[has_group], a3)
+            p[has_group] = _pool(
+                self.n_group[groups[has_group], s[has_group], e[has_group], g[has_group]], p[has_group], a3
+            )
         has_bin = bins >= 0
         if has_bin.any():
             p[has_bin] = _pool(self.n_bin[bins[has_bin], s[has_bin], e[has_bin], g[has_bin]], p[has_bin], a4)
@@ -120,7 +122,7 @@ def _concentration(counts: NDArray[np.float64], prior: NDArray[np.float64]) -> f
 
 
 def _fit_grid(step: float, pairs: pd.DataFrame, groups: Mapping[str, str]) -> _Grid:
-    k = int(round(100.0 / step)) + 1
+    k = round(100.0 / step) + 1
     bin_codes, bin_names = pd.factorize(pairs["bin_id"])
     group_codes, group_names = pd.factorize(pairs["bin_id"].map(lambda b: groups.get(b, "all")))
     s, e, g = pairs["s"].to_numpy(), pairs["e"].to_numpy(), pairs["g"].to_numpy()

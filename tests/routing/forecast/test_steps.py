@@ -25,7 +25,7 @@ def daily(bin_id: str, levels) -> pd.DataFrame:
 
 
 def jumpy(rng: np.random.Generator, days: int, p_jump: float) -> np.ndarray:
-    """A bin that sits empty, then on a day with probability ``p_jump`` is found at 80% and the next day full, then is emptied."""
+    """An empty bin found at 80% on a day with probability ``p_jump``; full the next day, then emptied."""
     out, level = [], 0.0
     for _ in range(days):
         out.append(level)
@@ -68,9 +68,7 @@ def test_bins_that_differ_follow_their_own_past_and_bins_alike_are_pooled():
     """Empirical Bayes: bins with opposite habits keep them (weak pooling); alike bins share one distribution."""
     rng = np.random.default_rng(2)
     alike = fit_steps(rows_of(pd.concat([daily(f"A{i}", jumpy(rng, 200, 0.3)) for i in range(6)])), {})
-    differ_rows = rows_of(
-        pd.concat([daily(f"D{i}", jumpy(rng, 200, 0.9 if i % 2 else 0.05)) for i in range(6)])
-    )
+    differ_rows = rows_of(pd.concat([daily(f"D{i}", jumpy(rng, 200, 0.9 if i % 2 else 0.05)) for i in range(6)]))
     differ = fit_steps(differ_rows, {})
     assert differ.grids[20.0].alpha[-1] < alike.grids[20.0].alpha[-1] / 2
     fast, slow = anchor(differ_rows, "D1", 0.0), anchor(differ_rows, "D0", 0.0)
@@ -100,9 +98,7 @@ def test_a_log_gets_the_fill_at_collection_for_the_bins_age():
         t = t + pd.Timedelta(days=gap)
         times.append(t)
         levels.append(20.0 if gap == 1.0 else 80.0)
-    col = pd.concat(
-        [pd.DataFrame({"bin_id": f"L{k}", "collected_at": times, "fill_pct": levels}) for k in range(3)]
-    )
+    col = pd.concat([pd.DataFrame({"bin_id": f"L{k}", "collected_at": times, "fill_pct": levels}) for k in range(3)])
     df, _, shapes = prepare(None, col)
     rows = add_row_features(df, shapes)
     model = fit_steps(rows, {})
@@ -124,3 +120,18 @@ def test_bins_not_recorded_in_steps_get_the_mean_rate_forecast():
     assert preds["steps"][0] == pytest.approx(preds["mean_rate"][0])
     median, p_full = fitted.steps.distribution(a, a["timestamp"] + pd.Timedelta(days=1))
     assert np.isnan(median[0]) and np.isnan(p_full[0])
+
+
+def test_the_consensus_is_the_median_of_three_kinds_of_model():
+    """Without the learned trees the consensus takes the censored rate, the step median and the weekday model."""
+    rng = np.random.default_rng(4)
+    rows = rows_of(pd.concat([daily(f"B{i}", jumpy(rng, 120, 0.3 + 0.1 * i)) for i in range(6)]))
+    fitted = fit_candidates(rows, all_ids=[f"B{i}" for i in range(6)], groups={}, streams={}, tz="UTC", learned=False)
+    a = anchors_at(rows, pd.DatetimeIndex([rows["timestamp"].max() + pd.Timedelta(hours=1)]))
+    preds = fitted.predict(a, a["timestamp"] + pd.Timedelta(days=1))
+    members = np.stack([preds["censored"], preds["steps"], preds["weekday"]])
+    assert "gbm" not in preds
+    assert preds["consensus"] == pytest.approx(np.median(members, axis=0))
+    only = fitted.predict(a, a["timestamp"] + pd.Timedelta(days=1), ("consensus",))
+    assert list(only) == ["consensus"]
+    assert only["consensus"] == pytest.approx(preds["consensus"])
