@@ -5,9 +5,9 @@ bin's data shape, cleans accordingly and merges the known emptyings;
 :mod:`binroute.routing.forecast.fill_models` fits the candidate models (mean rate, the
 censored rate, the step distribution of :mod:`binroute.routing.forecast.steps`, the
 hierarchical weekday-rate model of :mod:`binroute.routing.forecast.weekday`,
-gradient-boosted trees learnt across bins, and the consensus of three of them); :mod:`binroute.routing.forecast.model_choice`
-chooses each bin's model by a rolling-origin backtest on its own past and
-calibrates the intervals from the residuals. :meth:`FillModel.predict`
+gradient-boosted trees learnt across bins, and the consensus of three of them);
+:mod:`binroute.routing.forecast.model_choice` chooses each bin's model by a rolling-origin
+backtest on its own past and calibrates the intervals from the residuals. :meth:`FillModel.predict`
 gives, per bin, the predicted fill, its 10% and 90% quantiles,
 P(fill ≥ 100%) and the name of the model used.
 

@@ -418,9 +418,19 @@ def choose_models(
     inputs = {"model": need, **overflow_inputs(fitted, a, target)}
     curves: dict[str, tuple[float, float]] = {}
     sources: dict[str, str] = {}
+    done: dict[bytes, str] = {}  # pools of the same targets (one data shape: "*" is that shape) share a curve
     for k, m in masks.items():
+        same = done.setdefault(m.tobytes(), k)
+        if same != k:
+            if same in curves:
+                curves[k], sources[k] = curves[same], sources[same]
+            continue
         best: tuple[float, tuple[float, float], str] | None = None
+        tried: list[NDArray[np.float64]] = []
         for source, x in inputs.items():
+            if any(np.array_equal(x[m], y) for y in tried):
+                continue  # the same input under another name (the step model's P(full) falls back to the rarity)
+            tried.append(x[m])
             c = fit_overflow_curve(x[m], full[m])
             if c is not None:
                 loss = log_loss(c, x[m], full[m])
