@@ -60,15 +60,45 @@ def _age(days: NDArray[np.float64]) -> NDArray[np.int64]:
 
 
 @dataclass(frozen=True)
+class _Counts:
+    """Count vectors (over the steps) of the cells that have any, by integer cell key: a sparse table."""
+
+    keys: NDArray[np.int64]  # sorted
+    counts: NDArray[np.float64]  # (cells, steps)
+
+    @classmethod
+    def of(cls, key: NDArray[np.int64], y: NDArray[np.int64], levels: int) -> _Counts:
+        keys, where = np.unique(key, return_inverse=True)
+        counts = np.zeros((len(keys), levels))
+        np.add.at(counts, (where, y), 1.0)
+        return cls(keys, counts)
+
+    def rows(self, key: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The count vector of each key (zeros for cells never seen)."""
+        out = np.zeros((len(key), self.counts.shape[1]))
+        if len(self.keys) and len(key):
+            i = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+            hit = self.keys[i] == key
+            out[hit] = self.counts[i[hit]]
+        return out
+
+
+@dataclass(frozen=True)
 class _Grid:
-    """Counts for the bins of one step size, and the concentrations of each level of the hierarchy."""
+    """Counts for the bins of one step size, and the concentrations of each level of the hierarchy.
+
+    ``n_all`` is dense over ``(s, e, g, y)``; the group and bin levels are
+    sparse, keyed by ``code · cells + cell`` (a cell is one ``(s, e, g)``),
+    so their size grows with the pairs seen, not with the number of bins.
+    With one group only, the group level is the whole and is skipped.
+    """
 
     step: float
     bins: dict[str, int]
     groups: dict[str, int]
     n_all: NDArray[np.float64]  # (s, e, g, y)
-    n_group: NDArray[np.float64]  # (group, s, e, g, y)
-    n_bin: NDArray[np.float64]  # (bin, s, e, g, y)
+    n_group: _Counts
+    n_bin: _Counts
     alpha: tuple[float, float, float, float, float]
 
     @property
@@ -87,15 +117,23 @@ class _Grid:
         p = _pool(n_s, p, a0)
         p = _pool(self.n_all.sum(axis=2)[s, e], p, a1)
         p = _pool(self.n_all[s, e, g], p, a2)
-        has_group = groups >= 0
+        cell = _cell(s, e, g)
+        cells = _cells(k)
+        has_group = (groups >= 0) & (len(self.groups) > 1)
         if has_group.any():
-            p[has_group] = _pool(
-                self.n_group[groups[has_group], s[has_group], e[has_group], g[has_group]], p[has_group], a3
-            )
+            p[has_group] = _pool(self.n_group.rows(groups[has_group] * cells + cell[has_group]), p[has_group], a3)
         has_bin = bins >= 0
         if has_bin.any():
-            p[has_bin] = _pool(self.n_bin[bins[has_bin], s[has_bin], e[has_bin], g[has_bin]], p[has_bin], a4)
+            p[has_bin] = _pool(self.n_bin.rows(bins[has_bin] * cells + cell[has_bin]), p[has_bin], a4)
         return p
+
+
+def _cells(levels: int) -> int:
+    return levels * _NE * _NG
+
+
+def _cell(s: NDArray[np.int64], e: NDArray[np.int64], g: NDArray[np.int64]) -> NDArray[np.int64]:
+    return (np.asarray(s, dtype=np.int64) * _NE + np.asarray(e, dtype=np.int64)) * _NG + np.asarray(g, dtype=np.int64)
 
 
 def _pool(counts: NDArray[np.float64], prior: NDArray[np.float64], alpha: float) -> NDArray[np.float64]:
@@ -123,16 +161,16 @@ def _concentration(counts: NDArray[np.float64], prior: NDArray[np.float64]) -> f
 
 def _fit_grid(step: float, pairs: pd.DataFrame, groups: Mapping[str, str]) -> _Grid:
     k = round(100.0 / step) + 1
+    cells = _cells(k)
     bin_codes, bin_names = pd.factorize(pairs["bin_id"])
     group_codes, group_names = pd.factorize(pairs["bin_id"].map(lambda b: groups.get(b, "all")))
     s, e, g = pairs["s"].to_numpy(), pairs["e"].to_numpy(), pairs["g"].to_numpy()
     y = pairs["y"].to_numpy()
+    cell = _cell(s, e, g)
     n_all = np.zeros((k, _NE, _NG, k))
     np.add.at(n_all, (s, e, g, y), 1.0)
-    n_group = np.zeros((len(group_names), k, _NE, _NG, k))
-    np.add.at(n_group, (group_codes, s, e, g, y), 1.0)
-    n_bin = np.zeros((len(bin_names), k, _NE, _NG, k))
-    np.add.at(n_bin, (bin_codes, s, e, g, y), 1.0)
+    n_group = _Counts.of(group_codes.astype(np.int64) * cells + cell, y, k)
+    n_bin = _Counts.of(bin_codes.astype(np.int64) * cells + cell, y, k)
     total = n_all.sum(axis=(0, 1, 2))
     base = (total + 1.0 / k) / (total.sum() + 1.0)
     # Each level's concentration, fitted on its own counts around its parent's pooled distribution.
@@ -143,15 +181,18 @@ def _fit_grid(step: float, pairs: pd.DataFrame, groups: Mapping[str, str]) -> _G
     a1 = _concentration(by_se, np.broadcast_to(p_s[:, None, :], by_se.shape))
     p_se = _pool(by_se, p_s[:, None, :], a1)
     a2 = _concentration(n_all, np.broadcast_to(p_se[:, :, None, :], n_all.shape))
-    p_seg = _pool(n_all, p_se[:, :, None, :], a2)
+    p_seg = _pool(n_all, p_se[:, :, None, :], a2).reshape(cells, k)
+    # The bins' parents: their group's pooled distribution in the same cell (the whole's with one group).
+    group_of_bin = pd.Series(group_codes).groupby(bin_codes).first().to_numpy().astype(np.int64)
+    bin_cell = n_bin.keys % cells
+    parent = p_seg[bin_cell]
     if len(group_names) > 1:
-        a3 = _concentration(n_group, np.broadcast_to(p_seg[None], n_group.shape))
-        p_group = _pool(n_group, p_seg[None], a3)
-    else:  # one group: it is the whole
+        a3 = _concentration(n_group.counts, p_seg[n_group.keys % cells])
+        group_key = group_of_bin[n_bin.keys // cells] * cells + bin_cell
+        parent = _pool(n_group.rows(group_key), parent, a3)
+    else:
         a3 = CONCENTRATION_BOUNDS[1]
-        p_group = np.broadcast_to(p_seg[None], n_group.shape)
-    parent = p_group[pd.Series(group_codes).groupby(bin_codes).first().to_numpy()]
-    a4 = _concentration(n_bin, parent)
+    a4 = _concentration(n_bin.counts, parent)
     return _Grid(
         step,
         {str(b): i for i, b in enumerate(bin_names)},

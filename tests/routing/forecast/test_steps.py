@@ -8,7 +8,7 @@ import pytest
 
 from binroute.routing.forecast.fill_data import prepare
 from binroute.routing.forecast.fill_models import add_row_features, anchors_at, fit_candidates
-from binroute.routing.forecast.steps import fit_steps
+from binroute.routing.forecast.steps import fit_steps, step_pairs
 
 START = pd.Timestamp("2026-03-02 02:00", tz="UTC")
 
@@ -135,3 +135,15 @@ def test_the_consensus_is_the_median_of_three_kinds_of_model():
     only = fitted.predict(a, a["timestamp"] + pd.Timedelta(days=1), ("consensus",))
     assert list(only) == ["consensus"]
     assert only["consensus"] == pytest.approx(preds["consensus"])
+
+
+def test_the_bin_level_counts_grow_with_the_pairs_seen_not_with_bins_times_cells():
+    """Two hundred bins with a few days each: the bin table holds only the cells they visited."""
+    rng = np.random.default_rng(5)
+    rows = rows_of(pd.concat([daily(f"M{i:03d}", jumpy(rng, 6, 0.5)) for i in range(200)]))
+    model = fit_steps(rows, {})
+    grid = model.grids[20.0]
+    pairs = step_pairs(rows, model.steps)
+    visited = pairs[pairs["step"] == 20.0].drop_duplicates(["bin_id", "s", "e", "g"])
+    assert grid.n_bin.counts.shape[0] == len(visited) < 200 * grid.n_all[..., 0].size / 10
+    assert grid.n_bin.counts.sum() == pytest.approx(grid.n_all.sum()) == (pairs["step"] == 20.0).sum()
