@@ -188,6 +188,23 @@ def run(name: str, ds: DataSet) -> dict[str, object]:
     return out
 
 
+def calibration(table: list[dict[str, float]], brier: float) -> dict[str, float]:
+    """From a reliability table: the calibration error and the Brier skill score.
+
+    ``ece``: the mean gap between forecast probability and observed
+    frequency over the table's bins, weighted by their counts; ``skill``:
+    ``1 − Brier / Brier of always forecasting the base rate`` (above 0: better
+    than knowing only how often bins are full).
+    """
+    n = sum(r["n"] for r in table)
+    if not n:
+        return {"ece": math.nan, "skill": math.nan}
+    ece = sum(r["n"] * abs(r["forecast"] - r["observed"]) for r in table) / n
+    base = sum(r["n"] * r["observed"] for r in table) / n
+    ref = base * (1.0 - base)
+    return {"ece": ece, "skill": 1.0 - brier / ref if ref > 0 else math.nan}
+
+
 def summary_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
     """One row per data set, data shape and horizon: the model against every naive forecast."""
     rows = []
@@ -207,6 +224,7 @@ def summary_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
                         "ratio": methods["model"]["mae"] / best_mae if best_mae else math.nan,
                         "coverage": info["coverage"][h],
                         "brier": info["brier"][h],
+                        **calibration(info["reliability"][h], info["brier"][h]),
                         "n": methods["model"]["n"],
                     }
                 )
@@ -246,12 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({"summary": rows, "decisions": decided, "sets": results}, indent=2, default=float)
     )
     names = " ".join(f"{m:>9}" for m in NAIVE)
-    print(f"{'data':<16} {'shape':<6} {'h':>2} {'model':>7} {names} {'best':>9} {'ratio':>6} {'cover':>6} {'brier':>7}")
+    print(
+        f"{'data':<16} {'shape':<6} {'h':>2} {'model':>7} {names} {'best':>9} {'ratio':>6} {'cover':>6} {'brier':>7} "
+        f"{'skill':>6} {'ece':>6}"
+    )
     for r in rows:
         naive = " ".join(f"{r[m]:>9.2f}" for m in NAIVE)
         print(
             f"{r['data']:<16} {r['shape']:<6} {r['h']:>2} {r['model']:>7.2f} {naive} {r['best_naive']!s:>9} "
-            f"{r['ratio']:>6.2f} {r['coverage']:>6.1%} {r['brier']:>7.4f}"
+            f"{r['ratio']:>6.2f} {r['coverage']:>6.1%} {r['brier']:>7.4f} {r['skill']:>6.2f} {r['ece']:>6.3f}"
         )
     print(f"{'data':<16} {'shape':<6} {'rule':<10} {'lifts/day':>9} {'wasted':>7} {'caught':>7} {'missed':>7}")
     for d in decided:

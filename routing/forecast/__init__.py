@@ -29,6 +29,7 @@ from .decide import demand_of as demand_of
 from .fill_data import EMPTYING_DROP_PCT as EMPTYING_DROP_PCT
 from .fill_data import clean_readings as clean_readings
 from .fill_data import mark_emptyings as mark_emptyings
+from .fill_models import CANDIDATES as CANDIDATES
 from .model import BinFit as BinFit
 from .model import FillModel as FillModel
 from .model import fit_fill_model as fit_fill_model

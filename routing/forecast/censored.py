@@ -111,18 +111,36 @@ def _per_bin(bin_ids: Sequence[str], value: Callable[[str], object], width: int 
 
 
 def level_steps(rows: pd.DataFrame) -> dict[str, float]:
-    """The step each bin's levels are recorded in (0 when they are not in steps)."""
+    """The step each bin's levels are recorded in (0 when they are not in steps).
+
+    Empty and full are on every step, so a bin's step is read from its levels
+    strictly between them (the coarsest step with :data:`STEP_SHARE` of them
+    on its multiples); a bin with fewer than three such levels (one seen
+    only empty or full) takes the step most bins of the scenario are
+    recorded in when its levels fit it, else the rule on all its levels.
+    """
     seen = rows[rows["source"].to_numpy() != "emptied"] if "source" in rows.columns else rows
+
+    def step_of(v: NDArray[np.float64]) -> float:
+        for q in STEPS:
+            if len(v) >= 3 and (np.abs(v / q - np.round(v / q)) < 1e-6).mean() >= STEP_SHARE:
+                return q
+        return 0.0
+
     out: dict[str, float] = {}
+    unsure: dict[str, NDArray[np.float64]] = {}
     for b, f in seen.groupby("bin_id")["fill_pct"]:
         v = f.to_numpy(dtype=float)
-        step = 0.0
-        for q in STEPS:
-            on = np.abs(v / q - np.round(v / q)) < 1e-6
-            if len(v) >= 3 and on.mean() >= STEP_SHARE:
-                step = q
-                break
-        out[str(b)] = step
+        inner = v[(v > 0.0) & (v < 100.0)]
+        if len(inner) >= 3:
+            out[str(b)] = step_of(inner)
+        else:
+            unsure[str(b)] = v
+    common = pd.Series([q for q in out.values() if q > 0], dtype=float)
+    usual = float(common.mode().max()) if len(common) else 0.0
+    for b, v in unsure.items():
+        fits = usual > 0 and len(v) >= 3 and bool((np.abs(v / usual - np.round(v / usual)) < 1e-6).all())
+        out[b] = usual if fits else step_of(v)
     return out
 
 

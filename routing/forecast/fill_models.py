@@ -16,29 +16,43 @@ same objects serve the forecast and the rolling-origin choice between them.
 * ``censored``: the smoothed level plus the bin's rate fitted with full
   levels taken as "at least full" (:mod:`binroute.routing.forecast.censored`), pooled
   toward its group when its own history is short;
+* ``steps``: for levels recorded in steps (20% steps, colour levels), the
+  median of the next recorded step's distribution given the step now, the
+  days ahead and the days since emptying, counted over the past and pooled
+  bin → group → all by empirical Bayes (:mod:`binroute.routing.forecast.steps`);
+  the mean-rate forecast for other bins;
 * ``weekday``: the hierarchical weekday-rate model (:mod:`binroute.routing.forecast.model`);
+* ``consensus``: the median of three models of different kinds (the
+  censored rate, the step distribution's median and the learned trees; the
+  weekday model stands in for one not fitted): no single family is best on
+  every data shape and season, and the median of their forecasts is rarely
+  far from the best of them;
 * ``gbm``: gradient-boosted trees learnt across all bins (scikit-learn's
   ``HistGradientBoostingRegressor``, absolute-error loss) on the horizon,
   days since emptying, weekday and hour, last and smoothed level, mean and
-  recent rates, the baseline's own prediction, shape and stream.
+  recent rates, the baseline's own prediction, the bin's mean fill at its
+  past collections and the share of them that were full, shape and stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from .censored import CensoredRates, fit_censored
+from .censored import FULL_LEVEL_PCT, CensoredRates, fit_censored
 from .fill_data import LOG, LOG_MAX_INTERVAL_DAYS, MAX_INTERVAL_DAYS, SHAPES, ns
+from .steps import StepModel, fit_steps
 from .weekday import BinFit, fit_weekday, local_days, weekday_overlap
 
 #: The models a bin may be given, simplest first (ties go to the simpler).
-CANDIDATES = ("mean_rate", "censored", "weekday", "gbm")
+CANDIDATES = ("mean_rate", "censored", "steps", "weekday", "gbm", "consensus")
+#: The models the ``consensus`` forecast takes the median of: the first three of these that were fitted.
+CONSENSUS_OF = ("censored", "steps", "gbm", "weekday")
 BASELINES = ("last_reading", "mean_rate")
 #: Training pairs for the learned model span at most this many days.
 PAIR_MAX_DAYS = 2.5
@@ -49,6 +63,8 @@ MIN_TRAIN_PAIRS = 200
 # The trees are fitted on one thread: the data are small, and OpenMP's
 # threads slow the fit down twenty-fold on a busy machine.
 RECENT_HALFLIFE = 5.0  # intervals
+#: A level at collection at or above this counts as full (as for the censored rates).
+FULL_AT_COLLECTION_PCT = FULL_LEVEL_PCT
 SEED = 0
 _DAY = 86_400_000_000_000.0
 
@@ -58,12 +74,24 @@ def add_row_features(df: pd.DataFrame, shapes: Mapping[str, str]) -> pd.DataFram
 
     ``df`` is the output of :func:`binroute.routing.forecast.fill_data.mark_emptyings`. Adds
     ``shape``, ``use`` (the interval ending here is a usable fill interval),
-    ``d``, ``rise``, ``rate_mean``, ``rate_recent``, ``age`` and ``level``.
+    ``d``, ``rise``, ``rate_mean``, ``rate_recent``, ``age``, ``level``,
+    ``fill_at_collection`` (the bin's mean level before its emptyings so
+    far) and ``full_at_collection`` (the share of those that were full).
     """
     df = df.sort_values(["bin_id", "timestamp"], kind="stable").reset_index(drop=True)
     df["shape"] = df["bin_id"].map(lambda b: shapes.get(b, "dense"))
     if df.empty:
-        return df.assign(use=False, d=0.0, rise=0.0, rate_mean=np.nan, rate_recent=np.nan, age=np.nan, level=np.nan)
+        return df.assign(
+            use=False,
+            d=0.0,
+            rise=0.0,
+            rate_mean=np.nan,
+            rate_recent=np.nan,
+            age=np.nan,
+            level=np.nan,
+            fill_at_collection=np.nan,
+            full_at_collection=np.nan,
+        )
     t = ns(df["timestamp"])
     same_bin = df["bin_id"].eq(df["bin_id"].shift(1)).to_numpy()
     same = same_bin & df["cycle"].eq(df["cycle"].shift(1)).to_numpy()
@@ -108,6 +136,17 @@ def add_row_features(df: pd.DataFrame, shapes: Mapping[str, str]) -> pd.DataFram
         total += np.where(add, grown, 0.0)
         count += add
     df["level"] = np.clip(total / count, 0.0, 100.0)
+    # The bin's fill at its past collections (the level before each emptying), as known at this row: a row's level
+    # counts once the emptying after it is seen, so only rows before this one.
+    emptied_next = np.zeros(len(df), dtype=bool)
+    emptied_next[:-1] = df["emptied"].to_numpy(dtype=bool)[1:] & same_bin[1:]
+    at_col = emptied_next & (df["source"].to_numpy() != "emptied") if "source" in df.columns else emptied_next
+    known = pd.DataFrame({"b": df["bin_id"].to_numpy(), "n": at_col.astype(float), "f": np.where(at_col, f, 0.0)})
+    known["full"] = np.where(at_col, f >= FULL_AT_COLLECTION_PCT, False).astype(float)
+    cum = known.groupby("b", sort=False)[["n", "f", "full"]].cumsum() - known[["n", "f", "full"]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df["fill_at_collection"] = np.where(cum["n"] > 0, cum["f"] / cum["n"], np.nan)
+        df["full_at_collection"] = np.where(cum["n"] > 0, cum["full"] / cum["n"], np.nan)
     return df
 
 
@@ -170,6 +209,8 @@ GBM_FEATURES = (
     "rate_mean",
     "rate_recent",
     "naive",
+    "fill_at_collection",
+    "full_at_collection",
     "weekday",
     "hour",
     "shape",
@@ -215,6 +256,8 @@ def gbm_matrix(
             a["rate_mean"].to_numpy(dtype=float),
             a["rate_recent"].to_numpy(dtype=float),
             naive,
+            a["fill_at_collection"].to_numpy(dtype=float),
+            a["full_at_collection"].to_numpy(dtype=float),
             loc.day_of_week.to_numpy(dtype=float),
             (loc.hour + loc.minute / 60.0).to_numpy(dtype=float),
             a["shape"].map(shape_code).to_numpy(dtype=float),
@@ -296,6 +339,7 @@ class Candidates:
     streams: dict[str, str]
     tz: str
     censored: CensoredRates
+    steps: StepModel = field(default_factory=lambda: StepModel({}, {}))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -309,7 +353,9 @@ class Candidates:
         self, a: pd.DataFrame, target: pd.Series, names: Sequence[str] | None = None
     ) -> dict[str, NDArray[np.float64]]:
         """Each model's fill (at least 0, not capped) at ``target`` for anchors ``a`` (rows of :func:`anchors_at`)."""
-        names = self.names if names is None else [n for n in names if n in self.names or n in BASELINES]
+        wanted = self.names if names is None else [n for n in names if n in self.names or n in BASELINES]
+        members = [n for n in CONSENSUS_OF if n in self.names][:3]
+        names = [*wanted, *members] if "consensus" in wanted else wanted
         target = pd.Series(pd.DatetimeIndex(target))
         h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
         last = a["fill_pct"].to_numpy(dtype=float)
@@ -321,6 +367,9 @@ class Candidates:
             out["last_reading"] = last.copy()
         if "censored" in names:
             out["censored"] = self.censored.predict(a, target)
+        if "steps" in names:
+            median, _ = self.steps.distribution(a, target)
+            out["steps"] = np.where(np.isnan(median), naive, median)
         if "weekday" in names:
             ids = a["bin_id"].tolist()
             rates = np.stack([self._rates(b) for b in ids]) if ids else np.zeros((0, 7))
@@ -331,7 +380,9 @@ class Candidates:
         if "gbm" in names and self.boosted is not None:
             stream = [self.streams.get(b, "") for b in a["bin_id"]]
             out["gbm"] = self.boosted.predict(a, target, naive, stream) if len(a) else np.zeros(0)
-        return out
+        if "consensus" in wanted:
+            out["consensus"] = np.median(np.stack([out[n] for n in members]), axis=0)
+        return {n: out[n] for n in wanted if n in out}
 
     def _rates(self, b: str) -> NDArray[np.float64]:
         fit = self.weekday.get(b)
@@ -355,4 +406,5 @@ def fit_candidates(
     mean_rate = fit_mean_rate(rows, groups)
     weekday = fit_weekday(rows, list(all_ids), groups, tz)
     boosted = fit_boosted(rows, streams, mean_rate, groups, tz) if learned else None
-    return Candidates(weekday, mean_rate, boosted, groups, streams, tz, fit_censored(rows, groups))
+    censored = fit_censored(rows, groups)
+    return Candidates(weekday, mean_rate, boosted, groups, streams, tz, censored, fit_steps(rows, groups))

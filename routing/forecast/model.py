@@ -2,11 +2,12 @@
 
 Pipeline (:func:`fit_fill_model`): :mod:`binroute.routing.forecast.fill_data` detects each
 bin's data shape, cleans accordingly and merges the known emptyings;
-:mod:`binroute.routing.forecast.fill_models` fits the candidate models (last reading, mean
-rate, the hierarchical weekday-rate model of :mod:`binroute.routing.forecast.weekday`, and
-gradient-boosted trees learnt across bins); :mod:`binroute.routing.forecast.model_choice`
-chooses each bin's model by a rolling-origin backtest on its own past and
-calibrates the intervals from the residuals. :meth:`FillModel.predict`
+:mod:`binroute.routing.forecast.fill_models` fits the candidate models (mean rate, the
+censored rate, the step distribution of :mod:`binroute.routing.forecast.steps`, the
+hierarchical weekday-rate model of :mod:`binroute.routing.forecast.weekday`,
+gradient-boosted trees learnt across bins, and the consensus of three of them);
+:mod:`binroute.routing.forecast.model_choice` chooses each bin's model by a rolling-origin
+backtest on its own past and calibrates the intervals from the residuals. :meth:`FillModel.predict`
 gives, per bin, the predicted fill, its 10% and 90% quantiles,
 P(fill ≥ 100%) and the name of the model used.
 
@@ -264,7 +265,12 @@ def fit_fill_model(
     later = choice.later if choice is not None else dict(chosen)
     used = {*chosen.values(), *later.values()}
     final = fit_candidates(
-        rows, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned and "gbm" in used
+        rows,
+        all_ids=all_ids,
+        groups=groups,
+        streams=streams,
+        tz=tz,
+        learned=learned and bool({"gbm", "consensus"} & used),  # the consensus reads the trees too
     )
     chosen = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in chosen.items()}
     later = {b: (m if m in final.names else DEFAULT_MODEL) for b, m in later.items()}

@@ -18,7 +18,10 @@ by more than one standard error gets the baseline.
 The chosen models' residuals, each divided by the bin's scale
 ``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
 empirical 10% and 90% quantiles per data shape and day ahead of the origin
-(split conformal prediction). Forecasts are capped at 100% before scoring,
+(split conformal prediction). They are cross-fitted: the origins alternate
+between two halves, and a target's residual is that of the model chosen for
+its bin on the other half, since a model chosen for its low error on some
+targets is closer to them than it will be to the next ones. Forecasts are capped at 100% before scoring,
 as a sensor cannot read more.
 
 P(overflow) is not read off the same residuals: a full sensor reads 100, so
@@ -48,7 +51,7 @@ from .fill_data import ns
 from .fill_models import CANDIDATES, Candidates, anchors_at
 
 #: The overflow curve's other inputs (see :func:`overflow_inputs`).
-OVERFLOW_INPUTS = ("censored", "rarity")
+OVERFLOW_INPUTS = ("censored", "rarity", "steps")
 EVAL_DAYS = 28.0
 MIN_EVAL_DAYS = 2.0
 EVAL_HORIZON_DAYS = 2.0
@@ -200,11 +203,17 @@ def overflow_inputs(fitted: Candidates, a: pd.DataFrame, target: pd.Series) -> d
     ``censored``: the censored rate model's distance to full, in standard
     deviations of each bin's own growth; ``rarity``: how rarely the bin has
     been seen full (``-logit`` of its pooled share), for bins emptied when
-    they fill, whose next level says little of their age.
+    they fill, whose next level says little of their age; ``steps``:
+    ``-logit`` of the step model's P(full) for bins recorded in steps (their
+    rarity for the others).
     """
+    rarity = fitted.censored.rarity(a["bin_id"].tolist())
+    _, p_full = fitted.steps.distribution(a, target)
+    p = np.clip(p_full, 1e-4, 1 - 1e-4)
     return {
         "censored": fitted.censored.need(a, target),
-        "rarity": fitted.censored.rarity(a["bin_id"].tolist()),
+        "rarity": rarity,
+        "steps": np.where(np.isnan(p_full), rarity, np.log((1.0 - p) / p)),
     }
 
 
@@ -337,6 +346,24 @@ def evaluation_pairs(
     return a.iloc[ai].reset_index(drop=True), tj
 
 
+def _cross_fitted(err: pd.DataFrame, day: NDArray[np.int64], names: list[str], groups: Mapping[str, str]) -> list[str]:
+    """Per scored target, the model chosen for its bin and day ahead on the *other* half of the origins.
+
+    Origins alternate between two halves; with a single origin, the choice made on all of them.
+    """
+    rank = np.unique(err["origin"].to_numpy())
+    half = (np.searchsorted(rank, err["origin"].to_numpy()) % 2).astype(bool)
+    ids = err["bin_id"].to_numpy()
+    out = np.empty(len(err), dtype=object)
+    for fold in (False, True):
+        train = half != fold if len(rank) > 1 else np.ones(len(err), dtype=bool)
+        first = _pick(err[train & (day == 1)], names, groups)
+        later = _pick(err[train & (day > 1)], names, groups) if (train & (day > 1)).any() else dict(first)
+        m = np.flatnonzero(half == fold)
+        out[m] = [(first if d == 1 else later).get(b, DEFAULT_MODEL) for b, d in zip(ids[m], day[m], strict=True)]
+    return out.tolist()
+
+
 def choose_models(
     rows: pd.DataFrame,
     fitted: Candidates,
@@ -365,10 +392,12 @@ def choose_models(
     later = _pick(err[day > 1], names, fitted.groups) if (day > 1).any() else dict(first)
     own = err.groupby("bin_id")[names].mean()
     n_own = err.groupby("bin_id").size()
-    # Residuals of the chosen models, normalised, pooled per shape and day ahead.
+    # Residuals of the chosen models, normalised, pooled per shape and day ahead. Cross-fitted: the residuals
+    # of one half of the origins are those of the models chosen on the other half, as a model chosen for its
+    # low error on some targets has smaller errors there than it will have next (split conformal needs
+    # residuals the choice has not seen).
     ids = a["bin_id"].to_numpy()
-    by_day = {1: first, 2: later}
-    names_used = [by_day[int(d)].get(b, DEFAULT_MODEL) for b, d in zip(ids, day, strict=True)]
+    names_used = _cross_fitted(err, day, names, fitted.groups)
     pick_raw = np.array([uncapped[m][i] for i, m in enumerate(names_used)])
     pick_pred = np.minimum(pick_raw, 100.0)
     days = (ns(target) - ns(a["timestamp"])) / _DAY
@@ -389,9 +418,19 @@ def choose_models(
     inputs = {"model": need, **overflow_inputs(fitted, a, target)}
     curves: dict[str, tuple[float, float]] = {}
     sources: dict[str, str] = {}
+    done: dict[bytes, str] = {}  # pools of the same targets (one data shape: "*" is that shape) share a curve
     for k, m in masks.items():
+        same = done.setdefault(m.tobytes(), k)
+        if same != k:
+            if same in curves:
+                curves[k], sources[k] = curves[same], sources[same]
+            continue
         best: tuple[float, tuple[float, float], str] | None = None
+        tried: list[NDArray[np.float64]] = []
         for source, x in inputs.items():
+            if any(np.array_equal(x[m], y) for y in tried):
+                continue  # the same input under another name (the step model's P(full) falls back to the rarity)
+            tried.append(x[m])
             c = fit_overflow_curve(x[m], full[m])
             if c is not None:
                 loss = log_loss(c, x[m], full[m])

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from binroute.api.cli import main
 from binroute.api.pipeline import ScenarioError
 from binroute.api.pipeline.scenario import load_collections, load_readings
+from binroute.routing.forecast import CANDIDATES
 
 from ...helpers import SAMPLE
 
@@ -122,12 +123,7 @@ def test_forecast_json_names_the_model_and_backtest_runs_on_a_log(tmp_path):
     assert run.exit_code == 0, run.output
     bins = json.loads(run.output)["bins"]
     assert all("model" in b for b in bins.values())
-    assert {b["model"] for b in bins.values() if b["fill_pct"] is not None} <= {
-        "mean_rate",
-        "censored",
-        "weekday",
-        "gbm",
-    }
+    assert {b["model"] for b in bins.values() if b["fill_pct"] is not None} <= set(CANDIDATES)
     args = [
         "backtest",
         str(scn),

@@ -13,6 +13,7 @@ from binroute.api.service import create_app
 from binroute.api.service.client import multipart_body
 from binroute.api.service.db import ScenarioRow, create_key, create_org
 from binroute.api.service.jobs import export_scenario
+from binroute.routing.forecast import CANDIDATES
 
 from ..pipeline.test_collections import collections_from_readings
 from .helpers import N_BINS
@@ -153,7 +154,7 @@ def test_collections_only_scenario_forecasts_and_plans_from_its_log(app, small, 
     bins = got.json["bins"]
     assert len(bins) == N_BINS
     assert sum(b["fill_pct"] is not None for b in bins.values()) == N_BINS
-    assert {b["model"] for b in bins.values()} <= {"mean_rate", "censored", "weekday", "gbm"}
+    assert {b["model"] for b in bins.values()} <= set(CANDIDATES)
     with app.extensions["binroute"]["sessions"]() as s:
         export_scenario(s, s.get(ScenarioRow, sid), tmp_path / "scn", tmp_path / "networks")
     scn = load_scenario(tmp_path / "scn")

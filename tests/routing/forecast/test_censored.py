@@ -165,3 +165,14 @@ def test_bins_often_found_full_get_the_higher_overflow_risk():
     often, rarely = p[p.index.str.startswith("F")], p[p.index.str.startswith("R")]
     assert often.min() > rarely.max()
     assert 0.2 < often.mean() < 0.8 and rarely.mean() < 0.15
+
+
+def test_fill_at_collection_features_use_only_collections_already_seen():
+    """Each row knows the bin's mean fill at its earlier collections and how many were full, never the current one."""
+    rows = rows_of(log("C", [40, 100, 60, 100], 2.0))
+    seen = rows[rows["source"] == "collection"]
+    assert np.isnan(seen["fill_at_collection"].iloc[0])
+    assert seen["fill_at_collection"].iloc[1:].tolist() == pytest.approx([40.0, 70.0, 200 / 3])
+    assert seen["full_at_collection"].iloc[1:].tolist() == pytest.approx([0.0, 0.5, 1 / 3])
+    emptied = rows[rows["source"] == "emptied"]
+    assert emptied["fill_at_collection"].tolist() == pytest.approx([40.0, 70.0, 200 / 3, 75.0])
