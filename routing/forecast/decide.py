@@ -14,10 +14,10 @@ next ``H`` chances, and today:
 * ``must``: due today;
 * ``may``: due within the horizon and worth lifting today. Its prize is
   what collecting it today saves, its stop on the due day
-  (:attr:`DecisionRules.visit_cost`) and its overflow risk until the next
-  chance (when it is decided again), less the cost of going early: a lift
+  (:attr:`DecisionRules.visit_cost`), less the cost of going early: a lift
   at a lower fill wastes that part of a lift (:attr:`DecisionRules.lift_cost`),
-  since the bin is lifted again that much sooner. The solver takes it when
+  since the bin is lifted again that much sooner (its risk until the next
+  chance is not counted: the rule judged it worth leaving). The solver takes it when
   the lorry's detour costs less, so a round takes what would otherwise be
   due on a later day, and a day with nothing due sends no crew;
 * ``skip``: not due within the horizon, or due within it but not worth
@@ -249,14 +249,15 @@ def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> 
             at_due = float(look.fill[i, k])
             # Lifted today instead of when due, it is lifted again that much sooner: the part of a lift
             # its lower fill wastes is the cost of going early (a whole lift's cost: crews' time adds up
-            # to crew-days). Saved: its stop on the due day, and its risk until the next chance (after
-            # that, tomorrow decides again).
+            # to crew-days). Saved: its stop on the due day. Its risk until the next chance is not
+            # counted: the rule has judged it worth leaving (below the tolerated risk), and counting it
+            # again would lift bins the rule found safe to leave.
             early = 1.0 - min(max(fill / at_due, 0.0), 1.0) if at_due > 0 else 1.0
-            worth = rules.visit_cost - rules.lift_cost * early + rules.overflow_cost * p_next
+            worth = rules.visit_cost - rules.lift_cost * early
             when_due = (
                 f"due by {_when(k, step)} (predicted {_fmt(min(at_due, 100.0))} then); predicted {_fmt(fill)} now"
             )
-            if worth > 0:
+            if worth >= 0:  # 0 when the costs are not known: collect if passing
                 kind, prize = MAY, max(worth, MIN_PRIZE)
                 reason = f"{when_due}: worth {prize:.2f} if a lorry passes today"
             else:

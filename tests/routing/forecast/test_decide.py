@@ -78,13 +78,13 @@ def test_the_horizon_sees_bins_due_later():
 def test_a_bin_due_later_is_worth_its_stop_less_what_going_early_wastes():
     """C is at 65% and due at 85% in two days: lifted today, 20 points of its due-day load are wasted.
 
-    Its prize is the stop it saves on its due day less that part of a lift (plus its small risk until the
-    next chance). A bin at 20%, due at 80%, would waste three quarters of a lift: not worth it, so skip.
+    Its prize is the stop it saves on its due day less that part of a lift. A bin at 20%, due at 80%,
+    would waste three quarters of a lift: not worth it, so skip.
     """
     rules = DecisionRules(horizon_days=2, lift_cost=2.0, visit_cost=1.0)
     c = decide(_models({"C": (65, 10)}), T0, rules)["C"]
     assert (c.decision, c.due_in) == (MAY, 2)
-    assert c.prize == pytest.approx(1.0 - 2.0 * (1 - 65 / 85) + 40.0 * c.p_overflow, rel=0.01)
+    assert c.prize == pytest.approx(1.0 - 2.0 * (1 - 65 / 85), rel=0.01)
     early = decide(_models({"C": (20, 30)}), T0, rules)["C"]
     assert (early.decision, early.due_in) == (SKIP, 2) and "waste" in early.reason
 
