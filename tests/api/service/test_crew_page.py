@@ -44,8 +44,10 @@ class Server:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
 
 
 def _counts(app, plan_id: str, scenario_id: str) -> tuple[int, int, int]:
@@ -98,9 +100,8 @@ def test_crew_page_offline_and_a_server_restart_lose_and_double_nothing(small, t
         server.start()
         browser.wait_for(f"{WAITING} === 0", timeout_s=30)
         # An answer lost on the way back: the phone sends the same events again; they count once.
-        browser.js(
-            f"saveQueue({sent_ids}.map((id) => ({{event_id: id, kind: 'position', at: new Date().toISOString(), lon: 24.94, lat: 60.17}})))"
-        )
+        resend = "{event_id: id, kind: 'position', at: new Date().toISOString(), lon: 24.94, lat: 60.17}"
+        browser.js(f"saveQueue({sent_ids}.map((id) => ({resend})))")
         browser.js("flush()")
         browser.wait_for(f"{WAITING} === 0")
 
@@ -120,9 +121,5 @@ def test_crew_page_offline_and_a_server_restart_lose_and_double_nothing(small, t
     finally:
         if browser is not None:
             browser.close()
-        if server.server is not None:
-            try:
-                server.stop()
-            except Exception:
-                pass
+        server.stop()
         app.extensions["binroute"]["jobs"].shutdown()
