@@ -37,6 +37,10 @@ _EXPORTS = {
     "Problem": ".problem",
     "TimeWindow": ".problem",
     "Vehicle": ".problem",
+    "CrewNow": ".replan",
+    "Replan": ".replan",
+    "midday_problem": ".replan",
+    "replan": ".replan",
     "BIN": ".solution",
     "DEPOT": ".solution",
     "TIP": ".solution",
@@ -59,6 +63,7 @@ __all__ = [
     "Break",
     "Budget",
     "CheckReport",
+    "CrewNow",
     "Deadline",
     "Depot",
     "Facility",
@@ -70,6 +75,7 @@ __all__ = [
     "Matrix",
     "Problem",
     "ProblemError",
+    "Replan",
     "Route",
     "Solution",
     "SolveParams",
@@ -81,9 +87,11 @@ __all__ = [
     "engines",
     "forecast",
     "home_via_site",
+    "midday_problem",
     "overtime_hours",
     "polish_directions",
     "read_instance",
+    "replan",
     "route_cost",
     "solve",
 ]
@@ -117,6 +125,10 @@ if TYPE_CHECKING:
     from .problem import Problem as Problem
     from .problem import TimeWindow as TimeWindow
     from .problem import Vehicle as Vehicle
+    from .replan import CrewNow as CrewNow
+    from .replan import Replan as Replan
+    from .replan import midday_problem as midday_problem
+    from .replan import replan as replan
     from .solution import BIN as BIN
     from .solution import DEPOT as DEPOT
     from .solution import TIP as TIP
