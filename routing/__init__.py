@@ -37,10 +37,10 @@ _EXPORTS = {
     "Problem": ".problem",
     "TimeWindow": ".problem",
     "Vehicle": ".problem",
-    "CrewNow": ".replan",
-    "Replan": ".replan",
-    "midday_problem": ".replan",
-    "replan": ".replan",
+    "CrewNow": ".midday",
+    "Replan": ".midday",
+    "midday_problem": ".midday",
+    "replan": ".midday",
     "BIN": ".solution",
     "DEPOT": ".solution",
     "TIP": ".solution",
@@ -117,6 +117,10 @@ if TYPE_CHECKING:
     from .limits import ENGINES as ENGINES
     from .limits import Limits as Limits
     from .limits import SolveParams as SolveParams
+    from .midday import CrewNow as CrewNow
+    from .midday import Replan as Replan
+    from .midday import midday_problem as midday_problem
+    from .midday import replan as replan
     from .problem import Bin as Bin
     from .problem import Break as Break
     from .problem import Depot as Depot
@@ -125,10 +129,6 @@ if TYPE_CHECKING:
     from .problem import Problem as Problem
     from .problem import TimeWindow as TimeWindow
     from .problem import Vehicle as Vehicle
-    from .replan import CrewNow as CrewNow
-    from .replan import Replan as Replan
-    from .replan import midday_problem as midday_problem
-    from .replan import replan as replan
     from .solution import BIN as BIN
     from .solution import DEPOT as DEPOT
     from .solution import TIP as TIP

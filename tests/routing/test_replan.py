@@ -17,7 +17,7 @@ from binroute.routing import (
     midday_problem,
     replan,
 )
-from binroute.routing.replan import pinned
+from binroute.routing.midday import pinned
 
 from .helpers import make_problem, make_vehicle
 
