@@ -625,7 +625,10 @@ class ReplanIn(_In):
     """A re-plan of the rest of the day from what the crews reported."""
 
     at: DateTimeText | None = Field(default=None, description="re-plan as of this time (default: now)")
-    time_limit_s: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)] = 2.0
+    time_limit_s: Annotated[
+        float | None, Field(gt=0, le=60, allow_inf_nan=False, description="seconds of each of the two solves")
+    ] = 1.5
+    solution_limit: SolutionLimit | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     keep_unless_saves_pct: Annotated[
         float,

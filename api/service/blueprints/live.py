@@ -24,15 +24,18 @@ from flask import Blueprint, Response, g, url_for
 from sqlalchemy.orm import Session
 
 from binroute.geo import OSM_ATTRIBUTION
+from binroute.routing import ProblemError
 
 from ...pipeline.mapview import DEFAULT_TILES
 from ..db import CrewTokenRow, PlanRow, ScenarioRow, now
 from ..errors import APIError
 from ..live.day import DAY_REPORTS, crew_days, event_json
-from ..live.events import day_events, record_events
+from ..live.events import day_events, event_utc, record_events
+from ..live.replan import ReplanRequest, replan_day
 from ..live.tokens import live_now, make_crew_token
 from ..openapi import Reply, endpoint, file_reply
 from ..schemas import (
+    CrewChange,
     CrewTokenCreated,
     CrewTokenIn,
     CrewTokenList,
@@ -40,8 +43,11 @@ from ..schemas import (
     DayOut,
     EventsIn,
     EventsOut,
+    ReplanIn,
+    ReplanOut,
 )
-from ..store import audit, current_org, find_owned, scenario_bin_ids, scoped
+from ..store import audit, current_org, data_dir, find_owned, scenario_bin_ids, scoped
+from .plans import plan_out
 
 live = Blueprint("live", __name__, url_prefix="/api/v1/plans/<plan_id>")
 
@@ -284,3 +290,67 @@ def plan_day_state(plan_id: str) -> DayOut:
 def crew_page(plan_id: str) -> Response:
     """The crew's page for a phone; it reads its token from the link's fragment and works offline."""
     return Response(crew_html(), mimetype="text/html")
+
+
+@endpoint(
+    live,
+    "POST",
+    "/replan",
+    summary="Re-plan the rest of the day from what the crews reported; a new version of the plan",
+    role="planner",
+    body=ReplanIn,
+    replies={201: ReplanOut},
+    errors=(409,),
+)
+def replan_plan(plan_id: str, body: ReplanIn) -> tuple[ReplanOut, int, dict[str, str]]:
+    """Re-plan from the newest version as of ``at`` (default: now); 201 with the new version and the change."""
+    with g.db() as s:
+        root, newest = day_plan(s, plan_id)
+        scenario = s.get(ScenarioRow, root.scenario_id)
+        assert scenario is not None
+        at = live_now() if body.at is None else event_utc(body.at, fleet_tz(scenario))
+        request = ReplanRequest(
+            at=at,
+            time_limit_s=body.time_limit_s,
+            solution_limit=body.solution_limit,
+            seed=body.seed,
+            keep_unless_saves=body.keep_unless_saves_pct / 100.0,
+        )
+        try:
+            done = replan_day(s, root, newest, scenario, day_events(s, root.id), request, data_dir() / "replans")
+        except ProblemError as exc:
+            raise APIError(409, "conflict", str(exc)) from exc
+        options = {
+            **json.loads(root.options_json),
+            "replan": {"at": at.isoformat() + "Z", **body.model_dump(mode="json", exclude={"at"})},
+        }
+        row = PlanRow(
+            org_id=root.org_id,
+            scenario_id=root.scenario_id,
+            options_json=json.dumps(options),
+            status="done",
+            started=now(),
+            finished=now(),
+            summary_json=json.dumps(done.plan),
+            geojson=json.dumps(done.geojson, separators=(",", ":")),
+            map_html=done.map_html,
+            root_id=root.id,
+            replan_of=newest.id,
+            version=newest.version + 1,
+        )
+        s.add(row)
+        s.flush()
+        audit(s, "replan", "plan", root.id, {"version": row.version, "plan_id": row.id, "choice": done.choice})
+        s.commit()
+        out = ReplanOut(
+            plan=plan_out(row),
+            version=row.version,
+            replaces=newest.id,
+            choice=done.choice,
+            kept_share=done.kept_share,
+            changes=[CrewChange(**c) for c in done.changes],
+            unserved_required=done.unserved_required,
+            feasible=done.feasible,
+            seconds=done.seconds,
+        )
+    return out, 201, {"Location": out.plan.links["self"]}

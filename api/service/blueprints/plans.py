@@ -35,7 +35,7 @@ plans = Blueprint("plans", __name__, url_prefix="/api/v1")
 GEOJSON = file_reply("application/geo+json", "GeoJSON", {"type": "object"})
 
 
-def _plan_out(row: PlanRow) -> PlanOut:
+def plan_out(row: PlanRow) -> PlanOut:
     out = job_out(row, "plans.get_plan", plan_id=row.id)
     if row.status == "done":
         out["links"]["routes"] = url_for("plans.plan_geojson", plan_id=row.id)
@@ -89,7 +89,7 @@ def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOu
         s.flush()
         audit(s, "plan", "scenario", scenario_id, {"plan_id": row.id})
         s.commit()
-        out = _plan_out(row)
+        out = plan_out(row)
     submit_job("jobs", row.id, "plan_id")
     return out, 202, {"Location": out.links["self"]}
 
@@ -98,7 +98,7 @@ def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOu
 def list_plans(query: ListQuery) -> PlanPage:
     with g.db() as s:
         rows, total = rows_page(s, PlanRow, query, (PlanRow.created.desc(),))
-        return PlanPage.of([_plan_out(r) for r in rows], total, query)
+        return PlanPage.of([plan_out(r) for r in rows], total, query)
 
 
 @endpoint(
@@ -110,7 +110,7 @@ def list_plans(query: ListQuery) -> PlanPage:
 )
 def get_plan(plan_id: str) -> PlanOut:
     with g.db() as s:
-        return _plan_out(_plan(s, plan_id))
+        return plan_out(_plan(s, plan_id))
 
 
 def _done(s: Session, plan_id: str) -> PlanRow:

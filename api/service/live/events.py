@@ -36,7 +36,7 @@ def _invalid(field: str, message: str) -> APIError:
     return APIError(422, "validation_error", "the request is not valid", [{"field": field, "message": message}])
 
 
-def _utc(at: datetime, tz: str) -> datetime:
+def event_utc(at: datetime, tz: str) -> datetime:
     """An event's time as stored, naive UTC; a time without an offset is local time in the fleet's ``tz``."""
     ts = pd.Timestamp(at)
     ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
@@ -88,7 +88,7 @@ def record_events(
                 "kind": e.kind,
                 "bin_id": e.bin_id,
                 "fill": e.fill,
-                "at": _utc(e.at, tz),
+                "at": event_utc(e.at, tz),
                 "lon": e.lon,
                 "lat": e.lat,
                 "note": e.note,

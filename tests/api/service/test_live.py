@@ -172,3 +172,62 @@ def test_crew_page_is_served_with_leaflet(app, day):
     assert resp.status_code == 200 and resp.mimetype == "text/html"
     page = resp.get_data(as_text=True)
     assert "L.map(" in page and "__LEAFLET_JS__" not in page and "X-Crew-Token" in page
+
+
+REPLAN = {"at": "2026-11-23T11:00:00+02:00", "solution_limit": 30, "time_limit_s": None, "seed": 0}
+
+
+def _served(client, app, plan_id: str) -> dict[str, str]:
+    return {b: v for v, stops in first_routes(client, app, plan_id).items() for b in stops}
+
+
+def test_replan_without_a_breakdown_keeps_crews_on_their_stops(app, day):
+    """A re-plan as of 11:00 drops what is done or not out, keeps >= 90 % of stops with their crew, checks out."""
+    client = app.test_client()
+    plan_id = day["plan"]["id"]
+    before = _served(client, app, plan_id)
+    resp = client.post(f"/api/v1/plans/{plan_id}/replan", json=REPLAN, headers=hdr(app))
+    assert resp.status_code == 201, resp.json
+    out = resp.json
+    assert out["feasible"] and out["version"] == 2 and out["replaces"] == plan_id
+    assert out["kept_share"] >= 0.9 and out["unserved_required"] == []
+    new_id = out["plan"]["id"]
+    after = _served(client, app, new_id)
+    settled = {day["routes"][day["crews"][0]][0], day["routes"][day["crews"][0]][1], day["routes"][day["crews"][1]][0]}
+    assert settled.isdisjoint(after) and set(after) == set(before) - settled
+    assert sum(c["stops"] for c in out["changes"]) == len(after)
+    state = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
+    assert state["plan_id"] == new_id and state["version"] == 2 and state["root_id"] == plan_id
+    assert client.get(f"/api/v1/plans/{plan_id}/routes.geojson", headers=hdr(app, "viewer")).status_code == 200
+
+
+def test_replan_after_a_breakdown_moves_its_stops_and_adds_missed_bins(app, day):
+    """A broken-down crew's stops go to the others; a bin reported missed after it was emptied is collected again."""
+    client = app.test_client()
+    plan_id = day["plan"]["id"]
+    broken, other = day["crews"][1], day["crews"][0]
+    emptied = day["routes"][other][0]
+    events = {
+        "events": [
+            _event(30, "breakdown", vehicle_id=broken, at="2026-11-23T10:30:00+02:00"),
+            _event(31, "missed", emptied, at="2026-11-23T10:45:00+02:00"),
+        ]
+    }
+    assert client.post(f"/api/v1/plans/{plan_id}/events", json=events, headers=hdr(app)).status_code == 201
+    before = _served(client, app, plan_id)
+    resp = client.post(f"/api/v1/plans/{plan_id}/replan", json=REPLAN, headers=hdr(app))
+    assert resp.status_code == 201, resp.json
+    out = resp.json
+    assert out["feasible"] and out["version"] == 3
+    after = _served(client, app, out["plan"]["id"])
+    assert broken not in after.values()
+    orphans = {b for b, v in before.items() if v == broken}
+    assert orphans <= set(after) | set(out["unserved_required"])
+    assert emptied in after
+    change = {c["vehicle_id"]: c for c in out["changes"]}
+    assert change[broken]["stops"] == 0 and change[broken]["moved_out"] == len(orphans & set(after))
+    assert sum(c["moved_in"] for c in out["changes"]) == change[broken]["moved_out"]
+    versions = [
+        client.get(f"/api/v1/plans/{p}", headers=hdr(app, "viewer")).status_code for p in (plan_id, out["replaces"])
+    ]
+    assert versions == [200, 200]
