@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import update
+from werkzeug.serving import make_server
 
 from binroute.api.service import create_app
 from binroute.api.service.client import multipart_body
@@ -158,3 +161,24 @@ def first_routes(client, app, plan_id: str) -> dict[str, list[str]]:
     """Each used crew's bins in order, in the day view of a plan."""
     day = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
     return {c["vehicle_id"]: [s["bin_id"] for s in c["stops"]] for c in day["crews"]}
+
+
+class LoopbackServer:
+    """The app served on a loopback port in a thread; it can be stopped and started again on the same port."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = None
+
+    def start(self) -> None:
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from binroute.api.service.db import CollectionRow, EventRow
 
 from ..pipeline.browser import BROWSER
 from .cdp import Browser
-from .helpers import crew_token, done_plan, first_routes, live_clock, make_app, upload
+from .helpers import LoopbackServer, crew_token, done_plan, first_routes, live_clock, make_app, upload
 
 pytestmark = [
     pytest.mark.service,
@@ -27,27 +23,6 @@ EMPTY_NEXT = (
 )
 EXCEPTION_NEXT = "document.querySelector('.stop.next button[data-kind=\"{kind}\"]').click();"
 WAITING = "Number(document.getElementById('net').dataset.waiting)"
-
-
-class Server:
-    """The app served on a loopback port in a thread; it can be stopped and started again on the same port."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.server = None
-
-    def start(self) -> None:
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
 
 def _counts(app, plan_id: str, scenario_id: str) -> tuple[int, int, int]:
@@ -64,7 +39,7 @@ def test_crew_page_offline_and_a_server_restart_lose_and_double_nothing(small, t
     app = make_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
     app.config["LIVE_CLOCK"] = live_clock("08:00")
     browser = None
-    server = Server(app)
+    server = LoopbackServer(app)
     try:
         client = app.test_client()
         scenario = upload(client, app, small, "crew town").json

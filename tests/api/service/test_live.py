@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from binroute.api.cli import main
 from binroute.api.service.db import create_key, create_org
 
-from .helpers import crew_hdr, crew_token, done_plan, first_routes, hdr, live_clock, make_app, upload
+from .helpers import LoopbackServer, crew_hdr, crew_token, done_plan, first_routes, hdr, live_clock, make_app, upload
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +233,20 @@ def test_replan_after_a_breakdown_moves_its_stops_and_adds_missed_bins(app, day)
         client.get(f"/api/v1/plans/{p}", headers=hdr(app, "viewer")).status_code for p in (plan_id, out["replaces"])
     ]
     assert versions == [200, 200]
+
+
+def test_binroute_replan_prints_the_change_per_crew(app, day):
+    """``binroute replan`` asks a running service for a re-plan and prints each crew's change; a bad id exits 2."""
+    server = LoopbackServer(app)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        args = ["--url", base, "--key", app.config["TEST_KEYS"]["planner"], "--at", REPLAN["at"]]
+        run = CliRunner().invoke(main, ["replan", day["plan"]["id"], *args, "--time-limit", "1"])
+        assert run.exit_code == 0, run.output
+        assert "version 4" in run.output and "feasible" in run.output
+        assert day["crews"][0] in run.output  # the broken-down crew has no route since version 3
+        missing = CliRunner().invoke(main, ["replan", "nope", *args])
+        assert missing.exit_code == 2 and "not found" in missing.output
+    finally:
+        server.stop()
