@@ -23,7 +23,7 @@ import xstatic.pkg.leaflet as leaflet
 from flask import Blueprint, Response, g, url_for
 from sqlalchemy.orm import Session
 
-from binroute.geo import OSM_ATTRIBUTION
+from binroute.geo import OSM_ATTRIBUTION, PALETTE
 from binroute.routing import ProblemError
 
 from ...pipeline.mapview import DEFAULT_TILES
@@ -63,16 +63,17 @@ def _inline_js(path: Path) -> str:
 
 
 @functools.cache
-def crew_html() -> str:
-    """The crew page (``templates/crew.html``) with Leaflet inlined, so it works without a network once loaded."""
+def page_html(name: str) -> str:
+    """A page of ``templates/`` (the crew page, the live map) with Leaflet inlined, so it needs no other server."""
     base = Path(leaflet.BASE_DIR)
     values = {
         "__LEAFLET_CSS__": (base / "leaflet.css").read_text(encoding="utf-8"),
         "__LEAFLET_JS__": _inline_js(base / "leaflet.js"),
         "__TILES__": json.dumps(DEFAULT_TILES),
         "__ATTRIBUTION__": json.dumps(OSM_ATTRIBUTION),
+        "__PALETTE__": json.dumps(list(PALETTE)),
     }
-    page = files("binroute.api.service").joinpath("templates", "crew.html").read_text(encoding="utf-8")
+    page = files("binroute.api.service").joinpath("templates", name).read_text(encoding="utf-8")
     return PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), page)
 
 
@@ -289,7 +290,20 @@ def plan_day_state(plan_id: str) -> DayOut:
 )
 def crew_page(plan_id: str) -> Response:
     """The crew's page for a phone; it reads its token from the link's fragment and works offline."""
-    return Response(crew_html(), mimetype="text/html")
+    return Response(page_html("crew.html"), mimetype="text/html")
+
+
+@endpoint(
+    live,
+    "GET",
+    "/live",
+    summary="The supervisor's live map of the day (a viewer key goes in the link's fragment)",
+    role=None,
+    replies={200: file_reply("text/html", "HTML")},
+)
+def live_map(plan_id: str) -> Response:
+    """Each crew's position, stops done and left, exceptions and reports, refreshed every 15 s from ``/day``."""
+    return Response(page_html("live.html"), mimetype="text/html")
 
 
 @endpoint(

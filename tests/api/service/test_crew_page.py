@@ -34,8 +34,8 @@ def _counts(app, plan_id: str, scenario_id: str) -> tuple[int, int, int]:
     return events, distinct, log
 
 
-def test_crew_page_offline_and_a_server_restart_lose_and_double_nothing(small, tmp_path):
-    """Mark stops, go offline, mark more, kill the server, come back: each event arrives exactly once."""
+def test_crew_page_offline_and_restart_lose_and_double_nothing(small, tmp_path):
+    """Mark stops, go offline, mark more, kill the server, come back: each event arrives once; the live map shows it."""
     app = make_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
     app.config["LIVE_CLOCK"] = live_clock("08:00")
     browser = None
@@ -93,6 +93,14 @@ def test_crew_page_offline_and_a_server_restart_lose_and_double_nothing(small, t
             ][0]["stops"]
         }
         assert [statuses[b] for b in stops[:6]] == ["done", "done", "done", "not_out", "done", "left"]
+
+        # The supervisor's live map shows the same day: the crew's five stops done, its exception listed.
+        live = f"http://127.0.0.1:{server.port}/api/v1/plans/{plan['id']}/live#{app.config['TEST_KEYS']['viewer']}"
+        browser.call("Page.navigate", url=live)
+        row = f"document.querySelector('#crews tr[data-crew=\"{crew}\"]')"
+        cells = browser.wait_for(f"{row} && [...{row}.children].map((td) => td.textContent)")
+        assert cells[1:3] == ["5", str(len(stops) - 5)]
+        assert browser.js("document.getElementById('events').textContent").count("not_out") == 1
     finally:
         if browser is not None:
             browser.close()
