@@ -39,7 +39,8 @@ def _invalid(field: str, message: str) -> APIError:
 def event_utc(at: datetime, tz: str) -> datetime:
     """An event's time as stored, naive UTC; a time without an offset is local time in the fleet's ``tz``."""
     ts = pd.Timestamp(at)
-    ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
+    # A local time the clocks skip or repeat (daylight saving) is taken forward, or as summer time.
+    ts = ts.tz_localize(tz, ambiguous=True, nonexistent="shift_forward") if ts.tzinfo is None else ts
     moment: datetime = ts.tz_convert("UTC").tz_localize(None).to_pydatetime()
     return moment
 

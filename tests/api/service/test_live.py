@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from click.testing import CliRunner
 
 from binroute.api.cli import main
 from binroute.api.service.db import create_key, create_org
+from binroute.api.service.live.events import event_utc
 
 from .helpers import LoopbackServer, crew_hdr, crew_token, done_plan, first_routes, hdr, live_clock, make_app, upload
 
@@ -250,3 +253,16 @@ def test_binroute_replan_prints_the_change_per_crew(app, day):
         assert missing.exit_code == 2 and "not found" in missing.output
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("local", "utc"),
+    [
+        ("2026-11-23T10:00:00", "2026-11-23T08:00:00"),
+        ("2026-03-29T03:30:00", "2026-03-29T01:00:00"),  # skipped by the clocks: taken forward
+        ("2026-10-25T03:30:00", "2026-10-25T00:30:00"),  # repeated: taken as summer time
+    ],
+)
+def test_event_times_without_an_offset_are_the_fleet_s_local_time(local, utc):
+    """A time without an offset is local to the fleet, daylight-saving gaps and repeats included."""
+    assert event_utc(datetime.fromisoformat(local), "Europe/Helsinki") == datetime.fromisoformat(utc)
