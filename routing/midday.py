@@ -12,7 +12,8 @@ saves a lot. Both go through :func:`~binroute.routing.solve` and the one cost of
 :func:`~binroute.routing.check_solution`.
 
 A lorry part full keeps its reduced room for the rest of the day (after a tip
-as well): cautious, since the engines start every vehicle empty.
+as well): cautious, since the engines start every vehicle empty; one too full
+for its remaining stops tips first instead (:func:`midday_problem`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .solver import solve
 
 #: The stream suffix that pins a bin to one crew in the kept variant: ``general@RCV1``.
 PIN = "@"
+#: A part-full lorry tips before anything else when its room left is below this share of its capacity
+#: (or below what its remaining stops need).
+TIP_FIRST_ROOM = 0.25
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,19 @@ def _break_from(brk: Break | None, now_s: int) -> Break | None:
     return Break(max(brk.earliest_start_s, now_s), brk.latest_start_s, brk.duration_s)
 
 
+def _after_tipping(problem: Problem, vehicle: Vehicle, location: int, now_s: int) -> tuple[int, int]:
+    """Where and when ``vehicle`` is ready again after driving from ``location`` to tip at the site done soonest."""
+    m = problem.matrix(vehicle)
+    best: tuple[int, int] | None = None
+    for i in problem.facilities_for(vehicle):
+        site = problem.facilities[i]
+        ready = max(now_s + int(m.time_s[location, site.location]), site.window.start_s) + site.service_s
+        if best is None or ready < best[1]:
+            best = (site.location, ready)
+    assert best is not None  # the problem checked every vehicle has a site
+    return best
+
+
 def _less(limit: int | None, used: int) -> int | None:
     return None if limit is None else max(limit - used, 0)
 
@@ -73,9 +90,12 @@ def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bi
 
     Each crew's vehicle starts at a depot of its own at its location (``<id>@now``)
     and ends at its own depot; its shift starts at ``now_s`` (a crew whose shift is
-    over is left out), its break is the part of its window still ahead, its
-    capacity is reduced by its load, and its limits on duration, paid time and
-    lifts by what it has used.
+    over is left out), its break is the part of its window still ahead, and its
+    limits on duration, paid time and lifts are reduced by what it has used. Its
+    capacity is reduced by its load; but where lorries tip and a part-full one has
+    less room than its remaining stops need (or under :data:`TIP_FIRST_ROOM` of its
+    capacity), it tips first: it starts empty at the site it is done at soonest,
+    when it is done there.
 
     Raises
     ------
@@ -83,23 +103,34 @@ def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bi
         For a crew that is not a vehicle of ``problem`` or that is given twice.
     """
     vehicles = {v.id: v for v in problem.vehicles}
+    demand = {b.id: b.demand for b in bins}
     depots = list(problem.depots)
     out: list[Vehicle] = []
     for crew in crews:
         if crew.vehicle_id not in vehicles:
             raise ProblemError(f"crew {crew.vehicle_id} is not a vehicle of the problem")
         v = vehicles[crew.vehicle_id]
-        if now_s >= v.shift.end_s:
-            continue
         elapsed = max(now_s - v.shift.start_s, 0)
         load = crew.load or (0,) * len(v.capacity)
-        depots.append(Depot(f"{v.id}@now", crew.location, TimeWindow(0, HORIZON_S)))
+        room = tuple(max(c - x, 0) for c, x in zip(v.capacity, load, strict=True))
+        need = [sum(demand[b][k] for b in crew.keeps if b in demand) for k in range(len(v.capacity))]
+        location, start_s = crew.location, max(now_s, v.shift.start_s)
+        if (
+            problem.tips
+            and any(load)
+            and any(n > r or r < c * TIP_FIRST_ROOM for n, r, c in zip(need, room, v.capacity, strict=True))
+        ):
+            location, start_s = _after_tipping(problem, v, crew.location, start_s)
+            room = v.capacity
+        if start_s >= v.shift.end_s:
+            continue
+        depots.append(Depot(f"{v.id}@now", location, TimeWindow(0, HORIZON_S)))
         out.append(
             dataclasses.replace(
                 v,
                 start_depot=len(depots) - 1,
-                capacity=tuple(max(c - x, 0) for c, x in zip(v.capacity, load, strict=True)),
-                shift=TimeWindow(max(now_s, v.shift.start_s), v.shift.end_s),
+                capacity=room,
+                shift=TimeWindow(start_s, v.shift.end_s),
                 break_=_break_from(v.break_, now_s),
                 max_duration_s=_less(v.max_duration_s, elapsed),
                 paid_duration_s=_less(v.paid_duration_s, elapsed),

@@ -108,3 +108,18 @@ def test_pinning_opens_a_bin_to_its_crew_only():
     assert w1.stream == "general@v2"
     assert [w1.stream in v.streams for v in p.vehicles] == [False, True]
     assert all(w1.stream in f.streams for f in p.facilities)
+
+
+def test_a_lorry_too_full_for_its_stops_tips_first():
+    """With 8 of 10 on board and 3 to collect, the crew starts empty at the site once it has tipped there."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (8,), 1, tuple(WEST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1"}), now_s=100)
+    v1 = rest.vehicles[0]
+    assert rest.depots[v1.start_depot].location == 9
+    assert v1.capacity == (10,)
+    assert v1.shift.start_s == 100 + 25 + 10  # drive from (-10, 5) to (0, -10), then the site's 10 s
+    out = replan(rest, {b: "v1" for b in WEST[1:]}, limits=LIMITS, params=PARAMS)
+    assert check_solution(rest, out.solution, require_all=False).ok
+    roomy = midday_problem(morning, [CrewNow("v1", 1, (5,), 1, tuple(WEST[1:]))], morning.bins, now_s=100)
+    assert roomy.vehicles[0].capacity == (5,) and roomy.depots[roomy.vehicles[0].start_depot].location == 1

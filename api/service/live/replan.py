@@ -190,7 +190,7 @@ def replan_day(
     settled = set(states)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks")
+        export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks", fill_data=False)
         scn = load_scenario(Path(tmp) / "scenario")
         net = load_network(scn.network)
     crews, broken, owner = _crew_states(plan, events, settled, scn, request.at)
