@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,13 @@ class Day:
         assert status == 201, out
         self.plan_id = out["plan"]["id"]
         moved = sum(c["moved_in"] for c in out["changes"])
+        _, raw = call(f"{self.base}/api/v1/plans/{self.plan_id}/routes.geojson", self.key)
+        left = set(out["unserved_required"])
+        reasons = Counter(
+            f["properties"]["reason"]
+            for f in json.loads(raw)["features"]
+            if f["properties"].get("kind") == "skipped" and f["properties"].get("bin_id") in left
+        )
         return {
             "disturbance": label,
             "at": at.strftime("%H:%M"),
@@ -132,6 +140,7 @@ class Day:
             "stops_left": sum(c["stops"] for c in out["changes"]),
             "required_left": len(out["unserved_required"]),
             "feasible": out["feasible"],
+            "why_left": "; ".join(f"{n} {why}" for why, n in reasons.most_common()),
         }
 
 
@@ -217,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_results("live_day", rows, meta)
     columns = ["disturbance", "at", "version", "wall_s", "server_s", "choice", "kept_share", "moved"]
-    text = table(rows, [*columns, "stops_left", "required_left", "feasible"]) + f"\n\n{meta}"
+    text = table(rows, [*columns, "stops_left", "required_left", "feasible", "why_left"]) + f"\n\n{meta}"
     (RESULTS / "live_day.md").write_text(text + "\n")
     print(text)
     return 0

@@ -1,4 +1,4 @@
-"""``make bench``: roads, API load, scale-out, forecasts, API fuzzing, drivable routes, solution quality (about 2.9 h).
+"""``make bench``: roads, API load, the live day, scale-out, forecasts, API fuzzing, drivable routes, solution quality (about 2.9 h).
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, forecast, fuzz, kerbside, matrix, scale_out, solvers
+from . import api_load, forecast, fuzz, kerbside, live_day, matrix, scale_out, solvers
 
 
 def main() -> int:
     status = matrix.main([])
     status |= api_load.main([])
+    status |= live_day.main([])
     status |= scale_out.main([])
     status |= forecast.main([])
     status |= fuzz.main([])

@@ -534,10 +534,9 @@ class EventsIn(_In):
     events: Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
 
 
-class EventsOut(BaseModel):
-    received: int
-    inserted: Annotated[int, Field(description="events new to the server")]
-    duplicates: Annotated[int, Field(description="events it had already (same event_id): not counted again")]
+class EventsOut(IngestOut):
+    """Events received, new to the server, and already stored (same ``event_id``: not counted again)."""
+
     collections: Annotated[int, Field(description="rows added to the scenario's collection log")]
 
 

@@ -29,7 +29,7 @@ from binroute.routing import ProblemError
 from ...pipeline.mapview import DEFAULT_TILES
 from ..db import CrewTokenRow, PlanRow, ScenarioRow, now
 from ..errors import APIError
-from ..live.day import DAY_REPORTS, crew_days, event_json
+from ..live.day import DAY_REPORTS, crew_days, day_crews, event_json
 from ..live.events import day_events, event_utc, record_events
 from ..live.replan import ReplanRequest, replan_day
 from ..live.tokens import live_now, make_crew_token
@@ -107,11 +107,6 @@ def fleet_tz(scenario: ScenarioRow) -> str:
     return tz
 
 
-def used_crews(row: PlanRow) -> list[str]:
-    """The vehicles with a route in a plan's version."""
-    return [v["vehicle_id"] for v in json.loads(row.summary_json or "{}").get("vehicles", []) if v["used"]]
-
-
 def _token_out(row: CrewTokenRow) -> CrewTokenOut:
     return CrewTokenOut.model_validate(row, from_attributes=True)
 
@@ -130,7 +125,7 @@ def new_crew_token(plan_id: str, body: CrewTokenIn) -> CrewTokenCreated:
     """A token for one crew of a done plan, shown once, with the crew page's link; 409 once the day is over."""
     with g.db() as s:
         root, newest = day_plan(s, plan_id)
-        if body.vehicle_id not in set(used_crews(root)) | set(used_crews(newest)):
+        if body.vehicle_id not in day_crews(root.summary_json, newest.summary_json):
             raise APIError(
                 422,
                 "validation_error",
@@ -215,7 +210,7 @@ def post_events(plan_id: str, body: EventsIn) -> tuple[EventsOut, int]:
         root, newest = day_plan(s, plan_id)
         scenario = s.get(ScenarioRow, root.scenario_id)
         assert scenario is not None
-        crews = set(used_crews(root)) | set(used_crews(newest))
+        crews = set(day_crews(root.summary_json, newest.summary_json))
         key = g.get("key")
         done = record_events(
             s,
@@ -241,7 +236,14 @@ def day_out(s: Session, root: PlanRow, newest: PlanRow, only: str | None) -> Day
     assert scenario is not None
     events = day_events(s, root.id)
     plan: dict[str, Any] = json.loads(newest.summary_json or "{}")
-    crews = crew_days(plan, json.loads(newest.geojson or "{}"), scenario_bins(scenario), events, only=only)
+    crews = crew_days(
+        plan,
+        json.loads(newest.geojson or "{}"),
+        scenario_bins(scenario),
+        events,
+        crews=day_crews(root.summary_json, newest.summary_json),
+        only=only,
+    )
     reports = [event_json(e) for e in events if e.kind in DAY_REPORTS and (only is None or e.vehicle_id == only)]
     links = {
         "self": url_for("live.plan_day_state", plan_id=newest.id),

@@ -6,7 +6,8 @@ bins and the day's events; the blueprint turns the result into the answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,23 +73,36 @@ def _utc(iso: str) -> datetime:
     return moment
 
 
+def day_crews(*summaries: str | None) -> list[str]:
+    """The crews of a day: the vehicles with a route in any of its versions (``summary_json``), in fleet order."""
+    out: dict[str, None] = {}
+    for text in summaries:
+        for v in json.loads(text or "{}").get("vehicles", []):
+            if v["used"]:
+                out[v["vehicle_id"]] = None
+    return list(out)
+
+
 def crew_days(
     plan: Mapping[str, Any],
     geojson: Mapping[str, Any],
     bins: pd.DataFrame,
     events: list[EventRow],
     *,
+    crews: Collection[str],
     only: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Each used crew's day (``only``: that crew's alone): its stops with their state, counts, position, lateness."""
+    """Each of the day's ``crews``' day (``only``: one's alone): its stops in ``plan`` with their state, counts,
+    position and lateness."""
     states = stop_states(events)
     points = stop_points(geojson)
     info = bins.set_index("bin_id")
     out = []
-    for v in plan["vehicles"]:
-        vid = v["vehicle_id"]
-        if not v["used"] or (only is not None and vid != only):
+    routes = {v["vehicle_id"]: v for v in plan["vehicles"]}
+    for vid in crews:
+        if only is not None and vid != only:
             continue
+        v = routes.get(vid, {"stops": []})  # a crew out of the current version (broken down) has no stops
         mine = [e for e in events if e.vehicle_id == vid]
         stops = []
         for stop in v["stops"]:

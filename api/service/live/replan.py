@@ -18,7 +18,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from ...pipeline.scenario import Scenario
 from ..db import EventRow, PlanRow, ScenarioRow
 from ..jobs import export_scenario
 from ..schemas import FILL_SEEN
-from .day import stop_states
+from .day import day_crews, stop_states
 
 #: Fill taken for a bin reported overflowing or missed, when the plan had no forecast for it.
 REPORTED_FILL_PCT = 100.0
@@ -108,20 +108,24 @@ class _Crew:
 
 def _crew_states(
     plan: Mapping[str, Any],
+    day: Collection[str],
     events: Sequence[EventRow],
     settled: set[str],
     scn: Scenario,
     at: datetime,
 ) -> tuple[list[_Crew], list[str], dict[str, str]]:
-    """The crews still out, the broken-down ones, and who had each remaining bin in the current version."""
+    """The ``day``'s crews still out, the broken-down ones, and who had each remaining bin in the current version.
+
+    A crew with no stops left in the current version is still out (its shift permitting).
+    """
     rules = decision_rules(scn.fleet)
     info = scn.bins.set_index("bin_id")
     broken = sorted({e.vehicle_id for e in events if e.kind == "breakdown" and e.vehicle_id})
     crews, owner = [], {}
     for v in plan["vehicles"]:
-        if not v["used"]:
-            continue
         vid = v["vehicle_id"]
+        if vid not in day:
+            continue
         stops = [s for s in v["stops"] if s["kind"] == "bin"]
         keeps = tuple(s["id"] for s in stops if s["id"] not in settled)
         owner.update({b: vid for b in keeps})
@@ -193,7 +197,9 @@ def replan_day(
         export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks", fill_data=False)
         scn = load_scenario(Path(tmp) / "scenario")
         net = load_network(scn.network)
-    crews, broken, owner = _crew_states(plan, events, settled, scn, request.at)
+    crews, broken, owner = _crew_states(
+        plan, day_crews(root.summary_json, newest.summary_json), events, settled, scn, request.at
+    )
     if not crews:
         raise ProblemError("no crew is out: every one reported a breakdown")
     reported = {e.bin_id for e in events if e.kind in ("overflow", "missed") and e.bin_id is not None}
@@ -241,7 +247,7 @@ def replan_day(
     geo = plan_geojson(scn, options, solution, decisions, roads, street_names(net), legs)
     summary = plan_report(scn, options, rest, solution, decisions, notes, net, roads, legs)
     served = {b: r.vehicle_id for r in solution.routes for b in r.bins}
-    changes = _changes(plan, owner, served, added, states)
+    changes = _changes(plan, day_crews(root.summary_json, newest.summary_json), owner, served, added, states)
     remaining = list(keeps)
     kept = sum(served.get(b) == keeps[b] for b in remaining)
     summary["replan"] = {
@@ -274,6 +280,7 @@ def _last_report(events: Sequence[EventRow], bin_id: str) -> datetime:
 
 def _changes(
     plan: Mapping[str, Any],
+    day: Collection[str],
     owner: Mapping[str, str],
     served: Mapping[str, str],
     added: set[str],
@@ -282,9 +289,9 @@ def _changes(
     """Per crew of the current version: stops kept, moved in and out, added, dropped, and its stops now."""
     out = []
     for v in plan["vehicles"]:
-        if not v["used"]:
-            continue
         vid = v["vehicle_id"]
+        if vid not in day:
+            continue
         mine = [b for b, who in owner.items() if who == vid]
         now = [b for b, who in served.items() if who == vid]
         planned = [s["id"] for s in v["stops"] if s["kind"] == "bin"]

@@ -232,6 +232,9 @@ def test_replan_after_a_breakdown_moves_its_stops_and_adds_missed_bins(app, day)
     change = {c["vehicle_id"]: c for c in out["changes"]}
     assert change[broken]["stops"] == 0 and change[broken]["moved_out"] == len(orphans & set(after))
     assert sum(c["moved_in"] for c in out["changes"]) == change[broken]["moved_out"]
+    state = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
+    assert {c["vehicle_id"] for c in state["crews"]} == set(day["crews"])  # every crew of the day, stops left or not
+    assert next(c for c in state["crews"] if c["vehicle_id"] == broken)["broken_down"]
     versions = [
         client.get(f"/api/v1/plans/{p}", headers=hdr(app, "viewer")).status_code for p in (plan_id, out["replaces"])
     ]
