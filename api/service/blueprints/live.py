@@ -188,6 +188,12 @@ def revoke_crew_token(plan_id: str, token_id: str) -> Response:
     return Response(status=204)
 
 
+def route_of_bins(row: PlanRow) -> dict[str, str]:
+    """Bin id -> the crew whose route has it, in a plan's version."""
+    plan = json.loads(row.summary_json or "{}")
+    return {s["id"]: v["vehicle_id"] for v in plan.get("vehicles", []) for s in v["stops"] if s["kind"] == "bin"}
+
+
 def scenario_bins(scenario: ScenarioRow) -> pd.DataFrame:
     """A stored scenario's bins table."""
     return pd.read_csv(io.StringIO(scenario.bins_csv), dtype={"bin_id": str})
@@ -219,6 +225,7 @@ def post_events(plan_id: str, body: EventsIn) -> tuple[EventsOut, int]:
             body.events,
             bins=scenario_bin_ids(scenario),
             crews=crews,
+            routes=route_of_bins(newest),
             tz=fleet_tz(scenario),
             crew=g.crew,
             key_id=key.id if key is not None else None,

@@ -8,6 +8,7 @@ what a stop's state is comes from the events' own times, not their arrival.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..db import CrewTokenRow, EventRow, PlanRow, ScenarioRow
 from ..errors import APIError
-from ..schemas import FILL_SEEN, EventIn
+from ..schemas import FILL_SEEN, STOP_KINDS, EventIn
 from ..store import insert_collections, insert_new
 
 
@@ -53,6 +54,7 @@ def record_events(
     *,
     bins: set[str],
     crews: set[str],
+    routes: Mapping[str, str],
     tz: str,
     crew: CrewTokenRow | None,
     key_id: str | None,
@@ -63,6 +65,8 @@ def record_events(
     ----------
     bins, crews
         The scenario's bin ids and the plan's vehicle ids: an event naming another is a 422 naming its field.
+    routes
+        Bin id -> the crew whose route has it now: an event without a vehicle is that crew's.
     crew
         The crew token that sent the batch (its own vehicle is every event's; another's is a 404), or ``None``
         for an API key.
@@ -76,6 +80,8 @@ def record_events(
             vehicle = crew.vehicle_id
         if vehicle is not None and vehicle not in crews:
             raise _invalid(f"events.{i}.vehicle_id", f"{vehicle} is not a vehicle of this plan")
+        if vehicle is None and e.bin_id is not None and e.kind in STOP_KINDS:
+            vehicle = routes.get(e.bin_id)
         if vehicle is None and e.kind in ("breakdown", "position"):
             raise _invalid(f"events.{i}.vehicle_id", f"a {e.kind} event needs the vehicle")
         if e.bin_id is not None and e.bin_id not in bins:

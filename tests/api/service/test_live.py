@@ -269,3 +269,17 @@ def test_binroute_replan_prints_the_change_per_crew(app, day):
 def test_event_times_without_an_offset_are_the_fleet_s_local_time(local, utc):
     """A time without an offset is local to the fleet, daylight-saving gaps and repeats included."""
     assert event_utc(datetime.fromisoformat(local), "Europe/Helsinki") == datetime.fromisoformat(utc)
+
+
+def test_a_planner_s_stop_event_without_a_vehicle_is_the_route_s_crew(app, day):
+    """A stop event sent with a planner key and no vehicle counts for the crew whose current route has the bin."""
+    client = app.test_client()
+    plan_id = day["plan"]["id"]
+    state = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
+    crew = next(c for c in state["crews"] if any(s["status"] == "left" for s in c["stops"]))
+    stop = next(s for s in crew["stops"] if s["status"] == "left")
+    event = _event(40, "damaged", stop["bin_id"], at="2026-11-23T12:00:00+02:00")
+    assert client.post(f"/api/v1/plans/{plan_id}/events", json={"events": [event]}, headers=hdr(app)).status_code == 201
+    after = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
+    mine = next(c for c in after["crews"] if c["vehicle_id"] == crew["vehicle_id"])
+    assert mine["exceptions"][-1]["event_id"] == "ev-40" and mine["stops_done"] == crew["stops_done"] + 1
