@@ -98,7 +98,7 @@ def crew_days(
     points = stop_points(geojson)
     info = bins.set_index("bin_id")
     out = []
-    routes = {v["vehicle_id"]: v for v in plan["vehicles"]}
+    routes = {v["vehicle_id"]: v for v in plan.get("vehicles", [])}
     for vid in crews:
         if only is not None and vid != only:
             continue

@@ -49,7 +49,7 @@ from ...pipeline.roads import places_of, snap_places, travel
 from ...pipeline.scenario import Scenario
 from ..db import EventRow, PlanRow, ScenarioRow
 from ..jobs import export_scenario
-from ..schemas import FILL_SEEN
+from ..schemas import FILL_SEEN, STOP_KINDS
 from .day import day_crews, stop_states
 
 #: Fill taken for a bin reported overflowing or missed, when the plan had no forecast for it.
@@ -132,7 +132,7 @@ def _crew_states(
         if vid in broken:
             continue
         mine = [e for e in events if e.vehicle_id == vid]
-        seen = next((e for e in reversed(mine) if e.lon is not None or e.kind in ("done", "not_out")), None)
+        seen = next((e for e in reversed(mine) if e.lon is not None or e.kind in STOP_KINDS), None)
         if seen is not None and seen.lon is not None and seen.lat is not None and seen.bin_id is None:
             anchor: str | None = _nearest_bin(scn.bins, seen.lon, seen.lat)
         elif seen is not None and seen.bin_id is not None:
