@@ -1,4 +1,4 @@
-"""``make bench``: roads, API load, the live day, scale-out, forecasts, API fuzzing, drivable routes, solution quality (about 2.9 h).
+"""``make bench``: roads, API load, the live day, scale-out, forecasts, API fuzzing, drivable routes, solvers (~2.9 h).
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
