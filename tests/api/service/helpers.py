@@ -50,6 +50,13 @@ def make_app(database_url: str, root):
     return application
 
 
+def add_other_org(app, role: str) -> None:
+    """Give the app a second organisation with one key of ``role``, as its test key ``other``."""
+    with app.extensions["binroute"]["sessions"]() as s:
+        other = create_org(s, "other council").id
+        app.config["TEST_KEYS"]["other"] = create_key(s, "o", role, other)[1]
+
+
 def hdr(app, role="planner"):
     """The API-key header of the app's test key with ``role``."""
     return {"X-API-Key": app.config["TEST_KEYS"][role]}

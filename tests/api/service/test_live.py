@@ -8,10 +8,20 @@ import pytest
 from click.testing import CliRunner
 
 from binroute.api.cli import main
-from binroute.api.service.db import create_key, create_org
 from binroute.api.service.live.events import event_utc
 
-from .helpers import LoopbackServer, crew_hdr, crew_token, done_plan, first_routes, hdr, live_clock, make_app, upload
+from .helpers import (
+    LoopbackServer,
+    add_other_org,
+    crew_hdr,
+    crew_token,
+    done_plan,
+    first_routes,
+    hdr,
+    live_clock,
+    make_app,
+    upload,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +30,7 @@ def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("live")
     application = make_app(f"sqlite:///{root / 'db.sqlite3'}", root)
     application.config["LIVE_CLOCK"] = live_clock("08:00")
-    with application.extensions["binroute"]["sessions"]() as s:
-        other = create_org(s, "other council").id
-        application.config["TEST_KEYS"]["other"] = create_key(s, "o", "planner", other)[1]
+    add_other_org(application, "planner")
     yield application
     application.extensions["binroute"]["jobs"].shutdown()
 
