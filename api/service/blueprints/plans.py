@@ -143,12 +143,17 @@ def plan_geojson(plan_id: str) -> Response:
     "GET",
     "/plans/<plan_id>/vehicles/<vehicle_id>.geojson",
     summary="One crew's route as GeoJSON",
+    crew=True,
     replies={200: GEOJSON},
     errors=(409,),
 )
 def vehicle_geojson(plan_id: str, vehicle_id: str) -> Response:
+    """One crew's trips and stops; a crew token reads its own crew's, in any version of its day's plan."""
     with g.db() as s:
         row = _done(s, plan_id)
+    crew = g.get("crew")
+    if crew is not None and (crew.plan_id != (row.root_id or row.id) or crew.vehicle_id != vehicle_id):
+        raise APIError(404, "not_found", f"vehicle {vehicle_id} has no route in plan {plan_id}")
     collection = json.loads(row.geojson or "{}")
     if not any(f["properties"].get("vehicle_id") == vehicle_id for f in collection["features"]):
         raise APIError(404, "not_found", f"vehicle {vehicle_id} has no route in plan {plan_id}")

@@ -53,6 +53,7 @@ def test_crew_page_offline_and_restart_lose_and_double_nothing(small, tmp_path):
         browser.call("Page.navigate", url=f"http://127.0.0.1:{server.port}{token['link']}")
         browser.wait_for("document.body.dataset.ready === '1' && document.querySelectorAll('.stop').length > 0")
         assert browser.js("document.querySelector('.stop.next').dataset.bin") == stops[0]
+        browser.wait_for("streets !== null && streets[1].getLayers().length > 0")  # the route along the streets
 
         for fill in ("half", "full"):  # online
             browser.js(EMPTY_NEXT.format(fill=fill))
@@ -101,6 +102,7 @@ def test_crew_page_offline_and_restart_lose_and_double_nothing(small, tmp_path):
         cells = browser.wait_for(f"{row} && [...{row}.children].map((td) => td.textContent)")
         assert cells[1:3] == ["5", str(len(stops) - 5)]
         assert browser.js("document.getElementById('events').textContent").count("not_out") == 1
+        browser.wait_for("streets !== null && streets[1].getLayers().length > 0")
     finally:
         if browser is not None:
             browser.close()

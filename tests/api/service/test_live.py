@@ -158,6 +158,11 @@ def test_a_crew_token_sees_only_its_own_crew_day(app, day):
         == 404
     )
     assert client.get(f"/api/v1/plans/{plan_id}/crew-tokens", headers=crew_hdr(token)).status_code == 401
+    routes = f"/api/v1/plans/{plan_id}/vehicles/{{}}.geojson"
+    own = client.get(routes.format(mine), headers=crew_hdr(token))
+    assert own.status_code == 200 and {f["properties"].get("vehicle_id") for f in own.json["features"]} >= {mine}
+    assert client.get(routes.format(theirs), headers=crew_hdr(token)).status_code == 404
+    assert client.get(f"/api/v1/plans/{plan_id}/routes.geojson", headers=crew_hdr(token)).status_code == 401
     spare = crew_token(client, app, plan_id, theirs)
     assert client.get(f"/api/v1/plans/{plan_id}/day", headers=crew_hdr(spare)).status_code == 200
     assert client.delete(f"/api/v1/plans/{plan_id}/crew-tokens/{spare['id']}", headers=hdr(app)).status_code == 204
