@@ -175,6 +175,7 @@ class PlanRow(JobColumns, OrgOwned, Base):
     """A plan solved in the background: its result (summary, GeoJSON, map page) and its progress while it runs."""
 
     __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("root_id", "version", name="uq_plan_version"),)
     scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
     summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     geojson: Mapped[str | None] = mapped_column(Text, nullable=True)

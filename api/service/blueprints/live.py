@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import xstatic.pkg.leaflet as leaflet
 from flask import Blueprint, Response, g, url_for
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from binroute.geo import OSM_ATTRIBUTION, PALETTE
@@ -362,7 +363,10 @@ def replan_plan(plan_id: str, body: ReplanIn) -> tuple[ReplanOut, int, dict[str,
             version=newest.version + 1,
         )
         s.add(row)
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError as exc:
+            raise APIError(409, "conflict", "another re-plan of this day was stored meanwhile; re-plan again") from exc
         audit(s, "replan", "plan", root.id, {"version": row.version, "plan_id": row.id, "choice": done.choice})
         s.commit()
         out = ReplanOut(

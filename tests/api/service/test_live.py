@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from binroute.api.cli import main
+from binroute.api.service.db import PlanRow
 from binroute.api.service.live.events import event_utc
 
 from .helpers import (
@@ -296,3 +299,38 @@ def test_a_planner_s_stop_event_without_a_vehicle_is_the_route_s_crew(app, day):
     after = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
     mine = next(c for c in after["crews"] if c["vehicle_id"] == crew["vehicle_id"])
     assert mine["exceptions"][-1]["event_id"] == "ev-40" and mine["stops_done"] == crew["stops_done"] + 1
+
+
+def test_two_re_plans_at_once_store_one_version_and_the_other_is_409(app, day, monkeypatch):
+    """When another re-plan stores the same version first, this one answers 409 and stores nothing."""
+    blueprint = importlib.import_module("binroute.api.service.blueprints.live")  # the module, not its Blueprint
+
+    real = blueprint.replan_day
+
+    def racing(s, root, newest, *args):
+        out = real(s, root, newest, *args)
+        with app.extensions["binroute"]["sessions"]() as other:
+            other.add(
+                PlanRow(
+                    org_id=root.org_id,
+                    scenario_id=root.scenario_id,
+                    options_json=root.options_json,
+                    status="done",
+                    summary_json=newest.summary_json,
+                    geojson=newest.geojson,
+                    root_id=root.id,
+                    replan_of=newest.id,
+                    version=newest.version + 1,
+                )
+            )
+            other.commit()
+        return out
+
+    monkeypatch.setattr(blueprint, "replan_day", racing)
+    client = app.test_client()
+    plan_id = day["plan"]["id"]
+    resp = client.post(f"/api/v1/plans/{plan_id}/replan", json=REPLAN, headers=hdr(app))
+    assert resp.status_code == 409 and "meanwhile" in resp.json["error"]["message"]
+    with app.extensions["binroute"]["sessions"]() as s:
+        versions = s.scalars(select(PlanRow.version).where(PlanRow.root_id == plan_id)).all()
+    assert sorted(versions) == list(range(2, max(versions) + 1))

@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("replan_of", sa.String(32), nullable=True))
         batch.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="1"))
         batch.create_index("ix_plans_root_id", ["root_id"])
+        batch.create_unique_constraint("uq_plan_version", ["root_id", "version"])
     op.create_table(
         "crew_tokens",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -62,6 +63,7 @@ def downgrade() -> None:
     op.drop_table("plan_events")
     op.drop_table("crew_tokens")
     with op.batch_alter_table("plans") as batch:
+        batch.drop_constraint("uq_plan_version", type_="unique")
         batch.drop_index("ix_plans_root_id")
         batch.drop_column("version")
         batch.drop_column("replan_of")
