@@ -306,6 +306,20 @@ def crew_page(plan_id: str) -> Response:
 @endpoint(
     live,
     "GET",
+    "/crew-sw.js",
+    summary="The crew page's service worker, which keeps the page on the phone for when there is no signal",
+    role=None,
+    replies={200: file_reply("text/javascript", "JavaScript")},
+)
+def crew_service_worker(plan_id: str) -> Response:
+    """The service worker of the crew page (its scope: this plan's pages)."""
+    script = files("binroute.api.service").joinpath("templates", "crew-sw.js").read_text(encoding="utf-8")
+    return Response(script, mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@endpoint(
+    live,
+    "GET",
     "/live",
     summary="The supervisor's live map of the day (a viewer key goes in the link's fragment)",
     role=None,

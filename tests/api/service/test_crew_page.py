@@ -53,6 +53,7 @@ def test_crew_page_offline_and_restart_lose_and_double_nothing(small, tmp_path):
         browser.call("Page.navigate", url=f"http://127.0.0.1:{server.port}{token['link']}")
         browser.wait_for("document.body.dataset.ready === '1' && document.querySelectorAll('.stop').length > 0")
         assert browser.js("document.querySelector('.stop.next').dataset.bin") == stops[0]
+        browser.wait_for("navigator.serviceWorker.ready.then((r) => r.active !== null)")  # the page is kept
         browser.wait_for("streets !== null && streets[1].getLayers().length > 0")  # the route along the streets
 
         for fill in ("half", "full"):  # online
@@ -67,6 +68,10 @@ def test_crew_page_offline_and_restart_lose_and_double_nothing(small, tmp_path):
         assert _counts(app, plan["id"], scenario["id"])[0] == 2
 
         server.stop()  # the server dies while the phone is offline
+        browser.call("Page.reload")  # and the page opens again from the phone, without signal or server
+        browser.wait_for("document.body.dataset.ready === '1' && document.querySelectorAll('.stop').length > 0")
+        assert browser.js(WAITING) == 2
+        assert browser.js("document.querySelector('.stop.next').dataset.bin") == stops[4]
         browser.offline(False)
         browser.js(EMPTY_NEXT.format(fill="overflowing"))
         browser.js("flush()")
