@@ -184,6 +184,7 @@ def replan(
     limits: Limits,
     params: SolveParams,
     keep_unless_saves: float = 0.10,
+    routes: Mapping[str, Sequence[str]] | None = None,
 ) -> Replan:
     """Solve the rest of the day, keeping each bin of ``keeps`` with its crew unless moving saves a lot.
 
@@ -199,6 +200,9 @@ def replan(
         Engine and seed; the free solve starts from the kept plan.
     keep_unless_saves
         The share of the kept plan's cost the free plan must save to be taken (0.10: 10 %).
+    routes
+        Each crew's remaining stops in the current plan's order (bin and site ids), where the kept
+        solve starts: the kept plan is then at least as good as going on with the current one.
 
     Returns
     -------
@@ -206,7 +210,8 @@ def replan(
         The free plan when it leaves fewer required bins, or as many and costs at
         most ``1 - keep_unless_saves`` of the kept plan; else the kept plan.
     """
-    kept = solve(pinned(problem, keeps), limits=limits, params=params)
+    start = dataclasses.replace(params, warm_start=dict(routes)) if routes else params
+    kept = solve(pinned(problem, keeps), limits=limits, params=start)
     kept = dataclasses.replace(kept, objective=rank(problem, kept)[1])
     warm = {r.vehicle_id: r.bins for r in kept.routes if r.used}
     where = {v.id: v.location for r in kept.routes for v in r.visits if v.kind == BIN}

@@ -123,3 +123,15 @@ def test_a_lorry_too_full_for_its_stops_tips_first():
     assert check_solution(rest, out.solution, require_all=False).ok
     roomy = midday_problem(morning, [CrewNow("v1", 1, (5,), 1, tuple(WEST[1:]))], morning.bins, now_s=100)
     assert roomy.vehicles[0].capacity == (5,) and roomy.depots[roomy.vehicles[0].start_depot].location == 1
+
+
+def test_the_kept_solve_starts_from_the_crews_current_order():
+    """Given each crew's remaining order (bins and a tip), the kept plan keeps every stop with its crew, feasibly."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (1,), 1, tuple(WEST[1:])), CrewNow("v2", 5, (1,), 1, tuple(EAST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    routes = {"v1": ("w2", "w3", "F", "w4"), "v2": ("e4", "e3", "e2")}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, routes=routes)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    assert out.choice == "keep" and _served_by(out.solution) == keeps

@@ -102,6 +102,7 @@ class _Crew:
     vehicle_id: str
     anchor: str | None  # the bin where it is; None: its depot
     keeps: tuple[str, ...]
+    route: tuple[str, ...]  # its remaining bins and tips in the current version's order
     load: tuple[float, float]
     lifts: int
 
@@ -129,6 +130,12 @@ def _crew_states(
         stops = [s for s in v["stops"] if s["kind"] == "bin"]
         keeps = tuple(s["id"] for s in stops if s["id"] not in settled)
         owner.update({b: vid for b in keeps})
+        done_at = max((i for i, s in enumerate(v["stops"]) if s["kind"] == "bin" and s["id"] in settled), default=0)
+        route = tuple(
+            s["id"]
+            for s in v["stops"][done_at + 1 :]
+            if (s["kind"] == "bin" and s["id"] not in settled) or s["kind"] == "tip"
+        )
         if vid in broken:
             continue
         mine = [e for e in events if e.vehicle_id == vid]
@@ -152,7 +159,7 @@ def _crew_states(
                 row = info.loc[e.bin_id]
                 a, b = demand_of(FILL_SEEN[e.fill or "full"], float(row["capacity_l"]), str(row["stream"]), rules)
                 kg, litres = kg + a, litres + b
-        crews.append(_Crew(vid, anchor, keeps, (kg, litres), lifts))
+        crews.append(_Crew(vid, anchor, keeps, route, (kg, litres), lifts))
     return crews, broken, owner
 
 
@@ -240,7 +247,14 @@ def replan_day(
     keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
     limits = Limits(time_limit_s=request.time_limit_s, solution_limit=request.solution_limit)
     params = SolveParams(engine="ortools", seed=request.seed)
-    result = replan(rest, keeps, limits=limits, params=params, keep_unless_saves=request.keep_unless_saves)
+    result = replan(
+        rest,
+        keeps,
+        limits=limits,
+        params=params,
+        keep_unless_saves=request.keep_unless_saves,
+        routes={c.vehicle_id: c.route for c in crews},
+    )
     solution = result.solution
     report = check_solution(rest, solution)
     legs = route_legs(solution, roads)
