@@ -90,8 +90,9 @@ def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bi
 
     Each crew's vehicle starts at a depot of its own at its location (``<id>@now``)
     and ends at its own depot; its shift starts at ``now_s`` (a crew whose shift is
-    over is left out), its break is the part of its window still ahead, and its
-    limits on duration, paid time and lifts are reduced by what it has used. Its
+    over is left out), its break is the part of its window still ahead, its
+    limits on duration, paid time and lifts are reduced by what it has used, and
+    its day cost is zero (paid already, so emptying a crew saves nothing). Its
     capacity is reduced by its load; but where lorries tip and a part-full one has
     less room than its remaining stops need (or under :data:`TIP_FIRST_ROOM` of its
     capacity), it tips first: it starts empty at the site it is done at soonest,
@@ -130,6 +131,7 @@ def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bi
                 v,
                 start_depot=len(depots) - 1,
                 capacity=room,
+                fixed_cost=0.0,  # the crew-day is under way: its day cost is paid whatever the rest of it holds
                 shift=TimeWindow(start_s, v.shift.end_s),
                 break_=_break_from(v.break_, now_s),
                 max_duration_s=_less(v.max_duration_s, elapsed),

@@ -83,14 +83,14 @@ def test_stops_move_when_moving_saves_a_lot():
 
 
 def test_the_afternoon_has_the_shift_break_and_room_left():
-    """Shift from now, the break's window still ahead (none once past), room less the load; a finished crew is out."""
-    morning = _morning(break_=Break(200, 300, 30), max_lifts=6)
+    """Shift from now, the break still ahead (none once past), room less the load, no day cost; a done crew is out."""
+    morning = _morning(break_=Break(200, 300, 30), max_lifts=6, fixed_cost=500.0)
     crews = [CrewNow("v1", 1, (4,), 2), CrewNow("v2", 5, (0,), 0)]
     rest = midday_problem(morning, crews, morning.bins, now_s=250)
     v1 = rest.vehicles[0]
     assert v1.shift == TimeWindow(250, 100_000)
     assert v1.break_ == Break(250, 300, 30)
-    assert v1.capacity == (6,) and v1.max_lifts == 4
+    assert v1.capacity == (6,) and v1.max_lifts == 4 and v1.fixed_cost == 0.0
     assert rest.depots[v1.start_depot].location == 1 and v1.end_depot == 0
     assert midday_problem(morning, crews, morning.bins, now_s=400).vehicles[0].break_ is None
     assert midday_problem(morning, crews, morning.bins, now_s=99_999).vehicles[0].shift.start_s == 99_999
