@@ -136,6 +136,8 @@ class Day:
             "server_s": out["seconds"],
             "choice": out["choice"],
             "kept_share": out["kept_share"],
+            "kept_cost": out["kept_cost"],
+            "moved_cost": out["moved_cost"],
             "moved": moved,
             "stops_left": sum(c["stops"] for c in out["changes"]),
             "required_left": len(out["unserved_required"]),
@@ -225,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
     }
     write_results("live_day", rows, meta)
-    columns = ["disturbance", "at", "version", "wall_s", "server_s", "choice", "kept_share", "moved"]
-    text = table(rows, [*columns, "stops_left", "required_left", "feasible", "why_left"]) + f"\n\n{meta}"
+    columns = ["disturbance", "at", "version", "wall_s", "server_s", "choice", "kept_share", "kept_cost", "moved_cost"]
+    text = table(rows, [*columns, "moved", "stops_left", "required_left", "feasible", "why_left"]) + f"\n\n{meta}"
     (RESULTS / "live_day.md").write_text(text + "\n")
     print(text)
     return 0

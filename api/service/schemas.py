@@ -651,6 +651,8 @@ class ReplanOut(BaseModel):
     replaces: str
     choice: Annotated[str, Field(description="keep (crews keep their stops) or move (moving them saved enough)")]
     kept_share: Annotated[float, Field(description="share of remaining stops that keep their crew")]
+    kept_cost: Annotated[float, Field(description="cost of the rest of the day with every crew keeping its stops")]
+    moved_cost: Annotated[float, Field(description="cost of the rest of the day with stops free to move")]
     changes: list[CrewChange]
     unserved_required: list[str]
     feasible: Annotated[bool, Field(description="the independent checker found the routes feasible")]

@@ -76,6 +76,7 @@ class ReplanOutcome:
     map_html: str
     choice: str
     kept_share: float
+    costs: tuple[float, float]  # kept, moved
     changes: list[dict[str, Any]]
     unserved_required: list[str]
     feasible: bool
@@ -278,6 +279,7 @@ def replan_day(
         geojson=geo,
         map_html=map_html(geo, summary, tiles=json.loads(root.options_json).get("tiles")),
         choice=result.choice,
+        costs=(round(result.kept_rank[1], 2), round(result.moved_rank[1], 2)),
         kept_share=round(kept / len(remaining), 4) if remaining else 1.0,
         changes=changes,
         unserved_required=sorted(u.bin_id for u in solution.unserved if u.required),

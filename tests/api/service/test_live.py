@@ -212,6 +212,7 @@ def test_replan_without_a_breakdown_keeps_crews_on_their_stops(app, day):
     out = resp.json
     assert out["feasible"] and out["version"] == 2 and out["replaces"] == plan_id
     assert out["kept_share"] >= 0.9 and out["unserved_required"] == []
+    assert out["choice"] == "keep" and out["moved_cost"] > 0.9 * out["kept_cost"]  # moving did not save 10 %
     new_id = out["plan"]["id"]
     after = _served(client, app, new_id)
     settled = {day["routes"][day["crews"][0]][0], day["routes"][day["crews"][0]][1], day["routes"][day["crews"][1]][0]}
