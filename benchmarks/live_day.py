@@ -1,6 +1,6 @@
 """A day replayed through the real API: crews record every lift, disturbances come, the rest of the day is re-planned.
 
-    python -m benchmarks.live_day [--plan-s 30] [--replan-s 1.5] [--seed 0]
+    python -m benchmarks.live_day [--plan-s 30] [--replan-s 1.2] [--seed 0]
 
 Starts ``binroute serve`` on a free loopback port with a throw-away database,
 uploads the sample scenario and plans its 2026-11-23 with the default 30-s
@@ -149,7 +149,7 @@ class Day:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan-s", type=float, default=30.0, help="the morning plan's budget")
-    parser.add_argument("--replan-s", type=float, default=1.5, help="each of a re-plan's two solves")
+    parser.add_argument("--replan-s", type=float, default=1.2, help="each of a re-plan's solves")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []

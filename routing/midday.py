@@ -169,6 +169,13 @@ def pinned(problem: Problem, keeps: Mapping[str, str]) -> Problem:
     return dataclasses.replace(problem, bins=bins, vehicles=vehicles, facilities=facilities)
 
 
+def _warm(params: SolveParams, solution: Solution) -> SolveParams:
+    """``params`` starting from ``solution``'s routes, each bin at the location it was served at."""
+    warm = {r.vehicle_id: r.bins for r in solution.routes if r.used}
+    where = {v.id: v.location for r in solution.routes for v in r.visits if v.kind == BIN}
+    return dataclasses.replace(params, warm_start=warm, warm_locations=where)
+
+
 @dataclass(frozen=True)
 class Replan:
     """A re-planned rest of the day: the chosen solution (of the unpinned problem), which variant, both ranks."""
@@ -210,14 +217,19 @@ def replan(
     -------
     Replan
         The free plan when it leaves fewer required bins, or as many and costs at
-        most ``1 - keep_unless_saves`` of the kept plan; else the kept plan.
+        most ``1 - keep_unless_saves`` of the kept plan; else the kept plan. When
+        the kept plan leaves required bins (a crew cannot do all of its stops), it
+        is solved again with only those bins free to go to another crew, so the
+        kept plan moves what must move and no more.
     """
     start = dataclasses.replace(params, warm_start=dict(routes)) if routes else params
     kept = solve(pinned(problem, keeps), limits=limits, params=start)
+    left = {u.bin_id for u in kept.unserved if u.required}
+    if left:  # a crew cannot do all of its stops: free only those, the others stay with their crews
+        repair = {b: v for b, v in keeps.items() if b not in left}
+        kept = solve(pinned(problem, repair), limits=limits, params=_warm(params, kept))
     kept = dataclasses.replace(kept, objective=rank(problem, kept)[1])
-    warm = {r.vehicle_id: r.bins for r in kept.routes if r.used}
-    where = {v.id: v.location for r in kept.routes for v in r.visits if v.kind == BIN}
-    moved = solve(problem, limits=limits, params=dataclasses.replace(params, warm_start=warm, warm_locations=where))
+    moved = solve(problem, limits=limits, params=_warm(params, kept))
     kept_rank, moved_rank = rank(problem, kept), rank(problem, moved)
     better = moved_rank[0] < kept_rank[0] or (
         moved_rank[0] == kept_rank[0] and moved_rank[1] <= kept_rank[1] * (1 - keep_unless_saves)

@@ -625,8 +625,14 @@ class ReplanIn(_In):
 
     at: DateTimeText | None = Field(default=None, description="re-plan as of this time (default: now)")
     time_limit_s: Annotated[
-        float | None, Field(gt=0, le=60, allow_inf_nan=False, description="seconds of each of the two solves")
-    ] = 1.5
+        float | None,
+        Field(
+            gt=0,
+            le=60,
+            allow_inf_nan=False,
+            description="seconds of each solve (two, or three when a crew cannot do all its stops)",
+        ),
+    ] = 1.2
     solution_limit: SolutionLimit | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     keep_unless_saves_pct: Annotated[

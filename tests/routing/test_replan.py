@@ -135,3 +135,24 @@ def test_the_kept_solve_starts_from_the_crews_current_order():
     out = replan(rest, keeps, limits=LIMITS, params=PARAMS, routes=routes)
     assert check_solution(rest, out.solution, require_all=True).ok
     assert out.choice == "keep" and _served_by(out.solution) == keeps
+
+
+def test_only_the_stops_a_crew_cannot_do_move():
+    """A crew whose shift ends too soon keeps what it can do; only the rest goes to another crew."""
+    site = Facility("F", 9, frozenset({"general"}), service_s=10)
+    bins = [Bin(b, i + 1, (1,), service_s=5) for i, b in enumerate(WEST + EAST)]
+    short = make_vehicle("v1", cap=(10,), shift=TimeWindow(0, 175))
+    morning = make_problem(POINTS, bins, [short, make_vehicle("v2", cap=(10,))], facilities=[site])
+    crews = [CrewNow("v1", 1, (0,), 1, tuple(WEST[1:])), CrewNow("v2", 5, (0,), 1, tuple(EAST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.5)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    served = _served_by(out.solution)
+    assert (
+        out.choice == "keep"
+        and out.kept_rank[0] == 0
+        and served["w2"] == "v1"
+        and {served["w3"], served["w4"]} == {"v2"}
+    )
+    assert all(served[b] == "v2" for b in EAST[1:])

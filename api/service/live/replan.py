@@ -61,7 +61,7 @@ class ReplanRequest:
     """When to re-plan as of (naive UTC), each solve's limits, the seed, and the saving that moves stops."""
 
     at: datetime
-    time_limit_s: float | None = 1.5
+    time_limit_s: float | None = 1.2
     solution_limit: int | None = None
     seed: int = 0
     keep_unless_saves: float = 0.10
