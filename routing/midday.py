@@ -204,7 +204,7 @@ def replan(
     keeps
         Bin id -> the crew that had it.
     limits
-        Each of the two solves' limits.
+        Each solve's limits (two solves, or three when the kept plan leaves required bins).
     params
         Engine and seed; the free solve starts from the kept plan.
     keep_unless_saves
