@@ -1,6 +1,7 @@
-"""``make bench``: roads, API load, scale-out, forecasts, a log's business case, API fuzzing, routes, solution quality.
+"""``make bench``: roads, API load, the live day, scale-out, forecasts, a log's business case, API fuzzing,
+drivable routes, solution quality.
 
-About 2.9 h in all.
+About 3 h in all.
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, forecast, fuzz, kerbside, matrix, scale_out, simulate_log, solvers
+from . import api_load, forecast, fuzz, kerbside, live_day, matrix, scale_out, simulate_log, solvers
 
 
 def main() -> int:
     status = matrix.main([])
     status |= api_load.main([])
+    status |= live_day.main([])
     status |= scale_out.main([])
     status |= forecast.main([])
     status |= simulate_log.main(["--jobs", "2"])

@@ -38,6 +38,10 @@ _EXPORTS = {
     "Problem": ".problem",
     "TimeWindow": ".problem",
     "Vehicle": ".problem",
+    "CrewNow": ".midday",
+    "Replan": ".midday",
+    "midday_problem": ".midday",
+    "replan": ".midday",
     "BIN": ".solution",
     "DEPOT": ".solution",
     "TIP": ".solution",
@@ -61,6 +65,7 @@ __all__ = [
     "Break",
     "Budget",
     "CheckReport",
+    "CrewNow",
     "Deadline",
     "Depot",
     "Facility",
@@ -72,6 +77,7 @@ __all__ = [
     "Matrix",
     "Problem",
     "ProblemError",
+    "Replan",
     "Route",
     "Solution",
     "SolveParams",
@@ -83,9 +89,11 @@ __all__ = [
     "engines",
     "forecast",
     "home_via_site",
+    "midday_problem",
     "overtime_hours",
     "polish_directions",
     "read_instance",
+    "replan",
     "route_cost",
     "solve",
 ]
@@ -112,6 +120,10 @@ if TYPE_CHECKING:
     from .limits import MAX_HORIZON as MAX_HORIZON
     from .limits import Limits as Limits
     from .limits import SolveParams as SolveParams
+    from .midday import CrewNow as CrewNow
+    from .midday import Replan as Replan
+    from .midday import midday_problem as midday_problem
+    from .midday import replan as replan
     from .problem import Bin as Bin
     from .problem import Break as Break
     from .problem import Depot as Depot

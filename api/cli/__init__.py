@@ -3,7 +3,7 @@
 Commands: ``plan`` (:mod:`.planning`), ``forecast`` and ``backtest``
 (:mod:`.forecasting`), ``vrplib`` and ``kim`` (:mod:`.instances`), ``serve``,
 ``worker``, ``db``, ``orgs`` and ``keys`` (:mod:`.server`), ``simulate``
-(:mod:`.simulate`). Shared pieces: the solver flags
+(:mod:`.simulate`), ``replan`` (:mod:`.replan`). Shared pieces: the solver flags
 (:mod:`.flags`) and terminal output (:mod:`.console`).
 """
 
@@ -16,6 +16,7 @@ from binroute import __version__
 from .forecasting import backtest, forecast
 from .instances import kim, vrplib
 from .planning import plan
+from .replan import replan
 from .server import db, keys, orgs, serve, worker
 from .simulate import simulate_command
 
@@ -31,3 +32,4 @@ def main() -> None:
 for _command in (plan, forecast, backtest, vrplib, kim, serve, worker, db, orgs, keys):
     main.add_command(_command)
 main.add_command(simulate_command, name="simulate")
+main.add_command(replan)

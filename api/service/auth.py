@@ -22,9 +22,12 @@ from limits.strategies import MovingWindowRateLimiter
 
 from .db import find_key, role_allows
 from .errors import APIError
+from .live.tokens import find_crew_token
 from .store import own_or_server
 
 KEY_HEADER = "X-API-Key"
+#: The header of a crew's token (:mod:`.live.tokens`), which some endpoints take instead of a key.
+CREW_HEADER = "X-Crew-Token"
 #: An organisation's own rate that turns the request-rate limit off for it.
 RATE_OFF = "off"
 #: The server setting for the largest request body, which an organisation's own ``max_upload_bytes`` replaces.
@@ -79,12 +82,25 @@ def _check_rate(org_id: str, own: str | None) -> None:
         )
 
 
-def require(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: a valid API key whose role allows ``role``; sets ``g.key``."""
+def require(role: str, *, crew: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: a valid API key whose role allows ``role``; sets ``g.key`` (and ``g.crew`` to ``None``).
+
+    With ``crew``, a crew's token in the :data:`CREW_HEADER` header is taken instead of
+    a key: ``g.crew`` is its row and ``g.key`` is ``None``; an unknown, expired or
+    revoked token is a 401. The handler confines the crew to its own crew-day.
+    """
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def inner(*args: Any, **kwargs: Any) -> Any:
+            g.crew = None
+            token = request.headers.get(CREW_HEADER, "") if crew else ""
+            if token:
+                with g.db() as s:
+                    found_crew = find_crew_token(s, token)
+                g.key, g.crew = None, found_crew[0]
+                _check_rate(found_crew[1].id, found_crew[1].rate_limit)
+                return func(*args, **kwargs)
             secret = request.headers.get(KEY_HEADER, "")
             if not secret:
                 raise APIError(401, "unauthorized", f"send an API key in the {KEY_HEADER} header")

@@ -175,6 +175,7 @@ class PlanRow(JobColumns, OrgOwned, Base):
     """A plan solved in the background: its result (summary, GeoJSON, map page) and its progress while it runs."""
 
     __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("root_id", "version", name="uq_plan_version"),)
     scenario_id: Mapped[str] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"))
     summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     geojson: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -183,6 +184,11 @@ class PlanRow(JobColumns, OrgOwned, Base):
     progress_stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
     progress_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
     progress_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: A re-plan's version of a day (:mod:`binroute.api.service.live`): the day's first plan (``root_id``),
+    #: the version it replaces (``replan_of``) and its number (1 for the morning's plan).
+    root_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    replan_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class SimulationRow(JobColumns, OrgOwned, Base):
@@ -194,6 +200,45 @@ class SimulationRow(JobColumns, OrgOwned, Base):
     days_total: Mapped[int] = mapped_column(Integer, default=0)
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class CrewTokenRow(OrgOwned, Base):
+    """A crew's link for one plan's day: the secret (hashed), the crew (vehicle), when it ends and if revoked."""
+
+    __tablename__ = "crew_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    vehicle_id: Mapped[str] = mapped_column(String(200))
+    day: Mapped[str] = mapped_column(String(10))  # the plan's date, YYYY-MM-DD
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=now)
+    expires: Mapped[datetime] = mapped_column(DateTime)  # UTC, naive: the end of the day in the fleet's timezone
+    revoked: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class EventRow(OrgOwned, Base):
+    """What a crew reported during the day (a stop done, an exception, a position), unique by the client's id."""
+
+    __tablename__ = "plan_events"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "event_id", name="uq_plan_event"),
+        Index("ix_plan_event_at", "plan_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))  # the day's first plan
+    event_id: Mapped[str] = mapped_column(String(100))
+    vehicle_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    bin_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    fill: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    at: Mapped[datetime] = mapped_column(DateTime)  # UTC, naive
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    received: Mapped[datetime] = mapped_column(DateTime, default=now)
+    #: Who sent it: a crew token or an API key.
+    token_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class AuditRow(OrgOwned, Base):

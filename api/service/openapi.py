@@ -67,6 +67,7 @@ class Endpoint:
 
     summary: str
     role: str | None
+    crew: bool
     query: type[BaseModel] | None
     body: type[BaseModel] | None
     other_bodies: Mapping[str, Mapping[str, Any]]
@@ -87,6 +88,7 @@ def endpoint(
     summary: str,
     replies: Mapping[int, type[BaseModel] | Reply],
     role: str | None = "viewer",
+    crew: bool = False,
     query: type[BaseModel] | None = None,
     body: type[BaseModel] | None = None,
     other_bodies: Mapping[str, Mapping[str, Any]] | None = None,
@@ -104,6 +106,9 @@ def endpoint(
         Status to answer: a response model (JSON) or a :class:`Reply`.
     role
         The role the API key needs (``None``: no key).
+    crew
+        A crew's token (``X-Crew-Token``) may be sent instead of the key; the handler
+        confines it to its crew-day (``g.crew``).
     query
         The model of the query string, passed to the handler as ``query``.
     body
@@ -121,6 +126,7 @@ def endpoint(
     spec = Endpoint(
         summary,
         role,
+        crew,
         query,
         body,
         dict(other_bodies or {}),
@@ -137,7 +143,7 @@ def endpoint(
                 kwargs["body"] = None if request.mimetype in spec.other_bodies else parse_json(spec.body)
             return _answer(spec, func(**kwargs))
 
-        checked = require(role)(view) if role is not None else view
+        checked = require(role, crew=crew)(view) if role is not None else view
         setattr(checked, SPEC_ATTR, spec)
         bp.add_url_rule(rule, endpoint=func.__name__, view_func=checked, methods=[method])
         return func
@@ -219,6 +225,9 @@ def _operation(spec: Endpoint, path_names: list[str]) -> dict[str, Any]:
         op["security"] = []
     elif spec.role != "viewer":
         op["description"] = f"Needs a {spec.role} key."
+    if spec.crew and spec.role is not None:
+        op["security"] = [{"apiKey": []}, {"crewToken": []}]
+        op["description"] = f"Needs a {spec.role} key or the crew's token (its own crew-day only)."
     return op
 
 
@@ -250,7 +259,10 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": defs["$defs"],
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "crewToken": {"type": "apiKey", "in": "header", "name": "X-Crew-Token"},
+            },
         },
         "security": [{"apiKey": []}],
     }

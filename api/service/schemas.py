@@ -441,3 +441,232 @@ class OrgOut(BaseModel):
     name: str
     created: StoredTime
     limits: OrgLimitsOut
+
+
+# The live day (:mod:`binroute.api.service.live`): crew tokens, events, the day's state and re-plans.
+
+#: What a crew may see in a bin when it empties it, and the fill (%) each becomes in the collection log.
+FILL_SEEN: dict[str, float] = {
+    "empty": 0.0,
+    "quarter": 25.0,
+    "half": 50.0,
+    "three_quarters": 75.0,
+    "full": 100.0,
+    "overflowing": _FILL_HIGH or 100.0,
+}
+FillSeen = Literal["empty", "quarter", "half", "three_quarters", "full", "overflowing"]
+#: A stop's outcome at a bin: emptied, or one of the exceptions that leave it as it is.
+STOP_KINDS = ("done", "not_out", "blocked", "contaminated", "damaged")
+#: Reports: a bin overflowing or fly-tipping (at a bin or a position), a bin the public says was missed,
+#: a lorry broken down, and a bare position.
+REPORT_KINDS = ("overflow", "fly_tip", "missed", "breakdown", "position")
+EventKind = Literal[
+    "done", "not_out", "blocked", "contaminated", "damaged", "overflow", "fly_tip", "missed", "breakdown", "position"
+]
+#: Client event ids: letters, digits and ``._:-``, so a phone can make one (a UUID) before it has signal.
+EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
+
+
+class EventIn(_In):
+    """One thing a crew (or the planner) reports: a stop's outcome, a report, or where the lorry is."""
+
+    event_id: Annotated[
+        str, Field(pattern=EVENT_ID_PATTERN, description="the client's own id (a UUID): a resend is not counted twice")
+    ]
+    kind: EventKind
+    at: DateTimeText
+    vehicle_id: Annotated[
+        str | None,
+        Field(min_length=1, max_length=200, description="the crew; a crew token's own when left out"),
+    ] = None
+    bin_id: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=200,
+            validate_default=True,
+            description="needed by done, not_out, blocked, contaminated, damaged and missed",
+        ),
+    ]
+    fill: Annotated[
+        FillSeen | None, Field(default=None, validate_default=True, description="the fill seen; needed by done")
+    ]
+    lon: Annotated[float | None, Field(ge=-180, le=180, allow_inf_nan=False)] = None
+    lat: Annotated[
+        float | None,
+        Field(
+            default=None,
+            ge=-90,
+            le=90,
+            allow_inf_nan=False,
+            validate_default=True,
+            description="with lon: where; needed by overflow and fly_tip without a bin, and by position",
+        ),
+    ]
+    note: Annotated[str | None, Field(max_length=500)] = None
+
+    @field_check("bin_id")
+    @classmethod
+    def _bin_needed(cls, bin_id: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if bin_id is None and (kind in STOP_KINDS or kind == "missed"):
+            raise ValueError(f"a {kind} event needs the bin's id")
+        return bin_id
+
+    @field_check("fill")
+    @classmethod
+    def _fill_with_done(cls, fill: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind == "done" and fill is None:
+            raise ValueError("an emptied bin needs the fill seen")
+        if kind not in ("done", "overflow", None) and fill is not None:
+            raise ValueError(f"a {kind} event has no fill")
+        return fill
+
+    @field_check("lat")
+    @classmethod
+    def _position(cls, lat: float | None, info: ValidationInfo) -> float | None:
+        lon, kind = info.data.get("lon"), info.data.get("kind")
+        if (lat is None) != (lon is None) and "lon" in info.data:
+            raise ValueError("lon and lat come together")
+        if lat is None and kind == "position":
+            raise ValueError("a position event needs lon and lat")
+        if lat is None and kind in ("overflow", "fly_tip") and info.data.get("bin_id") is None:
+            raise ValueError(f"a {kind} report needs a bin_id or lon and lat")
+        return lat
+
+
+class EventsIn(_In):
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
+
+
+class EventsOut(IngestOut):
+    """Events received, new to the server, and already stored (same ``event_id``: not counted again)."""
+
+    collections: Annotated[int, Field(description="rows added to the scenario's collection log")]
+
+
+class EventOut(BaseModel):
+    event_id: str
+    kind: str
+    vehicle_id: str | None
+    bin_id: str | None
+    fill: str | None
+    at: StoredTime
+    lon: float | None
+    lat: float | None
+    note: str | None
+
+
+class Position(BaseModel):
+    lon: float
+    lat: float
+    at: StoredTime
+
+
+class StopOut(BaseModel):
+    """A stop of a crew's route in the plan's current version, with what happened there."""
+
+    sequence: int
+    bin_id: str
+    street: str | None
+    side: str | None
+    stream: str | None
+    capacity_l: float | None
+    eta: Annotated[str, Field(description="planned start of service, local ISO 8601")]
+    lon: float
+    lat: float
+    status: Annotated[str, Field(description="left, or the latest of done, not_out, blocked, contaminated, damaged")]
+    fill: str | None = None
+
+
+class CrewDayOut(BaseModel):
+    vehicle_id: str
+    stops_done: Annotated[int, Field(description="bins this crew emptied or reported an exception at")]
+    stops_left: Annotated[int, Field(description="stops of its current route with nothing reported yet")]
+    exceptions: list[EventOut]
+    last_position: Position | None
+    late_min: Annotated[float | None, Field(description="minutes behind the plan at its latest stop (negative: ahead)")]
+    broken_down: bool
+    stops: list[StopOut]
+
+
+class DayOut(BaseModel):
+    plan_id: Annotated[str, Field(description="the day's current version")]
+    root_id: Annotated[str, Field(description="the day's first plan, which events and crew tokens belong to")]
+    version: int
+    date: str
+    timezone: str
+    crews: list[CrewDayOut]
+    reports: Annotated[list[EventOut], Field(description="overflow, fly-tip and missed-bin reports")]
+    events: Annotated[int, Field(description="events received for the day")]
+    links: dict[str, str]
+
+
+class CrewTokenIn(_In):
+    vehicle_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CrewTokenOut(BaseModel):
+    id: str
+    plan_id: str
+    vehicle_id: str
+    day: str
+    created: StoredTime
+    expires: StoredTime
+    revoked: StoredTime | None = None
+
+
+class CrewTokenCreated(CrewTokenOut):
+    token: Annotated[str, Field(description="the crew's token; shown once, stored only hashed")]
+    link: Annotated[str, Field(description="the crew page, the token in its fragment (not sent to servers)")]
+
+
+class CrewTokenList(BaseModel):
+    items: list[CrewTokenOut]
+
+
+class ReplanIn(_In):
+    """A re-plan of the rest of the day from what the crews reported."""
+
+    at: DateTimeText | None = Field(default=None, description="re-plan as of this time (default: now)")
+    time_limit_s: Annotated[
+        float | None,
+        Field(
+            gt=0,
+            le=60,
+            allow_inf_nan=False,
+            description="seconds of each solve (two, or three when a crew cannot do all its stops)",
+        ),
+    ] = 1.2
+    solution_limit: SolutionLimit | None = None
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    keep_unless_saves_pct: Annotated[
+        float,
+        Field(ge=0, le=100, allow_inf_nan=False, description="move stops between crews only if it saves this much"),
+    ] = 10.0
+
+
+class CrewChange(BaseModel):
+    vehicle_id: str
+    kept: Annotated[int, Field(description="its remaining stops it keeps")]
+    moved_in: Annotated[int, Field(description="stops it takes from other crews")]
+    moved_out: Annotated[int, Field(description="its stops now another crew's")]
+    added: Annotated[int, Field(description="bins added to the day (overflowing, missed) it now collects")]
+    dropped: Annotated[int, Field(description="its stops dropped (not out, exceptions)")]
+    stops: int
+
+
+class ReplanOut(BaseModel):
+    plan: PlanOut
+    version: int
+    replaces: str
+    choice: Annotated[str, Field(description="keep (crews keep their stops) or move (moving them saved enough)")]
+    kept_share: Annotated[float, Field(description="share of remaining stops that keep their crew")]
+    kept_cost: Annotated[float, Field(description="cost of the rest of the day with every crew keeping its stops")]
+    moved_cost: Annotated[float, Field(description="cost of the rest of the day with stops free to move")]
+    changes: list[CrewChange]
+    unserved_required: list[str]
+    feasible: Annotated[bool, Field(description="the independent checker found the routes feasible")]
+    seconds: float

@@ -35,8 +35,9 @@ def data_dir() -> Path:
 
 
 def current_org() -> str:
-    """The organisation of the request's API key (set by ``auth.require``)."""
-    org_id: str = g.key.org_id
+    """The organisation of the request's API key or crew token (set by ``auth.require``)."""
+    caller = g.key if g.get("key") is not None else g.crew
+    org_id: str = caller.org_id
     return org_id
 
 
@@ -77,7 +78,7 @@ def audit(s: Session, action: str, target_type: str, target_id: str, detail: dic
     s.add(
         AuditRow(
             org_id=current_org(),
-            key_id=g.key.id,
+            key_id=g.key.id if g.get("key") is not None else None,
             action=action,
             target_type=target_type,
             target_id=target_id,
@@ -228,14 +229,19 @@ def _check_room(s: Session, model: Any, org_id: str, adding: int, what: str, lim
 
 def _insert_new(s: Session, model: Any, rows: list[dict[str, Any]]) -> int:
     """Insert ``rows``, skipping those that break the table's unique key; how many were inserted."""
+    return len(insert_new(s, model, rows, model.id))
+
+
+def insert_new(s: Session, model: Any, rows: list[dict[str, Any]], returning: Any) -> list[Any]:
+    """Insert ``rows``, skipping those that break the table's unique key; the ``returning`` column of those inserted."""
     dialect = s.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = 0
+    out: list[Any] = []
     for start in range(0, len(rows), INSERT_BATCH):
         stmt = insert(model).values(rows[start : start + INSERT_BATCH]).on_conflict_do_nothing()
-        # RETURNING counts what went in on every backend (psycopg reports no rowcount here).
-        inserted += len(s.execute(stmt.returning(model.id)).all())
-    return inserted
+        # RETURNING says what went in on every backend (psycopg reports no rowcount here).
+        out.extend(s.execute(stmt.returning(returning)).scalars().all())
+    return out
 
 
 #: States of a background job (a plan's solve, a simulation) that hold one of the organisation's slots.

@@ -1,8 +1,8 @@
 """The HTTP resources, one blueprint module each; :func:`init_app` registers them all.
 
 ``health`` (``/healthz``), ``scenarios``, ``readings``, ``collections``, ``forecast``, ``plans``,
-``simulations``, ``keys``, ``audit`` and ``organisation`` under ``/api/v1``, and ``docs`` (the OpenAPI document
-and its page).
+``live`` (the live day of a plan), ``simulations``, ``keys``, ``audit`` and ``organisation`` under
+``/api/v1``, and ``docs`` (the OpenAPI document and its page).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .docs import docs
 from .forecast import forecasts
 from .health import health
 from .keys import keys
+from .live import live
 from .organisation import organisation
 from .plans import plans
 from .readings import readings
@@ -28,6 +29,7 @@ BLUEPRINTS = (
     collections,
     forecasts,
     plans,
+    live,
     simulations,
     keys,
     audit_trail,

@@ -35,7 +35,7 @@ plans = Blueprint("plans", __name__, url_prefix="/api/v1")
 GEOJSON = file_reply("application/geo+json", "GeoJSON", {"type": "object"})
 
 
-def _plan_out(row: PlanRow) -> PlanOut:
+def plan_out(row: PlanRow) -> PlanOut:
     out = job_out(row, "plans.get_plan", plan_id=row.id)
     if row.status == "done":
         out["links"]["routes"] = url_for("plans.plan_geojson", plan_id=row.id)
@@ -89,7 +89,7 @@ def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOu
         s.flush()
         audit(s, "plan", "scenario", scenario_id, {"plan_id": row.id})
         s.commit()
-        out = _plan_out(row)
+        out = plan_out(row)
     submit_job("jobs", row.id, "plan_id")
     return out, 202, {"Location": out.links["self"]}
 
@@ -98,7 +98,7 @@ def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOu
 def list_plans(query: ListQuery) -> PlanPage:
     with g.db() as s:
         rows, total = rows_page(s, PlanRow, query, (PlanRow.created.desc(),))
-        return PlanPage.of([_plan_out(r) for r in rows], total, query)
+        return PlanPage.of([plan_out(r) for r in rows], total, query)
 
 
 @endpoint(
@@ -110,7 +110,7 @@ def list_plans(query: ListQuery) -> PlanPage:
 )
 def get_plan(plan_id: str) -> PlanOut:
     with g.db() as s:
-        return _plan_out(_plan(s, plan_id))
+        return plan_out(_plan(s, plan_id))
 
 
 def _done(s: Session, plan_id: str) -> PlanRow:
@@ -143,12 +143,17 @@ def plan_geojson(plan_id: str) -> Response:
     "GET",
     "/plans/<plan_id>/vehicles/<vehicle_id>.geojson",
     summary="One crew's route as GeoJSON",
+    crew=True,
     replies={200: GEOJSON},
     errors=(409,),
 )
 def vehicle_geojson(plan_id: str, vehicle_id: str) -> Response:
+    """One crew's trips and stops; a crew token reads its own crew's, in any version of its day's plan."""
     with g.db() as s:
         row = _done(s, plan_id)
+    crew = g.get("crew")
+    if crew is not None and (crew.plan_id != (row.root_id or row.id) or crew.vehicle_id != vehicle_id):
+        raise APIError(404, "not_found", f"vehicle {vehicle_id} has no route in plan {plan_id}")
     collection = json.loads(row.geojson or "{}")
     if not any(f["properties"].get("vehicle_id") == vehicle_id for f in collection["features"]):
         raise APIError(404, "not_found", f"vehicle {vehicle_id} has no route in plan {plan_id}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import update
+from werkzeug.serving import make_server
 
 from binroute.api.service import create_app
 from binroute.api.service.client import multipart_body
@@ -45,6 +48,13 @@ def make_app(database_url: str, root):
             "viewer": create_key(s, "v", "viewer", org)[1],
         }
     return application
+
+
+def add_other_org(app, role: str) -> None:
+    """Give the app a second organisation with one key of ``role``, as its test key ``other``."""
+    with app.extensions["binroute"]["sessions"]() as s:
+        other = create_org(s, "other council").id
+        app.config["TEST_KEYS"]["other"] = create_key(s, "o", role, other)[1]
 
 
 def hdr(app, role="planner"):
@@ -119,3 +129,63 @@ def get_row(factory, model, job_id: str):
         row = s.get(model, job_id)
         s.expunge(row)
         return row
+
+
+#: The live-day tests' plan: the small scenario's day, a short deterministic search.
+LIVE_PLAN = {"date": "2026-11-23", "solution_limit": 50, "time_limit_s": 5, "engine": "ortools", "seed": 0}
+
+
+def live_clock(hhmm: str):
+    """A ``LIVE_CLOCK`` fixed at ``hhmm`` (UTC) on the live-day tests' plan date."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(f"{LIVE_PLAN['date']}T{hhmm}:00")
+    return lambda: moment
+
+
+def done_plan(client, app, scenario_id: str) -> dict:
+    """A plan of the live-day tests' day, solved; its answer."""
+    resp = client.post(f"/api/v1/scenarios/{scenario_id}/plans", json=LIVE_PLAN, headers=hdr(app))
+    assert resp.status_code == 202, resp.json
+    plan = wait_for(client, app, resp.json["links"]["self"])
+    assert plan["status"] == "done", plan
+    return plan
+
+
+def crew_token(client, app, plan_id: str, vehicle_id: str) -> dict:
+    """A crew token for ``vehicle_id``'s day of the plan: its answer (``token``, ``link``)."""
+    resp = client.post(f"/api/v1/plans/{plan_id}/crew-tokens", json={"vehicle_id": vehicle_id}, headers=hdr(app))
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+def crew_hdr(token: dict) -> dict:
+    """The header of a crew token."""
+    return {"X-Crew-Token": token["token"]}
+
+
+def first_routes(client, app, plan_id: str) -> dict[str, list[str]]:
+    """Each used crew's bins in order, in the day view of a plan."""
+    day = client.get(f"/api/v1/plans/{plan_id}/day", headers=hdr(app, "viewer")).json
+    return {c["vehicle_id"]: [s["bin_id"] for s in c["stops"]] for c in day["crews"]}
+
+
+class LoopbackServer:
+    """The app served on a loopback port in a thread; it can be stopped and started again on the same port."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = None
+
+    def start(self) -> None:
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None

@@ -8,6 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from sqlalchemy import func, select
 from binroute.api.service import create_app
 from binroute.api.service.client import multipart_body
 from binroute.api.service.db import ApiKey, AuditRow, Base, PlanRow, ReadingRow, SimulationRow, create_key, create_org
+from binroute.api.service.live.tokens import make_crew_token
 from binroute.api.service.migrate import SchemaOutOfDate
+from binroute.api.service.openapi import SPEC_ATTR
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 ORGS = ("north", "south")
@@ -83,8 +86,13 @@ def world(tmp_path_factory, small):
                 report_html="<!doctype html><html></html>",
             )
             s.add_all([plan, simulation])
+            s.flush()
+            token, secret = make_crew_token(
+                s, org_id=org_id, plan_id=plan.id, vehicle_id="V1", day=date(2026, 11, 23), tz="Europe/Helsinki"
+            )
             s.commit()
-            ids[org]["plan"], ids[org]["simulation"] = plan.id, simulation.id
+            ids[org]["plan"], ids[org]["simulation"], ids[org]["token"] = plan.id, simulation.id, token.id
+            ids[org]["token_secret"] = secret
     yield app, keys, ids
     app.extensions["binroute"]["jobs"].shutdown()
 
@@ -115,6 +123,11 @@ BODIES = {
     "simulations.start_simulation": {
         "json": {"from": "2026-11-02", "to": "2026-11-02", "policies": ["predictive"], "solution_limit": 1}
     },
+    "live.new_crew_token": {"json": {"vehicle_id": "V1"}},
+    "live.post_events": {
+        "json": {"events": [{"event_id": "e1", "kind": "not_out", "bin_id": "B0001", "at": "2026-11-23T09:00:00Z"}]}
+    },
+    "live.replan_plan": {"json": {"solution_limit": 1, "time_limit_s": None}},
     "collections.ingest_collections": {
         "json": {"collections": [{"bin_id": "B0001", "collected_at": "2026-11-23T05:00:00Z", "fill_pct": 80}]}
     },
@@ -122,9 +135,16 @@ BODIES = {
 
 
 def _routes_with_ids(app):
-    """Every (method, rule, endpoint) of the app that names an object in its path."""
+    """Every (method, rule, endpoint) of the app that names an object in its path and needs a key.
+
+    The pages that take no key (the crew page, the live map) serve the same page for any id: they hold
+    nothing of an organisation, and read it with the token or key in their link.
+    """
     for rule in app.url_map.iter_rules():
         if not rule.arguments or rule.endpoint == "static":
+            continue
+        spec = getattr(app.view_functions[rule.endpoint], SPEC_ATTR, None)
+        if spec is not None and spec.role is None:
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield method, rule.rule, rule.endpoint
@@ -138,6 +158,7 @@ def test_every_route_hides_other_organisations_objects(world):
         "plan_id": ids["north"]["plan"],
         "simulation_id": ids["north"]["simulation"],
         "key_id": keys["north"]["viewer"][0],
+        "token_id": ids["north"]["token"],
         "vehicle_id": "V1",
     }
     client = app.test_client()
@@ -160,6 +181,19 @@ def test_every_route_hides_other_organisations_objects(world):
         resp = client.open(missing, method=method, headers=_hdr(keys, "south", "admin"), **BODIES.get(endpoint, {}))
         assert resp.status_code == 404
     assert checked >= 15 and _snapshot(app) == everything
+
+
+def test_a_crew_token_of_another_organisation_gets_404(world):
+    """South's crew token on north's plan is a 404, like a missing plan; on its own plan it is let in."""
+    app, _, ids = world
+    app.config["LIVE_CLOCK"] = lambda: datetime(2026, 11, 23, 8, 0)
+    try:
+        client = app.test_client()
+        south = {"X-Crew-Token": ids["south"]["token_secret"]}
+        assert client.get(f"/api/v1/plans/{ids['north']['plan']}/day", headers=south).status_code == 404
+        assert client.get(f"/api/v1/plans/{ids['south']['plan']}/day", headers=south).status_code == 200
+    finally:
+        del app.config["LIVE_CLOCK"]
 
 
 def test_their_own_objects_are_reachable(world):

@@ -9,19 +9,17 @@ import pytest
 
 from binroute.api.pipeline import load_scenario
 from binroute.api.pipeline.simulate.run import SimOptions, policies_from, simulate
-from binroute.api.service.db import ScenarioRow, SimulationRow, create_key, create_org
+from binroute.api.service.db import ScenarioRow, SimulationRow
 from binroute.api.service.jobs import run_simulation
 
-from .helpers import BODY, hdr, make_app, upload, wait_for
+from .helpers import BODY, add_other_org, hdr, make_app, upload, wait_for
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("simapi")
     application = make_app(f"sqlite:///{root / 'db.sqlite3'}", root)
-    with application.extensions["binroute"]["sessions"]() as s:
-        other = create_org(s, "other council").id
-        application.config["TEST_KEYS"]["other"] = create_key(s, "o", "viewer", other)[1]
+    add_other_org(application, "viewer")
     yield application
     application.extensions["binroute"]["jobs"].shutdown()
 

@@ -1,0 +1,238 @@
+"""A day replayed through the real API: crews record every lift, disturbances come, the rest of the day is re-planned.
+
+    python -m benchmarks.live_day [--plan-s 30] [--replan-s 1.2] [--seed 0]
+
+Starts ``binroute serve`` on a free loopback port with a throw-away database,
+uploads the sample scenario and plans its 2026-11-23 with the default 30-s
+budget. Then the crews drive their routes at the planned speed with delays (a
+random walk of a few tens of seconds a stop, seeded), recording each lift
+(``done`` with the fill seen, a few ``not_out``) through ``POST /events``; at
+each disturbance the events so far are sent and the rest of the day is
+re-planned (``POST /replan``), the crews going on with the new version:
+
+- when half of the day's stops are due: a re-plan with nothing but the lifts
+  (how many stops keep their crew);
+- 11:00: the crew with most stops left breaks down;
+- 11:30: 15 bins emptied this morning are reported missed;
+- 12:00: 10 bins the plan left out are reported overflowing.
+
+Each re-plan's wall time (round trip) and the server's own time, the choice
+(kept or moved), the share of remaining stops that kept their crew, stops moved,
+required bins left and the independent checker's verdict go to
+``benchmarks/results/live_day.{csv,json,md}``, with the events sent and the
+collection-log rows they made. Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from binroute.api.service.client import call, scenario_upload, served
+
+from .common import RESULTS, ROOT, table, write_results
+
+SAMPLE = ROOT / "sample_data" / "helsinki"
+DATE = "2026-11-23"
+#: Helsinki's offset on the day.
+OFFSET = "+02:00"
+FILLS = ["empty", "quarter", "half", "three_quarters", "full", "overflowing"]
+FILL_WEIGHTS = [0.02, 0.08, 0.2, 0.35, 0.3, 0.05]
+
+
+def _at(hhmm: str) -> datetime:
+    return datetime.fromisoformat(f"{DATE}T{hhmm}:00{OFFSET}")
+
+
+class Day:
+    """The replayed day: the service, the plan's current version, each crew's delay, what was sent."""
+
+    def __init__(self, base: str, key: str, plan_id: str, seed: int) -> None:
+        self.base, self.key, self.plan_id = base, key, plan_id
+        self.rng = np.random.default_rng(seed)
+        self.delay: dict[str, float] = {}
+        self.sent: set[str] = set()  # bins with an outcome sent
+        self.emptied: list[tuple[datetime, str]] = []
+        self.events = 0
+
+    def get(self, path: str) -> dict[str, Any]:
+        status, body = call(f"{self.base}/api/v1{path}", self.key)
+        assert status == 200, body
+        answer: dict[str, Any] = json.loads(body)
+        return answer
+
+    def post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        status, body = call(f"{self.base}/api/v1{path}", self.key, json.dumps(payload).encode())
+        return status, json.loads(body)
+
+    def drive_until(self, until: datetime) -> int:
+        """Every crew's lifts due by ``until`` (planned time plus its delay), sent as one batch per crew."""
+        day = self.get(f"/plans/{self.plan_id}/day")
+        sent = 0
+        for crew in day["crews"]:
+            if crew["broken_down"]:
+                continue
+            vid = crew["vehicle_id"]
+            batch = []
+            for stop in crew["stops"]:
+                if stop["status"] != "left" or stop["bin_id"] in self.sent:
+                    continue
+                self.delay[vid] = max(self.delay.get(vid, 0.0) + float(self.rng.normal(20.0, 40.0)), -60.0)
+                when = datetime.fromisoformat(stop["eta"]) + timedelta(seconds=self.delay[vid])
+                if when > until:
+                    break
+                event: dict[str, Any] = {"event_id": uuid.uuid4().hex, "vehicle_id": vid, "at": when.isoformat()}
+                if self.rng.random() < 0.02:
+                    event |= {"kind": "not_out", "bin_id": stop["bin_id"]}
+                else:
+                    fill = str(self.rng.choice(FILLS, p=FILL_WEIGHTS))
+                    event |= {"kind": "done", "bin_id": stop["bin_id"], "fill": fill}
+                    self.emptied.append((when, stop["bin_id"]))
+                self.sent.add(stop["bin_id"])
+                batch.append(event)
+            if batch:
+                status, answer = self.post(f"/plans/{self.plan_id}/events", {"events": batch})
+                assert status == 201 and answer["inserted"] == len(batch), answer
+                sent += len(batch)
+        self.events += sent
+        return sent
+
+    def report(self, events: list[dict[str, Any]]) -> None:
+        status, answer = self.post(f"/plans/{self.plan_id}/events", {"events": events})
+        assert status == 201, answer
+        self.events += len(events)
+
+    def replan(self, at: datetime, label: str, replan_s: float, seed: int) -> dict[str, Any]:
+        body = {"at": at.isoformat(), "time_limit_s": replan_s, "seed": seed}
+        began = time.perf_counter()
+        status, out = self.post(f"/plans/{self.plan_id}/replan", body)
+        wall = time.perf_counter() - began
+        assert status == 201, out
+        self.plan_id = out["plan"]["id"]
+        moved = sum(c["moved_in"] for c in out["changes"])
+        _, raw = call(f"{self.base}/api/v1/plans/{self.plan_id}/routes.geojson", self.key)
+        left = set(out["unserved_required"])
+        reasons = Counter(
+            f["properties"]["reason"]
+            for f in json.loads(raw)["features"]
+            if f["properties"].get("kind") == "skipped" and f["properties"].get("bin_id") in left
+        )
+        return {
+            "disturbance": label,
+            "at": at.strftime("%H:%M"),
+            "version": out["version"],
+            "wall_s": round(wall, 2),
+            "server_s": out["seconds"],
+            "choice": out["choice"],
+            "kept_share": out["kept_share"],
+            "kept_cost": out["kept_cost"],
+            "moved_cost": out["moved_cost"],
+            "moved": moved,
+            "stops_left": sum(c["stops"] for c in out["changes"]),
+            "required_left": len(out["unserved_required"]),
+            "feasible": out["feasible"],
+            "why_left": "; ".join(f"{n} {why}" for why, n in reasons.most_common()),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan-s", type=float, default=30.0, help="the morning plan's budget")
+    parser.add_argument("--replan-s", type=float, default=1.2, help="each of a re-plan's solves")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="binroute-live-") as tmp:
+        db = f"sqlite:///{Path(tmp) / 'live.sqlite3'}"
+        cli = [sys.executable, "-m", "binroute.api.cli", "keys", "create", "--name", "live", "--role", "planner"]
+        key = subprocess.run(
+            [*cli, "--database", db], capture_output=True, text=True, check=True, cwd=tmp
+        ).stdout.split()[2]
+        with served(db, cwd=tmp, options=("--rate-limit", "off")) as base:
+            upload, ctype = scenario_upload("sample", SAMPLE)
+            _, body = call(f"{base}/api/v1/scenarios", key, upload, ctype)
+            sid = json.loads(body)["id"]
+            plan = {"date": DATE, "time_limit_s": args.plan_s, "engine": "ortools", "seed": args.seed}
+            began = time.perf_counter()
+            _, body = call(f"{base}/api/v1/scenarios/{sid}/plans", key, json.dumps(plan).encode())
+            url = base + json.loads(body)["links"]["self"]
+            while json.loads(call(url, key)[1])["status"] not in ("done", "failed"):
+                time.sleep(1.0)
+            morning_s = time.perf_counter() - began
+            root = json.loads(call(url, key)[1])["id"]
+            day = Day(base, key, root, args.seed)
+            logged_before = day.get(f"/scenarios/{sid}/collections?from=2026-11-22T22:00:00Z&limit=1")["total"]
+            first = day.get(f"/plans/{root}/day")
+            etas = sorted(datetime.fromisoformat(s["eta"]) for c in first["crews"] for s in c["stops"])
+            half = etas[len(etas) // 2]
+            planned_stops = len(etas)
+
+            day.drive_until(half)
+            rows.append(day.replan(half, "half the stops due", args.replan_s, args.seed))
+
+            day.drive_until(_at("11:00"))
+            state = day.get(f"/plans/{day.plan_id}/day")
+            broken = max(state["crews"], key=lambda c: c["stops_left"])["vehicle_id"]
+            breakdown = {"event_id": uuid.uuid4().hex, "kind": "breakdown", "vehicle_id": broken}
+            day.report([breakdown | {"at": _at("11:00").isoformat()}])
+            rows.append(day.replan(_at("11:00"), f"{broken} breaks down", args.replan_s, args.seed))
+
+            day.drive_until(_at("11:30"))
+            earlier = [b for when, b in sorted(day.emptied) if when < _at("11:00")]
+            missed = [str(b) for b in day.rng.choice(earlier, size=min(15, len(earlier)), replace=False)]
+            at = _at("11:30").isoformat()
+            day.report([{"event_id": uuid.uuid4().hex, "kind": "missed", "bin_id": b, "at": at} for b in missed])
+            rows.append(day.replan(_at("11:30"), f"{len(missed)} bins missed", args.replan_s, args.seed))
+
+            day.drive_until(_at("12:00"))
+            planned = {s["bin_id"] for c in first["crews"] for s in c["stops"]}
+            bins = day.get(f"/scenarios/{sid}/bins?limit=500")["items"]
+            left_out = [b for b in bins if b["bin_id"] not in planned][:10]
+            at = _at("12:00").isoformat()
+            day.report(
+                [
+                    {
+                        "event_id": uuid.uuid4().hex,
+                        "kind": "overflow",
+                        "bin_id": b["bin_id"],
+                        "at": at,
+                        "fill": "overflowing",
+                    }
+                    for b in left_out
+                ]
+            )
+            rows.append(day.replan(_at("12:00"), f"{len(left_out)} overflow reports", args.replan_s, args.seed))
+
+            day.drive_until(_at("23:59"))
+            logged = day.get(f"/scenarios/{sid}/collections?from=2026-11-22T22:00:00Z&limit=1")["total"]
+    meta = {
+        "date": DATE,
+        "planned_stops": planned_stops,
+        "morning_plan_s": round(morning_s, 1),
+        "plan_budget_s": args.plan_s,
+        "replan_solve_s": args.replan_s,
+        "events_sent": day.events,
+        "collection_rows_added": logged - logged_before,
+        "seed": args.seed,
+    }
+    write_results("live_day", rows, meta)
+    columns = ["disturbance", "at", "version", "wall_s", "server_s", "choice", "kept_share", "kept_cost", "moved_cost"]
+    text = table(rows, [*columns, "moved", "stops_left", "required_left", "feasible", "why_left"]) + f"\n\n{meta}"
+    (RESULTS / "live_day.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

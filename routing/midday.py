@@ -1,0 +1,237 @@
+"""Re-planning the rest of a day: each crew from where it is, with what it has left of its shift and its lorry.
+
+:func:`midday_problem` turns the morning's problem into the afternoon's: one
+vehicle per crew still out, starting at its position now (a depot of its own at
+that location), its shift and break from now, its room reduced by what is on
+board, the bins still to collect. :func:`replan` solves it twice: once with
+every remaining bin kept by its crew (each pinned to the crew through a stream
+only that crew carries) and once free, and takes the free plan only when it
+saves a stated share of the cost, so crews keep their stops unless moving them
+saves a lot. Both go through :func:`~binroute.routing.solve` and the one cost of
+:mod:`.cost`; the caller checks the result against the unpinned problem with
+:func:`~binroute.routing.check_solution`.
+
+A lorry part full keeps its reduced room for the rest of the day (after a tip
+as well): cautious, since the engines start every vehicle empty; one too full
+for its remaining stops tips first instead (:func:`midday_problem`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .cost import rank
+from .errors import ProblemError
+from .limits import Limits, SolveParams
+from .problem import HORIZON_S, Bin, Break, Depot, Problem, TimeWindow, Vehicle
+from .solution import BIN, Solution
+from .solver import solve
+
+#: The stream suffix that pins a bin to one crew in the kept variant: ``general@RCV1``.
+PIN = "@"
+#: A part-full lorry tips before anything else when its room left is below this share of its capacity
+#: (or below what its remaining stops need).
+TIP_FIRST_ROOM = 0.25
+
+
+@dataclass(frozen=True)
+class CrewNow:
+    """Where one crew is and what it has left.
+
+    Parameters
+    ----------
+    vehicle_id
+        A vehicle of the morning's problem.
+    location
+        Its matrix location now.
+    load
+        What is on board now, per capacity dimension.
+    lifts
+        Bins it has emptied so far (counted against ``max_lifts``).
+    keeps
+        The remaining bins it had in the current plan (ids), which it keeps unless moving them saves a lot.
+    """
+
+    vehicle_id: str
+    location: int
+    load: tuple[int, ...] = ()
+    lifts: int = 0
+    keeps: tuple[str, ...] = ()
+
+
+def _break_from(brk: Break | None, now_s: int) -> Break | None:
+    """A break still to take from ``now_s``: its window cut to start now at the earliest; none once it is past."""
+    if brk is None or now_s > brk.latest_start_s:
+        return None
+    return Break(max(brk.earliest_start_s, now_s), brk.latest_start_s, brk.duration_s)
+
+
+def _after_tipping(problem: Problem, vehicle: Vehicle, location: int, now_s: int) -> tuple[int, int]:
+    """Where and when ``vehicle`` is ready again after driving from ``location`` to tip at the site done soonest."""
+    m = problem.matrix(vehicle)
+    best: tuple[int, int] | None = None
+    for i in problem.facilities_for(vehicle):
+        site = problem.facilities[i]
+        ready = max(now_s + int(m.time_s[location, site.location]), site.window.start_s) + site.service_s
+        if best is None or ready < best[1]:
+            best = (site.location, ready)
+    assert best is not None  # the problem checked every vehicle has a site
+    return best
+
+
+def _less(limit: int | None, used: int) -> int | None:
+    return None if limit is None else max(limit - used, 0)
+
+
+def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bin], now_s: int) -> Problem:
+    """The rest of the day as a problem: ``crews`` from their positions at ``now_s``, ``bins`` still to collect.
+
+    Each crew's vehicle starts at a depot of its own at its location (``<id>@now``)
+    and ends at its own depot; its shift starts at ``now_s`` (a crew whose shift is
+    over is left out), its break is the part of its window still ahead, its
+    limits on duration, paid time and lifts are reduced by what it has used, and
+    its day cost is zero (paid already, so emptying a crew saves nothing). Its
+    capacity is reduced by its load; but where lorries tip and a part-full one has
+    less room than its remaining stops need (or under :data:`TIP_FIRST_ROOM` of its
+    capacity), it tips first: it starts empty at the site it is done at soonest,
+    when it is done there.
+
+    Raises
+    ------
+    ProblemError
+        For a crew that is not a vehicle of ``problem`` or that is given twice.
+    """
+    vehicles = {v.id: v for v in problem.vehicles}
+    demand = {b.id: b.demand for b in bins}
+    depots = list(problem.depots)
+    out: list[Vehicle] = []
+    for crew in crews:
+        if crew.vehicle_id not in vehicles:
+            raise ProblemError(f"crew {crew.vehicle_id} is not a vehicle of the problem")
+        v = vehicles[crew.vehicle_id]
+        elapsed = max(now_s - v.shift.start_s, 0)
+        load = crew.load or (0,) * len(v.capacity)
+        room = tuple(max(c - x, 0) for c, x in zip(v.capacity, load, strict=True))
+        need = [sum(demand[b][k] for b in crew.keeps if b in demand) for k in range(len(v.capacity))]
+        location, start_s = crew.location, max(now_s, v.shift.start_s)
+        if (
+            problem.tips
+            and any(load)
+            and any(n > r or r < c * TIP_FIRST_ROOM for n, r, c in zip(need, room, v.capacity, strict=True))
+        ):
+            location, start_s = _after_tipping(problem, v, crew.location, start_s)
+            room = v.capacity
+        if start_s >= v.shift.end_s:
+            continue
+        depots.append(Depot(f"{v.id}@now", location, TimeWindow(0, HORIZON_S)))
+        out.append(
+            dataclasses.replace(
+                v,
+                start_depot=len(depots) - 1,
+                capacity=room,
+                fixed_cost=0.0,  # the crew-day is under way: its day cost is paid whatever the rest of it holds
+                shift=TimeWindow(start_s, v.shift.end_s),
+                break_=_break_from(v.break_, now_s),
+                max_duration_s=_less(v.max_duration_s, elapsed),
+                paid_duration_s=_less(v.paid_duration_s, elapsed),
+                max_lifts=_less(v.max_lifts, crew.lifts),
+            )
+        )
+    if len({v.id for v in out}) != len(out):
+        raise ProblemError("a crew is given twice")
+    if not out:
+        raise ProblemError("no crew has any shift left")
+    return dataclasses.replace(problem, depots=tuple(depots), vehicles=tuple(out), bins=tuple(bins))
+
+
+def pinned(problem: Problem, keeps: Mapping[str, str]) -> Problem:
+    """``problem`` with each bin of ``keeps`` (bin id -> vehicle id) open only to that vehicle.
+
+    A pinned bin's stream becomes ``<stream>@<vehicle>``; the vehicle carries its
+    streams pinned to itself too, and every site that takes a stream takes its
+    pinned forms, so tipping is unchanged.
+    """
+    streams = {b.stream for b in problem.bins}
+    ids = [v.id for v in problem.vehicles]
+    bins = tuple(
+        dataclasses.replace(b, stream=f"{b.stream}{PIN}{keeps[b.id]}") if b.id in keeps and keeps[b.id] in ids else b
+        for b in problem.bins
+    )
+    vehicles = tuple(
+        dataclasses.replace(v, streams=v.streams | {f"{s}{PIN}{v.id}" for s in v.streams}) for v in problem.vehicles
+    )
+    facilities = tuple(
+        dataclasses.replace(f, streams=f.streams | {f"{s}{PIN}{vid}" for s in f.streams | streams for vid in ids})
+        for f in problem.facilities
+    )
+    return dataclasses.replace(problem, bins=bins, vehicles=vehicles, facilities=facilities)
+
+
+def _warm(params: SolveParams, solution: Solution) -> SolveParams:
+    """``params`` starting from ``solution``'s routes, each bin at the location it was served at."""
+    warm = {r.vehicle_id: r.bins for r in solution.routes if r.used}
+    where = {v.id: v.location for r in solution.routes for v in r.visits if v.kind == BIN}
+    return dataclasses.replace(params, warm_start=warm, warm_locations=where)
+
+
+@dataclass(frozen=True)
+class Replan:
+    """A re-planned rest of the day: the chosen solution (of the unpinned problem), which variant, both ranks."""
+
+    solution: Solution
+    choice: str  # "keep" or "move"
+    kept_rank: tuple[int, float]
+    moved_rank: tuple[int, float]
+
+
+def replan(
+    problem: Problem,
+    keeps: Mapping[str, str],
+    *,
+    limits: Limits,
+    params: SolveParams,
+    keep_unless_saves: float = 0.10,
+    routes: Mapping[str, Sequence[str]] | None = None,
+) -> Replan:
+    """Solve the rest of the day, keeping each bin of ``keeps`` with its crew unless moving saves a lot.
+
+    Parameters
+    ----------
+    problem
+        The rest of the day (:func:`midday_problem`).
+    keeps
+        Bin id -> the crew that had it.
+    limits
+        Each solve's limits (two solves, or three when the kept plan leaves required bins).
+    params
+        Engine and seed; the free solve starts from the kept plan.
+    keep_unless_saves
+        The share of the kept plan's cost the free plan must save to be taken (0.10: 10 %).
+    routes
+        Each crew's remaining stops in the current plan's order (bin and site ids), where the kept
+        solve starts: the kept plan is then at least as good as going on with the current one.
+
+    Returns
+    -------
+    Replan
+        The free plan when it leaves fewer required bins, or as many and costs at
+        most ``1 - keep_unless_saves`` of the kept plan; else the kept plan. When
+        the kept plan leaves required bins (a crew cannot do all of its stops), it
+        is solved again with only those bins free to go to another crew, so the
+        kept plan moves what must move and no more.
+    """
+    start = dataclasses.replace(params, warm_start=dict(routes)) if routes else params
+    kept = solve(pinned(problem, keeps), limits=limits, params=start)
+    left = {u.bin_id for u in kept.unserved if u.required}
+    if left:  # a crew cannot do all of its stops: free only those, the others stay with their crews
+        repair = {b: v for b, v in keeps.items() if b not in left}
+        kept = solve(pinned(problem, repair), limits=limits, params=_warm(params, kept))
+    kept = dataclasses.replace(kept, objective=rank(problem, kept)[1])
+    moved = solve(problem, limits=limits, params=_warm(params, kept))
+    kept_rank, moved_rank = rank(problem, kept), rank(problem, moved)
+    better = moved_rank[0] < kept_rank[0] or (
+        moved_rank[0] == kept_rank[0] and moved_rank[1] <= kept_rank[1] * (1 - keep_unless_saves)
+    )
+    return Replan(moved if better else kept, "move" if better else "keep", kept_rank, moved_rank)

@@ -1,0 +1,158 @@
+"""Re-planning mid-day: crews from their positions with what they have left; kept stops unless moving saves a lot."""
+
+from __future__ import annotations
+
+import pytest
+
+from binroute.routing import (
+    Bin,
+    Break,
+    CrewNow,
+    Facility,
+    Limits,
+    ProblemError,
+    SolveParams,
+    TimeWindow,
+    check_solution,
+    midday_problem,
+    replan,
+)
+from binroute.routing.midday import pinned
+
+from .helpers import make_problem, make_vehicle
+
+#: Depot at 0, west bins at 1..4 (x = -10..-40), east bins at 5..8 (x = 10..40), a site at 9.
+POINTS = [(0, 0), *((-10 * i, 5) for i in range(1, 5)), *((10 * i, 5) for i in range(1, 5)), (0, -10)]
+WEST, EAST = ["w1", "w2", "w3", "w4"], ["e1", "e2", "e3", "e4"]
+LIMITS = Limits(solution_limit=200, time_limit_s=None)
+PARAMS = SolveParams(engine="ortools", seed=0)
+
+
+def _morning(**vehicle):
+    bins = [Bin(b, i + 1, (1,), service_s=5) for i, b in enumerate(WEST + EAST)]
+    vehicles = [make_vehicle("v1", cap=(10,), **vehicle), make_vehicle("v2", cap=(10,), **vehicle)]
+    site = Facility("F", 9, frozenset({"general"}), service_s=10)
+    return make_problem(POINTS, bins, vehicles, facilities=[site])
+
+
+def _left(problem, done):
+    return [b for b in problem.bins if b.id not in done]
+
+
+def _served_by(solution):
+    return {b: r.vehicle_id for r in solution.routes for b in r.bins}
+
+
+def test_crews_keep_their_stops_and_the_plan_checks_out():
+    """Each crew keeps its remaining bins from where it is; the checker passes on the re-planned routes."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (1,), 1, tuple(WEST[1:])), CrewNow("v2", 5, (1,), 1, tuple(EAST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    assert out.choice == "keep"
+    assert _served_by(out.solution) == keeps
+    for route in out.solution.routes:
+        assert route.visits[0].location == (1 if route.vehicle_id == "v1" else 5)
+        assert route.visits[0].departure_s >= 100
+
+
+def test_a_broken_down_lorry_s_stops_go_to_the_others():
+    """Without v1 (broken down), v2 collects every bin left, its own and v1's, and the plan checks out."""
+    morning = _morning()
+    crews = [CrewNow("v2", 5, (0,), 0, tuple(EAST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    out = replan(rest, {b: "v2" for b in EAST[1:]}, limits=LIMITS, params=PARAMS)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    assert set(_served_by(out.solution)) == set(WEST[1:] + EAST[1:])
+    assert [v.id for v in rest.vehicles] == ["v2"]
+
+
+def test_stops_move_when_moving_saves_a_lot():
+    """Crews holding each other's far side of town swap when that saves more than the threshold."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (0,), 0, tuple(EAST[1:])), CrewNow("v2", 5, (0,), 0, tuple(WEST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.01)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    assert out.choice == "move" and out.moved_rank[1] < out.kept_rank[1]
+    never = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=1.0)
+    assert never.choice == "keep" and _served_by(never.solution) == keeps
+
+
+def test_the_afternoon_has_the_shift_break_and_room_left():
+    """Shift from now, the break still ahead (none once past), room less the load, no day cost; a done crew is out."""
+    morning = _morning(break_=Break(200, 300, 30), max_lifts=6, fixed_cost=500.0)
+    crews = [CrewNow("v1", 1, (4,), 2), CrewNow("v2", 5, (0,), 0)]
+    rest = midday_problem(morning, crews, morning.bins, now_s=250)
+    v1 = rest.vehicles[0]
+    assert v1.shift == TimeWindow(250, 100_000)
+    assert v1.break_ == Break(250, 300, 30)
+    assert v1.capacity == (6,) and v1.max_lifts == 4 and v1.fixed_cost == 0.0
+    assert rest.depots[v1.start_depot].location == 1 and v1.end_depot == 0
+    assert midday_problem(morning, crews, morning.bins, now_s=400).vehicles[0].break_ is None
+    assert midday_problem(morning, crews, morning.bins, now_s=99_999).vehicles[0].shift.start_s == 99_999
+    with pytest.raises(ProblemError, match="no crew"):
+        midday_problem(morning, crews, morning.bins, now_s=100_000)
+    with pytest.raises(ProblemError, match="not a vehicle"):
+        midday_problem(morning, [CrewNow("v9", 1)], morning.bins, now_s=0)
+
+
+def test_pinning_opens_a_bin_to_its_crew_only():
+    """A pinned bin's stream is carried by its crew alone, and the site takes it."""
+    morning = _morning()
+    p = pinned(morning, {"w1": "v2"})
+    w1 = next(b for b in p.bins if b.id == "w1")
+    assert w1.stream == "general@v2"
+    assert [w1.stream in v.streams for v in p.vehicles] == [False, True]
+    assert all(w1.stream in f.streams for f in p.facilities)
+
+
+def test_a_lorry_too_full_for_its_stops_tips_first():
+    """With 8 of 10 on board and 3 to collect, the crew starts empty at the site once it has tipped there."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (8,), 1, tuple(WEST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1"}), now_s=100)
+    v1 = rest.vehicles[0]
+    assert rest.depots[v1.start_depot].location == 9
+    assert v1.capacity == (10,)
+    assert v1.shift.start_s == 100 + 25 + 10  # drive from (-10, 5) to (0, -10), then the site's 10 s
+    out = replan(rest, {b: "v1" for b in WEST[1:]}, limits=LIMITS, params=PARAMS)
+    assert check_solution(rest, out.solution, require_all=False).ok
+    roomy = midday_problem(morning, [CrewNow("v1", 1, (5,), 1, tuple(WEST[1:]))], morning.bins, now_s=100)
+    assert roomy.vehicles[0].capacity == (5,) and roomy.depots[roomy.vehicles[0].start_depot].location == 1
+
+
+def test_the_kept_solve_starts_from_the_crews_current_order():
+    """Given each crew's remaining order (bins and a tip), the kept plan keeps every stop with its crew, feasibly."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (1,), 1, tuple(WEST[1:])), CrewNow("v2", 5, (1,), 1, tuple(EAST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    routes = {"v1": ("w2", "w3", "F", "w4"), "v2": ("e4", "e3", "e2")}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, routes=routes)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    assert out.choice == "keep" and _served_by(out.solution) == keeps
+
+
+def test_only_the_stops_a_crew_cannot_do_move():
+    """A crew whose shift ends too soon keeps what it can do; only the rest goes to another crew."""
+    site = Facility("F", 9, frozenset({"general"}), service_s=10)
+    bins = [Bin(b, i + 1, (1,), service_s=5) for i, b in enumerate(WEST + EAST)]
+    short = make_vehicle("v1", cap=(10,), shift=TimeWindow(0, 175))
+    morning = make_problem(POINTS, bins, [short, make_vehicle("v2", cap=(10,))], facilities=[site])
+    crews = [CrewNow("v1", 1, (0,), 1, tuple(WEST[1:])), CrewNow("v2", 5, (0,), 1, tuple(EAST[1:]))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.5)
+    assert check_solution(rest, out.solution, require_all=True).ok
+    served = _served_by(out.solution)
+    assert (
+        out.choice == "keep"
+        and out.kept_rank[0] == 0
+        and served["w2"] == "v1"
+        and {served["w3"], served["w4"]} == {"v2"}
+    )
+    assert all(served[b] == "v2" for b in EAST[1:])
