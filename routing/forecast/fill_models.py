@@ -275,6 +275,9 @@ def training_pairs(rows: pd.DataFrame) -> tuple[NDArray[np.int64], NDArray[np.in
     b = pd.factorize(rows["bin_id"])[0]
     c = rows["cycle"].to_numpy()
     target_ok = (rows["source"] != "emptied").to_numpy()
+    # A log's only pair in a cycle spans it, from the emptying to the next collection: limited to
+    # PAIR_MAX_DAYS the trees would learn from the cycles cut short alone (bins emptied early, at low fill).
+    span = np.where(rows["shape"].to_numpy() == LOG, LOG_MAX_INTERVAL_DAYS, PAIR_MAX_DAYS)
     ii, jj = [], []
     for k in PAIR_OFFSETS:
         if k >= n:
@@ -282,7 +285,7 @@ def training_pairs(rows: pd.DataFrame) -> tuple[NDArray[np.int64], NDArray[np.in
         i = np.arange(n - k)
         j = i + k
         h = (t[j] - t[i]) / _DAY
-        ok = (b[i] == b[j]) & (c[i] == c[j]) & (h > 0) & (h <= PAIR_MAX_DAYS) & target_ok[j]
+        ok = (b[i] == b[j]) & (c[i] == c[j]) & (h > 0) & (h <= span[i]) & target_ok[j]
         if not ok.any():
             continue
         ii.append(i[ok])

@@ -25,3 +25,28 @@ def test_residuals_are_those_of_the_model_chosen_on_the_other_half_of_the_origin
     used = np.array(_cross_fitted(err, day, ["mean_rate", "b"], {"X": "all"}))
     assert (used[even] == "b").all()  # chosen on the odd origins, where b was better
     assert (used[~even] == "mean_rate").all()
+
+
+def test_a_log_s_training_pairs_span_its_whole_cycles():
+    """A log's cycle runs from an emptying to the next collection, four days later: that pair is learnt from.
+
+    Limited to the span of sensor pairs (2.5 days), the trees would learn only from cycles cut short (bins
+    emptied early, at low fill), and forecast every log bin low. Sensor rows keep the short span.
+    """
+    from binroute.routing.forecast.fill_models import training_pairs
+
+    t0 = pd.Timestamp("2026-01-05 08:00", tz="UTC")
+    times = [t0, t0 + pd.Timedelta(days=4), t0 + pd.Timedelta(days=4, seconds=1), t0 + pd.Timedelta(days=8)]
+    rows = pd.DataFrame(
+        {
+            "bin_id": ["A"] * 4,
+            "timestamp": times,
+            "cycle": [1, 1, 2, 2],
+            "source": ["emptied", "collection", "emptied", "collection"],
+            "shape": ["log"] * 4,
+        }
+    )
+    i, j = training_pairs(rows)
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (2, 3)]
+    i, j = training_pairs(rows.assign(shape="dense"))
+    assert len(i) == 0
