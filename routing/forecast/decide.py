@@ -2,8 +2,9 @@
 
 The rule weighs costs, not a fixed risk. Leaving a bin until its next
 chance costs its probability of overflowing before that chance's last
-visit times the cost of an overflow; collecting it costs its share of a
-round (:attr:`DecisionRules.lift_cost`). A bin is *due* on the first chance
+visit times the cost of an overflow, less the risk it would run even if
+emptied now (a lift only takes away the risk that comes with its level);
+collecting it costs its share of a round (:attr:`DecisionRules.lift_cost`). A bin is *due* on the first chance
 after which leaving it costs more than collecting it, or at which it is
 predicted at or above the fill threshold.
 
@@ -178,12 +179,17 @@ class Outlook:
     ``fill[i, k]`` is bin ``i``'s mean fill at chance ``k``'s collection time,
     ``p_over[i, k]`` the probability it overflows before chance ``k``'s last
     visit; ``now`` is the prediction for today (interval, notes).
+    ``p_fresh[i]`` is the probability that bin ``i``, emptied at a chance,
+    overflows before the next chance's last visit all the same: the risk a
+    lift does not take away (a bin that overflows on some days whatever its
+    age; none when not known).
     """
 
     ids: list[str]
     fill: np.ndarray
     p_over: np.ndarray
     now: pd.DataFrame
+    p_fresh: np.ndarray | None = None
 
 
 def outlook(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> Outlook:
@@ -198,8 +204,10 @@ def outlook(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) ->
     at_late = model.predict_pairs(ids * chances, pd.Series(np.repeat([t + late for t in times], len(ids))))
     fill = at_collect["mean"].to_numpy(dtype=float).reshape(chances, len(ids)).T
     p_over = at_late["p_overflow"].to_numpy(dtype=float).reshape(chances, len(ids)).T
+    fresh = model.predict_pairs(ids, pd.Series([times[1] + late] * len(ids)), emptied_at=collect_at)
+    p_fresh = np.nan_to_num(fresh["p_overflow"].to_numpy(dtype=float), nan=0.0)
     # Levels only rise between emptyings: a risk or fill that dips at a later chance is noise.
-    return Outlook(ids, np.fmax.accumulate(fill, axis=1), np.fmax.accumulate(p_over, axis=1), now)
+    return Outlook(ids, np.fmax.accumulate(fill, axis=1), np.fmax.accumulate(p_over, axis=1), now, p_fresh)
 
 
 def due_chances(look: Outlook, rules: DecisionRules) -> np.ndarray:
@@ -207,11 +215,13 @@ def due_chances(look: Outlook, rules: DecisionRules) -> np.ndarray:
 
     Due at ``k``: predicted at or above the threshold at ``k``, or leaving it
     past ``k`` risks an overflow (before chance ``k + 1``'s last visit) above
-    :attr:`DecisionRules.tolerated_risk`.
+    :attr:`DecisionRules.tolerated_risk`, counting only the risk a lift at
+    ``k`` would take away (less :attr:`Outlook.p_fresh`).
     """
     h = rules.horizon_days
     full = look.fill[:, : h + 1] >= rules.threshold_pct
-    risky = look.p_over[:, 1 : h + 2] > rules.tolerated_risk
+    fresh = np.zeros(len(look.ids)) if look.p_fresh is None else look.p_fresh
+    risky = look.p_over[:, 1 : h + 2] - fresh[:, None] > rules.tolerated_risk
     due = full | risky
     first = np.where(due.any(axis=1), due.argmax(axis=1), h + 1)
     return np.where(np.isnan(look.fill[:, 0]), -1, first)
@@ -240,9 +250,10 @@ def decide(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> 
             if fill >= rules.threshold_pct:
                 reason = f"predicted {_fmt(fill)} at collection, at or above the {rules.threshold_pct:.0f}% threshold"
             else:
+                fresh = "" if look.p_fresh is None else f", {look.p_fresh[i]:.0%} if emptied today"
                 reason = (
-                    f"{p_next:.0%} risk of overflowing before the next collection "
-                    f"(more than the {rules.tolerated_risk:.0%} at which leaving it costs more than a lift); "
+                    f"{p_next:.0%} risk of overflowing before the next collection{fresh} "
+                    f"(a lift takes away more than the {rules.tolerated_risk:.0%} tolerated); "
                     f"predicted {_fmt(fill)} now"
                 )
         elif k <= h:

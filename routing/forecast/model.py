@@ -106,8 +106,14 @@ class FillModel:
             at = at.tz_localize(self.tz)
         return self.predict_pairs(ids, pd.Series([at] * len(ids))).set_index("bin_id")
 
-    def predict_pairs(self, bin_ids: Sequence[str], times: pd.Series) -> pd.DataFrame:
-        """Like :meth:`predict`, for many ``(bin, time)`` pairs at once (one row per pair, in order)."""
+    def predict_pairs(
+        self, bin_ids: Sequence[str], times: pd.Series, *, emptied_at: pd.Timestamp | None = None
+    ) -> pd.DataFrame:
+        """Like :meth:`predict`, for many ``(bin, time)`` pairs at once (one row per pair, in order).
+
+        With ``emptied_at``, as if every bin were emptied then: each starts
+        empty at that time, with its own rates, history and calibration.
+        """
         ids = [str(b) for b in bin_ids]
         times = pd.Series(pd.to_datetime(pd.Series(times).reset_index(drop=True), utc=True))
         n = len(ids)
@@ -121,6 +127,8 @@ class FillModel:
             assert self.anchors is not None and self.candidates is not None
             k = np.flatnonzero(new)
             a = self.anchors.loc[[ids[i] for i in k]].reset_index()
+            if emptied_at is not None:
+                a = _emptied(a, emptied_at)
             t = times.iloc[k].reset_index(drop=True)
             preds = self.candidates.predict(a, t)
             day = horizon_day((ns(t) - ns(a["origin"])) / _DAY)
@@ -144,7 +152,7 @@ class FillModel:
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):
-            m, s = _legacy(self, [ids[i] for i in old], times.iloc[old].reset_index(drop=True))
+            m, s = _legacy(self, [ids[i] for i in old], times.iloc[old].reset_index(drop=True), emptied_at)
             mean[old], sd[old] = m, s
             z = norm.ppf([0.1, 0.9])
             lo[old], hi[old] = m + z[0] * s, m + z[1] * s
@@ -173,8 +181,18 @@ class FillModel:
         )
 
 
-def _legacy(model: FillModel, ids: list[str], times: pd.Series) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Weekday-model mean and normal scale from ``fits`` alone."""
+def _emptied(a: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
+    """Anchors ``a`` as if each bin were emptied at ``at``: empty then, at the start of a cycle."""
+    state: dict[str, object] = {"timestamp": pd.Timestamp(at), "fill_pct": 0.0, "level": 0.0, "age": 0.0}
+    if "source" in a.columns:
+        state["source"] = "emptied"
+    return a.assign(**{c: v for c, v in state.items() if c in a.columns or c == "timestamp"})
+
+
+def _legacy(
+    model: FillModel, ids: list[str], times: pd.Series, emptied_at: pd.Timestamp | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Weekday-model mean and normal scale from ``fits`` alone (from empty at ``emptied_at`` if given)."""
     fits = [model.fits.get(b) for b in ids]
     ok = np.array([f is not None and f.level_time is not None and not math.isnan(f.level) for f in fits], dtype=bool)
     mean, sd = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
@@ -182,9 +200,11 @@ def _legacy(model: FillModel, ids: list[str], times: pd.Series) -> tuple[NDArray
         return mean, sd
     chosen = [f for f, k in zip(fits, ok, strict=True) if k and f is not None]
     rates = np.stack([f.rates for f in chosen])
-    x0 = local_days(pd.Series([f.level_time for f in chosen]), model.tz)
+    starts = [f.level_time if emptied_at is None else emptied_at for f in chosen]
+    x0 = local_days(pd.Series(starts), model.tz)
     x1 = np.maximum(local_days(times[ok].reset_index(drop=True), model.tz), x0)
-    mean[ok] = np.array([f.level for f in chosen]) + np.einsum("ik,ik->i", weekday_overlap(x0, x1), rates)
+    levels = np.array([f.level if emptied_at is None else 0.0 for f in chosen])
+    mean[ok] = levels + np.einsum("ik,ik->i", weekday_overlap(x0, x1), rates)
     sd[ok] = np.sqrt(np.array([f.sigma2 for f in chosen]) * (x1 - x0) + 1.0)
     return mean, sd
 

@@ -121,3 +121,28 @@ def test_a_crew_passing_takes_a_bin_due_later_and_its_day_needs_no_crew():
 def test_a_horizon_out_of_range_is_refused(days):
     with pytest.raises(ValueError, match="horizon_days must be 1 to 14"):
         DecisionRules(horizon_days=days)
+
+
+def test_a_lift_is_worth_only_the_risk_it_takes_away():
+    """Two bins at a 30% risk of overflowing by the next chance: one as likely to overflow when just emptied.
+
+    A bin that overflows on some days whatever its level (a street where waste is dumped beside it) is not
+    made safe by lifting it: only the risk its level brings counts against the tolerated risk.
+    """
+    from binroute.routing.forecast.decide import Outlook, due_chances
+
+    fill = np.array([[40.0, 60.0, 80.0], [40.0, 60.0, 80.0]])
+    p_over = np.array([[0.0, 0.3, 0.6], [0.0, 0.3, 0.6]])
+    look = Outlook(["level", "dumped"], fill, p_over, pd.DataFrame(), p_fresh=np.array([0.01, 0.28]))
+    rules = DecisionRules(threshold_pct=90, overflow_risk=0.1)
+    assert due_chances(look, rules).tolist() == [0, 1]  # its level brings risk by the chance after
+    assert due_chances(Outlook(look.ids, fill, p_over, look.now), rules).tolist() == [0, 0]
+
+
+def test_a_fresh_bin_s_risk_comes_from_its_own_rate():
+    """Emptied at the collection time, a bin gaining 40 points a day is at 40% a day later: no risk then."""
+    model = _models({"X": (90, 40)})
+    fresh = model.predict_pairs(["X"], pd.Series([T0 + pd.Timedelta(days=1)]), emptied_at=T0)
+    assert fresh.at[0, "mean"] == pytest.approx(40.0, abs=1.0) and fresh.at[0, "p_overflow"] < 0.01
+    later = model.predict_pairs(["X"], pd.Series([T0 + pd.Timedelta(days=1)]))
+    assert later.at[0, "p_overflow"] > 0.99
