@@ -196,11 +196,13 @@ def outlook(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) ->
     """The forecast at every chance of the horizon and the one after it."""
     late = pd.Timedelta(hours=rules.visits_until_h)
     step = pd.Timedelta(days=rules.next_opportunity_days)
-    now = model.predict(collect_at)
-    ids = [str(b) for b in now.index]
+    at = pd.Timestamp(collect_at)
+    collect_at = at if at.tzinfo is not None else at.tz_localize(model.tz)  # as FillModel.predict reads it
+    ids = [str(b) for b in model.fits]
     chances = rules.horizon_days + 2
     times = [collect_at + k * step for k in range(chances)]
     at_collect = model.predict_pairs(ids * chances, pd.Series(np.repeat(times, len(ids))))
+    now = at_collect.iloc[: len(ids)].set_index("bin_id")  # today's chance: what FillModel.predict gives
     at_late = model.predict_pairs(ids * chances, pd.Series(np.repeat([t + late for t in times], len(ids))))
     fill = at_collect["mean"].to_numpy(dtype=float).reshape(chances, len(ids)).T
     p_over = at_late["p_overflow"].to_numpy(dtype=float).reshape(chances, len(ids)).T

@@ -45,7 +45,7 @@ import pandas as pd
 from binroute._processes import TELL, Call, Pool
 from binroute.geo import load_network
 from binroute.routing import Limits, SolveParams, solve
-from binroute.routing.forecast import MAY, MUST, SKIP, Decision, fit_fill_model
+from binroute.routing.forecast import MAY, MUST, SKIP, Decision, DecisionRules, fit_fill_model
 
 from ..errors import ScenarioError
 from ..forecast import collect_at_s, decide_bins, decision_rules
@@ -314,9 +314,10 @@ def _recorded(level: float, step: float) -> float:
     return capped if step <= 0 else float(min(round(capped / step) * step, FULL_PCT))
 
 
-def _decisions(scn: Scenario, policy: Policy, day: Date, replay: Replay, morning: int) -> dict[str, Decision]:
-    """What ``policy`` collects on ``day``, as the pipeline's decisions (the bins it collects are ``must``)."""
-    rules = decision_rules(scn.fleet, bins=scn.bins, horizon_days=policy.horizon_days)
+def _decisions(
+    scn: Scenario, policy: Policy, rules: DecisionRules, day: Date, replay: Replay, morning: int
+) -> dict[str, Decision]:
+    """What ``policy`` collects on ``day`` under ``rules``, as the pipeline's decisions (its bins are ``must``)."""
     if policy.kind == PREDICTIVE:
         readings, collections = _seen_frames(scn, replay, morning)
         return decide_bins(dataclasses.replace(scn, readings=readings, collections=collections), day, rules, notes=[])
@@ -389,7 +390,7 @@ def simulate_policy(
     while day <= options.end:
         midnight = _midnight(day, tz)
         morning = int((midnight + pd.Timedelta(seconds=min(morning_s, collect_at_s(scn.fleet)))).value)
-        decisions = _decisions(scn, policy, day, replay, morning)
+        decisions = _decisions(scn, policy, rules, day, replay, morning)
         chosen = [i for i, b in enumerate(rows) if decisions[b].decision in (MUST, MAY)]
         figures = _empty_day()
         emptyings: dict[str, int] = {}
