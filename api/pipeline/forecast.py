@@ -22,8 +22,6 @@ DEFAULT_COLLECT_AT_S = 10 * 3600
 ROUND_SPEED_KPH = 15.0
 #: A lorry's speed between the depot, its round and the tip, km/h.
 ROAD_SPEED_KPH = 30.0
-#: Road distance over straight-line distance (urban circuity, about 1.2 to 1.4).
-CIRCUITY = 1.3
 #: A shortest tour's leg over the distance to the nearest neighbour, for points spread at random
 #: (Beardwood-Halton-Hammersley: 0.7124 sqrt(A n) for the tour, 0.5 sqrt(A / n) to the nearest neighbour).
 TOUR_OVER_NEIGHBOUR = 0.7124 / 0.5
@@ -81,30 +79,32 @@ def _metres(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
     return np.column_stack([lon * 111_320.0 * math.cos(math.radians(lat0)), lat * 110_540.0])
 
 
-def _hop_m(bins: pd.DataFrame) -> float:
-    """The typical road distance from a bin to the next in a round (:data:`TOUR_OVER_NEIGHBOUR`, :data:`CIRCUITY`)."""
+def _hop_m(bins: pd.DataFrame, circuity: float) -> float:
+    """The typical road distance from a bin to the next in a round (:data:`TOUR_OVER_NEIGHBOUR`, ``circuity``)."""
     from scipy.spatial import cKDTree
 
     if len(bins) < 2:
         return 0.0
     xy = _metres(bins["lon"].to_numpy(float), bins["lat"].to_numpy(float), float(bins["lat"].mean()))
     dist, _ = cKDTree(xy).query(xy, k=2)
-    return float(np.mean(dist[:, 1])) * TOUR_OVER_NEIGHBOUR * CIRCUITY
+    return float(np.mean(dist[:, 1])) * TOUR_OVER_NEIGHBOUR * circuity
 
 
-def _drive_s(bins: pd.DataFrame, lon: float, lat: float) -> float:
-    """Seconds to drive from the bins' centre to a place and back."""
+def _drive_s(bins: pd.DataFrame, lon: float, lat: float, circuity: float) -> float:
+    """Seconds to drive from the bins' centre to a place and back, on roads ``circuity`` times the straight line."""
     lat0 = float(bins["lat"].mean())
     centre = _metres(np.array([bins["lon"].mean()]), np.array([lat0]), lat0)
     there = _metres(np.array([lon]), np.array([lat]), lat0)
-    return 2 * float(np.hypot(*(centre - there)[0])) * CIRCUITY / (ROAD_SPEED_KPH / 3.6)
+    return 2 * float(np.hypot(*(centre - there)[0])) * circuity / (ROAD_SPEED_KPH / 3.6)
 
 
 def lift_costs(fleet: FleetIn, bins: pd.DataFrame, streams: dict[str, StreamDensity]) -> tuple[float, float]:
     """What a lift costs in a well-filled round, and a stop in a round out anyway (for :class:`DecisionRules`).
 
-    For each stream, a crew-day of a vehicle serving it lasts its shift less
-    its break and the drive from its depot to the bins and back; a lift takes
+    Roads are ``planning.detour_factor`` times the straight line, as in an
+    estimate without a road network. For each stream, a crew-day of a
+    vehicle serving it lasts its shift less its break and the drive from its
+    depot to the bins and back; a lift takes
     the bins' mean service time, the drive to the next bin (:func:`_hop_m`,
     at :data:`ROUND_SPEED_KPH`) and its share of a tip trip (a load holds so
     many bins lifted at :data:`LIFT_FILL`; the trip is the tip time and the
@@ -116,15 +116,18 @@ def lift_costs(fleet: FleetIn, bins: pd.DataFrame, streams: dict[str, StreamDens
     per_stream: dict[str, tuple[float, float]] = {}
     counts = bins["stream"].value_counts()
     depots = {d.id: d for d in fleet.depots}
+    circuity = fleet.planning.detour_factor
     for stream in counts.index:
         part = bins[bins["stream"] == stream]
         service = part["service_s"] if "service_s" in part.columns else pd.Series(np.nan, index=part.index)
         service = pd.to_numeric(service, errors="coerce").fillna(
             DEFAULT_SERVICE_S + SERVICE_S_PER_LITRE * part["capacity_l"]
         )
-        hop_m = _hop_m(part)
+        hop_m = _hop_m(part, circuity)
         litres = float(part["capacity_l"].mean()) * LIFT_FILL / streams.get(stream, FALLBACK_STREAM).compaction
-        sites = [f.tip_minutes * 60 + _drive_s(part, f.lon, f.lat) for f in fleet.facilities if stream in f.streams]
+        sites = [
+            f.tip_minutes * 60 + _drive_s(part, f.lon, f.lat, circuity) for f in fleet.facilities if stream in f.streams
+        ]
         tip_s = min(sites, default=0.0)
         costs = []
         for v in fleet.vehicles:
@@ -132,7 +135,12 @@ def lift_costs(fleet: FleetIn, bins: pd.DataFrame, streams: dict[str, StreamDens
                 continue
             brk = v.break_.minutes * 60 if v.break_ is not None else 0
             depot = depots[v.depot]
-            day_s = parse_hhmm(v.shift_end) - parse_hhmm(v.shift_start) - brk - _drive_s(part, depot.lon, depot.lat)
+            day_s = (
+                parse_hhmm(v.shift_end)
+                - parse_hhmm(v.shift_start)
+                - brk
+                - _drive_s(part, depot.lon, depot.lat, circuity)
+            )
             per_load = max(v.capacity_l / litres, 1.0) if litres > 0 else math.inf
             lift_s = float(service.mean()) + hop_m / (ROUND_SPEED_KPH / 3.6) + tip_s / per_load
             n = max(day_s, lift_s) / lift_s
