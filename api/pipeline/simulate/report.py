@@ -149,12 +149,7 @@ def verdict_html(result: Mapping[str, Any]) -> str:
     if compared:
         heads[compared] = f"{'best' if best else 'closest'} timetable: {compared}"
     head = "".join(f"<th>{html.escape(heads[c])}</th>" for c in columns)
-    rows = "".join(
-        f"<tr><td>{_label(label, key, estimated)}</td>"
-        + "".join(f"<td>{_cell(totals[c].get(key))}</td>" for c in columns)
-        + "</tr>"
-        for label, key in VERDICT_FIGURES
-    )
+    rows = _figure_rows(VERDICT_FIGURES, [totals[c] for c in columns], estimated)
     if AS_LOGGED in totals:
         real = totals[AS_LOGGED]
         text += (
@@ -162,6 +157,16 @@ def verdict_html(result: Mapping[str, Any]) -> str:
             f"{ours['overflow_bin_days']:g} overflowing bin-days against {real['overflow_bin_days']:g}."
         )
     return f'<p class="verdict">{html.escape(text)}</p><table><tr><th></th>{head}</tr>{rows}</table>'
+
+
+def _figure_rows(figures: Sequence[tuple[str, str]], totals: Sequence[Mapping[str, Any]], estimated: bool) -> str:
+    """Table rows, one per ``(label, key)`` figure, with its value in each of ``totals`` (a column each)."""
+    return "".join(
+        f"<tr><td>{_label(label, key, estimated)}</td>"
+        + "".join(f"<td>{_cell(t.get(key))}</td>" for t in totals)
+        + "</tr>"
+        for label, key in figures
+    )
 
 
 def simulation_html(result: Mapping[str, Any]) -> str:
@@ -179,12 +184,7 @@ def simulation_html(result: Mapping[str, Any]) -> str:
             series[name] = list(accumulate(values)) if cumulative else values
         charts.append(f"<figure>{line_chart(title, series, labels)}</figure>")
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = "".join(
-        f"<tr><td>{_label(label, key, estimated)}</td>"
-        + "".join(f"<td>{_cell(policies[n]['totals'].get(key))}</td>" for n in names)
-        + "</tr>"
-        for label, key in TABLE
-    )
+    rows = _figure_rows(TABLE, [policies[n]["totals"] for n in names], estimated)
     title = f"binroute simulation — {result['scenario']}, {result['from']} to {result['to']}"
     solver = result.get("solver", {})
     return render_page(
