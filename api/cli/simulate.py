@@ -22,8 +22,9 @@ from .flags import solver_flags
     multiple=True,
     required=True,
     help=(
-        "predictive (or predictive:DAYS for a horizon), timetable:mon,thu, threshold:80 or "
-        "(with a collection log) as-logged; give --policy once per policy."
+        "predictive (or predictive:DAYS for a horizon), timetable:mon,thu, threshold:80, "
+        "(with a collection log) as-logged, or clairvoyant (reads the replay's future: the bound a "
+        "perfect forecast reaches); give --policy once per policy."
     ),
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")

@@ -8,6 +8,7 @@
 """
 
 from .policies import AS_LOGGED as AS_LOGGED
+from .policies import CLAIRVOYANT as CLAIRVOYANT
 from .policies import PREDICTIVE as PREDICTIVE
 from .policies import TIMETABLE as TIMETABLE
 from .policies import WEEKDAYS as WEEKDAYS

@@ -5,7 +5,10 @@
 * ``timetable:mon,thu``: every bin on the named weekdays, none on others;
 * ``threshold:80``: every bin whose latest reading is at least 80%;
 * ``as-logged``: the bins a collection log really emptied on each day (the
-  council's real service, to compare the others with).
+  council's real service, to compare the others with);
+* ``clairvoyant``: every bin that would otherwise overflow before the next
+  day's last visit, read from the replay's future: no council can run it, it
+  is the bound a perfect forecast would reach with one chance a day.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 from binroute.routing import MAX_HORIZON
 
 PREDICTIVE, TIMETABLE, THRESHOLD, AS_LOGGED = "predictive", "timetable", "threshold", "as-logged"
+CLAIRVOYANT = "clairvoyant"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -39,8 +43,8 @@ class Policy:
 
 
 _EXPECTED = (
-    f"expected predictive[:DAYS] (horizon 1-{MAX_HORIZON}), as-logged, timetable:DAY[,DAY...] (mon..sun) "
-    "or threshold:PCT (0-100]"
+    f"expected predictive[:DAYS] (horizon 1-{MAX_HORIZON}), as-logged, clairvoyant, "
+    "timetable:DAY[,DAY...] (mon..sun) or threshold:PCT (0-100]"
 )
 
 
@@ -60,8 +64,8 @@ def parse_policy(text: str) -> Policy:
         if not arg.isdigit() or not 1 <= int(arg) <= MAX_HORIZON:
             raise PolicyError(f"policy {text!r}: horizon {arg!r} is not a whole number of days from 1 to {MAX_HORIZON}")
         return Policy(name, PREDICTIVE, horizon_days=int(arg))
-    if kind == AS_LOGGED and not arg:
-        return Policy(name, AS_LOGGED)
+    if kind in (AS_LOGGED, CLAIRVOYANT) and not arg:
+        return Policy(name, kind)
     if kind == TIMETABLE:
         days = [d.strip()[:3] for d in arg.split(",") if d.strip()]
         unknown = [d for d in days if d not in WEEKDAYS]
@@ -92,7 +96,7 @@ def bins_due(policy: Policy, day: Date, seen: Mapping[str, float]) -> list[str]:
         return sorted(seen) if day.weekday() in policy.weekdays else []
     if policy.kind == THRESHOLD:
         return sorted(b for b, level in seen.items() if math.isnan(level) or level >= policy.threshold_pct)
-    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast or log, not by bins_due")
+    raise ValueError(f"policy {policy.name!r} chooses its bins by forecast, log or the future, not by bins_due")
 
 
 def logged_on(collections: pd.DataFrame, day: Date, tz: str) -> list[str]:

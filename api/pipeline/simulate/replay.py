@@ -33,6 +33,7 @@ bin the real service found full may have overflowed before it came.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -223,6 +224,18 @@ class Replay:
                     self.readings[bin_id].append((end, min(s.level, FULL_PCT)))
                 s.next += 1
         return s.level
+
+    def peek(self, bin_id: str, when: int) -> float:
+        """The level ``bin_id`` would have at ``when`` (ns) if left alone; the replay itself does not move on.
+
+        What only a clairvoyant policy knows: the waste still to come.
+        """
+        state, recorded = dataclasses.replace(self._state[bin_id]), len(self.readings[bin_id])
+        try:
+            return self.level_at(bin_id, when)
+        finally:
+            self._state[bin_id] = state
+            del self.readings[bin_id][recorded:]
 
     def empty(self, bin_id: str, when: int) -> float:
         """Empty ``bin_id`` at ``when`` (ns); returns the level it had just before."""

@@ -54,7 +54,17 @@ from ..options import DEFAULT_ENGINE
 from ..problem import build_problem
 from ..roads import ESTIMATE, Travel, estimate_travel, places_of, snap_places, travel
 from ..scenario import Scenario, parse_hhmm
-from .policies import AS_LOGGED, PREDICTIVE, THRESHOLD, Policy, PolicyError, bins_due, logged_on, parse_policy
+from .policies import (
+    AS_LOGGED,
+    CLAIRVOYANT,
+    PREDICTIVE,
+    THRESHOLD,
+    Policy,
+    PolicyError,
+    bins_due,
+    logged_on,
+    parse_policy,
+)
 from .replay import FULL_PCT, WASTED_BELOW_PCT, Replay, Trace, traces_from_log, traces_from_readings
 
 #: Days of readings a simulation needs before its first day (to fit the forecast).
@@ -322,7 +332,9 @@ def _decisions(
         readings, collections = _seen_frames(scn, replay, morning)
         return decide_bins(dataclasses.replace(scn, readings=readings, collections=collections), day, rules, notes=[])
     seen = replay.last_seen(morning)
-    if policy.kind == AS_LOGGED:
+    if policy.kind == CLAIRVOYANT:
+        due = _clairvoyant(scn, rules, day, replay)
+    elif policy.kind == AS_LOGGED:
         assert scn.collections is not None
         due = set(logged_on(scn.collections, day, scn.fleet.timezone))
         seen = dict.fromkeys(seen, math.nan)  # the policy reads no levels
@@ -333,6 +345,19 @@ def _decisions(
         b: Decision(b, MUST if b in due else SKIP, policy.name, seen.get(b, nan), nan, nan, nan, nan)
         for b in scn.bins["bin_id"]
     }
+
+
+def _clairvoyant(scn: Scenario, rules: DecisionRules, day: Date, replay: Replay) -> set[str]:
+    """The bins a clairvoyant collects on ``day``: the collect rule with a perfect forecast.
+
+    A bin is due when, left alone, it would pass 100% before the next
+    chance's last visit (the collect rule's own risk point:
+    :attr:`DecisionRules.visits_until_h` after the next chance's collection time).
+    """
+    tz = scn.fleet.timezone
+    step = timedelta(days=rules.next_opportunity_days)
+    until = _midnight(day + step, tz) + pd.Timedelta(seconds=collect_at_s(scn.fleet) + rules.visits_until_h * 3600)
+    return {b for b in scn.bins["bin_id"] if b in replay.traces and replay.peek(b, int(until.value)) > FULL_PCT}
 
 
 def _empty_day() -> dict[str, Any]:

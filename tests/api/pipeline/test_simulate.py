@@ -233,3 +233,20 @@ def test_report_in_a_real_browser(in_parallel, tmp_path):
     assert not console, console
     assert dom.stdout.count("<svg") == 5 and dom.stdout.count("<polyline") == 10
     assert "Cumulative km" in dom.stdout and "threshold:70" in dom.stdout and "<table>" in dom.stdout
+
+
+def test_peeking_at_the_future_does_not_move_the_replay():
+    """What a clairvoyant reads (a bin's level later, left alone) leaves the replay where it was."""
+    readings = _readings([("a", 0, 40), ("a", 10, 70), ("a", 20, 100)])
+    replay = Replay(traces_from_readings(readings), start=0)
+    assert replay.peek("a", 20 * H) == pytest.approx(100.0)
+    assert replay.readings["a"] == []
+    day1 = replay.day(0, 12 * H, {"a": 5 * H})
+    assert day1.collected == pytest.approx({"a": 55.0}) and day1.levels == pytest.approx({"a": 21.0})
+    assert replay.peek("a", 20 * H) == pytest.approx(45.0)  # emptied at 5 h: 8 h more at 3 %/h
+
+
+def test_clairvoyant_is_a_policy_without_arguments():
+    assert parse_policy("Clairvoyant").kind == "clairvoyant"
+    with pytest.raises(PolicyError, match="clairvoyant"):
+        parse_policy("clairvoyant:2")
