@@ -42,7 +42,7 @@ from binroute.api.pipeline.simulate import AS_LOGGED, PREDICTIVE, SimOptions, sa
 
 from .common import RESULTS, table, write_results
 from .forecast import REAL, bigbelly_collections
-from .simulate import TIMETABLES, best_timetable, policy_rows, run_policies
+from .simulate import CLAIRVOYANT, TIMETABLES, best_timetable, policy_rows, run_policies
 
 START, END = date(2026, 1, 26), date(2026, 2, 15)
 #: Days of the log before START given to the scenario (what the council knows at the start).
@@ -53,7 +53,7 @@ BIN_LITRES = 568.0
 TZ = "America/Los_Angeles"
 #: The lifts predictive should save against the real service, at no more overflowing bin-days (issue #29).
 GOAL_FEWER_LIFTS = 0.30
-POLICIES = (PREDICTIVE, AS_LOGGED, *TIMETABLES)
+POLICIES = (PREDICTIVE, AS_LOGGED, *TIMETABLES, CLAIRVOYANT)
 CREDIT = "UC Berkeley Bigbelly data, via AdithyaAyanam/BigBelly-Routing-Dispatch-Project (MIT)"
 COLUMNS = [
     "policy", "lifts", "wasted_lifts", "km", "crew_days", "kg_co2",
@@ -121,6 +121,11 @@ def goal(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _fewer(share: float) -> str:
+    """``"26% fewer"``, or ``"26% more"`` for a negative share."""
+    return f"{share:.0%} fewer" if share >= 0 else f"{-share:.0%} more"
+
+
 def verdict(g: dict[str, Any]) -> str:
     """The goal's comparison in one sentence."""
     if "why" in g:
@@ -128,7 +133,7 @@ def verdict(g: dict[str, Any]) -> str:
     met = "met" if g["goal_met"] else "not met"
     return (
         f"Predictive {g['predictive_lifts']:.0f} lifts against the real service's {g['real_lifts']:.0f} "
-        f"({g['fewer_lifts']:.0%} fewer), {g['predictive_overflow_bin_days']:.0f} overflowing bin-days against "
+        f"({_fewer(g['fewer_lifts'])}), {g['predictive_overflow_bin_days']:.0f} overflowing bin-days against "
         f"{g['real_overflow_bin_days']:.0f} (goal: {g['goal_fewer_lifts']:.0%} fewer lifts at no more: {met})."
     )
 
