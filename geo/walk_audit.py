@@ -11,7 +11,7 @@ reaches it, the bin's position). For each walk-out it checks that
   lorry can drive round without ever turning back;
 * **the walk is short enough**: the shortest walk along the streets from the
   lorry to the bin (never along a main road, :data:`MAIN_ROADS`), plus the
-  bin's distance from its street, is at most the setting (with
+  bin's distance from its street (one of the streets by it), is at most the setting (with
   :data:`SLACK_M` for where the lorry stops short of the junction);
 * **no main road is crossed**: at the junction where the walk leaves the
   lorry's street, going round it from the lorry's kerb side (or from the
@@ -42,6 +42,8 @@ MAIN_ROADS = frozenset(f"{r}{link}" for r in ("motorway", "trunk", "primary", "s
 SLACK_M = 2.0
 #: A stop lies on a street segment when within this many metres of it.
 ON_SEGMENT_M = 1.5
+#: A walk reaches the bin from a street at most this much farther (m) from it than its nearest street.
+BIN_REACH_M = 5.0
 #: Metres per degree of latitude (and of longitude at the equator).
 M_PER_DEG = 111_195.0
 
@@ -143,8 +145,16 @@ class WalkOutChecker:
         short = [w for w in walks if w[0] <= self.within_m + SLACK_M]
         if not short:
             return [*faults, f"the walk is {min(w[0] for w in walks):.1f} m, over {self.within_m:g} m"]
-        crossing = [w[1] for w in short if w[1] is not None and w[2] is not None and self._crosses_main(
-            w[1], a if w[1] == b else b, w[2], ahead=w[1] == b)]  # fmt: skip
+        crossing = [
+            w[1] if w[1] is not None else a
+            for w in short
+            if (w[1] is None and self._across_own(k, heading, here, (stop.bin_lon, stop.bin_lat)))
+            or (
+                w[1] is not None
+                and w[2] is not None
+                and self._crosses_main(w[1], a if w[1] == b else b, w[2], ahead=w[1] == b)
+            )
+        ]
         if len(crossing) == len(short):
             faults.append(f"the walk crosses a main road at OSM node {crossing[0]}")
         return faults
@@ -160,7 +170,8 @@ class WalkOutChecker:
         street at, and the next node (``None`` for both when the bin is by the lorry's own segment).
 
         A walk follows streets other than main roads (from either end of the lorry's segment, each node
-        by its shortest walk), then goes straight from a street to the bin.
+        by its shortest walk), then goes straight to the bin from a street by it (at most
+        :data:`BIN_REACH_M` farther from it than the nearest).
         """
         target = np.asarray(self.xy(*bin_at))
         limit = self.within_m + SLACK_M + 1.0
@@ -185,8 +196,10 @@ class WalkOutChecker:
         gap = np.hypot(*(foot - target).T)
         options: list[tuple[float, int | None, int | None]] = []
         own = self.seg_index[min(end_a[0], end_b[0]), max(end_a[0], end_b[0])]
-        options.append((math.dist(here, tuple(foot[own])) + float(gap[own]), None, None))
-        for k in np.flatnonzero(~self.seg_main & (gap <= limit)).tolist():
+        near = gap <= min(float(gap[~self.seg_main].min(initial=np.inf)), float(gap[own])) + BIN_REACH_M
+        if near[own]:
+            options.append((math.dist(here, tuple(foot[own])) + float(gap[own]), None, None))
+        for k in np.flatnonzero(~self.seg_main & near).tolist():
             c, e = self.seg_keys[k]
             for near, far, start in ((c, e, self.seg_a[k]), (e, c, self.seg_b[k])):
                 if near in best:
@@ -202,6 +215,14 @@ class WalkOutChecker:
             path.reverse()  # from the junction on the lorry's street to the bin's street
             out.append((metres, path[0], path[1] if len(path) > 1 else other))
         return out
+
+    def _across_own(
+        self, segment: int, heading: tuple[float, float], here: tuple[float, float], bin_at: tuple[float, float]
+    ) -> bool:
+        """Whether a bin by the lorry's own street stands across it, and that street is a main road."""
+        bx, by = self.xy(*bin_at)
+        left = heading[0] * (by - here[1]) - heading[1] * (bx - here[0]) > 0
+        return bool(self.seg_main[segment]) and left == (self.driving_side == "right")
 
     def _crosses_main(self, junction: int, lorry_arm: int, first: int, *, ahead: bool) -> bool:
         """Whether both ways round ``junction``, from the lorry's kerb to the arm to ``first``, cross a main road."""

@@ -80,28 +80,31 @@ class WalkOuts:
         return cls(empty_i, empty_i, empty_f, empty_f, empty_i, empty_i)
 
 
-def _outward(net: RoadNetwork, e: int, node: int) -> float:
-    """The bearing (radians, counter-clockwise from east, local metres) of edge ``e`` leaving ``node``."""
+def _outward(net: RoadNetwork, e: int, node: int) -> tuple[float, tuple[float, float]]:
+    """Edge ``e`` leaving ``node``: its bearing (radians, counter-clockwise from east, local metres) and
+    its first vertex after ``node`` (which names the street it leaves along)."""
     coords = net.geometry[e]
     a, b = (coords[0], coords[1]) if int(net.edge_u[e]) == node else (coords[-1], coords[-2])
     scale = np.cos(np.radians(float(a[1])))
-    return float(np.arctan2(b[1] - a[1], (b[0] - a[0]) * scale))
+    return float(np.arctan2(b[1] - a[1], (b[0] - a[0]) * scale)), (round(float(b[0]), 7), round(float(b[1]), 7))
 
 
-def _arms(net: RoadNetwork, node: int, usable: NDArray[np.bool_]) -> dict[int, tuple[float, bool]]:
-    """The streets meeting at ``node``, by the neighbour they lead to: (outward bearing, main road)."""
-    out: dict[int, tuple[float, bool]] = {}
+Arm = tuple[float, float]  # a street leaving a junction, named by its first vertex after the junction
+
+
+def _arms(net: RoadNetwork, node: int, usable: NDArray[np.bool_]) -> dict[Arm, tuple[float, bool]]:
+    """The streets meeting at ``node`` (both directions of one street are one): (outward bearing, main road)."""
+    out: dict[Arm, tuple[float, bool]] = {}
     for e in np.flatnonzero(((net.edge_u == node) | (net.edge_v == node)) & usable).tolist():
-        other = int(net.edge_v[e]) if int(net.edge_u[e]) == node else int(net.edge_u[e])
-        if other == node:
+        if int(net.edge_u[e]) == int(net.edge_v[e]):
             continue
+        bearing, arm = _outward(net, e, node)
         main = net.highway[e] in MAIN_HIGHWAYS
-        bearing, was_main = out.get(other, (_outward(net, e, node), False))
-        out[other] = (bearing, was_main or main)
+        out[arm] = (bearing, out.get(arm, (bearing, False))[1] or main)
     return out
 
 
-def crossings(arms: dict[int, tuple[float, bool]], lorry: int, pocket: int, *, driving_side: str) -> tuple[int, bool]:
+def crossings(arms: dict[Arm, tuple[float, bool]], lorry: Arm, pocket: Arm, *, driving_side: str) -> tuple[int, bool]:
     """The roads a crew crosses from the kerb side of a lorry arriving along arm ``lorry`` to arm ``pocket``.
 
     Around the junction the crew may walk either way; going round away from
@@ -167,10 +170,18 @@ def walk_outs(
         return WalkOuts.none()
     # Walking: along the pockets' streets, either way, never along a main road.
     highway_main = np.array([h in MAIN_HIGHWAYS for h in net.highway], dtype=bool)
-    walk = np.flatnonzero(in_pocket & driven & ~highway_main)
-    graph = csr_matrix(
-        (net.length_m[walk], (net.edge_u[walk], net.edge_v[walk])), shape=(net.n_nodes, net.n_nodes)
-    ).maximum(csr_matrix((net.length_m[walk], (net.edge_v[walk], net.edge_u[walk])), shape=(net.n_nodes, net.n_nodes)))
+    walkable = in_pocket & driven & ~highway_main
+    walk = np.flatnonzero(walkable)
+    rows_, cols_ = (
+        np.concatenate([net.edge_u[walk], net.edge_v[walk]]),
+        np.concatenate([net.edge_v[walk], net.edge_u[walk]]),
+    )
+    metres_ = np.concatenate([net.length_m[walk], net.length_m[walk]])
+    order = np.lexsort((metres_, cols_, rows_))  # the shortest of parallel streets first; keep it alone
+    first_of = np.ones(len(order), dtype=bool)
+    first_of[1:] = (np.diff(rows_[order]) != 0) | (np.diff(cols_[order]) != 0)
+    keep = order[first_of]
+    graph = csr_matrix((metres_[keep], (rows_[keep], cols_[keep])), shape=(net.n_nodes, net.n_nodes))
     dist, pred, source = dijkstra(
         graph, directed=True, indices=mouths, limit=within_m, min_only=True, return_predecessors=True
     )
@@ -193,14 +204,19 @@ def walk_outs(
         while node != mouth:
             first, node = node, int(pred[node])
         arms = _arms(net, mouth, usable)
-        if first not in arms:
+        way_in = np.flatnonzero(
+            walkable
+            & (((net.edge_u == mouth) & (net.edge_v == first)) | ((net.edge_v == mouth) & (net.edge_u == first)))
+        )
+        if len(way_in) == 0:
             continue
+        pocket_arm = _outward(net, int(way_in[np.argmin(net.length_m[way_in])]), mouth)[1]
         spots = []
         for a in np.flatnonzero((net.edge_v == mouth) & main).tolist():
-            lorry = int(net.edge_u[a])
-            if lorry == first or lorry not in arms:
+            lorry = _outward(net, a, mouth)[1]
+            if lorry == pocket_arm or lorry not in arms or pocket_arm not in arms:
                 continue
-            count, across_main = crossings(arms, lorry, first, driving_side=tg.rules.driving_side)
+            count, across_main = crossings(arms, lorry, pocket_arm, driving_side=tg.rules.driving_side)
             if not across_main:
                 spots.append((count, a))
         for count, a in sorted(spots)[:MAX_SPOTS]:
