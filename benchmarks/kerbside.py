@@ -13,7 +13,7 @@ file (:mod:`binroute.geo.audit`): forbidden turns, U-turns per 100 stops and how
 many at dead ends or turning places, and bins served from the wrong side
 where the plan says the kerb side. Beside the U-turns made, a lower bound
 on them (``u_turns_unavoidable``: per trip, the dead-end pockets its bins
-lie in, see :func:`binroute.geo.turns.u_turn_pockets`) and the pockets holding
+lie in, see :func:`binroute.geo.turns.u_turn_pockets`, but for bins with a walk-out) and the pockets holding
 bins (the least any plan needs). The Milan and generated days use
 ``--bins`` random bins (fixed seed) placed along the streets weighted by
 length, as bins stand at addresses (``--placement nodes``: near random road
@@ -304,14 +304,16 @@ def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, in
         )
     directed = np.arange(len(places.ids)) >= places.n_fixed
     rules = ["either"] * places.n_fixed + [r or "auto" for r in scn.bins.get("side", [None] * len(scn.bins))]
+    pocket = u_turn_pockets(tg)
+    walks = geo.walk_outs(tg, snapped, within_m=fleet.planning.turns.walk_out_m, directed=directed, pocket=pocket)
     stops = geo.stop_places(
         snapped,
         directed=directed,
         kerb=geo.kerb_required(net, snapped, rules) & directed,
         driving_side=tg.rules.driving_side,
         length_m=net.length_m,
+        walk_outs=walks,  # a bin with a walk-out needs no U-turn
     )
-    pocket = u_turn_pockets(tg)
     index = {name: i for i, name in enumerate(places.ids)}
     trips: dict[tuple[str, int], list[int]] = {}
     ends: dict[tuple[str, int], list[int]] = {}
