@@ -1,8 +1,8 @@
 """Drivable routes: the turn-aware model against the node-based one on the same bins and budget.
 
-    python -m benchmarks.kerbside [--bins 300] [--time-limit 60] [--city 224] [--skip-city]
+    python -m benchmarks.kerbside [--bins 300 [1000 ...]] [--time-limit 60] [--city 224] [--skip-city]
                                   [--placement streets|nodes] [--seeds 0 2 4]
-                                  [--models nodes turns turns-free]
+                                  [--models nodes turns turns-free turns-drive-in] [--name kerbside]
 
 For the bundled sample, the real Milan extract in ``../shared/osm`` (when
 present; © OpenStreetMap contributors, ODbL) and a generated city, the same
@@ -13,13 +13,25 @@ file (:mod:`binroute.geo.audit`): forbidden turns, U-turns per 100 stops and how
 many at dead ends or turning places, and bins served from the wrong side
 where the plan says the kerb side. Beside the U-turns made, a lower bound
 on them (``u_turns_unavoidable``: per trip, the dead-end pockets its bins
-lie in, see :func:`binroute.geo.turns.u_turn_pockets`) and the pockets holding
+lie in, see :func:`binroute.geo.turns.u_turn_pockets`, but for bins with a walk-out) and the pockets holding
 bins (the least any plan needs). The Milan and generated days use
 ``--bins`` random bins (fixed seed) placed along the streets weighted by
 length, as bins stand at addresses (``--placement nodes``: near random road
 nodes, junctions and dead ends, as before), all due, one depot, one
-disposal site and four lorries. Results:
-``benchmarks/results/kerbside.{csv,json,md}``.
+disposal site and four lorries (``--bins 300 1000``: a Milan day of each
+size). Results: ``benchmarks/results/<name>.{csv,json,md}`` (``--name``,
+default ``kerbside``).
+
+Reversing (issue #30): ``--models turns-drive-in turns`` plans each day
+without walk-outs (``planning.turns.walk_out_m`` = 0: the lorry drives into
+every dead end it serves) and with them (the default setting), and counts
+from the trips' geometry, independently of the model, the reversing
+manoeuvres (U-turns at a dead end without a mapped turning place) and the
+U-turns at turning places; every walk-out is checked by
+:mod:`binroute.geo.walk_audit` (walk within the setting, no main road
+crossed, the lorry on a through street). A last table gives, per day, the
+reversing manoeuvres and crew-hours before and after, averaged over the
+seeds.
 """
 
 from __future__ import annotations
@@ -42,9 +54,10 @@ from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 from binroute.api.pipeline.roads import places_of, turn_rules, vehicle_profile
 from binroute.api.pipeline.scenario import Scenario
 from binroute.geo import u_turn_pockets
-from binroute.geo.audit import arrival_side, forbidden_turns, read_turn_facts, u_turns
+from binroute.geo.audit import TurnFacts, arrival_side, forbidden_turns, read_turn_facts, u_turns
 from binroute.geo.kerbside import unavoidable_u_turns
 from binroute.geo.network import FloatArray
+from binroute.geo.walk_audit import WalkOutChecker, walk_out_stops
 
 from .common import RESULTS, ROOT, SHARED, table, write_results
 from .gen_city import write_city
@@ -131,7 +144,10 @@ MODELS: dict[str, dict[str, object]] = {
     "nodes": {"model": "nodes"},
     "turns": {"model": "turns"},
     "turns-free": {"model": "turns", "turn_s": 0, "cross_traffic_s": 0},
+    "turns-drive-in": {"model": "turns", "walk_out_m": 0},
 }
+#: The pair compared for reversing (issue #30): without walk-outs (the lorry drives into every dead end), with.
+REVERSING_PAIR = ("turns-drive-in", "turns")
 
 
 def _with_model(folder: Path, model: str) -> None:
@@ -153,7 +169,7 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
     }
     features = result.geojson["features"]
     trips = [f for f in features if f["properties"]["kind"] == "trip"]
-    illegal = at_ends = elsewhere = 0
+    illegal = at_ends = elsewhere = reversing = 0
     for trip in trips:
         line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
         lorry = facts[trip["properties"]["vehicle_id"]]
@@ -161,6 +177,8 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         reasons = [r for _, r in u_turns(lorry, line)]
         at_ends += sum(r in ("dead end", "turning place") for r in reasons)
         elsewhere += sum(r not in ("dead end", "turning place") for r in reasons)
+        reversing += sum(r == "dead end" for r in reasons)
+    walked, walk_faults = _walk_outs(scn, result.geojson["features"], facts)
     # The side each bin served "from the kerb" stands on as the lorry arrives, from the trip's geometry.
     bins = scn.bins.set_index("bin_id")
     side = turn_rules(scn.fleet).driving_side
@@ -188,6 +206,10 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         "u_turns_per_100": round(100 * (at_ends + elsewhere) / stops, 2),
         "u_turns_at_ends": at_ends,
         "u_turns_elsewhere": elsewhere,
+        "reversing": reversing,
+        "turning_place_u_turns": at_ends - reversing,
+        "walk_outs": walked,
+        "walk_out_faults": walk_faults,
         "u_turns_unavoidable": bound,
         "pockets": pockets,
         "kerb_checked": kerb,
@@ -196,6 +218,64 @@ def _audit(name: str, folder: Path, network: Path, model: str, time_limit: float
         "solve_s": result.plan["timings_s"]["solve"],
         "matrix_s": result.plan["timings_s"]["matrix"],
     }
+
+
+def _walk_outs(scn: Scenario, features: list[dict[str, Any]], facts: dict[str, TurnFacts]) -> tuple[int, int]:
+    """The plan's walk-outs, and how many of them the independent check (:mod:`binroute.geo.walk_audit`) faults."""
+    bins = {
+        b: (float(x), float(y)) for b, x, y in zip(scn.bins["bin_id"], scn.bins["lon"], scn.bins["lat"], strict=True)
+    }
+    side = turn_rules(scn.fleet).driving_side
+    within = scn.fleet.planning.turns.walk_out_m
+    checkers = {vid: WalkOutChecker(f, within_m=within, driving_side=side) for vid, f in facts.items()}
+    vehicle_of = {
+        f["properties"]["bin_id"]: f["properties"]["vehicle_id"] for f in features if f["properties"]["kind"] == "stop"
+    }
+    stops = walk_out_stops(features, bins)
+    faults = 0
+    for stop in stops:
+        found = checkers[vehicle_of[stop.bin_id]].check(stop)
+        if found:
+            faults += 1
+            print(f"walk-out fault, bin {stop.bin_id}: {'; '.join(found)}", flush=True)
+    return len(stops), faults
+
+
+def reversing_change(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Per network, reversing manoeuvres and crew-hours without walk-outs and with them (means over seeds)."""
+    out = []
+    before, after = REVERSING_PAIR
+    for network in dict.fromkeys(str(r["network"]) for r in rows):
+        of = {m: [r for r in rows if r["network"] == network and r["model"] == m] for m in REVERSING_PAIR}
+        if not of[before] or len(of[before]) != len(of[after]):
+            continue
+
+        def mean(model: str, key: str, of: dict[str, list[dict[str, object]]] = of) -> float:
+            return float(np.mean([float(str(r[key])) for r in of[model]]))
+
+        rev_b, rev_a = mean(before, "reversing"), mean(after, "reversing")
+        hours_b, hours_a = mean(before, "hours"), mean(after, "hours")
+        out.append(
+            {
+                "network": network,
+                "bins": of[after][0]["bins"],
+                "seeds": len(of[after]),
+                "reversing_before": round(rev_b, 1),
+                "reversing_after": round(rev_a, 1),
+                "reversing_change_pct": round(100 * (rev_a / rev_b - 1), 1) if rev_b else "",
+                "walk_outs": round(mean(after, "walk_outs"), 1),
+                "walk_out_faults": sum(int(str(r["walk_out_faults"])) for r in of[after]),
+                "turning_place_u_turns_after": round(mean(after, "turning_place_u_turns"), 1),
+                "hours_before": round(hours_b, 2),
+                "hours_after": round(hours_a, 2),
+                "hours_change_pct": round(100 * (hours_a / hours_b - 1), 1),
+                "km_before": round(mean(before, "km"), 1),
+                "km_after": round(mean(after, "km"), 1),
+                "illegal_turns": sum(int(str(r["illegal_turns"])) for r in of[before] + of[after]),
+                "u_turns_elsewhere": sum(int(str(r["u_turns_elsewhere"])) for r in of[before] + of[after]),
+            }
+        )
+    return out
 
 
 def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, int]:
@@ -224,14 +304,16 @@ def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, in
         )
     directed = np.arange(len(places.ids)) >= places.n_fixed
     rules = ["either"] * places.n_fixed + [r or "auto" for r in scn.bins.get("side", [None] * len(scn.bins))]
+    pocket = u_turn_pockets(tg)
+    walks = geo.walk_outs(tg, snapped, within_m=fleet.planning.turns.walk_out_m, directed=directed, pocket=pocket)
     stops = geo.stop_places(
         snapped,
         directed=directed,
         kerb=geo.kerb_required(net, snapped, rules) & directed,
         driving_side=tg.rules.driving_side,
         length_m=net.length_m,
+        walk_outs=walks,  # a bin with a walk-out needs no U-turn
     )
-    pocket = u_turn_pockets(tg)
     index = {name: i for i, name in enumerate(places.ids)}
     trips: dict[tuple[str, int], list[int]] = {}
     ends: dict[tuple[str, int], list[int]] = {}
@@ -327,7 +409,7 @@ def km_over_nodes(rows: list[dict[str, object]]) -> list[dict[str, object]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bins", type=int, default=300)
+    parser.add_argument("--bins", type=int, nargs="+", default=[300], help="bins per day (Milan: one day per count)")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--city", type=int, default=224)
     parser.add_argument("--skip-city", action="store_true")
@@ -350,8 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         choices=list(MODELS),
         default=["nodes", "turns"],
-        help="plans to compare (turns-free: turn-aware legality without the time turns are priced at)",
+        help="plans to compare (turns-free: turn-aware legality without the time turns are priced at; "
+        "turns-drive-in: no walk-outs, the lorry drives into every dead end)",
     )
+    parser.add_argument("--name", default="kerbside", help="results file name under benchmarks/results")
     args = parser.parse_args(argv)
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="binroute-kerbside-") as tmp:
@@ -360,9 +444,9 @@ def main(argv: list[str] | None = None) -> int:
         cases = [("Helsinki sample", sample, sample / "network.osm.pbf")]
         milan = SHARED.parent / "osm" / "milan_italy_small.osm.pbf"
         if milan.is_file():
-            cases.append(
-                ("Milan (OSM)", _scenario(Path(tmp) / "milan", milan, args.bins, placement=args.placement), milan)
-            )
+            for n in args.bins:
+                day = _scenario(Path(tmp) / f"milan-{n}", milan, n, placement=args.placement)
+                cases.append((f"Milan (OSM), {n} bins" if len(args.bins) > 1 else "Milan (OSM)", day, milan))
         else:
             print(f"skipping Milan: {milan} not found")
         if not args.skip_city:
@@ -370,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(
                 (
                     f"generated city {args.city}x{args.city}",
-                    _scenario(Path(tmp) / "city", city, args.bins, placement=args.placement),
+                    _scenario(Path(tmp) / "city", city, args.bins[0], placement=args.placement),
                     city,
                 )
             )
@@ -381,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(rows[-1], flush=True)
     meta = {"bins": args.bins, "time_limit_s": args.time_limit, "placement": args.placement, "date": DAY,
             "models": args.models}  # fmt: skip
-    write_results("kerbside", rows, {**meta, "seeds": args.seeds})
+    write_results(args.name, rows, {**meta, "seeds": args.seeds})
     cols = ["network", "model", "seed", "bins", "required_left", "lorries", "cost", "km", "hours", "illegal_turns",
             "u_turns_per_100", "u_turns_at_ends", "u_turns_elsewhere", "u_turns_unavoidable", "pockets", "kerb_checked",
             "kerb_wrong", "overlap"]  # fmt: skip
@@ -394,7 +478,10 @@ def main(argv: list[str] | None = None) -> int:
             + (["free_km", "free_over_nodes_pct"] if "turns-free" in args.models else []),
         )
     )
-    (RESULTS / "kerbside.md").write_text(text + "\n")
+    if all(m in args.models for m in REVERSING_PAIR):
+        change = reversing_change(rows)
+        text += "\n\n" + table(change, list(change[0]) if change else ["network"])
+    (RESULTS / f"{args.name}.md").write_text(text + "\n")
     print(text)
     return 0
 

@@ -54,3 +54,7 @@ from .turns import core_edges as core_edges
 from .turns import hierarchy_file as hierarchy_file
 from .turns import turn_graph as turn_graph
 from .turns import u_turn_pockets as u_turn_pockets
+from .walkouts import MAIN_HIGHWAYS as MAIN_HIGHWAYS
+from .walkouts import WalkOuts as WalkOuts
+from .walkouts import add_walking as add_walking
+from .walkouts import walk_outs as walk_outs

@@ -41,6 +41,8 @@ class TurnFacts:
     cut_ends: set[int] = field(default_factory=set)
     #: Per node, the neighbours a lorry may drive to from it (one-way streets respected): ``(way, node)``.
     exits: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    #: Per way, its ``highway`` tag (for the walk-out checks, :mod:`binroute.geo.walk_audit`).
+    highway: dict[int, str] = field(default_factory=dict)
 
 
 #: Roads for motor traffic (footways, cycleways, paths, steps and pedestrian streets are not).
@@ -98,6 +100,7 @@ class _Reader(osmium.SimpleHandler):
                 if (k > 0 and not valid[k - 1]) or (k + 1 < len(valid) and not valid[k + 1]):
                     self.facts.cut_ends.add(n.ref)
         self.facts.way_nodes[w.id] = refs
+        self.facts.highway[w.id] = tags.get("highway", "")
         oneway = tags.get("oneway", "no")
         if tags.get("junction") == "roundabout" and oneway == "no":
             oneway = "yes"

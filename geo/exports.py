@@ -74,7 +74,10 @@ def _gpx_number(x: float) -> str:
 
 
 def to_gpx(collection: Mapping[str, Any], vehicle_id: str) -> str:
-    """A GPX 1.1 document: one track (a segment per trip) and a waypoint per stop.
+    """A GPX 1.1 document: one track (a segment per trip) and a waypoint per stop and per U-turn.
+
+    A walk-out stop's name says how far the crew walks; a reversing
+    manoeuvre (a U-turn at a dead end without a turning place) is named so.
 
     Written directly as text, in the layout gpxpy gives the same document
     (a round of a few hundred stops is thousands of track points, and
@@ -92,9 +95,13 @@ def to_gpx(collection: Mapping[str, Any], vehicle_id: str) -> str:
                 for lon, lat in f["geometry"]["coordinates"]
             )
             segments.append(f"\n    <trkseg>{points}\n    </trkseg>")
-        elif p.get("kind") in ("stop", "tip"):
+        elif p.get("kind") in ("stop", "tip", "reversing", "u_turn"):
             lon, lat = f["geometry"]["coordinates"]
-            name = escape(f"{p['sequence']}: {p.get('bin_id') or p.get('facility_id')}")
+            if p["kind"] in ("reversing", "u_turn"):
+                name = escape("Reversing (dead end)" if p["kind"] == "reversing" else f"U-turn ({p.get('reason')})")
+            else:
+                walk = f" (walk out {p['walk_out_m']:g} m)" if p.get("walk_out_m") is not None else ""
+                name = escape(f"{p['sequence']}: {p.get('bin_id') or p.get('facility_id')}{walk}")
             comment = "" if p.get("eta") is None else f"\n    <cmt>{escape(str(p['eta']))}</cmt>"
             waypoints.append(
                 f'\n  <wpt lat="{_gpx_number(lat)}" lon="{_gpx_number(lon)}">'

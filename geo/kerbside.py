@@ -32,6 +32,7 @@ from .snap import LEFT, RIGHT, Snapped
 from .turn_matrix import turn_matrix_rows
 from .turn_paths import Drive, TurnPathFinder
 from .turns import Places, TurnGraph
+from .walkouts import WalkOuts
 
 #: Road classes on which a bin is served from the kerb by default.
 KERB_HIGHWAYS = frozenset(
@@ -39,6 +40,8 @@ KERB_HIGHWAYS = frozenset(
 )
 SIDE_RULES = ("auto", "either", "kerb")
 KERB, OFF_SIDE = "kerb", "off-side"
+#: The side of a walk-out place (:mod:`binroute.geo.walkouts`): the lorry waits on the through street.
+WALK_OUT = "walk-out"
 
 
 def kerb_required(net: RoadNetwork, snapped: Snapped, rules: Sequence[str]) -> NDArray[np.bool_]:
@@ -62,12 +65,19 @@ class StopPlaces:
 
     ``owner[p]`` is the point place ``p`` serves; ``side[p]`` is
     :data:`KERB` or :data:`OFF_SIDE` for a directed visit (where the bin
-    stands as the lorry passes), ``""`` for a yard.
+    stands as the lorry passes), :data:`WALK_OUT` for a walk-out (the lorry
+    waits on the through street, ``walk_m[p]`` from the bin) and ``""`` for
+    a yard.
     """
 
     places: Places
     owner: IntArray
     side: tuple[str, ...]
+    walk_m: FloatArray | None = None  # per place, the crew's walk one way (0 but for walk-outs)
+
+    def walk(self, place: int) -> float:
+        """How far (m, one way) the crew walks from the lorry to the bin at ``place`` (0 but for a walk-out)."""
+        return 0.0 if self.walk_m is None else float(self.walk_m[place])
 
     def of(self, point: int) -> list[int]:
         """The places that serve ``point``."""
@@ -85,6 +95,7 @@ def stop_places(
     kerb: NDArray[np.bool_],
     driving_side: str = "right",
     length_m: FloatArray | None = None,
+    walk_outs: WalkOuts | None = None,
 ) -> StopPlaces:
     """One place per allowed direction for each directed point, one yard for each other point.
 
@@ -108,6 +119,9 @@ def stop_places(
         ``"right"`` or ``"left"``: the kerb side.
     length_m
         Per network edge, its length: keeps places off the nodes (see above).
+    walk_outs
+        Walk-out spots (:func:`~binroute.geo.walkouts.walk_outs`): each a
+        place of its point after its directed ones, with side :data:`WALK_OUT`.
     """
     kerb_name = RIGHT if driving_side == "right" else LEFT
     edges: list[int] = []
@@ -115,6 +129,8 @@ def stop_places(
     owners: list[int] = []
     places: list[int] = []
     sides: list[str] = []
+    walks: list[float] = []
+    walks_of = walk_outs if walk_outs is not None else WalkOuts.none()
     for i in range(len(snapped)):
         e, twin, t = int(snapped.edge[i]), int(snapped.twin[i]), float(snapped.t[i])
         if length_m is not None:
@@ -130,6 +146,7 @@ def stop_places(
                 places.append(len(owners))
             owners.append(i)
             sides.append("")
+            walks.append(0.0)
             continue
         along = KERB if snapped.side[i] == kerb_name else OFF_SIDE
         options = [(e, t, along)]
@@ -143,6 +160,14 @@ def stop_places(
             places.append(len(owners))
             owners.append(i)
             sides.append(side)
+            walks.append(0.0)
+        for k in walks_of.of(i):
+            edges.append(int(walks_of.edge[k]))
+            ts.append(float(walks_of.t[k]))
+            places.append(len(owners))
+            owners.append(i)
+            sides.append(WALK_OUT)
+            walks.append(float(walks_of.walk_m[k]))
     return StopPlaces(
         places=Places(
             edge=np.array(edges, dtype=np.int64),
@@ -152,6 +177,7 @@ def stop_places(
         ),
         owner=np.array(owners, dtype=np.int64),
         side=tuple(sides),
+        walk_m=np.array(walks, dtype=float),
     )
 
 
@@ -160,21 +186,25 @@ class SlotLayout:
     """A layout of matrix locations shared by every vehicle profile.
 
     Each directed point has two slots (its first and second allowed
-    direction), each yard one. A profile fills the slots it has; the others
-    stay unreachable in its matrices, so every profile's matrices have the
-    same size and a bin's alternatives mean the same slots for every vehicle.
+    direction) and then one per walk-out spot it may have (the most any
+    profile gives it), each yard one. A profile fills the slots it has; the
+    others stay unreachable in its matrices, so every profile's matrices
+    have the same size and a bin's alternatives mean the same slots for
+    every vehicle.
     """
 
     first: IntArray  # per point, its first slot
-    count: IntArray  # per point, how many slots it has (1 or 2)
+    count: IntArray  # per point, how many slots it has (1, or 2 plus its walk-out spots)
 
     @property
     def n_slots(self) -> int:
         return int(self.count.sum())
 
     @classmethod
-    def for_points(cls, directed: NDArray[np.bool_]) -> SlotLayout:
+    def for_points(cls, directed: NDArray[np.bool_], walk_out_spots: IntArray | None = None) -> SlotLayout:
         count = np.where(directed, 2, 1).astype(np.int64)
+        if walk_out_spots is not None:
+            count = count + np.where(directed, walk_out_spots, 0).astype(np.int64)
         return cls(np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64), count)
 
     def slots_of(self, point: int) -> list[int]:
@@ -182,15 +212,16 @@ class SlotLayout:
 
 
 def slot_of_places(layout: SlotLayout, sp: StopPlaces) -> IntArray:
-    """Per place of ``sp``, its slot in ``layout`` (a point's places fill its slots in order)."""
+    """Per place of ``sp``, its slot in ``layout`` (a point's places fill its slots in order, walk-outs from slot 2)."""
     out = np.empty(len(sp.owner), dtype=np.int64)
-    seen: dict[int, int] = {}
+    seen: dict[tuple[int, bool], int] = {}
     for p, point in enumerate(sp.owner.tolist()):
-        k = seen.get(point, 0)
-        if k >= layout.count[point]:
+        walk = sp.side[p] == WALK_OUT
+        k = seen.get((point, walk), 2 if walk else 0)
+        if k >= layout.count[point] or (not walk and k >= 2):
             raise ValueError(f"point {point} has more places than slots")
         out[p] = layout.first[point] + k
-        seen[point] = k + 1
+        seen[point, walk] = k + 1
     return out
 
 
@@ -357,8 +388,17 @@ class KerbsideModel:
         return banned_turns(self.turns.rg.net, hgv=self.turns.rg.profile.is_hgv)
 
     def side(self, slot: int) -> str:
-        """Where the bin in ``slot`` stands as the lorry passes: ``"kerb"``, ``"off-side"`` or ``""``."""
+        """Where the bin in ``slot`` stands as the lorry passes: ``"kerb"``, ``"off-side"``, ``"walk-out"``, ``""``."""
         return self.stops.side[self.place(slot)]
+
+    def walk_m(self, slot: int) -> float:
+        """How far (m, one way) the crew walks to the bin in ``slot``: 0 but for a walk-out."""
+        return self.stops.walk(self.place(slot))
+
+    def walk_slots(self) -> tuple[IntArray, FloatArray]:
+        """The slots of this profile's walk-outs, and each one's walk (m, one way)."""
+        walk = np.flatnonzero(np.array([side == WALK_OUT for side in self.stops.side], dtype=bool))
+        return self.slots[walk], np.array([self.stops.walk(int(p)) for p in walk], dtype=float)
 
     def position(self, slot: int) -> tuple[float, float]:
         """Where the lorry stops for ``slot``: lon, lat on the edge it drives past the bin along."""
@@ -379,10 +419,16 @@ def kerbside_model(
     *,
     directed: NDArray[np.bool_],
     kerb: NDArray[np.bool_],
+    walk_outs: WalkOuts | None = None,
 ) -> KerbsideModel:
     """Places, matrices and paths for ``snapped`` points under ``tg``'s turn rules (see :func:`stop_places`)."""
     sp = stop_places(
-        snapped, directed=directed, kerb=kerb, driving_side=tg.rules.driving_side, length_m=tg.rg.net.length_m
+        snapped,
+        directed=directed,
+        kerb=kerb,
+        driving_side=tg.rules.driving_side,
+        length_m=tg.rg.net.length_m,
+        walk_outs=walk_outs,
     )
     return KerbsideModel(
         turns=tg,

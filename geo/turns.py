@@ -193,7 +193,8 @@ def turn_graph(rg: RoutingGraph, rules: TurnRules | None = None) -> TurnGraph:
     kind = np.where(np.abs(angle) < STRAIGHT_DEG, STRAIGHT, TURN).astype(np.int8)
     cross = angle >= CROSS_DEG if rules.driving_side == "right" else angle <= -CROSS_DEG
     kind[cross & ~u_turn] = CROSS
-    kind[u_turn] = np.where(dead_end[u_turn], U_DEAD_END, np.where(place[u_turn], U_TURNING_PLACE, U_ELSEWHERE))
+    # A mapped turning place is one wherever it is, at the end of a dead end too: turning there is no reversing.
+    kind[u_turn] = np.where(place[u_turn], U_TURNING_PLACE, np.where(dead_end[u_turn], U_DEAD_END, U_ELSEWHERE))
     cost = np.where(kind == STRAIGHT, 0.0, rules.turn_s)
     cost = cost + np.where(kind == CROSS, rules.cross_traffic_s, 0.0)
     cost = np.where(u_turn, rules.u_turn_s, cost)

@@ -35,6 +35,16 @@ from binroute.routing.forecast import Decision
 from .forecast import planned_day
 from .kpis import plan_kpis, total_kpis
 from .legs import route_legs as route_legs
+from .manoeuvres import (
+    REVERSING,
+    TURNING_PLACE,
+    WALK_OUT,
+    manoeuvre_totals,
+    reversing_per_leg,
+    turn_points,
+    u_turn_features,
+    walk_out_entry,
+)
 from .options import PlanOptions
 from .roads import ESTIMATE, Leg, Travel
 from .scenario import Scenario
@@ -112,6 +122,7 @@ def plan_geojson(
             props["street"] = _street(streets, travel.street_edge(route.vehicle_id, visit.location))
             if visit.kind == BIN:
                 props["side"] = travel.side(route.vehicle_id, visit.location) or None
+                props["walk_out_m"] = _walk(travel, route.vehicle_id, visit.location)
                 d = decisions[visit.id]
                 props.update(
                     predicted_fill_pct=round(d.fill_pct, 1) if not math.isnan(d.fill_pct) else None,
@@ -121,6 +132,8 @@ def plan_geojson(
                     stream=streams[visit.id],
                 )
             feats.append(point_feature(*travel.point(route.vehicle_id, visit.location), props))
+        for n, trip_legs in enumerate(legs[route.vehicle_id], start=1):
+            feats += [point_feature(x, y, p) for x, y, p in u_turn_features(route.vehicle_id, n, trip_legs)]
     for depot in scn.fleet.depots:
         feats.append(point_feature(depot.lon, depot.lat, {"kind": "depot", "id": depot.id}))
     for f in scn.fleet.facilities:
@@ -133,6 +146,12 @@ def plan_geojson(
         props = {"kind": "skipped", **_skipped(row.bin_id, decisions[row.bin_id], reasons, options.date, step)}
         feats.append(point_feature(row.lon, row.lat, props))
     return feature_collection(feats, plan_date=options.date.isoformat(), scenario=scn.name)
+
+
+def _walk(travel: Travel, vehicle_id: str, location: int) -> float | None:
+    """The crew's walk (m, one way) at a walk-out stop, rounded; None at any other stop."""
+    walk = travel.walk_m(vehicle_id, location)
+    return round(walk, 1) if walk > 0 or travel.side(vehicle_id, location) == WALK_OUT else None
 
 
 def _fill(decisions: dict[str, Decision], bin_id: str) -> float | None:
@@ -207,6 +226,8 @@ def plan_report(
         kg = kgs[route.vehicle_id]
         drives = [leg for trip in legs.get(route.vehicle_id, []) for leg in trip]
         u_turns = [{"lon": round(x, 7), "lat": round(y, 7), "reason": r} for leg in drives for x, y, r in leg.u_turns]
+        vid = route.vehicle_id
+        reversing_before = [0, *reversing_per_leg(drives)] if len(drives) == len(route.visits) - 1 else None
         entry = {
             "vehicle_id": route.vehicle_id,
             "used": route.used,
@@ -237,8 +258,19 @@ def plan_report(
                     "street": _street(streets, travel.street_edge(route.vehicle_id, v.location)),
                     "side": (travel.side(route.vehicle_id, v.location) or None) if v.kind == BIN else None,
                     "predicted_fill_pct": _fill(decisions, v.id) if v.kind == BIN else None,
+                    "walk_out_m": _walk(travel, route.vehicle_id, v.location) if v.kind == BIN else None,
+                    "reversing_before": reversing_before[i] if reversing_before else 0,
                 }
                 for i, v in enumerate(route.visits)
+            ],
+            "reversing": turn_points(drives, REVERSING),
+            "turning_place_u_turns": turn_points(drives, TURNING_PLACE),
+            "walk_outs": [
+                walk_out_entry(
+                    i, v.id, travel.point(route.vehicle_id, v.location), travel.walk_m(route.vehicle_id, v.location)
+                )
+                for i, v in enumerate(route.visits)
+                if v.kind == BIN and travel.side(vid, v.location) == WALK_OUT
             ],
         }
         entry.update(kpis[route.vehicle_id])
@@ -268,6 +300,7 @@ def plan_report(
                 100 * sum(len(v["u_turns"]) for v in used) / max(sum(v["bins"] for v in used), 1), 2
             ),
             "illegal_turns": sum(v["illegal_turns"] for v in used),
+            **manoeuvre_totals(used),
             "territory_overlap": round(_overlap(solution, travel, net), 3),
             **total_kpis(used),
             "bins_left": len(skipped),

@@ -32,8 +32,11 @@ from binroute.geo import (
     RoadNetwork,
     SlotLayout,
     Snapped,
+    TurnGraph,
     TurnRules,
     VehicleProfile,
+    WalkOuts,
+    add_walking,
     core_edges,
     drivable_core,
     driving_side_for_timezone,
@@ -44,6 +47,7 @@ from binroute.geo import (
     snap_points,
     travel_matrices,
     turn_graph,
+    walk_outs,
 )
 from binroute.routing import Matrix
 
@@ -137,6 +141,12 @@ class Travel:
         """The network edge (street) ``vehicle_id``'s lorry serves ``location`` from (-1 when estimated)."""
         return int(self.snapped_for(vehicle_id).edge[self.slot_point[location]])
 
+    def walk_m(self, vehicle_id: str, location: int) -> float:
+        """How far (m, one way) the crew walks to the bin at ``location``: 0 but for a walk-out."""
+        if self.model != "turns":
+            return 0.0
+        return self.kerbside[self.profiles[vehicle_id].name].walk_m(location)
+
     def side(self, vehicle_id: str, location: int) -> str:
         """Where the bin at ``location`` stands as ``vehicle_id``'s lorry passes (``""`` when unknown)."""
         if self.model != "turns":
@@ -226,6 +236,15 @@ def turn_rules(fleet: FleetIn) -> TurnRules:
     )
 
 
+#: A walk-out's walking, in lengths of the walk: to the bin, back with it, and the same again to return it.
+WALK_OUT_LEGS = 4
+
+
+def walk_out_seconds(walk_m: NDArray[np.float64], fleet: FleetIn) -> NDArray[np.float64]:
+    """The crew's time for walk-outs of ``walk_m`` metres (one way) at ``planning.turns.walk_speed_kph``."""
+    return WALK_OUT_LEGS * np.asarray(walk_m, dtype=float) / (fleet.planning.turns.walk_speed_kph / 3.6)
+
+
 def snap_places(net: RoadNetwork | None, places: Places, *, max_snap_m: float, notes: list[str]) -> Snapped:
     """Snap every place to its nearest road; snapping warnings are added to ``notes``.
 
@@ -268,11 +287,11 @@ def travel(
     model = fleet.planning.turns.model
     n_fixed = len(fleet.depots) + len(fleet.facilities)
     directed = np.array([k >= n_fixed for k in range(len(locs))]) if model == "turns" else np.zeros(len(locs), bool)
-    layout = SlotLayout.for_points(directed)
     rules = turn_rules(fleet)
     matrices: dict[str, Matrix] = {}
     finders: dict[str, PathFinder] = {}
     kerbside: dict[str, KerbsideModel] = {}
+    turned: dict[str, tuple[TurnGraph, Snapped, WalkOuts]] = {}
     for prof in distinct:
         rg = routing_graph(net, prof)
         tg = turn_graph(rg, rules) if model == "turns" else None
@@ -282,10 +301,19 @@ def travel(
             finders[prof.name] = PathFinder(rg, own)
             matrices[prof.name] = Matrix.from_float(*travel_matrices(rg, own))
             continue
+        turned[prof.name] = (tg, own, walk_outs(tg, own, within_m=fleet.planning.turns.walk_out_m, directed=directed))
+    spots = np.zeros(len(locs), dtype=np.int64)
+    for _, _, walks in turned.values():
+        spots = np.maximum(spots, np.bincount(walks.point, minlength=len(locs)))
+    layout = SlotLayout.for_points(directed, spots)
+    for name, (tg, own, walks) in turned.items():
         rules_here = ["either"] * n_fixed + [r or "auto" for r in side_rules] if side_rules else ["auto"] * len(locs)
         kerb = kerb_required(net, own, rules_here) & directed
-        kerbside[prof.name] = kerbside_model(tg, own, layout, directed=directed, kerb=kerb)
-        matrices[prof.name] = Matrix(*kerbside[prof.name].whole_matrices(Matrix.UNREACHABLE))
+        kerbside[name] = kerbside_model(tg, own, layout, directed=directed, kerb=kerb, walk_outs=walks)
+        time, dist = kerbside[name].whole_matrices(Matrix.UNREACHABLE)
+        walk_at, metres = kerbside[name].walk_slots()
+        add_walking(time, walk_at, walk_out_seconds(metres, fleet), cap=Matrix.UNREACHABLE)
+        matrices[name] = Matrix(time, dist)
     slot_point = np.repeat(np.arange(len(locs)), layout.count)
     if model == "turns":
         filled = np.logical_or.reduce([m.filled for m in kerbside.values()])

@@ -167,6 +167,12 @@ class StreamIn(_Model):
     compaction: Annotated[float, Field(ge=1, le=10)] = 1.0
 
 
+#: How far a crew walks a bin out of a dead end by default (m, one way): the 25 m issue #30 gives from practice.
+DEFAULT_WALK_OUT_M = 25.0
+#: A loader's walking speed with a wheeled bin (km/h): about 1 m/s, below the 1.2-1.4 m/s of pedestrians.
+DEFAULT_WALK_SPEED_KPH = 3.6
+
+
 class TurnsIn(_Model):
     """How the lorry may turn (``planning.turns`` in ``fleet.json``); see ``binroute.geo.turns.TurnRules``."""
 
@@ -181,6 +187,11 @@ class TurnsIn(_Model):
     u_turn_penalty_s: Annotated[float, Field(ge=0, le=86400)] = 900.0
     turn_s: Annotated[float, Field(ge=0, le=600)] = 2.0
     cross_traffic_s: Annotated[float, Field(ge=0, le=600)] = 10.0
+    #: A bin in a dead-end street at most this far (m, one way) from the through street may be walked out
+    #: to the lorry waiting there instead of the lorry driving in and turning round (0: never).
+    walk_out_m: Annotated[float, Field(ge=0, le=200)] = DEFAULT_WALK_OUT_M
+    #: The crew's walking speed with a wheeled bin (km/h), which prices a walk-out's time.
+    walk_speed_kph: Annotated[float, Field(gt=0, le=10)] = DEFAULT_WALK_SPEED_KPH
 
 
 #: Road distance over great-circle distance (circuity) without a road network: about 1.2-1.4 measured for

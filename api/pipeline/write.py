@@ -22,6 +22,8 @@ SHEET_COLUMNS = (
     "id",
     "street",
     "side",
+    "walk_out_m",
+    "reversing_before",
     "arrival",
     "eta",
     "departure",

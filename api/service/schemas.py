@@ -572,6 +572,9 @@ class StopOut(BaseModel):
     bin_id: str
     street: str | None
     side: str | None
+    walk_out_m: Annotated[
+        float | None, Field(description="a walk-out: the lorry waits on the through street, the crew walks this far")
+    ] = None
     stream: str | None
     capacity_l: float | None
     eta: Annotated[str, Field(description="planned start of service, local ISO 8601")]

@@ -118,6 +118,7 @@ def crew_days(
                     "bin_id": bid,
                     "street": stop.get("street"),
                     "side": stop.get("side"),
+                    "walk_out_m": stop.get("walk_out_m"),
                     "stream": None if row is None else str(row["stream"]),
                     "capacity_l": None if row is None else float(row["capacity_l"]),
                     "eta": stop["eta"],

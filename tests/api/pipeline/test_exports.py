@@ -80,8 +80,9 @@ def test_route_sheets(outputs):
         assert kinds.count("bin") == v["bins"] and kinds.count("tip") == v["tips"]
         assert ("break" in kinds) == (v["break"] is not None)
         assert all(r["street"] for r in rows if r["kind"] == "bin")
-        # The crew knows from which side of the street each bin is served.
-        assert all(r["side"] in ("kerb", "off-side") for r in rows if r["kind"] == "bin")
+        # The crew knows from which side of the street each bin is served, or that it walks it out of a dead end.
+        assert all(r["side"] in ("kerb", "off-side", "walk-out") for r in rows if r["kind"] == "bin")
+        assert all((r["side"] == "walk-out") == (r["walk_out_m"] != "") for r in rows if r["kind"] == "bin")
 
 
 def test_png_overview(outputs):

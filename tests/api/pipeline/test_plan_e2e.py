@@ -230,7 +230,7 @@ def test_routes_obey_turn_rules_by_an_independent_audit(planned, sample_dir):
     assert all(f.restrictions for f in facts.values())  # the sample has turn restrictions, so the check can fail
     features = json.loads((out / "routes.geojson").read_text())["features"]
     trips = [f for f in features if f["properties"]["kind"] == "trip"]
-    seen_u_turns = 0
+    seen_u_turns = reversing = 0
     for trip in trips:
         line = np.asarray(trip["geometry"]["coordinates"], dtype=float)
         lorry = facts[trip["properties"]["vehicle_id"]]
@@ -238,7 +238,20 @@ def test_routes_obey_turn_rules_by_an_independent_audit(planned, sample_dir):
         reasons = [r for _, r in u_turns(lorry, line)]
         assert set(reasons) <= {"dead end", "turning place"}, trip["properties"]
         seen_u_turns += len(reasons)
+        reversing += reasons.count("dead end")
     assert seen_u_turns == plan["totals"]["u_turns"]
+    assert reversing == plan["totals"]["reversing"]
+    # Walk-outs: the walk within the setting, no main road crossed, the lorry on a through street.
+    from binroute.geo.walk_audit import WalkOutChecker, walk_out_stops
+
+    at = {
+        row.split(",")[0]: tuple(map(float, row.split(",")[1:3]))
+        for row in (sample_dir / "bins.csv").read_text().splitlines()[1:]
+    }
+    walked = walk_out_stops(features, at)
+    assert len(walked) == plan["totals"]["walk_outs"]
+    checker = WalkOutChecker(next(iter(facts.values())), within_m=25.0)
+    assert [(w.bin_id, checker.check(w)) for w in walked if checker.check(w)] == []
     # Kerb side: the bin stands on the side the plan says as the lorry arrives at its stop.
     bins = {row.split(",")[0]: row.split(",") for row in (sample_dir / "bins.csv").read_text().splitlines()[1:]}
     lines = {
