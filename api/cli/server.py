@@ -57,7 +57,10 @@ def _not_ready() -> tuple[type[Exception], ...]:
 @click.option(
     "--broker",
     default=None,
-    help="Redis URL of a task queue: solves and simulations go to `binroute worker`s (default: run here).",
+    help=(
+        "Broker URL of a task queue, redis://… or amqp://… (RabbitMQ): solves and simulations go to "
+        "`binroute worker`s (default: run here)."
+    ),
 )
 @needs_service
 def serve(
@@ -82,7 +85,9 @@ def serve(
 
 
 @click.command()
-@click.option("--broker", required=True, help="Redis URL of the task queue, as given to `serve --broker`.")
+@click.option(
+    "--broker", required=True, help="Broker URL of the task queue (redis://… or amqp://…), as given to serve --broker."
+)
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 @click.option(
     "--concurrency", default=1, show_default=True, type=int, help="Jobs (solves, simulations) run at the same time."
@@ -105,8 +110,8 @@ def serve(
     default=None,
     type=float,
     help=(
-        "Seconds before a task whose worker vanished goes to another (default: longer than the longest plan; "
-        "a job still running elsewhere, with a fresh heartbeat, is not run again)."
+        "Redis only: seconds before Redis hands a task whose worker vanished to another (default: longer than "
+        "the longest plan). Jobs of dead workers are handed out again sooner, from their stale heartbeats."
     ),
 )
 @click.option(

@@ -3,7 +3,7 @@
 Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
 (50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves and
-simulations run in local processes; a Redis URL: both on the task queue, for
+simulations run in local processes; a Redis or RabbitMQ URL: both on the task queue, for
 ``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper bound on a plan's or a
 simulation day's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
 solve or one simulation before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
@@ -52,7 +52,9 @@ def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueR
     if config.get("BROKER_URL"):
         from .jobs import queue_runners
 
-        queued = queue_runners(config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"])
+        queued = queue_runners(
+            config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"], sweep=config["RESUME_JOBS"]
+        )
         return queued[PLAN_JOB], queued[SIMULATION_JOB]
     common = {"max_time_limit_s": config["PLAN_TIME_LIMIT_S"], "max_attempts": config["PLAN_MAX_ATTEMPTS"]}
     return (

@@ -131,6 +131,70 @@ def redis_server() -> Iterator[str | None]:
         proc.wait(timeout=10)
 
 
+#: Where Debian's rabbitmq-server package puts the broker's own start script (it runs as the calling user).
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+def _wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether something listens on ``port`` of 127.0.0.1 within ``timeout_s`` (``False`` early if ``proc`` ends)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+@contextmanager
+def rabbitmq_server(root: Path) -> Iterator[str | None]:
+    """A throwaway RabbitMQ node with its files in ``root`` on a free loopback port; yields its ``amqp://`` URL.
+
+    ``None`` where Debian's ``rabbitmq-server`` is not installed. The node has a name,
+    an Erlang distribution port and a cookie of its own, so it never meets the
+    machine's own broker; it is stopped (and its files left in ``root``) at the end.
+    """
+    if not RABBITMQ_SERVER.is_file() or shutil.which("erl") is None:
+        yield None
+        return
+    port, dist = free_port(), free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n")
+    (root / "enabled_plugins").write_text("[].\n")
+    env = {
+        **os.environ,
+        "HOME": str(root),
+        "RABBITMQ_NODENAME": f"binroute-{port}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "RABBITMQ_BASE": str(root),
+        "RABBITMQ_MNESIA_BASE": str(root / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(root / "log"),
+        "RABBITMQ_CONFIG_FILE": str(root / "rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(root / "enabled_plugins"),
+        "RABBITMQ_PLUGINS_EXPAND_DIR": str(root / "plugins"),
+    }
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(RABBITMQ_SERVER)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        if not _wait_for_port(port, 60.0, proc):
+            raise RuntimeError(f"rabbitmq-server did not start; see {root / 'server.log'}")
+        yield f"amqp://guest:guest@127.0.0.1:{port}//"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
 @contextmanager
 def worker_process(broker: str, database: str, workdir: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
     """``binroute worker`` in its own process group, its log beside ``workdir``; stopped (SIGTERM) at the end.

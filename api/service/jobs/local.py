@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .kind import GRACE_S, JobKind
-from .lifecycle import ACTIVE, MAX_ATTEMPTS, STALE_S, finish_job, is_beating, stale_after_s, start_job
+from .lifecycle import ACTIVE, MAX_ATTEMPTS, STALE_S, finish_job, is_beating, start_job
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class JobRunner:
                 self._watch(job_id, alive_elsewhere=False)
                 return
             limit = self.time_limit(row.options_json)
-            stale_s = stale_after_s(row.options_json, self.max_time_limit_s)
+            stale_s = STALE_S
         started = self.start(job_id, stale_s)
         elsewhere = not started and is_beating(self.sessions, self.kind, job_id, stale_s)
         if elsewhere:

@@ -1,7 +1,7 @@
 """Real database and broker servers for tests, from the Debian binaries, on free loopback ports.
 
 Each helper returns ``None`` when its binary is missing, so a test can skip.
-``redis_server`` is :func:`binroute.api.service.client.redis_server` (the benchmarks use it too).
+``redis_server`` and ``rabbitmq_server`` are :mod:`binroute.api.service.client`'s (the benchmarks use them too).
 PostgreSQL refuses to run as root, so as root the cluster belongs to the
 ``postgres`` user that Debian's package creates.
 """
@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from binroute.api.service.client import free_port
+from binroute.api.service.client import rabbitmq_server as rabbitmq_server
 from binroute.api.service.client import redis_server as redis_server
 
 PG_BIN = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
