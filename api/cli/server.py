@@ -62,9 +62,21 @@ def _not_ready() -> tuple[type[Exception], ...]:
         "`binroute worker`s (default: run here)."
     ),
 )
+@click.option(
+    "--rate-limit-storage",
+    default=None,
+    help=("Redis URL where every replica counts requests (default: a redis:// --broker, else this process's memory)."),
+)
 @needs_service
 def serve(
-    host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str, broker: str | None
+    host: str,
+    port: int,
+    workers: int,
+    solves: int,
+    database: str | None,
+    rate_limit: str,
+    broker: str | None,
+    rate_limit_storage: str | None,
 ) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
@@ -76,6 +88,8 @@ def serve(
         config["DATABASE_URL"] = database
     if broker:
         config["BROKER_URL"] = broker
+    if rate_limit_storage:
+        config["RATE_LIMIT_STORAGE"] = rate_limit_storage
     try:
         app = create_app(config)
     except _not_ready() as exc:
