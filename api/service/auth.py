@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from limits import RateLimitItem
 from limits import parse as parse_rate
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from .db import find_key, role_allows
@@ -66,7 +66,7 @@ def init_rate_limits(app: Flask) -> None:
     rate = app.config.get("RATE_LIMIT")
     app.extensions["binroute"]["rate"] = parse_rate(rate) if rate else None
     uri = rate_storage_uri(app.config)
-    storage: Storage = (
+    storage: Any = (
         MemoryStorage()
         if uri is None
         else storage_from_string(
