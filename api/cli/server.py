@@ -67,6 +67,13 @@ def _not_ready() -> tuple[type[Exception], ...]:
     default=None,
     help=("Redis URL where every replica counts requests (default: a redis:// --broker, else this process's memory)."),
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as one JSON object a line, each with its request id.",
+)
 @needs_service
 def serve(
     host: str,
@@ -77,11 +84,15 @@ def serve(
     rate_limit: str,
     broker: str | None,
     rate_limit_storage: str | None,
+    log_format: str,
 ) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
 
     from ..service import create_app
+    from ..service.logs import configure_logging
+
+    configure_logging(log_format)
 
     config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
@@ -135,6 +146,13 @@ def serve(
     type=click.IntRange(min=1),
     help="Starts of one plan's solve or one simulation (workers killed mid-run) before it is failed.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as one JSON object a line, each with the id of the request that queued its job.",
+)
 @needs_service
 def worker(
     broker: str,
@@ -144,9 +162,14 @@ def worker(
     plan_time_limit: float,
     visibility_timeout: float | None,
     max_attempts: int,
+    log_format: str,
 ) -> None:
     """Run queued solves and simulations from the task queue (on any machine reaching the broker and database)."""
     import tempfile
+
+    from ..service.logs import configure_logging
+
+    configure_logging(log_format)
 
     from ..service.db import make_engine
     from ..service.jobs import check_broker, make_celery

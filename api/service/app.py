@@ -34,6 +34,8 @@ from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner
+from .logs import init_request_ids
+from .metrics import init_metrics
 from .migrate import ensure_current
 
 if TYPE_CHECKING:
@@ -127,6 +129,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             resp.headers["Vary"] = "Origin"
         return resp
 
+    init_request_ids(app)
+    init_metrics(app)
     init_rate_limits(app)
     init_app(app)
     register_error_handlers(app)

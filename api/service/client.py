@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 BOUNDARY = "binroute-form-boundary"
 
@@ -88,13 +89,17 @@ def free_port() -> int:
 
 @contextmanager
 def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -> Iterator[str]:
-    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers."""
+    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers.
+
+    Its output goes to ``serve-PORT.log`` in ``cwd``.
+    """
     port = free_port()
+    log = (Path(cwd) / f"serve-{port}.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "binroute.api.cli", "serve", "--port", str(port), "--database", database_url, *options],
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -103,6 +108,7 @@ def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -
     finally:
         server.terminate()
         server.wait(timeout=20)
+        log.close()
 
 
 @contextmanager
@@ -218,6 +224,52 @@ def worker_process(broker: str, database: str, workdir: Path, *options: str) -> 
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         log.close()
+
+
+def seed_for_fuzzing(base_url: str, api_key: str, folder: str | Path, *, timeout_s: float = 180.0) -> dict[str, str]:
+    """Give a fuzz run something to find: a scenario (``folder``) with readings, collections and a finished plan.
+
+    Returns the ids by path parameter (``scenario_id``, ``plan_id``, ``bin_id``) for
+    :func:`write_schemathesis_config`. Raises ``RuntimeError`` naming the step that failed.
+    """
+    import json
+
+    def ok(step: str, status: int, body: bytes) -> dict[str, Any]:
+        if status >= 300:
+            raise RuntimeError(f"seeding the fuzz database: {step} answered {status}: {body[:300]!r}")
+        return dict(json.loads(body)) if body else {}
+
+    body, ctype = scenario_upload("seeded", folder)
+    scenario = ok("the scenario upload", *call(f"{base_url}/api/v1/scenarios", api_key, body, ctype))
+    sid = scenario["id"]
+    first_bin = (Path(folder) / "bins.csv").read_text().splitlines()[1].split(",")[0]
+    collections = {"collections": [{"bin_id": first_bin, "collected_at": "2026-11-20T08:00:00Z", "fill_pct": 85}]}
+    ok(
+        "the collections",
+        *call(f"{base_url}/api/v1/scenarios/{sid}/collections", api_key, json.dumps(collections).encode()),
+    )
+    order = {"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}
+    plan = ok("the plan", *call(f"{base_url}/api/v1/scenarios/{sid}/plans", api_key, json.dumps(order).encode()))
+    end = time.monotonic() + timeout_s
+    while plan.get("status") not in ("done", "failed") and time.monotonic() < end:
+        time.sleep(0.5)
+        plan = ok("the plan's status", *call(f"{base_url}/api/v1/plans/{plan['id']}", api_key))
+    if plan.get("status") != "done":
+        raise RuntimeError(f"seeding the fuzz database: the plan ended {plan.get('status')}: {plan.get('error')}")
+    return {"scenario_id": sid, "plan_id": plan["id"], "bin_id": first_bin}
+
+
+def write_schemathesis_config(folder: str | Path, ids: Mapping[str, str]) -> Path:
+    """``schemathesis.toml`` in ``folder``: the seeded ids as path parameters of every operation but DELETE.
+
+    Every read and write then reaches a stored scenario and plan past its 404; the
+    DELETE operations keep generated ids, so they cannot remove what the rest reads.
+    """
+    given = ", ".join(f'"path.{name}" = "{value}"' for name, value in ids.items())
+    lines = ["[[operations]]", 'exclude-method = "DELETE"', f"parameters = {{ {given} }}"]
+    path = Path(folder) / "schemathesis.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def schemathesis_command(base_url: str, api_key: str, *, max_examples: int, seed: int) -> list[str]:

@@ -399,6 +399,12 @@ class Health(BaseModel):
     database: Literal["ok"]
 
 
+class Ready(BaseModel):
+    status: Literal["ready"]
+    database: Literal["ok"]
+    broker: Literal["ok", "none"] = Field(description="none: jobs run in local processes, no broker")
+
+
 class KeyIn(_In):
     """A new API key of the admin's own organisation."""
 

@@ -3,7 +3,8 @@
 :class:`~binroute.api.service.jobs.lifecycle.Heartbeat` starts it and writes one
 JSON line on its standard input: ``{"database_url", "kind", "job_id", "every_s"}``
 (on standard input, so that a password in the URL never shows in a process list).
-It writes the job's heartbeat at once and every ``every_s`` seconds
+It writes the job's heartbeat at once, says ``beating`` on its standard output, and
+every ``every_s`` seconds writes it again
 (:func:`~binroute.api.service.jobs.lifecycle.beat`) until its standard input
 ends: the job's process closed it (the job is over) or died (``kill -9``, out of
 memory), when the kernel closes it. A search that holds the job process's
@@ -40,9 +41,14 @@ def main() -> int:
     engine = make_engine(url)
     factory = sessions(engine)
     stdin = sys.stdin.buffer.fileno()
+    ready = False
     try:
         while True:
             beat(factory, kind, job_id)
+            if not ready:  # the job's process waits for this before it goes on
+                sys.stdout.buffer.write(b"beating\n")
+                sys.stdout.buffer.flush()
+                ready = True
             readable, _, _ = select.select([stdin], [], [], every_s)
             if readable and not os.read(stdin, 4096):
                 return 0

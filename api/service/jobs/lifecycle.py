@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select as io_select
 import subprocess
 import sys
 import threading
@@ -228,17 +229,20 @@ def beat(factory: sessionmaker[Session], kind: JobKind, job_id: str) -> bool:
 
 #: The module that writes a job's heartbeat from a process of its own (:mod:`._beat`).
 BEAT_MODULE = "binroute.api.service.jobs._beat"
+#: Seconds a job waits for its beating process's first beat before it goes on without.
+BEAT_READY_S = 20.0
 
 
 class Heartbeat:
     """Writes one running job's heartbeat now and every :data:`HEARTBEAT_S` seconds while a block runs.
 
     Use it around the job (``with Heartbeat(factory, kind, job_id, database_url=url): run()``);
-    it stops when the block ends, however it ends. With ``database_url`` the beats come
-    from a process of its own (:mod:`._beat`), which goes on while a search holds this
-    process's interpreter and stops when this process dies; without it, from a daemon
-    thread here (``beats`` and ``failures`` count the writes tried and those that failed:
-    logged, never raised).
+    it stops when the block ends, however it ends. A daemon thread here beats whenever
+    this process's interpreter is free (``beats`` and ``failures`` count the writes it
+    tried and those that failed: logged, never raised). With ``database_url`` the beats
+    also come from a process of its own (:mod:`._beat`), which goes on while a search
+    holds the interpreter and stops when this process dies; the block starts once that
+    process has beaten once.
     """
 
     def __init__(
@@ -259,22 +263,33 @@ class Heartbeat:
                 return
 
     def _start_process(self, database_url: str) -> None:
-        """Start the beating process and hand it what to beat on its standard input (never on its command line)."""
+        """Start the beating process, hand it its order on standard input, and wait for its first beat.
+
+        Meanwhile this process's thread beats (its interpreter is free while it waits), so
+        the heartbeat never goes stale while the beating process starts.
+        """
         order = {"database_url": database_url, "kind": self.kind.item, "job_id": self.job_id, "every_s": HEARTBEAT_S}
-        self._process = subprocess.Popen([sys.executable, "-P", "-m", BEAT_MODULE], stdin=subprocess.PIPE)
-        assert self._process.stdin is not None
+        self._process = subprocess.Popen(
+            [sys.executable, "-P", "-m", BEAT_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(json.dumps(order).encode() + b"\n")
         self._process.stdin.flush()
+        ready, _, _ = io_select.select([self._process.stdout], [], [], BEAT_READY_S)
+        if not ready or not self._process.stdout.readline():
+            log.warning("the heartbeat process of %s %s did not start beating", self.kind.item, self.job_id)
 
     def __enter__(self) -> Heartbeat:
+        self._thread.start()
         if self.database_url is None:
-            self._thread.start()
             return self
         try:
             self._start_process(self.database_url)
-        except OSError as exc:  # no process to spare: beat from a thread, as well as it can
+        except OSError as exc:  # no process to spare: the thread beats, as well as it can
             log.warning("could not start the heartbeat process of %s %s: %s", self.kind.item, self.job_id, exc)
-            self._thread.start()
+        except BaseException:  # e.g. a task's soft time limit while waiting: stop the beats, then go on raising
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -289,3 +304,6 @@ class Heartbeat:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+            self._process = None

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import make_engine, sessions
 from ..errors import Unreachable, reason
+from ..logs import REQUEST_ID
 from . import KINDS
 from .kind import GRACE_S, JobKind
 from .lifecycle import MAX_ATTEMPTS, STALE_S, Heartbeat, finish_job, is_beating, start_job
@@ -179,13 +180,29 @@ def _register(
     """Add the task that runs one job of ``kind`` in a worker."""
 
     @app.task(name=kind.task, bind=True)
-    def run(self: Any, job_id: str) -> str:
-        """Run one job: ``stored``, ``duplicate`` (finished elsewhere), ``waiting``, ``skipped``, or ``failed``."""
+    def run(self: Any, job_id: str, request_id: str | None = None) -> str:
+        """Run one job: ``stored``, ``duplicate`` (finished elsewhere), ``waiting``, ``skipped``, or ``failed``.
+
+        Its log lines carry ``request_id``, the id of the request that queued it.
+        """
+        token = REQUEST_ID.set(request_id or f"{kind.item}-{job_id}")
+        try:
+            return _run(self, job_id, request_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    def _run(self: Any, job_id: str, request_id: str | None) -> str:
         db = factory()
         decision = deliver(kind, db, job_id, max_attempts=max_attempts)
         if decision == "wait":
             hard, soft = self.request.timelimit or (None, None)
-            self.apply_async(args=[job_id], countdown=countdown_s, soft_time_limit=soft, time_limit=hard)
+            self.apply_async(
+                args=[job_id],
+                kwargs={"request_id": request_id},
+                countdown=countdown_s,
+                soft_time_limit=soft,
+                time_limit=hard,
+            )
             log.info("%s %s runs elsewhere (fresh heartbeat); looking again in %.3g s", kind.item, job_id, countdown_s)
             return "waiting"
         if decision == "skip":
@@ -240,13 +257,17 @@ def queue_runners(
 def send_job(
     celery: Celery, factory: sessionmaker[Session], kind: JobKind, job_id: str, *, max_time_limit_s: float
 ) -> None:
-    """Send the task of one job of ``kind`` with time limits from its own budget (nothing if the job is gone)."""
+    """Send the task of one job of ``kind`` with time limits from its own budget (nothing if the job is gone).
+
+    The task carries the id of the request that queued it (:data:`~..logs.REQUEST_ID`), for the worker's log lines.
+    """
     with factory() as s:
         row = s.get(kind.model, job_id)
         if row is None:
             return
         soft, hard = time_limits(row.options_json, max_time_limit_s, kind)
-    celery.send_task(kind.task, args=[job_id], soft_time_limit=soft, time_limit=hard)
+    kwargs = {"request_id": REQUEST_ID.get()}
+    celery.send_task(kind.task, args=[job_id], kwargs=kwargs, soft_time_limit=soft, time_limit=hard)
 
 
 def start_sweeper(celery: Celery, factory: sessionmaker[Session], *, max_time_limit_s: float) -> Sweeper:
