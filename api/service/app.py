@@ -37,6 +37,7 @@ from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner
 from .logs import init_request_ids
 from .metrics import init_metrics
 from .migrate import ensure_current
+from .validation import StrictJSONProvider
 
 if TYPE_CHECKING:
     from .jobs import QueueRunner
@@ -75,6 +76,7 @@ def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueR
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: storage, job runner, blueprints and error handlers."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = StrictJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
         DATABASE_URL=default_database_url(),

@@ -259,6 +259,21 @@ def seed_for_fuzzing(base_url: str, api_key: str, folder: str | Path, *, timeout
     return {"scenario_id": sid, "plan_id": plan["id"], "bin_id": first_bin}
 
 
+def small_scenario(sample: str | Path, folder: str | Path, *, bins: int = 30) -> Path:
+    """A scenario folder: the first ``bins`` bins of ``sample`` and their readings, its fleet and network."""
+    import pandas as pd
+
+    sample, folder = Path(sample), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pd.read_csv(sample / "bins.csv", dtype=str, keep_default_na=False).head(bins)
+    table.to_csv(folder / "bins.csv", index=False)
+    readings = pd.read_csv(sample / "readings.csv", dtype=str)
+    readings[readings["bin_id"].isin(table["bin_id"])].to_csv(folder / "readings.csv", index=False)
+    for name in ("fleet.json", "network.osm.pbf"):
+        (folder / name).write_bytes((sample / name).read_bytes())
+    return folder
+
+
 def write_schemathesis_config(folder: str | Path, ids: Mapping[str, str]) -> Path:
     """``schemathesis.toml`` in ``folder``: the seeded ids as path parameters of every operation but DELETE.
 
