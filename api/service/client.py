@@ -93,22 +93,109 @@ def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -
 
     Its output goes to ``serve-PORT.log`` in ``cwd``.
     """
-    port = free_port()
-    log = (Path(cwd) / f"serve-{port}.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "binroute.api.cli", "serve", "--port", str(port), "--database", database_url, *options],
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    with served_replicas(database_url, 1, cwd=cwd, options=options) as bases:
+        yield bases[0]
+
+
+@contextmanager
+def served_replicas(
+    database_url: str, count: int, *, cwd: str | Path, options: Sequence[str] = ()
+) -> Iterator[list[str]]:
+    """``count`` ``binroute serve`` processes on one database, started at once; their base URLs once all answer.
+
+    Each one's output goes to ``serve-PORT.log`` in ``cwd``; all are stopped (SIGTERM) at the end.
+    """
+    ports = [free_port() for _ in range(count)]
+    command = [sys.executable, "-m", "binroute.api.cli", "serve", "--database", database_url, *options]
+    logs = [(Path(cwd) / f"serve-{port}.log").open("wb") for port in ports]
+    servers = [
+        subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for port, log in zip(ports, logs, strict=True)
+    ]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        wait_until_up(base)
-        yield base
+        for base in bases:
+            wait_until_up(base, timeout_s=120)
+        yield bases
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=20)
+        for log in logs:
+            log.close()
+
+
+PG_BIN = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
+
+
+def _pg_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    return next((str(d / name) for d in PG_BIN if (d / name).is_file()), None)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@contextmanager
+def postgres_server(root: Path) -> Iterator[str | None]:
+    """A throwaway PostgreSQL cluster in ``root``; yields the URL of its ``postgres`` database (or ``None``)."""
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        yield None
+        return
+    as_user: list[str] = []
+    if os.geteuid() == 0 and not _has_user("postgres"):
+        yield None  # PostgreSQL will not run as root, and there is no postgres user to run it
+        return
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        root.chmod(0o755)
+        for parent in root.parents:  # the postgres user must reach the folder
+            if parent == Path("/"):
+                break
+            parent.chmod(parent.stat().st_mode | 0o005)
+    data, port = root / "pgdata", free_port()
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-U", "binroute", "-A", "trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://binroute@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], check=False, capture_output=True)
+
+
+def restart_postgres(root: Path) -> None:
+    """Restart the cluster :func:`postgres_server` runs in ``root`` (``-m fast``: open connections are cut)."""
+    pg_ctl = _pg_tool("pg_ctl")
+    assert pg_ctl is not None
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(root / "pgdata"), "-m", "fast", "-w", "restart"], check=True, capture_output=True
+    )
 
 
 @contextmanager

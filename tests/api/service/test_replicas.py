@@ -6,7 +6,7 @@ import pytest
 
 from binroute.api.service import create_app
 from binroute.api.service.auth import rate_storage_uri
-from binroute.api.service.client import call, served
+from binroute.api.service.client import call, served_replicas
 from binroute.api.service.db import create_key, create_org
 
 
@@ -27,10 +27,7 @@ def test_two_replicas_share_one_organisations_rate(redis, tmp_path):
     key = _key(database_url, tmp_path, "one")
     other = _key(database_url, tmp_path, "two")
     options = ["--rate-limit", "6/minute", "--rate-limit-storage", redis]
-    with (
-        served(database_url, cwd=tmp_path, options=options) as one,
-        served(database_url, cwd=tmp_path, options=options) as two,
-    ):
+    with served_replicas(database_url, 2, cwd=tmp_path, options=options) as (one, two):
         codes = [call(f"{base}/api/v1/scenarios", key)[0] for base in (one, two) * 4]
         assert sorted(codes) == [200] * 6 + [429] * 2, codes
         assert call(f"{two}/api/v1/scenarios", other)[0] == 200  # counted by organisation
