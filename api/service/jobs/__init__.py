@@ -14,7 +14,7 @@ runs in another process and stores its outcome. Its parts:
 - :mod:`.taskqueue`: the same on a Celery task queue (:class:`QueueRunner`,
   ``binroute worker``), imported on first use so that a server without a
   broker never loads Celery;
-- :mod:`.sweep`: :class:`Sweeper`, which hands out again the jobs whose process is gone
+- :mod:`.sweep`: :class:`Sweeper`, which hands out again the jobs whose process or task is gone
   (a stale heartbeat), run by the server and by every worker;
 - :mod:`.scenario`: a stored scenario written back as a directory, every job's input.
 """
@@ -29,6 +29,7 @@ from .kind import JobKind as JobKind
 from .lifecycle import ACTIVE as ACTIVE
 from .lifecycle import HEARTBEAT_S as HEARTBEAT_S
 from .lifecycle import MAX_ATTEMPTS as MAX_ATTEMPTS
+from .lifecycle import QUEUED_S as QUEUED_S
 from .lifecycle import STALE_S as STALE_S
 from .lifecycle import Heartbeat as Heartbeat
 from .lifecycle import beat as beat
@@ -76,6 +77,7 @@ __all__ = [
     "PLAN_JOB",
     "PROGRESS_STAGES",
     "SIMULATION_JOB",
+    "QUEUED_S",
     "STALE_S",
     "Sweeper",
     "Heartbeat",

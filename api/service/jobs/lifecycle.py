@@ -45,7 +45,7 @@ import threading
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import now
@@ -75,6 +75,8 @@ def _seconds_from_env(name: str, default: float) -> float:
 HEARTBEAT_S = _seconds_from_env("BINROUTE_HEARTBEAT_S", 10.0)
 #: Seconds without a heartbeat after which a running job is taken as lost (three missed beats).
 STALE_S = 3 * HEARTBEAT_S
+#: Seconds a job may stay queued (since created or last sent) before its task is sent again, in case it was lost.
+QUEUED_S = 12 * HEARTBEAT_S
 
 
 def start_job(
@@ -164,22 +166,27 @@ def finish_job(factory: sessionmaker[Session], kind: JobKind, job_id: str, **out
         return bool(cast(CursorResult[Any], done).rowcount)
 
 
-def requeue_stale(factory: sessionmaker[Session], kind: JobKind, *, stale_s: float | None = None) -> list[str]:
-    """Put back on the queue the jobs of ``kind`` whose process is gone; their ids, each to be sent again once.
+def requeue_stale(
+    factory: sessionmaker[Session], kind: JobKind, *, stale_s: float | None = None, queued_s: float | None = None
+) -> list[str]:
+    """Put back on the queue the jobs of ``kind`` whose process or task is gone; their ids, each to be sent again.
 
-    A job is gone when it is ``running`` with a heartbeat missing or older than
-    ``stale_s`` (default :data:`STALE_S`). A job put back is ``queued`` with the
-    time it was put back in ``heartbeat``; one whose new task has not started it
-    within ``stale_s`` (a message lost with a broker) is handed out once more.
-    Each job is taken by one conditional UPDATE, so of several servers and
-    workers sweeping at once only one sends it; its start (:func:`start_job`)
+    A job's process is gone when it is ``running`` with a heartbeat missing or
+    older than ``stale_s`` (default :data:`STALE_S`): it is put back ``queued``,
+    with the time in ``heartbeat``. A job ``queued`` for longer than ``queued_s``
+    (default :data:`QUEUED_S`) since it was created or last sent may have lost its
+    task with the broker (a Redis restarted without persistence): it is sent again,
+    at most once every ``queued_s``; a copy that finds it started or done does
+    nothing. Each job is taken by one conditional UPDATE, so of several servers
+    and workers sweeping at once only one sends it; its start (:func:`start_job`)
     is the same single UPDATE as any task's, so it never runs twice at once.
     """
     model = kind.model
     cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
+    waited = now() - timedelta(seconds=QUEUED_S if queued_s is None else queued_s)
     lost = or_(
         and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
-        and_(model.status == "queued", model.heartbeat.is_not(None), model.heartbeat < cutoff),
+        and_(model.status == "queued", func.coalesce(model.heartbeat, model.created) < waited),
     )
     taken: list[str] = []
     with factory() as s:
@@ -242,7 +249,8 @@ class Heartbeat:
     tried and those that failed: logged, never raised). With ``database_url`` the beats
     also come from a process of its own (:mod:`._beat`), which goes on while a search
     holds the interpreter and stops when this process dies; the block starts once that
-    process has beaten once.
+    process has beaten once, and the thread stops then (a thread stalled mid-write by a
+    search would hold the row's lock against the process's beats).
     """
 
     def __init__(
@@ -278,6 +286,10 @@ class Heartbeat:
         ready, _, _ = io_select.select([self._process.stdout], [], [], BEAT_READY_S)
         if not ready or not self._process.stdout.readline():
             log.warning("the heartbeat process of %s %s did not start beating", self.kind.item, self.job_id)
+            return
+        # From now on the process alone beats: a thread held mid-write by a search would keep the row locked.
+        self._stop.set()
+        self._thread.join(timeout=5.0)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

@@ -1,10 +1,12 @@
 """Jobs whose process is gone, handed out again: :class:`Sweeper`, run by the server and by every worker.
 
 A worker killed mid-job (``kill -9``, a lost machine) leaves its job
-``running`` with a heartbeat that stops moving. Every :data:`HEARTBEAT_S`
+``running`` with a heartbeat that stops moving; a broker restarted without
+persistence loses the tasks of jobs still ``queued``. Every :data:`HEARTBEAT_S`
 seconds a sweeper looks for such jobs (:func:`~.lifecycle.requeue_stale`: a
 heartbeat older than :data:`STALE_S`, three missed beats), puts each back on the
-queue in one conditional UPDATE, and sends its task again (``send``). The
+queue in one conditional UPDATE, and sends its task again (``send``); a job
+queued for more than :data:`QUEUED_S` (2 minutes) is sent again the same way. The
 broker's own redelivery (Redis's visibility timeout, RabbitMQ's at once) is not
 waited for; a copy it hands out later finds the job running elsewhere or done.
 With the defaults a dead worker's job is handed out again 30 to 40 seconds
@@ -44,10 +46,12 @@ class Sweeper:
         *,
         every_s: float | None = None,
         stale_s: float | None = None,
+        queued_s: float | None = None,
     ) -> None:
         self.factory, self.kinds, self.send = factory, tuple(kinds), send
         self.every_s = lifecycle.HEARTBEAT_S if every_s is None else every_s
         self.stale_s = lifecycle.STALE_S if stale_s is None else stale_s
+        self.queued_s = lifecycle.QUEUED_S if queued_s is None else queued_s
         self.handed_out = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="binroute-sweeper", daemon=True)
@@ -56,9 +60,8 @@ class Sweeper:
         """One round: the ids of the jobs handed out again."""
         sent: list[str] = []
         for kind in self.kinds:
-            for job_id in lifecycle.requeue_stale(self.factory, kind, stale_s=self.stale_s):
-                gone = "%s %s lost its process (no heartbeat for %.3g s); handed out again"
-                log.warning(gone, kind.item, job_id, self.stale_s)
+            for job_id in lifecycle.requeue_stale(self.factory, kind, stale_s=self.stale_s, queued_s=self.queued_s):
+                log.warning("%s %s lost its process or its task; handed out again", kind.item, job_id)
                 try:
                     self.send(kind, job_id)
                 except Exception as exc:  # it stays queued with its mark; the next round after stale_s sends it again

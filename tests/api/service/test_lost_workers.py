@@ -39,14 +39,26 @@ def test_a_job_put_back_whose_task_was_lost_is_sent_again(jobs):
     def broken(kind, job_id):
         raise ConnectionError("broker gone")
 
-    assert Sweeper(factory, [PLAN_JOB], broken, stale_s=30).sweep() == []
+    times = {"stale_s": 30, "queued_s": 120}
+    assert Sweeper(factory, [PLAN_JOB], broken, **times).sweep() == []
     assert get_row(factory, PlanRow, plan_id).status == "queued"
-    assert Sweeper(factory, [PLAN_JOB], lambda k, j: sent.append(j), stale_s=30).sweep() == []  # mark still fresh
-    set_row(factory, PlanRow, plan_id, heartbeat=now() - timedelta(seconds=31))
-    assert Sweeper(factory, [PLAN_JOB], lambda k, j: sent.append(j), stale_s=30).sweep() == [plan_id]
+    assert Sweeper(factory, [PLAN_JOB], lambda k, j: sent.append(j), **times).sweep() == []  # sent just now
+    set_row(factory, PlanRow, plan_id, heartbeat=now() - timedelta(seconds=121))
+    assert Sweeper(factory, [PLAN_JOB], lambda k, j: sent.append(j), **times).sweep() == [plan_id]
     assert sent == [plan_id]
-    set_row(factory, PlanRow, plan_id, status="queued", heartbeat=None)  # a new plan waiting for a worker
-    assert Sweeper(factory, [PLAN_JOB], lambda k, j: sent.append(j), stale_s=0).sweep() == []
+
+
+def test_a_plan_queued_long_is_sent_again_in_case_its_task_was_lost(jobs):
+    """A plan queued past QUEUED_S since it was created (a broker restarted empty) is sent again, once a period."""
+    factory, ids = jobs
+    plan_id = ids[PlanRow]
+    sent: list[str] = []
+    sweeper = Sweeper(factory, [PLAN_JOB], lambda k, j: sent.append(j), stale_s=30, queued_s=120)
+    assert sweeper.sweep() == []  # created just now: its task is on the queue
+    set_row(factory, PlanRow, plan_id, created=now() - timedelta(seconds=121))
+    assert sweeper.sweep() == [plan_id]
+    assert sweeper.sweep() == []  # sent again: not again for another period
+    assert deliver(PLAN_JOB, factory, plan_id, max_attempts=3) == "run"  # the copy starts it as any task would
 
 
 def test_the_heartbeat_process_beats_while_the_interpreter_is_held(jobs, monkeypatch):

@@ -157,3 +157,22 @@ def test_networks_are_stored_once_by_content(small, tmp_path):
             assert s.scalar(blobs) == 0
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_plans_queued_when_redis_restarts_empty_are_still_solved(redis, small, tmp_path, monkeypatch):
+    """Redis restarted without persistence loses the queued task: a worker's sweep sends it again; the plan is done."""
+    import redis as redis_client
+
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # the worker's: a plan queued 6 s is sent again
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
+    try:
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})
+        plan_id = resp.json["id"]
+        redis_client.Redis.from_url(redis).flushall()  # what a restart without persistence leaves
+        with worker(redis, database_url, tmp_path / "w", "--concurrency", "1"):
+            plan = _wait(app, key, plan_id, ("done", "failed"), timeout=180)
+        assert plan["status"] == "done", plan
+        assert get_row(app.extensions["binroute"]["sessions"], PlanRow, plan_id).attempts == 1
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
