@@ -198,8 +198,13 @@ def _pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)) * 1000, 1) if values else float("nan")
 
 
+def _say(text: str) -> None:
+    print(f"[soak {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
 def soak(args: argparse.Namespace) -> dict[str, Any]:
     """One soak run; its figures."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop what it started
     with tempfile.TemporaryDirectory(prefix="binroute-soak-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         pg_root = root / "pg"
@@ -218,10 +223,12 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             stack.enter_context(worker_process(redis.url, database, root / f"worker{i}", "--concurrency", "1"))
             for i in range(2)
         ]
+        _say(f"PostgreSQL, Redis, 2 servers and 2 workers up; {args.orgs} organisations")
         folder = small_scenario(SAMPLE, root / "small")
         began_setup = time.monotonic()
         orgs = _setup_orgs(database, servers[0].base, args.orgs, folder)
         setup_s = time.monotonic() - began_setup
+        _say(f"set up in {setup_s:.0f} s; {args.threads} councils at work for {args.minutes:g} min")
         load = Load(servers, orgs, args.seed)
         threads = [threading.Thread(target=load.run, daemon=True) for _ in range(args.threads)]
         began = time.monotonic()
@@ -237,6 +244,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             turn += 1
             next_fault += args.fault_every
             faults.append(f"{round(time.monotonic() - began)}s {fault}")
+            _say(f"fault: {fault}")
             if fault == "worker":
                 os.killpg(workers[0].pid, signal.SIGKILL)
                 workers[0].wait()
@@ -254,6 +262,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         load.stop.set()
         for t in threads:
             t.join(timeout=120)
+        _say(f"load stopped after {sum(len(v) for v in load.latencies.values())} requests; draining the plans")
         seconds = time.monotonic() - began
         # drain: every plan must end (done or failed), none stuck
         end = time.monotonic() + args.drain
