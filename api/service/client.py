@@ -193,9 +193,9 @@ def restart_postgres(root: Path) -> None:
     pg_ctl = _pg_tool("pg_ctl")
     assert pg_ctl is not None
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run(
-        [*as_user, pg_ctl, "-D", str(root / "pgdata"), "-m", "fast", "-w", "restart"], check=True, capture_output=True
-    )
+    cmd = [*as_user, pg_ctl, "-D", str(root / "pgdata"), "-m", "fast", "-w", "-l", str(root / "log"), "restart"]
+    # no pipes: the server it starts would hold them open, and a wait for their end would never end
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextmanager
