@@ -45,6 +45,17 @@ def _not_ready() -> tuple[type[Exception], ...]:
     return (SchemaOutOfDate, Unreachable)
 
 
+def _log_format_option(carrying: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--log-format text|json`` for ``serve`` and ``worker``; ``carrying`` says what id a line carries."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=f"Log lines as text or as one JSON object a line, {carrying}.",
+    )
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -67,13 +78,7 @@ def _not_ready() -> tuple[type[Exception], ...]:
     default=None,
     help=("Redis URL where every replica counts requests (default: a redis:// --broker, else this process's memory)."),
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Log lines as text or as one JSON object a line, each with its request id.",
-)
+@_log_format_option("each with its request id")
 @needs_service
 def serve(
     host: str,
@@ -146,13 +151,7 @@ def serve(
     type=click.IntRange(min=1),
     help="Starts of one plan's solve or one simulation (workers killed mid-run) before it is failed.",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Log lines as text or as one JSON object a line, each with the id of the request that queued its job.",
-)
+@_log_format_option("each with the id of the request that queued its job")
 @needs_service
 def worker(
     broker: str,

@@ -224,6 +224,18 @@ def redis_server() -> Iterator[str | None]:
         proc.wait(timeout=10)
 
 
+def stop_group(proc: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+    """Stop a process started in a session of its own, and its children: SIGTERM, then SIGKILL after ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 #: Where Debian's rabbitmq-server package puts the broker's own start script (it runs as the calling user).
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
@@ -278,13 +290,7 @@ def rabbitmq_server(root: Path) -> Iterator[str | None]:
             raise RuntimeError(f"rabbitmq-server did not start; see {root / 'server.log'}")
         yield f"amqp://guest:guest@127.0.0.1:{port}//"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, timeout_s=20)
         log.close()
 
 
@@ -303,13 +309,7 @@ def worker_process(broker: str, database: str, workdir: Path, *options: str) -> 
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, timeout_s=30)
         log.close()
 
 
