@@ -100,7 +100,7 @@ def test_readiness_names_a_lost_broker(tmp_path):
 
 
 def test_readiness_names_an_unreachable_database(tmp_path):
-    """A database that does not answer (here a PostgreSQL port nobody listens on): /readyz is 503 naming it."""
+    """A database that does not answer (a PostgreSQL port nobody listens on): /readyz and requests are 503s."""
     from flask import g
     from sqlalchemy.orm import sessionmaker
 
@@ -116,5 +116,8 @@ def test_readiness_names_an_unreachable_database(tmp_path):
     try:
         lost = app.test_client().get("/readyz")
         assert lost.status_code == 503 and lost.json["error"]["details"]["database"] != "ok", lost.json
+        away = app.test_client().get("/api/v1/scenarios", headers={"X-API-Key": "br_any"})  # a request needing it
+        assert away.status_code == 503 and away.json["error"]["code"] == "database_unavailable", away.json
+        assert away.headers["Retry-After"] == "5"
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
