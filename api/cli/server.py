@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -169,6 +170,7 @@ def worker(
     from ..service.logs import configure_logging
 
     configure_logging(log_format)
+    logging.getLogger("celery").setLevel(logging.INFO)  # its task lines: received, succeeded
 
     from ..service.db import make_engine
     from ..service.jobs import check_broker, make_celery

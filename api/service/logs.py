@@ -63,7 +63,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(fmt: str = "text", *, level: int = logging.INFO) -> None:
-    """Send this process's log lines to standard error, as ``text`` or ``json``, each with its request id."""
+    """Send this process's log lines to standard error, as ``text`` or ``json``, each with its request id.
+
+    binroute's own loggers (``binroute.*``, the request lines among them) write from ``level``;
+    the libraries' (alembic, SQLAlchemy, Celery) from warnings up.
+    """
     if fmt not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {fmt!r}")
     handler = logging.StreamHandler(sys.stderr)
@@ -74,7 +78,8 @@ def configure_logging(fmt: str = "text", *, level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(max(level, logging.WARNING))
+    logging.getLogger("binroute").setLevel(level)
 
 
 def init_request_ids(app: Flask) -> None:
