@@ -130,7 +130,10 @@ def _log(path: Path) -> str:
 
 
 def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, small, tmp_path, monkeypatch):
-    """A task for a plan beating elsewhere is sent again (no start, no attempt); once the beats stop, it is solved."""
+    """A task for a plan beating elsewhere is sent again (no start, no attempt); once the beats stop, it is solved.
+
+    The worker's lines about it carry the id of the request that queued it.
+    """
     monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.3")  # the worker's: stale after 0.9 s + the plan's 2-s search
     redis_client.Redis.from_url(redis).flushdb()
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
@@ -154,6 +157,7 @@ def test_a_worker_waits_for_a_job_alive_elsewhere_then_takes_it_over(redis, smal
             while _log(log).count("'waiting'") < 3 and time.monotonic() < end:
                 time.sleep(0.2)
             assert _log(log).count("'waiting'") >= 3, _log(log)  # the one task, sent again and again
+            assert resp.headers["X-Request-Id"] in _log(log)  # the worker's lines carry the request that queued it
             row = get_row(factory, PlanRow, plan_id)
             assert (row.status, row.attempts) == ("running", 1)
             stop.set()
