@@ -6,6 +6,8 @@ import sys
 import time
 from datetime import timedelta
 
+import pytest
+
 from binroute.api.service.db import PlanRow, now
 from binroute.api.service.jobs import PLAN_JOB, SIMULATION_JOB, Heartbeat, Sweeper, deliver, lifecycle, requeue_stale
 
@@ -61,6 +63,7 @@ def test_a_plan_queued_long_is_sent_again_in_case_its_task_was_lost(jobs):
     assert deliver(PLAN_JOB, factory, plan_id, max_attempts=3) == "run"  # the copy starts it as any task would
 
 
+@pytest.mark.slow
 def test_the_heartbeat_process_beats_while_the_interpreter_is_held(jobs, monkeypatch):
     """A search holding the interpreter (as OR-Tools does) does not stop the beats: they come from a process."""
     monkeypatch.setattr(lifecycle, "HEARTBEAT_S", 0.2)
