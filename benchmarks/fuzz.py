@@ -2,7 +2,10 @@
 
     python -m benchmarks.fuzz [--max-examples 100] [--seed 17]
 
-Every phase (examples, coverage, fuzzing, stateful) and every check but
+The database first holds a scenario (30 bins of the sample) with readings,
+collections and a finished plan, whose ids every operation but DELETE is given,
+so the routes with ids are tried past their 404s. Every phase (examples,
+coverage, fuzzing, stateful) and every check but
 positive-data acceptance (a fleet can match the document's shapes and still
 be refused for what it says). Writes ``benchmarks/results/fuzz.json`` with
 the counts schemathesis reports and prints its summary.
@@ -18,9 +21,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from binroute.api.service.client import schemathesis_command, served
+from binroute.api.service.client import (
+    schemathesis_command,
+    seed_for_fuzzing,
+    served,
+    small_scenario,
+    write_schemathesis_config,
+)
 
 from .common import write_results
+
+#: The sample scenario the seeded database's scenario is cut from.
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "helsinki"
 
 
 def _cli(*args: str, cwd: Path) -> str:
@@ -42,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         key = _cli("keys", "create", "--org", org_id, "--name", "f", "--role", "admin", "--database", db, cwd=cwd)
         began = time.perf_counter()
         with served(db, cwd=cwd, options=("--rate-limit", "off")) as base:
+            seeded = seed_for_fuzzing(base, key.split()[2], small_scenario(SAMPLE, cwd / "small"))
+            write_schemathesis_config(cwd, seeded)
             run = subprocess.run(
                 schemathesis_command(base, key.split()[2], max_examples=args.max_examples, seed=args.seed),
                 capture_output=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -45,6 +46,17 @@ def _not_ready() -> tuple[type[Exception], ...]:
     return (SchemaOutOfDate, Unreachable)
 
 
+def _log_format_option(carrying: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--log-format text|json`` for ``serve`` and ``worker``; ``carrying`` says what id a line carries."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=f"Log lines as text or as one JSON object a line, {carrying}.",
+    )
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -57,22 +69,44 @@ def _not_ready() -> tuple[type[Exception], ...]:
 @click.option(
     "--broker",
     default=None,
-    help="Redis URL of a task queue: solves and simulations go to `binroute worker`s (default: run here).",
+    help=(
+        "Broker URL of a task queue, redis://… or amqp://… (RabbitMQ): solves and simulations go to "
+        "`binroute worker`s (default: run here)."
+    ),
 )
+@click.option(
+    "--rate-limit-storage",
+    default=None,
+    help=("Redis URL where every replica counts requests (default: a redis:// --broker, else this process's memory)."),
+)
+@_log_format_option("each with its request id")
 @needs_service
 def serve(
-    host: str, port: int, workers: int, solves: int, database: str | None, rate_limit: str, broker: str | None
+    host: str,
+    port: int,
+    workers: int,
+    solves: int,
+    database: str | None,
+    rate_limit: str,
+    broker: str | None,
+    rate_limit_storage: str | None,
+    log_format: str,
 ) -> None:
     """Run the HTTP API under the waitress production server."""
     import waitress
 
     from ..service import create_app
+    from ..service.logs import configure_logging
+
+    configure_logging(log_format)
 
     config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
     if database:
         config["DATABASE_URL"] = database
     if broker:
         config["BROKER_URL"] = broker
+    if rate_limit_storage:
+        config["RATE_LIMIT_STORAGE"] = rate_limit_storage
     try:
         app = create_app(config)
     except _not_ready() as exc:
@@ -82,7 +116,9 @@ def serve(
 
 
 @click.command()
-@click.option("--broker", required=True, help="Redis URL of the task queue, as given to `serve --broker`.")
+@click.option(
+    "--broker", required=True, help="Broker URL of the task queue (redis://… or amqp://…), as given to serve --broker."
+)
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 @click.option(
     "--concurrency", default=1, show_default=True, type=int, help="Jobs (solves, simulations) run at the same time."
@@ -105,8 +141,8 @@ def serve(
     default=None,
     type=float,
     help=(
-        "Seconds before a task whose worker vanished goes to another (default: longer than the longest plan; "
-        "a job still running elsewhere, with a fresh heartbeat, is not run again)."
+        "Redis only: seconds before Redis hands a task whose worker vanished to another (default: longer than "
+        "the longest plan). Jobs of dead workers are handed out again sooner, from their stale heartbeats."
     ),
 )
 @click.option(
@@ -116,6 +152,7 @@ def serve(
     type=click.IntRange(min=1),
     help="Starts of one plan's solve or one simulation (workers killed mid-run) before it is failed.",
 )
+@_log_format_option("each with the id of the request that queued its job")
 @needs_service
 def worker(
     broker: str,
@@ -125,9 +162,15 @@ def worker(
     plan_time_limit: float,
     visibility_timeout: float | None,
     max_attempts: int,
+    log_format: str,
 ) -> None:
     """Run queued solves and simulations from the task queue (on any machine reaching the broker and database)."""
     import tempfile
+
+    from ..service.logs import configure_logging
+
+    configure_logging(log_format)
+    logging.getLogger("celery").setLevel(logging.INFO)  # its task lines: received, succeeded
 
     from ..service.db import make_engine
     from ..service.jobs import check_broker, make_celery

@@ -278,12 +278,22 @@ class BinIn(_Model):
         return self
 
 
+#: Characters of a bad value a message shows (a 100 MB field is not echoed back).
+SHOWN_CHARS = 80
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to :data:`SHOWN_CHARS` characters with the full length said."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
 def _describe(exc: ValidationError, where: str) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         given = err.get("input")
-        shown = f" (got {given!r})" if not isinstance(given, dict | list) and given is not None else ""
+        shown = f" (got {_shown(given)})" if not isinstance(given, dict | list) and given is not None else ""
         parts.append(f"{where}: {loc}: {err['msg']}{shown}")
     more = len(exc.errors()) - 5
     return "\n".join(parts) + (f"\n... and {more} more" if more > 0 else "")
@@ -297,6 +307,12 @@ def load_fleet(path: Path) -> FleetIn:
         raise ScenarioError(f"{path}: file not found") from exc
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}: not valid JSON (nested too deeply)") from exc
+    except ValueError as exc:  # e.g. a number of more digits than Python converts
+        raise ScenarioError(f"{path}: not valid JSON ({str(exc).split(';')[0]})") from exc
     try:
         return FleetIn.model_validate(raw)
     except ValidationError as exc:

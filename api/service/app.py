@@ -3,7 +3,7 @@
 Config keys (with defaults): ``DATABASE_URL`` (SQLite file in the instance
 folder, or the ``DATABASE_URL`` environment variable), ``MAX_CONTENT_LENGTH``
 (50 MB), ``SOLVE_WORKERS`` (1 solve at a time), ``BROKER_URL`` (none: solves and
-simulations run in local processes; a Redis URL: both on the task queue, for
+simulations run in local processes; a Redis or RabbitMQ URL: both on the task queue, for
 ``binroute worker``), ``PLAN_TIME_LIMIT_S`` (upper bound on a plan's or a
 simulation day's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
 solve or one simulation before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
@@ -34,7 +34,10 @@ from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner
+from .logs import init_request_ids
+from .metrics import init_metrics
 from .migrate import ensure_current
+from .validation import StrictJSONProvider
 
 if TYPE_CHECKING:
     from .jobs import QueueRunner
@@ -52,7 +55,9 @@ def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueR
     if config.get("BROKER_URL"):
         from .jobs import queue_runners
 
-        queued = queue_runners(config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"])
+        queued = queue_runners(
+            config["BROKER_URL"], factory, max_time_limit_s=config["PLAN_TIME_LIMIT_S"], sweep=config["RESUME_JOBS"]
+        )
         return queued[PLAN_JOB], queued[SIMULATION_JOB]
     common = {"max_time_limit_s": config["PLAN_TIME_LIMIT_S"], "max_attempts": config["PLAN_MAX_ATTEMPTS"]}
     return (
@@ -71,6 +76,7 @@ def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueR
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: storage, job runner, blueprints and error handlers."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = StrictJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
         DATABASE_URL=default_database_url(),
@@ -125,6 +131,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             resp.headers["Vary"] = "Origin"
         return resp
 
+    init_request_ids(app)
+    init_metrics(app)
     init_rate_limits(app)
     init_app(app)
     register_error_handlers(app)

@@ -9,6 +9,7 @@ A key belongs to one organisation and has one role (``viewer`` < ``planner`` <
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from limits import RateLimitItem
 from limits import parse as parse_rate
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from .db import find_key, role_allows
@@ -25,9 +26,12 @@ from .errors import APIError
 from .live.tokens import find_crew_token
 from .store import own_or_server
 
+log = logging.getLogger(__name__)
 KEY_HEADER = "X-API-Key"
 #: The header of a crew's token (:mod:`.live.tokens`), which some endpoints take instead of a key.
 CREW_HEADER = "X-Crew-Token"
+#: Seconds a request waits for the request counts' Redis before it is let through uncounted.
+RATE_STORAGE_TIMEOUT_S = 0.5
 #: An organisation's own rate that turns the request-rate limit off for it.
 RATE_OFF = "off"
 #: The server setting for the largest request body, which an organisation's own ``max_upload_bytes`` replaces.
@@ -39,16 +43,40 @@ _NEEDS = {
 }
 
 
+def rate_storage_uri(config: Any) -> str | None:
+    """Where request counts live: ``RATE_LIMIT_STORAGE``, else a ``redis://`` broker, else this process (``None``)."""
+    given = config.get("RATE_LIMIT_STORAGE")
+    if given:
+        return str(given)
+    broker = config.get("BROKER_URL") or ""
+    return broker if broker.startswith(("redis://", "rediss://")) else None
+
+
 def init_rate_limits(app: Flask) -> None:
     """Attach the per-organisation request-rate limiter; ``RATE_LIMIT`` (e.g. ``"600/minute"``) is the server's rate.
 
-    The counts live in this process's memory (``limits``' moving window), which is
-    right for ``binroute serve``: one process, many threads. An organisation's own
-    rate (``binroute orgs limits ORG --rate``) replaces the server's for its keys.
+    The counts (``limits``' moving window) live in Redis where one is configured
+    (``RATE_LIMIT_STORAGE``, else a ``redis://`` ``BROKER_URL``), so that every
+    ``serve`` replica behind a load balancer counts against one organisation's rate;
+    else in this process's memory (one ``serve``: one process, many threads). An
+    organisation's own rate (``binroute orgs limits ORG --rate``) replaces the
+    server's for its keys. A Redis that cannot be reached lets requests through
+    (logged): the rate limit never takes the API down with it.
     """
     rate = app.config.get("RATE_LIMIT")
     app.extensions["binroute"]["rate"] = parse_rate(rate) if rate else None
-    app.extensions["binroute"]["rate_limiter"] = MovingWindowRateLimiter(MemoryStorage())
+    uri = rate_storage_uri(app.config)
+    storage: Any = (
+        MemoryStorage()
+        if uri is None
+        else storage_from_string(
+            uri,
+            key_prefix="binroute-rate",
+            socket_timeout=RATE_STORAGE_TIMEOUT_S,
+            socket_connect_timeout=RATE_STORAGE_TIMEOUT_S,
+        )
+    )
+    app.extensions["binroute"]["rate_limiter"] = MovingWindowRateLimiter(storage)
 
 
 def rate_of(own: str | None) -> RateLimitItem | None:
@@ -70,8 +98,13 @@ def _check_rate(org_id: str, own: str | None) -> None:
     if item is None:
         return
     limiter = current_app.extensions["binroute"]["rate_limiter"]
-    if not limiter.hit(item, org_id):
-        reset = limiter.get_window_stats(item, org_id).reset_time
+    try:
+        allowed = limiter.hit(item, org_id)
+        reset = 0.0 if allowed else limiter.get_window_stats(item, org_id).reset_time
+    except Exception as exc:  # the counts' storage (Redis) is away: let the request through
+        log.warning("request-rate counts unavailable (%s); request let through", exc)
+        return
+    if not allowed:
         wait = max(1, math.ceil(reset - time.time()))
         raise APIError(
             429,

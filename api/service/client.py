@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 BOUNDARY = "binroute-form-boundary"
 
@@ -88,21 +89,113 @@ def free_port() -> int:
 
 @contextmanager
 def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -> Iterator[str]:
-    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "binroute.api.cli", "serve", "--port", str(port), "--database", database_url, *options],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers.
+
+    Its output goes to ``serve-PORT.log`` in ``cwd``.
+    """
+    with served_replicas(database_url, 1, cwd=cwd, options=options) as bases:
+        yield bases[0]
+
+
+@contextmanager
+def served_replicas(
+    database_url: str, count: int, *, cwd: str | Path, options: Sequence[str] = ()
+) -> Iterator[list[str]]:
+    """``count`` ``binroute serve`` processes on one database, started at once; their base URLs once all answer.
+
+    Each one's output goes to ``serve-PORT.log`` in ``cwd``; all are stopped (SIGTERM) at the end.
+    """
+    ports = [free_port() for _ in range(count)]
+    command = [sys.executable, "-m", "binroute.api.cli", "serve", "--database", database_url, *options]
+    logs = [(Path(cwd) / f"serve-{port}.log").open("wb") for port in ports]
+    servers = [
+        subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for port, log in zip(ports, logs, strict=True)
+    ]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        wait_until_up(base)
-        yield base
+        for base in bases:
+            wait_until_up(base, timeout_s=120)
+        yield bases
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=20)
+        for log in logs:
+            log.close()
+
+
+PG_BIN = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
+
+
+def _pg_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    return next((str(d / name) for d in PG_BIN if (d / name).is_file()), None)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@contextmanager
+def postgres_server(root: Path) -> Iterator[str | None]:
+    """A throwaway PostgreSQL cluster in ``root``; yields the URL of its ``postgres`` database (or ``None``)."""
+    initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        yield None
+        return
+    as_user: list[str] = []
+    if os.geteuid() == 0 and not _has_user("postgres"):
+        yield None  # PostgreSQL will not run as root, and there is no postgres user to run it
+        return
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        root.chmod(0o755)
+        for parent in root.parents:  # the postgres user must reach the folder
+            if parent == Path("/"):
+                break
+            parent.chmod(parent.stat().st_mode | 0o005)
+    data, port = root / "pgdata", free_port()
+    subprocess.run(
+        [*as_user, initdb, "-D", str(data), "-U", "binroute", "-A", "trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*as_user, pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://binroute@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], check=False, capture_output=True)
+
+
+def restart_postgres(root: Path) -> None:
+    """Restart the cluster :func:`postgres_server` runs in ``root`` (``-m fast``: open connections are cut)."""
+    pg_ctl = _pg_tool("pg_ctl")
+    assert pg_ctl is not None
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    cmd = [*as_user, pg_ctl, "-D", str(root / "pgdata"), "-m", "fast", "-w", "-l", str(root / "log"), "restart"]
+    # no pipes: the server it starts would hold them open, and a wait for their end would never end
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextmanager
@@ -131,6 +224,76 @@ def redis_server() -> Iterator[str | None]:
         proc.wait(timeout=10)
 
 
+def stop_group(proc: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+    """Stop a process started in a session of its own, and its children: SIGTERM, then SIGKILL after ``timeout_s``."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+#: Where Debian's rabbitmq-server package puts the broker's own start script (it runs as the calling user).
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+def _wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether something listens on ``port`` of 127.0.0.1 within ``timeout_s`` (``False`` early if ``proc`` ends)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+@contextmanager
+def rabbitmq_server(root: Path) -> Iterator[str | None]:
+    """A throwaway RabbitMQ node with its files in ``root`` on a free loopback port; yields its ``amqp://`` URL.
+
+    ``None`` where Debian's ``rabbitmq-server`` is not installed. The node has a name,
+    an Erlang distribution port and a cookie of its own, so it never meets the
+    machine's own broker; it is stopped (and its files left in ``root``) at the end.
+    """
+    if not RABBITMQ_SERVER.is_file() or shutil.which("erl") is None:
+        yield None
+        return
+    port, dist = free_port(), free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n")
+    (root / "enabled_plugins").write_text("[].\n")
+    env = {
+        **os.environ,
+        "HOME": str(root),
+        "RABBITMQ_NODENAME": f"binroute-{port}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist),
+        "RABBITMQ_BASE": str(root),
+        "RABBITMQ_MNESIA_BASE": str(root / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(root / "log"),
+        "RABBITMQ_CONFIG_FILE": str(root / "rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(root / "enabled_plugins"),
+        "RABBITMQ_PLUGINS_EXPAND_DIR": str(root / "plugins"),
+    }
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(RABBITMQ_SERVER)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        if not _wait_for_port(port, 60.0, proc):
+            raise RuntimeError(f"rabbitmq-server did not start; see {root / 'server.log'}")
+        yield f"amqp://guest:guest@127.0.0.1:{port}//"
+    finally:
+        stop_group(proc, timeout_s=20)
+        log.close()
+
+
 @contextmanager
 def worker_process(broker: str, database: str, workdir: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
     """``binroute worker`` in its own process group, its log beside ``workdir``; stopped (SIGTERM) at the end.
@@ -146,14 +309,69 @@ def worker_process(broker: str, database: str, workdir: Path, *options: str) -> 
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, timeout_s=30)
         log.close()
+
+
+def seed_for_fuzzing(base_url: str, api_key: str, folder: str | Path, *, timeout_s: float = 180.0) -> dict[str, str]:
+    """Give a fuzz run something to find: a scenario (``folder``) with readings, collections and a finished plan.
+
+    Returns the ids by path parameter (``scenario_id``, ``plan_id``, ``bin_id``) for
+    :func:`write_schemathesis_config`. Raises ``RuntimeError`` naming the step that failed.
+    """
+    import json
+
+    def ok(step: str, status: int, body: bytes) -> dict[str, Any]:
+        if status >= 300:
+            raise RuntimeError(f"seeding the fuzz database: {step} answered {status}: {body[:300]!r}")
+        return dict(json.loads(body)) if body else {}
+
+    body, ctype = scenario_upload("seeded", folder)
+    scenario = ok("the scenario upload", *call(f"{base_url}/api/v1/scenarios", api_key, body, ctype))
+    sid = scenario["id"]
+    first_bin = (Path(folder) / "bins.csv").read_text().splitlines()[1].split(",")[0]
+    collections = {"collections": [{"bin_id": first_bin, "collected_at": "2026-11-20T08:00:00Z", "fill_pct": 85}]}
+    ok(
+        "the collections",
+        *call(f"{base_url}/api/v1/scenarios/{sid}/collections", api_key, json.dumps(collections).encode()),
+    )
+    order = {"date": "2026-11-23", "time_limit_s": 2, "engine": "ortools"}
+    plan = ok("the plan", *call(f"{base_url}/api/v1/scenarios/{sid}/plans", api_key, json.dumps(order).encode()))
+    end = time.monotonic() + timeout_s
+    while plan.get("status") not in ("done", "failed") and time.monotonic() < end:
+        time.sleep(0.5)
+        plan = ok("the plan's status", *call(f"{base_url}/api/v1/plans/{plan['id']}", api_key))
+    if plan.get("status") != "done":
+        raise RuntimeError(f"seeding the fuzz database: the plan ended {plan.get('status')}: {plan.get('error')}")
+    return {"scenario_id": sid, "plan_id": plan["id"], "bin_id": first_bin}
+
+
+def small_scenario(sample: str | Path, folder: str | Path, *, bins: int = 30) -> Path:
+    """A scenario folder: the first ``bins`` bins of ``sample`` and their readings, its fleet and network."""
+    import pandas as pd
+
+    sample, folder = Path(sample), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pd.read_csv(sample / "bins.csv", dtype=str, keep_default_na=False).head(bins)
+    table.to_csv(folder / "bins.csv", index=False)
+    readings = pd.read_csv(sample / "readings.csv", dtype=str)
+    readings[readings["bin_id"].isin(table["bin_id"])].to_csv(folder / "readings.csv", index=False)
+    for name in ("fleet.json", "network.osm.pbf"):
+        (folder / name).write_bytes((sample / name).read_bytes())
+    return folder
+
+
+def write_schemathesis_config(folder: str | Path, ids: Mapping[str, str]) -> Path:
+    """``schemathesis.toml`` in ``folder``: the seeded ids as path parameters of every operation but DELETE.
+
+    Every read and write then reaches a stored scenario and plan past its 404; the
+    DELETE operations keep generated ids, so they cannot remove what the rest reads.
+    """
+    given = ", ".join(f'"path.{name}" = "{value}"' for name, value in ids.items())
+    lines = ["[[operations]]", 'exclude-method = "DELETE"', f"parameters = {{ {given} }}"]
+    path = Path(folder) / "schemathesis.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def schemathesis_command(base_url: str, api_key: str, *, max_examples: int, seed: int) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,10 @@ def error_response(
     return resp, status
 
 
+#: Seconds a client is asked to wait when the database cannot be reached.
+DATABASE_RETRY_S = 5
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer API errors, validation errors (422 with field paths), HTTP errors and crashes as JSON."""
 
@@ -71,6 +76,14 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             e.code or 500, HTTP_CODES.get(e.code or 500, "error"), e.description or e.name, None, keep
         )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_away(e: DBAPIError) -> tuple[Response, int]:
+        """The database dropped the connection or does not answer (a restart): 503, try again shortly."""
+        log.warning("database unavailable: %s", reason(e))
+        message = f"the database cannot be reached ({reason(e)}); try again shortly"
+        return error_response(503, "database_unavailable", message, None, {"Retry-After": str(DATABASE_RETRY_S)})
 
     @app.errorhandler(Exception)
     def _crash(e: Exception) -> tuple[Response, int]:

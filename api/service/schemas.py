@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from datetime import date as Date
-from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -81,8 +81,22 @@ DateTimeText = Annotated[
 ]
 #: A stored time (UTC without a time zone) as the API answers it: ISO 8601 with ``Z``.
 StoredTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat() + "Z", return_type=str, when_used="json")]
-#: A time with its own offset (or none), answered as ISO 8601 as it is.
-LocalTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(), return_type=str, when_used="json")]
+
+
+def rfc3339(t: datetime) -> str:
+    """A time as RFC 3339 text: its own offset where that is whole minutes, else in UTC with ``Z``.
+
+    A zone's local mean time before standard time (Helsinki's +01:39:49 in 1900)
+    has seconds in its offset, which RFC 3339 cannot write.
+    """
+    offset = t.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        return t.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    return t.isoformat()
+
+
+#: A time with its own offset (or none), answered as RFC 3339 (:func:`rfc3339`).
+LocalTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 Limit = Annotated[int, Field(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET, description="items to skip")]
 
@@ -383,6 +397,12 @@ class SimulationPage(Page):
 class Health(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    database: Literal["ok"]
+    broker: Literal["ok", "none"] = Field(description="none: jobs run in local processes, no broker")
 
 
 class KeyIn(_In):

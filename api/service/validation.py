@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import BaseModel
 
 from ..pipeline import RowError, ScenarioError
@@ -17,6 +19,24 @@ from .errors import APIError
 M = TypeVar("M", bound=BaseModel)
 #: A request body an endpoint also takes as ``text/csv`` (read by :func:`parse_csv_body`), for its declaration.
 CSV_BODY = {"text/csv": {"schema": {"type": "string"}}}
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, read strictly: ``NaN`` and ``Infinity`` (not JSON) and nesting too deep are a 400.
+
+    Flask answers a ``ValueError`` from :meth:`loads` with 400 Bad Request; Python's
+    own parser takes ``NaN`` and raises ``RecursionError`` (a 500) past its stack.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(s, parse_constant=_no_constant, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("the JSON body is nested too deeply") from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -14,6 +14,8 @@ runs in another process and stores its outcome. Its parts:
 - :mod:`.taskqueue`: the same on a Celery task queue (:class:`QueueRunner`,
   ``binroute worker``), imported on first use so that a server without a
   broker never loads Celery;
+- :mod:`.sweep`: :class:`Sweeper`, which hands out again the jobs whose process or task is gone
+  (a stale heartbeat), run by the server and by every worker;
 - :mod:`.scenario`: a stored scenario written back as a directory, every job's input.
 """
 
@@ -27,13 +29,14 @@ from .kind import JobKind as JobKind
 from .lifecycle import ACTIVE as ACTIVE
 from .lifecycle import HEARTBEAT_S as HEARTBEAT_S
 from .lifecycle import MAX_ATTEMPTS as MAX_ATTEMPTS
+from .lifecycle import QUEUED_S as QUEUED_S
 from .lifecycle import STALE_S as STALE_S
 from .lifecycle import Heartbeat as Heartbeat
 from .lifecycle import beat as beat
 from .lifecycle import finish_job as finish_job
 from .lifecycle import is_beating as is_beating
 from .lifecycle import record_progress as record_progress
-from .lifecycle import stale_after_s as stale_after_s
+from .lifecycle import requeue_stale as requeue_stale
 from .lifecycle import start_job as start_job
 from .local import JobRunner as JobRunner
 from .plan import BANDS as BANDS
@@ -46,6 +49,7 @@ from .plan import solve_plan as solve_plan
 from .scenario import export_scenario as export_scenario
 from .simulation import SIMULATION_JOB as SIMULATION_JOB
 from .simulation import run_simulation as run_simulation
+from .sweep import Sweeper as Sweeper
 
 #: Every kind of job: each runs in a local process by its ``item`` and in a worker as its own task.
 KINDS = (PLAN_JOB, SIMULATION_JOB)
@@ -73,7 +77,9 @@ __all__ = [
     "PLAN_JOB",
     "PROGRESS_STAGES",
     "SIMULATION_JOB",
+    "QUEUED_S",
     "STALE_S",
+    "Sweeper",
     "Heartbeat",
     "JobKind",
     "JobRunner",
@@ -85,9 +91,9 @@ __all__ = [
     "overall_percent",
     "progress_out",
     "record_progress",
+    "requeue_stale",
     "run_simulation",
     "solve_plan",
-    "stale_after_s",
     "start_job",
     *_QUEUE_EXPORTS,
 ]

@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     engine = make_engine(url)
     try:
         factory = sessions(engine)
-        with Heartbeat(factory, kind, job_id):
+        with Heartbeat(factory, kind, job_id, database_url=url):
             kind.run(factory, job_id, Path(workdir))
     finally:
         engine.dispose()

@@ -11,19 +11,18 @@ started :data:`MAX_ATTEMPTS` times without finishing (a poison job that kills
 its worker each time, or a server stopped mid-job again and again) is marked
 failed instead of being started again.
 
-**Heartbeat.** The process that runs a job (a ``binroute worker`` task or a
-local job process) writes the time on the job's row (``heartbeat``) every
-:data:`HEARTBEAT_S` seconds from a daemon thread while the job runs
-(:class:`Heartbeat`); :func:`start_job` sets it as it marks the job running. A
-job ``running`` with a heartbeat younger than :func:`stale_after_s` is alive
-somewhere: a second copy of its task does not start it
-(:func:`~binroute.api.service.jobs.taskqueue.deliver`). An older or missing
-heartbeat means the process running it is gone (a lost machine), and the job
-is started again, counting an attempt. OR-Tools holds the Python interpreter
-while it searches, so the thread cannot write during one search: a job's
-heartbeat is stale only after :data:`STALE_S` plus its own per-search time
-limit (a plan's, or a simulation day's, ``time_limit_s``, else the server's
-bound).
+**Heartbeat.** While a job runs, the time is written on its row
+(``heartbeat``) every :data:`HEARTBEAT_S` seconds (:class:`Heartbeat`);
+:func:`start_job` sets it as it marks the job running. OR-Tools holds the
+Python interpreter for a whole search, so a thread of the job's own process
+could not write during one: the beats come from a small process of their own
+(:mod:`._beat`), which stops when the job's process closes its end of a pipe,
+or dies (a ``kill -9``, a lost machine). A job ``running`` with a heartbeat
+younger than :data:`STALE_S` is alive somewhere: a second copy of its task does
+not start it (:func:`~binroute.api.service.jobs.taskqueue.deliver`). An older or
+missing heartbeat means the process running it is gone, and the job is handed
+out again (:func:`requeue_stale`, run every :data:`HEARTBEAT_S` by the server
+and by every worker: :mod:`.sweep`), once, counting an attempt when it starts.
 
 **Progress.** :func:`record_progress` writes a job's progress columns while it
 runs (a plan's stage and percentage, a simulation's days done; each kind says
@@ -39,16 +38,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select as io_select
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import now
 from ..defaults import MAX_ATTEMPTS as MAX_ATTEMPTS
-from .kind import JobKind, solve_budget
+from .kind import JobKind
 
 log = logging.getLogger(__name__)
 #: The statuses of a job that is not over.
@@ -69,10 +71,12 @@ def _seconds_from_env(name: str, default: float) -> float:
     return seconds
 
 
-#: Seconds between two heartbeats of a running job (``BINROUTE_HEARTBEAT_S`` in the environment, else 30).
-HEARTBEAT_S = _seconds_from_env("BINROUTE_HEARTBEAT_S", 30.0)
-#: Seconds without a heartbeat (beyond one search, :func:`stale_after_s`) after which a running job is taken as lost.
+#: Seconds between two heartbeats of a running job (``BINROUTE_HEARTBEAT_S`` in the environment, else 10).
+HEARTBEAT_S = _seconds_from_env("BINROUTE_HEARTBEAT_S", 10.0)
+#: Seconds without a heartbeat after which a running job is taken as lost (three missed beats).
 STALE_S = 3 * HEARTBEAT_S
+#: Seconds a job may stay queued (since created or last sent) before its task is sent again, in case it was lost.
+QUEUED_S = 12 * HEARTBEAT_S
 
 
 def start_job(
@@ -162,9 +166,41 @@ def finish_job(factory: sessionmaker[Session], kind: JobKind, job_id: str, **out
         return bool(cast(CursorResult[Any], done).rowcount)
 
 
-def stale_after_s(options_json: str, max_time_limit_s: float) -> float:
-    """Seconds after which the heartbeat of a job with these options is stale: :data:`STALE_S` plus one search."""
-    return STALE_S + solve_budget(json.loads(options_json), max_time_limit_s)
+def requeue_stale(
+    factory: sessionmaker[Session], kind: JobKind, *, stale_s: float | None = None, queued_s: float | None = None
+) -> list[str]:
+    """Put back on the queue the jobs of ``kind`` whose process or task is gone; their ids, each to be sent again.
+
+    A job's process is gone when it is ``running`` with a heartbeat missing or
+    older than ``stale_s`` (default :data:`STALE_S`): it is put back ``queued``,
+    with the time in ``heartbeat``. A job ``queued`` for longer than ``queued_s``
+    (default :data:`QUEUED_S`) since it was created or last sent may have lost its
+    task with the broker (a Redis restarted without persistence): it is sent again,
+    at most once every ``queued_s``; a copy that finds it started or done does
+    nothing. Each job is taken by one conditional UPDATE, so of several servers
+    and workers sweeping at once only one sends it; its start (:func:`start_job`)
+    is the same single UPDATE as any task's, so it never runs twice at once.
+    """
+    model = kind.model
+    cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
+    waited = now() - timedelta(seconds=QUEUED_S if queued_s is None else queued_s)
+    lost = or_(
+        and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
+        and_(model.status == "queued", func.coalesce(model.heartbeat, model.created) < waited),
+    )
+    taken: list[str] = []
+    with factory() as s:
+        for job_id in s.scalars(select(model.id).where(lost)).all():
+            moved = s.execute(
+                update(model)
+                .where(model.id == job_id, lost)
+                .values(status="queued", heartbeat=now())
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+            if cast(CursorResult[Any], moved).rowcount:
+                taken.append(job_id)
+    return taken
 
 
 def is_beating(factory: sessionmaker[Session], kind: JobKind, job_id: str, stale_s: float) -> bool:
@@ -198,19 +234,33 @@ def beat(factory: sessionmaker[Session], kind: JobKind, job_id: str) -> bool:
     return True
 
 
-class Heartbeat:
-    """Writes one running job's heartbeat now and every :data:`HEARTBEAT_S` seconds from a daemon thread.
+#: The module that writes a job's heartbeat from a process of its own (:mod:`._beat`).
+BEAT_MODULE = "binroute.api.service.jobs._beat"
+#: Seconds a job waits for its beating process's first beat before it goes on without.
+BEAT_READY_S = 20.0
 
-    Use it around the job (``with Heartbeat(factory, kind, job_id): run()``); it
-    stops when the block ends, however it ends. ``beats`` and ``failures`` count
-    the writes tried and those that failed (logged, never raised).
+
+class Heartbeat:
+    """Writes one running job's heartbeat now and every :data:`HEARTBEAT_S` seconds while a block runs.
+
+    Use it around the job (``with Heartbeat(factory, kind, job_id, database_url=url): run()``);
+    it stops when the block ends, however it ends. A daemon thread here beats whenever
+    this process's interpreter is free (``beats`` and ``failures`` count the writes it
+    tried and those that failed: logged, never raised). With ``database_url`` the beats
+    also come from a process of its own (:mod:`._beat`), which goes on while a search
+    holds the interpreter and stops when this process dies; the block starts once that
+    process has beaten once, and the thread stops then (a thread stalled mid-write by a
+    search would hold the row's lock against the process's beats).
     """
 
-    def __init__(self, factory: sessionmaker[Session], kind: JobKind, job_id: str) -> None:
-        self.factory, self.kind, self.job_id = factory, kind, job_id
+    def __init__(
+        self, factory: sessionmaker[Session], kind: JobKind, job_id: str, *, database_url: str | None = None
+    ) -> None:
+        self.factory, self.kind, self.job_id, self.database_url = factory, kind, job_id, database_url
         self.beats = self.failures = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"binroute-heartbeat-{job_id}", daemon=True)
+        self._process: subprocess.Popen[bytes] | None = None
 
     def _run(self) -> None:
         """Beat until stopped; the interval is read each time (tests set it small)."""
@@ -220,10 +270,52 @@ class Heartbeat:
             if self._stop.wait(HEARTBEAT_S):
                 return
 
+    def _start_process(self, database_url: str) -> None:
+        """Start the beating process, hand it its order on standard input, and wait for its first beat.
+
+        Meanwhile this process's thread beats (its interpreter is free while it waits), so
+        the heartbeat never goes stale while the beating process starts.
+        """
+        order = {"database_url": database_url, "kind": self.kind.item, "job_id": self.job_id, "every_s": HEARTBEAT_S}
+        self._process = subprocess.Popen(
+            [sys.executable, "-P", "-m", BEAT_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps(order).encode() + b"\n")
+        self._process.stdin.flush()
+        ready, _, _ = io_select.select([self._process.stdout], [], [], BEAT_READY_S)
+        if not ready or not self._process.stdout.readline():
+            log.warning("the heartbeat process of %s %s did not start beating", self.kind.item, self.job_id)
+            return
+        # From now on the process alone beats: a thread held mid-write by a search would keep the row locked.
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
     def __enter__(self) -> Heartbeat:
         self._thread.start()
+        if self.database_url is None:
+            return self
+        try:
+            self._start_process(self.database_url)
+        except OSError as exc:  # no process to spare: the thread beats, as well as it can
+            log.warning("could not start the heartbeat process of %s %s: %s", self.kind.item, self.job_id, exc)
+        except BaseException:  # e.g. a task's soft time limit while waiting: stop the beats, then go on raising
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=5.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        if self._process is not None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()  # end of input: the beating process stops
+            try:
+                self._process.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+            self._process = None

@@ -27,8 +27,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..logs import REQUEST_ID
 from .kind import GRACE_S, JobKind
-from .lifecycle import ACTIVE, MAX_ATTEMPTS, STALE_S, finish_job, is_beating, stale_after_s, start_job
+from .lifecycle import ACTIVE, MAX_ATTEMPTS, STALE_S, finish_job, is_beating, start_job
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +84,18 @@ class JobRunner:
         return start_job(self.sessions, self.kind, job_id, max_attempts=self.max_attempts, stale_s=stale_s)
 
     def submit(self, job_id: str) -> None:
-        """Queue a job to run in its own process."""
-        self.pool.submit(self._run_logged, job_id)
+        """Queue a job to run in its own process (its log lines carry the id of the request that queued it)."""
+        self.pool.submit(self._run_logged, job_id, REQUEST_ID.get())
 
-    def _run_logged(self, job_id: str) -> None:
+    def _run_logged(self, job_id: str, request_id: str | None = None) -> None:
         """:meth:`_run`, with anything it raises logged (a pool thread's exception is otherwise lost)."""
+        token = REQUEST_ID.set(request_id or f"{self.kind.item}-{job_id}")
         try:
             self._run(job_id)
         except Exception:
             log.exception("%s %s could not be run", self.noun, job_id)
+        finally:
+            REQUEST_ID.reset(token)
 
     def resume(self) -> int:
         """Take up every job left queued or running by a previous server; how many.
@@ -144,7 +148,7 @@ class JobRunner:
                 self._watch(job_id, alive_elsewhere=False)
                 return
             limit = self.time_limit(row.options_json)
-            stale_s = stale_after_s(row.options_json, self.max_time_limit_s)
+            stale_s = STALE_S
         started = self.start(job_id, stale_s)
         elsewhere = not started and is_beating(self.sessions, self.kind, job_id, stale_s)
         if elsewhere:

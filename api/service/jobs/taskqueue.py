@@ -39,6 +39,7 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready, worker_shutdown
 from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select
@@ -46,10 +47,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import make_engine, sessions
 from ..errors import Unreachable, reason
+from ..logs import REQUEST_ID
 from . import KINDS
 from .kind import GRACE_S, JobKind
-from .lifecycle import MAX_ATTEMPTS, STALE_S, Heartbeat, finish_job, is_beating, stale_after_s, start_job
+from .lifecycle import MAX_ATTEMPTS, STALE_S, Heartbeat, finish_job, is_beating, start_job
 from .plan import PLAN_JOB
+from .sweep import Sweeper
 
 log = logging.getLogger(__name__)
 #: Seconds between a task's soft time limit (the job fails cleanly) and its hard one (the process is killed).
@@ -84,26 +87,19 @@ def watch_countdown_s(visibility_s: float) -> float:
     return min(STALE_S, visibility_s / 2)
 
 
-def deliver(
-    kind: JobKind, factory: sessionmaker[Session], job_id: str, *, max_attempts: int, max_time_limit_s: float
-) -> str:
+def deliver(kind: JobKind, factory: sessionmaker[Session], job_id: str, *, max_attempts: int) -> str:
     """What a worker does with a delivered task of ``kind``: ``"run"``, ``"wait"`` or ``"skip"``.
 
     ``"run"``: the job was queued, or running with a stale or missing heartbeat (its
     machine lost), and is now started, its attempt counted. ``"wait"``: it is running
-    with a fresh heartbeat (:func:`~binroute.api.service.jobs.lifecycle.stale_after_s`), so it runs
+    with a fresh heartbeat (younger than :data:`~binroute.api.service.jobs.lifecycle.STALE_S`), so it runs
     elsewhere: not started, no attempt counted; the task should look again later.
     ``"skip"``: it is finished or gone, or failed now for having started ``max_attempts``
     times.
     """
-    with factory() as s:
-        row = s.get(kind.model, job_id)
-        if row is None:
-            return "skip"
-        stale_s = stale_after_s(row.options_json, max_time_limit_s)
-    if start_job(factory, kind, job_id, max_attempts=max_attempts, stale_s=stale_s):
+    if start_job(factory, kind, job_id, max_attempts=max_attempts, stale_s=STALE_S):
         return "run"
-    return "wait" if is_beating(factory, kind, job_id, stale_s) else "skip"
+    return "wait" if is_beating(factory, kind, job_id, STALE_S) else "skip"
 
 
 def make_celery(
@@ -153,10 +149,21 @@ def make_celery(
         return factories["f"]
 
     countdown_s = watch_countdown_s(visibility)
+    sweepers: list[Sweeper] = []
+
+    @worker_ready.connect(weak=False)
+    def _sweep(sender: Any = None, **_: Any) -> None:
+        """Once the worker's pool is up, its main process hands out again the jobs of dead workers."""
+        if getattr(sender, "app", None) is app:
+            sweepers.append(start_sweeper(app, factory(), max_time_limit_s=max_time_limit_s))
+
+    @worker_shutdown.connect(weak=False)
+    def _stop_sweeping(sender: Any = None, **_: Any) -> None:
+        while sweepers:
+            sweepers.pop().stop()
+
     for kind in KINDS:
-        _register(
-            app, kind, factory, workdir, countdown_s, max_attempts=max_attempts, max_time_limit_s=max_time_limit_s
-        )
+        _register(app, kind, factory, workdir, countdown_s, max_attempts=max_attempts, database_url=database_url)
     return app
 
 
@@ -168,24 +175,40 @@ def _register(
     countdown_s: float,
     *,
     max_attempts: int,
-    max_time_limit_s: float,
+    database_url: str,
 ) -> None:
     """Add the task that runs one job of ``kind`` in a worker."""
 
     @app.task(name=kind.task, bind=True)
-    def run(self: Any, job_id: str) -> str:
-        """Run one job: ``stored``, ``duplicate`` (finished elsewhere), ``waiting``, ``skipped``, or ``failed``."""
+    def run(self: Any, job_id: str, request_id: str | None = None) -> str:
+        """Run one job: ``stored``, ``duplicate`` (finished elsewhere), ``waiting``, ``skipped``, or ``failed``.
+
+        Its log lines carry ``request_id``, the id of the request that queued it.
+        """
+        token = REQUEST_ID.set(request_id or f"{kind.item}-{job_id}")
+        try:
+            return _run(self, job_id, request_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+    def _run(self: Any, job_id: str, request_id: str | None) -> str:
         db = factory()
-        decision = deliver(kind, db, job_id, max_attempts=max_attempts, max_time_limit_s=max_time_limit_s)
+        decision = deliver(kind, db, job_id, max_attempts=max_attempts)
         if decision == "wait":
             hard, soft = self.request.timelimit or (None, None)
-            self.apply_async(args=[job_id], countdown=countdown_s, soft_time_limit=soft, time_limit=hard)
+            self.apply_async(
+                args=[job_id],
+                kwargs={"request_id": request_id},
+                countdown=countdown_s,
+                soft_time_limit=soft,
+                time_limit=hard,
+            )
             log.info("%s %s runs elsewhere (fresh heartbeat); looking again in %.3g s", kind.item, job_id, countdown_s)
             return "waiting"
         if decision == "skip":
             return "skipped"
         try:
-            with Heartbeat(db, kind, job_id):
+            with Heartbeat(db, kind, job_id, database_url=database_url):
                 return "stored" if kind.run_on_worker(db, job_id, workdir) else "duplicate"
         except SoftTimeLimitExceeded:
             message = f"the {kind.noun} took longer than its time limit and was stopped"
@@ -208,9 +231,12 @@ def check_broker(celery: Celery) -> None:
 
 
 def queue_runners(
-    broker_url: str, session_factory: sessionmaker[Session], *, max_time_limit_s: float
+    broker_url: str, session_factory: sessionmaker[Session], *, max_time_limit_s: float, sweep: bool = True
 ) -> dict[JobKind, QueueRunner]:
     """A :class:`QueueRunner` for each kind of job, sharing one Celery app.
+
+    With ``sweep`` the plans' runner also hands out again the jobs whose worker is
+    gone (:class:`~.sweep.Sweeper`, stopped with it).
 
     Raises :class:`~binroute.api.service.errors.Unreachable` if the broker does not answer.
     """
@@ -220,7 +246,37 @@ def queue_runners(
     except Unreachable:
         celery.close()
         raise
-    return {kind: QueueRunner(celery, session_factory, kind=kind, max_time_limit_s=max_time_limit_s) for kind in KINDS}
+    runners = {
+        kind: QueueRunner(celery, session_factory, kind=kind, max_time_limit_s=max_time_limit_s) for kind in KINDS
+    }
+    if sweep:
+        runners[PLAN_JOB].sweeper = start_sweeper(celery, session_factory, max_time_limit_s=max_time_limit_s)
+    return runners
+
+
+def send_job(
+    celery: Celery, factory: sessionmaker[Session], kind: JobKind, job_id: str, *, max_time_limit_s: float
+) -> None:
+    """Send the task of one job of ``kind`` with time limits from its own budget (nothing if the job is gone).
+
+    The task carries the id of the request that queued it (:data:`~..logs.REQUEST_ID`), for the worker's log lines.
+    """
+    with factory() as s:
+        row = s.get(kind.model, job_id)
+        if row is None:
+            return
+        soft, hard = time_limits(row.options_json, max_time_limit_s, kind)
+    kwargs = {"request_id": REQUEST_ID.get()}
+    celery.send_task(kind.task, args=[job_id], kwargs=kwargs, soft_time_limit=soft, time_limit=hard)
+
+
+def start_sweeper(celery: Celery, factory: sessionmaker[Session], *, max_time_limit_s: float) -> Sweeper:
+    """A :class:`~.sweep.Sweeper` over every kind of job that sends their tasks through ``celery``; started."""
+
+    def send(kind: JobKind, job_id: str) -> None:
+        send_job(celery, factory, kind, job_id, max_time_limit_s=max_time_limit_s)
+
+    return Sweeper(factory, KINDS, send).start()
 
 
 class QueueRunner:
@@ -233,6 +289,12 @@ class QueueRunner:
         self.sessions = session_factory
         self.kind = kind
         self.max_time_limit_s = max_time_limit_s
+        #: The sweeper this runner stops when it shuts down (:func:`queue_runners`).
+        self.sweeper: Sweeper | None = None
+
+    def send(self, job_id: str) -> None:
+        """Send a job's task, with time limits from its own budget; the broker's error if it cannot take it."""
+        send_job(self.celery, self.sessions, self.kind, job_id, max_time_limit_s=self.max_time_limit_s)
 
     def submit(self, job_id: str) -> None:
         """Queue a job with time limits from its own budget.
@@ -240,13 +302,8 @@ class QueueRunner:
         If the broker cannot take it, the job is marked failed with the reason and
         :class:`~binroute.api.service.errors.Unreachable` is raised.
         """
-        with self.sessions() as s:
-            row = s.get(self.kind.model, job_id)
-            if row is None:
-                return
-            soft, hard = time_limits(row.options_json, self.max_time_limit_s, self.kind)
         try:
-            self.celery.send_task(self.kind.task, args=[job_id], soft_time_limit=soft, time_limit=hard)
+            self.send(job_id)
         except (OperationalError, OSError) as exc:
             shown = maybe_sanitize_url(self.celery.conf.broker_url)
             message = f"the task queue's broker {shown} cannot be reached ({reason(exc)}); "
@@ -264,7 +321,9 @@ class QueueRunner:
         return len(ids)
 
     def shutdown(self) -> None:
-        """Close the broker connections and idle database connections."""
+        """Stop the sweeper; close the broker connections and idle database connections."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.celery.close()
         bind: Any = self.sessions.kw.get("bind")
         if bind is not None:

@@ -11,7 +11,7 @@ from binroute.api.service import create_app
 from binroute.api.service.db import PlanRow, ScenarioRow, SimulationRow, create_org
 
 from .helpers import JOB_OPTIONS, N_BINS, upload
-from .servers import new_database, postgres_server, redis_server
+from .servers import new_database, postgres_server, rabbitmq_server, redis_server
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,21 @@ def redis():
         if url is None:
             pytest.skip("redis-server is not installed")
         yield url
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory):
+    """The ``amqp://`` URL of a RabbitMQ node started for the session; skips where rabbitmq-server is absent."""
+    with rabbitmq_server(tmp_path_factory.mktemp("rabbitmq")) as url:
+        if url is None:
+            pytest.skip("rabbitmq-server is not installed")
+        yield url
+
+
+@pytest.fixture(params=["redis", pytest.param("rabbitmq", marks=pytest.mark.slow)])
+def broker(request):
+    """A task queue's broker URL: a redis-server, and a RabbitMQ node (slow: it takes seconds to start)."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from binroute.api.service.client import schemathesis_command, served
+from binroute.api.service.client import (
+    schemathesis_command,
+    seed_for_fuzzing,
+    served,
+    write_schemathesis_config,
+)
 
 #: Fixed seed and a bounded number of cases per operation and phase: a few hundred requests, well under 60 s.
 SEED, MAX_EXAMPLES = 17, 12
@@ -23,8 +28,11 @@ def _cli(*args: str, cwd: Path) -> str:
 
 
 @pytest.mark.service
-def test_schemathesis_finds_nothing(tmp_path):
+def test_schemathesis_finds_nothing(tmp_path, small):
     """Every phase (examples, coverage, fuzzing, stateful) and every check but positive-data acceptance passes.
+
+    The database holds a scenario with readings, collections and a finished plan first,
+    and their ids are the path parameters, so the routes with ids are tried past their 404s.
 
     Positive-data acceptance is left out: a fleet or bins table can match the document's
     shapes and still be refused (422) for what it means (a vehicle with an unknown depot).
@@ -33,6 +41,7 @@ def test_schemathesis_finds_nothing(tmp_path):
     org_id = _cli("orgs", "create", "fuzzers", "--database", db, cwd=tmp_path).split()[0]
     secret = _cli("keys", "create", "--org", org_id, "--name", "f", "--role", "admin", "--database", db, cwd=tmp_path)
     with served(db, cwd=tmp_path, options=("--rate-limit", "off")) as base:
+        write_schemathesis_config(tmp_path, seed_for_fuzzing(base, secret.split()[2], small))
         run = subprocess.run(
             schemathesis_command(base, secret.split()[2], max_examples=MAX_EXAMPLES, seed=SEED),
             capture_output=True,

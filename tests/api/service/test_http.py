@@ -87,6 +87,27 @@ def test_forecast(app, scenario):
     assert {b["decision"] for b in resp.json["bins"].values()} <= {"must", "may", "skip"}
 
 
+@pytest.mark.parametrize("at", ["1900-01-01T00:00", "2199-12-31T23:59", "2020-01-01T00:00Z"])
+def test_a_forecast_far_from_the_data_is_refused(app, scenario, at):
+    """A forecast a century before the data (or far after it) is a 422 naming ``at``, not a guess."""
+    resp = app.test_client().get(f"/api/v1/scenarios/{scenario['id']}/forecast?at={at}", headers=hdr(app, "viewer"))
+    assert resp.status_code == 422, resp.json
+    error = resp.json["error"]
+    assert error["details"][0]["field"] == "at" and "outside the scenario's data" in error["message"]
+
+
+def test_times_are_answered_as_rfc_3339():
+    """An offset with seconds (a zone's local mean time) cannot be written in RFC 3339: the time goes out in UTC."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from binroute.api.service.schemas import rfc3339
+
+    helsinki = ZoneInfo("Europe/Helsinki")
+    assert rfc3339(datetime(1900, 1, 1, tzinfo=helsinki)) == "1899-12-31T22:20:11Z"
+    assert rfc3339(datetime(2026, 11, 23, 10, tzinfo=helsinki)) == "2026-11-23T10:00:00+02:00"
+
+
 @pytest.mark.slow
 def test_plan_lifecycle(app, scenario):
     """POST gives 202 and a URL; the plan solves in the background; downloads work; DELETE removes it."""

@@ -14,7 +14,7 @@ from binroute.api.service.client import worker_process as worker
 from binroute.api.service.db import PlanRow, create_key, create_org
 from binroute.api.service.jobs import PLAN_JOB, finish_job
 
-from .helpers import PLAN, multipart, queued_app, scenario_files
+from .helpers import PLAN, get_row, multipart, queued_app, scenario_files
 
 
 def _wait(app, key: str, plan_id: str, statuses: tuple[str, ...], timeout: float = 240) -> dict:
@@ -46,27 +46,40 @@ def test_a_worker_solves_a_queued_plan_once(redis, database_url, small, tmp_path
         app.extensions["binroute"]["jobs"].shutdown()
 
 
-def test_a_plan_survives_its_worker_being_killed(redis, small, tmp_path, monkeypatch):
-    """kill -9 of a worker (and its pool) mid-solve: the task goes back on the queue and another worker finishes it.
+def test_a_plan_survives_its_worker_being_killed(broker, small, tmp_path, monkeypatch):
+    """kill -9 of a worker (and its pool) mid-solve: another worker has the plan within three missed heartbeats.
 
-    The second worker waits until the plan's heartbeat is stale (its machine lost), then solves it again.
+    Redis's visibility timeout is left at its default (minutes) and is not waited for: the live
+    worker's sweeper finds the stale heartbeat and hands the plan out again, once; on RabbitMQ the
+    broker also hands the dead worker's task back at once, and that copy waits rather than run it twice.
     """
-    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # stale after 1.5 s + the plan's 8-s search
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # the workers': stale after 1.5 s
     database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    app, key, sid = queued_app(database_url, redis, tmp_path, small)
-    fast = ("--concurrency", "1", "--visibility-timeout", "3")
+    app, key, sid = queued_app(database_url, broker, tmp_path, small)
+    one = ("--concurrency", "1")
     try:
-        body = {**PLAN, "time_limit_s": 8}  # its heartbeat is stale 8 s (one search) after the beats stop
+        body = {**PLAN, "time_limit_s": 8}
         plan_id = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
         plan_id = plan_id.json["id"]
-        with worker(redis, database_url, tmp_path / "first", *fast) as first:
+        with worker(broker, database_url, tmp_path / "first", *one) as first:
             _wait(app, key, plan_id, ("running",), timeout=120)
-            time.sleep(2)
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
-        with worker(redis, database_url, tmp_path / "second", *fast):
-            plan = _wait(app, key, plan_id, ("done", "failed"))
+            with worker(broker, database_url, tmp_path / "second", *one):
+                time.sleep(2)
+                os.killpg(first.pid, signal.SIGKILL)
+                first.wait()
+                killed = time.monotonic()
+                factory = app.extensions["binroute"]["sessions"]
+                while time.monotonic() < killed + 60:
+                    row = get_row(factory, PlanRow, plan_id)
+                    if row.attempts == 2:
+                        break
+                    time.sleep(0.1)
+                back_after = time.monotonic() - killed
+                assert row.attempts == 2, row.status
+                assert back_after < 15, back_after
+                plan = _wait(app, key, plan_id, ("done", "failed"))
         assert plan["status"] == "done", plan
+        assert get_row(factory, PlanRow, plan_id).attempts == 2  # started twice in all, never at once
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
 
@@ -142,5 +155,24 @@ def test_networks_are_stored_once_by_content(small, tmp_path):
         assert client.delete(f"/api/v1/scenarios/{ids[1]}", headers=key).status_code == 204
         with app.extensions["binroute"]["sessions"]() as s:
             assert s.scalar(blobs) == 0
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+def test_plans_queued_when_redis_restarts_empty_are_still_solved(redis, small, tmp_path, monkeypatch):
+    """Redis restarted without persistence loses the queued task: a worker's sweep sends it again; the plan is done."""
+    import redis as redis_client
+
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")  # the worker's: a plan queued 6 s is sent again
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    app, key, sid = queued_app(database_url, redis, tmp_path, small)
+    try:
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})
+        plan_id = resp.json["id"]
+        redis_client.Redis.from_url(redis).flushall()  # what a restart without persistence leaves
+        with worker(redis, database_url, tmp_path / "w", "--concurrency", "1"):
+            plan = _wait(app, key, plan_id, ("done", "failed"), timeout=180)
+        assert plan["status"] == "done", plan
+        assert get_row(app.extensions["binroute"]["sessions"], PlanRow, plan_id).attempts == 1
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
