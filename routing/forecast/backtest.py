@@ -31,7 +31,11 @@ collection log, at a steady rate from the emptying to the level recorded
 at the next collection); a bin that reached 100% before the next chance
 to collect it (the next opportunity, as in :func:`~.decide.decide`) is an
 overflow *caught* when lifted and *missed* when not. Counts per rule and
-per data shape, with lifts per day.
+per data shape, with lifts per day. Each rule is also traced over its
+settings (:data:`RISK_GRID`, :data:`THRESHOLD_GRID`), so the collect rule
+can be set against the best naive rule that misses no fewer overflows
+(:func:`decision_verdict`), and the collect rule's P(overflow before the
+next chance) is scored against what happened (Brier score, reliability).
 """
 
 from __future__ import annotations

@@ -13,7 +13,13 @@ follows its group. Own pasts are short and noisy (the targets seen from
 one origin share its anchor), so a bin leaves its group's best model only
 for one that beats it by more than one standard error of the per-origin
 differences, and a bin whose choice did worse than the mean-rate baseline
-by more than one standard error gets the baseline.
+by more than one standard error gets the baseline. That is the finest of
+three levels (:data:`LEVELS`): per bin, per group, or one model for all the
+bins of a data shape. Which level serves a shape and day ahead is chosen by
+the same cross-fitting as the intervals (below): the level whose choice,
+made on one half of the origins, erred least on the other half. A bin with
+few scored targets makes a noisy choice; bins that differ steadily need
+their own.
 
 The chosen models' residuals, each divided by the bin's scale
 ``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
