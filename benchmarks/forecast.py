@@ -244,7 +244,7 @@ def decision_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def verdict_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Per data set and shape: the collect rule against the best naive rule missing no fewer overflows, and how
+    """Per data set and shape: the collect rule against the best naive rule missing no more overflows, and how
     well its P(overflow before the next chance) did (Brier score and skill against the base rate)."""
     rows = []
     for r in results:
@@ -300,14 +300,14 @@ def report(results: list[dict[str, object]]) -> None:
             f"{d['caught']:>7} {d['missed']:>7}"
         )
     print(
-        f"{'data':<16} {'shape':<6} {'wasted':>7} {'missed':>7} {'best naive missing no fewer':<22} {'wasted':>7} "
+        f"{'data':<16} {'shape':<6} {'wasted':>7} {'missed':>7} {'best naive missing no more':<22} {'wasted':>7} "
         f"{'missed':>7} {'ratio':>6} {'P(next) Brier':>13} {'skill':>6} {'ece':>6}"
     )
     for v in verdicts:
         naive = (
             f"{v['naive']!s:<22} {v['naive_wasted']:>7} {v['naive_missed']:>7} {v['ratio']:>6.2f}"
             if v["naive"] is not None
-            else f"{'(none misses as few)':<22} {'':>7} {'':>7} {'':>6}"
+            else f"{'(all miss more)':<22} {'':>7} {'':>7} {'':>6}"
         )
         print(
             f"{v['data']:<16} {v['shape']:<6} {v['wasted']:>7} {v['missed']:>7} {naive} {v['next_brier']:>13.4f} "

@@ -33,7 +33,7 @@ to collect it (the next opportunity, as in :func:`~.decide.decide`) is an
 overflow *caught* when lifted and *missed* when not. Counts per rule and
 per data shape, with lifts per day. Each rule is also traced over its
 settings (:data:`RISK_GRID`, :data:`THRESHOLD_GRID`), so the collect rule
-can be set against the best naive rule that misses no fewer overflows
+can be set against the best naive rule that misses no more overflows
 (:func:`decision_verdict`), and the collect rule's P(overflow before the
 next chance) is scored against what happened (Brier score, reliability).
 """
@@ -88,8 +88,9 @@ class BacktestResult:
     #: rule at each tolerated risk of :data:`RISK_GRID`; ``"last"``, ``"mean_rate"``: each threshold of
     #: :data:`THRESHOLD_GRID`), each with its ``setting``.
     decision_curves: dict[str, dict[str, list[dict[str, float]]]] = field(default_factory=dict)
-    #: Per data shape, the collect rule's P(overflow before the next chance) against what happened: the Brier
-    #: score (``brier``), the base rate's (``base``) and the reliability table (``table``).
+    #: Per data shape, the collect rule's P(overflow before the next chance) against what happened, where that is
+    #: known (seen full by then, or below full when next seen in the same cycle; not a bin the service emptied
+    #: first): the Brier score (``brier``), the base rate's (``base``) and the reliability table (``table``).
     next_chance: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -145,11 +146,11 @@ class BacktestResult:
         for where in self.decisions:
             v = decision_verdict(self.decisions, self.decision_curves, where)
             if v["naive"] is None:
-                lines.append(f"{where}: no naive rule misses as few overflows as the collect rule ({v['missed']})")
+                lines.append(f"{where}: every naive rule misses more overflows than the collect rule ({v['missed']})")
             else:
                 lines.append(
                     f"{where}: collect rule {v['wasted']} wasted, {v['missed']} missed; best naive rule missing no "
-                    f"fewer: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
+                    f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
                     f"(ratio {v['ratio']:.2f})"
                 )
         o = self.overflows
@@ -169,13 +170,13 @@ def best_naive(methods: dict[str, dict[str, float]]) -> str | None:
 def decision_verdict(
     decisions: dict[str, dict[str, dict[str, float]]], curves: dict[str, dict[str, list[dict[str, float]]]], where: str
 ) -> dict[str, object]:
-    """The collect rule's wasted lifts against the best naive rule that misses no fewer overflows.
+    """The collect rule's wasted lifts against the best naive rule that misses no more overflows.
 
     Among the naive rules at every threshold of :data:`THRESHOLD_GRID` (on the
-    last level seen, on the mean-rate forecast) that miss at least as many
+    last level seen, on the mean-rate forecast) that miss at most as many
     overflows as the collect rule, the one with the fewest wasted lifts;
     ``ratio`` is the collect rule's wasted lifts over its (issue #28's goal:
-    at most 0.5). ``naive`` is ``None`` when every naive rule misses fewer.
+    at most 0.5). ``naive`` is ``None`` when every naive rule misses more.
     """
     model = decisions.get(where, {}).get("model", {})
     wasted, missed = int(model.get("wasted", 0)), int(model.get("missed", 0))
@@ -185,7 +186,7 @@ def decision_verdict(
         for rule, curve in curves.get(where, {}).items()
         if rule != "model"
         for c in curve
-        if c["missed"] >= missed
+        if c["missed"] <= missed
     ]
     if points:
         w, m, name = min(points)
@@ -426,6 +427,9 @@ def backtest(
         row_of = {b: i for i, b in enumerate(look.ids)}
         until = collect + pd.Timedelta(days=rules.next_opportunity_days) + pd.Timedelta(hours=rules.visits_until_h)
         peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
+        # Whether a bin not seen full by then stayed below full: its first level after, in the same cycle, is
+        # below full (levels only rise within a cycle). A bin emptied first, or full when next seen, is unknown.
+        after = future[same_cycle & (future["timestamp"] > until).to_numpy()].groupby("bin_id")["fill_pct"].first()
         ids = [b for b in look.ids if b in known]
         level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]))
         rate_now = model.candidates.predict(  # type: ignore[union-attr]
@@ -450,7 +454,7 @@ def backtest(
                 _judge(curves, shape, ("last", q), seen_last >= q, level_now[b], over)
                 _judge(curves, shape, ("mean_rate", q), rate_b >= q, level_now[b], over)
             p_next = float(look.p_over[k, 1])
-            if not math.isnan(p_next):
+            if not math.isnan(p_next) and (over or float(after.get(b, 100.0)) < 100.0):
                 for where in ("all", shape):
                     risk.setdefault(where, ([], []))
                     risk[where][0].append(p_next)
