@@ -106,16 +106,11 @@ class Calibration:
     logit: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: Per pool, which distance to full its curve reads: the chosen model's (``"model"``) or the censored rate's.
     source: dict[str, str] = field(default_factory=dict)
-    #: Per pool whose curve reads several inputs at once: their names and ``(a, b_1, ..., b_k)``.
-    joint: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = field(default_factory=dict)
 
-    def _curve(self, shape: str, day: int) -> tuple[tuple[str, ...], tuple[float, ...]] | None:
-        """The inputs and coefficients of the most specific pool's curve."""
+    def _curve(self, shape: str, day: int) -> tuple[tuple[float, float], str] | None:
         for key in (f"{shape}:{day}", shape, f"*:{day}", "*"):
-            if key in self.joint:
-                return self.joint[key]
             if key in self.logit:
-                return (self.source.get(key, "model"),), self.logit[key]
+                return self.logit[key], self.source.get(key, "model")
         return None
 
     def _pool(self, shape: str, day: int) -> NDArray[np.float64] | None:
@@ -160,12 +155,9 @@ class Calibration:
         for (s, d), m in self._groups(shapes, days).items():
             found = self._curve(s, d)
             if found is not None:
-                sources, coef = found
-                f = np.full(int(m.sum()), coef[0])
-                for source, b in zip(sources, coef[1:], strict=True):
-                    x = others[source] if others is not None and source in others else need
-                    f += b * (np.clip(x[m], -20.0, 20.0) if len(sources) > 1 else x[m])  # a joint curve was fit so
-                out[m] = expit(f)
+                (a, b), source = found
+                x = others[source] if others is not None and source in others else need
+                out[m] = expit(a + b * x[m])
                 continue
             z = self._pool(s, d)
             if z is not None:
@@ -209,36 +201,6 @@ def fit_overflow_curve(need: NDArray[np.float64], full: NDArray[np.bool_]) -> tu
     res = minimize(loss, np.array([0.0, -1.0]), jac=True, method="L-BFGS-B")
     a, b = (float(v) for v in res.x)
     return (a, b) if b < 0 else None
-
-
-def fit_joint_curve(x: NDArray[np.float64], full: NDArray[np.bool_]) -> tuple[float, ...] | None:
-    """Maximum-likelihood ``(a, b_1, ..., b_k)`` of ``P(full) = expit(a + x · b)`` over the columns of ``x``.
-
-    ``None`` without :data:`MIN_EVENTS` of each outcome. A tiny ridge keeps it
-    finite when the outcomes separate perfectly.
-    """
-    y = np.asarray(full, dtype=float)
-    k = int(y.sum())
-    if k < MIN_EVENTS or len(y) - k < MIN_EVENTS:
-        return None
-    xs = np.column_stack([np.ones(len(y)), np.clip(np.asarray(x, dtype=float), -20.0, 20.0)])
-    sign = 2.0 * y - 1.0
-    ridge = 1e-3
-
-    def loss(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        f = xs @ w
-        nll = -float(np.sum(log_expit(sign * f))) + ridge * float(w @ w)
-        return nll, xs.T @ (expit(f) - y) + 2.0 * ridge * w
-
-    w0 = np.zeros(xs.shape[1])
-    res = minimize(loss, w0, jac=True, method="L-BFGS-B")
-    return tuple(float(v) for v in res.x)
-
-
-def _joint_loss(coef: tuple[float, ...], x: NDArray[np.float64], full: NDArray[np.bool_]) -> float:
-    xs = np.column_stack([np.ones(len(x)), np.clip(x, -20.0, 20.0)])
-    sign = 2.0 * np.asarray(full, dtype=float) - 1.0
-    return -float(np.mean(log_expit(sign * (xs @ np.asarray(coef)))))
 
 
 def overflow_inputs(fitted: Candidates, a: pd.DataFrame, target: pd.Series) -> dict[str, NDArray[np.float64]]:
@@ -533,41 +495,27 @@ def choose_models(
     # P(overflow): per pool, a curve on the chosen model's distance to full, or on the censored rate's (each bin's
     # own rate and spread), whichever predicted the pool's past outcomes better (log-loss).
     inputs = {"model": need, **overflow_inputs(fitted, a, target)}
-    # Or a curve on all of them at once (a bin's age and how often it is found full can both count), when its
-    # log-likelihood gains more than its extra coefficients (Akaike's criterion).
     curves: dict[str, tuple[float, float]] = {}
     sources: dict[str, str] = {}
-    joint: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
     done: dict[bytes, str] = {}  # pools of the same targets (one data shape: "*" is that shape) share a curve
     for k, m in masks.items():
         same = done.setdefault(m.tobytes(), k)
         if same != k:
             if same in curves:
                 curves[k], sources[k] = curves[same], sources[same]
-            if same in joint:
-                joint[k] = joint[same]
             continue
         best: tuple[float, tuple[float, float], str] | None = None
         tried: list[NDArray[np.float64]] = []
-        distinct: list[str] = []
         for source, x in inputs.items():
             if any(np.array_equal(x[m], y) for y in tried):
                 continue  # the same input under another name (the step model's P(full) falls back to the rarity)
             tried.append(x[m])
-            distinct.append(source)
             c = fit_overflow_curve(x[m], full[m])
             if c is not None:
                 loss = log_loss(c, x[m], full[m])
                 if best is None or loss < best[0] - 1e-12:
                     best = (loss, c, source)
-        if best is None:
-            continue
-        curves[k], sources[k] = best[1], best[2]
-        if len(distinct) > 1:
-            xs = np.column_stack([inputs[n][m] for n in distinct])
-            coef = fit_joint_curve(xs, full[m])
-            n_m = int(m.sum())
-            if coef is not None and n_m * _joint_loss(coef, xs, full[m]) + len(coef) < n_m * best[0] + 2:
-                joint[k] = (tuple(distinct), coef)
+        if best is not None:
+            curves[k], sources[k] = best[1], best[2]
     targets = {str(k): int(v) for k, v in n_own.items()}
-    return Choice(first, Calibration(pools, curves, sources, joint), targets, own, later)
+    return Choice(first, Calibration(pools, curves, sources), targets, own, later)

@@ -258,23 +258,3 @@ def test_overflow_curve_is_fitted_on_outcomes_not_censored_residuals():
     assert p[0] > 0.9 and p[0] > p[1] > p[2] and p[2] < 0.01
     assert p[1] == pytest.approx(0.5, abs=0.06)
     assert fit_overflow_curve(need[:30], full[:30] & False) is None  # no overflows: no curve
-
-
-def test_an_overflow_curve_may_read_a_bin_s_age_and_its_rarity_at_once():
-    """Outcomes that depend on two inputs: the joint curve recovers both and beats either alone."""
-    from binroute.routing.forecast.model_choice import _joint_loss, fit_joint_curve, fit_overflow_curve, log_loss
-
-    rng = np.random.default_rng(1)
-    need, rarity = rng.uniform(-2, 4, 3000), rng.uniform(0, 4, 3000)
-    full = rng.random(3000) < 1.0 / (1.0 + np.exp(need + rarity - 1.0))
-    coef = fit_joint_curve(np.column_stack([need, rarity]), full)
-    assert coef is not None
-    assert coef[0] == pytest.approx(1.0, abs=0.3) and coef[1] == pytest.approx(-1.0, abs=0.2)
-    assert coef[2] == pytest.approx(-1.0, abs=0.2)
-    joint = _joint_loss(coef, np.column_stack([need, rarity]), full)
-    for x in (need, rarity):
-        single = fit_overflow_curve(x, full)
-        assert single is not None and joint < log_loss(single, x, full)
-    cal = Calibration(joint={"log": (("model", "rarity"), coef)})
-    p = cal.exceed(["log"] * 2, np.array([0.0, 0.0]), others={"rarity": np.array([0.0, 3.0])})
-    assert p[0] > p[1]  # as far from full, the bin rarely found full is less likely to overflow
