@@ -243,25 +243,44 @@ def decision_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", choices=list(LOADERS), help="Data sets to run (default all).")
-    args = parser.parse_args(argv)
-    results = []
-    for name, loader in LOADERS.items():
-        if args.only and name not in args.only:
-            continue
-        ds = loader()
-        if ds is None:
-            print(f"{name}: not found under {REAL}, skipped")
-            continue
-        print(f"{name}: backtesting ...", flush=True)
-        results.append(run(name, ds))
+def verdict_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Per data set and shape: the collect rule against the best naive rule missing no more overflows, and how
+    well its P(overflow before the next chance) did (Brier score and skill against the base rate)."""
+    rows = []
+    for r in results:
+        verdicts: dict[str, dict[str, object]] = r.get("verdicts", {})  # type: ignore[assignment]
+        chances: dict[str, dict[str, object]] = r.get("next_chance", {})  # type: ignore[assignment]
+        for where, v in verdicts.items():
+            if where == "all" and len(verdicts) == 2:
+                continue
+            nc = chances.get(where, {})
+            brier, base = float(nc.get("brier", math.nan)), float(nc.get("base", math.nan))  # type: ignore[arg-type]
+            table: list[dict[str, float]] = nc.get("table", [])  # type: ignore[assignment]
+            n = sum(t["n"] for t in table)
+            ece = sum(t["n"] * abs(t["forecast"] - t["observed"]) for t in table) / n if n else math.nan
+            rows.append(
+                {
+                    "data": r["data"],
+                    "shape": where,
+                    **v,
+                    "next_brier": brier,
+                    "next_skill": 1.0 - brier / base if base > 0 else math.nan,
+                    "next_ece": ece,
+                }
+            )
+    return rows
+
+
+def report(results: list[dict[str, object]]) -> None:
+    """Write ``forecast.json`` and print the tables."""
     rows = summary_rows(results)
     decided = decision_rows(results)
+    verdicts = verdict_rows(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "forecast.json").write_text(
-        json.dumps({"summary": rows, "decisions": decided, "sets": results}, indent=2, default=float)
+        json.dumps(
+            {"summary": rows, "decisions": decided, "verdicts": verdicts, "sets": results}, indent=2, default=float
+        )
     )
     names = " ".join(f"{m:>9}" for m in NAIVE)
     print(
@@ -280,9 +299,48 @@ def main(argv: list[str] | None = None) -> int:
             f"{d['data']:<16} {d['shape']:<6} {d['rule']:<10} {d['lifts_per_day']:>9.1f} {d['wasted']:>7} "
             f"{d['caught']:>7} {d['missed']:>7}"
         )
+    print(
+        f"{'data':<16} {'shape':<6} {'wasted':>7} {'missed':>7} {'best naive missing no more':<22} {'wasted':>7} "
+        f"{'missed':>7} {'ratio':>6} {'P(next) Brier':>13} {'skill':>6} {'ece':>6}"
+    )
+    for v in verdicts:
+        naive = (
+            f"{v['naive']!s:<22} {v['naive_wasted']:>7} {v['naive_missed']:>7} {v['ratio']:>6.2f}"
+            if v["naive"] is not None
+            else f"{'(all miss more)':<22} {'':>7} {'':>7} {'':>6}"
+        )
+        print(
+            f"{v['data']:<16} {v['shape']:<6} {v['wasted']:>7} {v['missed']:>7} {naive} {v['next_brier']:>13.4f} "
+            f"{v['next_skill']:>6.2f} {v['next_ece']:>6.3f}"
+        )
     for r in results:
         print(f"{r['data']}: models chosen {r['chosen']}; {r['seconds']} s; {r['credit']}")
     print(f"wrote {RESULTS / 'forecast.json'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=list(LOADERS), help="Data sets to run (default all).")
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the other data sets' results from the last forecast.json."
+    )
+    args = parser.parse_args(argv)
+    results = []
+    for name, loader in LOADERS.items():
+        if args.only and name not in args.only:
+            continue
+        ds = loader()
+        if ds is None:
+            print(f"{name}: not found under {REAL}, skipped")
+            continue
+        print(f"{name}: backtesting ...", flush=True)
+        results.append(run(name, ds))
+    if args.keep and (RESULTS / "forecast.json").is_file():
+        done = {r["data"] for r in results}
+        old = json.loads((RESULTS / "forecast.json").read_text())["sets"]
+        results = [r for r in old if r["data"] not in done] + results
+        results.sort(key=lambda r: list(LOADERS).index(str(r["data"])))
+    report(results)
     return 0
 
 

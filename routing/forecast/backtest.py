@@ -31,21 +31,26 @@ collection log, at a steady rate from the emptying to the level recorded
 at the next collection); a bin that reached 100% before the next chance
 to collect it (the next opportunity, as in :func:`~.decide.decide`) is an
 overflow *caught* when lifted and *missed* when not. Counts per rule and
-per data shape, with lifts per day.
+per data shape, with lifts per day. Each rule is also traced over its
+settings (:data:`RISK_GRID`, :data:`THRESHOLD_GRID`), so the collect rule
+can be set against the best naive rule that misses no more overflows
+(:func:`decision_verdict`), and the collect rule's P(overflow before the
+next chance) is scored against what happened (Brier score, reliability).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date as Date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ForecastError
-from .decide import MUST, DecisionRules, decide
+from .decide import DecisionRules, due_chances, outlook
 from .fill_data import ns, prepare, validate_collections
 from .model import fit_fill_model
 from .model_choice import FULL_PCT as FULL_PCT
@@ -59,6 +64,10 @@ RULES = ("model", "last", "mean_rate")
 WASTED_BELOW_PCT = 50.0
 #: Forecast probabilities are grouped in bins this wide in the reliability table.
 RELIABILITY_STEP = 0.1
+#: The collect rule's tolerated overflow risks traced in the decision curves (its settings are judged at one).
+RISK_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+#: The naive rules' thresholds (fill %) traced in the decision curves.
+THRESHOLD_GRID = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,14 @@ class BacktestResult:
     chosen: dict[str, int] = field(default_factory=dict)
     reliability: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     decisions: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: Per data shape and rule family, the counts of :attr:`decisions` at each setting (``"model"``: the collect
+    #: rule at each tolerated risk of :data:`RISK_GRID`; ``"last"``, ``"mean_rate"``: each threshold of
+    #: :data:`THRESHOLD_GRID`), each with its ``setting``.
+    decision_curves: dict[str, dict[str, list[dict[str, float]]]] = field(default_factory=dict)
+    #: Per data shape, the collect rule's P(overflow before the next chance) against what happened, where that is
+    #: known (seen full by then, or below full when next seen in the same cycle; not a bin the service emptied
+    #: first): the Brier score (``brier``), the base rate's (``base``) and the reliability table (``table``).
+    next_chance: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -85,6 +102,9 @@ class BacktestResult:
             "brier": self.brier,
             "reliability": self.reliability,
             "decisions": self.decisions,
+            "decision_curves": self.decision_curves,
+            "next_chance": self.next_chance,
+            "verdicts": {w: decision_verdict(self.decisions, self.decision_curves, w) for w in self.decisions},
             "chosen": self.chosen,
             "shapes": self.shapes,
         }
@@ -123,6 +143,16 @@ class BacktestResult:
                     f"{where + ' ' + rule:<16} {d['lifts_per_day']:>9.1f} {int(d['wasted']):>7} "
                     f"{int(d['caught']):>7} {int(d['missed']):>7}"
                 )
+        for where in self.decisions:
+            v = decision_verdict(self.decisions, self.decision_curves, where)
+            if v["naive"] is None:
+                lines.append(f"{where}: every naive rule misses more overflows than the collect rule ({v['missed']})")
+            else:
+                lines.append(
+                    f"{where}: collect rule {v['wasted']} wasted, {v['missed']} missed; best naive rule missing no "
+                    f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
+                    f"(ratio {v['ratio']:.2f})"
+                )
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "
@@ -135,6 +165,35 @@ def best_naive(methods: dict[str, dict[str, float]]) -> str | None:
     """The naive forecast with the lowest MAE among those scored, or ``None``."""
     scored = [m for m in NAIVE if m in methods and methods[m]["n"] > 0 and not math.isnan(methods[m]["mae"])]
     return min(scored, key=lambda m: methods[m]["mae"]) if scored else None
+
+
+def decision_verdict(
+    decisions: dict[str, dict[str, dict[str, float]]], curves: dict[str, dict[str, list[dict[str, float]]]], where: str
+) -> dict[str, object]:
+    """The collect rule's wasted lifts against the best naive rule that misses no more overflows.
+
+    Among the naive rules at every threshold of :data:`THRESHOLD_GRID` (on the
+    last level seen, on the mean-rate forecast) that miss at most as many
+    overflows as the collect rule, the one with the fewest wasted lifts;
+    ``ratio`` is the collect rule's wasted lifts over its (issue #28's goal:
+    at most 0.5). ``naive`` is ``None`` when every naive rule misses more.
+    """
+    model = decisions.get(where, {}).get("model", {})
+    wasted, missed = int(model.get("wasted", 0)), int(model.get("missed", 0))
+    out: dict[str, object] = {"wasted": wasted, "missed": missed, "naive": None}
+    points = [
+        (int(c["wasted"]), int(c["missed"]), f"{rule} >= {c['setting']:g}%")
+        for rule, curve in curves.get(where, {}).items()
+        if rule != "model"
+        for c in curve
+        if c["missed"] <= missed
+    ]
+    if points:
+        w, m, name = min(points)
+        out.update(
+            naive=name, naive_wasted=w, naive_missed=m, ratio=wasted / w if w else (0.0 if not wasted else math.inf)
+        )
+    return out
 
 
 def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -230,9 +289,9 @@ def _level_at(full: pd.DataFrame, by_bin: dict[str, np.ndarray], t_ns: np.ndarra
 
 
 def _judge(
-    counts: dict[str, dict[str, Counter[str]]],
+    counts: dict[str, dict[Any, Counter[str]]],
     shape: str,
-    rule: str,
+    rule: object,
     lift: bool,
     level_now: float,
     overflows: bool,
@@ -307,6 +366,8 @@ def backtest(
     frames: dict[str, list[pd.DataFrame]] = {str(h): [] for h in horizons}
     chosen: Counter[str] = Counter()
     judged: dict[str, dict[str, Counter[str]]] = {}
+    curves: dict[str, dict[tuple[str, float], Counter[str]]] = {}
+    risk: dict[str, tuple[list[float], list[bool]]] = {}
     days = 0
     origins = 0
     for day in pd.date_range(start, end, freq=f"{step_days}D"):
@@ -356,12 +417,20 @@ def backtest(
                     }
                 )
             )
-        # The day's decisions: the collect rule and the naive rules, judged by what each bin really did.
+        # The day's decisions: the collect rule (a bin due today is a must, as decide() classifies it) and the
+        # naive rules, judged by what each bin really did; each also at the other settings of its curve.
         collect = origin + pd.Timedelta(seconds=collect_at_s)
-        decisions = decide(model, collect, rules)
+        look = outlook(model, collect, rules)
+        due = {rules.tolerated_risk: due_chances(look, rules)}
+        for r in RISK_GRID:
+            due.setdefault(r, due_chances(look, replace(rules, overflow_risk=r)))
+        row_of = {b: i for i, b in enumerate(look.ids)}
         until = collect + pd.Timedelta(days=rules.next_opportunity_days) + pd.Timedelta(hours=rules.visits_until_h)
         peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
-        ids = [b for b in decisions if b in known]
+        # Whether a bin not seen full by then stayed below full: its first level after, in the same cycle, is
+        # below full (levels only rise within a cycle). A bin emptied first, or full when next seen, is unknown.
+        after = future[same_cycle & (future["timestamp"] > until).to_numpy()].groupby("bin_id")["fill_pct"].first()
+        ids = [b for b in look.ids if b in known]
         level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]))
         rate_now = model.candidates.predict(  # type: ignore[union-attr]
             model.anchors.loc[ids].reset_index(), pd.Series([collect] * len(ids)), ("mean_rate",)
@@ -370,13 +439,26 @@ def backtest(
         for i, b in enumerate(ids):
             over = bool(peak.get(b, 0.0) >= 100.0)
             shape = shapes.get(b, "dense")
+            k = row_of[b]
+            seen_last, rate_b = float(last.get(b, 0.0)), float(rate_now[i])
             lifts = {
-                "model": decisions[b].decision == MUST,
-                "last": float(last.get(b, 0.0)) >= rules.threshold_pct,
-                "mean_rate": float(rate_now[i]) >= rules.threshold_pct,
+                "model": bool(due[rules.tolerated_risk][k] == 0),
+                "last": seen_last >= rules.threshold_pct,
+                "mean_rate": rate_b >= rules.threshold_pct,
             }
             for rule in RULES:
                 _judge(judged, shape, rule, lifts[rule], level_now[b], over)
+            for r in RISK_GRID:
+                _judge(curves, shape, ("model", r), bool(due[r][k] == 0), level_now[b], over)
+            for q in THRESHOLD_GRID:
+                _judge(curves, shape, ("last", q), seen_last >= q, level_now[b], over)
+                _judge(curves, shape, ("mean_rate", q), rate_b >= q, level_now[b], over)
+            p_next = float(look.p_over[k, 1])
+            if not math.isnan(p_next) and (over or float(after.get(b, 100.0)) < 100.0):
+                for where in ("all", shape):
+                    risk.setdefault(where, ([], []))
+                    risk[where][0].append(p_next)
+                    risk[where][1].append(over)
     if origins == 0:
         raise ForecastError(f"no data before {start}: nothing to backtest")
     scores: dict[str, dict[str, dict[str, float]]] = {}
@@ -408,20 +490,32 @@ def backtest(
             info["reliability"][key] = reliability_table(  # type: ignore[index]
                 part["p_over"].to_numpy(), part["truth"].to_numpy() >= FULL_PCT
             )
-    decided = {
-        where: {
-            rule: {
-                "bin_days": c["bin_days"],
-                "lifts": c["lifts"],
-                "lifts_per_day": c["lifts"] / days if days else 0.0,
-                "wasted": c["wasted"],
-                "caught": c["caught"],
-                "missed": c["missed"],
-            }
-            for rule, c in rules_of.items()
+
+    def counted(c: Counter[str]) -> dict[str, float]:
+        return {
+            "bin_days": c["bin_days"],
+            "lifts": c["lifts"],
+            "lifts_per_day": c["lifts"] / days if days else 0.0,
+            "wasted": c["wasted"],
+            "caught": c["caught"],
+            "missed": c["missed"],
         }
-        for where, rules_of in judged.items()
-    }
+
+    decided = {where: {rule: counted(c) for rule, c in rules_of.items()} for where, rules_of in judged.items()}
+    traced: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for where, points in curves.items():
+        for (rule, setting), c in points.items():
+            traced.setdefault(where, {}).setdefault(rule, []).append({"setting": setting, **counted(c)})
+    next_chance: dict[str, dict[str, object]] = {}
+    for where, (p_list, y_list) in risk.items():
+        p, y = np.array(p_list), np.array(y_list, dtype=float)
+        happened = float(y.mean())
+        next_chance[where] = {
+            "n": len(y),
+            "brier": float(np.mean((p - y) ** 2)),
+            "base": happened * (1.0 - happened),
+            "table": reliability_table(p, y.astype(bool)),
+        }
     model_days = judged.get("all", {}).get("model", Counter())
     left = model_days["bin_days"] - model_days["lifts"]
     return BacktestResult(
@@ -440,4 +534,6 @@ def backtest(
         chosen=dict(sorted(chosen.items(), key=lambda kv: -kv[1])),
         reliability=reliability,
         decisions=decided,
+        decision_curves=traced,
+        next_chance=next_chance,
     )

@@ -13,7 +13,13 @@ follows its group. Own pasts are short and noisy (the targets seen from
 one origin share its anchor), so a bin leaves its group's best model only
 for one that beats it by more than one standard error of the per-origin
 differences, and a bin whose choice did worse than the mean-rate baseline
-by more than one standard error gets the baseline.
+by more than one standard error gets the baseline. That is the finest of
+three levels (:data:`LEVELS`): per bin, per group, or one model for all the
+bins of a data shape. Which level serves a shape and day ahead is chosen by
+the same cross-fitting as the intervals (below): the level whose choice,
+made on one half of the origins, erred least on the other half. A bin with
+few scored targets makes a noisy choice; bins that differ steadily need
+their own.
 
 The chosen models' residuals, each divided by the bin's scale
 ``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
@@ -346,22 +352,86 @@ def evaluation_pairs(
     return a.iloc[ai].reset_index(drop=True), tj
 
 
-def _cross_fitted(err: pd.DataFrame, day: NDArray[np.int64], names: list[str], groups: Mapping[str, str]) -> list[str]:
-    """Per scored target, the model chosen for its bin and day ahead on the *other* half of the origins.
+#: How widely a model is chosen, finest first: per bin (leaving its group's model on clear evidence), per group
+#: (stream and area), per data shape. Which one serves a data shape is itself chosen on the past (see choose_models).
+LEVELS = ("bin", "group", "shape")
+
+
+def _pick_pooled(err: pd.DataFrame, names: list[str], pool_of: Mapping[str, str]) -> dict[str, str]:
+    """Each bin gets the model with the lowest mean error over its pool's targets (ties: the simpler model)."""
+    if err.empty:
+        return dict.fromkeys(pool_of, DEFAULT_MODEL)
+    mean = err.groupby(err["bin_id"].map(lambda b: pool_of.get(b, "all")))[names].mean()
+    best = {str(k): names[int(np.argmin(v))] for k, v in zip(mean.index, mean.to_numpy(), strict=True)}
+    return {b: best.get(p, DEFAULT_MODEL) for b, p in pool_of.items()}
+
+
+def _pick_at(
+    level: str, err: pd.DataFrame, names: list[str], groups: Mapping[str, str], shapes: Mapping[str, str]
+) -> dict[str, str]:
+    """Each bin's model, chosen at ``level`` (one of :data:`LEVELS`)."""
+    if level == "bin":
+        return _pick(err, names, groups)
+    pool = groups if level == "group" else {b: shapes.get(b, "dense") for b in groups}
+    return _pick_pooled(err, names, {**pool, **{b: pool.get(b, "all") for b in err["bin_id"].unique()}})
+
+
+def _cross_fitted(
+    err: pd.DataFrame,
+    day: NDArray[np.int64],
+    names: list[str],
+    groups: Mapping[str, str],
+    shapes: Mapping[str, str] | None = None,
+    level: str = "bin",
+) -> list[str]:
+    """Per scored target, the model chosen (at ``level``) for its bin and day ahead on the *other* half of the origins.
 
     Origins alternate between two halves; with a single origin, the choice made on all of them.
     """
+    shapes = {} if shapes is None else shapes
     rank = np.unique(err["origin"].to_numpy())
     half = (np.searchsorted(rank, err["origin"].to_numpy()) % 2).astype(bool)
     ids = err["bin_id"].to_numpy()
     out = np.empty(len(err), dtype=object)
     for fold in (False, True):
         train = half != fold if len(rank) > 1 else np.ones(len(err), dtype=bool)
-        first = _pick(err[train & (day == 1)], names, groups)
-        later = _pick(err[train & (day > 1)], names, groups) if (train & (day > 1)).any() else dict(first)
+        first = _pick_at(level, err[train & (day == 1)], names, groups, shapes)
+        later = (
+            _pick_at(level, err[train & (day > 1)], names, groups, shapes) if (train & (day > 1)).any() else dict(first)
+        )
         m = np.flatnonzero(half == fold)
         out[m] = [(first if d == 1 else later).get(b, DEFAULT_MODEL) for b, d in zip(ids[m], day[m], strict=True)]
     return out.tolist()
+
+
+def choose_levels(
+    err: pd.DataFrame, day: NDArray[np.int64], names: list[str], groups: Mapping[str, str], shapes: Mapping[str, str]
+) -> tuple[dict[tuple[str, int], str], list[str]]:
+    """Per data shape and day ahead (1, later), the level of :data:`LEVELS` whose cross-fitted choice erred least.
+
+    Each level's choice is made on one half of the origins and scored on the
+    other (the same halves as the intervals'): a fine choice fits each bin's
+    past closely but is noisy where bins have few scored targets, a coarse one
+    is steady but blind to bins that differ. Ties go to the finer level.
+    Returns the levels and, per target, the cross-fitted model of its level.
+    """
+    ids = err["bin_id"].to_numpy()
+    shape_of = np.array([shapes.get(b, "dense") for b in ids])
+    later = np.minimum(day, 2)
+    used = {lv: _cross_fitted(err, day, names, groups, shapes, lv) for lv in LEVELS}
+    loss = {lv: np.array([err[m].to_numpy()[i] for i, m in enumerate(used[lv])]) for lv in LEVELS}
+    levels: dict[tuple[str, int], str] = {}
+    out = list(used["bin"])
+    for s in np.unique(shape_of):
+        for d in (1, 2):
+            m = (shape_of == s) & (later == d)
+            if not m.any():
+                continue
+            lv = min(LEVELS, key=lambda x: (float(loss[x][m].mean()), LEVELS.index(x)))
+            levels[(str(s), d)] = lv
+            for i in np.flatnonzero(m):
+                out[i] = used[lv][i]
+    return levels, out
 
 
 def choose_models(
@@ -388,16 +458,25 @@ def choose_models(
     err["bin_id"] = a["bin_id"].to_numpy()
     err["group"] = err["bin_id"].map(lambda x: fitted.groups.get(x, "all"))
     err["origin"] = ns(a["origin"])
-    first = _pick(err[day == 1], names, fitted.groups)
-    later = _pick(err[day > 1], names, fitted.groups) if (day > 1).any() else dict(first)
-    own = err.groupby("bin_id")[names].mean()
-    n_own = err.groupby("bin_id").size()
     # Residuals of the chosen models, normalised, pooled per shape and day ahead. Cross-fitted: the residuals
     # of one half of the origins are those of the models chosen on the other half, as a model chosen for its
     # low error on some targets has smaller errors there than it will have next (split conformal needs
-    # residuals the choice has not seen).
+    # residuals the choice has not seen). The same halves choose how widely each shape's models are chosen.
     ids = a["bin_id"].to_numpy()
-    names_used = _cross_fitted(err, day, names, fitted.groups)
+    levels, names_used = choose_levels(err, day, names, fitted.groups, shapes)
+    first: dict[str, str] = {}
+    later: dict[str, str] = {}
+    for d, out in ((1, first), (2, later)):
+        rows_d = err[day == 1] if d == 1 else err[day > 1]
+        if d == 2 and rows_d.empty:
+            later = dict(first)
+            break
+        wanted = {levels.get((shapes.get(b, "dense"), d), "bin") for b in fitted.groups}
+        picks = {lv: _pick_at(lv, rows_d, names, fitted.groups, shapes) for lv in wanted}
+        for b in fitted.groups:
+            out[b] = picks[levels.get((shapes.get(b, "dense"), d), "bin")][b]
+    own = err.groupby("bin_id")[names].mean()
+    n_own = err.groupby("bin_id").size()
     pick_raw = np.array([uncapped[m][i] for i, m in enumerate(names_used)])
     pick_pred = np.minimum(pick_raw, 100.0)
     days = (ns(target) - ns(a["timestamp"])) / _DAY

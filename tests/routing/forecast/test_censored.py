@@ -146,6 +146,34 @@ def test_decisions_are_judged_against_what_the_bin_did():
     assert model["lifts_per_day"] == pytest.approx(model["lifts"] / days)
     assert result.overflows["overflows"] == model["missed"]
     assert result.decisions["all"] == judged  # one shape: the totals are its own
+    # The curves trace each rule at other settings; at the rule's own they are the counts above.
+    curves = result.decision_curves["log"]
+    at = {rule: {c.pop("setting"): c for c in points} for rule, points in curves.items()}
+    assert at["last"][80.0] == judged["last"] and at["mean_rate"][80.0] == judged["mean_rate"]
+    assert at["model"][0.1] == model
+    assert at["mean_rate"][100.0]["lifts"] <= at["mean_rate"][20.0]["lifts"]
+    # P(overflow before the next chance) is scored where the outcome is known: on collection days (full by 14:00);
+    # on the others the bin is next seen full, after the next chance: when it filled is not known.
+    assert result.next_chance["log"]["n"] == phase.count(0)
+    assert sum(r["n"] for r in result.next_chance["log"]["table"]) == phase.count(0)
+
+
+def test_decision_verdict_compares_with_the_best_naive_rule_missing_no_more():
+    """The collect rule's wasted lifts over those of the naive rule with the fewest, among those missing no more."""
+    from binroute.routing.forecast.backtest import decision_verdict
+
+    decisions = {"log": {"model": {"wasted": 10, "missed": 5}}}
+    curves = {
+        "log": {
+            "last": [{"setting": 80.0, "wasted": 30, "missed": 4}, {"setting": 90.0, "wasted": 3, "missed": 6}],
+            "mean_rate": [{"setting": 80.0, "wasted": 25, "missed": 5}],
+            "model": [{"setting": 0.1, "wasted": 1, "missed": 1}],
+        }
+    }
+    v = decision_verdict(decisions, curves, "log")  # type: ignore[arg-type]
+    assert v["naive"] == "mean_rate >= 80%" and v["ratio"] == pytest.approx(10 / 25)
+    decisions["log"]["model"]["missed"] = 3
+    assert decision_verdict(decisions, curves, "log")["naive"] is None  # every naive rule misses more
 
 
 def test_bins_often_found_full_get_the_higher_overflow_risk():

@@ -50,3 +50,39 @@ def test_a_log_s_training_pairs_span_its_whole_cycles():
     assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (2, 3)]
     i, j = training_pairs(rows.assign(shape="dense"))
     assert len(i) == 0
+
+
+def _errors(a: np.ndarray, b: np.ndarray, bins: int, origins: int, groups: dict[str, str]) -> pd.DataFrame:
+    """An error frame of two models (``mean_rate`` and ``b``), one target per bin and origin (rows: origin-major)."""
+    ids = np.tile([f"B{i}" for i in range(bins)], origins)
+    return pd.DataFrame(
+        {
+            "mean_rate": a,
+            "b": b,
+            "bin_id": ids,
+            "group": [groups[x] for x in ids],
+            "origin": np.repeat(np.arange(origins), bins),
+        }
+    )
+
+
+def test_each_shape_s_models_are_chosen_at_the_level_that_erred_least_on_the_other_half():
+    """Bins alike but noisy: one choice for the whole shape; bins that differ steadily: each bin its own model."""
+    from binroute.routing.forecast.model_choice import choose_levels
+
+    rng = np.random.default_rng(3)
+    bins, origins = 20, 6
+    n = bins * origins
+    own = {f"B{i}": f"B{i}" for i in range(bins)}  # a group per bin: the group level is as noisy as the bin level
+    shapes = dict.fromkeys(own, "log")
+    alike = _errors(5.0 + rng.normal(0, 4, n), 6.0 + rng.normal(0, 4, n), bins, origins, own)
+    day = np.ones(n, dtype=np.int64)
+    levels, used = choose_levels(alike, day, ["mean_rate", "b"], own, shapes)
+    assert levels == {("log", 1): "shape"}
+    assert set(used) == {"mean_rate"}
+    one = dict.fromkeys(own, "all")  # one group: the group level is the shape's
+    first_half = np.tile(np.arange(bins) < bins // 2, origins)
+    differ = _errors(np.where(first_half, 1.0, 9.0), np.where(first_half, 9.0, 1.0), bins, origins, one)
+    levels, used = choose_levels(differ, day, ["mean_rate", "b"], one, shapes)
+    assert levels == {("log", 1): "bin"}
+    assert (np.array(used) == np.where(first_half, "mean_rate", "b")).all()
