@@ -51,7 +51,7 @@ import contextlib
 import dataclasses
 import os
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from binroute._processes import start_helper
@@ -265,9 +265,35 @@ def _districts(parts: list[Problem], budget: Budget, params: SolveParams) -> lis
     return out
 
 
+def _usual_indices(problem: Problem, usual: Mapping[str, str] | None) -> dict[int, int]:
+    """``usual`` (vehicle id by bin id) as vehicle index by bin index, for the bins and vehicles of ``problem``."""
+    if not usual:
+        return {}
+    vehicle_at = {v.id: i for i, v in enumerate(problem.vehicles)}
+    return {b: vehicle_at[usual[item.id]] for b, item in enumerate(problem.bins) if usual.get(item.id) in vehicle_at}
+
+
+def _crew_changes(problem: Problem, solution: Solution, params: SolveParams, lent: set[str]) -> dict[str, str]:
+    """Why each served bin with a usual crew is served by another (bin id -> reason)."""
+    usual = params.usual_crews or {}
+    out = {}
+    out_today = {v.id for v in problem.vehicles}
+    for b in borders.moved_bins(solution, usual):
+        if usual[b] not in out_today:
+            out[b] = "usual crew not out today"
+        elif b in lent:
+            out[b] = "usual crew's district full: lent to a neighbour"
+        else:
+            out[b] = f"moved by the search: saves at least {params.move_saving:g} of the plan's cost"
+    return out
+
+
 def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
-    """A very large day in districts on both cores, then a search across borders (:mod:`.decompose.day`)."""
-    found = decompose.subproblems(problem)
+    """A day in districts on both cores, then a search across borders (:mod:`.decompose.day`)."""
+    usual = _usual_indices(problem, params.usual_crews)
+    split = decompose.districts(problem, usual)
+    lent = {problem.bins[b].id for d in split for b in d.borrowed}
+    found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     regional, whole = decompose.border_budget(budget)
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
     if _two_cores(regional):
@@ -296,7 +322,12 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     if any(u.required for u in merged.unserved):
         best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
     best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
-    return _with_spare_lorries(problem, best, budget, params.seed)
+    best = _with_spare_lorries(problem, best, budget, params.seed)
+    if params.usual_crews:
+        best = dataclasses.replace(
+            best, details=dict(best.details, crew_changes=_crew_changes(problem, best, params, lent))
+        )
+    return best
 
 
 #: Most rounds of the search across borders on a deterministic (untimed) budget.
@@ -327,7 +358,8 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
         pairs = borders.matching(borders.neighbour_pairs(problem, solution), tried)
         if not pairs:
             break
-        jobs = [borders.pair_job(problem, solution, a, b) for a, b in pairs]
+        usual, saving = params.usual_crews or {}, params.move_saving
+        jobs = [borders.pair_job(problem, solution, a, b, usual=usual, move_saving=saving) for a, b in pairs]
         seed = params.seed + 2 * len(pairs) * rounds
         mine, theirs = jobs[0::2], jobs[1::2]
         if theirs and _two_cores(budget):
@@ -348,7 +380,9 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
             for k in (a, b):
                 routes[k] = by_id[routes[k].vehicle_id]
             candidate = with_cost(problem, dataclasses.replace(solution, routes=tuple(routes)))
-            if rank(problem, candidate) < rank(problem, solution):
+            if borders.stay_rank(problem, candidate, usual, saving) < borders.stay_rank(
+                problem, solution, usual, saving
+            ):
                 solution, kept = candidate, kept + 1
                 changed |= {a, b}
         # A round that changed is worth pairing again with its other neighbours.
@@ -426,7 +460,8 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
 
 def _auto(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
     """The ``auto`` engine (see the module notes)."""
-    if len(problem.bins) > decompose.DECOMPOSE_MIN_BINS:
+    big = len(problem.bins) > decompose.DECOMPOSE_MIN_BINS
+    if big or (params.rounds == "districts" and decompose.crews_share_work(problem)):
         return _decomposed(problem, budget, params)
     seed, other = params.seed, params.seed + 1
     missing = unsupported(problem)
