@@ -296,7 +296,9 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     regional, whole = decompose.border_budget(budget)
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
-    if _two_cores(regional):
+    if len(found) == 1:  # one district: its lorry's day searched on both cores, as a whole day would be
+        parts, solved = found, [_whole_day(found[0].problem, regional, params)]
+    elif _two_cores(regional):
         mine, theirs = order[0::2], order[1::2]
         other = dataclasses.replace(params, seed=params.seed + 1)
         results = _on_two_cores(
@@ -463,6 +465,11 @@ def _auto(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
     big = len(problem.bins) > decompose.DECOMPOSE_MIN_BINS
     if big or (params.rounds == "districts" and decompose.crews_share_work(problem)):
         return _decomposed(problem, budget, params)
+    return _whole_day(problem, budget, params)
+
+
+def _whole_day(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
+    """One search over the whole day, on both cores when worth it (PyVRP alone, or the combination)."""
     seed, other = params.seed, params.seed + 1
     missing = unsupported(problem)
     if not missing:
