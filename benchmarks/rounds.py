@@ -105,8 +105,7 @@ def _write_day(folder: Path, network: Path, n_bins: int, seed: int) -> None:
     # Day 2: a reading on the evening of day 1, about half the bins emptied that day.
     emptied = rng.random(n_bins) < 0.5
     later = [
-        f"{b},{DAY.isoformat()}T22:00:00,"
-        f"{(rate[i] * 0.4 if emptied[i] else min(100.0, start[i] + rate[i] * 3)):.1f}"
+        f"{b},{DAY.isoformat()}T22:00:00,{(rate[i] * 0.4 if emptied[i] else min(100.0, start[i] + rate[i] * 3)):.1f}"
         for i, b in enumerate(ids)
     ]
     (folder / "readings-day2.csv").write_text("\n".join(readings + later) + "\n")
@@ -122,7 +121,9 @@ def _day2(folder: Path, into: Path) -> Path:
     return into
 
 
-def _plan(folder: Path, day: date, rounds: str, time_limit: float, like: dict[str, str] | None = None) -> dict[str, Any]:
+def _plan(
+    folder: Path, day: date, rounds: str, time_limit: float, like: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Plan ``folder`` for ``day``; the figures the benchmark keeps and each collected bin's crew."""
     from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 

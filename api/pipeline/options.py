@@ -28,6 +28,7 @@ __all__ = [
     "EngineName",
     "HorizonDays",
     "PlanOptions",
+    "RoundsName",
     "SolutionLimit",
     "ThresholdPct",
     "TimeLimit",
@@ -57,6 +58,16 @@ def _known_engine(name: str) -> str:
 
 
 EngineName = Annotated[str, AfterValidator(_known_engine), WithJsonSchema({"type": "string", "enum": list(ENGINES)})]
+
+
+def _known_rounds(name: str) -> str:
+    """``name`` if it is one of :data:`ROUNDS`."""
+    if name not in ROUNDS:
+        raise ValueError(f"must be one of {', '.join(ROUNDS)}")
+    return name
+
+
+RoundsName = Annotated[str, AfterValidator(_known_rounds), WithJsonSchema({"type": "string", "enum": list(ROUNDS)})]
 TimeLimit = Annotated[float, Field(ge=MIN_TIME_LIMIT_S, le=MAX_TIME_LIMIT_S, description="seconds of search")]
 SolutionLimit = Annotated[int, Field(ge=1, description="stop after this many solutions")]
 ThresholdPct = Annotated[float, Field(gt=THRESHOLD_ABOVE, le=THRESHOLD_MAX, description="fill % at which a bin is due")]
