@@ -60,6 +60,7 @@ from .cost import rank, with_cost
 from .deadline import Budget, Deadline
 from .decompose import borders
 from .decompose import day as decompose
+from .decompose.districts import District
 from .directions import polish_directions
 from .engines.ortools import WarmStartRejected, solve_ortools
 from .engines.pyvrp import search, search_on, solve_pyvrp, unsupported
@@ -278,9 +279,12 @@ def _crew_changes(problem: Problem, solution: Solution, params: SolveParams, len
     usual = params.usual_crews or {}
     out = {}
     out_today = {v.id for v in problem.vehicles}
+    working = {r.vehicle_id for r in solution.routes if r.used}
     for b in borders.moved_bins(solution, usual):
         if usual[b] not in out_today:
             out[b] = "usual crew not out today"
+        elif usual[b] not in working:
+            out[b] = "usual crew not needed today: the others' days hold the work"
         elif b in lent:
             out[b] = "usual crew's district full: lent to a neighbour"
         else:
@@ -289,12 +293,48 @@ def _crew_changes(problem: Problem, solution: Solution, params: SolveParams, len
 
 
 def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
-    """A day in districts on both cores, then a search across borders (:mod:`.decompose.day`)."""
+    """A day in districts on both cores, then a search across borders (:mod:`.decompose.day`).
+
+    The number of districts comes from an estimate of the work (or the usual
+    crews); on a day below :data:`binroute.routing.decompose.DECOMPOSE_MIN_BINS`
+    bins one district fewer is tried too (the estimate keeps a margin, and a
+    lorry more than needed costs a crew's day), and the better plan
+    (:func:`binroute.routing.decompose.borders.stay_rank`: the plan's cost, moves
+    off the usual crews priced) is kept.
+    """
     usual = _usual_indices(problem, params.usual_crews)
-    split = decompose.districts(problem, usual)
-    lent = {problem.bins[b].id for d in split for b in d.borrowed}
-    found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     regional, whole = decompose.border_budget(budget)
+    tries = [decompose.districts(problem, usual)]
+    if len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS and len(tries[0]) >= 2:
+        fewer = decompose.districts(problem, usual, fewer=1)
+        if len(fewer) < len(tries[0]):
+            tries.append(fewer)
+    best: Solution | None = None
+    lent: set[str] = set()
+    ids, saving = params.usual_crews or {}, params.move_saving
+    for k, split in enumerate(tries):
+        part = 1 / (len(tries) - k)
+        found = _in_districts(problem, split, regional.share(part), whole.share(part), params)
+        if best is None or borders.stay_rank(problem, found, ids, saving) < borders.stay_rank(
+            problem, best, ids, saving
+        ):
+            best, lent = found, {problem.bins[b].id for d in split for b in d.borrowed}
+    assert best is not None
+    best = dataclasses.replace(best, details=dict(best.details, district_counts_tried=[len(t) for t in tries]))
+    best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
+    best = _with_spare_lorries(problem, best, budget, params.seed)
+    if params.usual_crews:
+        best = dataclasses.replace(
+            best, details=dict(best.details, crew_changes=_crew_changes(problem, best, params, lent))
+        )
+    return best
+
+
+def _in_districts(
+    problem: Problem, split: list[District], regional: Budget, whole: Budget, params: SolveParams
+) -> Solution:
+    """The day routed district by district (``regional``), merged, then searched across borders if bins are left."""
+    found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
     if len(found) == 1:  # one district: its lorry's day searched on both cores, as a whole day would be
         parts, solved = found, [_whole_day(found[0].problem, regional, params)]
@@ -308,7 +348,7 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
             ([found[i].problem for i in theirs], regional, other),
         )
         if len(results) < 2:  # the helper failed: its districts get a short search here
-            quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * budget.deadline.total_s)))
+            quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * regional.deadline.total_s)))
             results.append(_districts([found[i].problem for i in theirs], quick, params))
         parts, solved = [found[i] for i in mine + theirs], [*results[0], *results[1]]
     else:
@@ -320,16 +360,9 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     merged = solution_from_plans(
         problem, plans, engine="decomposed", runtime_s=0.0, fit_rules=bool(missing), chosen=chosen, details=details
     )
-    best = merged
     if any(u.required for u in merged.unserved):
-        best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
-    best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
-    best = _with_spare_lorries(problem, best, budget, params.seed)
-    if params.usual_crews:
-        best = dataclasses.replace(
-            best, details=dict(best.details, crew_changes=_crew_changes(problem, best, params, lent))
-        )
-    return best
+        return decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
+    return merged
 
 
 #: Most rounds of the search across borders on a deterministic (untimed) budget.

@@ -270,7 +270,7 @@ def _loads_needed(problem: Problem, fleet: list[int], bins: list[int]) -> int:
     return need
 
 
-def districts(problem: Problem, usual: Mapping[int, int] | None = None) -> list[District]:
+def districts(problem: Problem, usual: Mapping[int, int] | None = None, *, fewer: int = 0) -> list[District]:
     """One compact district per lorry used, each about the same work (see the module notes).
 
     Parameters
@@ -280,6 +280,9 @@ def districts(problem: Problem, usual: Mapping[int, int] | None = None) -> list[
     usual
         Each bin's usual lorry (vehicle index by bin index), where it has one:
         the districts are then the usual crews' (:func:`usual_districts`).
+    fewer
+        Districts fewer than the estimate of the work asks for, per stream (never fewer than one, nor than
+        the lorry-loads the bins make when the lorries cannot tip).
 
     Returns
     -------
@@ -298,13 +301,13 @@ def districts(problem: Problem, usual: Mapping[int, int] | None = None) -> list[
             continue  # every lorry for it has a district of another stream: the solver places these
         usable = _usable_s(problem, fleet, bins)
         if usual and any(usual.get(b) in fleet for b in bins):
-            found = usual_districts(problem, bins, fleet, usual, usable)
+            found = usual_districts(problem, bins, fleet, usual, usable, drop=fewer)
             out.extend(found)
             free -= {d.vehicle for d in found}
             continue
         work = bin_work(problem, bins, problem.vehicles[fleet[0]])
-        k = max(math.ceil(float(work.sum()) / usable), _loads_needed(problem, fleet, bins))
-        k = min(len(fleet), k)
+        by_time = min(len(fleet), math.ceil(float(work.sum()) / usable)) - fewer
+        k = min(len(fleet), max(1, by_time, _loads_needed(problem, fleet, bins)))
         parts = cluster(problem, bins, work, k)
         # Lorries to districts: the drive from the depot to the district's centre and home.
         centres = np.array([problem.bins[p[_medoid(problem, _locs(problem, p))]].location for p in parts])
@@ -317,7 +320,7 @@ def districts(problem: Problem, usual: Mapping[int, int] | None = None) -> list[
 
 
 def usual_districts(
-    problem: Problem, bins: list[int], fleet: list[int], usual: Mapping[int, int], usable: float
+    problem: Problem, bins: list[int], fleet: list[int], usual: Mapping[int, int], usable: float, *, drop: int = 0
 ) -> list[District]:
     """Districts of the usual crews: each bin with its usual lorry, a district over a day's work lending its edge.
 
@@ -328,9 +331,16 @@ def usual_districts(
     then gives, one bin at a time, the bin that costs least to move (its
     round trip to a centre with room less its own) to that neighbour: a
     full district lends its edge to its neighbours, not bins from across
-    town.
+    town. With ``drop``, that many of the usual crews with the least usual
+    work stay home when the others' days hold all the work: their bins join
+    the nearest centres.
     """
     own = sorted({usual[b] for b in bins if usual.get(b) in fleet})
+    if drop and len(own) > drop:
+        total = float(bin_work(problem, bins, problem.vehicles[own[0]]).sum())
+        if total <= (len(own) - drop) * usable:
+            count = {v: sum(usual.get(b) == v for b in bins) for v in own}
+            own = sorted(sorted(own, key=lambda v: (count[v], v))[drop:])
     loc = _locs(problem, bins)
     centres = []
     for v in own:
