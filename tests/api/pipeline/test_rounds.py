@@ -1,4 +1,4 @@
-"""Crews' areas in the pipeline: usual crews from areas.geojson, the crew column and a previous plan; a fleet too small."""
+"""Crews' areas in the pipeline: usual crews from areas, the crew column and a previous plan; a fleet too small."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_an_unknown_crew_is_refused_naming_where(tmp_path, where, content, messa
 
 def test_like_needs_a_plan_directory(tmp_path):
     """--like on a directory without plan.json names the file."""
-    with pytest.raises(ScenarioError, match="plan.json: file not found"):
+    with pytest.raises(ScenarioError, match=r"plan\.json: file not found"):
         load_like(tmp_path)
 
 
