@@ -56,22 +56,11 @@ FORECAST_SHARE = 0.55
 FORECAST_BINS_PER_LORRY = 140
 
 
-def _scenario(folder: Path, network: Path, n_bins: int, *, forecast: bool = False) -> None:
-    """Write a scenario directory with ``n_bins`` full bins on ``network`` (``forecast``: bins filling at their own
-    rates, so the forecast chooses about :data:`FORECAST_SHARE` of them, and a fleet sized for that)."""
-    from binroute.geo import load_network
+def write_fleet(folder: Path, lon: np.ndarray, lat: np.ndarray, lorries: int, *, timezone: str) -> None:
+    """``folder/fleet.json``: two depots at the first two points, two sites at the next two, ``lorries`` lorries.
 
-    net = load_network(network)
-    rng = np.random.default_rng(SEED)
-    # Points along random edges, so every bin is on a street.
-    edges = rng.choice(net.n_edges, size=n_bins + 4, replace=False)
-    u, v = net.edge_u[edges], net.edge_v[edges]
-    f = rng.uniform(0.2, 0.8, size=len(edges))
-    lon = net.lon[u] * (1 - f) + net.lon[v] * f
-    lat = net.lat[u] * (1 - f) + net.lat[v] * f
-    lorries = max(2, math.ceil(n_bins / BINS_PER_LORRY))
-    if forecast:
-        lorries = max(2, math.ceil(FORECAST_SHARE * n_bins / FORECAST_BINS_PER_LORRY))
+    The lorries alternate between the depots; the rest (streams, costs) is the sample's.
+    """
     depots = [
         {"id": f"D{k}", "lon": float(lon[k]), "lat": float(lat[k]), "opens": "05:00", "closes": "22:00"} for k in (0, 1)
     ]
@@ -100,8 +89,27 @@ def _scenario(folder: Path, network: Path, n_bins: int, *, forecast: bool = Fals
         for k in range(lorries)
     ]
     fleet = json.loads((ROOT / "sample_data" / "helsinki" / "fleet.json").read_text())
-    fleet.update(timezone="Europe/Rome", depots=depots, facilities=sites, vehicles=vehicles)
+    fleet.update(timezone=timezone, depots=depots, facilities=sites, vehicles=vehicles)
     (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
+
+
+def _scenario(folder: Path, network: Path, n_bins: int, *, forecast: bool = False) -> None:
+    """Write a scenario directory with ``n_bins`` full bins on ``network`` (``forecast``: bins filling at their own
+    rates, so the forecast chooses about :data:`FORECAST_SHARE` of them, and a fleet sized for that)."""
+    from binroute.geo import load_network
+
+    net = load_network(network)
+    rng = np.random.default_rng(SEED)
+    # Points along random edges, so every bin is on a street.
+    edges = rng.choice(net.n_edges, size=n_bins + 4, replace=False)
+    u, v = net.edge_u[edges], net.edge_v[edges]
+    f = rng.uniform(0.2, 0.8, size=len(edges))
+    lon = net.lon[u] * (1 - f) + net.lon[v] * f
+    lat = net.lat[u] * (1 - f) + net.lat[v] * f
+    lorries = max(2, math.ceil(n_bins / BINS_PER_LORRY))
+    if forecast:
+        lorries = max(2, math.ceil(FORECAST_SHARE * n_bins / FORECAST_BINS_PER_LORRY))
+    write_fleet(folder, lon, lat, lorries, timezone="Europe/Rome")
     ids = [f"B{i:05d}" for i in range(n_bins)]
     rows = ["bin_id,lon,lat,stream,capacity_l,service_s,tw_start,tw_end"]
     rows += [f"{b},{lon[i + 4]:.7f},{lat[i + 4]:.7f},general,240,,," for i, b in enumerate(ids)]

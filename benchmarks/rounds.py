@@ -53,42 +53,13 @@ def _write_day(folder: Path, network: Path, n_bins: int, seed: int) -> None:
     """A scenario on ``network``: bins along the streets, two depots, two sites, day 1's and day 2's readings."""
     from binroute.geo import load_network
 
+    from .big_day import write_fleet
     from .kerbside import _along_streets
 
     net = load_network(network)
     rng = np.random.default_rng(seed)
     lon, lat = _along_streets(net, n_bins + 4, rng)
-    depots = [
-        {"id": f"D{k}", "lon": float(lon[k]), "lat": float(lat[k]), "opens": "05:00", "closes": "22:00"} for k in (0, 1)
-    ]
-    sites = [
-        {
-            "id": f"S{k}",
-            "lon": float(lon[k + 2]),
-            "lat": float(lat[k + 2]),
-            "streams": ["general"],
-            "opens": "05:00",
-            "closes": "22:00",
-            "tip_minutes": 15,
-        }
-        for k in (0, 1)
-    ]
-    lorries = max(2, math.ceil(n_bins / BINS_PER_LORRY))
-    vehicles = [
-        {
-            "id": f"L{k:02d}",
-            "depot": f"D{k % 2}",
-            "streams": ["general"],
-            "capacity_kg": 10_000,
-            "capacity_l": 22_000,
-            "shift_start": "06:00",
-            "shift_end": "14:30",
-        }
-        for k in range(lorries)
-    ]
-    fleet = json.loads((SAMPLE / "fleet.json").read_text())
-    fleet.update(depots=depots, facilities=sites, vehicles=vehicles)
-    (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
+    write_fleet(folder, lon, lat, max(2, math.ceil(n_bins / BINS_PER_LORRY)), timezone="Europe/Rome")
     ids = [f"B{i:05d}" for i in range(n_bins)]
     rows = ["bin_id,lon,lat,stream,capacity_l"]
     rows += [f"{b},{lon[i + 4]:.7f},{lat[i + 4]:.7f},general,240" for i, b in enumerate(ids)]

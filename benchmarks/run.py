@@ -1,5 +1,5 @@
 """``make bench``: roads, API load, the live day, scale-out, forecasts, a log's business case, API fuzzing,
-drivable routes, solution quality.
+drivable routes, rounds a crew can own, solution quality.
 
 About 3 h in all.
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, forecast, fuzz, kerbside, live_day, matrix, scale_out, simulate_log, solvers
+from . import api_load, forecast, fuzz, kerbside, live_day, matrix, rounds, scale_out, simulate_log, solvers
 
 
 def main() -> int:
@@ -24,6 +24,7 @@ def main() -> int:
     status |= simulate_log.main(["--jobs", "2"])
     status |= fuzz.main([])
     status |= kerbside.main([])
+    status |= rounds.main([])
     names = []
     for engine, jobs in (("ortools", "2"), ("pyvrp", "2"), ("auto", "1")):
         for budget in ("30", "60"):
