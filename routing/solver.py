@@ -323,11 +323,38 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     best = dataclasses.replace(best, details=dict(best.details, district_counts_tried=[len(t) for t in tries]))
     best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
     best = _with_spare_lorries(problem, best, budget, params.seed)
+    if not usual and len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS:
+        best = _free_if_as_compact(problem, best, budget, params)
     if params.usual_crews:
         best = dataclasses.replace(
             best, details=dict(best.details, crew_changes=_crew_changes(problem, best, params, lent))
         )
     return best
+
+
+#: Shortest time left after the districts for which a small day also gets a free whole-day search.
+FREE_MIN_S = 5.0
+
+
+def _free_if_as_compact(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:
+    """A free whole-day search with the time the districts left; its plan if better and about as compact.
+
+    On a small day the districts rarely use the whole time limit. A search
+    over the whole day sometimes finds rounds that are compact anyway (bins
+    far apart) and cheaper; it is kept when it ranks better
+    (:func:`binroute.routing.cost.rank`) and its rounds mix no more than the
+    districts' plus :data:`binroute.routing.decompose.borders.MIX_SLACK`
+    (:func:`binroute.routing.decompose.borders.mixing`, standing in for the
+    territory overlap). Timed budgets only, with at least :data:`FREE_MIN_S` left.
+    """
+    if not budget.timed or budget.deadline.left() < FREE_MIN_S:
+        return districted
+    free = _whole_day(problem, budget, params)
+    if rank(problem, free) >= rank(problem, districted):
+        return districted
+    if borders.mixing(problem, free) > borders.mixing(problem, districted) + borders.MIX_SLACK:
+        return districted
+    return dataclasses.replace(free, details=dict(free.details, free_kept_over_districts=True))
 
 
 def _in_districts(
