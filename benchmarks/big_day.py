@@ -50,19 +50,17 @@ DAY = date(2026, 10, 5)
 SEED = 19
 
 
-def _scenario(folder: Path, network: Path, n_bins: int) -> None:
-    """Write a scenario directory with ``n_bins`` full bins on ``network``."""
-    from binroute.geo import load_network
+#: With ``--forecast``: the share of the bins the forecast is expected to collect, and bins per lorry of those
+#: (a fleet sized for an average day, as a council's is: a fuller day leaves bins, and says so).
+FORECAST_SHARE = 0.55
+FORECAST_BINS_PER_LORRY = 140
 
-    net = load_network(network)
-    rng = np.random.default_rng(SEED)
-    # Points along random edges, so every bin is on a street.
-    edges = rng.choice(net.n_edges, size=n_bins + 4, replace=False)
-    u, v = net.edge_u[edges], net.edge_v[edges]
-    f = rng.uniform(0.2, 0.8, size=len(edges))
-    lon = net.lon[u] * (1 - f) + net.lon[v] * f
-    lat = net.lat[u] * (1 - f) + net.lat[v] * f
-    lorries = max(2, math.ceil(n_bins / BINS_PER_LORRY))
+
+def write_fleet(folder: Path, lon: np.ndarray, lat: np.ndarray, lorries: int, *, timezone: str) -> None:
+    """``folder/fleet.json``: two depots at the first two points, two sites at the next two, ``lorries`` lorries.
+
+    The lorries alternate between the depots; the rest (streams, costs) is the sample's.
+    """
     depots = [
         {"id": f"D{k}", "lon": float(lon[k]), "lat": float(lat[k]), "opens": "05:00", "closes": "22:00"} for k in (0, 1)
     ]
@@ -91,15 +89,37 @@ def _scenario(folder: Path, network: Path, n_bins: int) -> None:
         for k in range(lorries)
     ]
     fleet = json.loads((ROOT / "sample_data" / "helsinki" / "fleet.json").read_text())
-    fleet.update(timezone="Europe/Rome", depots=depots, facilities=sites, vehicles=vehicles)
+    fleet.update(timezone=timezone, depots=depots, facilities=sites, vehicles=vehicles)
     (folder / "fleet.json").write_text(json.dumps(fleet, indent=1))
+
+
+def _scenario(folder: Path, network: Path, n_bins: int, *, forecast: bool = False) -> None:
+    """Write a scenario directory with ``n_bins`` full bins on ``network`` (``forecast``: bins filling at their own
+    rates, so the forecast chooses about :data:`FORECAST_SHARE` of them, and a fleet sized for that)."""
+    from binroute.geo import load_network
+
+    net = load_network(network)
+    rng = np.random.default_rng(SEED)
+    # Points along random edges, so every bin is on a street.
+    edges = rng.choice(net.n_edges, size=n_bins + 4, replace=False)
+    u, v = net.edge_u[edges], net.edge_v[edges]
+    f = rng.uniform(0.2, 0.8, size=len(edges))
+    lon = net.lon[u] * (1 - f) + net.lon[v] * f
+    lat = net.lat[u] * (1 - f) + net.lat[v] * f
+    lorries = max(2, math.ceil(n_bins / BINS_PER_LORRY))
+    if forecast:
+        lorries = max(2, math.ceil(FORECAST_SHARE * n_bins / FORECAST_BINS_PER_LORRY))
+    write_fleet(folder, lon, lat, lorries, timezone="Europe/Rome")
     ids = [f"B{i:05d}" for i in range(n_bins)]
     rows = ["bin_id,lon,lat,stream,capacity_l,service_s,tw_start,tw_end"]
     rows += [f"{b},{lon[i + 4]:.7f},{lat[i + 4]:.7f},general,240,,," for i, b in enumerate(ids)]
     (folder / "bins.csv").write_text("\n".join(rows) + "\n")
     readings = ["bin_id,timestamp,fill_pct"]
-    for b in ids:
-        for days, pct in ((3, 60), (2, 75), (1, 90)):
+    start, rate = rng.uniform(0, 40, n_bins), rng.uniform(8, 30, n_bins)  # % and % a day
+    for i, b in enumerate(ids):
+        for k, (days, pct) in enumerate(((3, 60), (2, 75), (1, 90))):
+            if forecast:
+                pct = round(min(100.0, start[i] + rate[i] * k), 1)
             readings.append(f"{b},{(DAY - timedelta(days=days)).isoformat()}T22:00:00+02:00,{pct}")
     (folder / "readings.csv").write_text("\n".join(readings) + "\n")
     (folder / "scenario.json").write_text(json.dumps({"network": str(network.resolve())}))
@@ -130,6 +150,7 @@ def _child(folder: Path, time_limit: float, out: Path) -> None:
         "required_left": sum(u.required for u in sol.unserved),
         "required_left_why": dict(Counter(u.reason for u in sol.unserved if u.required)),
         "territory_overlap": round(territory_overlap(rounds, crs=crs), 3),
+        "extra_crews": (result.plan.get("fleet_short") or {}).get("extra_crews", 0),
         "engine": sol.engine,
         "districts": sol.details.get("districts"),
         "matrix_dtype": str(next(iter(problem.matrices.values())).time_s.dtype),
@@ -188,11 +209,11 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def run_size(network: Path, n_bins: int, time_limit: float) -> dict[str, object]:
+def run_size(network: Path, n_bins: int, time_limit: float, *, forecast: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="big-day-") as tmp:
         folder = Path(tmp) / f"day{n_bins}"
         folder.mkdir()
-        _scenario(folder, network, n_bins)
+        _scenario(folder, network, n_bins, forecast=forecast)
         out = Path(tmp) / "record.json"
         began = time.perf_counter()
         child = subprocess.Popen(
@@ -214,6 +235,7 @@ def run_size(network: Path, n_bins: int, time_limit: float) -> dict[str, object]
     wall = time.perf_counter() - began if wall is None else wall
     return {
         "bins": n_bins,
+        "day": "forecast" if forecast else "all due",
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(peak),
         "peak_pss_mb": round(peak_pss),
@@ -222,10 +244,10 @@ def run_size(network: Path, n_bins: int, time_limit: float) -> dict[str, object]
     }
 
 
-def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
-    """Write ``big_day.json`` and ``big_day.md``; the Markdown table."""
+def _write(rows: list[dict[str, object]], meta: dict[str, object], name: str = "big_day") -> str:
+    """Write ``NAME.json`` and ``NAME.md``; the Markdown table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "big_day.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     flat = []
     for r in rows:
         stages = r.get("timings_s", {})
@@ -245,6 +267,7 @@ def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "cost",
         "km",
         "required_left",
+        "extra_crews",
         "territory_overlap",
         "lorries_used",
         "districts",
@@ -253,7 +276,7 @@ def _write(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
     legs += ["depot_tip_forced_km", "collect_lower_bound_km", "assignment_bound_km", "border_pairs_kept", "border_s"]
     text = table(flat, columns) + "\n\nWhere the km go (see benchmarks/km_legs.py):\n\n" + table(flat, legs)
     note = "Network data © OpenStreetMap contributors, ODbL."
-    (RESULTS / "big_day.md").write_text(
+    (RESULTS / f"{name}.md").write_text(
         f"# Big day ({meta['network']}, --time-limit {meta['time_limit_s']:g})\n\n{text}\n\n{note}\n"
     )
     return text
@@ -267,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--generated", type=int, metavar="SIZE", help="a generated SIZE x SIZE street grid instead of Milan"
     )
+    parser.add_argument(
+        "--forecast",
+        action="store_true",
+        help="bins chosen by the forecast (about half), a fleet sized for that, two depots and two sites",
+    )
+    parser.add_argument("--name", default="big_day", help="results file name (benchmarks/results/NAME.{json,md})")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -286,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"network": source, "time_limit_s": args.time_limit, "seed": SEED, "cores": os.cpu_count()}
         rows: list[dict[str, object]] = []
         for n in sizes:
-            rows.append(run_size(network, n, args.time_limit))
-            text = _write(rows, meta)  # after every size, so a long run keeps what it measured
+            rows.append(run_size(network, n, args.time_limit, forecast=args.forecast))
+            text = _write(rows, meta, args.name)  # after every size, so a long run keeps what it measured
     print(text)
     return 0
 

@@ -1,7 +1,7 @@
 """``make bench``: roads, API load, the live day, scale-out, forecasts, a log's business case, API fuzzing,
-drivable routes, a 10-minute soak with faults, solution quality.
+drivable routes, rounds a crew can own, a 10-minute soak with faults, solution quality.
 
-About 3 h 15 min in all.
+About 3 h 30 min in all.
 
 Each engine runs every shared instance at 30 s and 60 s; OR-Tools and PyVRP
 alone use one core each, so two instances run at once; ``auto`` uses both
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from . import api_load, forecast, fuzz, kerbside, live_day, matrix, scale_out, simulate_log, soak, solvers
+from . import api_load, forecast, fuzz, kerbside, live_day, matrix, rounds, scale_out, simulate_log, soak, solvers
 
 
 def main() -> int:
@@ -24,6 +24,7 @@ def main() -> int:
     status |= simulate_log.main(["--jobs", "2"])
     status |= fuzz.main([])
     status |= kerbside.main([])
+    status |= rounds.main([])
     status |= soak.main([])
     names = []
     for engine, jobs in (("ortools", "2"), ("pyvrp", "2"), ("auto", "1")):

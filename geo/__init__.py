@@ -42,6 +42,7 @@ from .osm import load_network as load_network
 from .osm import network_from_place as network_from_place
 from .snap import Snapped as Snapped
 from .snap import snap_points as snap_points
+from .territory import district_outlines as district_outlines
 from .territory import territory_overlap as territory_overlap
 from .turn_matrix import turn_matrices as turn_matrices
 from .turn_matrix import turn_matrix_rows as turn_matrix_rows

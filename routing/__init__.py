@@ -28,6 +28,7 @@ _EXPORTS = {
     "read_instance": ".instances",
     "ENGINES": ".limits",
     "MAX_HORIZON": ".limits",
+    "ROUNDS": ".limits",
     "Limits": ".limits",
     "SolveParams": ".limits",
     "Bin": ".problem",
@@ -50,6 +51,9 @@ _EXPORTS = {
     "Unserved": ".solution",
     "Visit": ".solution",
     "solve": ".solver",
+    "ExtraCrews": ".shortfall",
+    "Shortfall": ".shortfall",
+    "fleet_shortfall": ".shortfall",
 }
 #: subpackages reachable as attributes
 _SUBMODULES = ("engines", "forecast")
@@ -60,6 +64,7 @@ __all__ = [
     "ENGINES",
     "FEET_PER_MILE",
     "MAX_HORIZON",
+    "ROUNDS",
     "TIP",
     "Bin",
     "Break",
@@ -68,6 +73,7 @@ __all__ = [
     "CrewNow",
     "Deadline",
     "Depot",
+    "ExtraCrews",
     "Facility",
     "ForecastError",
     "ForecastWarning",
@@ -79,6 +85,7 @@ __all__ = [
     "ProblemError",
     "Replan",
     "Route",
+    "Shortfall",
     "Solution",
     "SolveParams",
     "TimeWindow",
@@ -87,6 +94,7 @@ __all__ = [
     "Visit",
     "check_solution",
     "engines",
+    "fleet_shortfall",
     "forecast",
     "home_via_site",
     "midday_problem",
@@ -118,6 +126,7 @@ if TYPE_CHECKING:
     from .instances import read_instance as read_instance
     from .limits import ENGINES as ENGINES
     from .limits import MAX_HORIZON as MAX_HORIZON
+    from .limits import ROUNDS as ROUNDS
     from .limits import Limits as Limits
     from .limits import SolveParams as SolveParams
     from .midday import CrewNow as CrewNow
@@ -132,6 +141,9 @@ if TYPE_CHECKING:
     from .problem import Problem as Problem
     from .problem import TimeWindow as TimeWindow
     from .problem import Vehicle as Vehicle
+    from .shortfall import ExtraCrews as ExtraCrews
+    from .shortfall import Shortfall as Shortfall
+    from .shortfall import fleet_shortfall as fleet_shortfall
     from .solution import BIN as BIN
     from .solution import DEPOT as DEPOT
     from .solution import TIP as TIP

@@ -121,6 +121,10 @@ def _home_via_site(problem: Problem, profile: str, sites: tuple[int, ...]) -> tu
     return np.minimum(time, Matrix.UNREACHABLE), np.minimum(dist, Matrix.UNREACHABLE), site
 
 
+#: Why a required bin is left that a crew could have served, had there been time or room (see :mod:`.shortfall`).
+FLEET_FULL = "the fleet ran out of capacity or shift time: add a vehicle or a longer shift"
+
+
 def explain_unserved(problem: Problem, item: Bin, allowed: list[int]) -> str:
     """Why a bin an engine dropped could not (or should not) be collected (judged at its best location)."""
     if not item.required:
@@ -140,7 +144,7 @@ def explain_unserved(problem: Problem, item: Bin, allowed: list[int]) -> str:
         else:
             back = int(m[loc, problem.depots[veh.end_depot].location])
         if finish + back <= veh.shift.end_s:
-            return "the fleet ran out of capacity or shift time: add a vehicle or a longer shift"
+            return FLEET_FULL
     if window is not None:
         return "no vehicle can reach it inside its time window within its shift"
     return "no vehicle can reach it and get back within its shift"

@@ -6,6 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 ENGINES = ("ortools", "pyvrp", "auto")
+#: How ``auto`` shapes a day's rounds: ``"districts"`` (one compact district per crew, on a day of any size
+#: with two or more lorries for a stream) or ``"free"`` (one search over the whole day below
+#: :data:`binroute.routing.decompose.DECOMPOSE_MIN_BINS` bins; its rounds may interleave).
+ROUNDS = ("districts", "free")
+#: Plan cost a move of a bin away from its usual crew must save (see :attr:`SolveParams.usual_crews`).
+MOVE_SAVING = 2.0
 #: The most collection days the collect rule looks ahead (its horizon).
 MAX_HORIZON = 14
 
@@ -68,7 +74,14 @@ class SolveParams:
     warm_start: Mapping[str, Sequence[str]] | None = None
     warm_locations: Mapping[str, int] | None = None
     log_search: bool = False
+    rounds: str = "districts"
+    usual_crews: Mapping[str, str] | None = None
+    move_saving: float = MOVE_SAVING
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.rounds not in ROUNDS:
+            raise ValueError(f"rounds must be one of {', '.join(ROUNDS)}, not {self.rounds!r}")
+        if self.move_saving < 0:
+            raise ValueError(f"move_saving must be at least 0, not {self.move_saving}")

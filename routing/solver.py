@@ -51,7 +51,7 @@ import contextlib
 import dataclasses
 import os
 import time as clock
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from binroute._processes import start_helper
@@ -60,6 +60,7 @@ from .cost import rank, with_cost
 from .deadline import Budget, Deadline
 from .decompose import borders
 from .decompose import day as decompose
+from .decompose.districts import District
 from .directions import polish_directions
 from .engines.ortools import WarmStartRejected, solve_ortools
 from .engines.pyvrp import search, search_on, solve_pyvrp, unsupported
@@ -265,12 +266,106 @@ def _districts(parts: list[Problem], budget: Budget, params: SolveParams) -> lis
     return out
 
 
+def _usual_indices(problem: Problem, usual: Mapping[str, str] | None) -> dict[int, int]:
+    """``usual`` (vehicle id by bin id) as vehicle index by bin index, for the bins and vehicles of ``problem``."""
+    if not usual:
+        return {}
+    vehicle_at = {v.id: i for i, v in enumerate(problem.vehicles)}
+    return {b: vehicle_at[usual[item.id]] for b, item in enumerate(problem.bins) if usual.get(item.id) in vehicle_at}
+
+
+def _crew_changes(problem: Problem, solution: Solution, params: SolveParams, lent: set[str]) -> dict[str, str]:
+    """Why each served bin with a usual crew is served by another (bin id -> reason)."""
+    usual = params.usual_crews or {}
+    out = {}
+    out_today = {v.id for v in problem.vehicles}
+    working = {r.vehicle_id for r in solution.routes if r.used}
+    for b in borders.moved_bins(solution, usual):
+        if usual[b] not in out_today:
+            out[b] = "usual crew not out today"
+        elif usual[b] not in working:
+            out[b] = "usual crew not needed today: the others' days hold the work"
+        elif b in lent:
+            out[b] = "usual crew's district full: lent to a neighbour"
+        else:
+            out[b] = f"moved by the search: saves at least {params.move_saving:g} of the plan's cost"
+    return out
+
+
 def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
-    """A very large day in districts on both cores, then a search across borders (:mod:`.decompose.day`)."""
-    found = decompose.subproblems(problem)
+    """A day in districts on both cores, then a search across borders (:mod:`.decompose.day`).
+
+    The number of districts comes from an estimate of the work (or the usual
+    crews); on a day below :data:`binroute.routing.decompose.DECOMPOSE_MIN_BINS`
+    bins one district fewer is tried too (the estimate keeps a margin, and a
+    lorry more than needed costs a crew's day), and the better plan
+    (:func:`binroute.routing.decompose.borders.stay_rank`: the plan's cost, moves
+    off the usual crews priced) is kept.
+    """
+    usual = _usual_indices(problem, params.usual_crews)
     regional, whole = decompose.border_budget(budget)
+    tries = [decompose.districts(problem, usual)]
+    if len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS and len(tries[0]) >= 2:
+        fewer = decompose.districts(problem, usual, fewer=1)
+        if len(fewer) < len(tries[0]):
+            tries.append(fewer)
+    best: Solution | None = None
+    lent: set[str] = set()
+    ids, saving = params.usual_crews or {}, params.move_saving
+    for k, split in enumerate(tries):
+        part = 1 / (len(tries) - k)
+        found = _in_districts(problem, split, regional.share(part), whole.share(part), params)
+        if best is None or borders.stay_rank(problem, found, ids, saving) < borders.stay_rank(
+            problem, best, ids, saving
+        ):
+            best, lent = found, {problem.bins[b].id for d in split for b in d.borrowed}
+    assert best is not None
+    best = dataclasses.replace(best, details=dict(best.details, district_counts_tried=[len(t) for t in tries]))
+    best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
+    best = _with_spare_lorries(problem, best, budget, params.seed)
+    if not usual and len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS:
+        best = _free_if_as_compact(problem, best, budget, params)
+    if params.usual_crews:
+        best = dataclasses.replace(
+            best, details=dict(best.details, crew_changes=_crew_changes(problem, best, params, lent))
+        )
+    return best
+
+
+#: Shortest time left after the districts for which a small day also gets a free whole-day search.
+FREE_MIN_S = 5.0
+
+
+def _free_if_as_compact(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:
+    """A free whole-day search with the time the districts left; its plan if better and about as compact.
+
+    On a small day the districts rarely use the whole time limit. A search
+    over the whole day sometimes finds rounds that are compact anyway (bins
+    far apart) and cheaper; it is kept when it ranks better
+    (:func:`binroute.routing.cost.rank`) and its rounds mix no more than the
+    districts' plus :data:`binroute.routing.decompose.borders.MIX_SLACK`
+    (:func:`binroute.routing.decompose.borders.mixing`, standing in for the
+    territory overlap). Timed budgets only, with at least :data:`FREE_MIN_S` left.
+    """
+    if not budget.timed or budget.deadline.left() < FREE_MIN_S:
+        return districted
+    free = _whole_day(problem, budget, params)
+    if rank(problem, free) >= rank(problem, districted):
+        return districted
+    if borders.mixing(problem, free) > borders.mixing(problem, districted) + borders.MIX_SLACK:
+        return districted
+    return dataclasses.replace(free, details=dict(free.details, free_kept_over_districts=True))
+
+
+def _in_districts(
+    problem: Problem, split: list[District], regional: Budget, whole: Budget, params: SolveParams
+) -> Solution:
+    """The day routed district by district (``regional``), merged, then searched across borders if bins are left."""
+    found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
-    if _two_cores(regional):
+    if len(found) == 1:  # one district: its lorry's day searched on both cores, as a whole day would be
+        parts, solved = found, [_whole_day(found[0].problem, regional, params)]
+    elif _two_cores(regional):
         mine, theirs = order[0::2], order[1::2]
         other = dataclasses.replace(params, seed=params.seed + 1)
         results = _on_two_cores(
@@ -280,7 +375,7 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
             ([found[i].problem for i in theirs], regional, other),
         )
         if len(results) < 2:  # the helper failed: its districts get a short search here
-            quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * budget.deadline.total_s)))
+            quick = Budget(Deadline.after(max(SPARE_MIN_S, SPARE_SHARE * regional.deadline.total_s)))
             results.append(_districts([found[i].problem for i in theirs], quick, params))
         parts, solved = [found[i] for i in mine + theirs], [*results[0], *results[1]]
     else:
@@ -292,11 +387,9 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     merged = solution_from_plans(
         problem, plans, engine="decomposed", runtime_s=0.0, fit_rules=bool(missing), chosen=chosen, details=details
     )
-    best = merged
     if any(u.required for u in merged.unserved):
-        best = decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
-    best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
-    return _with_spare_lorries(problem, best, budget, params.seed)
+        return decompose.across_borders(problem, merged, plans, chosen, whole, params.seed)
+    return merged
 
 
 #: Most rounds of the search across borders on a deterministic (untimed) budget.
@@ -327,7 +420,8 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
         pairs = borders.matching(borders.neighbour_pairs(problem, solution), tried)
         if not pairs:
             break
-        jobs = [borders.pair_job(problem, solution, a, b) for a, b in pairs]
+        usual, saving = params.usual_crews or {}, params.move_saving
+        jobs = [borders.pair_job(problem, solution, a, b, usual=usual, move_saving=saving) for a, b in pairs]
         seed = params.seed + 2 * len(pairs) * rounds
         mine, theirs = jobs[0::2], jobs[1::2]
         if theirs and _two_cores(budget):
@@ -348,7 +442,9 @@ def _border_pairs(problem: Problem, solution: Solution, budget: Budget, params: 
             for k in (a, b):
                 routes[k] = by_id[routes[k].vehicle_id]
             candidate = with_cost(problem, dataclasses.replace(solution, routes=tuple(routes)))
-            if rank(problem, candidate) < rank(problem, solution):
+            if borders.stay_rank(problem, candidate, usual, saving) < borders.stay_rank(
+                problem, solution, usual, saving
+            ):
                 solution, kept = candidate, kept + 1
                 changed |= {a, b}
         # A round that changed is worth pairing again with its other neighbours.
@@ -426,8 +522,14 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
 
 def _auto(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
     """The ``auto`` engine (see the module notes)."""
-    if len(problem.bins) > decompose.DECOMPOSE_MIN_BINS:
+    big = len(problem.bins) > decompose.DECOMPOSE_MIN_BINS
+    if big or (params.rounds == "districts" and decompose.crews_share_work(problem)):
         return _decomposed(problem, budget, params)
+    return _whole_day(problem, budget, params)
+
+
+def _whole_day(problem: Problem, budget: Budget, params: SolveParams) -> Solution:
+    """One search over the whole day, on both cores when worth it (PyVRP alone, or the combination)."""
     seed, other = params.seed, params.seed + 1
     missing = unsupported(problem)
     if not missing:

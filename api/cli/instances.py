@@ -26,7 +26,10 @@ def _instance_flags(func: Any) -> Any:
 def _solve_instance(
     file: Path, *, time_limit: float | None, solution_limit: int | None, engine: str, seed: int
 ) -> tuple[Instance, Solution]:
-    """Read an instance file and solve it with the command's limits."""
+    """Read an instance file and solve it with the command's limits.
+
+    Literature instances score km and vehicles, not crews' areas: ``auto`` searches the whole day at once.
+    """
     from binroute.routing import Limits, SolveParams, read_instance, solve
 
     instance = read_instance(file)
@@ -36,7 +39,7 @@ def _solve_instance(
             time_limit_s=time_limit_for(time_limit, solution_limit, default=INSTANCE_TIME_LIMIT_S),
             solution_limit=solution_limit,
         ),
-        params=SolveParams(engine=engine, seed=seed),
+        params=SolveParams(engine=engine, seed=seed, rounds="free"),
     )
     return instance, solution
 

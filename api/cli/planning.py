@@ -11,6 +11,7 @@ from ..pipeline.options import (
     DEFAULT_TIME_LIMIT_S,
     EXPORTS,
     MAX_HORIZON,
+    ROUNDS,
     THRESHOLD_ABOVE,
     THRESHOLD_MAX,
     PlanOptions,
@@ -61,6 +62,20 @@ def _exports(text: str) -> tuple[str, ...]:
     help="Extra outputs, comma-separated (or 'none').",
 )
 @click.option("--tiles", default=None, help="Base-map tile URL for map.html ('none' for no tiles; default OSM).")
+@click.option(
+    "--like",
+    "like_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An earlier plan's output directory: keep each bin with the crew that served it there.",
+)
+@click.option(
+    "--rounds",
+    type=click.Choice(ROUNDS),
+    default="districts",
+    show_default=True,
+    help="districts: one compact district per crew; free: one search over the whole day.",
+)
 @user_errors
 def plan(
     scenario: Path,
@@ -75,11 +90,14 @@ def plan(
     no_may: bool,
     exports: str,
     tiles: str | None,
+    like_dir: Path | None,
+    rounds: str,
 ) -> None:
     """Plan one day's collection rounds for a SCENARIO directory."""
     from binroute.geo import OSM_ATTRIBUTION
 
     from ..pipeline import load_scenario, plan_scenario, write_plan
+    from ..pipeline.areas import load_like
     from ..pipeline.mapview import DEFAULT_TILES
 
     chosen = _exports(exports)
@@ -94,6 +112,9 @@ def plan(
         threshold_pct=threshold,
         include_may=not no_may,
         horizon_days=horizon,
+        rounds=rounds,
+        usual_crews=load_like(like_dir) if like_dir is not None else None,
+        like=str(like_dir) if like_dir is not None else None,
     )
     result = plan_scenario(scn, options, progress=_show_progress)
     tile_url = DEFAULT_TILES if tiles is None else (None if tiles.strip().lower() in ("", "none") else tiles)
@@ -107,6 +128,15 @@ def plan(
         f"{t['hours']:.1f} h{estimate}, "
         f"{t['kg']} kg, {t['tips']} tip(s); {len(result.plan['unserved_required'])} required bin(s) unserved"
     )
+    short = result.plan.get("fleet_short")
+    if short:
+        click.echo(f"fleet too small: {short['message']}")
+    changes = result.plan.get("crew_changes")
+    if changes:
+        click.echo(
+            f"usual crews: {changes['kept']} of {changes['bins_with_usual_crew']} bins kept theirs, "
+            f"{changes['changed']} changed"
+        )
     for f in files.values():
         click.echo(f"wrote {f}")
     if result.plan["distances"] == "estimate":

@@ -12,6 +12,10 @@ numbered stops are clustered (one bubble with a count in the crew's colour,
 split up as the map is zoomed in, every stop on its own from street level),
 so the page opens and pans smoothly.
 
+Each crew's district (``plan.json``'s ``districts``, see :mod:`.rounds`) is drawn
+faintly under its crew's layer, and a fleet too small for the day's required
+bins (``fleet_short``) is said under the legend's table.
+
 The page itself is ``templates/map.html`` (package data); :func:`map_html` fills in its values.
 """
 
@@ -48,7 +52,7 @@ def _inline_js(path: Path) -> str:
 def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: str | None = DEFAULT_TILES) -> str:
     """The map page for a plan (GeoJSON routes and the plan.json summary)."""
     base, cluster = Path(leaflet.BASE_DIR), Path(markercluster.BASE_DIR)
-    summary = {
+    summary: dict[str, Any] = {
         "title": f"binroute — {plan.get('scenario', '')} {plan.get('date', '')}"
         + (" (km and hours estimated: no road network)" if plan.get("distances") == "estimate" else ""),
         "vehicles": [
@@ -89,6 +93,15 @@ def map_html(collection: Mapping[str, Any], plan: Mapping[str, Any], *, tiles: s
             )
         },
     }
+    short, changes = plan.get("fleet_short"), plan.get("crew_changes")
+    summary["districts"] = plan.get("districts", [])
+    summary["fleet_short"] = short["message"] if short else None
+    summary["crew_changes"] = (
+        f"Usual crews ({changes['source']}): {changes['kept']} of {changes['bins_with_usual_crew']} bins kept "
+        f"theirs, {changes['changed']} changed"
+        if changes
+        else None
+    )
     values = {
         "__LEAFLET_CSS__": (base / "leaflet.css").read_text(encoding="utf-8"),
         "__LEAFLET_JS__": _inline_js(base / "leaflet.js"),

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from binroute.routing import ENGINES, MAX_HORIZON
+from binroute.routing import ENGINES, MAX_HORIZON, ROUNDS
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -24,9 +24,11 @@ __all__ = [
     "MAX_HORIZON",
     "MAX_TIME_LIMIT_S",
     "MIN_TIME_LIMIT_S",
+    "ROUNDS",
     "EngineName",
     "HorizonDays",
     "PlanOptions",
+    "RoundsName",
     "SolutionLimit",
     "ThresholdPct",
     "TimeLimit",
@@ -56,6 +58,16 @@ def _known_engine(name: str) -> str:
 
 
 EngineName = Annotated[str, AfterValidator(_known_engine), WithJsonSchema({"type": "string", "enum": list(ENGINES)})]
+
+
+def _known_rounds(name: str) -> str:
+    """``name`` if it is one of :data:`ROUNDS`."""
+    if name not in ROUNDS:
+        raise ValueError(f"must be one of {', '.join(ROUNDS)}")
+    return name
+
+
+RoundsName = Annotated[str, AfterValidator(_known_rounds), WithJsonSchema({"type": "string", "enum": list(ROUNDS)})]
 TimeLimit = Annotated[float, Field(ge=MIN_TIME_LIMIT_S, le=MAX_TIME_LIMIT_S, description="seconds of search")]
 SolutionLimit = Annotated[int, Field(ge=1, description="stop after this many solutions")]
 ThresholdPct = Annotated[float, Field(gt=THRESHOLD_ABOVE, le=THRESHOLD_MAX, description="fill % at which a bin is due")]
@@ -94,6 +106,11 @@ class PlanOptions:
     threshold_pct: float | None = None
     include_may: bool = True
     horizon_days: int | None = None
+    #: ``districts`` (one compact district per crew) or ``free`` (:data:`binroute.routing.ROUNDS`).
+    rounds: str = "districts"
+    #: Usual crews learnt from a previous plan (vehicle id by bin id; ``--like``), and where from.
+    usual_crews: dict[str, str] | None = None
+    like: str | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_s is not None and not MIN_TIME_LIMIT_S <= self.time_limit_s <= MAX_TIME_LIMIT_S:
@@ -104,6 +121,8 @@ class PlanOptions:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.threshold_pct is not None and not THRESHOLD_ABOVE < self.threshold_pct <= THRESHOLD_MAX:
             raise ValueError(f"threshold_pct must be above {THRESHOLD_ABOVE:g} and at most {THRESHOLD_MAX:g}")
+        if self.rounds not in ROUNDS:
+            raise ValueError(f"rounds must be one of {', '.join(ROUNDS)}, not {self.rounds!r}")
         if self.horizon_days is not None and not 1 <= self.horizon_days <= MAX_HORIZON:
             raise ValueError(f"horizon_days must be 1 to {MAX_HORIZON} collection days, not {self.horizon_days}")
 

@@ -26,11 +26,13 @@ from binroute.geo import RoadNetwork, Snapped, load_network
 from binroute.routing import Budget, Limits, Problem, Solution, SolveParams, solve
 from binroute.routing.forecast import MAY, MUST, Decision
 
+from .areas import usual_crews
 from .forecast import decide_bins, decision_rules, rule_summary
 from .options import PlanOptions
 from .problem import build_problem
 from .report import plan_geojson, plan_report, route_legs, street_names
 from .roads import places_of, snap_places, travel
+from .rounds import rounds_report
 from .scenario import Scenario
 
 #: The timed stages, as reported in ``plan.json``'s ``timings_s``.
@@ -144,7 +146,9 @@ def plan_scenario(
     # The budget solve() will have: the time limit, or a solution limit's backstop deadline.
     budget_s = Budget.from_limits(limits, len(problem.bins)).deadline.total_s
     with ticking(progress, "solve", budget_s):
-        solution = solve(problem, limits=limits, params=SolveParams(engine=options.engine, seed=options.seed))
+        usual = usual_crews(scn, options.usual_crews)
+        params = SolveParams(engine=options.engine, seed=options.seed, rounds=options.rounds, usual_crews=usual)
+        solution = solve(problem, limits=limits, params=params)
     timings["solve"] = time.perf_counter() - clock
     line = f"solve: {solution.status}, {len(solution.served())} bins on {solution.vehicles_used} vehicle(s)"
     progress(Progress("solve", 1.0, line))
@@ -157,4 +161,8 @@ def plan_scenario(
     timings["write"] = time.perf_counter() - clock
     plan["timings_s"] = {k: round(timings.get(k, 0.0), 3) for k in STAGES}
     plan["collect_rule"] = rule_summary(rules)
+    source = f"previous plan {options.like}" if options.usual_crews else "scenario areas (crew column, areas.geojson)"
+    extra = rounds_report(problem, solution, roads, net, usual=usual, usual_source=source)
+    plan["totals"].update(extra.pop("totals"))
+    plan.update(extra)
     return PlanResult(problem, solution, decisions, geo, plan, snapped, net)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from binroute.geo import (
     OSM_ATTRIBUTION,
@@ -194,14 +195,23 @@ def _skipped(
     }
 
 
-def _overlap(solution: Solution, travel: Travel, net: RoadNetwork | None) -> float:
-    """Territory overlap of the plan's rounds (:func:`binroute.geo.territory.territory_overlap`)."""
-    crs = net.crs if net is not None else utm_crs(float(np.mean(travel.stops.lon)), float(np.mean(travel.stops.lat)))
+def metric_crs(travel: Travel, net: RoadNetwork | None) -> str:
+    """The metric CRS territories are measured in: the network's, else the UTM zone of the stops."""
+    return net.crs if net is not None else utm_crs(float(np.mean(travel.stops.lon)), float(np.mean(travel.stops.lat)))
+
+
+def round_points(solution: Solution, travel: Travel) -> list[NDArray[np.float64]]:
+    """Per route of ``solution``, its bins' points as ``(n, 2)`` lon/lat rows."""
     rounds = []
     for route in solution.routes:
         points = [int(travel.slot_point[v.location]) for v in route.visits if v.kind == BIN]
         rounds.append(np.column_stack([travel.stops.lon[points], travel.stops.lat[points]]))
-    return territory_overlap(rounds, crs=crs)
+    return rounds
+
+
+def _overlap(solution: Solution, travel: Travel, net: RoadNetwork | None) -> float:
+    """Territory overlap of the plan's rounds (:func:`binroute.geo.territory.territory_overlap`)."""
+    return territory_overlap(round_points(solution, travel), crs=metric_crs(travel, net))
 
 
 def plan_report(

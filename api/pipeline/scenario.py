@@ -264,6 +264,8 @@ class BinIn(_Model):
     #: ``kerb`` (only with the bin on the lorry's kerb side); blank for the
     #: default (kerb side on main roads, see ``binroute.geo.kerbside``).
     side: Literal["either", "kerb"] | None = None
+    #: The bin's usual crew (a vehicle id of fleet.json), blank for none: see ``binroute.api.pipeline.areas``.
+    crew: str | None = None
 
     @model_validator(mode="after")
     def _window(self) -> BinIn:
@@ -336,7 +338,7 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 def load_bins(path: Path) -> pd.DataFrame:
     """Read and validate ``bins.csv`` (one row per bin; line numbers in errors)."""
     df = _read_csv(path, ("bin_id", "lon", "lat", "stream", "capacity_l"))
-    optional = [c for c in ("service_s", "tw_start", "tw_end", "side") if c in df.columns]
+    optional = [c for c in ("service_s", "tw_start", "tw_end", "side", "crew") if c in df.columns]
     known = {"bin_id", "lon", "lat", "stream", "capacity_l", *optional}
     rows = []
     seen: dict[str, int] = {}

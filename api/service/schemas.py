@@ -25,6 +25,7 @@ from ..pipeline.options import (
     EngineName,
     HorizonDays,
     PlanOptions,
+    RoundsName,
     SolutionLimit,
     ThresholdPct,
     TimeLimit,
@@ -274,9 +275,20 @@ class PlanIn(_In):
     threshold_pct: ThresholdPct | None = None
     include_may: Annotated[bool, Field(description="also collect bins that may be collected")] = True
     horizon_days: HorizonDays | None = None
+    rounds: Annotated[
+        RoundsName,
+        Field(description="districts: one compact district per crew; free: one search over the whole day"),
+    ] = "districts"
+    like: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="id of an earlier plan (done) to stay close to: each bin kept with the crew that served it",
+        ),
+    ] = None
 
     def options(self) -> PlanOptions:
-        """The run's options, the time limit resolved as the CLI does."""
+        """The run's options, the time limit resolved as the CLI does (``like`` is resolved by the endpoint)."""
         return PlanOptions(
             date=self.date,
             time_limit_s=time_limit_for(self.time_limit_s, self.solution_limit),
@@ -286,6 +298,7 @@ class PlanIn(_In):
             threshold_pct=self.threshold_pct,
             include_may=self.include_may,
             horizon_days=self.horizon_days,
+            rounds=self.rounds,
         )
 
 

@@ -41,7 +41,7 @@ of them at once, half on each core (:func:`binroute.routing.solver._decomposed`)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,11 +76,37 @@ _BLOCK = 1024
 
 @dataclass(frozen=True)
 class PairJob:
-    """Two neighbouring rounds as a problem of their own, with their current routes in its indices."""
+    """Two neighbouring rounds as a problem of their own, with their current routes in its indices.
+
+    ``usual`` (vehicle id by bin id) and ``move_saving`` price a bin served
+    away from its usual crew (:func:`stay_rank`).
+    """
 
     part: Part
     plans: Plans
     chosen: dict[int, int]
+    usual: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    move_saving: float = 0.0
+
+
+def moved_bins(solution: Solution, usual: Mapping[str, str]) -> list[str]:
+    """The served bins with a usual crew (vehicle id by bin id) that another crew serves."""
+    return [
+        v.id
+        for r in solution.routes
+        for v in r.visits
+        if v.kind == BIN and v.id in usual and usual[v.id] != r.vehicle_id
+    ]
+
+
+def stay_rank(problem: Problem, solution: Solution, usual: Mapping[str, str], saving: float) -> tuple[int, float]:
+    """:func:`binroute.routing.cost.rank` with ``saving`` added to the cost per bin away from its usual crew.
+
+    So a plan that moves bins off their usual crews ranks better only when
+    it saves at least ``saving`` per bin moved.
+    """
+    left, cost = rank(problem, solution)
+    return left, cost + saving * len(moved_bins(solution, usual)) if usual else cost
 
 
 def _times(problem: Problem) -> NDArray[np.integer]:
@@ -153,7 +179,15 @@ def mixing(problem: Problem, solution: Solution) -> float:
     return float(np.mean(owner[nearest] != owner))
 
 
-def pair_job(problem: Problem, solution: Solution, a: int, b: int) -> PairJob:
+def pair_job(
+    problem: Problem,
+    solution: Solution,
+    a: int,
+    b: int,
+    *,
+    usual: Mapping[str, str] | None = None,
+    move_saving: float = 0.0,
+) -> PairJob:
     """The job for routes ``a`` and ``b`` of ``solution``: their bins and lorries, their routes as plans."""
     vehicle_at = {v.id: i for i, v in enumerate(problem.vehicles)}
     bin_at = {item.id: i for i, item in enumerate(problem.bins)}
@@ -177,7 +211,9 @@ def pair_job(problem: Problem, solution: Solution, a: int, b: int) -> PairJob:
             stops.pop()
         plans.append((k, stops, route.start_s))
     owner = {ref: k for k, stops, _ in plans for kind, ref in stops if kind == BIN}
-    return PairJob(pinned(part, owner, chosen), plans, chosen)
+    mine = {item.id for item in part.problem.bins}
+    kept = {b: v for b, v in (usual or {}).items() if b in mine}
+    return PairJob(pinned(part, owner, chosen), plans, chosen, kept, move_saving)
 
 
 def pin_stream(stream: str, vehicle: str) -> str:
@@ -245,7 +281,7 @@ def improve_pair(job: PairJob, budget: Budget, seed: int) -> Solution | None:
     before = _current(job)
     if not check_solution(sub, new).ok or len(new.served()) < len(before.served()):
         return None
-    if rank(sub, new) >= rank(sub, before):
+    if stay_rank(sub, new, job.usual, job.move_saving) >= stay_rank(sub, before, job.usual, job.move_saving):
         return None
     if mixing(sub, new) > mixing(sub, before) + MIX_SLACK:
         return None

@@ -15,7 +15,8 @@ pages all over them. The routes are then merged into one plan of the whole
 day, every location mapped back to the day's.
 
 When that plan leaves required bins (a district was more than its lorry
-could do), PyVRP searches on from it over the whole day until the deadline
+could do), PyVRP searches on from it over the whole day, each district's
+inner bins kept with its lorry, until the deadline
 or until :data:`BORDER_PATIENCE` iterations bring no improvement, so those
 bins can go to a neighbour's lorry with room. Rules PyVRP cannot express
 are kept as in the ``auto`` pipeline: routes are cut to what keeps every
@@ -43,7 +44,7 @@ the result.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,9 +118,15 @@ def restricted(problem: Problem, bins: Sequence[int], vehicles: Sequence[int]) -
     return Part(part, used)
 
 
-def subproblems(problem: Problem) -> list[Part]:
+def subproblems(problem: Problem, usual: Mapping[int, int] | None = None) -> list[Part]:
     """The day as one problem per district (:func:`.districts.districts`): its bins and its one lorry."""
-    return [restricted(problem, d.bins, [d.vehicle]) for d in districts(problem)]
+    return [restricted(problem, d.bins, [d.vehicle]) for d in districts(problem, usual)]
+
+
+def crews_share_work(problem: Problem) -> bool:
+    """Whether two or more lorries carry a stream some bin of the day is in (the day then has districts)."""
+    streams = {b.stream for b in problem.bins}
+    return any(sum(s in v.streams for v in problem.vehicles) >= 2 for s in streams)
 
 
 def merged_plans(problem: Problem, parts: Sequence[Part], solved: Sequence[Solution]) -> tuple[Plans, dict[int, int]]:
@@ -168,19 +175,29 @@ def start_solution(mapping: _Mapping, problem: Problem, plans: Plans, chosen: di
 def across_borders(
     problem: Problem, merged: Solution, plans: Plans, chosen: dict[int, int], budget: Budget, seed: int
 ) -> Solution:
-    """PyVRP's search on the whole day from the merged plan, until ``budget`` is spent; the better plan."""
+    """PyVRP's search on the whole day from the merged plan, until ``budget`` is spent; the better plan.
+
+    The districts' inner bins stay with their lorry (:func:`.borders.pinned`):
+    only the bins left out and those near a border may change lorry, so a
+    full district's bins go to the neighbour next to it and the rounds stay
+    districts (a free search interleaves them).
+    """
+    from .borders import pinned  # borders builds on this module
+
     missing = unsupported(problem)
     allowed, _ = servable(problem)
     in_use = len({loc for b in allowed for loc in problem.bins[b].locations})
     if in_use > BORDER_MAX_LOCATIONS or (budget.timed and budget.deadline.left() < 1.0):
         return merged
-    mapping = to_pyvrp(problem, relax_breaks=bool(missing))
+    owner = {ref: v for v, stops, _ in plans for kind, ref in stops if kind == BIN}
+    search_problem = pinned(Part(problem, np.arange(problem.n_locations)), owner, chosen).problem
+    mapping = to_pyvrp(search_problem, relax_breaks=bool(missing))
     try:
-        start = start_solution(mapping, problem, plans, chosen)
+        start = start_solution(mapping, search_problem, plans, chosen)
     except (RuntimeError, ValueError, IndexError, KeyError):
         return merged
     found = Found(0.0, plans, mapping, start, whole_day=False, chosen=chosen)
-    on = search_on(problem, found, budget, seed=seed, patience=BORDER_PATIENCE)
+    on = search_on(search_problem, found, budget, seed=seed, patience=BORDER_PATIENCE)
     searched = solution_from_plans(
         problem, on.plans, engine="decomposed+pyvrp", runtime_s=0.0, fit_rules=bool(missing), chosen=on.chosen
     )

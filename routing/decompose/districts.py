@@ -38,6 +38,7 @@ stream, are left to the solver, which places or reports them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,10 +62,15 @@ _BLOCK = 1024
 
 @dataclass(frozen=True)
 class District:
-    """A lorry (vehicle index) and the bins (indices) of its district."""
+    """A lorry (vehicle index) and the bins (indices) of its district.
+
+    ``borrowed`` are the bins of the district whose usual crew (see
+    :func:`districts`) is another: its district was full, or it is not out today.
+    """
 
     vehicle: int
     bins: tuple[int, ...]
+    borrowed: tuple[int, ...] = ()
 
 
 def _times(problem: Problem) -> NDArray[np.integer]:
@@ -243,8 +249,40 @@ def _overhead_s(problem: Problem, vehicle: Vehicle, locations: NDArray[np.int64]
     return np.asarray(np.minimum(out + back, Matrix.UNREACHABLE), dtype=np.int64)
 
 
-def districts(problem: Problem) -> list[District]:
+def _usable_s(problem: Problem, fleet: list[int], bins: list[int]) -> float:
+    """Seconds of bin work a lorry of ``fleet`` may take on: :data:`FILL` of its day, less the drive out and home."""
+    model = problem.vehicles[fleet[0]]
+    overhead = float(np.median(_overhead_s(problem, model, _locs(problem, bins))))
+    day = float(np.mean([working_day_s(problem, problem.vehicles[v]) for v in fleet]))
+    return max(FILL * day - overhead, FILL * day / 4)
+
+
+def _loads_needed(problem: Problem, fleet: list[int], bins: list[int]) -> int:
+    """Lorry-loads the bins make when the lorries cannot tip during the day (1 when they can)."""
+    model = problem.vehicles[fleet[0]]
+    if problem.tips and problem.facilities_for(model):
+        return 1
+    need = 1
+    for d, cap in enumerate(model.capacity):
+        total = sum(problem.bins[b].demand[d] for b in bins)
+        if cap > 0:
+            need = max(need, math.ceil(total / (FILL * cap)))
+    return need
+
+
+def districts(problem: Problem, usual: Mapping[int, int] | None = None, *, fewer: int = 0) -> list[District]:
     """One compact district per lorry used, each about the same work (see the module notes).
+
+    Parameters
+    ----------
+    problem
+        The day.
+    usual
+        Each bin's usual lorry (vehicle index by bin index), where it has one:
+        the districts are then the usual crews' (:func:`usual_districts`).
+    fewer
+        Districts fewer than the estimate of the work asks for, per stream (never fewer than one, nor than
+        the lorry-loads the bins make when the lorries cannot tip).
 
     Returns
     -------
@@ -261,13 +299,15 @@ def districts(problem: Problem) -> list[District]:
         fleet = sorted(v for v in free if stream in problem.vehicles[v].streams)
         if not fleet:
             continue  # every lorry for it has a district of another stream: the solver places these
-        model = problem.vehicles[fleet[0]]
-        work = bin_work(problem, bins, model)
-        loc = _locs(problem, bins)
-        overhead = float(np.median(_overhead_s(problem, model, loc)))
-        day = float(np.mean([working_day_s(problem, problem.vehicles[v]) for v in fleet]))
-        usable = max(FILL * day - overhead, FILL * day / 4)
-        k = min(len(fleet), max(1, math.ceil(float(work.sum()) / usable)))
+        usable = _usable_s(problem, fleet, bins)
+        if usual and any(usual.get(b) in fleet for b in bins):
+            found = usual_districts(problem, bins, fleet, usual, usable, drop=fewer)
+            out.extend(found)
+            free -= {d.vehicle for d in found}
+            continue
+        work = bin_work(problem, bins, problem.vehicles[fleet[0]])
+        by_time = min(len(fleet), math.ceil(float(work.sum()) / usable)) - fewer
+        k = min(len(fleet), max(1, by_time, _loads_needed(problem, fleet, bins)))
         parts = cluster(problem, bins, work, k)
         # Lorries to districts: the drive from the depot to the district's centre and home.
         centres = np.array([problem.bins[p[_medoid(problem, _locs(problem, p))]].location for p in parts])
@@ -276,4 +316,59 @@ def districts(problem: Problem) -> list[District]:
         for v_pos, part in zip(rows, cols, strict=True):
             out.append(District(fleet[v_pos], tuple(parts[part])))
             free.discard(fleet[v_pos])
+    return out
+
+
+def usual_districts(
+    problem: Problem, bins: list[int], fleet: list[int], usual: Mapping[int, int], usable: float, *, drop: int = 0
+) -> list[District]:
+    """Districts of the usual crews: each bin with its usual lorry, a district over a day's work lending its edge.
+
+    Each lorry of ``fleet`` with usual bins among ``bins`` gets a district
+    centred on them (their medoid); a bin without a usual lorry of
+    ``fleet``, or whose usual lorry is not out, joins the nearest centre
+    (round trip). A district with more estimated work than ``usable``
+    then gives, one bin at a time, the bin that costs least to move (its
+    round trip to a centre with room less its own) to that neighbour: a
+    full district lends its edge to its neighbours, not bins from across
+    town. With ``drop``, that many of the usual crews with the least usual
+    work stay home when the others' days hold all the work: their bins join
+    the nearest centres.
+    """
+    own = sorted({usual[b] for b in bins if usual.get(b) in fleet})
+    if drop and len(own) > drop:
+        total = float(bin_work(problem, bins, problem.vehicles[own[0]]).sum())
+        if total <= (len(own) - drop) * usable:
+            count = {v: sum(usual.get(b) == v for b in bins) for v in own}
+            own = sorted(sorted(own, key=lambda v: (count[v], v))[drop:])
+    loc = _locs(problem, bins)
+    centres = []
+    for v in own:
+        members = np.array([i for i, b in enumerate(bins) if usual.get(b) == v], dtype=np.int64)
+        centres.append(int(loc[members[_medoid(problem, loc[members])]]))
+    cost = _round_trip(problem, loc, np.array(centres, dtype=np.int64))
+    pos = {v: k for k, v in enumerate(own)}
+    label = np.array([pos.get(usual.get(b, -1), -1) for b in bins], dtype=np.int64)
+    label = np.where(label >= 0, label, np.argmin(cost, axis=1))
+    work = bin_work(problem, bins, problem.vehicles[own[0]])
+    load = np.bincount(label, weights=work, minlength=len(own))
+    while len(own) > 1:
+        over = np.flatnonzero(load > usable)
+        if not len(over):
+            break
+        d = int(over[np.argmax(load[over])])
+        members = np.flatnonzero(label == d)
+        room = load + work.max() <= usable
+        room[d] = False
+        if not room.any() or len(members) <= 1:
+            break
+        extra = cost[np.ix_(members, np.flatnonzero(room))] - cost[members, d][:, None]
+        i, j = np.unravel_index(int(np.argmin(extra)), extra.shape)
+        b, to = int(members[i]), int(np.flatnonzero(room)[j])
+        label[b], load[d], load[to] = to, load[d] - work[b], load[to] + work[b]
+    out = []
+    for k, v in enumerate(own):
+        mine = [bins[i] for i in np.flatnonzero(label == k)]
+        if mine:
+            out.append(District(v, tuple(mine), tuple(b for b in mine if usual.get(b) != v)))
     return out

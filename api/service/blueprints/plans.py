@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, url_for
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from binroute.geo import vehicle_collection
 
+from ...pipeline.areas import crews_from_plan
 from ...pipeline.write import safe_name
 from ..db import PlanRow
 from ..errors import APIError
@@ -67,7 +69,7 @@ def _plan(s: Session, plan_id: str) -> PlanRow:
     query=PlanQuery,
     body=PlanIn,
     replies={202: PlanOut},
-    errors=(503,),
+    errors=(404, 409, 503),
 )
 def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOut, int, dict[str, str]]:
     """Queue a solve with the request's options; 202 with the plan's URL."""
@@ -80,9 +82,12 @@ def start_plan(scenario_id: str, query: PlanQuery, body: PlanIn) -> tuple[PlanOu
             "the request is not valid",
             [{"field": "time_limit_s", "message": f"at most {limit:g} s on this server"}],
         )
-    options = {**run.as_json(), "tiles": query.tiles}
     with g.db() as s:
         find_scenario(s, scenario_id)
+        if body.like is not None:
+            earlier = _done(s, body.like)
+            run = replace(run, usual_crews=crews_from_plan(json.loads(earlier.summary_json or "{}")), like=body.like)
+        options = {**run.as_json(), "tiles": query.tiles}
         check_job_slots(s, PlanRow, "ORG_MAX_SOLVES", "too_many_solves", "plans", 30)
         row = PlanRow(org_id=current_org(), scenario_id=scenario_id, options_json=json.dumps(options))
         s.add(row)

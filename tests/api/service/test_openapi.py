@@ -34,10 +34,11 @@ def test_every_route_but_the_documents_own_is_declared(app):
 
 
 def test_errors_follow_from_the_declaration(app):
-    """A planner's body endpoint documents 400/401/403/404/413/415/422/429; the health check needs no key."""
+    """A planner's body endpoint documents 400/401/403/404/413/415/422/429 (a plan's also 409: its ``like``
+    plan is not done); the health check needs no key."""
     doc = openapi_document(app)
     start = doc["paths"]["/api/v1/scenarios/{scenario_id}/plans"]["post"]
-    assert {"202", "400", "401", "403", "404", "413", "415", "422", "429", "503"} == set(start["responses"])
+    assert {"202", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"} == set(start["responses"])
     assert start["description"] == "Needs a planner key."
     assert [p["name"] for p in start["parameters"]] == ["scenario_id", "tiles"]
     assert doc["paths"]["/healthz"]["get"]["security"] == []
