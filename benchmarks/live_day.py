@@ -72,6 +72,7 @@ class Day:
         self.sent: set[str] = set()  # bins with an outcome sent
         self.emptied: list[tuple[datetime, str]] = []
         self.events = 0
+        self.replan_solutions: int | None = None
 
     def get(self, path: str) -> dict[str, Any]:
         status, body = call(f"{self.base}/api/v1{path}", self.key)
@@ -121,8 +122,10 @@ class Day:
         assert status == 201, answer
         self.events += len(events)
 
-    def replan(self, at: datetime, label: str, replan_s: float, seed: int) -> dict[str, Any]:
-        body = {"at": at.isoformat(), "time_limit_s": replan_s, "seed": seed}
+    def replan(self, at: datetime, label: str, replan_s: float | None, seed: int) -> dict[str, Any]:
+        body: dict[str, Any] = {"at": at.isoformat(), "time_limit_s": replan_s, "seed": seed}
+        if self.replan_solutions:  # deterministic: a solution limit and no time limit
+            body |= {"time_limit_s": None, "solution_limit": self.replan_solutions}
         began = time.perf_counter()
         status, out = self.post(f"/plans/{self.plan_id}/replan", body)
         wall = time.perf_counter() - began
@@ -179,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replan-s", type=float, default=1.2, help="each of a re-plan's solves")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--city", type=int, metavar="STOPS", help="a big day of STOPS bins on a generated city")
+    parser.add_argument("--plan-solutions", type=int, help="plan the morning to a solution limit, no time limit")
+    parser.add_argument("--replan-solutions", type=int, help="each re-plan solve to a solution limit, no time limit")
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     name = f"live_day_city{args.city}" if args.city else "live_day"
@@ -196,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             _, body = call(f"{base}/api/v1/scenarios", key, upload, ctype, timeout_s=SLOW_S)
             sid = json.loads(body)["id"]
             plan = {"date": date, "time_limit_s": args.plan_s, "engine": "ortools", "seed": args.seed}
+            if args.plan_solutions:
+                plan |= {"time_limit_s": None, "solution_limit": args.plan_solutions}
             if args.city:  # the big day plans with the default engine (districts above 1,000 stops)
                 plan.pop("engine")
             began = time.perf_counter()
@@ -206,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             morning_s = time.perf_counter() - began
             root = json.loads(call(url, key)[1])["id"]
             day = Day(base, key, root, args.seed)
+            day.replan_solutions = args.replan_solutions
             since = f"{date}T00:00:00Z"
             logged_before = day.get(f"/scenarios/{sid}/collections?from={since}&limit=1")["total"]
             first = day.get(f"/plans/{root}/day")
@@ -251,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "morning_plan_s": round(morning_s, 1),
         "plan_budget_s": args.plan_s,
         "replan_solve_s": args.replan_s,
+        "plan_solutions": args.plan_solutions,
+        "replan_solutions": args.replan_solutions,
         "events_sent": day.events,
         "collection_rows_added": logged - logged_before,
         "seed": args.seed,

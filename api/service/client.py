@@ -87,8 +87,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -> Iterator[str]:
-    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers."""
+def served(
+    database_url: str, *, cwd: str | Path, options: Sequence[str] = (), up_timeout_s: float = 120.0
+) -> Iterator[str]:
+    """Run ``binroute serve`` on a free loopback port with ``database_url``; yield its base URL once it answers.
+
+    ``up_timeout_s`` bounds the wait for its first answer: generous, since a machine busy with other work
+    (test workers, benchmarks) can take tens of seconds to start it.
+    """
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "binroute.api.cli", "serve", "--port", str(port), "--database", database_url, *options],
@@ -98,7 +104,7 @@ def served(database_url: str, *, cwd: str | Path, options: Sequence[str] = ()) -
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base)
+        wait_until_up(base, timeout_s=up_timeout_s)
         yield base
     finally:
         server.terminate()
