@@ -34,9 +34,10 @@ from .solver import solve
 
 #: The stream suffix that pins a bin to one crew in the kept variant: ``general@RCV1``.
 PIN = "@"
-#: The default moving penalty, as a share of the kept plan's cost per stop: a stop changes crew only
-#: when that saves more than an average stop costs (and the plan must save ``keep_unless_saves``).
-MOVE_SHARE = 1.0
+#: The default moving penalty: the cost of driving this many km (at the dearest cost per distance
+#: of the crews out). A stop changes crew only when that saves more, or when its crew cannot do it;
+#: and the plan must save ``keep_unless_saves`` as well. (The sample's stops cost about 0.3 km each.)
+MOVE_KM = 2.0
 #: A part-full lorry tips before anything else when its room left is below this share of its capacity
 #: (or below what its remaining stops need).
 TIP_FIRST_ROOM = 0.25
@@ -248,8 +249,7 @@ def replan(
         Each crew's remaining stops in the current plan's order (bin and site ids), where the kept
         solve starts: the kept plan is then at least as good as going on with the current one.
     move_cost
-        The penalty per stop that changes crew; default :data:`MOVE_SHARE` times the kept plan's
-        cost per stop.
+        The penalty per stop that changes crew; default the cost of driving :data:`MOVE_KM`.
 
     Returns
     -------
@@ -260,7 +260,7 @@ def replan(
     start = dataclasses.replace(params, warm_start=dict(routes)) if routes else params
     kept = solve(pinned(problem, keeps), limits=limits, params=start)
     if move_cost is None:
-        move_cost = MOVE_SHARE * rank(problem, kept)[1] / max(len(problem.bins), 1)
+        move_cost = MOVE_KM * 1000 * max(v.cost_per_distance for v in problem.vehicles)
     crewed = with_crews(problem, keeps, move_cost)
     kept = with_cost(problem, kept)
     moved = with_cost(problem, solve(crewed, limits=limits, params=_warm(params, kept)))
