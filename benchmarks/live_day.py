@@ -211,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             while json.loads(call(url, key, timeout_s=SLOW_S)[1])["status"] not in ("done", "failed"):
                 time.sleep(1.0)
             morning_s = time.perf_counter() - began
-            root = json.loads(call(url, key)[1])["id"]
+            morning = json.loads(call(url, key)[1])
+            if morning["status"] != "done":
+                raise SystemExit(f"the morning plan failed: {morning.get('error')}")
+            root = morning["id"]
             day = Day(base, key, root, args.seed)
             day.replan_solutions = args.replan_solutions
             since = f"{date}T00:00:00Z"
