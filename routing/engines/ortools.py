@@ -578,6 +578,8 @@ def solve_ortools(problem: Problem, *, budget: Budget, params: SolveParams, cold
         if initial is not None:
             on_time()
             assignment = routing.SolveFromAssignmentWithParameters(initial, search)
+            if assignment is None:  # no time left to search from it (a big day on a busy machine): it is the plan
+                assignment = initial
         warm_used = assignment is not None
     if assignment is None and warm is not None and not cold_after_warm:
         raise WarmStartRejected(f"{trimmed} stops cut, restore failed")
