@@ -18,12 +18,17 @@ install: $(STAMP)
 demo: install
 	$(BIN)/binroute plan sample_data/helsinki --date 2026-11-23 --out out/demo --time-limit 20
 
-test: install
-	$(BIN)/python -m pytest -q
+# The suite on $(TEST_WORKERS) worker processes (pytest-xdist), each test file on one worker so that
+# its module-scoped fixtures (a planned sample, a server) are built once; TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# Everything but the slow tests and those that start servers and workers (about 2 minutes).
+test: install
+	$(PYTEST)
+
+# Everything but the slow tests and those that start servers and workers.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow and not service and not network"
+	$(PYTEST) -m "not slow and not service and not network"
 
 LINTED := binroute routing geo api tests benchmarks sample_data
 

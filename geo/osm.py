@@ -15,7 +15,9 @@ import gc
 import hashlib
 import itertools
 import logging
+import os
 import pickle
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -390,11 +392,23 @@ def load_network(path: str | Path, *, cache: bool = True) -> RoadNetwork:
     with _collector_paused():
         net = network_from_osmnx(graph_from_file(path), source=str(path))
     if cache_file is not None:
-        try:
-            tmp = cache_file.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(net, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(cache_file)
-        except OSError:
-            log.warning("could not write cache %s", cache_file)
+        _write_cache(net, cache_file)
     return net
+
+
+def _write_cache(net: RoadNetwork, cache_file: Path) -> None:
+    """Pickle ``net`` to ``cache_file`` through a temporary file of this process's own, then renamed: processes
+    loading the same network at once (test workers, service replicas) never write into each other's file."""
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(prefix=cache_file.name + ".", suffix=".tmp", dir=cache_file.parent)
+        tmp = Path(name)
+        os.fchmod(fd, 0o644)  # as readable as before (mkstemp makes it 0600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(net, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache_file)
+    except OSError:
+        log.warning("could not write cache %s", cache_file)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()

@@ -23,7 +23,7 @@ def overtime_hours(vehicle: Vehicle, route: Route) -> float:
 
 
 def route_cost(vehicle: Vehicle, route: Route) -> float:
-    """The cost of one vehicle's day: 0 when unused.
+    """The cost of one vehicle's day: 0 when unused (unless it is ``out``: then its drive home).
 
     Once used: the day cost (``fixed_cost``: crew and lorry, covering the
     paid shift whether worked or not), ``cost_per_distance`` times the
@@ -43,7 +43,7 @@ def route_cost(vehicle: Vehicle, route: Route) -> float:
     float
         The route's cost in the problem's money units.
     """
-    if not route.used:
+    if not (route.used or vehicle.out):
         return 0.0
     return (
         vehicle.fixed_cost
@@ -53,14 +53,23 @@ def route_cost(vehicle: Vehicle, route: Route) -> float:
     )
 
 
+def moved_bins(problem: Problem, solution: Solution) -> list[str]:
+    """The bins ``solution`` serves with a vehicle other than their ``crew`` (bins without a crew never count)."""
+    crew = {b.id: b.crew for b in problem.bins if b.crew is not None}
+    if not crew:
+        return []
+    return [b for r in solution.routes for b in r.bins if crew.get(b, r.vehicle_id) != r.vehicle_id]
+
+
 def plan_cost(problem: Problem, solution: Solution) -> float:
     """The cost of ``solution`` in the problem's money units.
 
     For each vehicle used its :func:`route_cost` (day cost, distance,
-    hours worked, overtime beyond the paid shift); the prizes of optional bins left; and the workload balance term
-    (``balance_weight`` times the hours between the longest and the shortest
-    used shift). Required bins left are not priced: :func:`rank` counts them
-    first.
+    hours worked, overtime beyond the paid shift); the prizes of optional bins
+    left; the workload balance term (``balance_weight`` times the hours between
+    the longest and the shortest used shift); and ``move_cost`` for each bin that
+    changed crew (:func:`moved_bins`). Required bins left are not priced:
+    :func:`rank` counts them first.
 
     Parameters
     ----------
@@ -77,14 +86,15 @@ def plan_cost(problem: Problem, solution: Solution) -> float:
     vehicles = {v.id: v for v in problem.vehicles}
     cost, hours = 0.0, []
     for route in solution.routes:
-        if not route.used:
-            continue
-        hours.append(route.duration_s / 3600)
         cost += route_cost(vehicles[route.vehicle_id], route)
+        if route.used:
+            hours.append(route.duration_s / 3600)
     left = {u.bin_id for u in solution.unserved}
     cost += sum(b.prize for b in problem.bins if not b.required and b.id in left)
     if problem.balance_weight and len(hours) > 1:
         cost += problem.balance_weight * (max(hours) - min(hours))
+    if problem.move_cost:
+        cost += problem.move_cost * len(moved_bins(problem, solution))
     return cost
 
 

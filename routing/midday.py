@@ -5,9 +5,12 @@ vehicle per crew still out, starting at its position now (a depot of its own at
 that location), its shift and break from now, its room reduced by what is on
 board, the bins still to collect. :func:`replan` solves it twice: once with
 every remaining bin kept by its crew (each pinned to the crew through a stream
-only that crew carries) and once free, and takes the free plan only when it
+only that crew carries), from each crew's remaining order, and once free but
+with a moving penalty per stop that changes crew (:func:`with_crews`), from the
+kept plan; it takes the moved plan only when it leaves fewer required bins or
 saves a stated share of the cost, so crews keep their stops unless moving them
-saves a lot. Both go through :func:`~binroute.routing.solve` and the one cost of
+saves a lot, and a crew that cannot do all its stops gives up as few as it
+can. Both go through :func:`~binroute.routing.solve` and the one cost of
 :mod:`.cost`; the caller checks the result against the unpinned problem with
 :func:`~binroute.routing.check_solution`.
 
@@ -22,7 +25,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .cost import rank
+from .cost import rank, with_cost
 from .errors import ProblemError
 from .limits import Limits, SolveParams
 from .problem import HORIZON_S, Bin, Break, Depot, Problem, TimeWindow, Vehicle
@@ -31,6 +34,10 @@ from .solver import solve
 
 #: The stream suffix that pins a bin to one crew in the kept variant: ``general@RCV1``.
 PIN = "@"
+#: The default moving penalty: the cost of driving this many km (at the dearest cost per distance
+#: of the crews out). A stop changes crew only when that saves more, or when its crew cannot do it;
+#: and the plan must save ``keep_unless_saves`` as well. (The sample's stops cost about 0.3 km each.)
+MOVE_KM = 2.0
 #: A part-full lorry tips before anything else when its room left is below this share of its capacity
 #: (or below what its remaining stops need).
 TIP_FIRST_ROOM = 0.25
@@ -92,7 +99,8 @@ def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bi
     and ends at its own depot; its shift starts at ``now_s`` (a crew whose shift is
     over is left out), its break is the part of its window still ahead, its
     limits on duration, paid time and lifts are reduced by what it has used, and
-    its day cost is zero (paid already, so emptying a crew saves nothing). Its
+    its day cost is zero (paid already, so emptying a crew saves nothing) and its
+    drive home is costed even with no stops left (``Vehicle.out``). Its
     capacity is reduced by its load; but where lorries tip and a part-full one has
     less room than its remaining stops need (or under :data:`TIP_FIRST_ROOM` of its
     capacity), it tips first: it starts empty at the site it is done at soonest,
@@ -132,6 +140,7 @@ def midday_problem(problem: Problem, crews: Sequence[CrewNow], bins: Sequence[Bi
                 start_depot=len(depots) - 1,
                 capacity=room,
                 fixed_cost=0.0,  # the crew-day is under way: its day cost is paid whatever the rest of it holds
+                out=True,  # and it drives home whatever it is given
                 shift=TimeWindow(start_s, v.shift.end_s),
                 break_=_break_from(v.break_, now_s),
                 max_duration_s=_less(v.max_duration_s, elapsed),
@@ -176,14 +185,31 @@ def _warm(params: SolveParams, solution: Solution) -> SolveParams:
     return dataclasses.replace(params, warm_start=warm, warm_locations=where)
 
 
+def with_crews(problem: Problem, keeps: Mapping[str, str], move_cost: float) -> Problem:
+    """``problem`` with each bin of ``keeps`` (bin id -> vehicle id) given its crew, and ``move_cost`` per bin moved.
+
+    A bin whose crew is not a vehicle of ``problem`` (one that broke down) has no crew: it moves freely.
+    """
+    ids = {v.id for v in problem.vehicles}
+    bins = tuple(dataclasses.replace(b, crew=keeps[b.id]) if keeps.get(b.id) in ids else b for b in problem.bins)
+    return dataclasses.replace(problem, bins=bins, move_cost=move_cost)
+
+
 @dataclass(frozen=True)
 class Replan:
-    """A re-planned rest of the day: the chosen solution (of the unpinned problem), which variant, both ranks."""
+    """A re-planned rest of the day: the chosen solution, which variant, both ranks, and the stops moved.
+
+    ``kept_rank`` and ``moved_rank`` are the plans' ranks in the problem as given (the
+    routes' cost, without the moving penalty the moved solve searched with);
+    ``moves`` maps each bin that changed crew to its (old, new) crew.
+    """
 
     solution: Solution
     choice: str  # "keep" or "move"
     kept_rank: tuple[int, float]
     moved_rank: tuple[int, float]
+    move_cost: float = 0.0
+    moves: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
 
 
 def replan(
@@ -194,8 +220,17 @@ def replan(
     params: SolveParams,
     keep_unless_saves: float = 0.10,
     routes: Mapping[str, Sequence[str]] | None = None,
+    move_cost: float | None = None,
 ) -> Replan:
     """Solve the rest of the day, keeping each bin of ``keeps`` with its crew unless moving saves a lot.
+
+    Two solves. The kept solve pins every bin to its crew and starts from each crew's
+    remaining order (``routes``). The moved solve starts from the kept plan with every
+    bin free, but each bin served by another crew than its own costs ``move_cost``
+    (:func:`with_crews`): a stop moves only when that saves more than the penalty, and
+    when a crew cannot do all its stops (late, or too full) the search moves as few and
+    as cheap ones as it can instead of leaving them. The moved plan is then taken only
+    when it leaves fewer required bins or its routes save ``keep_unless_saves``.
 
     Parameters
     ----------
@@ -204,34 +239,38 @@ def replan(
     keeps
         Bin id -> the crew that had it.
     limits
-        Each solve's limits (two solves, or three when the kept plan leaves required bins).
+        Each solve's limits.
     params
-        Engine and seed; the free solve starts from the kept plan.
+        Engine and seed; the moved solve starts from the kept plan.
     keep_unless_saves
-        The share of the kept plan's cost the free plan must save to be taken (0.10: 10 %).
+        The share of the kept plan's cost the moved plan must save to be taken when both leave
+        as many required bins (0.10: 10 %).
     routes
         Each crew's remaining stops in the current plan's order (bin and site ids), where the kept
         solve starts: the kept plan is then at least as good as going on with the current one.
+    move_cost
+        The penalty per stop that changes crew; default the cost of driving :data:`MOVE_KM`.
 
     Returns
     -------
     Replan
-        The free plan when it leaves fewer required bins, or as many and costs at
-        most ``1 - keep_unless_saves`` of the kept plan; else the kept plan. When
-        the kept plan leaves required bins (a crew cannot do all of its stops), it
-        is solved again with only those bins free to go to another crew, so the
-        kept plan moves what must move and no more.
+        The moved plan when it leaves fewer required bins, or as many and costs at
+        most ``1 - keep_unless_saves`` of the kept plan; else the kept plan.
     """
     start = dataclasses.replace(params, warm_start=dict(routes)) if routes else params
     kept = solve(pinned(problem, keeps), limits=limits, params=start)
-    left = {u.bin_id for u in kept.unserved if u.required}
-    if left:  # a crew cannot do all of its stops: free only those, the others stay with their crews
-        repair = {b: v for b, v in keeps.items() if b not in left}
-        kept = solve(pinned(problem, repair), limits=limits, params=_warm(params, kept))
-    kept = dataclasses.replace(kept, objective=rank(problem, kept)[1])
-    moved = solve(problem, limits=limits, params=_warm(params, kept))
+    if move_cost is None:
+        move_cost = MOVE_KM * 1000 * max(v.cost_per_distance for v in problem.vehicles)
+    crewed = with_crews(problem, keeps, move_cost)
+    kept = with_cost(problem, kept)
+    moved = with_cost(problem, solve(crewed, limits=limits, params=_warm(params, kept)))
     kept_rank, moved_rank = rank(problem, kept), rank(problem, moved)
     better = moved_rank[0] < kept_rank[0] or (
         moved_rank[0] == kept_rank[0] and moved_rank[1] <= kept_rank[1] * (1 - keep_unless_saves)
     )
-    return Replan(moved if better else kept, "move" if better else "keep", kept_rank, moved_rank)
+    chosen = moved if better else kept
+    crew = {b.id: b.crew for b in crewed.bins if b.crew is not None}
+    moves = {
+        b: (crew[b], r.vehicle_id) for r in chosen.routes for b in r.bins if crew.get(b, r.vehicle_id) != r.vehicle_id
+    }
+    return Replan(chosen, "move" if better else "keep", kept_rank, moved_rank, move_cost, moves)

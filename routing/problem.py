@@ -152,7 +152,9 @@ class Bin:
     ``required=False`` is collected only when its ``prize`` outweighs the cost.
     ``alternatives`` are further locations at which the same bin may be served
     (e.g. the other direction along its street); it is served at exactly one
-    of :attr:`locations`, ``location`` being the first.
+    of :attr:`locations`, ``location`` being the first. ``crew`` is the vehicle
+    that has the bin in a plan under way (a re-plan): serving it with another
+    vehicle costs the problem's ``move_cost``.
     """
 
     id: str
@@ -164,6 +166,7 @@ class Bin:
     required: bool = True
     prize: float = 0.0
     alternatives: tuple[int, ...] = ()
+    crew: str | None = None
 
     @property
     def locations(self) -> tuple[int, ...]:
@@ -195,7 +198,9 @@ class Vehicle:
     per distance unit (fuel and wear), ``cost_per_hour`` per hour worked on
     top of the day cost (0 for a salaried crew; e.g. a lorry hired by the
     hour). ``max_distance`` caps the day's distance (an electric lorry's
-    range per charge).
+    range per charge). ``out`` marks a crew already out on its round (a
+    re-plan): it drives home whatever it is given, so its route is costed
+    even with no stops, and giving its stops away saves no drive home.
     """
 
     id: str
@@ -215,6 +220,7 @@ class Vehicle:
     paid_duration_s: int | None = None
     overtime_per_hour: float = 0.0
     max_distance: int | None = None
+    out: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,6 +240,9 @@ class Problem:
         Names of the capacity dimensions (``("kg", "litres")``).
     balance_weight
         Cost per hour of difference between the longest and shortest shift.
+    move_cost
+        Cost of each bin served by a vehicle other than its ``crew`` (a re-plan's
+        moving penalty: a stop changes crew only when that saves more).
     """
 
     matrices: Mapping[str, Matrix]
@@ -243,6 +252,7 @@ class Problem:
     facilities: tuple[Facility, ...] = ()
     dimensions: tuple[str, ...] = ("load",)
     balance_weight: float = 0.0
+    move_cost: float = 0.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -298,6 +308,7 @@ def _validate(p: Problem) -> None:
         if f.service_s < 0:
             raise ProblemError(f"facility {f.id}: negative tipping time")
     k = len(p.dimensions)
+    vehicle_ids = {v.id for v in p.vehicles}
     for b in p.bins:
         if not 0 <= b.location < n:
             raise ProblemError(f"bin {b.id}: location {b.location} outside 0..{n - 1}")
@@ -313,6 +324,10 @@ def _validate(p: Problem) -> None:
             raise ProblemError(f"bin {b.id}: demand {b.demand} must be {k} non-negative numbers")
         if b.service_s < 0 or b.prize < 0:
             raise ProblemError(f"bin {b.id}: negative service time or prize")
+        if b.crew is not None and b.crew not in vehicle_ids:
+            raise ProblemError(f"bin {b.id}: crew {b.crew!r} is not a vehicle of the problem")
+    if p.move_cost < 0:
+        raise ProblemError(f"move_cost {p.move_cost} is negative")
     for v in p.vehicles:
         if v.profile not in p.matrices:
             raise ProblemError(f"vehicle {v.id}: no matrix for profile {v.profile!r}")

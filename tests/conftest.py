@@ -44,7 +44,9 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_net(tmp_path_factory: pytest.TempPathFactory):
+def sample_net():
+    """The sample's road network, through the cache beside it (as ``binroute plan`` reads it): parsed once
+    for the whole run, not once per test worker."""
     from binroute.geo import load_network
 
-    return load_network(SAMPLE / "network.osm.pbf", cache=False)
+    return load_network(SAMPLE / "network.osm.pbf")

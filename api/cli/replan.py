@@ -15,7 +15,7 @@ from ..service.client import call
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="The service's base URL.")
 @click.option("--key", envvar="BINROUTE_API_KEY", required=True, help="A planner key (default: BINROUTE_API_KEY).")
 @click.option("--at", default=None, help="Re-plan as of this time, ISO 8601 (default: now).")
-@click.option("--time-limit", type=float, default=1.2, show_default=True, help="Seconds of each solve (two or three).")
+@click.option("--time-limit", type=float, default=1.2, show_default=True, help="Seconds of each of the two solves.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--keep-unless-saves",

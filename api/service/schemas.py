@@ -673,7 +673,7 @@ class ReplanIn(_In):
             gt=0,
             le=60,
             allow_inf_nan=False,
-            description="seconds of each solve (two, or three when a crew cannot do all its stops)",
+            description="seconds of each of its two solves (crews keeping their stops; stops free to move)",
         ),
     ] = 1.2
     solution_limit: SolutionLimit | None = None
@@ -689,6 +689,8 @@ class CrewChange(BaseModel):
     kept: Annotated[int, Field(description="its remaining stops it keeps")]
     moved_in: Annotated[int, Field(description="stops it takes from other crews")]
     moved_out: Annotated[int, Field(description="its stops now another crew's")]
+    moved_in_bins: Annotated[list[str], Field(description="the bins it takes from other crews")] = []
+    moved_out_bins: Annotated[list[str], Field(description="its bins now another crew's")] = []
     added: Annotated[int, Field(description="bins added to the day (overflowing, missed) it now collects")]
     dropped: Annotated[int, Field(description="its stops dropped (not out, exceptions)")]
     stops: int
@@ -702,6 +704,9 @@ class ReplanOut(BaseModel):
     kept_share: Annotated[float, Field(description="share of remaining stops that keep their crew")]
     kept_cost: Annotated[float, Field(description="cost of the rest of the day with every crew keeping its stops")]
     moved_cost: Annotated[float, Field(description="cost of the rest of the day with stops free to move")]
+    move_cost: Annotated[
+        float, Field(description="the penalty a stop paid in the search for changing crew (not in either cost)")
+    ] = 0.0
     changes: list[CrewChange]
     unserved_required: list[str]
     feasible: Annotated[bool, Field(description="the independent checker found the routes feasible")]

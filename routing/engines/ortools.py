@@ -173,6 +173,7 @@ class _Model:
         self._add_capacities()
         self._add_day_limits()
         self._add_assignment_rules()
+        self._add_moves()
 
     # -- helpers ---------------------------------------------------------
     def _node_matrix(self, veh: Vehicle, what: str) -> list[list[int]]:
@@ -225,6 +226,8 @@ class _Model:
                 arcs[np.asarray(self.nodes.kind) == TIP, :] += TIP_TOKEN_COST
                 cache[key] = r.RegisterTransitMatrix(arcs.tolist())
             r.SetArcCostEvaluatorOfVehicle(cache[key], v)
+            if veh.out:  # a crew out drives home anyway: an empty route costs its way home
+                r.SetVehicleUsedWhenEmpty(True, v)
             if veh.fixed_cost:
                 r.SetFixedCostOfVehicle(round(veh.fixed_cost * COST_SCALE), v)
 
@@ -362,6 +365,19 @@ class _Model:
                 if len(users) < n_veh:
                     r.VehicleVar(idx).SetValues([-1, *users])
                 r.AddDisjunction([idx], 0)
+
+    def _add_moves(self) -> None:
+        """The moving penalty: a dimension counting each vehicle's bins of another crew, priced at ``move_cost``."""
+        p, r = self.problem, self.routing
+        if not p.move_cost or all(b.crew is None for b in p.bins):
+            return
+        nodes = zip(self.nodes.kind, self.nodes.ref, strict=True)
+        crew = [p.bins[ref].crew if kind == BIN else None for kind, ref in nodes]
+        evaluators = [
+            r.RegisterUnaryTransitVector([int(c is not None and c != veh.id) for c in crew]) for veh in p.vehicles
+        ]
+        r.AddDimensionWithVehicleTransits(evaluators, 0, len(p.bins) + 1, True, "moves")
+        r.GetDimensionOrDie("moves").SetSpanCostCoefficientForAllVehicles(round(p.move_cost * COST_SCALE))
 
     # -- warm start --------------------------------------------------------
     def warm_routes(self) -> list[list[int]] | None:
@@ -562,6 +578,8 @@ def solve_ortools(problem: Problem, *, budget: Budget, params: SolveParams, cold
         if initial is not None:
             on_time()
             assignment = routing.SolveFromAssignmentWithParameters(initial, search)
+            if assignment is None:  # no time left to search from it (a big day on a busy machine): it is the plan
+                assignment = initial
         warm_used = assignment is not None
     if assignment is None and warm is not None and not cold_after_warm:
         raise WarmStartRejected(f"{trimmed} stops cut, restore failed")

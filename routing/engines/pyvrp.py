@@ -85,6 +85,10 @@ def unsupported(problem: Problem) -> list[str]:
         out.append("daily load limits")
     if problem.balance_weight:
         out.append("workload balance")
+    if problem.move_cost and any(b.crew is not None for b in problem.bins):
+        out.append("moving penalty")
+    if any(v.out for v in problem.vehicles):
+        out.append("crews already out")
     return out
 
 

@@ -17,7 +17,8 @@ from binroute.routing import (
     midday_problem,
     replan,
 )
-from binroute.routing.midday import pinned
+from binroute.routing.cost import moved_bins, plan_cost
+from binroute.routing.midday import pinned, with_crews
 
 from .helpers import make_problem, make_vehicle
 
@@ -70,14 +71,17 @@ def test_a_broken_down_lorry_s_stops_go_to_the_others():
 
 
 def test_stops_move_when_moving_saves_a_lot():
-    """Crews holding each other's far side of town swap when that saves more than the threshold."""
+    """Crews holding each other's far side of town: with a small moving penalty the plan that saves most and
+    moves fewest is taken (one crew hands its three stops over and drives home); never above the threshold."""
     morning = _morning()
     crews = [CrewNow("v1", 1, (0,), 0, tuple(EAST[1:])), CrewNow("v2", 5, (0,), 0, tuple(WEST[1:]))]
     rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
     keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
-    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.01)
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.01, move_cost=1.0)
     assert check_solution(rest, out.solution, require_all=True).ok
     assert out.choice == "move" and out.moved_rank[1] < out.kept_rank[1]
+    assert len(out.moves) == 3 and len({new for _, new in out.moves.values()}) == 1
+    assert replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.01).choice == "keep"
     never = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=1.0)
     assert never.choice == "keep" and _served_by(never.solution) == keeps
 
@@ -138,7 +142,8 @@ def test_the_kept_solve_starts_from_the_crews_current_order():
 
 
 def test_only_the_stops_a_crew_cannot_do_move():
-    """A crew whose shift ends too soon keeps what it can do; only the rest goes to another crew."""
+    """A crew whose shift ends too soon keeps what it can do; only the rest goes to another crew (with a moving
+    penalty above what giving away its last stop would save: its trip to the tip)."""
     site = Facility("F", 9, frozenset({"general"}), service_s=10)
     bins = [Bin(b, i + 1, (1,), service_s=5) for i, b in enumerate(WEST + EAST)]
     short = make_vehicle("v1", cap=(10,), shift=TimeWindow(0, 175))
@@ -146,13 +151,37 @@ def test_only_the_stops_a_crew_cannot_do_move():
     crews = [CrewNow("v1", 1, (0,), 1, tuple(WEST[1:])), CrewNow("v2", 5, (0,), 1, tuple(EAST[1:]))]
     rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
     keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
-    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.5)
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.5, move_cost=100.0)
     assert check_solution(rest, out.solution, require_all=True).ok
     served = _served_by(out.solution)
-    assert (
-        out.choice == "keep"
-        and out.kept_rank[0] == 0
-        and served["w2"] == "v1"
-        and {served["w3"], served["w4"]} == {"v2"}
-    )
+    assert out.choice == "move" and out.kept_rank[0] > 0 and out.moved_rank[0] == 0
+    assert served["w2"] == "v1" and {served["w3"], served["w4"]} == {"v2"}
     assert all(served[b] == "v2" for b in EAST[1:])
+    assert out.moves == {"w3": ("v1", "v2"), "w4": ("v1", "v2")}
+
+
+def test_a_stop_moves_only_when_it_saves_more_than_the_moving_penalty():
+    """v1 holds one bin on v2's side: free of penalty it goes to v2; with a penalty above the saving it stays."""
+    morning = _morning()
+    crews = [CrewNow("v1", 1, (0,), 1, ("w2", "w3", "w4", "e4")), CrewNow("v2", 5, (0,), 1, ("e2", "e3"))]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    free = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.0, move_cost=0.0)
+    assert free.choice == "move" and free.moves["e4"] == ("v1", "v2")
+    dear = replan(rest, keeps, limits=LIMITS, params=PARAMS, keep_unless_saves=0.0, move_cost=1_000.0)
+    assert dear.moves == {} and _served_by(dear.solution) == keeps
+    assert check_solution(rest, dear.solution, require_all=True).ok
+
+
+def test_the_moving_penalty_is_part_of_the_plan_cost():
+    """Each bin served by another vehicle than its crew adds ``move_cost``; a crew must be a vehicle."""
+    morning = _morning()
+    rest = midday_problem(morning, [CrewNow("v1", 1), CrewNow("v2", 5)], _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: "v1" for b in WEST[1:]} | {b: "v2" for b in EAST[1:]} | {"w1": "gone"}
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS)
+    crewed = with_crews(rest, {b: "v2" for b in WEST[1:]}, 7.0)
+    assert {b.crew for b in crewed.bins if b.id in EAST} == {None}
+    assert moved_bins(crewed, out.solution) == [b for r in out.solution.routes for b in r.bins if b in WEST]
+    assert plan_cost(crewed, out.solution) == pytest.approx(plan_cost(rest, out.solution) + 7.0 * 3)
+    with pytest.raises(ProblemError, match="crew 'v9' is not a vehicle"):
+        with_crews(rest, {}, 1.0).__class__(**{**vars(rest), "bins": (Bin("x", 1, (1,), crew="v9"),)})

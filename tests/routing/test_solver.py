@@ -468,6 +468,7 @@ def test_second_core_runs_the_same_job_with_another_seed(job, monkeypatch):
     from binroute.routing import solver
 
     monkeypatch.setattr(solver, "PARALLEL_MIN_S", 0.5)
+    monkeypatch.setattr(solver, "HELPER_GRACE_MIN_S", 120.0)  # a busy machine (test workers) starts the helper slowly
     points = [(0, 0), (100, 0), (100, 100), (0, 100)]
     bins = [Bin(f"b{i}", i, (1,)) for i in (1, 2, 3)]
     problem = make_problem(points, bins, [make_vehicle(break_=Break(100, 150, 30))])

@@ -82,6 +82,7 @@ class ReplanOutcome:
     feasible: bool
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    move_cost: float = 0.0
 
 
 def _utc(iso: str) -> datetime:
@@ -288,6 +289,7 @@ def replan_day(
         feasible=report.ok,
         violations=list(report.violations),
         seconds=round(time.perf_counter() - began, 3),
+        move_cost=round(result.move_cost, 2),
     )
 
 
@@ -304,7 +306,7 @@ def _changes(
     added: set[str],
     states: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per crew of the current version: stops kept, moved in and out, added, dropped, and its stops now."""
+    """Per crew of the current version: stops kept, moved in and out (counts, bin ids), added, dropped, stops now."""
     out = []
     for v in plan["vehicles"]:
         vid = v["vehicle_id"]
@@ -313,12 +315,16 @@ def _changes(
         mine = [b for b, who in owner.items() if who == vid]
         now = [b for b, who in served.items() if who == vid]
         planned = [s["id"] for s in v["stops"] if s["kind"] == "bin"]
+        moved_in = sorted(b for b in now if owner.get(b) not in (None, vid))
+        moved_out = sorted(b for b in mine if served.get(b) not in (None, vid))
         out.append(
             {
                 "vehicle_id": vid,
                 "kept": sum(served.get(b) == vid for b in mine),
-                "moved_in": sum(owner.get(b) not in (None, vid) for b in now),
-                "moved_out": sum(served.get(b) not in (None, vid) for b in mine),
+                "moved_in": len(moved_in),
+                "moved_out": len(moved_out),
+                "moved_in_bins": moved_in,
+                "moved_out_bins": moved_out,
                 "added": sum(b in added for b in now),
                 "dropped": sum(b in states and states[b].kind != "done" for b in planned),
                 "stops": len(now),
