@@ -88,6 +88,8 @@ class FillModel:
     anchors: pd.DataFrame | None = None
     calibration: Calibration = field(default_factory=Calibration)
     steps: dict[str, float] = field(default_factory=dict)
+    #: Per bin, the longest it has been seen going without an emptying (days): as far as the learned models have data.
+    longest_age: dict[str, float] = field(default_factory=dict)
 
     def predict(self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Predicted fill at ``at``, with 10% and 90% quantiles, P(fill ≥ 100%) and the model used.
@@ -141,6 +143,16 @@ class FillModel:
             names = [m if m in preds else DEFAULT_MODEL for m in names]
             m = np.array([preds[name][j] for j, name in enumerate(names)])
             days = (ns(t) - ns(a["timestamp"])) / _DAY
+            beyond = np.zeros(len(k), dtype=bool)
+            if self.longest_age and "censored" in preds:
+                # Beyond the longest a bin has gone without an emptying, the learned models have no data (a
+                # forecast may even fall as the days pass); there it is at least the censored rate's, which
+                # grows as a bin fills: a bin nobody empties is forecast ever fuller, never forgotten.
+                age = a["age"].to_numpy(dtype=float) + days if "age" in a.columns else np.full(len(k), np.nan)
+                limit = np.array([self.longest_age.get(ids[i], np.inf) for i in k])
+                beyond = (age > limit) & (preds["censored"] > m)
+                m = np.where(beyond, preds["censored"], m)
+                names = ["censored" if out else name for name, out in zip(names, beyond, strict=True)]
             s = scale(self.candidates.sigma2(a["bin_id"].tolist()), days)
             shapes = [self.shapes.get(ids[i], "dense") for i in k]
             zlo, zhi = self.calibration.bounds(shapes, day)
@@ -149,6 +161,8 @@ class FillModel:
             lo[k], hi[k] = capped + zlo * s, capped + zhi * s
             others = overflow_inputs(self.candidates, a, t)
             p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day, others=others)
+            if beyond.any():  # the censored rate's own risk there: a curve fitted on the data's range may not grow
+                p_over[k[beyond]] = np.fmax(p_over[k[beyond]], norm.sf(others["censored"][beyond]))
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):
@@ -306,4 +320,5 @@ def fit_fill_model(
         anchors=anchors,
         calibration=choice.calibration if choice is not None else Calibration(),
         steps=level_steps(rows),
+        longest_age={str(b): float(v) for b, v in rows.groupby("bin_id")["age"].max().dropna().items()},
     )

@@ -1,0 +1,60 @@
+"""Beyond the longest a bin has gone without an emptying its forecast keeps growing: no model has data there."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from binroute.routing.forecast import fit_fill_model
+
+T0 = pd.Timestamp("2026-01-05 08:00", tz="UTC")
+
+
+def _log(days: int = 60) -> pd.DataFrame:
+    """Twelve bins emptied every two days at 40 to 60% (a steady 20 to 30 points a day), as a collection log."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for b in range(12):
+        rate = 20.0 + b * 10.0 / 11.0
+        for k in range(0, days, 2):
+            fill = min(100.0, 2 * rate + rng.normal(0.0, 3.0))
+            rows.append((f"B{b}", T0 + pd.Timedelta(days=k, hours=rng.uniform(0, 2)), round(fill)))
+    return pd.DataFrame(rows, columns=["bin_id", "collected_at", "fill_pct"])
+
+
+@pytest.mark.parametrize("chosen", ["chosen", "censored", "steps", "stuck"])
+def test_a_bin_left_far_longer_than_ever_before_is_forecast_ever_fuller(chosen, monkeypatch):
+    """Two weeks after its last emptying (seven times its usual cycle) every bin is forecast full and at risk.
+
+    Within the log's range the chosen models forecast as they learnt; beyond it, the forecast is at least
+    the censored rate's (level plus rate times the days), so it never falls as the days pass, and the
+    risk of overflowing follows it.
+    """
+    log = _log()
+    model = fit_fill_model(None, collections=log, tz="UTC")
+    assert model.longest_age and max(model.longest_age.values()) < 3.0
+    if chosen == "stuck":  # a learned model that stays where the log left it, as a log's trees may
+        from binroute.routing.forecast.fill_models import Candidates
+
+        real = Candidates.predict
+
+        def predict(self, a, target, names=None):
+            out = real(self, a, target, names)
+            out["steps"] = a["fill_pct"].to_numpy(dtype=float).copy()
+            return out
+
+        monkeypatch.setattr(Candidates, "predict", predict)
+        chosen = "steps"
+    if chosen != "chosen":  # whichever model the past picks, the forecast beyond it grows
+        every = dict.fromkeys(model.chosen, chosen)
+        model = dataclasses.replace(model, chosen=every, chosen_later=every)
+    end = log["collected_at"].max()
+    days = [1, 3, 5, 8, 14]
+    preds = [model.predict(end + pd.Timedelta(days=d)) for d in days]
+    means = np.array([p["mean"].to_numpy() for p in preds])
+    assert (np.diff(means[1:], axis=0) >= -1e-9).all()  # beyond the range: never falling
+    assert (means[-1] > 200).all()  # 14 days at 20 to 30 points a day
+    assert (preds[-1]["p_overflow"] > 0.9).all()
