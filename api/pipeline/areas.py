@@ -17,7 +17,6 @@ usual crew and why the others changed.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 import shapely
 
 from .errors import ScenarioError
-from .scenario import Scenario
+from .scenario import Scenario, read_json
 
 AREAS_FILE = "areas.geojson"
 
@@ -48,12 +47,7 @@ def crews_from_plan(plan: Mapping[str, Any], *, where: str = "plan.json") -> dic
 def load_like(plan_dir: str | Path) -> dict[str, str]:
     """:func:`crews_from_plan` of ``PLAN_DIR/plan.json`` (the output directory of an earlier ``binroute plan``)."""
     path = Path(plan_dir) / "plan.json"
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"{path}: file not found (--like takes the output directory of an earlier plan)") from exc
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    plan = read_json(path, missing="file not found (--like takes the output directory of an earlier plan)")
     if not isinstance(plan, dict):
         raise ScenarioError(f"{path}: not a binroute plan.json")
     return crews_from_plan(plan, where=str(path))
@@ -64,10 +58,7 @@ def crews_from_areas(scn: Scenario) -> dict[str, str]:
     path = scn.directory / AREAS_FILE
     if not path.is_file():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise ScenarioError(f"{path}: expected a GeoJSON FeatureCollection")
     crews = {v.id for v in scn.fleet.vehicles}

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -301,12 +301,15 @@ def _describe(exc: ValidationError, where: str) -> str:
     return "\n".join(parts) + (f"\n... and {more} more" if more > 0 else "")
 
 
-def load_fleet(path: Path) -> FleetIn:
-    """Read and validate ``fleet.json``."""
+def read_json(path: Path, *, missing: str = "file not found") -> Any:
+    """A JSON file's contents; a :class:`ScenarioError` naming the file (and line) when it cannot be read.
+
+    ``missing`` is what is said of a file that is not there.
+    """
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ScenarioError(f"{path}: file not found") from exc
+        raise ScenarioError(f"{path}: {missing}") from exc
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
     except UnicodeDecodeError as exc:
@@ -315,6 +318,11 @@ def load_fleet(path: Path) -> FleetIn:
         raise ScenarioError(f"{path}: not valid JSON (nested too deeply)") from exc
     except ValueError as exc:  # e.g. a number of more digits than Python converts
         raise ScenarioError(f"{path}: not valid JSON ({str(exc).split(';')[0]})") from exc
+
+
+def load_fleet(path: Path) -> FleetIn:
+    """Read and validate ``fleet.json``."""
+    raw = read_json(path)
     try:
         return FleetIn.model_validate(raw)
     except ValidationError as exc:
@@ -510,10 +518,7 @@ def find_network(directory: Path, *, required: bool = True) -> Path | None:
     """The scenario's road network file; without one, ``None`` unless ``required``."""
     cfg = directory / "scenario.json"
     if cfg.is_file():
-        try:
-            data = json.loads(cfg.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(f"{cfg}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+        data = read_json(cfg)
         if not isinstance(data, dict) or not isinstance(data.get("network"), str):
             raise ScenarioError(f'{cfg}: expected {{"network": "path/to/file"}}')
         path = (directory / data["network"]).resolve()
