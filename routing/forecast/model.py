@@ -148,7 +148,7 @@ class FillModel:
                 # Beyond the longest a bin has gone without an emptying, the learned models have no data (a
                 # forecast may even fall as the days pass); there it is at least the censored rate's, which
                 # grows as a bin fills: a bin nobody empties is forecast ever fuller, never forgotten.
-                age = a["age"].to_numpy(dtype=float) + days if "age" in a.columns else np.full(len(k), np.nan)
+                age = a["age"].to_numpy(dtype=float) + days  # days since emptying at the target
                 limit = np.array([self.longest_age.get(ids[i], np.inf) for i in k])
                 beyond = (age > limit) & (preds["censored"] > m)
                 m = np.where(beyond, preds["censored"], m)

@@ -354,9 +354,8 @@ def _clairvoyant(scn: Scenario, rules: DecisionRules, day: Date, replay: Replay)
     chance's last visit (the collect rule's own risk point:
     :attr:`DecisionRules.visits_until_h` after the next chance's collection time).
     """
-    tz = scn.fleet.timezone
-    step = timedelta(days=rules.next_opportunity_days)
-    until = _midnight(day + step, tz) + pd.Timedelta(seconds=collect_at_s(scn.fleet) + rules.visits_until_h * 3600)
+    collect = _midnight(day, scn.fleet.timezone) + pd.Timedelta(seconds=collect_at_s(scn.fleet))
+    until = collect + pd.Timedelta(days=rules.next_opportunity_days, hours=rules.visits_until_h)  # as outlook() has it
     return {b for b in scn.bins["bin_id"] if b in replay.traces and replay.peek(b, int(until.value)) > FULL_PCT}
 
 
