@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from binroute.api.pipeline.simulate import AS_LOGGED, PREDICTIVE, SimOptions, saving, simulation_html
+from binroute.api.pipeline.simulate import AS_LOGGED, PREDICTIVE, SimOptions, fewer, saving, simulation_html
 
 from .common import RESULTS, table, write_results
 from .forecast import REAL, bigbelly_collections
@@ -121,19 +121,15 @@ def goal(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _fewer(share: float) -> str:
-    """``"26% fewer"``, or ``"26% more"`` for a negative share."""
-    return f"{share:.0%} fewer" if share >= 0 else f"{-share:.0%} more"
-
-
 def verdict(g: dict[str, Any]) -> str:
     """The goal's comparison in one sentence."""
     if "why" in g:
         return f"No verdict: {g['why']}."
     met = "met" if g["goal_met"] else "not met"
+    than = fewer(g["predictive_lifts"], g["real_lifts"], "lifts")
     return (
         f"Predictive {g['predictive_lifts']:.0f} lifts against the real service's {g['real_lifts']:.0f} "
-        f"({_fewer(g['fewer_lifts'])}), {g['predictive_overflow_bin_days']:.0f} overflowing bin-days against "
+        f"({than}), {g['predictive_overflow_bin_days']:.0f} overflowing bin-days against "
         f"{g['real_overflow_bin_days']:.0f} (goal: {g['goal_fewer_lifts']:.0%} fewer lifts at no more: {met})."
     )
 

@@ -22,4 +22,5 @@ from .run import policies_from as policies_from
 from .run import simulate as simulate
 from .verdict import best_timetable as best_timetable
 from .verdict import closest_timetable as closest_timetable
+from .verdict import fewer as fewer
 from .verdict import saving as saving

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._pages import render_page
 from .policies import AS_LOGGED, PREDICTIVE
-from .verdict import VERDICT_FIGURES, best_timetable, closest_timetable, saving
+from .verdict import VERDICT_FIGURES, best_timetable, closest_timetable, fewer
 
 #: Line colours per policy, in order (colour-blind safe).
 COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
@@ -108,12 +108,6 @@ def _label(label: str, key: str, estimated: bool) -> str:
     return html.escape(label + (ESTIMATE_LABEL if estimated and key in ESTIMATED_KEYS else ""))
 
 
-def _fewer(ours: float, theirs: float, what: str) -> str:
-    """``"25% fewer km"``, or ``"18% more km"`` when ours is more."""
-    share = saving(ours, theirs)
-    return f"{abs(share):.0%} {'fewer' if share >= 0 else 'more'} {what}"
-
-
 def verdict_html(result: Mapping[str, Any]) -> str:
     """The report's opening: predictive against the best fixed timetable at the same service, in a sentence and a table.
 
@@ -131,9 +125,9 @@ def verdict_html(result: Mapping[str, Any]) -> str:
     if best is not None:
         theirs = totals[best]
         text = (
-            f"Predictive collection needs {_fewer(ours['km'], theirs['km'], km)}, "
-            f"{_fewer(ours['crew_days'], theirs['crew_days'], 'crew-days')} and "
-            f"{_fewer(ours['lifts'], theirs['lifts'], 'lifts')} than the best fixed timetable at the same "
+            f"Predictive collection needs {fewer(ours['km'], theirs['km'], km)}, "
+            f"{fewer(ours['crew_days'], theirs['crew_days'], 'crew-days')} and "
+            f"{fewer(ours['lifts'], theirs['lifts'], 'lifts')} than the best fixed timetable at the same "
             f"service ({best}: the fewest km among timetables whose overflowing bin-days are at most predictive's; "
             f"{theirs['overflow_bin_days']:g} against predictive's {ours['overflow_bin_days']:g})."
         )
@@ -153,7 +147,7 @@ def verdict_html(result: Mapping[str, Any]) -> str:
     if AS_LOGGED in totals:
         real = totals[AS_LOGGED]
         text += (
-            f" Against the real service as logged: {_fewer(ours['lifts'], real['lifts'], 'lifts')}, "
+            f" Against the real service as logged: {fewer(ours['lifts'], real['lifts'], 'lifts')}, "
             f"{ours['overflow_bin_days']:g} overflowing bin-days against {real['overflow_bin_days']:g}."
         )
     return f'<p class="verdict">{html.escape(text)}</p><table><tr><th></th>{head}</tr>{rows}</table>'

@@ -55,3 +55,9 @@ def closest_timetable(totals: Mapping[str, Mapping[str, Any]]) -> str | None:
 def saving(ours: float, theirs: float) -> float:
     """The share of ``theirs`` that ``ours`` saves (negative when ours is more; 0 when theirs is 0)."""
     return 1.0 - ours / theirs if theirs else 0.0
+
+
+def fewer(ours: float, theirs: float, what: str) -> str:
+    """``"25% fewer km"``, or ``"18% more km"`` when ours is more (:func:`saving` in words)."""
+    share = saving(ours, theirs)
+    return f"{abs(share):.0%} {'fewer' if share >= 0 else 'more'} {what}"
