@@ -54,6 +54,7 @@ def decision_rules(
         next_opportunity_days=p.next_opportunity_days,
         overflow_cost=p.overflow_cost,
         visits_until_h=visits_until_h(fleet),
+        visits_from_h=visits_from_h(fleet),
         horizon_days=horizon_days or p.horizon_days,
         streams=streams,
         lift_cost=lift,
@@ -165,6 +166,16 @@ def visits_until_h(fleet: FleetIn) -> float:
     """
     latest = max(parse_hhmm(v.shift_end) for v in fleet.vehicles)
     return min(max(latest - collect_at_s(fleet), 0) / 3600, 23.99)
+
+
+def visits_from_h(fleet: FleetIn) -> float:
+    """Hours from the collection time to the earliest shift start (negative before it): when a day's visits begin.
+
+    Never after :func:`visits_until_h`; with it, the window over which the
+    collect rule spreads the lorry's arrival at a bin left today.
+    """
+    earliest = min(parse_hhmm(v.shift_start) for v in fleet.vehicles)
+    return min(max((earliest - collect_at_s(fleet)) / 3600, -23.99), visits_until_h(fleet))
 
 
 def collect_at_s(fleet: FleetIn | None) -> int:

@@ -1,8 +1,9 @@
 """Which bins to collect on the planning day, and what each one weighs: the collect rule.
 
 The rule weighs costs, not a fixed risk. Leaving a bin until its next
-chance costs its probability of overflowing before that chance's last
-visit times the cost of an overflow, less the risk it would run even if
+chance costs its probability of overflowing before the lorry reaches it
+on that chance (its arrival spread over the day's visit window) times the
+cost of an overflow, less the risk it would run even if
 emptied now (a lift only takes away the risk that comes with its level);
 collecting it costs its share of a round (:attr:`DecisionRules.lift_cost`). A bin is *due* on the first chance
 after which leaving it costs more than collecting it, or at which it is
@@ -46,6 +47,8 @@ from .model import FillModel
 MUST, MAY, SKIP = "must", "may", "skip"
 #: The smallest prize of a ``may`` bin (so that a solver still sees it as optional work).
 MIN_PRIZE = 0.01
+#: Points of the day's visit window over which a bin's risk until the lorry reaches it is averaged.
+REACH_POINTS = 6
 #: The overflow probability tolerated when neither a lift's cost nor a service floor is known.
 FALLBACK_RISK = 0.10
 
@@ -88,7 +91,17 @@ class DecisionRules:
     visits_until_h
         Hours after the collection time by which the day's visits are done
         (the latest shift end): a bin left today may be reached as late as
-        that after the next opportunity, so its risk is taken until then.
+        that after the next opportunity.
+    visits_from_h
+        Hours after the collection time at which the day's visits start (the
+        earliest shift start; negative when shifts start before it). A bin
+        left today is reached at some time in ``[visits_from_h,
+        visits_until_h]`` after the next opportunity's collection time, not
+        known when the rule decides: its risk is the probability that it
+        overflows before the lorry gets there, with the lorry's arrival spread
+        evenly over that window (:data:`REACH_POINTS` points). Equal to
+        ``visits_until_h`` (the default, 0 and 0), the risk is taken at that
+        one time.
     horizon_days
         Chances looked ahead (1: today and the next chance only).
     lift_cost
@@ -105,6 +118,7 @@ class DecisionRules:
     next_opportunity_days: float = 1.0
     overflow_cost: float = 40.0
     visits_until_h: float = 0.0
+    visits_from_h: float = 0.0
     horizon_days: int = 1
     lift_cost: float = 0.0
     visit_cost: float = 0.0
@@ -119,10 +133,27 @@ class DecisionRules:
             raise ValueError("next_opportunity_days must be positive")
         if not 0 <= self.visits_until_h < 24:
             raise ValueError(f"visits_until_h must be in [0, 24), not {self.visits_until_h}")
+        if not -24 < self.visits_from_h <= self.visits_until_h:
+            raise ValueError(
+                f"visits_from_h must be after -24 and at most visits_until_h ({self.visits_until_h}), "
+                f"not {self.visits_from_h}"
+            )
         if not 1 <= self.horizon_days <= MAX_HORIZON:
             raise ValueError(f"horizon_days must be 1 to {MAX_HORIZON}, not {self.horizon_days}")
         if min(self.overflow_cost, self.lift_cost, self.visit_cost) < 0:
             raise ValueError("overflow_cost, lift_cost and visit_cost must not be negative")
+
+    @property
+    def reach_offsets(self) -> np.ndarray:
+        """Hours after a chance's collection time at which its visits are assumed, evenly over the day's window.
+
+        The midpoints of :data:`REACH_POINTS` equal parts of ``[visits_from_h,
+        visits_until_h]``; the one point ``visits_until_h`` when the window is empty.
+        """
+        span = self.visits_until_h - self.visits_from_h
+        if span <= 0:
+            return np.array([self.visits_until_h])
+        return self.visits_from_h + span * (np.arange(REACH_POINTS) + 0.5) / REACH_POINTS
 
     @property
     def tolerated_risk(self) -> float:
@@ -174,13 +205,13 @@ def _when(k: int, step_days: float) -> str:
 
 @dataclass(frozen=True)
 class Outlook:
-    """Every bin's predicted fill at each chance ``0..H+1`` and its overflow risk by each chance's last visit.
+    """Every bin's predicted fill at each chance ``0..H+1`` and its overflow risk by each chance's visit.
 
     ``fill[i, k]`` is bin ``i``'s mean fill at chance ``k``'s collection time,
-    ``p_over[i, k]`` the probability it overflows before chance ``k``'s last
-    visit; ``now`` is the prediction for today (interval, notes).
+    ``p_over[i, k]`` the probability it overflows before the lorry reaches
+    it on chance ``k`` (:meth:`DecisionRules.reach_offsets`); ``now`` is the prediction for today (interval, notes).
     ``p_fresh[i]`` is the probability that bin ``i``, emptied at a chance,
-    overflows before the next chance's last visit all the same: the risk a
+    overflows before the next chance's visit all the same: the risk a
     lift does not take away (a bin that overflows on some days whatever its
     age; none when not known).
     """
@@ -193,8 +224,12 @@ class Outlook:
 
 
 def outlook(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) -> Outlook:
-    """The forecast at every chance of the horizon and the one after it."""
-    late = pd.Timedelta(hours=rules.visits_until_h)
+    """The forecast at every chance of the horizon and the one after it.
+
+    A chance's overflow risk is the probability of overflowing before the
+    lorry reaches the bin on it: the mean over :attr:`DecisionRules.reach_offsets`
+    of the probability of overflowing by then.
+    """
     step = pd.Timedelta(days=rules.next_opportunity_days)
     at = pd.Timestamp(collect_at)
     collect_at = at if at.tzinfo is not None else at.tz_localize(model.tz)  # as FillModel.predict reads it
@@ -203,11 +238,16 @@ def outlook(model: FillModel, collect_at: pd.Timestamp, rules: DecisionRules) ->
     times = [collect_at + k * step for k in range(chances)]
     at_collect = model.predict_pairs(ids * chances, pd.Series(np.repeat(times, len(ids))))
     now = at_collect.iloc[: len(ids)].set_index("bin_id")  # today's chance: what FillModel.predict gives
-    at_late = model.predict_pairs(ids * chances, pd.Series(np.repeat([t + late for t in times], len(ids))))
     fill = at_collect["mean"].to_numpy(dtype=float).reshape(chances, len(ids)).T
-    p_over = at_late["p_overflow"].to_numpy(dtype=float).reshape(chances, len(ids)).T
-    fresh = model.predict_pairs(ids, pd.Series([times[1] + late] * len(ids)), emptied_at=collect_at)
-    p_fresh = np.nan_to_num(fresh["p_overflow"].to_numpy(dtype=float), nan=0.0)
+    reach = [pd.Timedelta(hours=float(h)) for h in rules.reach_offsets]
+    # Every chance at every reach time in one call: rows ordered (reach, chance, bin).
+    when = [t + r for r in reach for t in times]
+    p_all = model.predict_pairs(ids * (chances * len(reach)), pd.Series(np.repeat(when, len(ids))))["p_overflow"]
+    p_over = p_all.to_numpy(dtype=float).reshape(len(reach), chances, len(ids)).mean(axis=0).T
+    fresh = model.predict_pairs(
+        ids * len(reach), pd.Series(np.repeat([times[1] + r for r in reach], len(ids))), emptied_at=collect_at
+    )["p_overflow"]
+    p_fresh = np.nan_to_num(fresh.to_numpy(dtype=float).reshape(len(reach), len(ids)).mean(axis=0), nan=0.0)
     # Levels only rise between emptyings: a risk or fill that dips at a later chance is noise.
     return Outlook(ids, np.fmax.accumulate(fill, axis=1), np.fmax.accumulate(p_over, axis=1), now, p_fresh)
 
@@ -216,7 +256,7 @@ def due_chances(look: Outlook, rules: DecisionRules) -> np.ndarray:
     """Per bin the first chance ``k`` at which it is due (``H + 1`` beyond the horizon, -1 unknown).
 
     Due at ``k``: predicted at or above the threshold at ``k``, or leaving it
-    past ``k`` risks an overflow (before chance ``k + 1``'s last visit) above
+    past ``k`` risks an overflow (before chance ``k + 1``'s visit) above
     :attr:`DecisionRules.tolerated_risk`, counting only the risk a lift at
     ``k`` would take away (less :attr:`Outlook.p_fresh`).
     """

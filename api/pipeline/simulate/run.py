@@ -350,13 +350,22 @@ def _decisions(
 def _clairvoyant(scn: Scenario, rules: DecisionRules, day: Date, replay: Replay) -> set[str]:
     """The bins a clairvoyant collects on ``day``: the collect rule with a perfect forecast.
 
-    A bin is due when, left alone, it would pass 100% before the next
-    chance's last visit (the collect rule's own risk point:
-    :attr:`DecisionRules.visits_until_h` after the next chance's collection time).
+    Left alone, a bin would pass 100% at a known time; the lorry's arrival on
+    the next chance is spread over the day's visit window as the rule has it
+    (:attr:`DecisionRules.reach_offsets` after the next chance's collection
+    time), so its risk is the share of arrivals that would come after it
+    passed 100%. It is due when that share is above the rule's tolerated risk.
     """
     collect = _midnight(day, scn.fleet.timezone) + pd.Timedelta(seconds=collect_at_s(scn.fleet))
-    until = collect + pd.Timedelta(days=rules.next_opportunity_days, hours=rules.visits_until_h)  # as outlook() has it
-    return {b for b in scn.bins["bin_id"] if b in replay.traces and replay.peek(b, int(until.value)) > FULL_PCT}
+    nxt = collect + pd.Timedelta(days=rules.next_opportunity_days)  # as outlook() has it
+    reach = [int((nxt + pd.Timedelta(hours=float(h))).value) for h in rules.reach_offsets]
+    due = set()
+    for b in scn.bins["bin_id"]:
+        if b in replay.traces:
+            late = np.mean([replay.peek(b, t) > FULL_PCT for t in reach])
+            if late > rules.tolerated_risk:
+                due.add(b)
+    return due
 
 
 def _empty_day() -> dict[str, Any]:

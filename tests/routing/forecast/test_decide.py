@@ -20,19 +20,35 @@ def _model(level: float, rate: float, sigma2: float = 4.0) -> FillModel:
 def test_risk_runs_until_the_last_visit_of_the_next_day():
     """A bin at 80% by tomorrow's collection time but 100% by the end of tomorrow's shifts is must.
 
-    40% now, 40 points a day: 80% at 10:00 tomorrow (no risk then), 100% at 22:00. With visits until
-    12 h after the collection time the crew might reach it only then, so it cannot wait.
+    40% now, 40 points a day: 80% at 10:00 tomorrow (no risk then), 100% at 22:00. With every visit
+    12 h after the collection time the crew reaches it only then, so it cannot wait.
     """
     model = _model(40, 40)
     assert decide(model, T0, DecisionRules())["X"].decision == MAY
-    late = decide(model, T0, DecisionRules(visits_until_h=12))["X"]
+    late = decide(model, T0, DecisionRules(visits_until_h=12, visits_from_h=12))["X"]
     assert late.decision == MUST and late.p_overflow == pytest.approx(0.5, abs=0.01)
+
+
+def test_risk_is_spread_over_the_day_s_visit_window():
+    """The lorry reaches a bin left today anywhere from 06:00 to 22:00 tomorrow (4 h before to 12 h after 10:00).
+
+    The bin above passes 100% only at 22:00, after nearly every arrival: it waits. One at 60% passes it
+    at 10:00, a quarter into the window: three arrivals in four come too late, a 75% risk.
+    """
+    window = DecisionRules(visits_until_h=12, visits_from_h=-4)
+    assert list(window.reach_offsets) == pytest.approx([-4 + 16 * (i + 0.5) / 6 for i in range(6)])
+    late = decide(_model(40, 40), T0, window)["X"]
+    assert late.decision != MUST and late.p_overflow < 0.05
+    early = decide(_model(60, 40), T0, window)["X"]
+    assert early.decision == MUST and early.p_overflow == pytest.approx(0.75, abs=0.02)
 
 
 def test_visits_until_is_checked():
     """A horizon of a day or more after the collection time is refused."""
     with pytest.raises(ValueError, match="visits_until_h"):
         DecisionRules(visits_until_h=24)
+    with pytest.raises(ValueError, match="visits_from_h"):
+        DecisionRules(visits_until_h=2, visits_from_h=3)
 
 
 def _models(bins: dict[str, tuple[float, float]], at: pd.Timestamp = T0, sigma2: float = 4.0) -> FillModel:
