@@ -381,7 +381,9 @@ class _Model:
 
     # -- warm start --------------------------------------------------------
     def warm_routes(self) -> list[list[int]] | None:
-        """The warm start's routes as nodes, each bin at its chosen location, cut to what keeps every rule."""
+        """The warm start's routes as routing indices (what ``ReadAssignmentFromRoutes`` reads, not nodes: they
+        differ where vehicles start at several depots), each bin at its chosen location, cut to what keeps every
+        rule."""
         start = self.params.warm_start
         if not start:
             return None
@@ -395,9 +397,9 @@ class _Model:
             for stop in start.get(veh.id, []):
                 if stop in bin_index and v in self.allowed[bin_index[stop]]:
                     b = bin_index.pop(stop)
-                    route.append(self.nodes.bin_nodes[b][self.problem.bins[b].locations.index(chosen[b])])
+                    route.append(self.index(self.nodes.bin_nodes[b][self.problem.bins[b].locations.index(chosen[b])]))
                 elif free.get(stop):
-                    route.append(free[stop].pop(0))
+                    route.append(self.index(free[stop].pop(0)))
             routes.append(route)
         return routes
 
