@@ -176,7 +176,7 @@ class _Model:
         self._add_moves()
 
     # -- helpers ---------------------------------------------------------
-    def _node_matrix(self, veh: Vehicle, what: str) -> list[list[int]]:
+    def _node_matrix(self, veh: Vehicle, what: str) -> np.ndarray:
         """Node-to-node transits for ``veh``: ``"time"`` (with service) or ``"distance"``."""
         p = self.problem
         m = p.matrix(veh)
@@ -194,10 +194,16 @@ class _Model:
                 sub[rows, col] = home[loc[rows], depot_of[col]]
         if what == "time":
             sub = sub + np.asarray(self.service, dtype=np.int64)[:, None]
-        return sub.tolist()
+        return sub
 
-    def _group(self, veh: Vehicle) -> tuple[str, frozenset[str]]:
-        return (veh.profile, veh.streams if self.problem.tips else frozenset())
+    def _group(self, veh: Vehicle) -> tuple[str, tuple[int, ...]]:
+        """What a vehicle's transits depend on: its road profile and, where lorries tip, the sites it may use.
+
+        Not its streams as such: a re-plan gives every crew streams of its own (its pinned stops), and a
+        matrix per crew took seconds to build on a big day.
+        """
+        p = self.problem
+        return (veh.profile, tuple(p.facilities_for(veh)) if p.tips else ())
 
     def _transits(self, what: str) -> list[int]:
         """Per vehicle, the registered transit of :meth:`_node_matrix` ``what`` (one per vehicle group)."""
@@ -206,7 +212,7 @@ class _Model:
         for veh in self.problem.vehicles:
             key = self._group(veh)
             if key not in cache:
-                cache[key] = self.routing.RegisterTransitMatrix(self._node_matrix(veh, what))
+                cache[key] = self.routing.RegisterTransitMatrix(self._node_matrix(veh, what).tolist())
             out.append(cache[key])
         return out
 
@@ -220,7 +226,7 @@ class _Model:
         for v, veh in enumerate(p.vehicles):
             key = (*self._group(veh), veh.cost_per_distance)
             if key not in cache:
-                dist = np.asarray(self._node_matrix(veh, "distance"), dtype=float)
+                dist = self._node_matrix(veh, "distance").astype(float)
                 arcs = np.rint(dist * veh.cost_per_distance * COST_SCALE).astype(np.int64)
                 # A token cost per tip, so a plan never tips twice in a row for nothing.
                 arcs[np.asarray(self.nodes.kind) == TIP, :] += TIP_TOKEN_COST
