@@ -36,7 +36,7 @@ from ..errors import InfeasibleProblem, ProblemError
 from ..feasibility import explain_unserved, home_via_site, reachable_at, servable
 from ..limits import SolveParams
 from ..problem import HORIZON_S, Problem, Vehicle
-from ..schedule import longest_fitting_prefix
+from ..schedule import fitting_stops
 from ..solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
 
 #: Costs are multiplied by this and rounded, as OR-Tools wants integers.
@@ -207,7 +207,7 @@ class _Model:
 
     def _transits(self, what: str) -> list[int]:
         """Per vehicle, the registered transit of :meth:`_node_matrix` ``what`` (one per vehicle group)."""
-        cache: dict[tuple[str, frozenset[str]], int] = {}
+        cache: dict[tuple[str, tuple[int, ...]], int] = {}
         out = []
         for veh in self.problem.vehicles:
             key = self._group(veh)
@@ -434,7 +434,8 @@ class _Model:
         return chosen
 
     def _trim_warm(self, start: Mapping[str, Sequence[str]], chosen: Mapping[int, int]) -> dict[str, list[str]]:
-        """Cut each warm route to the longest prefix that keeps every rule (breaks included)."""
+        """Cut each warm route to what keeps every rule (breaks included): its longest fitting prefix, a few
+        stops that do not fit left out on the way (:func:`~binroute.routing.schedule.fitting_stops`)."""
         p = self.problem
         bins = {b.id: i for i, b in enumerate(p.bins)}
         sites = {f.id: i for i, f in enumerate(p.facilities)}
@@ -443,9 +444,9 @@ class _Model:
         for v, veh in enumerate(p.vehicles):
             ids = [x for x in start.get(veh.id, []) if x in bins or x in sites]
             stops = [(BIN, bins[x]) if x in bins else (TIP, sites[x]) for x in ids]
-            keep = longest_fitting_prefix(p, v, stops, chosen=chosen)
-            self.trimmed += len(ids) - keep
-            out[veh.id] = ids[:keep]
+            keep = fitting_stops(p, v, stops, chosen=chosen)
+            self.trimmed += len(ids) - len(keep)
+            out[veh.id] = [ids[i] for i in keep]
         return out
 
     # -- reading back ------------------------------------------------------
