@@ -7,8 +7,8 @@ board, the bins still to collect. :func:`replan` solves it twice: once with
 every remaining bin kept by its crew (each pinned to the crew through a stream
 only that crew carries), from each crew's remaining order, and once free but
 with a moving penalty per stop that changes crew (:func:`with_crews`), from the
-kept plan; when both leave required bins (a breakdown's stops that fit only
-once the others' routes are rebuilt), a third solve builds the routes anew with
+kept plan; when both leave required bins that had no crew (a breakdown's stops
+that fit only once the others' routes are rebuilt), a third solve builds the routes anew with
 the same penalty. It takes the moved plan only when it leaves fewer required
 bins or saves a stated share of the cost, so crews keep their stops unless
 moving them saves a lot, and a crew that cannot do all its stops gives up as
@@ -48,7 +48,7 @@ MOVE_KM = 2.0
 REPLAN_S_PER_STOP = 0.008
 REPLAN_MIN_S = 1.0
 REPLAN_MAX_S = 5.0
-#: A fresh solve (routes built anew, when the others leave required bins) has this times the time: it
+#: A fresh solve (routes built anew, when the others leave required bins with no crew) has this times the time: it
 #: must find a first solution before it can improve one.
 FRESH_FACTOR = 2.0
 #: A part-full lorry tips before anything else when its room left is below this share of its capacity
@@ -261,16 +261,18 @@ def replan(
 ) -> Replan:
     """Solve the rest of the day, keeping each bin of ``keeps`` with its crew unless moving saves a lot.
 
-    Two solves, and a third when both leave required bins. The kept solve pins every bin
+    Two solves, and a third when both leave required bins with no crew. The kept solve pins every bin
     to its crew and starts from each crew's remaining order (``routes``). The moved solve
     starts from the kept plan with every bin free, but each bin served by another crew than
     its own costs ``move_cost`` (:func:`with_crews`): a stop moves only when that saves more
     than the penalty, and when a crew cannot do all its stops (late, or too full) the search
     moves as few and as cheap ones as it can instead of leaving them. When the moved plan
-    still leaves required bins (a lorry broke down and the others' routes must be rebuilt
-    around its stops, which moving one stop at a time from the kept plan seldom finds), a
-    fresh solve builds the routes anew with the same moving penalty, and is the moved plan
-    when it ranks better with the penalty counted. The moved plan is then taken only when it
+    leaves required bins that had no crew (a broken-down lorry's, or bins added to the day:
+    the others' routes must often be rebuilt around them, which moving one stop at a time
+    from the kept plan seldom finds), a fresh solve builds the routes anew with the same
+    moving penalty, and is the moved plan when it ranks better with the penalty counted.
+    (Not for a crew's own stops: rebuilding every route to serve one bin a late crew can no
+    longer reach would move tens of stops.) The moved plan is then taken only when it
     leaves fewer required bins or its routes save ``keep_unless_saves``.
 
     Parameters
@@ -309,7 +311,7 @@ def replan(
     kept = with_cost(problem, kept)
     moved = solve(crewed, limits=limits, params=_warm(params, kept))
     fresh = False
-    if rank(problem, moved)[0] > 0:
+    if any(u.required and u.bin_id not in keeps for u in moved.unserved):
         try:
             anew = solve(crewed, limits=_fresh_limits(limits), params=params)
         except InfeasibleProblem:  # no first solution within its time: the moved plan stands

@@ -675,7 +675,8 @@ class ReplanIn(_In):
             allow_inf_nan=False,
             description=(
                 "seconds of each of its solves (crews keeping their stops; stops free to move; routes built anew "
-                "when both leave required bins, twice this); default: scaled to the stops left, 1 to 5 s"
+                "when both leave a broken-down crew's or added bins, twice this); default: scaled to the stops "
+                "left, 1 to 5 s"
             ),
         ),
     ] = None
