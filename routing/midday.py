@@ -7,14 +7,14 @@ board, the bins still to collect. :func:`replan` solves it twice: once with
 every remaining bin kept by its crew (each pinned to the crew through a stream
 only that crew carries), from each crew's remaining order, and once free but
 with a moving penalty per stop that changes crew (:func:`with_crews`), from the
-kept plan; when both leave required bins that had no crew (a breakdown's stops
-that fit only once the others' routes are rebuilt), a third solve builds the routes anew with
-the same penalty. It takes the moved plan only when it leaves fewer required
-bins or saves a stated share of the cost, so crews keep their stops unless
-moving them saves a lot, and a crew that cannot do all its stops gives up as
-few as it can. Each solve's time grows with the stops left
-(:func:`replan_time_limit`). All go through :func:`~binroute.routing.solve` and the one cost of
-:mod:`.cost`; the caller checks the result against the unpinned problem with
+kept plan; when both leave required bins that had no crew (a breakdown's
+stops that fit only once the others' routes are rebuilt), a third solve builds
+the routes anew with the same penalty. It takes the moved plan only when it
+leaves fewer required bins or saves a stated share of the cost, so crews keep
+their stops unless moving them saves a lot, and a crew that cannot do all its
+stops gives up as few as it can. Each solve's time grows with the stops left
+(:func:`replan_time_limit`). All go through :func:`~binroute.routing.solve`
+and the one cost of :mod:`.cost`; the caller checks the result against the unpinned problem with
 :func:`~binroute.routing.check_solution`.
 
 A lorry part full keeps its reduced room for the rest of the day (after a tip
@@ -48,8 +48,8 @@ MOVE_KM = 2.0
 REPLAN_S_PER_STOP = 0.008
 REPLAN_MIN_S = 1.0
 REPLAN_MAX_S = 5.0
-#: A fresh solve (routes built anew, when the others leave required bins with no crew) has this times the time: it
-#: must find a first solution before it can improve one.
+#: A fresh solve (routes built anew, when the others leave required bins with no crew) has this times the
+#: time: it must find a first solution before it can improve one.
 FRESH_FACTOR = 2.0
 #: A part-full lorry tips before anything else when its room left is below this share of its capacity
 #: (or below what its remaining stops need).
@@ -261,8 +261,8 @@ def replan(
 ) -> Replan:
     """Solve the rest of the day, keeping each bin of ``keeps`` with its crew unless moving saves a lot.
 
-    Two solves, and a third when both leave required bins with no crew. The kept solve pins every bin
-    to its crew and starts from each crew's remaining order (``routes``). The moved solve
+    Two solves, and a third when both leave required bins with no crew. The kept solve pins
+    every bin to its crew and starts from each crew's remaining order (``routes``). The moved solve
     starts from the kept plan with every bin free, but each bin served by another crew than
     its own costs ``move_cost`` (:func:`with_crews`): a stop moves only when that saves more
     than the penalty, and when a crew cannot do all its stops (late, or too full) the search
