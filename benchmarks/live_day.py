@@ -1,6 +1,6 @@
 """A day replayed through the real API: crews record every lift, disturbances come, the rest of the day is re-planned.
 
-    python -m benchmarks.live_day [--plan-s 30] [--replan-s 1.2] [--seed 0] [--city STOPS]
+    python -m benchmarks.live_day [--plan-s 30] [--replan-s S] [--seed 0] [--city STOPS]
 
 Starts ``binroute serve`` on a free loopback port with a throw-away database,
 uploads the sample scenario and plans its 2026-11-23 with the default 30-s
@@ -123,6 +123,7 @@ class Day:
         self.events += len(events)
 
     def replan(self, at: datetime, label: str, replan_s: float | None, seed: int) -> dict[str, Any]:
+        """Re-plan as of ``at``; the row of the results table."""
         body: dict[str, Any] = {"at": at.isoformat(), "time_limit_s": replan_s, "seed": seed}
         if self.replan_solutions:  # deterministic: a solution limit and no time limit
             body |= {"time_limit_s": None, "solution_limit": self.replan_solutions}
@@ -157,6 +158,7 @@ class Day:
             "required_left": len(out["unserved_required"]),
             "feasible": out["feasible"],
             "why_left": "; ".join(f"{n} {why}" for why, n in reasons.most_common()),
+            "fleet_short": out.get("fleet_short") or "",
         }
 
 
@@ -179,7 +181,9 @@ def _city(folder: Path, stops: int) -> tuple[bytes, str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan-s", type=float, default=30.0, help="the morning plan's budget")
-    parser.add_argument("--replan-s", type=float, default=1.2, help="each of a re-plan's solves")
+    parser.add_argument(
+        "--replan-s", type=float, default=None, help="each of a re-plan's solves (default: the service's, scaled)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--city", type=int, metavar="STOPS", help="a big day of STOPS bins on a generated city")
     parser.add_argument("--plan-solutions", type=int, help="plan the morning to a solution limit, no time limit")
@@ -270,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_results(name, rows, meta)
     columns = ["disturbance", "at", "version", "wall_s", "server_s", "choice", "kept_share", "kept_cost", "moved_cost"]
-    columns += ["moved", "moved_out_per_crew", "stops_left", "required_left", "feasible", "why_left"]
+    columns += ["moved", "moved_out_per_crew", "stops_left", "required_left", "feasible", "why_left", "fleet_short"]
     text = table(rows, columns) + f"\n\n{meta}"
     (RESULTS / f"{name}.md").write_text(text + "\n")
     print(text)

@@ -43,6 +43,7 @@ _EXPORTS = {
     "Replan": ".midday",
     "midday_problem": ".midday",
     "replan": ".midday",
+    "replan_time_limit": ".midday",
     "BIN": ".solution",
     "DEPOT": ".solution",
     "TIP": ".solution",
@@ -102,6 +103,7 @@ __all__ = [
     "polish_directions",
     "read_instance",
     "replan",
+    "replan_time_limit",
     "route_cost",
     "solve",
 ]
@@ -133,6 +135,7 @@ if TYPE_CHECKING:
     from .midday import Replan as Replan
     from .midday import midday_problem as midday_problem
     from .midday import replan as replan
+    from .midday import replan_time_limit as replan_time_limit
     from .problem import Bin as Bin
     from .problem import Break as Break
     from .problem import Depot as Depot

@@ -7,11 +7,14 @@ board, the bins still to collect. :func:`replan` solves it twice: once with
 every remaining bin kept by its crew (each pinned to the crew through a stream
 only that crew carries), from each crew's remaining order, and once free but
 with a moving penalty per stop that changes crew (:func:`with_crews`), from the
-kept plan; it takes the moved plan only when it leaves fewer required bins or
-saves a stated share of the cost, so crews keep their stops unless moving them
-saves a lot, and a crew that cannot do all its stops gives up as few as it
-can. Both go through :func:`~binroute.routing.solve` and the one cost of
-:mod:`.cost`; the caller checks the result against the unpinned problem with
+kept plan; when both leave required bins that had no crew (a breakdown's
+stops that fit only once the others' routes are rebuilt), a third solve builds
+the routes anew with the same penalty. It takes the moved plan only when it
+leaves fewer required bins or saves a stated share of the cost, so crews keep
+their stops unless moving them saves a lot, and a crew that cannot do all its
+stops gives up as few as it can. Each solve's time grows with the stops left
+(:func:`replan_time_limit`). All go through :func:`~binroute.routing.solve`
+and the one cost of :mod:`.cost`; the caller checks the result against the unpinned problem with
 :func:`~binroute.routing.check_solution`.
 
 A lorry part full keeps its reduced room for the rest of the day (after a tip
@@ -26,10 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .cost import rank, with_cost
-from .errors import ProblemError
+from .errors import InfeasibleProblem, ProblemError
 from .limits import Limits, SolveParams
 from .problem import HORIZON_S, Bin, Break, Depot, Problem, TimeWindow, Vehicle
-from .solution import BIN, Solution
+from .solution import BIN, TIP, Route, Solution
 from .solver import solve
 
 #: The stream suffix that pins a bin to one crew in the kept variant: ``general@RCV1``.
@@ -38,6 +41,16 @@ PIN = "@"
 #: of the crews out). A stop changes crew only when that saves more, or when its crew cannot do it;
 #: and the plan must save ``keep_unless_saves`` as well. (The sample's stops cost about 0.3 km each.)
 MOVE_KM = 2.0
+#: Each re-plan solve's search time per stop left, and its floor and ceiling (:func:`replan_time_limit`). The
+#: search starts from the crews' routes, so it needs far less than a morning plan
+#: (:func:`binroute.routing.default_time_limit`: 0.1 s a stop); the floor leaves a small day time to
+#: move stops, the ceiling keeps a big day's re-plan to seconds.
+REPLAN_S_PER_STOP = 0.008
+REPLAN_MIN_S = 1.0
+REPLAN_MAX_S = 5.0
+#: A fresh solve (routes built anew, when the others leave required bins with no crew) has this times the
+#: time: it must find a first solution before it can improve one.
+FRESH_FACTOR = 2.0
 #: A part-full lorry tips before anything else when its room left is below this share of its capacity
 #: (or below what its remaining stops need).
 TIP_FIRST_ROOM = 0.25
@@ -178,9 +191,18 @@ def pinned(problem: Problem, keeps: Mapping[str, str]) -> Problem:
     return dataclasses.replace(problem, bins=bins, vehicles=vehicles, facilities=facilities)
 
 
+def _stops(route: Route) -> list[str]:
+    """A route's bins and tips in order, less the tips after its last bin (the engines fold the last tip into
+    the drive home). Without its tips a route that tips on the way is too full to restore."""
+    stops = [v.id for v in route.visits if v.kind in (BIN, TIP)]
+    kinds = [v.kind for v in route.visits if v.kind in (BIN, TIP)]
+    last = max((i for i, k in enumerate(kinds) if k == BIN), default=-1)
+    return stops[: last + 1]
+
+
 def _warm(params: SolveParams, solution: Solution) -> SolveParams:
-    """``params`` starting from ``solution``'s routes, each bin at the location it was served at."""
-    warm = {r.vehicle_id: r.bins for r in solution.routes if r.used}
+    """``params`` starting from ``solution``'s routes (bins and tips), each bin at the location it was served at."""
+    warm = {r.vehicle_id: _stops(r) for r in solution.routes if r.used}
     where = {v.id: v.location for r in solution.routes for v in r.visits if v.kind == BIN}
     return dataclasses.replace(params, warm_start=warm, warm_locations=where)
 
@@ -195,13 +217,20 @@ def with_crews(problem: Problem, keeps: Mapping[str, str], move_cost: float) -> 
     return dataclasses.replace(problem, bins=bins, move_cost=move_cost)
 
 
+def replan_time_limit(n_stops: int) -> float:
+    """The time limit of each of a re-plan's solves for ``n_stops`` stops left: :data:`REPLAN_S_PER_STOP` a stop
+    within :data:`REPLAN_MIN_S` and :data:`REPLAN_MAX_S` (a fresh solve has :data:`FRESH_FACTOR` times this)."""
+    return float(min(REPLAN_MAX_S, max(REPLAN_MIN_S, REPLAN_S_PER_STOP * n_stops)))
+
+
 @dataclass(frozen=True)
 class Replan:
     """A re-planned rest of the day: the chosen solution, which variant, both ranks, and the stops moved.
 
     ``kept_rank`` and ``moved_rank`` are the plans' ranks in the problem as given (the
     routes' cost, without the moving penalty the moved solve searched with);
-    ``moves`` maps each bin that changed crew to its (old, new) crew.
+    ``moves`` maps each bin that changed crew to its (old, new) crew; ``fresh`` says
+    whether the moved plan is the fresh solve's (routes built anew, see :func:`replan`).
     """
 
     solution: Solution
@@ -210,13 +239,21 @@ class Replan:
     moved_rank: tuple[int, float]
     move_cost: float = 0.0
     moves: Mapping[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    fresh: bool = False
+
+
+def _fresh_limits(limits: Limits) -> Limits:
+    """A fresh solve's limits: :data:`FRESH_FACTOR` times the time, the same solution limit."""
+    if limits.time_limit_s is None:
+        return limits
+    return dataclasses.replace(limits, time_limit_s=limits.time_limit_s * FRESH_FACTOR)
 
 
 def replan(
     problem: Problem,
     keeps: Mapping[str, str],
     *,
-    limits: Limits,
+    limits: Limits | None = None,
     params: SolveParams,
     keep_unless_saves: float = 0.10,
     routes: Mapping[str, Sequence[str]] | None = None,
@@ -224,13 +261,19 @@ def replan(
 ) -> Replan:
     """Solve the rest of the day, keeping each bin of ``keeps`` with its crew unless moving saves a lot.
 
-    Two solves. The kept solve pins every bin to its crew and starts from each crew's
-    remaining order (``routes``). The moved solve starts from the kept plan with every
-    bin free, but each bin served by another crew than its own costs ``move_cost``
-    (:func:`with_crews`): a stop moves only when that saves more than the penalty, and
-    when a crew cannot do all its stops (late, or too full) the search moves as few and
-    as cheap ones as it can instead of leaving them. The moved plan is then taken only
-    when it leaves fewer required bins or its routes save ``keep_unless_saves``.
+    Two solves, and a third when both leave required bins with no crew. The kept solve pins
+    every bin to its crew and starts from each crew's remaining order (``routes``). The moved solve
+    starts from the kept plan with every bin free, but each bin served by another crew than
+    its own costs ``move_cost`` (:func:`with_crews`): a stop moves only when that saves more
+    than the penalty, and when a crew cannot do all its stops (late, or too full) the search
+    moves as few and as cheap ones as it can instead of leaving them. When the moved plan
+    leaves required bins that had no crew (a broken-down lorry's, or bins added to the day:
+    the others' routes must often be rebuilt around them, which moving one stop at a time
+    from the kept plan seldom finds), a fresh solve builds the routes anew with the same
+    moving penalty, and is the moved plan when it ranks better with the penalty counted.
+    (Not for a crew's own stops: rebuilding every route to serve one bin a late crew can no
+    longer reach would move tens of stops.) The moved plan is then taken only when it
+    leaves fewer required bins or its routes save ``keep_unless_saves``.
 
     Parameters
     ----------
@@ -239,7 +282,8 @@ def replan(
     keeps
         Bin id -> the crew that had it.
     limits
-        Each solve's limits.
+        Each solve's limits (the fresh solve has :data:`FRESH_FACTOR` times the time); default a time
+        limit of :func:`replan_time_limit` for the stops left.
     params
         Engine and seed; the moved solve starts from the kept plan.
     keep_unless_saves
@@ -257,13 +301,24 @@ def replan(
         The moved plan when it leaves fewer required bins, or as many and costs at
         most ``1 - keep_unless_saves`` of the kept plan; else the kept plan.
     """
+    if limits is None:
+        limits = Limits(time_limit_s=replan_time_limit(len(problem.bins)))
     start = dataclasses.replace(params, warm_start=dict(routes)) if routes else params
     kept = solve(pinned(problem, keeps), limits=limits, params=start)
     if move_cost is None:
         move_cost = MOVE_KM * 1000 * max(v.cost_per_distance for v in problem.vehicles)
     crewed = with_crews(problem, keeps, move_cost)
     kept = with_cost(problem, kept)
-    moved = with_cost(problem, solve(crewed, limits=limits, params=_warm(params, kept)))
+    moved = solve(crewed, limits=limits, params=_warm(params, kept))
+    fresh = False
+    if any(u.required and u.bin_id not in keeps for u in moved.unserved):
+        try:
+            anew = solve(crewed, limits=_fresh_limits(limits), params=params)
+        except InfeasibleProblem:  # no first solution within its time: the moved plan stands
+            anew = None
+        if anew is not None and rank(crewed, anew) < rank(crewed, moved):
+            moved, fresh = anew, True
+    moved = with_cost(problem, moved)
     kept_rank, moved_rank = rank(problem, kept), rank(problem, moved)
     better = moved_rank[0] < kept_rank[0] or (
         moved_rank[0] == kept_rank[0] and moved_rank[1] <= kept_rank[1] * (1 - keep_unless_saves)
@@ -273,4 +328,4 @@ def replan(
     moves = {
         b: (crew[b], r.vehicle_id) for r in chosen.routes for b in r.bins if crew.get(b, r.vehicle_id) != r.vehicle_id
     }
-    return Replan(chosen, "move" if better else "keep", kept_rank, moved_rank, move_cost, moves)
+    return Replan(chosen, "move" if better else "keep", kept_rank, moved_rank, move_cost, moves, fresh and better)

@@ -168,6 +168,33 @@ def longest_fitting_prefix(
     return lo
 
 
+#: How many stops :func:`fitting_stops` may leave out of a route before it cuts the rest.
+FIT_SKIPS = 4
+
+
+def fitting_stops(
+    problem: Problem,
+    vehicle: int,
+    stops: Sequence[tuple[str, int]],
+    *,
+    chosen: Chosen | None = None,
+    skips: int = FIT_SKIPS,
+) -> list[int]:
+    """The positions of ``stops`` a vehicle can do, in order, within every rule.
+
+    The longest fitting prefix, except that the first stop that does not fit is left
+    out and the rest tried again, up to ``skips`` times: one bin whose window a late
+    crew has missed then costs that bin, not every stop after it.
+    """
+    kept = list(range(len(stops)))
+    for attempt in range(skips + 1):
+        n = longest_fitting_prefix(problem, vehicle, [stops[i] for i in kept], chosen=chosen)
+        if n == len(kept) or attempt == skips:
+            break
+        del kept[n]
+    return kept[:n]
+
+
 def solution_from_plans(
     problem: Problem,
     plans: Sequence[tuple[int, list[tuple[str, int]], int]],

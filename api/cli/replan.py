@@ -15,7 +15,12 @@ from ..service.client import call
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="The service's base URL.")
 @click.option("--key", envvar="BINROUTE_API_KEY", required=True, help="A planner key (default: BINROUTE_API_KEY).")
 @click.option("--at", default=None, help="Re-plan as of this time, ISO 8601 (default: now).")
-@click.option("--time-limit", type=float, default=1.2, show_default=True, help="Seconds of each of the two solves.")
+@click.option(
+    "--time-limit",
+    type=float,
+    default=None,
+    help="Seconds of each solve (default: scaled to the stops left, 1 to 5 s).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--keep-unless-saves",
@@ -25,7 +30,7 @@ from ..service.client import call
     help="Move stops between crews only if that saves this % of the cost.",
 )
 def replan(
-    plan_id: str, url: str, key: str, at: str | None, time_limit: float, seed: int, keep_unless_saves: float
+    plan_id: str, url: str, key: str, at: str | None, time_limit: float | None, seed: int, keep_unless_saves: float
 ) -> None:
     """Re-plan the rest of PLAN_ID's day from what its crews reported; print the change per crew."""
     body: dict[str, object] = {"time_limit_s": time_limit, "seed": seed, "keep_unless_saves_pct": keep_unless_saves}
@@ -49,5 +54,7 @@ def replan(
             f"{c['vehicle_id']:<12}{c['stops']:>6}{c['kept']:>6}{c['moved_in']:>5}{c['moved_out']:>5}"
             f"{c['added']:>7}{c['dropped']:>9}"
         )
-    if answer["unserved_required"]:
-        click.echo(f"required bins left: {', '.join(answer['unserved_required'])}")
+    for why, bins in (answer.get("unserved_why") or {"": answer["unserved_required"]}).items():
+        click.echo(f"required bins left ({why or 'no reason given'}): {', '.join(bins)}")
+    if answer.get("fleet_short"):
+        click.echo(answer["fleet_short"])

@@ -673,9 +673,13 @@ class ReplanIn(_In):
             gt=0,
             le=60,
             allow_inf_nan=False,
-            description="seconds of each of its two solves (crews keeping their stops; stops free to move)",
+            description=(
+                "seconds of each of its solves (crews keeping their stops; stops free to move; routes built anew "
+                "when both leave a broken-down crew's or added bins, twice this); default: scaled to the stops "
+                "left, 1 to 5 s"
+            ),
         ),
-    ] = 1.2
+    ] = None
     solution_limit: SolutionLimit | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     keep_unless_saves_pct: Annotated[
@@ -709,5 +713,14 @@ class ReplanOut(BaseModel):
     ] = 0.0
     changes: list[CrewChange]
     unserved_required: list[str]
+    unserved_why: Annotated[
+        dict[str, list[str]], Field(description="the required bins left, by the reason each was left")
+    ] = {}
+    fleet_short: Annotated[
+        str | None,
+        Field(
+            description="why required bins are left when the crews out are full, and the crews that would serve them"
+        ),
+    ] = None
     feasible: Annotated[bool, Field(description="the independent checker found the routes feasible")]
     seconds: float

@@ -36,7 +36,7 @@ from ..errors import InfeasibleProblem, ProblemError
 from ..feasibility import explain_unserved, home_via_site, reachable_at, servable
 from ..limits import SolveParams
 from ..problem import HORIZON_S, Problem, Vehicle
-from ..schedule import longest_fitting_prefix
+from ..schedule import fitting_stops
 from ..solution import BIN, DEPOT, TIP, BreakPlan, Route, Solution, Unserved, Visit
 
 #: Costs are multiplied by this and rounded, as OR-Tools wants integers.
@@ -176,7 +176,7 @@ class _Model:
         self._add_moves()
 
     # -- helpers ---------------------------------------------------------
-    def _node_matrix(self, veh: Vehicle, what: str) -> list[list[int]]:
+    def _node_matrix(self, veh: Vehicle, what: str) -> np.ndarray:
         """Node-to-node transits for ``veh``: ``"time"`` (with service) or ``"distance"``."""
         p = self.problem
         m = p.matrix(veh)
@@ -194,19 +194,25 @@ class _Model:
                 sub[rows, col] = home[loc[rows], depot_of[col]]
         if what == "time":
             sub = sub + np.asarray(self.service, dtype=np.int64)[:, None]
-        return sub.tolist()
+        return sub
 
-    def _group(self, veh: Vehicle) -> tuple[str, frozenset[str]]:
-        return (veh.profile, veh.streams if self.problem.tips else frozenset())
+    def _group(self, veh: Vehicle) -> tuple[str, tuple[int, ...]]:
+        """What a vehicle's transits depend on: its road profile and, where lorries tip, the sites it may use.
+
+        Not its streams as such: a re-plan gives every crew streams of its own (its pinned stops), and a
+        matrix per crew took seconds to build on a big day.
+        """
+        p = self.problem
+        return (veh.profile, tuple(p.facilities_for(veh)) if p.tips else ())
 
     def _transits(self, what: str) -> list[int]:
         """Per vehicle, the registered transit of :meth:`_node_matrix` ``what`` (one per vehicle group)."""
-        cache: dict[tuple[str, frozenset[str]], int] = {}
+        cache: dict[tuple[str, tuple[int, ...]], int] = {}
         out = []
         for veh in self.problem.vehicles:
             key = self._group(veh)
             if key not in cache:
-                cache[key] = self.routing.RegisterTransitMatrix(self._node_matrix(veh, what))
+                cache[key] = self.routing.RegisterTransitMatrix(self._node_matrix(veh, what).tolist())
             out.append(cache[key])
         return out
 
@@ -220,7 +226,7 @@ class _Model:
         for v, veh in enumerate(p.vehicles):
             key = (*self._group(veh), veh.cost_per_distance)
             if key not in cache:
-                dist = np.asarray(self._node_matrix(veh, "distance"), dtype=float)
+                dist = self._node_matrix(veh, "distance").astype(float)
                 arcs = np.rint(dist * veh.cost_per_distance * COST_SCALE).astype(np.int64)
                 # A token cost per tip, so a plan never tips twice in a row for nothing.
                 arcs[np.asarray(self.nodes.kind) == TIP, :] += TIP_TOKEN_COST
@@ -381,7 +387,9 @@ class _Model:
 
     # -- warm start --------------------------------------------------------
     def warm_routes(self) -> list[list[int]] | None:
-        """The warm start's routes as nodes, each bin at its chosen location, cut to what keeps every rule."""
+        """The warm start's routes as routing indices (what ``ReadAssignmentFromRoutes`` reads, not nodes: they
+        differ where vehicles start at several depots), each bin at its chosen location, cut to what keeps every
+        rule."""
         start = self.params.warm_start
         if not start:
             return None
@@ -395,9 +403,9 @@ class _Model:
             for stop in start.get(veh.id, []):
                 if stop in bin_index and v in self.allowed[bin_index[stop]]:
                     b = bin_index.pop(stop)
-                    route.append(self.nodes.bin_nodes[b][self.problem.bins[b].locations.index(chosen[b])])
+                    route.append(self.index(self.nodes.bin_nodes[b][self.problem.bins[b].locations.index(chosen[b])]))
                 elif free.get(stop):
-                    route.append(free[stop].pop(0))
+                    route.append(self.index(free[stop].pop(0)))
             routes.append(route)
         return routes
 
@@ -426,7 +434,8 @@ class _Model:
         return chosen
 
     def _trim_warm(self, start: Mapping[str, Sequence[str]], chosen: Mapping[int, int]) -> dict[str, list[str]]:
-        """Cut each warm route to the longest prefix that keeps every rule (breaks included)."""
+        """Cut each warm route to what keeps every rule (breaks included): its longest fitting prefix, a few
+        stops that do not fit left out on the way (:func:`~binroute.routing.schedule.fitting_stops`)."""
         p = self.problem
         bins = {b.id: i for i, b in enumerate(p.bins)}
         sites = {f.id: i for i, f in enumerate(p.facilities)}
@@ -435,9 +444,9 @@ class _Model:
         for v, veh in enumerate(p.vehicles):
             ids = [x for x in start.get(veh.id, []) if x in bins or x in sites]
             stops = [(BIN, bins[x]) if x in bins else (TIP, sites[x]) for x in ids]
-            keep = longest_fitting_prefix(p, v, stops, chosen=chosen)
-            self.trimmed += len(ids) - keep
-            out[veh.id] = ids[:keep]
+            keep = fitting_stops(p, v, stops, chosen=chosen)
+            self.trimmed += len(ids) - len(keep)
+            out[veh.id] = [ids[i] for i in keep]
         return out
 
     # -- reading back ------------------------------------------------------

@@ -28,4 +28,4 @@ def make_problem(points, bins, vehicles, *, depots=None, facilities=(), dims=("l
 def make_vehicle(vid="v1", cap=(10,), depot=0, **kw):
     """A vehicle at ``depot`` with capacity ``cap``, a long shift and the general stream unless given."""
     kw.setdefault("shift", TimeWindow(0, 100_000))
-    return Vehicle(vid, depot, depot, cap, streams=kw.pop("streams", frozenset({"general"})), **kw)
+    return Vehicle(vid, depot, kw.pop("end_depot", depot), cap, streams=kw.pop("streams", frozenset({"general"})), **kw)

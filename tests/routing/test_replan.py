@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from binroute.routing import (
@@ -14,11 +16,16 @@ from binroute.routing import (
     SolveParams,
     TimeWindow,
     check_solution,
+    fleet_shortfall,
     midday_problem,
     replan,
+    replan_time_limit,
+    solve,
 )
 from binroute.routing.cost import moved_bins, plan_cost
-from binroute.routing.midday import pinned, with_crews
+from binroute.routing.midday import REPLAN_MAX_S, REPLAN_MIN_S, _warm, pinned, with_crews
+from binroute.routing.schedule import fitting_stops
+from binroute.routing.solution import TIP
 
 from .helpers import make_problem, make_vehicle
 
@@ -185,3 +192,85 @@ def test_the_moving_penalty_is_part_of_the_plan_cost():
     assert plan_cost(crewed, out.solution) == pytest.approx(plan_cost(rest, out.solution) + 7.0 * 3)
     with pytest.raises(ProblemError, match="crew 'v9' is not a vehicle"):
         with_crews(rest, {}, 1.0).__class__(**{**vars(rest), "bins": (Bin("x", 1, (1,), crew="v9"),)})
+
+
+def _breakdown(v2_shift_end: int):
+    """v1 (general) broke down with w2..w4 left; v2 (general and recycling, out at e1 until ``v2_shift_end``)
+    keeps the recycling e2..e4; v3 (recycling only) is at the depot with nothing left."""
+    site = Facility("F", 9, frozenset({"general", "recycling"}), service_s=10)
+    bins = [Bin(b, i + 1, (1,), service_s=5, stream="general") for i, b in enumerate(WEST)]
+    bins += [Bin(b, i + 5, (1,), service_s=5, stream="recycling") for i, b in enumerate(EAST)]
+    both = frozenset({"general", "recycling"})
+    vehicles = [
+        make_vehicle("v1", cap=(10,)),
+        make_vehicle("v2", cap=(10,), streams=both, shift=TimeWindow(0, v2_shift_end)),
+        make_vehicle("v3", cap=(10,), streams=frozenset({"recycling"})),
+    ]
+    morning = make_problem(POINTS, bins, vehicles, facilities=[site])
+    crews = [CrewNow("v2", 5, (0,), 1, tuple(EAST[1:])), CrewNow("v3", 0, (0,), 0, ())]
+    rest = midday_problem(morning, crews, _left(morning, {"w1", "e1"}), now_s=100)
+    keeps = {b: "v2" for b in EAST[1:]}
+    routes = {"v2": tuple(EAST[1:])}
+    return rest, keeps, routes
+
+
+def test_a_breakdown_s_stops_are_all_served_when_the_others_have_room():
+    """Only v2 carries v1's general bins, and it cannot do them and its own stops in its shift: its recycling
+    stops go to v3 (which has room) so that it can take v1's. Every required bin is served once, checked."""
+    rest, keeps, routes = _breakdown(250)
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, routes=routes)
+    assert out.kept_rank[0] > 0 and out.moved_rank[0] == 0 and out.choice == "move"
+    assert check_solution(rest, out.solution, require_all=True).ok
+    served = _served_by(out.solution)
+    assert sorted(served) == sorted(WEST[1:] + EAST[1:])
+    assert {b: served[b] for b in WEST[1:]} == dict.fromkeys(WEST[1:], "v2")
+    assert out.moves == {b: ("v2", "v3") for b in EAST[1:]}
+
+
+def test_a_breakdown_the_others_cannot_absorb_is_said_to_be_the_fleet_s_shortfall():
+    """With v2's shift too short for all three of v1's bins (each alone fits), the re-plan serves what it can,
+    feasibly, and the bin left is the fleet's shortfall (the crews were full), not one no lorry could reach."""
+    rest, keeps, routes = _breakdown(230)
+    out = replan(rest, keeps, limits=LIMITS, params=PARAMS, routes=routes)
+    assert check_solution(rest, out.solution).ok
+    left = {u.bin_id for u in out.solution.unserved if u.required}
+    assert left == {"w4"}
+    assert all(served == "v3" for b, served in _served_by(out.solution).items() if b in EAST)
+    short = fleet_shortfall(rest, out.solution)
+    assert short is not None and set(short.bins) == left and "crews are full" in short.message()
+
+
+def test_the_re_plan_s_time_limit_grows_with_the_stops_left():
+    """Each solve's default time: a floor for a small day, 8 ms a stop, a ceiling for a big one."""
+    assert replan_time_limit(10) == REPLAN_MIN_S
+    assert replan_time_limit(500) == pytest.approx(4.0)
+    assert replan_time_limit(100_000) == REPLAN_MAX_S
+
+
+def test_a_late_crew_s_missed_window_costs_that_bin_not_the_rest_of_its_route():
+    """The warm start of a crew whose route passes a bin it can no longer reach in its window leaves that bin out
+    and keeps every stop after it (it cut the route there: the kept solve then dropped 99 of 136 stops)."""
+    bins = [Bin(b, i + 1, (1,), service_s=5) for i, b in enumerate(WEST)]
+    bins[1] = Bin("w2", 2, (1,), service_s=5, window=TimeWindow(0, 50))
+    problem = make_problem(POINTS, bins, [make_vehicle("v1", cap=(10,))])
+    stops = [("bin", i) for i in range(4)]
+    assert fitting_stops(problem, 0, stops) == [0, 1, 2, 3]
+    late = midday_problem(problem, [CrewNow("v1", 0, (0,), 0, tuple(WEST))], bins, now_s=100)
+    assert fitting_stops(late, 0, stops) == [0, 2, 3]
+    assert fitting_stops(late, 0, stops, skips=0) == [0]
+    out = solve(late, limits=Limits(solution_limit=1), params=SolveParams(engine="ortools", warm_start={"v1": WEST}))
+    assert out.details["warm_start_trimmed"] == 1 and out.routes[0].bins[:3] == ["w1", "w3", "w4"]
+
+
+def test_the_moved_solve_starts_from_the_kept_plan_with_its_tips():
+    """A kept route that tips on the way is restored whole in the moved solve (its tips were left out, and a
+    route without them is too full to restore)."""
+    morning = _morning()
+    crews = [CrewNow("v1", 0, (0,), 0, tuple(WEST)), CrewNow("v2", 0, (0,), 0, tuple(EAST))]
+    small = midday_problem(morning, crews, morning.bins, now_s=0)
+    small = dataclasses.replace(small, vehicles=tuple(dataclasses.replace(v, capacity=(2,)) for v in small.vehicles))
+    kept = solve(small, limits=LIMITS, params=PARAMS)
+    assert any(v.kind == TIP for r in kept.routes for v in r.visits[1:-2])  # a tip between bins
+    again = solve(small, limits=Limits(solution_limit=1), params=_warm(PARAMS, kept))
+    assert again.details["warm_start_trimmed"] == 0
+    assert [r.bins for r in again.routes] == [r.bins for r in kept.routes]

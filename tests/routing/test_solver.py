@@ -268,6 +268,20 @@ def test_warm_start_is_used(tip_problem):
     assert solution.routes[0].bins == ["b1", "b2", "b3", "b4", "b5", "b6"]
 
 
+def test_warm_start_is_restored_with_vehicles_at_several_depots():
+    """With each vehicle at a depot of its own (a re-plan's crews where they are), the warm start's routes are read
+    in whole and each vehicle first serves its own (OR-Tools reads routes as indices, which are not the nodes)."""
+    points = [(0, 0), (100, 0), (-100, 0), *((10 * i, 5) for i in range(1, 5)), *((-10 * i, 5) for i in range(1, 5))]
+    depots = [Depot("home", 0), Depot("v1@now", 1), Depot("v2@now", 2)]
+    bins = [Bin(f"e{i}", 2 + i, (1,)) for i in range(1, 5)] + [Bin(f"w{i}", 6 + i, (1,)) for i in range(1, 5)]
+    vehicles = [make_vehicle(v, depot=d, end_depot=0) for v, d in (("v1", 1), ("v2", 2))]
+    problem = make_problem(points, bins, vehicles, depots=depots)
+    start = {"v1": ["e4", "e3", "e2", "e1"], "v2": ["w4", "w3", "w2", "w1"]}
+    solution = solved(problem, Limits(solution_limit=1), warm_start=start)
+    assert solution.details["warm_start_trimmed"] == 0
+    assert {r.vehicle_id: r.bins for r in solution.routes} == start
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [

@@ -394,6 +394,8 @@ def replan_plan(plan_id: str, body: ReplanIn) -> tuple[ReplanOut, int, dict[str,
             move_cost=done.move_cost,
             changes=[CrewChange(**c) for c in done.changes],
             unserved_required=done.unserved_required,
+            unserved_why=done.unserved_why,
+            fleet_short=done.fleet_short,
             feasible=done.feasible,
             seconds=done.seconds,
         )

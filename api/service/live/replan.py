@@ -14,6 +14,7 @@ version with the change per crew.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -32,9 +33,12 @@ from binroute.geo import load_network
 from binroute.routing import (
     CrewNow,
     Limits,
+    Problem,
     ProblemError,
+    Solution,
     SolveParams,
     check_solution,
+    fleet_shortfall,
     midday_problem,
     replan,
 )
@@ -61,7 +65,7 @@ class ReplanRequest:
     """When to re-plan as of (naive UTC), each solve's limits, the seed, and the saving that moves stops."""
 
     at: datetime
-    time_limit_s: float | None = 1.2
+    time_limit_s: float | None = None  # with no solution limit either: scaled to the stops left
     solution_limit: int | None = None
     seed: int = 0
     keep_unless_saves: float = 0.10
@@ -83,6 +87,8 @@ class ReplanOutcome:
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
     move_cost: float = 0.0
+    fleet_short: str | None = None
+    unserved_why: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _utc(iso: str) -> datetime:
@@ -249,7 +255,11 @@ def replan_day(
     ]
     rest = midday_problem(problem, now, [b for b in problem.bins if b.id in work], now_s)
     keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
-    limits = Limits(time_limit_s=request.time_limit_s, solution_limit=request.solution_limit)
+    limits = (
+        None  # each solve's time scaled to the stops left (routing.replan_time_limit)
+        if request.time_limit_s is None and request.solution_limit is None
+        else Limits(time_limit_s=request.time_limit_s, solution_limit=request.solution_limit)
+    )
     params = SolveParams(engine="ortools", seed=request.seed)
     result = replan(
         rest,
@@ -261,6 +271,7 @@ def replan_day(
     )
     solution = result.solution
     report = check_solution(rest, solution)
+    short = fleet_shortfall(_from_home(rest), solution)
     legs = route_legs(solution, roads)
     geo = plan_geojson(scn, options, solution, decisions, roads, street_names(net), legs)
     summary = plan_report(scn, options, rest, solution, decisions, notes, net, roads, legs)
@@ -276,6 +287,7 @@ def replan_day(
         "added": sorted(added),
         "broken_down": broken,
         "settled": len(settled),
+        "fleet_short": short.message() if short else None,
     }
     return ReplanOutcome(
         plan=summary,
@@ -290,7 +302,25 @@ def replan_day(
         violations=list(report.violations),
         seconds=round(time.perf_counter() - began, 3),
         move_cost=round(result.move_cost, 2),
+        fleet_short=short.message() if short else None,
+        unserved_why=_why(solution),
     )
+
+
+def _why(solution: Solution) -> dict[str, list[str]]:
+    """The required bins left, by the reason each was left."""
+    out: dict[str, list[str]] = {}
+    for u in solution.unserved:
+        if u.required:
+            out.setdefault(u.reason, []).append(u.bin_id)
+    return {why: sorted(bins) for why, bins in sorted(out.items())}
+
+
+def _from_home(rest: Problem) -> Problem:
+    """The rest of the day with each crew starting from its home depot: where a crew added to serve the bins
+    left would come from (the fleet's shortfall names that depot, not a crew's position now)."""
+    vehicles = tuple(dataclasses.replace(v, start_depot=v.end_depot) for v in rest.vehicles)
+    return dataclasses.replace(rest, vehicles=vehicles)
 
 
 def _last_report(events: Sequence[EventRow], bin_id: str) -> datetime:

@@ -245,6 +245,11 @@ def test_replan_after_a_breakdown_moves_its_stops_and_adds_missed_bins(app, day)
     assert broken not in after.values()
     orphans = {b for b, v in before.items() if v == broken}
     assert orphans <= set(after) | set(out["unserved_required"])
+    # Every required bin is served, or the answer says why not: the crews out are full (the fleet's shortfall),
+    # or no crew left carries the bin's stream (the broken-down lorry was its only one).
+    assert sorted(b for bins in out["unserved_why"].values() for b in bins) == sorted(out["unserved_required"])
+    for why, bins in out["unserved_why"].items():
+        assert "no vehicle carries stream" in why or (out["fleet_short"] and "ran out of" in why), (why, bins)
     assert emptied in after
     change = {c["vehicle_id"]: c for c in out["changes"]}
     assert change[broken]["stops"] == 0 and change[broken]["moved_out"] == len(orphans & set(after))
