@@ -91,8 +91,14 @@ class FillModel:
     #: Per bin, the longest it has been seen going without an emptying (days): as far as the learned models have data.
     longest_age: dict[str, float] = field(default_factory=dict)
 
-    def predict(self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    def predict(
+        self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None, *, threshold_pct: float | None = None
+    ) -> pd.DataFrame:
         """Predicted fill at ``at``, with 10% and 90% quantiles, P(fill ≥ 100%) and the model used.
+
+        With ``threshold_pct``, also ``p_threshold``: P(fill ≥ that level),
+        calibrated per data shape on the same cross-fitted residuals as the
+        interval (levels recorded in steps are scored as recorded).
 
         Returns a frame indexed by ``bin_id`` with columns ``mean``,
         ``fill_pct``, ``fill_p10``, ``fill_p90`` (0–100), ``fill_step``
@@ -106,21 +112,31 @@ class FillModel:
         at = pd.Timestamp(at)
         if at.tzinfo is None:
             at = at.tz_localize(self.tz)
-        return self.predict_pairs(ids, pd.Series([at] * len(ids))).set_index("bin_id")
+        pairs = self.predict_pairs(ids, pd.Series([at] * len(ids)), threshold_pct=threshold_pct)
+        return pairs.set_index("bin_id")
 
     def predict_pairs(
-        self, bin_ids: Sequence[str], times: pd.Series, *, emptied_at: pd.Timestamp | None = None
+        self,
+        bin_ids: Sequence[str],
+        times: pd.Series,
+        *,
+        emptied_at: pd.Timestamp | None = None,
+        threshold_pct: float | None = None,
     ) -> pd.DataFrame:
         """Like :meth:`predict`, for many ``(bin, time)`` pairs at once (one row per pair, in order).
 
         With ``emptied_at``, as if every bin were emptied then: each starts
         empty at that time, with its own rates, history and calibration.
         """
+        if threshold_pct is not None and not 0 < threshold_pct <= 100:
+            raise ValueError(f"threshold_pct must be in (0, 100], not {threshold_pct}")
         ids = [str(b) for b in bin_ids]
         times = pd.Series(pd.to_datetime(pd.Series(times).reset_index(drop=True), utc=True))
         n = len(ids)
         mean, sd = np.full(n, np.nan), np.full(n, np.nan)
         lo, hi, p_over = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        p_thr = np.full(n, np.nan)
+        level = 100.0 if threshold_pct is None else float(threshold_pct)
         model = np.array([""] * n, dtype=object)
         notes = [self.fits[b].note if b in self.fits else "unknown bin" for b in ids]
         index = self.anchors.index if self.anchors is not None and self.candidates is not None else pd.Index([])
@@ -161,6 +177,7 @@ class FillModel:
             lo[k], hi[k] = capped + zlo * s, capped + zhi * s
             others = overflow_inputs(self.candidates, a, t)
             p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day, others=others)
+            p_thr[k] = self.calibration.exceed_level(shapes, (level - capped) / s, day)
             if beyond.any():  # the censored rate's own risk there: a curve fitted on the data's range may not grow
                 p_over[k[beyond]] = np.fmax(p_over[k[beyond]], norm.sf(others["censored"][beyond]))
             model[k] = names
@@ -171,9 +188,12 @@ class FillModel:
             z = norm.ppf([0.1, 0.9])
             lo[old], hi[old] = m + z[0] * s, m + z[1] * s
             p_over[old] = norm.sf((100.0 - m) / s)
+            p_thr[old] = norm.sf((level - m) / s)
             model[old] = np.where(np.isnan(m), "", "weekday")
         unknown = np.isnan(mean)
         p_over[unknown] = np.nan
+        p_thr[unknown] = np.nan
+        extra = {} if threshold_pct is None else {"p_threshold": p_thr}
         fill = np.clip(mean, 0.0, 100.0)
         step = np.array([self.steps.get(b, 0.0) for b in ids], dtype=float)
         stepped = step > 0
@@ -191,6 +211,7 @@ class FillModel:
                 "sd": sd,
                 "note": notes,
                 "model": model,
+                **extra,
             }
         )
 
