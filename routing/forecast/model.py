@@ -36,15 +36,16 @@ from .fill_data import (
     EMPTYING_DROP_PCT as EMPTYING_DROP_PCT,
 )
 from .fill_data import (
+    LOG,
+    detect_shapes,
+    ns,
+    prepare,
+)
+from .fill_data import (
     MAX_INTERVAL_DAYS as MAX_INTERVAL_DAYS,
 )
 from .fill_data import (
     clean_readings as clean_readings,
-)
-from .fill_data import (
-    detect_shapes,
-    ns,
-    prepare,
 )
 from .fill_data import (
     mark_emptyings as mark_emptyings,
@@ -180,6 +181,13 @@ class FillModel:
             p_thr[k] = self.calibration.exceed_level(shapes, (level - capped) / s, day)
             if beyond.any():  # the censored rate's own risk there: a curve fitted on the data's range may not grow
                 p_over[k[beyond]] = np.fmax(p_over[k[beyond]], norm.sf(others["censored"][beyond]))
+            # A bin known from a collection log alone: its risk left alone is the censored rate's own. The curves are
+            # fitted on the levels found when the service chose to come (a vendor's fullness alert, a crew's
+            # judgement), which say when the service came more than how a bin fills; the Tobit fit, with full levels
+            # censored, is the model of a bin left alone.
+            log = np.array(shapes, dtype=object) == LOG
+            if log.any():
+                p_over[k[log]] = norm.sf(others["censored"][log])
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):

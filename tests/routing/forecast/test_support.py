@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from binroute.routing.forecast import fit_fill_model
 
@@ -58,3 +59,29 @@ def test_a_bin_left_far_longer_than_ever_before_is_forecast_ever_fuller(chosen, 
     assert (np.diff(means[1:], axis=0) >= -1e-9).all()  # beyond the range: never falling
     assert (means[-1] > 200).all()  # 14 days at 20 to 30 points a day
     assert (preds[-1]["p_overflow"] > 0.9).all()
+
+
+def test_a_log_bin_s_risk_is_that_of_its_censored_rate_left_alone():
+    """A bin known from a collection log alone: P(overflow) is its censored rate's, left alone, at every age.
+
+    The levels a log records are those found when the service chose to come, so a curve fitted on them says
+    when the service came; the risk of a bin left alone is the Tobit fit's (its rate and spread), rising with
+    the days since its emptying and higher for a faster bin at the same age.
+    """
+    log = _log()
+    model = fit_fill_model(None, collections=log, tz="UTC")
+    assert model.candidates is not None and model.anchors is not None
+    assert set(model.shapes.values()) == {"log"}
+    end = log["collected_at"].max() + pd.Timedelta(hours=2)
+    risks = []
+    for d in (0.5, 2.0, 3.0, 4.0):
+        at = end + pd.Timedelta(days=d)
+        pred = model.predict(at)
+        a = model.anchors.reset_index()
+        own = norm.sf(model.candidates.censored.need(a, pd.Series([at] * len(a))))
+        assert pred.loc[a["bin_id"], "p_overflow"].to_numpy() == pytest.approx(own, abs=1e-9)
+        risks.append(pred["p_overflow"].to_numpy())
+    r = np.array(risks)
+    assert (np.diff(r, axis=0) >= -1e-12).all() and (r[0] < 0.01).all() and r[-1].max() > 0.9
+    slow, fast = model.candidates.censored.rates(["B0", "B11"])
+    assert fast > slow and r[2][list(model.anchors.index).index("B11")] > r[2][list(model.anchors.index).index("B0")]
