@@ -179,15 +179,14 @@ class FillModel:
             others = overflow_inputs(self.candidates, a, t)
             p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day, others=others)
             p_thr[k] = self.calibration.exceed_level(shapes, (level - capped) / s, day)
-            if beyond.any():  # the censored rate's own risk there: a curve fitted on the data's range may not grow
-                p_over[k[beyond]] = np.fmax(p_over[k[beyond]], norm.sf(others["censored"][beyond]))
-            # A bin known from a collection log alone: its risk left alone is the censored rate's own. The curves are
-            # fitted on the levels found when the service chose to come (a vendor's fullness alert, a crew's
-            # judgement), which say when the service came more than how a bin fills; the Tobit fit, with full levels
-            # censored, is the model of a bin left alone.
-            log = np.array(shapes, dtype=object) == LOG
-            if log.any():
-                p_over[k[log]] = norm.sf(others["censored"][log])
+            # The censored rate's own risk is a floor beyond a bin's longest cycle (a curve fitted on the data's range
+            # may not grow there) and, for a bin known from a collection log alone, everywhere: the curves are fitted
+            # on the levels found when the service chose to come (a vendor's fullness alert, a crew's judgement),
+            # which say when the service came more than how a bin left alone fills; the Tobit fit (full levels
+            # censored) is the model of a bin left alone.
+            floor = beyond | (np.array(shapes, dtype=object) == LOG)
+            if floor.any():
+                p_over[k[floor]] = np.fmax(p_over[k[floor]], norm.sf(others["censored"][floor]))
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):

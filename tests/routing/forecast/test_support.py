@@ -61,27 +61,32 @@ def test_a_bin_left_far_longer_than_ever_before_is_forecast_ever_fuller(chosen, 
     assert (preds[-1]["p_overflow"] > 0.9).all()
 
 
-def test_a_log_bin_s_risk_is_that_of_its_censored_rate_left_alone():
-    """A bin known from a collection log alone: P(overflow) is its censored rate's, left alone, at every age.
+def test_a_log_bin_s_risk_is_at_least_its_censored_rate_s_left_alone():
+    """A bin known from a collection log alone: P(overflow) is at least its censored rate's, left alone, at every age.
 
     The levels a log records are those found when the service chose to come, so a curve fitted on them says
-    when the service came; the risk of a bin left alone is the Tobit fit's (its rate and spread), rising with
-    the days since its emptying and higher for a faster bin at the same age.
+    when the service came. Here the service came every two days before the bins were full, except once, after
+    a ten-day break, when every bin was found full: within the longest cycle seen, a bin left four days is at
+    risk as its rate says, more for a faster bin.
     """
     log = _log()
+    end = log["collected_at"].max()
+    holiday = log.groupby("bin_id").tail(1).assign(collected_at=end + pd.Timedelta(days=10), fill_pct=100)
+    log = pd.concat([log, holiday], ignore_index=True)
     model = fit_fill_model(None, collections=log, tz="UTC")
     assert model.candidates is not None and model.anchors is not None
-    assert set(model.shapes.values()) == {"log"}
-    end = log["collected_at"].max() + pd.Timedelta(hours=2)
+    assert set(model.shapes.values()) == {"log"} and min(model.longest_age.values()) >= 9.9
+    last = log["collected_at"].max() + pd.Timedelta(hours=2)
     risks = []
     for d in (0.5, 2.0, 3.0, 4.0):
-        at = end + pd.Timedelta(days=d)
+        at = last + pd.Timedelta(days=d)
         pred = model.predict(at)
         a = model.anchors.reset_index()
         own = norm.sf(model.candidates.censored.need(a, pd.Series([at] * len(a))))
-        assert pred.loc[a["bin_id"], "p_overflow"].to_numpy() == pytest.approx(own, abs=1e-9)
-        risks.append(pred["p_overflow"].to_numpy())
+        assert (pred.loc[a["bin_id"], "p_overflow"].to_numpy() >= own - 1e-9).all()
+        risks.append(pred.loc[a["bin_id"], "p_overflow"].to_numpy())
     r = np.array(risks)
-    assert (np.diff(r, axis=0) >= -1e-12).all() and (r[0] < 0.01).all() and r[-1].max() > 0.9
+    assert (r[0] < 0.05).all() and r[3].max() > 0.5 and (r[3] >= r[2] - 1e-9).all()
+    ids = list(a["bin_id"])
     slow, fast = model.candidates.censored.rates(["B0", "B11"])
-    assert fast > slow and r[2][list(model.anchors.index).index("B11")] > r[2][list(model.anchors.index).index("B0")]
+    assert fast > slow and r[3][ids.index("B11")] > r[3][ids.index("B0")]
