@@ -11,6 +11,8 @@ from scipy.stats import norm
 
 from binroute.routing.forecast import fit_fill_model
 
+from .helpers import series
+
 T0 = pd.Timestamp("2026-01-05 08:00", tz="UTC")
 
 
@@ -90,3 +92,22 @@ def test_a_log_bin_s_risk_is_at_least_its_censored_rate_s_left_alone():
     ids = list(a["bin_id"])
     slow, fast = model.candidates.censored.rates(["B0", "B11"])
     assert fast > slow and r[3][ids.index("B11")] > r[3][ids.index("B0")]
+
+
+def test_a_bin_with_sensors_left_longer_than_ever_is_forecast_from_its_readings():
+    """Beyond its longest cycle a bin with sensors is not raised to its censored rate: its readings show it stopped.
+
+    Six cycles of 0 to 60% in three days (20 points a day); in the last the bin stops at 60% for five more days
+    (its stream was out of use): the next day's forecast is the chosen model's, not raised to the censored
+    rate's (the level plus 20 points a day).
+    """
+    cycle = [20.0 * k / 4 for k in range(13)]  # 0 to 60% in three days, every 6 hours
+    values = cycle * 6 + cycle + [61.0, 60.0] * 10  # a sensor that reads the same for days is taken as stuck
+    model = fit_fill_model(series(values, start=T0), tz="UTC")
+    assert model.shapes["A"] != "log" and model.longest_age["A"] < 9.0  # the next day is beyond it
+    end = T0 + pd.Timedelta(hours=6 * (len(values) - 1))
+    at = end + pd.Timedelta(days=1)
+    pred = model.predict(at).loc["A"]
+    assert model.candidates is not None and model.anchors is not None
+    censored = model.candidates.predict(model.anchors.reset_index(), pd.Series([at]), ("censored",))["censored"][0]
+    assert pred["model"] != "censored" and pred["mean"] < censored - 1.0
