@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -213,6 +214,8 @@ def summary_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
             for h, methods in info["horizons"].items():
                 best = best_naive(methods)
                 best_mae = methods[best]["mae"] if best is not None else math.nan
+                thr: dict[str, Any] = r.get("threshold", {}).get(shape, {}).get(h, {})  # type: ignore[attr-defined]
+                thr_cal = calibration(thr["table"], thr["brier"]) if thr else {"ece": math.nan, "skill": math.nan}
                 rows.append(
                     {
                         "data": r["data"],
@@ -225,6 +228,10 @@ def summary_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
                         "coverage": info["coverage"][h],
                         "brier": info["brier"][h],
                         **calibration(info["reliability"][h], info["brier"][h]),
+                        "threshold": thr.get("level", math.nan),
+                        "thr_brier": thr.get("brier", math.nan),
+                        "thr_skill": thr_cal["skill"],
+                        "thr_ece": thr_cal["ece"],
                         "n": methods["model"]["n"],
                     }
                 )
@@ -285,13 +292,14 @@ def report(results: list[dict[str, object]]) -> None:
     names = " ".join(f"{m:>9}" for m in NAIVE)
     print(
         f"{'data':<16} {'shape':<6} {'h':>2} {'model':>7} {names} {'best':>9} {'ratio':>6} {'cover':>6} {'brier':>7} "
-        f"{'skill':>6} {'ece':>6}"
+        f"{'skill':>6} {'ece':>6} {'thr':>4} {'brier':>7} {'skill':>6} {'ece':>6}"
     )
     for r in rows:
         naive = " ".join(f"{r[m]:>9.2f}" for m in NAIVE)
         print(
             f"{r['data']:<16} {r['shape']:<6} {r['h']:>2} {r['model']:>7.2f} {naive} {r['best_naive']!s:>9} "
-            f"{r['ratio']:>6.2f} {r['coverage']:>6.1%} {r['brier']:>7.4f} {r['skill']:>6.2f} {r['ece']:>6.3f}"
+            f"{r['ratio']:>6.2f} {r['coverage']:>6.1%} {r['brier']:>7.4f} {r['skill']:>6.2f} {r['ece']:>6.3f} "
+            f"{r['threshold']:>4.0f} {r['thr_brier']:>7.4f} {r['thr_skill']:>6.2f} {r['thr_ece']:>6.3f}"
         )
     print(f"{'data':<16} {'shape':<6} {'rule':<10} {'lifts/day':>9} {'wasted':>7} {'caught':>7} {'missed':>7}")
     for d in decided:

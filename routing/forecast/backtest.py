@@ -19,7 +19,8 @@ overall and per data shape (``dense``, ``coarse``, ``log``): MAE and RMSE,
 the best naive forecast and the model's ratio to it, the share of truths
 inside the 10–90% interval, the Brier score of P(fill ≥ 100%) and its
 reliability table (forecast probabilities in bins of 10%, against how
-often the bin was full).
+often the bin was full), and the same for P(fill ≥ the collect rule's
+threshold) (:attr:`BacktestResult.threshold`).
 
 **Decisions** are judged too: each origin day, the collect rule (``must``
 is a lift) and the naive rules of :data:`RULES` (a lift when the last
@@ -92,6 +93,10 @@ class BacktestResult:
     #: known (seen full by then, or below full when next seen in the same cycle; not a bin the service emptied
     #: first): the Brier score (``brier``), the base rate's (``base``) and the reliability table (``table``).
     next_chance: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: Per data shape (and ``"all"``) and horizon, P(fill ≥ the collect rule's threshold) at the scored points
+    #: against what was seen: the ``level``, Brier score (``brier``), the base rate's (``base``), ``n`` and the
+    #: reliability ``table``.
+    threshold: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -104,6 +109,7 @@ class BacktestResult:
             "decisions": self.decisions,
             "decision_curves": self.decision_curves,
             "next_chance": self.next_chance,
+            "threshold": self.threshold,
             "verdicts": {w: decision_verdict(self.decisions, self.decision_curves, w) for w in self.decisions},
             "chosen": self.chosen,
             "shapes": self.shapes,
@@ -125,6 +131,11 @@ class BacktestResult:
                 lines.append(
                     f"{h} d: 10-90% interval covers {self.coverage[h]:.1%} of truths; "
                     f"Brier score of P(overflow) {self.brier[h]:.4f}"
+                )
+        for where, by_h in self.threshold.items():
+            for h, t in by_h.items():
+                lines.append(
+                    f"{where} {h} d: P(fill >= {t['level']:g}%) Brier {t['brier']:.4f} (base rate's {t['base']:.4f})"
                 )
         if self.chosen:
             total = sum(self.chosen.values())
@@ -240,6 +251,21 @@ def reliability_table(p: np.ndarray, happened: np.ndarray) -> list[dict[str, flo
                 }
             )
     return out
+
+
+def threshold_score(frame: pd.DataFrame, level: float) -> dict[str, object]:
+    """P(fill ≥ ``level``) (column ``p_thr``) against the truths of ``frame``: Brier score, base rate's, table."""
+    ok = ~np.isnan(frame["p_thr"].to_numpy(dtype=float))
+    p = frame["p_thr"].to_numpy(dtype=float)[ok]
+    y = frame["truth"].to_numpy(dtype=float)[ok] >= level - 1e-9
+    rate = float(y.mean()) if len(y) else math.nan
+    return {
+        "level": level,
+        "n": len(y),
+        "brier": float(np.mean((p - y) ** 2)) if len(y) else math.nan,
+        "base": rate * (1.0 - rate),
+        "table": reliability_table(p, y),
+    }
 
 
 def _at_collection(full: pd.DataFrame) -> np.ndarray:
@@ -397,7 +423,7 @@ def backtest(
                 continue
             ids = window["bin_id"].tolist()
             times = window["timestamp"].reset_index(drop=True)
-            pred = model.predict_pairs(ids, times)
+            pred = model.predict_pairs(ids, times, threshold_pct=rules.threshold_pct)
             assert model.candidates is not None and model.anchors is not None
             base = model.candidates.predict(model.anchors.loc[ids].reset_index(), times, ("mean_rate",))
             frames[str(h)].append(
@@ -413,6 +439,7 @@ def backtest(
                         "p10": pred["fill_p10"].to_numpy(),
                         "p90": pred["fill_p90"].to_numpy(),
                         "p_over": pred["p_overflow"].to_numpy(),
+                        "p_thr": pred["p_threshold"].to_numpy(),
                         "shape": [shapes.get(b, "dense") for b in ids],
                     }
                 )
@@ -465,6 +492,7 @@ def backtest(
     coverage: dict[str, float] = {}
     brier: dict[str, float] = {}
     reliability: dict[str, list[dict[str, float]]] = {}
+    threshold: dict[str, dict[str, dict[str, object]]] = {}
     by_shape: dict[str, dict[str, object]] = {}
     for key, parts in frames.items():
         if not parts:
@@ -472,6 +500,8 @@ def backtest(
         frame = pd.concat(parts, ignore_index=True)
         scores[key], coverage[key], brier[key] = _scores(frame)
         reliability[key] = reliability_table(frame["p_over"].to_numpy(), frame["truth"].to_numpy() >= FULL_PCT)
+        for where, part in (("all", frame), *frame.groupby("shape")):
+            threshold.setdefault(str(where), {})[key] = threshold_score(part, rules.threshold_pct)
         for s, part in frame.groupby("shape"):
             info = by_shape.setdefault(
                 str(s),
@@ -536,4 +566,5 @@ def backtest(
         decisions=decided,
         decision_curves=traced,
         next_chance=next_chance,
+        threshold=threshold,
     )

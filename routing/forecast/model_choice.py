@@ -166,6 +166,25 @@ class Calibration:
                 out[m] = (k + 0.5) / (len(z) + 1.0)
         return out
 
+    def exceed_level(
+        self, shapes: list[str], need: NDArray[np.float64], days: NDArray[np.int64] | None = None
+    ) -> NDArray[np.float64]:
+        """P(fill ≥ a level below full) per forecast from its standardised distance ``need`` to that level.
+
+        The share of the pool's cross-fitted residuals at or above ``need``
+        (split conformal, as the intervals: a level below 100% is read as it
+        is, not censored as full is), with half a count of smoothing; the
+        normal tail without enough residuals.
+        """
+        days = np.ones(len(shapes), dtype=np.int64) if days is None else days
+        out = norm.sf(need)
+        for (s, d), m in self._groups(shapes, days).items():
+            z = self._pool(s, d)
+            if z is not None:
+                k = len(z) - np.searchsorted(z, need[m] - 1e-9, side="left")
+                out[m] = (k + 0.5) / (len(z) + 1.0)
+        return out
+
 
 @dataclass(frozen=True)
 class Choice:
