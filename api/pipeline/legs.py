@@ -82,7 +82,7 @@ class _Searches:
             finder.grow(place, self.reach[key])
             self.ours.add(key)
         if key in self.ours and not finder.reaches(place, target):
-            finder.forget(place)  # not expected: the matrix and the search disagree; search unbounded
+            finder.forget(place)  # a drive that turns round weighs more than its seconds: search unbounded
             self.ours.discard(key)
         try:
             yield
