@@ -61,6 +61,7 @@ from .deadline import Budget, Deadline
 from .decompose import borders
 from .decompose import day as decompose
 from .decompose.districts import District
+from .departures import polish_departures
 from .directions import polish_directions
 from .engines.ortools import WarmStartRejected, solve_ortools
 from .engines.pyvrp import search, search_on, solve_pyvrp, unsupported
@@ -530,6 +531,8 @@ def solve(problem: Problem, *, limits: Limits | None = None, params: SolveParams
         best = _auto(problem, budget, params)
     # Every engine's plan, last: each bin's direction and each tip's site, exactly for the final order.
     best = polish_directions(problem, best)
+    # Then each route leaves as late as keeps its rules, so its crew does not wait at a bin for its window.
+    best = polish_departures(problem, best)
     return dataclasses.replace(best, runtime_s=clock.perf_counter() - began)
 
 
