@@ -19,7 +19,7 @@ from scipy.sparse import csr_matrix
 from .matrix import pack, packed_dijkstra, unpack
 from .network import FloatArray, IntArray
 from .paths import Hierarchy, scan_sources, target_buckets
-from .turns import Places, TurnGraph, hierarchy_within, transition_arcs
+from .turns import Places, TurnGraph, driven_seconds, hierarchy_within, search_cost, transition_arcs
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def _place_arcs(tg: TurnGraph, places: Places) -> _PlaceArcs:
     lo, hi = np.searchsorted(t_from, e, side="left"), np.searchsorted(t_from, e, side="right")
     count = hi - lo
     pick = order[np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)]
-    leave_w = pack(np.repeat((1 - t) * time[e], count) + tg.t_cost[pick], np.repeat((1 - t) * net.length_m[e], count))
+    turn = search_cost(tg)[pick]
+    leave_w = pack(np.repeat((1 - t) * time[e], count) + turn, np.repeat((1 - t) * net.length_m[e], count))
     # Places on one edge, in order: driving on from one reaches every later one.
     by = np.lexsort((t, e))
     es, ts, ns = e[by], t[by], node[by]
@@ -187,7 +188,7 @@ def turn_matrix_rows(
     for r in range(0, places.n_places, block):
         rows = slice(r, min(r + block, places.n_places))
         time, dist = unpack(packed_dijkstra(graph, leave[rows], arrive), overwrite=True)
-        yield rows, time, dist
+        yield rows, driven_seconds(time), dist
 
 
 def _by_place(place: IntArray, state: IntArray, w: FloatArray, n_places: int) -> tuple[IntArray, IntArray, FloatArray]:
@@ -213,7 +214,7 @@ def _hierarchy_rows(tg: TurnGraph, places: Places, block: int) -> Iterator[tuple
         lo, hi = s_ptr[r], s_ptr[stop]
         scan_sources(h, buckets, s_ptr[r : stop + 1] - lo, s_state[lo:hi], s_w[lo:hi], packed)
         time, dist = unpack(packed, overwrite=True)
-        yield slice(r, stop), time, dist
+        yield slice(r, stop), driven_seconds(time), dist
 
 
 def turn_matrices(tg: TurnGraph, places: Places, *, method: str = "auto") -> tuple[FloatArray, FloatArray]:

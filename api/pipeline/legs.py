@@ -82,8 +82,9 @@ class _Searches:
             finder.grow(place, self.reach[key])
             self.ours.add(key)
         if key in self.ours and not finder.reaches(place, target):
-            finder.forget(place)  # not expected: the matrix and the search disagree; search unbounded
-            self.ours.discard(key)
+            # A drive that turns round at a dead end weighs more than its seconds (geo.turns.search_cost):
+            # the leg searches the whole network, and that tree, still ours, is dropped after the last leg.
+            finder.forget(place)
         try:
             yield
         finally:

@@ -25,8 +25,9 @@ between bins (so districts follow the roads, one-way streets included):
   a full district's outlying bins anywhere (territory overlap 0.60 instead
   of 0.12 on a 2,000-bin Milan day).
 * **Lorries** are matched to districts by the drive from their depot to the
-  district's centre and home (a linear assignment), so a district near one
-  depot gets a lorry based there.
+  district's nearest bin and home from it, plus their break
+  (:func:`lorry_cost_s`, a linear assignment), so a district near one depot
+  gets a lorry based there, and a lorry without a break before one with.
 
 Bins of a stream get the lorries that carry it (each lorry one district;
 the work is estimated for the first of them, so a mixed fleet gets
@@ -249,6 +250,31 @@ def _overhead_s(problem: Problem, vehicle: Vehicle, locations: NDArray[np.int64]
     return np.asarray(np.minimum(out + back, Matrix.UNREACHABLE), dtype=np.int64)
 
 
+def lorry_cost_s(problem: Problem, vehicle: Vehicle, bins: list[int]) -> float:
+    """Seconds of ``vehicle``'s day a district of ``bins`` costs beyond its bins' work: the way in and out, its break.
+
+    The way in is the drive from the lorry's depot to the district's nearest
+    bin, the way out the drive from its nearest bin home (through a site when
+    the lorry tips): a round enters at its near edge and sweeps the district.
+    The drive to the district's centre also counts part of the sweep, which
+    every lorry drives alike (with two depots it sent both lorries of a Milan
+    day from one depot, where the free search used one from each). The
+    lorry's break is time its crew is paid and does not collect: of two
+    lorries at one depot, the one without a break costs less (on the sample
+    the districts gave the day's general waste to the lorry with a break, the
+    free search to the one without: half an hour more crew time).
+    """
+    loc = _locs(problem, bins)
+    t = problem.matrix(vehicle).time_s
+    way_in = float(t[problem.depots[vehicle.start_depot].location, loc].min())
+    if problem.tips:
+        back = home_via_site(problem, vehicle)[0][loc, vehicle.end_depot]
+    else:
+        back = t[loc, problem.depots[vehicle.end_depot].location]
+    rest = float(vehicle.break_.duration_s) if vehicle.break_ is not None else 0.0
+    return min(way_in + float(back.min()), float(Matrix.UNREACHABLE)) + rest
+
+
 def _usable_s(problem: Problem, fleet: list[int], bins: list[int]) -> float:
     """Seconds of bin work a lorry of ``fleet`` may take on: :data:`FILL` of its day, less the drive out and home."""
     model = problem.vehicles[fleet[0]]
@@ -309,9 +335,7 @@ def districts(problem: Problem, usual: Mapping[int, int] | None = None, *, fewer
         by_time = min(len(fleet), math.ceil(float(work.sum()) / usable)) - fewer
         k = min(len(fleet), max(1, by_time, _loads_needed(problem, fleet, bins)))
         parts = cluster(problem, bins, work, k)
-        # Lorries to districts: the drive from the depot to the district's centre and home.
-        centres = np.array([problem.bins[p[_medoid(problem, _locs(problem, p))]].location for p in parts])
-        cost = np.array([_overhead_s(problem, problem.vehicles[v], centres) for v in fleet])
+        cost = np.array([[lorry_cost_s(problem, problem.vehicles[v], p) for p in parts] for v in fleet])
         rows, cols = linear_sum_assignment(cost)
         for v_pos, part in zip(rows, cols, strict=True):
             out.append(District(fleet[v_pos], tuple(parts[part])))

@@ -156,3 +156,23 @@ def test_bins_a_district_cannot_fit_go_to_other_lorries(monkeypatch):
     assert sorted(solution.served()) == sorted(b.id for b in problem.bins)
     report = check_solution(problem, solution, require_all=True)
     assert report.ok, str(report)
+
+
+def _district_lorries(points, fleet, depots, n_bins, service_s=600):
+    """Districts of a day with bins at ``points[len(depots) + 1:]``, a tip at ``points[len(depots)]``."""
+    bins = [Bin(f"b{i}", i + len(depots) + 1, (1,), service_s=service_s) for i in range(n_bins)]
+    sites = [Facility("tip", len(depots), frozenset({"general"}), service_s=300)]
+    problem = make_problem(points, bins, fleet, depots=depots, facilities=sites)
+    return problem, districts.districts(problem)
+
+
+def test_a_lorry_without_a_break_gets_the_district_before_one_with():
+    """One district's work and two lorries at one depot: the lorry whose crew takes no break drives it."""
+    rng = np.random.default_rng(5)
+    points = [(0, 0), (500, 500), *map(tuple, 1000 + rng.integers(0, 400, size=(20, 2)))]
+    fleet = [
+        Vehicle("with-break", 0, 0, (100,), shift=TimeWindow(0, 30_000), break_=Break(10_000, 14_000, 1_800)),
+        Vehicle("no-break", 0, 0, (100,), shift=TimeWindow(0, 30_000)),
+    ]
+    problem, found = _district_lorries(points, fleet, [Depot("D", 0)], 20)
+    assert [problem.vehicles[d.vehicle].id for d in found] == ["no-break"]
