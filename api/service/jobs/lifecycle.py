@@ -42,6 +42,7 @@ import select as io_select
 import subprocess
 import sys
 import threading
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any, cast
 
@@ -167,7 +168,12 @@ def finish_job(factory: sessionmaker[Session], kind: JobKind, job_id: str, **out
 
 
 def requeue_stale(
-    factory: sessionmaker[Session], kind: JobKind, *, stale_s: float | None = None, queued_s: float | None = None
+    factory: sessionmaker[Session],
+    kind: JobKind,
+    *,
+    stale_s: float | None = None,
+    queued_s: float | None = None,
+    exclude: Collection[str] = (),
 ) -> list[str]:
     """Put back on the queue the jobs of ``kind`` whose process or task is gone; their ids, each to be sent again.
 
@@ -180,6 +186,8 @@ def requeue_stale(
     nothing. Each job is taken by one conditional UPDATE, so of several servers
     and workers sweeping at once only one sends it; its start (:func:`start_job`)
     is the same single UPDATE as any task's, so it never runs twice at once.
+    Jobs in ``exclude`` (those the caller holds itself: a local runner's queued
+    or running jobs) are left alone.
     """
     model = kind.model
     cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
@@ -188,6 +196,8 @@ def requeue_stale(
         and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
         and_(model.status == "queued", func.coalesce(model.heartbeat, model.created) < waited),
     )
+    if exclude:
+        lost = and_(lost, model.id.not_in(list(exclude)))
     taken: list[str] = []
     with factory() as s:
         for job_id in s.scalars(select(model.id).where(lost)).all():
