@@ -9,7 +9,9 @@ simulation day's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
 solve or one simulation before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
 ``SIMULATION_WORKERS`` (1 simulation at a time in local processes, each using the
 machine's cores for its policies), ``RESUME_JOBS`` (take up jobs left queued or running
-at start, and hand out again those whose process is lost while serving; on). A database or broker that cannot be reached
+at start, and hand out again those whose process is lost while serving; on),
+``FORECAST_PROCESSES`` (processes that fit forecasts off the request threads,
+:mod:`.offload`; 0: in the request thread). A database or broker that cannot be reached
 raises :class:`~binroute.api.service.errors.Unreachable`.
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
@@ -38,6 +40,7 @@ from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner, local_sweep
 from .logs import init_request_ids
 from .metrics import init_metrics
 from .migrate import ensure_current
+from .offload import Offload
 from .validation import StrictJSONProvider
 
 if TYPE_CHECKING:
@@ -91,6 +94,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ORG_MAX_COLLECTIONS=20_000_000,
         ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
         RATE_LIMIT="1200/minute",
+        FORECAST_PROCESSES=0,
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
@@ -113,6 +117,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "files": files,
         "jobs": jobs,
         "simulations": simulations,
+        "offload": Offload(app.config["FORECAST_PROCESSES"]),
     }
 
     @app.before_request
