@@ -64,7 +64,7 @@ def _log_format_option(carrying: str) -> Callable[[Callable[..., Any]], Callable
 @click.option("--solves", default=1, show_default=True, type=int, help="Solves run at the same time.")
 @click.option(
     "--forecast-processes",
-    default=1,
+    default=2,
     show_default=True,
     type=click.IntRange(min=0),
     help="Processes that fit forecasts, off the request threads (0: in them).",

@@ -7,7 +7,8 @@ database round trip gives it up and must win it back), so cheap reads took
 hundreds of milliseconds while forecasts ran. :class:`Offload` runs such work in
 a small pool of processes (``FORECAST_PROCESSES``, ``binroute serve
 --forecast-processes``); the request thread waits for the answer without the
-interpreter. With 0 processes (the app's default, and the tests') the work runs
+interpreter. They run at :data:`~.defaults.FORECAST_NICENESS`: after the
+reads, before the solves. With 0 processes (the app's default, and the tests') the work runs
 in the request thread as before.
 """
 
@@ -20,6 +21,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from ._priority import lower_priority
+from .defaults import FORECAST_NICENESS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +44,12 @@ class Offload:
             if self._pool is None:
                 # spawn: a fresh interpreter, never a fork of a server holding threads and connections
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=context,
+                    initializer=lower_priority,
+                    initargs=(FORECAST_NICENESS,),
+                )
             return self._pool
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

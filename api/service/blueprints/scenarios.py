@@ -19,7 +19,7 @@ from ...pipeline import ScenarioError, check_near_roads
 from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_fleet, load_readings
 from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, SimulationRow, new_id
 from ..errors import APIError
-from ..networks import forget_network, network_path, store_network
+from ..networks import by_content, forget_network, network_path, store_network
 from ..openapi import Reply, endpoint
 from ..schemas import BinPage, ListQuery, ScenarioJsonIn, ScenarioOut, ScenarioPage, VehiclePage
 from ..store import (
@@ -157,14 +157,13 @@ def create_scenario(body: ScenarioJsonIn | None) -> tuple[ScenarioOut, int, dict
             target = data_dir() / "networks" / f"{row.id}{suffix}"
             target.parent.mkdir(exist_ok=True)
             shutil.move(str(folder / f"network{suffix}"), target)
+            shared = by_content(target, data_dir() / "networks" / "by-content")
             try:
-                network = load_network(target)
+                network = load_network(shared)
             except NetworkError as exc:
                 target.unlink(missing_ok=True)
-                raise APIError(422, "invalid_network", str(exc).replace(str(target), "network file")) from exc
-            except APIError:
-                target.unlink(missing_ok=True)
-                raise
+                shared.unlink(missing_ok=True)  # refused: no graph cache beside it, nothing to keep
+                raise APIError(422, "invalid_network", str(exc).replace(str(shared), "network file")) from exc
             try:
                 _check_near_roads(network, fleet, bins)
             except APIError:

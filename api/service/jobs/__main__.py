@@ -13,9 +13,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .._priority import lower_priority
 from ..db import make_engine, sessions
 from . import KINDS
-from .lifecycle import Heartbeat, lower_priority
+from .lifecycle import Heartbeat
 
 
 def main(argv: list[str]) -> int:

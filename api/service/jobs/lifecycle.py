@@ -50,7 +50,6 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import now
-from ..defaults import JOB_NICENESS
 from ..defaults import MAX_ATTEMPTS as MAX_ATTEMPTS
 from .kind import JobKind
 
@@ -79,19 +78,6 @@ HEARTBEAT_S = _seconds_from_env("BINROUTE_HEARTBEAT_S", 10.0)
 STALE_S = 3 * HEARTBEAT_S
 #: Seconds a job may stay queued (since created or last sent) before its task is sent again, in case it was lost.
 QUEUED_S = 12 * HEARTBEAT_S
-
-
-def lower_priority(niceness: int = JOB_NICENESS) -> None:
-    """Run this process (a job's, a worker's pool process) at ``niceness``, so that requests are served first.
-
-    Absolute, not an increment: called again it changes nothing. A process already
-    nicer, or a system that refuses, is left as it is.
-    """
-    try:
-        if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
-            os.setpriority(os.PRIO_PROCESS, 0, niceness)
-    except OSError as exc:
-        log.warning("could not lower this job process's priority: %s", exc)
 
 
 def start_job(

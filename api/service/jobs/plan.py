@@ -126,6 +126,11 @@ def progress_out(row: PlanRow) -> dict[str, Any] | None:
     }
 
 
+def disk_error(exc: OSError) -> str:
+    """What a job failed by its machine's disk says: the system's reason (the machine's paths stay in its log)."""
+    return f"the machine solving it could not write its working files ({exc.strerror or exc}): its disk needs room"
+
+
 def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> bool:
     """Solve one plan and store the outcome (:func:`~.lifecycle.finish_job`); whether it was stored."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +150,9 @@ def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> b
                 result = plan_scenario(scn, PlanOptions.from_json(options), progress=progress)
         except USER_ERRORS as exc:
             return finish_job(factory, PLAN_JOB, plan_id, status="failed", error=str(exc))
+        except OSError as exc:  # the machine's disk, not the plan: full, or past the process's file-size limit
+            log.error("plan %s: could not write under %s: %s", plan_id, workdir, exc)
+            return finish_job(factory, PLAN_JOB, plan_id, status="failed", error=disk_error(exc))
     progress.report("write", 0.5)
     return finish_job(
         factory,

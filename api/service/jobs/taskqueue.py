@@ -47,12 +47,13 @@ from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .._priority import lower_priority
 from ..db import make_engine, sessions
 from ..errors import Unreachable, reason
 from ..logs import REQUEST_ID
 from . import KINDS
 from .kind import GRACE_S, JobKind
-from .lifecycle import MAX_ATTEMPTS, STALE_S, Heartbeat, finish_job, is_beating, lower_priority, start_job
+from .lifecycle import MAX_ATTEMPTS, STALE_S, Heartbeat, finish_job, is_beating, start_job
 from .plan import PLAN_JOB
 from .sweep import Sweeper
 

@@ -44,7 +44,7 @@ def test_a_negative_number_of_forecast_processes_is_refused():
 def test_a_job_process_runs_at_the_job_niceness_once_however_often_asked():
     """``lower_priority`` sets the niceness to JOB_NICENESS (absolute: asked twice, still that), never raises it."""
     code = (
-        "import os; from binroute.api.service.jobs.lifecycle import lower_priority; "
+        "import os; from binroute.api.service._priority import lower_priority; "
         "lower_priority(); lower_priority(); print(os.getpriority(os.PRIO_PROCESS, 0))"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
