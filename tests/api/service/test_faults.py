@@ -7,6 +7,7 @@ with a reason (never stuck ``running``), and none is solved twice at once.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import threading
 import time
@@ -15,9 +16,10 @@ import uuid
 import pytest
 
 from binroute.api.service import create_app
-from binroute.api.service.client import call, restart_postgres, scenario_upload, served_replicas
-from binroute.api.service.db import create_key, create_org
+from binroute.api.service.client import call, restart_postgres, scenario_upload, served_replicas, worker_process
+from binroute.api.service.db import PlanRow, create_key, create_org
 
+from .helpers import PLAN, get_row, queued_app
 from .servers import new_database, postgres_server
 
 
@@ -175,3 +177,35 @@ def test_readings_posted_while_postgresql_restarts_are_all_stored_once(restartab
         code, raw = call(f"{base}/api/v1/scenarios/{sid}", key)
     assert code == 200 and 500 not in codes
     assert acknowledged == len(batches) * len(bins) == json.loads(raw)["readings"]
+
+
+@pytest.mark.service
+@pytest.mark.slow
+def test_a_worker_whose_disk_is_full_fails_the_plan_saying_so(postgres, redis, small, tmp_path):
+    """A worker that cannot write its working files (a file-size limit, as a full disk): failed with the reason.
+
+    The worker runs under ``prlimit --fsize`` (256 kB: less than the scenario's network file),
+    so writing the scenario out for the solve fails with EFBIG; the plan ends ``failed``,
+    saying the machine's disk needs room, after one start, and nothing else is touched.
+    """
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    database = new_database(postgres, f"t_{uuid.uuid4().hex[:12]}")
+    app, key, sid = queued_app(database, redis, tmp_path, small)
+    try:
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=PLAN, headers={"X-API-Key": key})
+        assert resp.status_code == 202, resp.json
+        plan_id = resp.json["id"]
+        factory = app.extensions["binroute"]["sessions"]
+        limit = [prlimit, f"--fsize={256 * 1024}", "--"]
+        with worker_process(redis, database, tmp_path / "full", "--concurrency", "1", wrapper=limit):
+            end = time.monotonic() + 180
+            while get_row(factory, PlanRow, plan_id).status in ("queued", "running") and time.monotonic() < end:
+                time.sleep(0.3)
+        row = get_row(factory, PlanRow, plan_id)
+        assert row.status == "failed" and row.attempts == 1, (row.status, row.error)
+        assert "could not write its working files (File too large)" in row.error, row.error
+        assert app.test_client().get(f"/api/v1/scenarios/{sid}", headers={"X-API-Key": key}).status_code == 200
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 from binroute.api.service.defaults import JOB_NICENESS
 from binroute.api.service.offload import Offload
 
-from .helpers import hdr, make_app, upload
+from .helpers import N_BINS, hdr, make_app, upload
 
 
 @pytest.mark.slow
@@ -49,3 +50,29 @@ def test_a_job_process_runs_at_the_job_niceness_once_however_often_asked():
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert int(shown.stdout) == max(JOB_NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
+
+
+@pytest.mark.service
+@pytest.mark.slow
+def test_a_real_server_answers_forecasts_from_its_forecast_processes(small, tmp_path):
+    """`python -m binroute.api.cli serve --forecast-processes 1`: a forecast answered 200, fitted in a spawned process.
+
+    A spawned process imports the server's main module again; it must not start a second server.
+    """
+    from binroute.api.service import create_app
+    from binroute.api.service.client import call, scenario_upload, served
+    from binroute.api.service.db import create_key, create_org
+
+    db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    setup = create_app({"DATABASE_URL": db, "DATA_DIR": str(tmp_path / "d"), "RESUME_JOBS": False})
+    with setup.extensions["binroute"]["sessions"]() as s:
+        key = create_key(s, "p", "planner", create_org(s, "forecasts").id)[1]
+    setup.extensions["binroute"]["jobs"].shutdown()
+    with served(db, cwd=tmp_path, options=("--rate-limit", "off", "--forecast-processes", "1")) as base:
+        body, ctype = scenario_upload("forecasts", small)
+        code, raw = call(f"{base}/api/v1/scenarios", key, body, ctype)
+        assert code == 201, raw[:300]
+        sid = json.loads(raw)["id"]
+        code, raw = call(f"{base}/api/v1/scenarios/{sid}/forecast?at=2026-11-23T10:00", key, timeout_s=120)
+        assert code == 200, raw[:300]
+        assert len(json.loads(raw)["bins"]) == N_BINS
