@@ -1,9 +1,8 @@
 """Processes that must not slow the server's answers run at a lower CPU priority (a higher niceness).
 
-Reads first (``serve``'s request threads, niceness 0), then forecasts fitted off
-them (:data:`~.defaults.FORECAST_NICENESS`, :mod:`.offload`), then solves and
-simulations (:data:`~.defaults.JOB_NICENESS`): on a machine whose cores the
-solvers fill, the kernel runs a request's few milliseconds of work first.
+Requests first (``serve``'s request threads and its forecast processes, niceness
+0), then solves and simulations (:data:`~.defaults.JOB_NICENESS`): on a machine
+whose cores the solvers fill, the kernel runs a request's few milliseconds of work first.
 """
 
 from __future__ import annotations

@@ -13,5 +13,3 @@ MAX_ATTEMPTS = 3
 #: Niceness of the processes that run jobs (solves, simulations): the kernel schedules ``serve``'s
 #: request threads first on a machine whose cores the solvers fill (19 is the lowest priority).
 JOB_NICENESS = 10
-#: Niceness of the processes that fit forecasts off ``serve``'s request threads: after reads, before solves.
-FORECAST_NICENESS = 5

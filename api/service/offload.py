@@ -7,9 +7,10 @@ database round trip gives it up and must win it back), so cheap reads took
 hundreds of milliseconds while forecasts ran. :class:`Offload` runs such work in
 a small pool of processes (``FORECAST_PROCESSES``, ``binroute serve
 --forecast-processes``); the request thread waits for the answer without the
-interpreter. They run at :data:`~.defaults.FORECAST_NICENESS`: after the
-reads, before the solves. With 0 processes (the app's default, and the tests') the work runs
-in the request thread as before.
+interpreter. They run at the server's own priority: at a lower one (niceness 5
+was tried) a machine shared with other busy processes starved them, and every
+forecast of the soak ran past its client's 60-s timeout. With 0 processes (the
+app's default, and the tests') the work runs in the request thread as before.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
-
-from ._priority import lower_priority
-from .defaults import FORECAST_NICENESS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,12 +42,7 @@ class Offload:
             if self._pool is None:
                 # spawn: a fresh interpreter, never a fork of a server holding threads and connections
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.processes,
-                    mp_context=context,
-                    initializer=lower_priority,
-                    initargs=(FORECAST_NICENESS,),
-                )
+                self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)
             return self._pool
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
