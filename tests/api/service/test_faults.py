@@ -12,12 +12,14 @@ import signal
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from binroute.api.service import create_app
 from binroute.api.service.client import call, restart_postgres, scenario_upload, served_replicas, worker_process
 from binroute.api.service.db import PlanRow, create_key, create_org
+from binroute.api.service.jobs import lifecycle
 
 from .helpers import PLAN, get_row, queued_app
 from .servers import new_database, postgres_server
@@ -207,5 +209,52 @@ def test_a_worker_whose_disk_is_full_fails_the_plan_saying_so(postgres, redis, s
         assert row.status == "failed" and row.attempts == 1, (row.status, row.error)
         assert "could not write its working files (File too large)" in row.error, row.error
         assert app.test_client().get(f"/api/v1/scenarios/{sid}", headers={"X-API-Key": key}).status_code == 200
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
+
+
+#: Where Debian's faketime package puts libfaketime (preloaded into a process to move its clock).
+LIBFAKETIME = [
+    Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"),
+    Path("/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"),
+]
+
+
+@pytest.mark.service
+@pytest.mark.slow
+@pytest.mark.parametrize("jump", ["-2h", "+2h"])
+def test_a_worker_whose_clock_jumps_solves_its_plan_once(restartable, redis, small, tmp_path, monkeypatch, jump):
+    """A worker two hours behind (or ahead) on PostgreSQL: its plan is not handed out while it beats; done, once.
+
+    The worker and its processes run under libfaketime (Debian's faketime); the server's sweeper
+    here, on the true clock, looks every 0.5 s for heartbeats older than 1.5 s. Heartbeats go by
+    the database's clock, so the jumped worker's look fresh: the plan is started once, never twice at once.
+    """
+    library = next((str(p) for p in LIBFAKETIME if p.is_file()), None)
+    if library is None:
+        pytest.skip("libfaketime (Debian: faketime) is not installed")
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_S", 0.5)
+    monkeypatch.setattr(lifecycle, "STALE_S", 1.5)
+    database = new_database(restartable[0], f"t_{uuid.uuid4().hex[:12]}")
+    app, key, sid = queued_app(database, redis, tmp_path, small)
+    try:
+        body = {**PLAN, "time_limit_s": 6}
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
+        assert resp.status_code == 202, resp.json
+        plan_id = resp.json["id"]
+        factory = app.extensions["binroute"]["sessions"]
+        env = {
+            "LD_PRELOAD": library,
+            "FAKETIME": jump,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "BINROUTE_HEARTBEAT_S": "0.5",
+        }
+        with worker_process(redis, database, tmp_path / "jumped", "--concurrency", "2", env=env):
+            end = time.monotonic() + 240
+            while get_row(factory, PlanRow, plan_id).status in ("queued", "running") and time.monotonic() < end:
+                time.sleep(0.3)
+        row = get_row(factory, PlanRow, plan_id)
+        assert (row.status, row.attempts) == ("done", 1), (row.status, row.attempts, row.error)
+        assert app.extensions["binroute"]["jobs"].sweeper.handed_out == 0
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
