@@ -258,3 +258,35 @@ def test_a_worker_whose_clock_jumps_solves_its_plan_once(restartable, redis, sma
         assert app.extensions["binroute"]["jobs"].sweeper.handed_out == 0
     finally:
         app.extensions["binroute"]["jobs"].shutdown()
+
+
+@pytest.mark.service
+@pytest.mark.slow
+def test_a_plan_solving_while_postgresql_restarts_ends_done(restartable, redis, small, tmp_path, monkeypatch):
+    """PostgreSQL restarted while a worker solves a plan: the plan ends ``done`` (or ``failed`` with a reason).
+
+    Heartbeats and progress writes that meet the restart are logged and dropped; the outcome
+    is stored on a fresh connection. It is never left ``running``, and no second start overlaps the first.
+    """
+    monkeypatch.setenv("BINROUTE_HEARTBEAT_S", "0.5")
+    server_url, pg_root = restartable
+    database = new_database(server_url, f"t_{uuid.uuid4().hex[:12]}")
+    app, key, sid = queued_app(database, redis, tmp_path, small)
+    try:
+        body = {**PLAN, "time_limit_s": 6}
+        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
+        assert resp.status_code == 202, resp.json
+        plan_id = resp.json["id"]
+        factory = app.extensions["binroute"]["sessions"]
+        with worker_process(redis, database, tmp_path / "w", "--concurrency", "1"):
+            end = time.monotonic() + 180
+            while get_row(factory, PlanRow, plan_id).progress_stage != "solve" and time.monotonic() < end:
+                time.sleep(0.1)
+            restart_postgres(pg_root)  # mid-search: its heartbeats meet a closed server
+            while get_row(factory, PlanRow, plan_id).status in ("queued", "running") and time.monotonic() < end:
+                time.sleep(0.3)
+        row = get_row(factory, PlanRow, plan_id)
+        assert row.status == "done" or (row.status == "failed" and row.error), (row.status, row.error)
+        assert row.status == "done" and row.attempts == 1, (row.status, row.attempts, row.error)
+    finally:
+        app.extensions["binroute"]["jobs"].shutdown()
