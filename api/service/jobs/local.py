@@ -72,6 +72,7 @@ class JobRunner:
         self._timers: dict[str, threading.Timer] = {}
         self._watching: set[str] = set()
         self._held: dict[str, int] = {}
+        self._held_lock = threading.Lock()  # its own: submit() is called with _lock held (_looked_again)
         self._closed = False
         #: The sweeper this runner stops when it shuts down (:func:`local_sweeper`).
         self.sweeper: Sweeper | None = None
@@ -94,7 +95,7 @@ class JobRunner:
 
     def submit(self, job_id: str) -> None:
         """Queue a job to run in its own process (its log lines carry the id of the request that queued it)."""
-        with self._lock:
+        with self._held_lock:
             self._held[job_id] = self._held.get(job_id, 0) + 1
         try:
             self.pool.submit(self._run_logged, job_id, REQUEST_ID.get())
@@ -103,11 +104,11 @@ class JobRunner:
 
     def held(self) -> set[str]:
         """The jobs this runner holds: queued in its pool or running in a process it waits for."""
-        with self._lock:
+        with self._held_lock:
             return set(self._held)
 
     def _release(self, job_id: str) -> None:
-        with self._lock:
+        with self._held_lock:
             left = self._held.get(job_id, 0) - 1
             if left > 0:
                 self._held[job_id] = left
