@@ -331,10 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for the plans to end")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="soak", help="results file name under benchmarks/results")
     args = parser.parse_args(argv)
     result = soak(args)
     routes = result.pop("routes")
-    write_results("soak", routes, result)
+    write_results(args.name, routes, result)
     print(table(routes, ["route", "requests", "p50_ms", "p95_ms", "p99_ms"]))
     print(json.dumps(result, indent=1))
     lost = result["readings_written"] != result["readings_found"]

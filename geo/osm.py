@@ -26,6 +26,7 @@ import numpy as np
 import osmium
 import osmnx as ox
 
+from ._bombs import check_compressed_network
 from .errors import NetworkError
 from .network import RoadNetwork, network_from_graph
 from .restrictions import TURNING_PLACES, RawRestriction, raw_restriction, with_turn_rules
@@ -251,11 +252,12 @@ def graph_from_file(path: str | Path) -> nx.MultiDiGraph:
     Raises
     ------
     NetworkError
-        If the file is missing, unreadable, or has no drivable roads.
+        If the file is missing, unreadable, a decompression bomb, or has no drivable roads.
     """
     path = Path(path)
     if not path.is_file():
         raise NetworkError(f"{path}: road network file not found")
+    check_compressed_network(path)  # a decompression bomb is refused before libosmium inflates it
     handler = _read_drivable(path)
     log.info(
         "%s: %d drivable ways, %d cut and %d dropped at the extract's edge",

@@ -62,6 +62,13 @@ def _log_format_option(carrying: str) -> Callable[[Callable[..., Any]], Callable
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=8, show_default=True, type=int, help="Request threads.")
 @click.option("--solves", default=1, show_default=True, type=int, help="Solves run at the same time.")
+@click.option(
+    "--forecast-processes",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Processes that fit forecasts, off the request threads (0: in them).",
+)
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 @click.option(
     "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
@@ -86,6 +93,7 @@ def serve(
     port: int,
     workers: int,
     solves: int,
+    forecast_processes: int,
     database: str | None,
     rate_limit: str,
     broker: str | None,
@@ -100,7 +108,11 @@ def serve(
 
     configure_logging(log_format)
 
-    config: dict[str, Any] = {"SOLVE_WORKERS": solves, "RATE_LIMIT": None if rate_limit == "off" else rate_limit}
+    config: dict[str, Any] = {
+        "SOLVE_WORKERS": solves,
+        "FORECAST_PROCESSES": forecast_processes,
+        "RATE_LIMIT": None if rate_limit == "off" else rate_limit,
+    }
     if database:
         config["DATABASE_URL"] = database
     if broker:

@@ -4,6 +4,7 @@ Modules, in the order a plan runs through them:
 
 - :mod:`.scenario`: reading and validating a scenario directory (fleet, bins, readings, network);
 - :mod:`.options`: a run's options, with the defaults and bounds the CLI and HTTP API share;
+- :mod:`.reach`: bins and sites far from every road refused;
 - :mod:`.roads`: places snapped to the road network, travel matrices per vehicle profile;
 - :mod:`.forecast`: the collect rule and must/may/skip per bin;
 - :mod:`.problem`: the routing ``Problem`` for the day;
@@ -29,6 +30,7 @@ _EXPORTS = {
     "PlanOptions": ".options",
     "PlanResult": ".plan",
     "plan_scenario": ".plan",
+    "check_near_roads": ".reach",
     "Scenario": ".scenario",
     "load_scenario": ".scenario",
     "EXPORTS": ".options",
@@ -43,6 +45,7 @@ __all__ = [
     "RowError",
     "Scenario",
     "ScenarioError",
+    "check_near_roads",
     "decision_rules",
     "forecast_bins",
     "load_scenario",
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
     from .options import PlanOptions as PlanOptions
     from .plan import PlanResult as PlanResult
     from .plan import plan_scenario as plan_scenario
+    from .reach import check_near_roads as check_near_roads
     from .scenario import Scenario as Scenario
     from .scenario import load_scenario as load_scenario
     from .write import write_plan as write_plan

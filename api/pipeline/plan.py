@@ -30,6 +30,7 @@ from .areas import usual_crews
 from .forecast import decide_bins, decision_rules, rule_summary
 from .options import PlanOptions
 from .problem import build_problem
+from .reach import check_near_roads
 from .report import plan_geojson, plan_report, route_legs, street_names
 from .roads import places_of, snap_places, travel
 from .rounds import rounds_report
@@ -108,6 +109,14 @@ def plan_scenario(
     source = scn.network.name if scn.network else "no road network: distances estimated from coordinates"
     progress(Progress("graph", 0.0, f"graph: loading {source}"))
     net = load_network(scn.network) if scn.network else None
+    if net is not None:
+        check_near_roads(
+            net,
+            fleet,
+            scn.bins,
+            bins_file=str(scn.directory / "bins.csv"),
+            fleet_file=str(scn.directory / "fleet.json"),
+        )
     places = places_of(scn)
     snapped = snap_places(net, places, max_snap_m=fleet.planning.max_snap_m, notes=notes)
     timings["graph"] = time.perf_counter() - clock

@@ -8,7 +8,10 @@ simulations run in local processes; a Redis or RabbitMQ URL: both on the task qu
 simulation day's time limit, 300), ``PLAN_MAX_ATTEMPTS`` (starts of one plan's
 solve or one simulation before it is failed, 3), ``CORS_ORIGINS`` (none: CORS off),
 ``SIMULATION_WORKERS`` (1 simulation at a time in local processes, each using the
-machine's cores for its policies). A database or broker that cannot be reached
+machine's cores for its policies), ``RESUME_JOBS`` (take up jobs left queued or running
+at start, and hand out again those whose process is lost while serving; on),
+``FORECAST_PROCESSES`` (processes that fit forecasts off the request threads,
+:mod:`.offload`; 0: in the request thread). A database or broker that cannot be reached
 raises :class:`~binroute.api.service.errors.Unreachable`.
 
 Limits per organisation: ``ORG_MAX_SOLVES`` (plans queued or running at once,
@@ -33,10 +36,11 @@ from .auth import init_rate_limits
 from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
-from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner
+from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner, local_sweeper
 from .logs import init_request_ids
 from .metrics import init_metrics
 from .migrate import ensure_current
+from .offload import Offload
 from .validation import StrictJSONProvider
 
 if TYPE_CHECKING:
@@ -60,17 +64,13 @@ def _runners(config: Any, factory: Any, files: Path) -> tuple[JobRunner | QueueR
         )
         return queued[PLAN_JOB], queued[SIMULATION_JOB]
     common = {"max_time_limit_s": config["PLAN_TIME_LIMIT_S"], "max_attempts": config["PLAN_MAX_ATTEMPTS"]}
-    return (
-        JobRunner(config["DATABASE_URL"], factory, files, workers=config["SOLVE_WORKERS"], kind=PLAN_JOB, **common),
-        JobRunner(
-            config["DATABASE_URL"],
-            factory,
-            files,
-            workers=config["SIMULATION_WORKERS"],
-            kind=SIMULATION_JOB,
-            **common,
-        ),
+    plans = JobRunner(config["DATABASE_URL"], factory, files, workers=config["SOLVE_WORKERS"], kind=PLAN_JOB, **common)
+    simulations = JobRunner(
+        config["DATABASE_URL"], factory, files, workers=config["SIMULATION_WORKERS"], kind=SIMULATION_JOB, **common
     )
+    if config["RESUME_JOBS"]:
+        local_sweeper({PLAN_JOB: plans, SIMULATION_JOB: simulations})
+    return plans, simulations
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -94,6 +94,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ORG_MAX_COLLECTIONS=20_000_000,
         ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
         RATE_LIMIT="1200/minute",
+        FORECAST_PROCESSES=0,
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
@@ -116,6 +117,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "files": files,
         "jobs": jobs,
         "simulations": simulations,
+        "offload": Offload(app.config["FORECAST_PROCESSES"]),
     }
 
     @app.before_request

@@ -295,16 +295,28 @@ def rabbitmq_server(root: Path) -> Iterator[str | None]:
 
 
 @contextmanager
-def worker_process(broker: str, database: str, workdir: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    broker: str,
+    database: str,
+    workdir: Path,
+    *options: str,
+    wrapper: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     """``binroute worker`` in its own process group, its log beside ``workdir``; stopped (SIGTERM) at the end.
 
     Its own group lets a caller kill it and its pool at once, as a lost machine
-    would be: ``os.killpg(proc.pid, signal.SIGKILL)``.
+    would be: ``os.killpg(proc.pid, signal.SIGKILL)``. ``wrapper`` comes before the
+    command (``prlimit --fsize=…``, ``faketime …``); ``env`` adds to its environment.
     """
     log = (workdir.parent / f"{workdir.name}.log").open("w")
     cmd = [sys.executable, "-m", "binroute.api.cli", "worker", "--broker", broker, "--database", database]
     proc = subprocess.Popen(
-        [*cmd, "--workdir", str(workdir), *options], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [*wrapper, *cmd, "--workdir", str(workdir), *options],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         yield proc

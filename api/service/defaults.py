@@ -10,3 +10,6 @@ from __future__ import annotations
 ROLES = ("viewer", "planner", "admin")
 #: Starts of one plan's solve (or one simulation) before it is marked failed instead of started again.
 MAX_ATTEMPTS = 3
+#: Niceness of the processes that run jobs (solves, simulations): the kernel schedules ``serve``'s
+#: request threads first on a machine whose cores the solvers fill (19 is the lowest priority).
+JOB_NICENESS = 10

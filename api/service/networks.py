@@ -45,6 +45,25 @@ def forget_network(s: Session, digest: str | None, *, but: str) -> None:
             s.delete(blob)
 
 
+def by_content(path: Path, cache: Path) -> Path:
+    """A copy of the network file at ``path`` in ``cache``, named by the SHA-256 of its bytes.
+
+    Loading it there (``load_network``) reuses geo's graph cache beside it: a council
+    uploading the same network again, or many councils one city's, pay for the graph once.
+    """
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    suffix = next(x for x in OSM_SUFFIXES if path.name.endswith(x))
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"{digest}{suffix}"
+    if not target.is_file():
+        fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
+        with os.fdopen(fd, "wb") as fh, path.open("rb") as src:
+            while block := src.read(1 << 20):
+                fh.write(block)
+        os.replace(tmp, target)  # atomic: concurrent uploads never read half a file
+    return target
+
+
 def network_path(s: Session, scenario: ScenarioRow, cache: Path) -> Path:
     """A local file with the scenario's network: from its blob into ``cache``, else its server-side file."""
     if scenario.network_sha256 is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
-from flask import Blueprint, g
+from flask import Blueprint, current_app, g
 
 from ...pipeline import forecast_bins
 from ...pipeline.scenario import FleetIn
@@ -55,6 +55,7 @@ def forecast(scenario_id: str, query: ForecastQuery) -> ForecastOut:
     when = pd.Timestamp(query.at)
     when = when.tz_localize(fleet.timezone) if when.tzinfo is None else when
     _check_within_data(when, readings, collections)
+    offload = current_app.extensions["binroute"]["offload"]  # the fits run off the request threads (.offload)
     return ForecastOut.model_validate(
-        forecast_bins(readings, bins, fleet.timezone, fleet, when, collections=collections)
+        offload.run(forecast_bins, readings, bins, fleet.timezone, fleet, when, collections=collections)
     )

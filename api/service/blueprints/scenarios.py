@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from binroute.geo import OSM_SUFFIXES, NetworkError, RoadNetwork, load_network
 
-from ...pipeline import ScenarioError
+from ...pipeline import ScenarioError, check_near_roads
 from ...pipeline.scenario import FleetIn, load_bins, load_collections, load_fleet, load_readings
 from ..db import CollectionRow, PlanRow, ReadingRow, ScenarioRow, SimulationRow, new_id
 from ..errors import APIError
-from ..networks import forget_network, network_path, store_network
+from ..networks import by_content, forget_network, network_path, store_network
 from ..openapi import Reply, endpoint
 from ..schemas import BinPage, ListQuery, ScenarioJsonIn, ScenarioOut, ScenarioPage, VehiclePage
 from ..store import (
@@ -32,7 +32,6 @@ from ..store import (
     rows_page,
     scoped,
 )
-from ..uploads import check_compressed_network, check_places_near_network
 
 scenarios = Blueprint("scenarios", __name__, url_prefix="/api/v1/scenarios")
 
@@ -78,26 +77,11 @@ def _validated_files(folder: Path, where: str) -> tuple[FleetIn, pd.DataFrame]:
 
 
 def _check_near_roads(network: RoadNetwork, fleet: FleetIn, bins: pd.DataFrame) -> None:
-    """422 if a bin, depot or facility lies far from every road of the network (:func:`.check_places_near_network`)."""
-    table = pd.DataFrame(
-        {
-            "id": bins["bin_id"].astype(str),
-            "lon": pd.to_numeric(bins["lon"]),
-            "lat": pd.to_numeric(bins["lat"]),
-            "line": [f"line {i + 2}: bin " for i in range(len(bins))],
-        }
-    )
-    check_places_near_network(network, table, where="bins.csv")
-    sites = [("depot ", d) for d in fleet.depots] + [("facility ", f) for f in fleet.facilities]
-    places = pd.DataFrame(
-        {
-            "id": [str(site.id) for _, site in sites],
-            "lon": [float(site.lon) for _, site in sites],
-            "lat": [float(site.lat) for _, site in sites],
-            "line": [what for what, _ in sites],
-        }
-    )
-    check_places_near_network(network, places, where="fleet.json")
+    """422 if a bin, depot or facility lies far from every road of the network (:func:`.check_near_roads`)."""
+    try:
+        check_near_roads(network, fleet, bins, bins_file="bins.csv", fleet_file="fleet.json")
+    except ScenarioError as exc:
+        raise APIError(422, "invalid_scenario", str(exc), {"where": str(exc).split(":", 1)[0]}) from exc
 
 
 @endpoint(
@@ -173,15 +157,13 @@ def create_scenario(body: ScenarioJsonIn | None) -> tuple[ScenarioOut, int, dict
             target = data_dir() / "networks" / f"{row.id}{suffix}"
             target.parent.mkdir(exist_ok=True)
             shutil.move(str(folder / f"network{suffix}"), target)
+            shared = by_content(target, data_dir() / "networks" / "by-content")
             try:
-                check_compressed_network(target)
-                network = load_network(target)
+                network = load_network(shared)
             except NetworkError as exc:
                 target.unlink(missing_ok=True)
-                raise APIError(422, "invalid_network", str(exc).replace(str(target), "network file")) from exc
-            except APIError:
-                target.unlink(missing_ok=True)
-                raise
+                shared.unlink(missing_ok=True)  # refused: no graph cache beside it, nothing to keep
+                raise APIError(422, "invalid_network", str(exc).replace(str(shared), "network file")) from exc
             try:
                 _check_near_roads(network, fleet, bins)
             except APIError:

@@ -39,6 +39,7 @@ from .lifecycle import record_progress as record_progress
 from .lifecycle import requeue_stale as requeue_stale
 from .lifecycle import start_job as start_job
 from .local import JobRunner as JobRunner
+from .local import local_sweeper as local_sweeper
 from .plan import BANDS as BANDS
 from .plan import PLAN_JOB as PLAN_JOB
 from .plan import PROGRESS_STAGES as PROGRESS_STAGES
@@ -88,6 +89,7 @@ __all__ = [
     "export_scenario",
     "finish_job",
     "is_beating",
+    "local_sweeper",
     "overall_percent",
     "progress_out",
     "record_progress",

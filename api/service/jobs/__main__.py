@@ -4,7 +4,8 @@
 (``plan``, ``simulation``). The local runner
 (:class:`~binroute.api.service.jobs.local.JobRunner`) starts these processes
 (:meth:`~binroute.api.service.jobs.kind.JobKind.command`); the job's heartbeat
-is written while it runs, and its outcome, or its error, is stored on its row.
+is written while it runs, and its outcome, or its error, is stored on its row. It runs at
+:data:`~binroute.api.service.defaults.JOB_NICENESS`, below the server that started it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .._priority import lower_priority
 from ..db import make_engine, sessions
 from . import KINDS
 from .lifecycle import Heartbeat
@@ -27,6 +29,7 @@ def main(argv: list[str]) -> int:
     if kind is None:
         print(f"no kind of job {item!r}; one of {', '.join(k.item for k in KINDS)}", file=sys.stderr)
         return 2
+    lower_priority()  # the server's requests come first
     engine = make_engine(url)
     try:
         factory = sessions(engine)

@@ -5,6 +5,11 @@ A job is a row (:class:`~binroute.api.service.db.JobColumns`) that goes
 the job's kind (:class:`~binroute.api.service.jobs.kind.JobKind`) for its table
 and its words.
 
+**Clock.** Heartbeats are written and judged by the database server's clock
+(:func:`~binroute.api.service.db.database_now`, on PostgreSQL), never a machine's
+own: a worker whose clock jumps an hour neither looks dead while it beats (its
+job handed out again while it runs) nor alive after it stops.
+
 **Start and attempts.** :func:`start_job` marks a queued (or orphaned running)
 job running and counts the start on its row (``attempts``): a job that has
 started :data:`MAX_ATTEMPTS` times without finishing (a poison job that kills
@@ -42,13 +47,14 @@ import select as io_select
 import subprocess
 import sys
 import threading
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import now
+from ..db import database_now
 from ..defaults import MAX_ATTEMPTS as MAX_ATTEMPTS
 from .kind import JobKind
 
@@ -99,19 +105,20 @@ def start_job(
     a task delivered at once only one starts the job.
     """
     model = kind.model
-    cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
-    startable = or_(
-        model.status == "queued",
-        and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
-    )
     with factory() as s:
+        clock = database_now(s)
+        cutoff = clock - timedelta(seconds=STALE_S if stale_s is None else stale_s)
+        startable = or_(
+            model.status == "queued",
+            and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
+        )
         started = s.execute(
             update(model)
             .where(model.id == job_id, startable, model.attempts < max_attempts)
             .values(
                 status="running",
-                started=now(),
-                heartbeat=now(),
+                started=clock,
+                heartbeat=clock,
                 attempts=model.attempts + 1,
                 **kind.fresh_progress(),
             )
@@ -125,7 +132,7 @@ def start_job(
             .where(model.id == job_id, startable, model.attempts >= max_attempts)
             .values(
                 status="failed",
-                finished=now(),
+                finished=clock,
                 error=(
                     f"{kind.called} started {max_attempts} time(s) and never finished (its process was "
                     "killed or crashed each time, e.g. out of memory); it was not started again"
@@ -159,7 +166,7 @@ def finish_job(factory: sessionmaker[Session], kind: JobKind, job_id: str, **out
         done = s.execute(
             update(model)
             .where(model.id == job_id, model.status.in_(ACTIVE))
-            .values(**outcome, finished=now())
+            .values(**outcome, finished=database_now(s))
             .execution_options(synchronize_session=False)
         )
         s.commit()
@@ -167,7 +174,12 @@ def finish_job(factory: sessionmaker[Session], kind: JobKind, job_id: str, **out
 
 
 def requeue_stale(
-    factory: sessionmaker[Session], kind: JobKind, *, stale_s: float | None = None, queued_s: float | None = None
+    factory: sessionmaker[Session],
+    kind: JobKind,
+    *,
+    stale_s: float | None = None,
+    queued_s: float | None = None,
+    exclude: Collection[str] = (),
 ) -> list[str]:
     """Put back on the queue the jobs of ``kind`` whose process or task is gone; their ids, each to be sent again.
 
@@ -180,21 +192,26 @@ def requeue_stale(
     nothing. Each job is taken by one conditional UPDATE, so of several servers
     and workers sweeping at once only one sends it; its start (:func:`start_job`)
     is the same single UPDATE as any task's, so it never runs twice at once.
+    Jobs in ``exclude`` (those the caller holds itself: a local runner's queued
+    or running jobs) are left alone.
     """
     model = kind.model
-    cutoff = now() - timedelta(seconds=STALE_S if stale_s is None else stale_s)
-    waited = now() - timedelta(seconds=QUEUED_S if queued_s is None else queued_s)
-    lost = or_(
-        and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
-        and_(model.status == "queued", func.coalesce(model.heartbeat, model.created) < waited),
-    )
     taken: list[str] = []
     with factory() as s:
+        clock = database_now(s)
+        cutoff = clock - timedelta(seconds=STALE_S if stale_s is None else stale_s)
+        waited = clock - timedelta(seconds=QUEUED_S if queued_s is None else queued_s)
+        lost = or_(
+            and_(model.status == "running", or_(model.heartbeat.is_(None), model.heartbeat < cutoff)),
+            and_(model.status == "queued", func.coalesce(model.heartbeat, model.created) < waited),
+        )
+        if exclude:
+            lost = and_(lost, model.id.not_in(list(exclude)))
         for job_id in s.scalars(select(model.id).where(lost)).all():
             moved = s.execute(
                 update(model)
                 .where(model.id == job_id, lost)
-                .values(status="queued", heartbeat=now())
+                .values(status="queued", heartbeat=database_now(s))
                 .execution_options(synchronize_session=False)
             )
             s.commit()
@@ -208,9 +225,10 @@ def is_beating(factory: sessionmaker[Session], kind: JobKind, job_id: str, stale
     model = kind.model
     with factory() as s:
         row = s.execute(select(model.status, model.heartbeat).where(model.id == job_id)).first()
+        clock = database_now(s)
     if row is None or row.status != "running" or row.heartbeat is None:
         return False
-    return bool(row.heartbeat >= now() - timedelta(seconds=stale_s))
+    return bool(row.heartbeat >= clock - timedelta(seconds=stale_s))
 
 
 def beat(factory: sessionmaker[Session], kind: JobKind, job_id: str) -> bool:
@@ -224,7 +242,7 @@ def beat(factory: sessionmaker[Session], kind: JobKind, job_id: str) -> bool:
             s.execute(
                 update(model)
                 .where(model.id == job_id, model.status == "running")
-                .values(heartbeat=now())
+                .values(heartbeat=database_now(s))
                 .execution_options(synchronize_session=False)
             )
             s.commit()

@@ -12,6 +12,10 @@ another server on the same database, or in a job process that outlived its
 server, and is watched until it finishes or its heartbeat stops. Each start
 counts, so a job that takes the server down with it every time is failed after
 ``max_attempts`` starts (:func:`~binroute.api.service.jobs.lifecycle.start_job`).
+While the server runs, its :class:`~binroute.api.service.jobs.sweep.Sweeper`
+(:func:`local_sweeper`) takes up every job whose heartbeat goes stale (its
+process died with another server on the same database, or with a lost machine),
+except the runner's own (:meth:`JobRunner.held`).
 With a task queue, :class:`~binroute.api.service.jobs.taskqueue.QueueRunner`
 takes the same calls.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..logs import REQUEST_ID
 from .kind import GRACE_S, JobKind
 from .lifecycle import ACTIVE, MAX_ATTEMPTS, STALE_S, finish_job, is_beating, start_job
+from .sweep import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,11 @@ class JobRunner:
         self._lock = threading.Lock()
         self._timers: dict[str, threading.Timer] = {}
         self._watching: set[str] = set()
+        self._held: dict[str, int] = {}
+        self._held_lock = threading.Lock()  # its own: submit() is called with _lock held (_looked_again)
         self._closed = False
+        #: The sweeper this runner stops when it shuts down (:func:`local_sweeper`).
+        self.sweeper: Sweeper | None = None
 
     def command(self, job_id: str) -> list[str]:
         """The command that runs one job in its own process."""
@@ -85,7 +95,25 @@ class JobRunner:
 
     def submit(self, job_id: str) -> None:
         """Queue a job to run in its own process (its log lines carry the id of the request that queued it)."""
-        self.pool.submit(self._run_logged, job_id, REQUEST_ID.get())
+        with self._held_lock:
+            self._held[job_id] = self._held.get(job_id, 0) + 1
+        try:
+            self.pool.submit(self._run_logged, job_id, REQUEST_ID.get())
+        except RuntimeError:  # shut down meanwhile: the next server takes the job up
+            self._release(job_id)
+
+    def held(self) -> set[str]:
+        """The jobs this runner holds: queued in its pool or running in a process it waits for."""
+        with self._held_lock:
+            return set(self._held)
+
+    def _release(self, job_id: str) -> None:
+        with self._held_lock:
+            left = self._held.get(job_id, 0) - 1
+            if left > 0:
+                self._held[job_id] = left
+            else:
+                self._held.pop(job_id, None)
 
     def _run_logged(self, job_id: str, request_id: str | None = None) -> None:
         """:meth:`_run`, with anything it raises logged (a pool thread's exception is otherwise lost)."""
@@ -95,6 +123,7 @@ class JobRunner:
         except Exception:
             log.exception("%s %s could not be run", self.noun, job_id)
         finally:
+            self._release(job_id)
             REQUEST_ID.reset(token)
 
     def resume(self) -> int:
@@ -176,6 +205,8 @@ class JobRunner:
 
     def shutdown(self) -> None:
         """Stop taking jobs and close idle database connections; queued jobs are queued again on the next start."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
         with self._lock:
             self._closed = True
             for timer in self._timers.values():
@@ -186,3 +217,29 @@ class JobRunner:
         bind = self.sessions.kw.get("bind")
         if bind is not None:
             bind.dispose()
+
+
+def local_sweeper(runners: Mapping[JobKind, JobRunner]) -> Sweeper:
+    """A :class:`~.sweep.Sweeper` that runs each kind's lost jobs on its local runner; started.
+
+    A job running with a stale heartbeat, or queued past
+    :data:`~binroute.api.service.jobs.lifecycle.QUEUED_S` (its server died before
+    it began), is put back ``queued`` and submitted here, unless a runner here holds
+    it already (:meth:`JobRunner.held`: queued in its pool, or its process still
+    running, whatever its heartbeat says). Its start is the one conditional UPDATE
+    (:func:`~binroute.api.service.jobs.lifecycle.start_job`), so of several servers
+    sweeping one database only one runs it, and past its attempts it is failed with
+    the reason. The sweeper is stopped with the runners (:meth:`JobRunner.shutdown`).
+    """
+    first = next(iter(runners.values()))
+
+    def send(kind: JobKind, job_id: str) -> None:
+        runners[kind].submit(job_id)
+
+    def held(kind: JobKind) -> set[str]:
+        return runners[kind].held()
+
+    sweeper = Sweeper(first.sessions, list(runners), send, held=held)
+    for runner in runners.values():
+        runner.sweeper = sweeper
+    return sweeper.start()

@@ -126,25 +126,35 @@ def progress_out(row: PlanRow) -> dict[str, Any] | None:
     }
 
 
+def disk_error(exc: OSError) -> str:
+    """What a job failed by its machine's disk says: the system's reason (the machine's paths stay in its log)."""
+    return f"the machine solving it could not write its working files ({exc.strerror or exc}): its disk needs room"
+
+
 def solve_plan(factory: sessionmaker[Session], plan_id: str, workdir: Path) -> bool:
     """Solve one plan and store the outcome (:func:`~.lifecycle.finish_job`); whether it was stored."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with factory() as s:
-        plan = s.get(PlanRow, plan_id)
-        if plan is None or plan.status not in ACTIVE:
-            return False
-        scenario = s.get(ScenarioRow, plan.scenario_id)
-        options = json.loads(plan.options_json)
-        progress = ProgressRecorder(factory, plan_id)
-        progress.report("scenario")
-        try:
-            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    progress = ProgressRecorder(factory, plan_id)
+    try:
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            with factory() as s:
+                plan = s.get(PlanRow, plan_id)
+                if plan is None or plan.status not in ACTIVE:
+                    return False
+                options = json.loads(plan.options_json)
+                scenario = s.get(ScenarioRow, plan.scenario_id)
                 assert scenario is not None
+                progress.report("scenario")
                 export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks")
-                scn = load_scenario(Path(tmp) / "scenario")
-                result = plan_scenario(scn, PlanOptions.from_json(options), progress=progress)
-        except USER_ERRORS as exc:
-            return finish_job(factory, PLAN_JOB, plan_id, status="failed", error=str(exc))
+            # The session is closed before the search: a database restarted meanwhile breaks no connection of
+            # the solve's (closing one it had cut failed the solved plan, "the solver stopped unexpectedly").
+            scn = load_scenario(Path(tmp) / "scenario")
+            result = plan_scenario(scn, PlanOptions.from_json(options), progress=progress)
+    except USER_ERRORS as exc:
+        return finish_job(factory, PLAN_JOB, plan_id, status="failed", error=str(exc))
+    except OSError as exc:  # the machine's disk, not the plan: full, or past the process's file-size limit
+        log.error("plan %s: could not write under %s: %s", plan_id, workdir, exc)
+        return finish_job(factory, PLAN_JOB, plan_id, status="failed", error=disk_error(exc))
     progress.report("write", 0.5)
     return finish_job(
         factory,

@@ -1,5 +1,10 @@
 """Jobs whose process is gone, handed out again: :class:`Sweeper`, run by the server and by every worker.
 
+The server runs one whichever runner it has: with a task queue it sends the
+tasks again; without one (:class:`~.local.JobRunner`, jobs in local processes)
+it runs the jobs itself, so a plan whose server died with its process (another
+replica on the same database, a lost machine) is not left ``running``.
+
 A worker killed mid-job (``kill -9``, a lost machine) leaves its job
 ``running`` with a heartbeat that stops moving; a broker restarted without
 persistence loses the tasks of jobs still ``queued``. Every :data:`HEARTBEAT_S`
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +33,8 @@ from .kind import JobKind
 log = logging.getLogger(__name__)
 #: Sends one job's task again: ``send(kind, job_id)``.
 Send = Callable[[JobKind, str], None]
+#: The ids of the jobs of a kind the sweeping process holds itself (queued in its pool, or running): ``held(kind)``.
+Held = Callable[[JobKind], Collection[str]]
 
 
 class Sweeper:
@@ -36,6 +43,8 @@ class Sweeper:
     ``every_s`` and ``stale_s`` default to :data:`~.lifecycle.HEARTBEAT_S` and
     :data:`~.lifecycle.STALE_S`. :meth:`sweep` does one round (tests call it).
     A database or broker that fails a round is logged, and the next round tries again.
+    ``held`` names the jobs the sweeping process holds itself (a local runner's own
+    queued and running jobs), which are never its to hand out again.
     """
 
     def __init__(
@@ -47,8 +56,9 @@ class Sweeper:
         every_s: float | None = None,
         stale_s: float | None = None,
         queued_s: float | None = None,
+        held: Held | None = None,
     ) -> None:
-        self.factory, self.kinds, self.send = factory, tuple(kinds), send
+        self.factory, self.kinds, self.send, self.held = factory, tuple(kinds), send, held
         self.every_s = lifecycle.HEARTBEAT_S if every_s is None else every_s
         self.stale_s = lifecycle.STALE_S if stale_s is None else stale_s
         self.queued_s = lifecycle.QUEUED_S if queued_s is None else queued_s
@@ -60,7 +70,11 @@ class Sweeper:
         """One round: the ids of the jobs handed out again."""
         sent: list[str] = []
         for kind in self.kinds:
-            for job_id in lifecycle.requeue_stale(self.factory, kind, stale_s=self.stale_s, queued_s=self.queued_s):
+            exclude = self.held(kind) if self.held is not None else ()
+            lost = lifecycle.requeue_stale(
+                self.factory, kind, stale_s=self.stale_s, queued_s=self.queued_s, exclude=exclude
+            )
+            for job_id in lost:
                 log.warning("%s %s lost its process or its task; handed out again", kind.item, job_id)
                 try:
                     self.send(kind, job_id)

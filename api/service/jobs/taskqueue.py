@@ -12,7 +12,9 @@ if its worker dies
 (``task_reject_on_worker_lost``), each worker process takes one at a time
 (``worker_prefetch_multiplier=1``), and each task gets soft and hard time
 limits from its job's own budget (a plan's time limit; a simulation's per-day
-limit times its days and policies). A task the broker delivers again (a worker
+limit times its days and policies). Pool processes run at
+:data:`~binroute.api.service.defaults.JOB_NICENESS`, so on a machine shared with
+``serve`` the kernel schedules its request threads before a search. A task the broker delivers again (a worker
 lost mid-job) runs again; the outcome is stored once, and a job started
 ``max_attempts`` times is failed rather than started again.
 
@@ -39,12 +41,13 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from kombu.exceptions import OperationalError
 from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .._priority import lower_priority
 from ..db import make_engine, sessions
 from ..errors import Unreachable, reason
 from ..logs import REQUEST_ID
@@ -156,6 +159,11 @@ def make_celery(
         """Once the worker's pool is up, its main process hands out again the jobs of dead workers."""
         if getattr(sender, "app", None) is app:
             sweepers.append(start_sweeper(app, factory(), max_time_limit_s=max_time_limit_s))
+
+    @worker_process_init.connect(weak=False)
+    def _nice(**_: Any) -> None:
+        """Each pool process solves at a lower priority, so a server on the same machine answers first."""
+        lower_priority()
 
     @worker_shutdown.connect(weak=False)
     def _stop_sweeping(sender: Any = None, **_: Any) -> None:

@@ -7,8 +7,8 @@ import pytest
 from binroute.api.service.client import call, multipart_body, served
 from binroute.api.service.db import create_key, create_org
 
+from ...hostile import EXPECTED, corpus
 from .helpers import hdr, make_app
-from .hostile import EXPECTED, corpus
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,16 @@ def corpus(sample: Path) -> dict[str, tuple[str, str, bytes]]:
     }
 
 
+#: The cases whose hostile file is the road network.
+NETWORK_CASES = (
+    "xml entity expansion",
+    "xml external entity",
+    "bz2 decompression bomb",
+    "pbf claiming 2 GB",
+    "pbf garbage",
+    "no drivable road",
+)
+
 #: What the answer to each case must say (besides naming its file).
 EXPECTED = {
     "xml entity expansion": "entities are not supported",
