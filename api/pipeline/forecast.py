@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from datetime import date as Date
 from datetime import timedelta
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from binroute.routing.forecast import MAY, Decision, DecisionRules, StreamDensity, decide, fit_fill_model
+from binroute.routing.forecast import MAY, Decision, DecisionRules, FillModel, StreamDensity, decide, fit_fill_model
 from binroute.routing.forecast.decide import FALLBACK_STREAM
 
 from .problem import DEFAULT_SERVICE_S, SERVICE_S_PER_LITRE
@@ -220,6 +223,48 @@ def planned_day(decision: Decision, day: Date, served: bool, step_days: float, h
     return (day + timedelta(days=round(decision.due_in * step_days))).isoformat()
 
 
+#: Fitted fill models a process keeps for :func:`cached_fill_model`, the least recently used dropped first.
+FIT_CACHE_SIZE = 4
+_fits: OrderedDict[str, FillModel] = OrderedDict()
+_fits_lock = threading.Lock()
+
+
+def data_fingerprint(tz: str, *frames: pd.DataFrame | None) -> str:
+    """A digest of the frames' columns and every value (row order included) and the time zone."""
+    digest = hashlib.blake2b(tz.encode(), digest_size=16)
+    for frame in frames:
+        if frame is None:
+            digest.update(b"\x00none")
+            continue
+        digest.update("\x00".join(map(str, frame.columns)).encode() + b"\x01")
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_fill_model(
+    readings: pd.DataFrame, *, bins: pd.DataFrame | None, tz: str, collections: pd.DataFrame | None
+) -> FillModel:
+    """:func:`fit_fill_model` on these data, fitted once per process while the data stay the same.
+
+    A forecast asked again (another time, the same scenario's map page, a
+    client polling) reuses the fit: the model does not depend on the time
+    asked for. Any change to the readings, collections or bins changes the
+    key (:func:`data_fingerprint`), so a new reading is always fitted.
+    """
+    key = data_fingerprint(tz, readings, bins, collections)
+    with _fits_lock:
+        model = _fits.get(key)
+        if model is not None:
+            _fits.move_to_end(key)
+            return model
+    model = fit_fill_model(readings, bins=bins, tz=tz, collections=collections)
+    with _fits_lock:
+        _fits[key] = model
+        while len(_fits) > FIT_CACHE_SIZE:
+            _fits.popitem(last=False)
+    return model
+
+
 def forecast_bins(
     readings: pd.DataFrame,
     bins: pd.DataFrame | None,
@@ -235,7 +280,7 @@ def forecast_bins(
     ``model``: the forecast model used for it ("" when its fill is unknown).
     """
     rules = decision_rules(fleet, bins=bins)
-    model = fit_fill_model(readings, bins=bins, tz=tz, collections=collections)
+    model = cached_fill_model(readings, bins=bins, tz=tz, collections=collections)
     decisions = decide(model, when, rules)
     pred = model.predict(when)
 
