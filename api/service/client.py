@@ -195,7 +195,29 @@ def restart_postgres(root: Path) -> None:
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     cmd = [*as_user, pg_ctl, "-D", str(root / "pgdata"), "-m", "fast", "-w", "-l", str(root / "log"), "restart"]
     # no pipes: the server it starts would hold them open, and a wait for their end would never end
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    if code != 0 and not _postgres_ready(root / "pgdata", wait_s=60.0):
+        log = (root / "log").read_text(errors="replace").splitlines()[-15:] if (root / "log").exists() else []
+        tail = "\n".join(log)
+        raise RuntimeError(f"pg_ctl restart exited {code} and the server is not ready; its log ends:\n{tail}")
+
+
+def _postgres_ready(pgdata: Path, *, wait_s: float) -> bool:
+    """Whether the cluster's ``postmaster.pid`` says ``ready`` within ``wait_s`` (what ``pg_ctl -w`` waits for).
+
+    ``pg_ctl restart`` has been seen to exit 1 on a loaded machine with the new server up and
+    ready, its log showing nothing wrong; the server's own word is what counts.
+    """
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        try:
+            lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            lines = []
+        if len(lines) >= 8 and lines[7].strip() == "ready":
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @contextmanager
