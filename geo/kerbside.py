@@ -353,7 +353,10 @@ class KerbsideModel:
         profile, or no legal way there); 0 on the diagonal. Filled a block
         of places at a time (:func:`~binroute.geo.turn_matrix.turn_matrix_rows`), so no
         full-size float matrix is ever held: at 10,000 stops (20,000
-        places) the float64 pair alone would be 6.4 GB.
+        places) the float64 pair alone would be 6.4 GB. Up to
+        :data:`~binroute.geo.turn_matrix.KEPT_CELLS` place pairs, the drives
+        are read from those this process or the network's folder kept
+        (:func:`~binroute.geo.turn_matrix.kept_place_matrices`), searching only new places.
         """
         n = self.layout.n_slots
         time = np.full((n, n), cap, dtype=np.int32)

@@ -554,7 +554,7 @@ def test_kept_matrices_search_only_the_places_not_kept(tmp_path):
         _, tg, _, sp = _setup(path, points=morning)
         n = sp.places.n_places
         time, dist = kept_place_matrices(tg, sp.places, cap)
-        assert SEARCHES == {"rows": n}
+        assert {"rows": n} == SEARCHES
         want = _whole_and_capped(tg, sp.places, cap)
         off = ~np.eye(n, dtype=bool)
         np.testing.assert_array_equal(time[off], want[0][off])
@@ -564,7 +564,7 @@ def test_kept_matrices_search_only_the_places_not_kept(tmp_path):
         _, tg2, _, sp2 = _setup(path, points=afternoon)
         new = len(sp2.of(1))
         time2, dist2 = kept_place_matrices(tg2, sp2.places, cap)
-        assert SEARCHES == {"rows": n + new, "columns": new}
+        assert {"rows": n + new, "columns": new} == SEARCHES
         want2 = _whole_and_capped(tg2, sp2.places, cap)
         off2 = ~np.eye(sp2.places.n_places, dtype=bool)
         np.testing.assert_array_equal(time2[off2], want2[0][off2])
@@ -572,7 +572,7 @@ def test_kept_matrices_search_only_the_places_not_kept(tmp_path):
         assert (want2[0][off2] < cap).any()  # drives found, not only caps
         # Only kept places: nothing searched.
         kept_place_matrices(tg2, sp.places, cap)
-        assert SEARCHES == {"rows": n + new, "columns": new}
+        assert {"rows": n + new, "columns": new} == SEARCHES
         # Another process (this one's memory forgotten) reads them from beside the network's file.
         forget_kept_matrices()
         time3, _ = kept_place_matrices(tg, sp.places, cap)
@@ -581,6 +581,6 @@ def test_kept_matrices_search_only_the_places_not_kept(tmp_path):
         # Another graph (other turn rules) keeps its own.
         _, tg3, _, sp3 = _setup(path, TurnRules(u_turn_s=99.0), points=afternoon)
         kept_place_matrices(tg3, sp3.places, cap)
-        assert SEARCHES == {"rows": sp3.places.n_places}
+        assert {"rows": sp3.places.n_places} == SEARCHES
     finally:
         forget_kept_matrices()
