@@ -392,7 +392,25 @@ def kept_place_matrices(tg: TurnGraph, places: Places, cap: int) -> tuple[NDArra
     if len(idx) == kept.time.shape[0] and np.array_equal(idx, np.arange(len(idx))):
         return kept.time, kept.dist
     at = np.ix_(idx, idx)
-    return kept.time[at], kept.dist[at]
+    time, dist = kept.time[at], kept.dist[at]
+    _twins(tg, places, idx, time, dist, cap)
+    return time, dist
+
+
+def _twins(
+    tg: TurnGraph, places: Places, idx: IntArray, time: NDArray[np.int32], dist: NDArray[np.int32], cap: int
+) -> None:
+    """Between two places at the very same spot (the same entries: one kept row), 0 both ways where they lie on a
+    driven edge (as a whole search gives, :func:`_place_arcs`), else no drive; in place."""
+    order = np.argsort(idx, kind="stable")
+    cuts = np.flatnonzero(np.diff(idx[order])) + 1
+    for group in np.split(order, cuts):
+        if len(group) < 2:
+            continue
+        driven = np.isfinite(tg.rg.edge_time[places.edge[places.place == group[0]]]).any()
+        diag_t, diag_d = time[group, group], dist[group, group]
+        time[np.ix_(group, group)] = dist[np.ix_(group, group)] = 0 if driven else cap
+        time[group, group], dist[group, group] = diag_t, diag_d
 
 
 def _kept_file(tg: TurnGraph, graph: tuple[str, int]) -> Path | None:

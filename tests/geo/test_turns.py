@@ -559,8 +559,9 @@ def test_kept_matrices_search_only_the_places_not_kept(tmp_path):
         off = ~np.eye(n, dtype=bool)
         np.testing.assert_array_equal(time[off], want[0][off])
         np.testing.assert_array_equal(dist[off], want[1][off])
-        # The afternoon: two of the morning's points (read, not searched) and one new (a graph built again).
-        afternoon = [morning[3], (24.0, 59.9996), morning[1]]
+        # The afternoon: two of the morning's points (read, not searched), one twice (two bins at one spot:
+        # 0 between them, as a whole search gives), and one new (a graph built again).
+        afternoon = [morning[3], (24.0, 59.9996), morning[1], morning[1]]
         _, tg2, _, sp2 = _setup(path, points=afternoon)
         new = len(sp2.of(1))
         time2, dist2 = kept_place_matrices(tg2, sp2.places, cap)
