@@ -157,6 +157,9 @@ class Day:
             "stops_left": sum(c["stops"] for c in out["changes"]),
             "required_left": len(out["unserved_required"]),
             "feasible": out["feasible"],
+            "stages_s": " ".join(
+                f"{k}:{v}" for k, v in (out["plan"].get("summary") or {}).get("timings_s", {}).items()
+            ),
             "why_left": "; ".join(f"{n} {why}" for why, n in reasons.most_common()),
             "fleet_short": out.get("fleet_short") or "",
         }

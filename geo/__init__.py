@@ -44,6 +44,8 @@ from .snap import Snapped as Snapped
 from .snap import snap_points as snap_points
 from .territory import district_outlines as district_outlines
 from .territory import territory_overlap as territory_overlap
+from .turn_matrix import forget_kept_matrices as forget_kept_matrices
+from .turn_matrix import kept_place_matrices as kept_place_matrices
 from .turn_matrix import turn_matrices as turn_matrices
 from .turn_matrix import turn_matrix_rows as turn_matrix_rows
 from .turn_paths import Drive as Drive

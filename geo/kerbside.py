@@ -29,7 +29,7 @@ from .geojson import point_along
 from .network import FloatArray, IntArray, RoadNetwork
 from .restrictions import binding_scopes
 from .snap import LEFT, RIGHT, Snapped
-from .turn_matrix import turn_matrix_rows
+from .turn_matrix import KEPT_CELLS, kept_place_matrices, turn_matrix_rows
 from .turn_paths import Drive, TurnPathFinder
 from .turns import Places, TurnGraph
 from .walkouts import WalkOuts
@@ -353,11 +353,20 @@ class KerbsideModel:
         profile, or no legal way there); 0 on the diagonal. Filled a block
         of places at a time (:func:`~binroute.geo.turn_matrix.turn_matrix_rows`), so no
         full-size float matrix is ever held: at 10,000 stops (20,000
-        places) the float64 pair alone would be 6.4 GB.
+        places) the float64 pair alone would be 6.4 GB. Up to
+        :data:`~binroute.geo.turn_matrix.KEPT_CELLS` place pairs, the drives
+        are read from those this process or the network's folder kept
+        (:func:`~binroute.geo.turn_matrix.kept_place_matrices`), searching only new places.
         """
         n = self.layout.n_slots
         time = np.full((n, n), cap, dtype=np.int32)
         dist = np.full((n, n), cap, dtype=np.int32)
+        if self.stops.places.n_places**2 <= KEPT_CELLS:  # reusing the drives this process searched already
+            at = np.ix_(self.slots, self.slots)
+            time[at], dist[at] = kept_place_matrices(self.turns, self.stops.places, cap)
+            np.fill_diagonal(time, 0)
+            np.fill_diagonal(dist, 0)
+            return time, dist
         for rows, t, d in turn_matrix_rows(self.turns, self.stops.places):
             at = np.ix_(self.slots[rows], self.slots)
             for block, out in ((t, time), (d, dist)):  # in place: a block's float rows are 0.6 GB at 20,000 places

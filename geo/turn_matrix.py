@@ -10,10 +10,18 @@ numbers either way (:func:`turn_matrix_rows`, :func:`turn_matrices`).
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import os
+import threading
+import zipfile
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 
 from .matrix import pack, packed_dijkstra, unpack
@@ -233,3 +241,240 @@ def turn_matrices(tg: TurnGraph, places: Places, *, method: str = "auto") -> tup
     np.fill_diagonal(time, 0.0)
     np.fill_diagonal(dist, 0.0)
     return time, dist
+
+
+#: Place-by-place matrices kept in this process and beside the network's file (:func:`kept_place_matrices`):
+#: at most this many cells over all graphs kept in memory (two int32 arrays: 8 bytes a cell, 160 MB), a
+#: job of more places than fit is searched whole and not kept. A day's plan and its re-plans share their
+#: places, so a re-plan searches only the places the plan did not have (a crew's position at a bin it had
+#: not planned, a bin reported overflowing).
+KEPT_CELLS = 20_000_000
+#: Graphs (city, vehicle profile, turn rules) whose matrices are kept at once, the least recent dropped.
+KEPT_GRAPHS = 4
+
+
+@dataclass
+class _Kept:
+    """One graph's kept places (rows in order) and their whole seconds and metres."""
+
+    places: Places
+    index: dict[bytes, int]
+    time: NDArray[np.int32]
+    dist: NDArray[np.int32]
+
+
+_KEPT: OrderedDict[tuple[str, int], _Kept] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+#: Searches made by :func:`kept_place_matrices`, one per place searched from (a row) or to (a column):
+#: what the kept matrices save shows here (tests, benchmarks).
+SEARCHES = Counter[str]()
+
+
+def forget_kept_matrices() -> None:
+    """Drop every kept matrix (and zero :data:`SEARCHES`)."""
+    with _KEPT_LOCK:
+        _KEPT.clear()
+        SEARCHES.clear()
+
+
+def _graph_digest(tg: TurnGraph) -> str:
+    """A digest of everything a drive between two places depends on: the states, transitions and edges."""
+    digest = hashlib.sha256(repr(len(tg.state_edge)).encode())
+    for a in (tg.state_edge, *transition_arcs(tg), tg.rg.edge_time, tg.rg.net.length_m):
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()
+
+
+def _place_keys(places: Places) -> list[bytes]:
+    """Per place, its entries (edge, t) in order as bytes: equal keys, equal drives to and from every place."""
+    order = np.lexsort((places.t, places.edge, places.place))
+    edge, t, place = places.edge[order], places.t[order], places.place[order]
+    cuts = np.searchsorted(place, np.arange(places.n_places + 1))
+    edge, t = np.ascontiguousarray(edge, dtype=np.int64), np.ascontiguousarray(t, dtype=np.float64)
+    return [edge[a:b].tobytes() + t[a:b].tobytes() for a, b in itertools.pairwise(cuts)]
+
+
+def _whole(seconds: FloatArray, metres: FloatArray, cap: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Seconds and metres rounded to whole units (ties to even) and capped at ``cap`` (``inf``: ``cap``)."""
+    out = []
+    for block in (seconds, metres):
+        np.rint(block, out=block)
+        np.minimum(block, cap, out=block)
+        out.append(block.astype(np.int32))
+    return out[0], out[1]
+
+
+def _searched(tg: TurnGraph, places: Places, cap: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Every place's row (:func:`turn_matrix_rows`), whole and capped."""
+    n = places.n_places
+    time, dist = np.empty((n, n), dtype=np.int32), np.empty((n, n), dtype=np.int32)
+    for rows, t, d in turn_matrix_rows(tg, places):
+        time[rows], dist[rows] = _whole(t, d, cap)
+    SEARCHES["rows"] += n
+    return time, dist
+
+
+def _joined(a: Places, b: Places) -> Places:
+    """The places of ``a``, then those of ``b``."""
+    return Places(
+        np.concatenate([a.edge, b.edge]),
+        np.concatenate([a.t, b.t]),
+        np.concatenate([a.place, b.place + a.n_places]),
+        a.n_places + b.n_places,
+    )
+
+
+def _subset(places: Places, keep: IntArray) -> Places:
+    """Places ``keep`` of ``places``, renumbered in that order."""
+    new = np.full(places.n_places, -1, dtype=np.int64)
+    new[keep] = np.arange(len(keep))
+    mine = new[places.place] >= 0
+    order = np.argsort(new[places.place][mine], kind="stable")
+    return Places(places.edge[mine][order], places.t[mine][order], new[places.place][mine][order], len(keep))
+
+
+def kept_place_matrices(tg: TurnGraph, places: Places, cap: int) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Whole seconds and metres of the fastest legal drives between ``places`` (rounded, capped at ``cap``,
+    which also stands for no drive; the diagonal as searched), reusing what this process kept for the graph.
+
+    A place is its entries; the drive between two places depends on them and
+    on the graph alone (a drive never passes through a place), so the places
+    kept from an earlier job of the same graph (a day's plan) are read, and
+    only new places are searched: a row from each (forward) and a column to
+    each (backward, on the reversed state graph); the new places join those
+    kept. The same numbers as searching every place (packed weights are whole
+    numbers). Jobs too big to keep (:data:`KEPT_CELLS`) are searched whole.
+    The arrays returned are read-only.
+    """
+    n = places.n_places
+    if n * n > KEPT_CELLS:
+        return _searched(tg, places, cap)
+    graph = (_graph_digest(tg), cap)
+    keys = _place_keys(places)
+    with _KEPT_LOCK:
+        kept = _KEPT.get(graph)
+        if kept is not None:
+            _KEPT.move_to_end(graph)
+    file = _kept_file(tg, graph)
+    changed = False
+    if kept is None and file is not None:
+        kept = _read_kept(file)
+    if kept is None:
+        changed = True
+        time, dist = _searched(tg, places, cap)
+        kept = _Kept(places, {}, time, dist)
+        for i, k in enumerate(keys):
+            kept.index.setdefault(k, i)
+    else:
+        fresh: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            if k not in kept.index:
+                fresh.setdefault(k, i)
+        changed = bool(fresh)
+        too_many = (kept.places.n_places + len(fresh)) ** 2 > KEPT_CELLS or 2 * len(fresh) >= n
+        if fresh and too_many:  # too many to keep, or searching these alone costs less: these alone
+            time, dist = _searched(tg, places, cap)
+            kept = _Kept(places, {}, time, dist)
+            for i, k in enumerate(keys):
+                kept.index.setdefault(k, i)
+        elif fresh:
+            kept = _extended(tg, kept, _subset(places, np.array(list(fresh.values()), dtype=np.int64)), fresh, cap)
+    idx = np.array([kept.index[k] for k in keys], dtype=np.int64)
+    if changed and file is not None and kept.time.size <= KEPT_CELLS:
+        _write_kept(file, kept)
+    with _KEPT_LOCK:
+        if kept.time.size <= KEPT_CELLS:
+            kept.time.flags.writeable = kept.dist.flags.writeable = False
+            _KEPT[graph] = kept
+            _KEPT.move_to_end(graph)
+            while len(_KEPT) > KEPT_GRAPHS or sum(k.time.size for k in _KEPT.values()) > KEPT_CELLS:
+                _KEPT.popitem(last=False)
+    if len(idx) == kept.time.shape[0] and np.array_equal(idx, np.arange(len(idx))):
+        return kept.time, kept.dist
+    at = np.ix_(idx, idx)
+    time, dist = kept.time[at], kept.dist[at]
+    _twins(tg, places, idx, time, dist, cap)
+    return time, dist
+
+
+def _twins(
+    tg: TurnGraph, places: Places, idx: IntArray, time: NDArray[np.int32], dist: NDArray[np.int32], cap: int
+) -> None:
+    """Between two places at the very same spot (the same entries: one kept row), 0 both ways where they lie on a
+    driven edge (as a whole search gives, :func:`_place_arcs`), else no drive; in place."""
+    order = np.argsort(idx, kind="stable")
+    cuts = np.flatnonzero(np.diff(idx[order])) + 1
+    for group in np.split(order, cuts):
+        if len(group) < 2:
+            continue
+        driven = np.isfinite(tg.rg.edge_time[places.edge[places.place == group[0]]]).any()
+        diag_t, diag_d = time[group, group], dist[group, group]
+        time[np.ix_(group, group)] = dist[np.ix_(group, group)] = 0 if driven else cap
+        time[group, group], dist[group, group] = diag_t, diag_d
+
+
+def _kept_file(tg: TurnGraph, graph: tuple[str, int]) -> Path | None:
+    """Where ``tg``'s kept matrices are kept on disk: beside its network's file (``None``: no file), named by
+    the graph's digest, so that the plan's process and a later re-plan's share them."""
+    source = tg.rg.net.source
+    path = Path(source) if source else None
+    if path is None or not path.is_file():
+        return None
+    return path.with_name(f"{path.name}.{graph[0][:16]}-{graph[1]}.binroute-drives.npz")
+
+
+def _read_kept(file: Path) -> _Kept | None:
+    """The kept matrices in ``file``; ``None`` when there is none or it cannot be read (searched again)."""
+    try:
+        with np.load(file) as z:
+            places = Places(z["edge"], z["t"], z["place"], int(z["n_places"]))
+            time, dist = z["time"], z["dist"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if time.shape != dist.shape or time.shape != (places.n_places, places.n_places):
+        return None
+    index: dict[bytes, int] = {}
+    for i, k in enumerate(_place_keys(places)):
+        index.setdefault(k, i)
+    return _Kept(places, index, time, dist)
+
+
+def _write_kept(file: Path, kept: _Kept) -> None:
+    """Write ``kept`` to ``file`` whole or not at all (a file of another process's name first, then renamed);
+    a disk that refuses it costs only the next job's searches."""
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    p = kept.places
+    try:
+        with tmp.open("wb") as out:
+            np.savez(out, edge=p.edge, t=p.t, place=p.place, n_places=p.n_places, time=kept.time, dist=kept.dist)
+        os.replace(tmp, file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _extended(tg: TurnGraph, kept: _Kept, new: Places, keys: dict[bytes, int], cap: int) -> _Kept:
+    """``kept`` with ``new`` places joined: a forward search from each new place and a backward one to it."""
+    m, k = kept.places.n_places, new.n_places
+    union = _joined(kept.places, new)
+    graph = state_graph(tg, union)
+    arrive = len(tg.state_edge) + np.arange(m + k)
+    leave = arrive + m + k
+    rows = _whole(*_driven(unpack(packed_dijkstra(graph, leave[m:], arrive), overwrite=True)), cap)
+    cols = _whole(*_driven(unpack(packed_dijkstra(graph.T.tocsr(), arrive[m:], leave), overwrite=True)), cap)
+    SEARCHES["rows"] += k
+    SEARCHES["columns"] += k
+    out = []
+    for old, row, col in zip((kept.time, kept.dist), rows, cols, strict=True):
+        whole = np.empty((m + k, m + k), dtype=np.int32)
+        whole[:m, :m] = old
+        whole[m:, :] = row
+        whole[:, m:] = col.T
+        out.append(whole)
+    index = dict(kept.index)
+    index.update({key: m + j for j, key in enumerate(keys)})
+    return _Kept(union, index, out[0], out[1])
+
+
+def _driven(searched: tuple[FloatArray, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    """Searched seconds and metres with the seconds as driven (:func:`~.turns.driven_seconds`)."""
+    return driven_seconds(searched[0]), searched[1]

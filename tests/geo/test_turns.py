@@ -533,3 +533,55 @@ def test_a_node_based_drive_on_a_bent_street_ends_where_the_bin_snapped(tmp_path
     coords = PathFinder(rg, snapped).path(0, 1)
     assert np.allclose(coords[0], [snapped.lon[0], snapped.lat[0]], rtol=0, atol=2e-6)
     assert np.allclose(coords[-1], [snapped.lon[1], snapped.lat[1]], rtol=0, atol=2e-6)
+
+
+def _whole_and_capped(tg, places, cap):
+    t, d = turn_matrices(tg, places)
+    return [np.minimum(np.rint(a), cap) for a in (t, d)]
+
+
+def test_kept_matrices_search_only_the_places_not_kept(tmp_path):
+    """A later job of the same city reads the places an earlier one searched and searches only its new ones
+    (a row from and a column to each), with the very numbers a whole search gives."""
+    from binroute.geo import forget_kept_matrices, kept_place_matrices
+    from binroute.geo.turn_matrix import SEARCHES
+
+    path = _xml(tmp_path)
+    morning = [(24.0005, 60.00003), (24.0015, 60.00003), (24.0, 59.9992), (24.0, 60.0008), WEST]
+    cap = 10**9
+    forget_kept_matrices()
+    try:
+        _, tg, _, sp = _setup(path, points=morning)
+        n = sp.places.n_places
+        time, dist = kept_place_matrices(tg, sp.places, cap)
+        assert {"rows": n} == SEARCHES
+        want = _whole_and_capped(tg, sp.places, cap)
+        off = ~np.eye(n, dtype=bool)
+        np.testing.assert_array_equal(time[off], want[0][off])
+        np.testing.assert_array_equal(dist[off], want[1][off])
+        # The afternoon: two of the morning's points (read, not searched), one twice (two bins at one spot:
+        # 0 between them, as a whole search gives), and one new (a graph built again).
+        afternoon = [morning[3], (24.0, 59.9996), morning[1], morning[1]]
+        _, tg2, _, sp2 = _setup(path, points=afternoon)
+        new = len(sp2.of(1))
+        time2, dist2 = kept_place_matrices(tg2, sp2.places, cap)
+        assert {"rows": n + new, "columns": new} == SEARCHES
+        want2 = _whole_and_capped(tg2, sp2.places, cap)
+        off2 = ~np.eye(sp2.places.n_places, dtype=bool)
+        np.testing.assert_array_equal(time2[off2], want2[0][off2])
+        np.testing.assert_array_equal(dist2[off2], want2[1][off2])
+        assert (want2[0][off2] < cap).any()  # drives found, not only caps
+        # Only kept places: nothing searched.
+        kept_place_matrices(tg2, sp.places, cap)
+        assert {"rows": n + new, "columns": new} == SEARCHES
+        # Another process (this one's memory forgotten) reads them from beside the network's file.
+        forget_kept_matrices()
+        time3, _ = kept_place_matrices(tg, sp.places, cap)
+        assert SEARCHES == {} and list(tmp_path.glob("*.binroute-drives.npz"))
+        np.testing.assert_array_equal(time3, time)
+        # Another graph (other turn rules) keeps its own.
+        _, tg3, _, sp3 = _setup(path, TurnRules(u_turn_s=99.0), points=afternoon)
+        kept_place_matrices(tg3, sp3.places, cap)
+        assert {"rows": sp3.places.n_places} == SEARCHES
+    finally:
+        forget_kept_matrices()

@@ -355,7 +355,16 @@ def replan_plan(plan_id: str, body: ReplanIn) -> tuple[ReplanOut, int, dict[str,
             keep_unless_saves=body.keep_unless_saves_pct / 100.0,
         )
         try:
-            done = replan_day(s, root, newest, scenario, day_events(s, root.id), request, data_dir() / "replans")
+            done = replan_day(
+                s,
+                root,
+                newest,
+                scenario,
+                day_events(s, root.id),
+                request,
+                data_dir() / "replans",
+                data_dir() / "networks",
+            )
         except ProblemError as exc:
             raise APIError(409, "conflict", str(exc)) from exc
         options = {

@@ -193,8 +193,13 @@ def replan_day(
     events: Sequence[EventRow],
     request: ReplanRequest,
     workdir: Path,
+    networks: Path | None = None,
 ) -> ReplanOutcome:
     """Re-plan the rest of ``root``'s day from ``newest`` and the events up to ``request.at``.
+
+    ``networks`` is the folder of the scenarios' network files (default: ``workdir / "networks"``); the
+    plans' own, so that the drives their solves searched (kept beside the network file,
+    :func:`binroute.geo.kept_place_matrices`) are read, and only those to and from places new to the day searched.
 
     Raises
     ------
@@ -202,6 +207,14 @@ def replan_day(
         When no crew is left with any shift (every one broken down or done for the day).
     """
     began = time.perf_counter()
+    stages: dict[str, float] = {}
+    lap = [began]
+
+    def stage(name: str) -> None:
+        t = time.perf_counter()
+        stages[name] = round(stages.get(name, 0.0) + t - lap[0], 3)
+        lap[0] = t
+
     plan: dict[str, Any] = json.loads(newest.summary_json or "{}")
     options = PlanOptions.from_json(json.loads(root.options_json))
     events = [e for e in events if e.at <= request.at]
@@ -209,11 +222,12 @@ def replan_day(
     settled = set(states)
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        export_scenario(s, scenario, Path(tmp) / "scenario", workdir / "networks", fill_data=False)
+        export_scenario(s, scenario, Path(tmp) / "scenario", networks or workdir / "networks", fill_data=False)
         scn = load_scenario(Path(tmp) / "scenario")
         if scn.network is None:  # the service keeps a network with every scenario
             raise ProblemError("the scenario has no road network to re-plan on")
         net = load_network(scn.network)
+    stage("scenario")
     crews, broken, owner = _crew_states(
         plan, day_crews(root.summary_json, newest.summary_json), events, settled, scn, request.at
     )
@@ -228,11 +242,13 @@ def replan_day(
     notes: list[str] = []
     places = places_of(scn)
     snapped = snap_places(net, places, max_snap_m=scn.fleet.planning.max_snap_m, notes=notes)
+    stage("states_snap")
     locations = list(range(places.n_fixed)) + [places.n_fixed + i for i in chosen]
     sides = scn.bins["side"].tolist() if "side" in scn.bins.columns else [None] * len(ids)
     roads = travel(
         net, places, snapped, locations, scn.fleet, notes=notes, side_rules=[sides[i] or "auto" for i in chosen]
     )
+    stage("matrices")
     rules = decision_rules(scn.fleet, threshold_pct=options.threshold_pct)
     decisions = _decisions(scn, plan, work, rules.overflow_cost)
     problem = build_problem(
@@ -255,6 +271,7 @@ def replan_day(
     ]
     rest = midday_problem(problem, now, [b for b in problem.bins if b.id in work], now_s)
     keeps = {b: c.vehicle_id for c in crews for b in c.keeps}
+    stage("problem")
     limits = (
         None  # each solve's time scaled to the stops left (routing.replan_time_limit)
         if request.time_limit_s is None and request.solution_limit is None
@@ -270,11 +287,14 @@ def replan_day(
         routes={c.vehicle_id: c.route for c in crews},
     )
     solution = result.solution
+    stage("solves")
     report = check_solution(rest, solution)
     short = fleet_shortfall(_from_home(rest), solution)
+    stage("checker")
     legs = route_legs(solution, roads)
     geo = plan_geojson(scn, options, solution, decisions, roads, street_names(net), legs)
     summary = plan_report(scn, options, rest, solution, decisions, notes, net, roads, legs)
+    stage("report")
     served = {b: r.vehicle_id for r in solution.routes for b in r.bins}
     changes = _changes(plan, day_crews(root.summary_json, newest.summary_json), owner, served, added, states)
     remaining = list(keeps)
@@ -289,10 +309,13 @@ def replan_day(
         "settled": len(settled),
         "fleet_short": short.message() if short else None,
     }
+    summary["timings_s"] = stages  # this re-plan's seconds by stage (the map's is added below)
+    page = map_html(geo, summary, tiles=json.loads(root.options_json).get("tiles"))
+    stage("map")
     return ReplanOutcome(
         plan=summary,
         geojson=geo,
-        map_html=map_html(geo, summary, tiles=json.loads(root.options_json).get("tiles")),
+        map_html=page,
         choice=result.choice,
         costs=(round(result.kept_rank[1], 2), round(result.moved_rank[1], 2)),
         kept_share=round(kept / len(remaining), 4) if remaining else 1.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from binroute.api.cli import main
 from binroute.api.service.db import PlanRow
 from binroute.api.service.live.events import event_utc
+from binroute.geo.turn_matrix import SEARCHES
 
 from .helpers import (
     LoopbackServer,
@@ -207,9 +209,17 @@ def test_replan_without_a_breakdown_keeps_crews_on_their_stops(app, day):
     client = app.test_client()
     plan_id = day["plan"]["id"]
     before = _served(client, app, plan_id)
+    searched = Counter(SEARCHES)
+    networks = app.extensions["binroute"]["files"] / "networks"
+    assert list(networks.glob("*.binroute-drives.npz"))  # the morning plan's process kept the drives it searched
     resp = client.post(f"/api/v1/plans/{plan_id}/replan", json=REPLAN, headers=hdr(app))
     assert resp.status_code == 201, resp.json
     out = resp.json
+    # The re-plan read the morning's drives: it searched only places the plan did not have, a row from and
+    # a column to each (searching its places again would count rows alone, one per place).
+    new = Counter(SEARCHES) - searched
+    assert new["rows"] == new["columns"] < 5, new
+    assert set(out["plan"]["summary"]["timings_s"]) >= {"matrices", "solves"}
     assert out["feasible"] and out["version"] == 2 and out["replaces"] == plan_id
     assert out["kept_share"] >= 0.9 and out["unserved_required"] == []
     assert out["choice"] == "keep" and out["moved_cost"] > 0.9 * out["kept_cost"]  # moving did not save 10 %
