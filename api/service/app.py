@@ -95,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
         RATE_LIMIT="1200/minute",
         FORECAST_PROCESSES=0,
+        FORECAST_NICENESS=0,
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
@@ -117,7 +118,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "files": files,
         "jobs": jobs,
         "simulations": simulations,
-        "offload": Offload(app.config["FORECAST_PROCESSES"]),
+        "offload": Offload(app.config["FORECAST_PROCESSES"], app.config["FORECAST_NICENESS"]),
     }
 
     @app.before_request
