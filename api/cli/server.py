@@ -78,6 +78,12 @@ def _log_format_option(carrying: str) -> Callable[[Callable[..., Any]], Callable
 )
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
 @click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder of uploaded networks and solve files (default: the instance folder's data/).",
+)
+@click.option(
     "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
 )
 @click.option(
@@ -103,6 +109,7 @@ def serve(
     forecast_processes: int,
     forecast_niceness: int,
     database: str | None,
+    data_dir: str | None,
     rate_limit: str,
     broker: str | None,
     rate_limit_storage: str | None,
@@ -124,6 +131,8 @@ def serve(
     }
     if database:
         config["DATABASE_URL"] = database
+    if data_dir:
+        config["DATA_DIR"] = data_dir
     if broker:
         config["BROKER_URL"] = broker
     if rate_limit_storage:

@@ -37,6 +37,7 @@ from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner, local_sweeper
+from .leftovers import sweep_leftovers
 from .logs import init_request_ids
 from .metrics import init_metrics
 from .migrate import ensure_current
@@ -107,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory = sessions(engine)
     files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
     files.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(files, factory)
     try:
         jobs, simulations = _runners(app.config, factory, files)
     except Exception:
