@@ -216,7 +216,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         redis = Redis()
         redis.start()
         stack.callback(redis.stop)
-        options = ("--forecast-niceness", str(args.forecast_niceness))
+        options = ("--forecast-niceness", str(args.forecast_niceness), "--data-dir", str(root / "data"))
         servers = [Server(database, redis.url, root, options) for _ in range(2)]
         for server in servers:
             server.start()
