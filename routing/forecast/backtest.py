@@ -59,8 +59,8 @@ from .model_choice import FULL_PCT as FULL_PCT
 #: The naive forecasts every backtest compares with (see the module docstring).
 NAIVE = ("last", "mean_fill", "mean_rate", "full")
 METHODS = ("model", *NAIVE)
-#: The decision rules judged: the collect rule, then naive threshold rules.
-RULES = ("model", "last", "mean_rate")
+#: The decision rules judged: the collect rule, the collect rule tuned on the past origins, then naive threshold rules.
+RULES = ("model", "tuned", "last", "mean_rate")
 #: A lift of a bin below this fill at collection time is wasted.
 WASTED_BELOW_PCT = 50.0
 #: Forecast probabilities are grouped in bins this wide in the reliability table.
@@ -69,6 +69,8 @@ RELIABILITY_STEP = 0.1
 RISK_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 #: The naive rules' thresholds (fill %) traced in the decision curves.
 THRESHOLD_GRID = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
+#: The collect rule's settings the tuned rule chooses from: (tolerated risk, fill threshold %).
+TUNED_GRID = tuple((r, q) for r in RISK_GRID for q in THRESHOLD_GRID)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ class BacktestResult:
     #: against what was seen: the ``level``, Brier score (``brier``), the base rate's (``base``), ``n`` and the
     #: reliability ``table``.
     threshold: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+    #: Per data shape, the collect rule's setting the tuned rule used at each origin (``origin``, ``risk``,
+    #: ``threshold``), chosen on the decisions judged at the origins before it (:func:`tuned_setting`).
+    tuned: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    #: Per pool of the forecast combination (``"shape:day"``), each member's weight averaged over the origins.
+    blend: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -111,6 +118,11 @@ class BacktestResult:
             "next_chance": self.next_chance,
             "threshold": self.threshold,
             "verdicts": {w: decision_verdict(self.decisions, self.decision_curves, w) for w in self.decisions},
+            "verdicts_tuned": {
+                w: decision_verdict(self.decisions, self.decision_curves, w, "tuned") for w in self.decisions
+            },
+            "tuned": self.tuned,
+            "blend": self.blend,
             "chosen": self.chosen,
             "shapes": self.shapes,
         }
@@ -155,15 +167,16 @@ class BacktestResult:
                     f"{int(d['caught']):>7} {int(d['missed']):>7}"
                 )
         for where in self.decisions:
-            v = decision_verdict(self.decisions, self.decision_curves, where)
-            if v["naive"] is None:
-                lines.append(f"{where}: every naive rule misses more overflows than the collect rule ({v['missed']})")
-            else:
-                lines.append(
-                    f"{where}: collect rule {v['wasted']} wasted, {v['missed']} missed; best naive rule missing no "
-                    f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
-                    f"(ratio {v['ratio']:.2f})"
-                )
+            for rule, label in (("model", "collect rule"), ("tuned", "tuned collect rule")):
+                v = decision_verdict(self.decisions, self.decision_curves, where, rule)
+                if v["naive"] is None:
+                    lines.append(f"{where}: every naive rule misses more overflows than the {label} ({v['missed']})")
+                else:
+                    lines.append(
+                        f"{where}: {label} {v['wasted']} wasted, {v['missed']} missed; best naive rule missing no "
+                        f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
+                        f"(ratio {v['ratio']:.2f})"
+                    )
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "
@@ -179,9 +192,12 @@ def best_naive(methods: dict[str, dict[str, float]]) -> str | None:
 
 
 def decision_verdict(
-    decisions: dict[str, dict[str, dict[str, float]]], curves: dict[str, dict[str, list[dict[str, float]]]], where: str
+    decisions: dict[str, dict[str, dict[str, float]]],
+    curves: dict[str, dict[str, list[dict[str, float]]]],
+    where: str,
+    rule: str = "model",
 ) -> dict[str, object]:
-    """The collect rule's wasted lifts against the best naive rule that misses no more overflows.
+    """The collect rule's (or ``rule``'s) wasted lifts against the best naive rule that misses no more overflows.
 
     Among the naive rules at every threshold of :data:`THRESHOLD_GRID` (on the
     last level seen, on the mean-rate forecast) that miss at most as many
@@ -189,13 +205,13 @@ def decision_verdict(
     ``ratio`` is the collect rule's wasted lifts over its (issue #28's goal:
     at most 0.5). ``naive`` is ``None`` when every naive rule misses more.
     """
-    model = decisions.get(where, {}).get("model", {})
+    model = decisions.get(where, {}).get(rule, {})
     wasted, missed = int(model.get("wasted", 0)), int(model.get("missed", 0))
     out: dict[str, object] = {"wasted": wasted, "missed": missed, "naive": None}
     points = [
-        (int(c["wasted"]), int(c["missed"]), f"{rule} >= {c['setting']:g}%")
-        for rule, curve in curves.get(where, {}).items()
-        if rule != "model"
+        (int(c["wasted"]), int(c["missed"]), f"{name} >= {c['setting']:g}%")
+        for name, curve in curves.get(where, {}).items()
+        if name not in ("model", "tuned")
         for c in curve
         if c["missed"] <= missed
     ]
@@ -205,6 +221,29 @@ def decision_verdict(
             naive=name, naive_wasted=w, naive_missed=m, ratio=wasted / w if w else (0.0 if not wasted else math.inf)
         )
     return out
+
+
+def tuned_setting(past: dict[tuple[float, float], Counter[str]], rules: DecisionRules) -> tuple[float, float]:
+    """The collect rule's (tolerated risk, threshold) of :data:`TUNED_GRID` with the least cost on past decisions.
+
+    ``past`` holds, per setting, the decisions judged at earlier origins
+    (``wasted``, ``missed``). Cost: wasted lifts × the lift's cost plus missed
+    overflows × an overflow's, in the ratio the rules price them
+    (:attr:`DecisionRules.tolerated_risk` is a lift's cost over an
+    overflow's). Ties, and no past at all, go to the setting nearest the
+    rules' own (risk first).
+    """
+    ratio = rules.tolerated_risk
+    default = (rules.tolerated_risk, rules.threshold_pct)
+
+    def key(setting: tuple[float, float]) -> tuple[float, float, float]:
+        c = past.get(setting, Counter())
+        cost = ratio * c["wasted"] + c["missed"]
+        return (round(cost, 9), abs(setting[0] - default[0]), abs(setting[1] - default[1]))
+
+    if not past:
+        return default
+    return min(TUNED_GRID, key=key)
 
 
 def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -394,6 +433,10 @@ def backtest(
     judged: dict[str, dict[str, Counter[str]]] = {}
     curves: dict[str, dict[tuple[str, float], Counter[str]]] = {}
     risk: dict[str, tuple[list[float], list[bool]]] = {}
+    # Per data shape, each of the collect rule's settings judged at the origins so far: what the tuned rule learns on.
+    history: dict[str, dict[tuple[float, float], Counter[str]]] = {}
+    tuned_log: dict[str, list[dict[str, object]]] = {}
+    weights: dict[str, Counter[str]] = {}
     days = 0
     origins = 0
     for day in pd.date_range(start, end, freq=f"{step_days}D"):
@@ -404,6 +447,8 @@ def backtest(
         if model.anchors is None or model.anchors.empty:
             continue
         origins += 1
+        for pool, w in model.blend.weights.items():
+            weights.setdefault(pool, Counter()).update(w)
         known = model.anchors.index
         chosen.update(model.chosen.get(b, "") for b in known)
         past = full[full["timestamp"] < origin]
@@ -451,6 +496,12 @@ def backtest(
         due = {rules.tolerated_risk: due_chances(look, rules)}
         for r in RISK_GRID:
             due.setdefault(r, due_chances(look, replace(rules, overflow_risk=r)))
+        due_at = {(r, q): due_chances(look, replace(rules, overflow_risk=r, threshold_pct=q)) for r, q in TUNED_GRID}
+        # The tuned rule's setting per data shape, learnt on the origins before this one only.
+        tuned_at = {s: tuned_setting(history.get(s, {}), rules) for s in set(shapes.values())}
+        for s, (r, q) in tuned_at.items():
+            tuned_log.setdefault(s, []).append({"origin": str(origin.date()), "risk": r, "threshold": q})
+        judged_now: dict[str, dict[tuple[float, float], Counter[str]]] = {}
         row_of = {b: i for i, b in enumerate(look.ids)}
         until = collect + pd.Timedelta(days=rules.next_opportunity_days) + pd.Timedelta(hours=rules.visits_until_h)
         peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
@@ -470,6 +521,7 @@ def backtest(
             seen_last, rate_b = float(last.get(b, 0.0)), float(rate_now[i])
             lifts = {
                 "model": bool(due[rules.tolerated_risk][k] == 0),
+                "tuned": bool(due_at[tuned_at[shape]][k] == 0),
                 "last": seen_last >= rules.threshold_pct,
                 "mean_rate": rate_b >= rules.threshold_pct,
             }
@@ -477,6 +529,8 @@ def backtest(
                 _judge(judged, shape, rule, lifts[rule], level_now[b], over)
             for r in RISK_GRID:
                 _judge(curves, shape, ("model", r), bool(due[r][k] == 0), level_now[b], over)
+            for rq in TUNED_GRID:
+                _judge(judged_now, shape, rq, bool(due_at[rq][k] == 0), level_now[b], over)
             for q in THRESHOLD_GRID:
                 _judge(curves, shape, ("last", q), seen_last >= q, level_now[b], over)
                 _judge(curves, shape, ("mean_rate", q), rate_b >= q, level_now[b], over)
@@ -486,6 +540,9 @@ def backtest(
                     risk.setdefault(where, ([], []))
                     risk[where][0].append(p_next)
                     risk[where][1].append(over)
+        for where, per_setting in judged_now.items():
+            for rq, c in per_setting.items():
+                history.setdefault(where, {}).setdefault(rq, Counter()).update(c)
     if origins == 0:
         raise ForecastError(f"no data before {start}: nothing to backtest")
     scores: dict[str, dict[str, dict[str, float]]] = {}
@@ -567,4 +624,6 @@ def backtest(
         decision_curves=traced,
         next_chance=next_chance,
         threshold=threshold,
+        tuned={s: v for s, v in tuned_log.items() if s in judged},
+        blend={p: {m: round(v / origins, 4) for m, v in w.items()} for p, w in sorted(weights.items())},
     )

@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import norm
 
+from .blend import MEMBERS, Blend
 from .censored import level_steps
 from .fill_data import (
     CLEANING_COUNTS as CLEANING_COUNTS,
@@ -91,6 +92,8 @@ class FillModel:
     steps: dict[str, float] = field(default_factory=dict)
     #: Per bin, the longest it has been seen going without an emptying (days): as far as the learned models have data.
     longest_age: dict[str, float] = field(default_factory=dict)
+    #: The chosen model's forecast combined with the naive forecasts (weights per data shape and day ahead).
+    blend: Blend = field(default_factory=Blend)
 
     def predict(
         self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None, *, threshold_pct: float | None = None
@@ -161,6 +164,8 @@ class FillModel:
             m = np.array([preds[name][j] for j, name in enumerate(names)])
             days = (ns(t) - ns(a["timestamp"])) / _DAY
             shapes = [self.shapes.get(ids[i], "dense") for i in k]
+            if self.blend.weights:
+                m = self.blend.combine(shapes, day, m, self.candidates.predict(a, t, MEMBERS[1:]))
             log = np.array(shapes, dtype=object) == LOG  # known from a collection log alone: no level between emptyings
             if self.longest_age and "censored" in preds and log.any():
                 # Beyond the longest a log's bin has gone without an emptying, the learned models have no data (a
@@ -323,7 +328,7 @@ def fit_fill_model(
         past = fit_candidates(early, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned)
         first = cut.tz_convert(tz).normalize() + pd.Timedelta(days=1)
         origins = pd.date_range(first, end.tz_convert(tz), freq="D")
-        choice = choose_models(rows, past, pd.DatetimeIndex(origins).tz_convert("UTC"), shapes)
+        choice = choose_models(rows, past, pd.DatetimeIndex(origins).tz_convert("UTC"), shapes, level_steps(rows))
     chosen = choice.chosen if choice is not None else dict.fromkeys(all_ids, DEFAULT_MODEL)
     later = choice.later if choice is not None else dict(chosen)
     used = {*chosen.values(), *later.values()}
@@ -349,5 +354,6 @@ def fit_fill_model(
         anchors=anchors,
         calibration=choice.calibration if choice is not None else Calibration(),
         steps=level_steps(rows),
+        blend=choice.blend if choice is not None else Blend(),
         longest_age={str(b): float(v) for b, v in rows.groupby("bin_id")["age"].max().dropna().items()},
     )
