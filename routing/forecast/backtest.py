@@ -246,6 +246,23 @@ def tuned_setting(past: dict[tuple[float, float], Counter[str]], rules: Decision
     return min(TUNED_GRID, key=key)
 
 
+def _history(
+    judged_days: list[tuple[int, str, bool, bool, np.ndarray]], before: int
+) -> dict[str, dict[tuple[float, float], Counter[str]]]:
+    """Per data shape and setting of :data:`TUNED_GRID`, wasted lifts and missed overflows of the bin-days judged
+    with what was known before ``before`` (ns)."""
+    out: dict[str, dict[tuple[float, float], Counter[str]]] = {}
+    usable = [d for d in judged_days if d[0] < before]
+    for shape in {d[1] for d in usable}:
+        mine = [d for d in usable if d[1] == shape]
+        lifted = np.stack([d[4] for d in mine])
+        wasted = np.array([d[2] for d in mine], dtype=bool)[:, None]
+        over = np.array([d[3] for d in mine], dtype=bool)[:, None]
+        w, m = (lifted & wasted).sum(axis=0), (~lifted & over).sum(axis=0)
+        out[shape] = {rq: Counter(wasted=int(w[i]), missed=int(m[i])) for i, rq in enumerate(TUNED_GRID)}
+    return out
+
+
 def _score(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     pred = np.asarray(pred, dtype=float)
     truth = np.asarray(truth, dtype=float)
@@ -325,11 +342,19 @@ def _naive_state(past: pd.DataFrame) -> tuple[pd.Series, pd.Series, float]:
     return last, mean_fill, overall
 
 
-def _level_at(full: pd.DataFrame, by_bin: dict[str, np.ndarray], t_ns: np.ndarray, ids: list[str], when: int) -> dict:
+def _level_at(
+    full: pd.DataFrame,
+    by_bin: dict[str, np.ndarray],
+    t_ns: np.ndarray,
+    ids: list[str],
+    when: int,
+    read: dict[str, int] | None = None,
+) -> dict:
     """Each bin's level at ``when`` (ns), interpolated between the rows around it; nan before its first row.
 
     Between two rows of the same cycle the level grows linearly (for a log: a steady rate from the emptying to the
-    level recorded at the collection); when an emptying lies between them, the level of the row before.
+    level recorded at the collection); when an emptying lies between them, the level of the row before. ``read``,
+    if given, gets per bin the time (ns) of the row after ``when`` that was looked at (when the level was known).
     """
     out: dict[str, float] = {}
     level = full["fill_pct"].to_numpy()
@@ -344,6 +369,8 @@ def _level_at(full: pd.DataFrame, by_bin: dict[str, np.ndarray], t_ns: np.ndarra
             out[b] = math.nan
             continue
         i = idx[k]
+        if read is not None and k + 1 < len(idx):
+            read[b] = int(t_ns[idx[k + 1]])
         if k + 1 < len(idx) and cycle[idx[k + 1]] == cycle[i]:
             j = idx[k + 1]
             w = (when - t_ns[i]) / max(t_ns[j] - t_ns[i], 1)
@@ -433,8 +460,10 @@ def backtest(
     judged: dict[str, dict[str, Counter[str]]] = {}
     curves: dict[str, dict[tuple[str, float], Counter[str]]] = {}
     risk: dict[str, tuple[list[float], list[bool]]] = {}
-    # Per data shape, each of the collect rule's settings judged at the origins so far: what the tuned rule learns on.
-    history: dict[str, dict[tuple[float, float], Counter[str]]] = {}
+    # Each bin-day judged so far, for the tuned rule to learn on once its outcome was known (the day after, or for a
+    # log's level at collection time, its next collection): when known, shape, wasted if lifted, overflowed, and
+    # whether each setting of TUNED_GRID lifted it.
+    judged_days: list[tuple[int, str, bool, bool, np.ndarray]] = []
     tuned_log: dict[str, list[dict[str, object]]] = {}
     weights: dict[str, Counter[str]] = {}
     days = 0
@@ -497,11 +526,11 @@ def backtest(
         for r in RISK_GRID:
             due.setdefault(r, due_chances(look, replace(rules, overflow_risk=r)))
         due_at = {(r, q): due_chances(look, replace(rules, overflow_risk=r, threshold_pct=q)) for r, q in TUNED_GRID}
-        # The tuned rule's setting per data shape, learnt on the origins before this one only.
+        # The tuned rule's setting per data shape, learnt on the bin-days whose outcome was known before this origin.
+        history = _history(judged_days, int(ns(pd.Series([origin]))[0]))
         tuned_at = {s: tuned_setting(history.get(s, {}), rules) for s in set(shapes.values())}
         for s, (r, q) in tuned_at.items():
             tuned_log.setdefault(s, []).append({"origin": str(origin.date()), "risk": r, "threshold": q})
-        judged_now: dict[str, dict[tuple[float, float], Counter[str]]] = {}
         row_of = {b: i for i, b in enumerate(look.ids)}
         until = collect + pd.Timedelta(days=rules.next_opportunity_days) + pd.Timedelta(hours=rules.visits_until_h)
         peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
@@ -509,7 +538,9 @@ def backtest(
         # below full (levels only rise within a cycle). A bin emptied first, or full when next seen, is unknown.
         after = future[same_cycle & (future["timestamp"] > until).to_numpy()].groupby("bin_id")["fill_pct"].first()
         ids = [b for b in look.ids if b in known]
-        level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]))
+        read: dict[str, int] = {}
+        level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]), read)
+        until_ns = int(ns(pd.Series([until]))[0])
         rate_now = model.candidates.predict(  # type: ignore[union-attr]
             model.anchors.loc[ids].reset_index(), pd.Series([collect] * len(ids)), ("mean_rate",)
         )["mean_rate"]
@@ -529,8 +560,9 @@ def backtest(
                 _judge(judged, shape, rule, lifts[rule], level_now[b], over)
             for r in RISK_GRID:
                 _judge(curves, shape, ("model", r), bool(due[r][k] == 0), level_now[b], over)
-            for rq in TUNED_GRID:
-                _judge(judged_now, shape, rq, bool(due_at[rq][k] == 0), level_now[b], over)
+            wasted = not math.isnan(level_now[b]) and level_now[b] < WASTED_BELOW_PCT
+            lifted = np.array([due_at[rq][k] == 0 for rq in TUNED_GRID], dtype=bool)
+            judged_days.append((max(until_ns, read.get(b, 0)), shape, wasted, over, lifted))
             for q in THRESHOLD_GRID:
                 _judge(curves, shape, ("last", q), seen_last >= q, level_now[b], over)
                 _judge(curves, shape, ("mean_rate", q), rate_b >= q, level_now[b], over)
@@ -540,9 +572,6 @@ def backtest(
                     risk.setdefault(where, ([], []))
                     risk[where][0].append(p_next)
                     risk[where][1].append(over)
-        for where, per_setting in judged_now.items():
-            for rq, c in per_setting.items():
-                history.setdefault(where, {}).setdefault(rq, Counter()).update(c)
     if origins == 0:
         raise ForecastError(f"no data before {start}: nothing to backtest")
     scores: dict[str, dict[str, dict[str, float]]] = {}

@@ -129,3 +129,18 @@ def test_the_backtest_tunes_the_collect_rule_on_the_origins_before_each_one():
 
     assert cost(judged["tuned"]) <= cost(judged["model"])
     assert judged["tuned"]["bin_days"] == judged["model"]["bin_days"] == 19
+
+
+def test_the_tuned_rule_learns_only_on_outcomes_known_before_the_origin():
+    """A bin-day whose outcome was known only after the origin (a log's next collection) is not learnt from."""
+    from binroute.routing.forecast.backtest import _history
+
+    lifted = np.zeros(len(TUNED_GRID), dtype=bool)
+    lifted[0] = True  # only the first setting lifted it
+    days = [(100, "log", True, False, lifted), (300, "log", False, True, lifted)]
+    early = _history(days, 200)["log"]
+    assert early[TUNED_GRID[0]] == Counter(wasted=1, missed=0)
+    assert early[TUNED_GRID[1]] == Counter(wasted=0, missed=0)
+    late = _history(days, 301)["log"]
+    assert late[TUNED_GRID[1]] == Counter(wasted=0, missed=1)
+    assert _history(days, 50) == {}
