@@ -37,6 +37,11 @@ settings (:data:`RISK_GRID`, :data:`THRESHOLD_GRID`), so the collect rule
 can be set against the best naive rule that misses no more overflows
 (:func:`decision_verdict`), and the collect rule's P(overflow before the
 next chance) is scored against what happened (Brier score, reliability).
+The ``tuned`` rule is the collect rule at the setting of :data:`TUNED_GRID`
+(tolerated risk, fill threshold) that cost least, per data shape, on the
+bin-days judged before each origin whose outcome was known by then
+(:func:`tuned_setting`): the rule tuned on nothing but the scenario's own
+past.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ made on one half of the origins, erred least on the other half. A bin with
 few scored targets makes a noisy choice; bins that differ steadily need
 their own.
 
-The chosen models' residuals, each divided by the bin's scale
+The chosen model's forecast is then combined with the naive forecasts
+(:mod:`binroute.routing.forecast.blend`), and the residuals below are the
+combination's. The chosen models' residuals, each divided by the bin's scale
 ``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
 empirical 10% and 90% quantiles per data shape and day ahead of the origin
 (split conformal prediction). They are cross-fitted: the origins alternate
