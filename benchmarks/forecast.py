@@ -332,6 +332,8 @@ def report(results: list[dict[str, object]]) -> None:
         for shape, settings in r.get("tuned", {}).items():  # type: ignore[attr-defined]
             used = Counter((s["risk"], s["threshold"]) for s in settings)
             print(f"  {shape} tuned collect rule (risk, threshold): origins {dict(used.most_common())}")
+        for shape, t in r.get("tuned_next", {}).items():  # type: ignore[attr-defined]
+            print(f"  {shape} tuned on every day judged: risk {t['risk']:.0%}, threshold {t['threshold']:g}%")
     print(f"wrote {RESULTS / 'forecast.json'}")
 
 

@@ -107,6 +107,9 @@ class BacktestResult:
     #: Per data shape, the collect rule's setting the tuned rule used at each origin (``origin``, ``risk``,
     #: ``threshold``), chosen on the decisions judged at the origins before it (:func:`tuned_setting`).
     tuned: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    #: Per data shape, the setting the tuned rule would use after the range (``risk``, ``threshold``): the collect
+    #: rule tuned on every bin-day judged, for a council to set.
+    tuned_next: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Per pool of the forecast combination (``"shape:day"``), each member's weight averaged over the origins.
     blend: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -127,6 +130,7 @@ class BacktestResult:
                 w: decision_verdict(self.decisions, self.decision_curves, w, "tuned") for w in self.decisions
             },
             "tuned": self.tuned,
+            "tuned_next": self.tuned_next,
             "blend": self.blend,
             "chosen": self.chosen,
             "shapes": self.shapes,
@@ -182,6 +186,11 @@ class BacktestResult:
                         f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
                         f"(ratio {v['ratio']:.2f})"
                     )
+        for where, t in self.tuned_next.items():
+            lines.append(
+                f"{where}: the collect rule tuned on every day judged: tolerated risk {t['risk']:.0%}, "
+                f"threshold {t['threshold']:g}%"
+            )
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "
@@ -659,5 +668,9 @@ def backtest(
         next_chance=next_chance,
         threshold=threshold,
         tuned={s: v for s, v in tuned_log.items() if s in judged},
+        tuned_next={
+            s: dict(zip(("risk", "threshold"), tuned_setting(past, rules), strict=True))
+            for s, past in _history(judged_days, np.iinfo(np.int64).max).items()
+        },
         blend={p: {m: round(v / origins, 4) for m, v in w.items()} for p, w in sorted(weights.items())},
     )

@@ -129,6 +129,9 @@ def test_the_backtest_tunes_the_collect_rule_on_the_origins_before_each_one():
 
     assert cost(judged["tuned"]) <= cost(judged["model"])
     assert judged["tuned"]["bin_days"] == judged["model"]["bin_days"] == 19
+    # The setting for the days after the range, tuned on every day judged, for a council to set.
+    assert set(result.tuned_next["log"]) == {"risk", "threshold"}
+    assert "tuned on every day judged" in result.table()
 
 
 def test_the_tuned_rule_learns_only_on_outcomes_known_before_the_origin():
