@@ -186,10 +186,10 @@ class BacktestResult:
                         f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
                         f"(ratio {v['ratio']:.2f})"
                     )
-        for where, t in self.tuned_next.items():
+        for where, tn in self.tuned_next.items():
             lines.append(
-                f"{where}: the collect rule tuned on every day judged: tolerated risk {t['risk']:.0%}, "
-                f"threshold {t['threshold']:g}%"
+                f"{where}: the collect rule tuned on every day judged: tolerated risk {tn['risk']:.0%}, "
+                f"threshold {tn['threshold']:g}%"
             )
         o = self.overflows
         lines.append(
