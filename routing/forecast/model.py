@@ -234,6 +234,9 @@ def _emptied(a: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     state: dict[str, object] = {"timestamp": pd.Timestamp(at), "fill_pct": 0.0, "level": 0.0, "age": 0.0}
     if "source" in a.columns:
         state["source"] = "emptied"
+    if "seen" in a.columns and "shape" in a.columns:
+        # The last level seen: a sensor reads empty; a log's emptied row keeps the level found at its last collection.
+        state["seen"] = np.where(a["shape"].to_numpy() == LOG, a["seen"].to_numpy(dtype=float), 0.0)
     return a.assign(**{c: v for c, v in state.items() if c in a.columns or c == "timestamp"})
 
 

@@ -147,3 +147,21 @@ def test_the_tuned_rule_learns_only_on_outcomes_known_before_the_origin():
     late = _history(days, 301)["log"]
     assert late[TUNED_GRID[1]] == Counter(wasted=0, missed=1)
     assert _history(days, 50) == {}
+
+
+def test_a_bin_emptied_as_if_now_has_last_seen_empty_unless_known_from_a_log():
+    """The risk left after a lift reads the last level seen as a sensor would (empty); a log keeps its last find."""
+    from binroute.routing.forecast.model import _emptied
+
+    a = pd.DataFrame(
+        {
+            "bin_id": ["S", "L"],
+            "timestamp": pd.Timestamp("2026-03-01", tz="UTC"),
+            "fill_pct": [70.0, 0.0],
+            "seen": [70.0, 60.0],
+            "shape": ["dense", "log"],
+        }
+    )
+    out = _emptied(a, pd.Timestamp("2026-03-02", tz="UTC"))
+    assert out["seen"].tolist() == [0.0, 60.0]
+    assert out["fill_pct"].tolist() == [0.0, 0.0]
