@@ -399,6 +399,11 @@ def _pick_at(
     return _pick_pooled(err, names, {**pool, **{b: pool.get(b, "all") for b in err["bin_id"].unique()}})
 
 
+def origin_halves(origin: NDArray) -> NDArray[np.bool_]:
+    """Which of two halves each target's origin is in: the origins, in order, alternate between them."""
+    return (np.searchsorted(np.unique(origin), origin) % 2).astype(bool)
+
+
 def _cross_fitted(
     err: pd.DataFrame,
     day: NDArray[np.int64],
@@ -413,7 +418,7 @@ def _cross_fitted(
     """
     shapes = {} if shapes is None else shapes
     rank = np.unique(err["origin"].to_numpy())
-    half = (np.searchsorted(rank, err["origin"].to_numpy()) % 2).astype(bool)
+    half = origin_halves(err["origin"].to_numpy())
     ids = err["bin_id"].to_numpy()
     out = np.empty(len(err), dtype=object)
     for fold in (False, True):
@@ -510,8 +515,7 @@ def choose_models(
     # the residuals are the combination's, its weights cross-fitted on the same halves of the origins.
     naive = fitted.predict(a, target, MEMBERS[1:])
     members = np.column_stack([chosen_raw, *(naive[n] for n in MEMBERS[1:])])
-    rank = np.unique(err["origin"].to_numpy())
-    half = (np.searchsorted(rank, err["origin"].to_numpy()) % 2).astype(bool)
+    half = origin_halves(err["origin"].to_numpy())
     step = np.array([(steps or {}).get(b, 0.0) for b in ids], dtype=float)
     pools_of = np.array([f"{s}:{d}" for s, d in zip(shape_of, np.minimum(day, 2), strict=True)], dtype=object)
     blend, pick_raw = learn_blend(pools_of, members, truth, step, half, err["origin"].to_numpy())
