@@ -82,15 +82,16 @@ class Redis:
 class Server:
     """``binroute serve`` on a fixed port that can be killed with SIGKILL and started again."""
 
-    def __init__(self, database: str, broker: str, root: Path) -> None:
+    def __init__(self, database: str, broker: str, root: Path, options: tuple[str, ...] = ()) -> None:
         self.port, self.database, self.broker, self.root = free_port(), database, broker, root
+        self.options = options
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = (self.root / f"serve-{self.port}.log").open("ab")
         cmd = [sys.executable, "-m", "binroute.api.cli", "serve", "--port", str(self.port), "--workers", "8"]
-        cmd += ["--database", self.database, "--broker", self.broker, "--rate-limit", "6000/minute"]
+        cmd += ["--database", self.database, "--broker", self.broker, "--rate-limit", "6000/minute", *self.options]
         self.proc = subprocess.Popen([*cmd, "--log-format", "json"], cwd=self.root, stdout=log, stderr=log)
         wait_until_up(self.base, timeout_s=120)
 
@@ -215,7 +216,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         redis = Redis()
         redis.start()
         stack.callback(redis.stop)
-        servers = [Server(database, redis.url, root) for _ in range(2)]
+        options = ("--forecast-niceness", str(args.forecast_niceness), "--data-dir", str(root / "data"))
+        servers = [Server(database, redis.url, root, options) for _ in range(2)]
         for server in servers:
             server.start()
             stack.callback(server.kill)
@@ -331,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-faults", action="store_true")
     parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for the plans to end")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--forecast-niceness", type=int, default=5, help="the replicas' `serve --forecast-niceness` (0 to 19)"
+    )
     parser.add_argument("--name", default="soak", help="results file name under benchmarks/results")
     args = parser.parse_args(argv)
     result = soak(args)

@@ -69,7 +69,20 @@ def _log_format_option(carrying: str) -> Callable[[Callable[..., Any]], Callable
     type=click.IntRange(min=0),
     help="Processes that fit forecasts, off the request threads (0: in them).",
 )
+@click.option(
+    "--forecast-niceness",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="Niceness of the forecast processes (higher: reads are answered first while forecasts wait).",
+)
 @click.option("--database", default=None, help="Database URL (default: DATABASE_URL, else SQLite in ./instance).")
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder of uploaded networks and solve files (default: the instance folder's data/).",
+)
 @click.option(
     "--rate-limit", default="1200/minute", show_default=True, help="Requests per organisation, e.g. 600/minute; 'off'."
 )
@@ -94,7 +107,9 @@ def serve(
     workers: int,
     solves: int,
     forecast_processes: int,
+    forecast_niceness: int,
     database: str | None,
+    data_dir: str | None,
     rate_limit: str,
     broker: str | None,
     rate_limit_storage: str | None,
@@ -111,10 +126,13 @@ def serve(
     config: dict[str, Any] = {
         "SOLVE_WORKERS": solves,
         "FORECAST_PROCESSES": forecast_processes,
+        "FORECAST_NICENESS": forecast_niceness,
         "RATE_LIMIT": None if rate_limit == "off" else rate_limit,
     }
     if database:
         config["DATABASE_URL"] = database
+    if data_dir:
+        config["DATA_DIR"] = data_dir
     if broker:
         config["BROKER_URL"] = broker
     if rate_limit_storage:

@@ -37,6 +37,7 @@ from .blueprints import init_app
 from .db import make_engine, sessions
 from .errors import register_error_handlers
 from .jobs import MAX_ATTEMPTS, PLAN_JOB, SIMULATION_JOB, JobRunner, local_sweeper
+from .leftovers import sweep_leftovers
 from .logs import init_request_ids
 from .metrics import init_metrics
 from .migrate import ensure_current
@@ -95,6 +96,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ORG_MAX_UPLOAD_BYTES=50 * 1024 * 1024,
         RATE_LIMIT="1200/minute",
         FORECAST_PROCESSES=0,
+        FORECAST_NICENESS=0,
     )
     app.config.update(config or {})
     engine = make_engine(app.config["DATABASE_URL"])
@@ -106,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     factory = sessions(engine)
     files = Path(app.config.get("DATA_DIR") or Path(app.instance_path) / "data")
     files.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(files, factory)
     try:
         jobs, simulations = _runners(app.config, factory, files)
     except Exception:
@@ -117,7 +120,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "files": files,
         "jobs": jobs,
         "simulations": simulations,
-        "offload": Offload(app.config["FORECAST_PROCESSES"]),
+        "offload": Offload(app.config["FORECAST_PROCESSES"], app.config["FORECAST_NICENESS"]),
     }
 
     @app.before_request

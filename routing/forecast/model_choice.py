@@ -45,7 +45,7 @@ the past outcomes allow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -432,6 +432,16 @@ def _cross_fitted(
     return out.tolist()
 
 
+def _picked(err: pd.DataFrame, models: Sequence[str]) -> NDArray[np.float64]:
+    """Per row of ``err``, its value in the column ``models`` names for that row."""
+    picked = np.full(len(err), np.nan)
+    chosen = np.asarray(models, dtype=object)
+    for name in dict.fromkeys(models):
+        rows = chosen == name
+        picked[rows] = err[name].to_numpy(dtype=float)[rows]
+    return picked
+
+
 def choose_levels(
     err: pd.DataFrame, day: NDArray[np.int64], names: list[str], groups: Mapping[str, str], shapes: Mapping[str, str]
 ) -> tuple[dict[tuple[str, int], str], list[str]]:
@@ -447,7 +457,7 @@ def choose_levels(
     shape_of = np.array([shapes.get(b, "dense") for b in ids])
     later = np.minimum(day, 2)
     used = {lv: _cross_fitted(err, day, names, groups, shapes, lv) for lv in LEVELS}
-    loss = {lv: np.array([err[m].to_numpy()[i] for i, m in enumerate(used[lv])]) for lv in LEVELS}
+    loss = {lv: _picked(err, used[lv]) for lv in LEVELS}
     levels: dict[tuple[str, int], str] = {}
     out = list(used["bin"])
     for s in np.unique(shape_of):
@@ -510,7 +520,7 @@ def choose_models(
             out[b] = picks[levels.get((shapes.get(b, "dense"), d), "bin")][b]
     own = err.groupby("bin_id")[names].mean()
     n_own = err.groupby("bin_id").size()
-    chosen_raw = np.array([uncapped[m][i] for i, m in enumerate(names_used)])
+    chosen_raw = _picked(pd.DataFrame(uncapped), names_used)
     # The chosen model combined with the naive forecasts, weights per shape and day ahead learnt on these targets;
     # the residuals are the combination's, its weights cross-fitted on the same halves of the origins.
     naive = fitted.predict(a, target, MEMBERS[1:])

@@ -98,7 +98,7 @@ def _check_near_roads(network: RoadNetwork, fleet: FleetIn, bins: pd.DataFrame) 
 )
 def create_scenario(body: ScenarioJsonIn | None) -> tuple[ScenarioOut, int, dict[str, str]]:
     """Create a scenario from uploaded files (multipart) or from JSON."""
-    with tempfile.TemporaryDirectory(dir=data_dir()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=data_dir()) as tmp:  # see leftovers.py
         folder = Path(tmp)
         network_from: str | None = None
         suffix = ""

@@ -189,3 +189,16 @@ class LoopbackServer:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+def serve_pid(base: str) -> int:
+    """The pid of the `serve` process listening at ``base`` (found by its port on its command line)."""
+    port = base.rsplit(":", 1)[1]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and port.encode() in args:
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no serve process on port {port}")

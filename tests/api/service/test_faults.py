@@ -21,7 +21,7 @@ from binroute.api.service.client import call, restart_postgres, scenario_upload,
 from binroute.api.service.db import PlanRow, create_key, create_org
 from binroute.api.service.jobs import lifecycle
 
-from .helpers import PLAN, get_row, queued_app
+from .helpers import PLAN, get_row, queued_app, serve_pid
 from .servers import new_database, postgres_server
 
 
@@ -71,7 +71,7 @@ def test_acknowledged_readings_survive_kill_9_of_the_server_on_postgresql(postgr
         assert code == 201, raw[:300]
         sid = json.loads(raw)["id"]
         url = f"{base}/api/v1/scenarios/{sid}/readings"
-        server_pid = _server_pid(tmp_path, base)
+        server_pid = serve_pid(base)
 
         def killer() -> None:
             while progress["sent"] < 10 and not stop.is_set():  # killed after ten batches, mid-stream
@@ -109,21 +109,6 @@ def test_acknowledged_readings_survive_kill_9_of_the_server_on_postgresql(postgr
         assert code in (200, 201)
         code, raw = call(f"{base}/api/v1/scenarios/{sid}", key)
         assert json.loads(raw)["readings"] == acknowledged + len(bins)
-
-
-def _server_pid(root, base: str) -> int:
-    """The pid of the `serve` process listening at ``base`` (found by its port on its command line)."""
-    from pathlib import Path
-
-    port = base.rsplit(":", 1)[1]
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in args and port.encode() in args:
-            return int(cmdline.parent.name)
-    raise AssertionError(f"no serve process on port {port}")
 
 
 @pytest.mark.service

@@ -17,7 +17,7 @@ from binroute.api.service.client import call, scenario_upload, served_replicas
 from binroute.api.service.db import PlanRow, create_key, create_org, now
 from binroute.api.service.jobs import PLAN_JOB, JobRunner, lifecycle, local_sweeper
 
-from .helpers import PLAN, get_row, set_row
+from .helpers import PLAN, get_row, serve_pid, set_row
 
 
 class Recorded:
@@ -97,18 +97,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _serve_pid(base: str) -> int:
-    port = base.rsplit(":", 1)[1].encode()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in args and port in args:
-            return int(cmdline.parent.name)
-    raise AssertionError(f"no serve process on {base}")
-
-
 @pytest.mark.service
 @pytest.mark.slow
 def test_a_replicas_plan_is_solved_by_the_other_when_it_dies_with_its_solve(small, tmp_path, monkeypatch):
@@ -133,7 +121,7 @@ def test_a_replicas_plan_is_solved_by_the_other_when_it_dies_with_its_solve(smal
         plan_id = json.loads(raw)["id"]
         assert _until(lambda: get_row(factory, PlanRow, plan_id).status == "running", 120)
         time.sleep(1.0)
-        victim = _serve_pid(first)
+        victim = serve_pid(first)
         for pid in [victim, *_children(victim)]:  # the replica and its solve, as a lost machine
             os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()

@@ -76,3 +76,56 @@ def test_a_real_server_answers_forecasts_from_its_forecast_processes(small, tmp_
         code, raw = call(f"{base}/api/v1/scenarios/{sid}/forecast?at=2026-11-23T10:00", key, timeout_s=120)
         assert code == 200, raw[:300]
         assert len(json.loads(raw)["bins"]) == N_BINS
+
+
+def _pool_owner_code() -> str:
+    """A process that starts an Offload's pool process, prints its pid and waits to be killed."""
+    return (
+        "import os, sys, time\n"
+        "from binroute.api.service.offload import Offload\n"
+        "pool = Offload(1)\n"
+        "print(pool.run(os.getpid), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+
+
+def test_a_killed_servers_forecast_process_exits(tmp_path):
+    """SIGKILL of the process owning the pool: its pool process exits by itself within seconds, not idle for good."""
+    import signal
+    import time
+
+    from binroute.api.service.offload import PARENT_POLL_S
+
+    with subprocess.Popen(
+        [sys.executable, "-c", _pool_owner_code()], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    ) as owner:
+        assert owner.stdout is not None
+        child = int(owner.stdout.readline())
+        assert child != owner.pid
+        os.kill(child, 0)  # alive while its server is
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=30)
+        deadline = time.monotonic() + 20 * PARENT_POLL_S + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        os.kill(child, signal.SIGKILL)
+        pytest.fail(f"pool process {child} outlived its killed server")
+
+
+def test_forecast_processes_run_at_the_forecast_niceness(tmp_path):
+    """``Offload(1, niceness=7)``: its pool process runs at niceness 7 (or the caller's, if already nicer)."""
+    pool = Offload(1, 7)
+    try:
+        assert pool.run(os.getpriority, os.PRIO_PROCESS, 0) == max(7, os.getpriority(os.PRIO_PROCESS, 0))
+    finally:
+        pool.shutdown()
+
+
+def test_a_forecast_niceness_outside_0_to_19_is_refused():
+    """FORECAST_NICENESS of 20: an error naming the setting."""
+    with pytest.raises(ValueError, match="FORECAST_NICENESS must be 0 to 19, not 20"):
+        Offload(1, 20)
