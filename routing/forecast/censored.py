@@ -23,10 +23,11 @@ Fitted by Newton's method on all bins at once (the log-likelihood is
 concave in ``m``), in two passes: the group rates and their spread come
 from a first pass with a weak common prior.
 
-How far a rise strays from ``m·d`` is read per group from every interval
-(full ones censored) in the form its data fit best (:func:`growth_spread`):
-alike for every bin of the group, or scaled to each bin's rate (a bin
-filling 2% a day strays less than one filling 40%).
+How far a rise strays from ``m·d`` is read per group from its intervals
+(full ones censored); for bins known from a collection log alone, whose
+overflow risk is this model's own, in the form their data fit best
+(:func:`growth_spread`): alike for every bin of the group, or scaled to
+each bin's rate (a bin filling 2% a day strays less than one filling 40%).
 
 A collection log's bins also share a *recent level*
 (:func:`recent_level`): how much faster or slower than their own rates
@@ -275,17 +276,21 @@ def fit_censored(rows: pd.DataFrame, groups: Mapping[str, str]) -> CensoredRates
     rate = {str(b): float(r) for b, r in zip(uniq, m2, strict=True)}
     group_rate = {str(g): float(v) for g, v in stats["mean"].items()}
     eps2_bin = np.bincount(codes, weights=eps2, minlength=nb) / np.maximum(np.bincount(codes, minlength=nb), 1)
-    s2_own = growth_spread(group_of, codes, m2, d, eps2, Intervals(m2[codes] * d, rise, var, need, full), s2)
+    # A bin known from a collection log alone is seen only when emptied: its risk is this model's own (the curves
+    # fitted on the levels found when the service came say little of a bin left alone), so its spread is its own
+    # and its rate reads the log's recent level. A bin with sensors keeps its group's spread and its own rate.
+    shape = rows["shape"].to_numpy()[use] if "shape" in rows.columns else np.full(len(d), "")
+    logged = shape == LOG
+    seen = Intervals(m2[codes] * d, rise, var, need, full).take(logged)
+    s2_own = growth_spread(group_of, codes[logged], m2, d[logged], eps2[logged], seen, s2)
     spreads = {
         str(b): (float(s2_own[i]), float(eps2_bin[i]), float(1.0 / max(prec2[i], 1e-12))) for i, b in enumerate(uniq)
     }
     spreads["*"] = (overall_s2 if np.isfinite(overall_s2) else 25.0, float(np.median(eps2_bin)), overall_tau)
-    shape = rows["shape"].to_numpy()[use] if "shape" in rows.columns else np.full(len(d), "")
-    logged = shape == LOG
     level: dict[str, float] = {}
     if logged.any():
         ends = rows["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[use]
-        factor = recent_level(ends[logged] / _DAY, Intervals(m2[codes] * d, rise, var, need, full).take(logged))
+        factor = recent_level(ends[logged] / _DAY, seen)
         level = {str(b): factor for b in np.unique(owner[logged])}
     return CensoredRates(rate, group_rate, overall, dict(groups), spreads, full_shares(rows, groups), level)
 
@@ -309,10 +314,12 @@ def growth_spread(
     bins ``group_of``, indexed by the intervals' ``codes``), ``p`` and ``a``
     are those of the highest Tobit likelihood over every interval of
     ``seen`` (full ones censored, so bins often found full count; its
-    variances are replaced by each form's); groups with fewer than three
-    intervals keep ``fallback`` (per bin).
+    variances are replaced by each form's). Only bins with intervals among
+    those given get their own spread; the others, and groups with fewer
+    than three intervals, keep ``fallback`` (per bin).
     """
     out = np.array(fallback, dtype=float)
+    given = np.bincount(codes, minlength=len(group_of)) > 0
     grid = 2.0 ** np.arange(-10.0, 14.5, 0.5)
     for g in pd.unique(group_of):
         m = group_of[codes] == g
@@ -330,7 +337,7 @@ def growth_spread(
                 if ll > best[0]:
                     best = (ll, scale / base, float(power))
         if math.isfinite(best[0]):
-            own = group_of == g
+            own = (group_of == g) & given
             out[own] = np.maximum(best[1] * np.maximum(rate[own], 0.0) ** best[2], MIN_SIGMA2)
     return out
 
