@@ -20,7 +20,9 @@ centroid (the log names neither), one lorry per stream, each bin
 are assumptions of the benchmark, not fitted to the data.
 
 Goal (issue #29): predictive needs at least 30% fewer lifts than the real
-service at no more overflowing bin-days. Results go to
+service at no more overflowing bin-days. ``--overflow-risk R`` sets the
+collect rule's tolerated risk in the scenario's planning (as a council
+may), to trace predictive's lifts against its overflows. Results go to
 ``benchmarks/results/simulate_log.{csv,json}``, ``simulation_log.json``
 and ``simulate_log_report.html``.
 """

@@ -270,3 +270,21 @@ def test_a_bins_growth_spread_scales_with_its_rate_when_the_data_say_so():
     slow, fast = fit.spread["R4"][0], fit.spread["R32"][0]
     assert 30 < fast / slow < 130
     assert fast == pytest.approx((0.3 * 32) ** 2, rel=0.5)  # variance per day of a 1-day rise: (30% of 32)²
+
+
+def test_a_log_bins_overflow_risk_is_the_censored_models_own():
+    """Known from a log alone, a bin's P(overflow) is the Tobit model's (rate, recent level, own spread), no curve."""
+    from scipy.stats import norm
+
+    from binroute.routing.forecast import fit_fill_model
+
+    rng = np.random.default_rng(2)
+    col = pd.concat([log(f"B{i}", np.clip(20 * rng.integers(1, 6, 50), 0, 100).astype(float), 2.0) for i in range(8)])
+    model = fit_fill_model(None, collections=col, learned=False)
+    assert model.candidates is not None and model.anchors is not None
+    at = col["collected_at"].max() + pd.Timedelta(days=1.5)
+    got = model.predict(at)["p_overflow"]
+    anchors = model.anchors.loc[list(got.index)].reset_index()
+    own = norm.sf(model.candidates.censored.need(anchors, pd.Series([at] * len(anchors))))
+    assert got.to_numpy() == pytest.approx(own)
+    assert 0.01 < got.max() < 1.0
