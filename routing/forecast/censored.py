@@ -394,6 +394,9 @@ def recent_level(end_days: NDArray[np.float64], seen: Intervals) -> float:
     :data:`RECENT_HALFLIVES` whose factor, fitted on the intervals before
     each of the last :data:`RECENT_WEEKS` weeks, gave that week's intervals
     the highest likelihood; ``inf`` reads the whole past alike (factor 1).
+    The expected rises come from rates fitted on the whole past, each week
+    included, so the choice sees a little of the week it scores (the rates
+    pool many weeks; refitting them per week would cost four more fits).
     """
     if not len(end_days):
         return 1.0
