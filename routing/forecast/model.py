@@ -186,13 +186,12 @@ class FillModel:
             others = overflow_inputs(self.candidates, a, t)
             p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day, others=others)
             p_thr[k] = self.calibration.exceed_level(shapes, (level - capped) / s, day)
-            # A log's bin: the censored rate's own risk is a floor at every age, beyond its longest cycle (a curve
-            # fitted on the data's range may not grow there) and within it: the curves are fitted on the levels
-            # found when the service chose to come (a vendor's fullness alert, a crew's judgement), which say when
-            # the service came more than how a bin left alone fills; the Tobit fit (full levels censored) is the
-            # model of a bin left alone.
+            # A log's bin: its risk is the censored rate model's own, at every age. The curves are fitted on the
+            # levels found when the service chose to come (a vendor's fullness alert, a crew's judgement), which say
+            # when the service came more than how a bin left alone fills; the Tobit fit (full levels censored, each
+            # bin's spread scaled to its rate, the bins' recent level) is the model of a bin left alone.
             if log.any():
-                p_over[k[log]] = np.fmax(p_over[k[log]], norm.sf(others["censored"][log]))
+                p_over[k[log]] = norm.sf(others["censored"][log])
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):
