@@ -34,6 +34,7 @@ import json
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -251,30 +252,33 @@ def decision_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def verdict_rows(results: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Per data set and shape: the collect rule against the best naive rule missing no more overflows, and how
-    well its P(overflow before the next chance) did (Brier score and skill against the base rate)."""
+    """Per data set, shape and collect rule (as set, and tuned on the past origins): against the best naive rule
+    missing no more overflows, and how well its P(overflow before the next chance) did (Brier score and skill
+    against the base rate)."""
     rows = []
     for r in results:
-        verdicts: dict[str, dict[str, object]] = r.get("verdicts", {})  # type: ignore[assignment]
         chances: dict[str, dict[str, object]] = r.get("next_chance", {})  # type: ignore[assignment]
-        for where, v in verdicts.items():
-            if where == "all" and len(verdicts) == 2:
-                continue
-            nc = chances.get(where, {})
-            brier, base = float(nc.get("brier", math.nan)), float(nc.get("base", math.nan))  # type: ignore[arg-type]
-            table: list[dict[str, float]] = nc.get("table", [])  # type: ignore[assignment]
-            n = sum(t["n"] for t in table)
-            ece = sum(t["n"] * abs(t["forecast"] - t["observed"]) for t in table) / n if n else math.nan
-            rows.append(
-                {
-                    "data": r["data"],
-                    "shape": where,
-                    **v,
-                    "next_brier": brier,
-                    "next_skill": 1.0 - brier / base if base > 0 else math.nan,
-                    "next_ece": ece,
-                }
-            )
+        for rule, key in (("model", "verdicts"), ("tuned", "verdicts_tuned")):
+            verdicts: dict[str, dict[str, object]] = r.get(key, {})  # type: ignore[assignment]
+            for where, v in verdicts.items():
+                if where == "all" and len(verdicts) == 2:
+                    continue
+                nc = chances.get(where, {})
+                brier, base = float(nc.get("brier", math.nan)), float(nc.get("base", math.nan))  # type: ignore[arg-type]
+                table: list[dict[str, float]] = nc.get("table", [])  # type: ignore[assignment]
+                n = sum(t["n"] for t in table)
+                ece = sum(t["n"] * abs(t["forecast"] - t["observed"]) for t in table) / n if n else math.nan
+                rows.append(
+                    {
+                        "data": r["data"],
+                        "shape": where,
+                        "rule": rule,
+                        **v,
+                        "next_brier": brier,
+                        "next_skill": 1.0 - brier / base if base > 0 else math.nan,
+                        "next_ece": ece,
+                    }
+                )
     return rows
 
 
@@ -308,8 +312,8 @@ def report(results: list[dict[str, object]]) -> None:
             f"{d['caught']:>7} {d['missed']:>7}"
         )
     print(
-        f"{'data':<16} {'shape':<6} {'wasted':>7} {'missed':>7} {'best naive missing no more':<22} {'wasted':>7} "
-        f"{'missed':>7} {'ratio':>6} {'P(next) Brier':>13} {'skill':>6} {'ece':>6}"
+        f"{'data':<16} {'shape':<6} {'rule':<6} {'wasted':>7} {'missed':>7} {'best naive missing no more':<22} "
+        f"{'wasted':>7} {'missed':>7} {'ratio':>6} {'P(next) Brier':>13} {'skill':>6} {'ece':>6}"
     )
     for v in verdicts:
         naive = (
@@ -318,11 +322,18 @@ def report(results: list[dict[str, object]]) -> None:
             else f"{'(all miss more)':<22} {'':>7} {'':>7} {'':>6}"
         )
         print(
-            f"{v['data']:<16} {v['shape']:<6} {v['wasted']:>7} {v['missed']:>7} {naive} {v['next_brier']:>13.4f} "
-            f"{v['next_skill']:>6.2f} {v['next_ece']:>6.3f}"
+            f"{v['data']:<16} {v['shape']:<6} {v['rule']:<6} {v['wasted']:>7} {v['missed']:>7} {naive} "
+            f"{v['next_brier']:>13.4f} {v['next_skill']:>6.2f} {v['next_ece']:>6.3f}"
         )
     for r in results:
         print(f"{r['data']}: models chosen {r['chosen']}; {r['seconds']} s; {r['credit']}")
+        for shape, weights in r.get("blend", {}).items():  # type: ignore[attr-defined]
+            print(f"  {shape} combination weights (mean over origins): {weights}")
+        for shape, settings in r.get("tuned", {}).items():  # type: ignore[attr-defined]
+            used = Counter((s["risk"], s["threshold"]) for s in settings)
+            print(f"  {shape} tuned collect rule (risk, threshold): origins {dict(used.most_common())}")
+        for shape, t in r.get("tuned_next", {}).items():  # type: ignore[attr-defined]
+            print(f"  {shape} tuned on every day judged: risk {t['risk']:.0%}, threshold {t['threshold']:g}%")
     print(f"wrote {RESULTS / 'forecast.json'}")
 
 

@@ -20,7 +20,9 @@ centroid (the log names neither), one lorry per stream, each bin
 are assumptions of the benchmark, not fitted to the data.
 
 Goal (issue #29): predictive needs at least 30% fewer lifts than the real
-service at no more overflowing bin-days. Results go to
+service at no more overflowing bin-days. ``--overflow-risk R`` sets the
+collect rule's tolerated risk in the scenario's planning (as a council
+may), to trace predictive's lifts against its overflows. Results go to
 ``benchmarks/results/simulate_log.{csv,json}``, ``simulation_log.json``
 and ``simulate_log_report.html``.
 """
@@ -61,8 +63,14 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def write_scenario(folder: Path, directory: Path, start: date, end: date) -> dict[str, Any]:
-    """The Bigbelly log as a log-only scenario without roads in ``directory``; returns what was left out."""
+def write_scenario(
+    folder: Path, directory: Path, start: date, end: date, *, overflow_risk: float | None = None
+) -> dict[str, Any]:
+    """The Bigbelly log as a log-only scenario without roads in ``directory``; returns what was left out.
+
+    ``overflow_risk``, when given, is the council's tolerated risk in ``fleet.json``'s planning (the
+    collect rule then lifts a bin above it instead of weighing a lift's cost against an overflow's).
+    """
     col, assets = bigbelly_collections(folder)
     placed = assets.dropna(subset=["lon", "lat"])
     first = pd.Timestamp(start - timedelta(days=HISTORY_DAYS)).tz_localize(TZ)
@@ -76,7 +84,7 @@ def write_scenario(folder: Path, directory: Path, start: date, end: date) -> dic
     out[["bin_id", "collected_at", "fill_pct"]].to_csv(directory / "collections.csv", index=False)
     lon, lat = float(bins["lon"].mean()), float(bins["lat"].mean())
     streams = sorted(bins["stream"].unique())
-    fleet = {
+    fleet: dict[str, Any] = {
         "timezone": TZ,
         "depots": [{"id": "YARD", "lon": lon, "lat": lat}],
         "facilities": [{"id": "TIP", "lon": lon, "lat": lat, "streams": streams}],
@@ -93,6 +101,8 @@ def write_scenario(folder: Path, directory: Path, start: date, end: date) -> dic
             for k, s in enumerate(streams)
         ],
     }
+    if overflow_risk is not None:
+        fleet["planning"] = {"overflow_risk": overflow_risk}
     (directory / "fleet.json").write_text(json.dumps(fleet, indent=1), encoding="utf-8")
     return {
         "bins": len(bins),
@@ -140,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), help="policies to run (default: all)")
     parser.add_argument("--solution-limit", type=int, default=SOLUTION_LIMIT, help="solutions per day (default 30)")
     parser.add_argument("--jobs", type=int, default=1, help="policies simulated at once, one process each")
+    parser.add_argument(
+        "--overflow-risk",
+        type=float,
+        default=None,
+        help="the tolerated risk of the collect rule, as a council may set it (default: none, the costs decide); "
+        "to trace predictive's lifts against its overflows",
+    )
     args = parser.parse_args(argv)
     folder = REAL / "ucb_bigbelly"
     if not (folder / "assets.csv").is_file():
@@ -150,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "ucb_bigbelly"
         directory.mkdir()
-        data = write_scenario(folder, directory, START, END)
+        data = write_scenario(folder, directory, START, END, overflow_risk=args.overflow_risk)
         result = run_policies(directory, args.policies, options, jobs=args.jobs)
     elapsed = time.perf_counter() - clock
     rows = policy_rows(result)
@@ -161,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "history_days": HISTORY_DAYS,
         "runtime_s": round(elapsed, 1),
         "jobs": args.jobs,
+        "overflow_risk": args.overflow_risk,
         "distances": result["distances"],
         "assumptions": result["assumptions"],
         "data": data,

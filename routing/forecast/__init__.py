@@ -6,6 +6,7 @@ The chain, in the order data flows through it:
   logs), cleaned, with each bin's data shape (``dense``, ``coarse``, ``log``);
 - :mod:`.fill_models` and :mod:`.weekday`: the candidate fill models;
 - :mod:`.model_choice`: each bin's model chosen from its own past, intervals calibrated;
+- :mod:`.blend`: the chosen model combined with the naive forecasts, weights learnt from the past;
 - :mod:`.model`: :func:`fit_fill_model`, the fitted :class:`FillModel`;
 - :mod:`.decide`: the collect rule (:func:`decide`, :class:`DecisionRules`);
 - :mod:`.backtest`: the rolling-origin backtest of forecasts and decisions.

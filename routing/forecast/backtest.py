@@ -37,6 +37,11 @@ settings (:data:`RISK_GRID`, :data:`THRESHOLD_GRID`), so the collect rule
 can be set against the best naive rule that misses no more overflows
 (:func:`decision_verdict`), and the collect rule's P(overflow before the
 next chance) is scored against what happened (Brier score, reliability).
+The ``tuned`` rule is the collect rule at the setting of :data:`TUNED_GRID`
+(tolerated risk, fill threshold) that cost least, per data shape, on the
+bin-days judged before each origin whose outcome was known by then
+(:func:`tuned_setting`): the rule tuned on nothing but the scenario's own
+past.
 """
 
 from __future__ import annotations
@@ -59,8 +64,8 @@ from .model_choice import FULL_PCT as FULL_PCT
 #: The naive forecasts every backtest compares with (see the module docstring).
 NAIVE = ("last", "mean_fill", "mean_rate", "full")
 METHODS = ("model", *NAIVE)
-#: The decision rules judged: the collect rule, then naive threshold rules.
-RULES = ("model", "last", "mean_rate")
+#: The decision rules judged: the collect rule, the collect rule tuned on the past origins, then naive threshold rules.
+RULES = ("model", "tuned", "last", "mean_rate")
 #: A lift of a bin below this fill at collection time is wasted.
 WASTED_BELOW_PCT = 50.0
 #: Forecast probabilities are grouped in bins this wide in the reliability table.
@@ -69,6 +74,8 @@ RELIABILITY_STEP = 0.1
 RISK_GRID = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
 #: The naive rules' thresholds (fill %) traced in the decision curves.
 THRESHOLD_GRID = (20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
+#: The collect rule's settings the tuned rule chooses from: (tolerated risk, fill threshold %).
+TUNED_GRID = tuple((r, q) for r in RISK_GRID for q in THRESHOLD_GRID)
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,14 @@ class BacktestResult:
     #: against what was seen: the ``level``, Brier score (``brier``), the base rate's (``base``), ``n`` and the
     #: reliability ``table``.
     threshold: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+    #: Per data shape, the collect rule's setting the tuned rule used at each origin (``origin``, ``risk``,
+    #: ``threshold``), chosen on the decisions judged at the origins before it (:func:`tuned_setting`).
+    tuned: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    #: Per data shape, the setting the tuned rule would use after the range (``risk``, ``threshold``): the collect
+    #: rule tuned on every bin-day judged, for a council to set.
+    tuned_next: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Per pool of the forecast combination (``"shape:day"``), each member's weight averaged over the origins.
+    blend: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -111,6 +126,12 @@ class BacktestResult:
             "next_chance": self.next_chance,
             "threshold": self.threshold,
             "verdicts": {w: decision_verdict(self.decisions, self.decision_curves, w) for w in self.decisions},
+            "verdicts_tuned": {
+                w: decision_verdict(self.decisions, self.decision_curves, w, "tuned") for w in self.decisions
+            },
+            "tuned": self.tuned,
+            "tuned_next": self.tuned_next,
+            "blend": self.blend,
             "chosen": self.chosen,
             "shapes": self.shapes,
         }
@@ -155,15 +176,21 @@ class BacktestResult:
                     f"{int(d['caught']):>7} {int(d['missed']):>7}"
                 )
         for where in self.decisions:
-            v = decision_verdict(self.decisions, self.decision_curves, where)
-            if v["naive"] is None:
-                lines.append(f"{where}: every naive rule misses more overflows than the collect rule ({v['missed']})")
-            else:
-                lines.append(
-                    f"{where}: collect rule {v['wasted']} wasted, {v['missed']} missed; best naive rule missing no "
-                    f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
-                    f"(ratio {v['ratio']:.2f})"
-                )
+            for rule, label in (("model", "collect rule"), ("tuned", "tuned collect rule")):
+                v = decision_verdict(self.decisions, self.decision_curves, where, rule)
+                if v["naive"] is None:
+                    lines.append(f"{where}: every naive rule misses more overflows than the {label} ({v['missed']})")
+                else:
+                    lines.append(
+                        f"{where}: {label} {v['wasted']} wasted, {v['missed']} missed; best naive rule missing no "
+                        f"more: {v['naive']} with {v['naive_wasted']} wasted, {v['naive_missed']} missed "
+                        f"(ratio {v['ratio']:.2f})"
+                    )
+        for where, tn in self.tuned_next.items():
+            lines.append(
+                f"{where}: the collect rule tuned on every day judged: tolerated risk {tn['risk']:.0%}, "
+                f"threshold {tn['threshold']:g}%"
+            )
         o = self.overflows
         lines.append(
             f"collect rule: {int(o['bin_days'])} bin-days, {int(o['collected'])} collected, "
@@ -179,9 +206,12 @@ def best_naive(methods: dict[str, dict[str, float]]) -> str | None:
 
 
 def decision_verdict(
-    decisions: dict[str, dict[str, dict[str, float]]], curves: dict[str, dict[str, list[dict[str, float]]]], where: str
+    decisions: dict[str, dict[str, dict[str, float]]],
+    curves: dict[str, dict[str, list[dict[str, float]]]],
+    where: str,
+    rule: str = "model",
 ) -> dict[str, object]:
-    """The collect rule's wasted lifts against the best naive rule that misses no more overflows.
+    """The collect rule's (or ``rule``'s) wasted lifts against the best naive rule that misses no more overflows.
 
     Among the naive rules at every threshold of :data:`THRESHOLD_GRID` (on the
     last level seen, on the mean-rate forecast) that miss at most as many
@@ -189,13 +219,13 @@ def decision_verdict(
     ``ratio`` is the collect rule's wasted lifts over its (issue #28's goal:
     at most 0.5). ``naive`` is ``None`` when every naive rule misses more.
     """
-    model = decisions.get(where, {}).get("model", {})
+    model = decisions.get(where, {}).get(rule, {})
     wasted, missed = int(model.get("wasted", 0)), int(model.get("missed", 0))
     out: dict[str, object] = {"wasted": wasted, "missed": missed, "naive": None}
     points = [
-        (int(c["wasted"]), int(c["missed"]), f"{rule} >= {c['setting']:g}%")
-        for rule, curve in curves.get(where, {}).items()
-        if rule != "model"
+        (int(c["wasted"]), int(c["missed"]), f"{name} >= {c['setting']:g}%")
+        for name, curve in curves.get(where, {}).items()
+        if name not in ("model", "tuned")
         for c in curve
         if c["missed"] <= missed
     ]
@@ -204,6 +234,46 @@ def decision_verdict(
         out.update(
             naive=name, naive_wasted=w, naive_missed=m, ratio=wasted / w if w else (0.0 if not wasted else math.inf)
         )
+    return out
+
+
+def tuned_setting(past: dict[tuple[float, float], Counter[str]], rules: DecisionRules) -> tuple[float, float]:
+    """The collect rule's (tolerated risk, threshold) of :data:`TUNED_GRID` with the least cost on past decisions.
+
+    ``past`` holds, per setting, the decisions judged at earlier origins
+    (``wasted``, ``missed``). Cost: wasted lifts × the lift's cost plus missed
+    overflows × an overflow's, in the ratio the rules price them
+    (:attr:`DecisionRules.tolerated_risk` is a lift's cost over an
+    overflow's). Ties, and no past at all, go to the setting nearest the
+    rules' own (risk first).
+    """
+    ratio = rules.tolerated_risk
+    default = (rules.tolerated_risk, rules.threshold_pct)
+
+    def key(setting: tuple[float, float]) -> tuple[float, float, float]:
+        c = past.get(setting, Counter())
+        cost = ratio * c["wasted"] + c["missed"]
+        return (round(cost, 9), abs(setting[0] - default[0]), abs(setting[1] - default[1]))
+
+    if not past:
+        return default
+    return min(TUNED_GRID, key=key)
+
+
+def _history(
+    judged_days: list[tuple[int, str, bool, bool, np.ndarray]], before: int
+) -> dict[str, dict[tuple[float, float], Counter[str]]]:
+    """Per data shape and setting of :data:`TUNED_GRID`, wasted lifts and missed overflows of the bin-days judged
+    with what was known before ``before`` (ns)."""
+    out: dict[str, dict[tuple[float, float], Counter[str]]] = {}
+    usable = [d for d in judged_days if d[0] < before]
+    for shape in {d[1] for d in usable}:
+        mine = [d for d in usable if d[1] == shape]
+        lifted = np.stack([d[4] for d in mine])
+        wasted = np.array([d[2] for d in mine], dtype=bool)[:, None]
+        over = np.array([d[3] for d in mine], dtype=bool)[:, None]
+        w, m = (lifted & wasted).sum(axis=0), (~lifted & over).sum(axis=0)
+        out[shape] = {rq: Counter(wasted=int(w[i]), missed=int(m[i])) for i, rq in enumerate(TUNED_GRID)}
     return out
 
 
@@ -286,11 +356,19 @@ def _naive_state(past: pd.DataFrame) -> tuple[pd.Series, pd.Series, float]:
     return last, mean_fill, overall
 
 
-def _level_at(full: pd.DataFrame, by_bin: dict[str, np.ndarray], t_ns: np.ndarray, ids: list[str], when: int) -> dict:
+def _level_at(
+    full: pd.DataFrame,
+    by_bin: dict[str, np.ndarray],
+    t_ns: np.ndarray,
+    ids: list[str],
+    when: int,
+    read: dict[str, int] | None = None,
+) -> dict:
     """Each bin's level at ``when`` (ns), interpolated between the rows around it; nan before its first row.
 
     Between two rows of the same cycle the level grows linearly (for a log: a steady rate from the emptying to the
-    level recorded at the collection); when an emptying lies between them, the level of the row before.
+    level recorded at the collection); when an emptying lies between them, the level of the row before. ``read``,
+    if given, gets per bin the time (ns) of the row after ``when`` that was looked at (when the level was known).
     """
     out: dict[str, float] = {}
     level = full["fill_pct"].to_numpy()
@@ -305,6 +383,8 @@ def _level_at(full: pd.DataFrame, by_bin: dict[str, np.ndarray], t_ns: np.ndarra
             out[b] = math.nan
             continue
         i = idx[k]
+        if read is not None and k + 1 < len(idx):
+            read[b] = int(t_ns[idx[k + 1]])
         if k + 1 < len(idx) and cycle[idx[k + 1]] == cycle[i]:
             j = idx[k + 1]
             w = (when - t_ns[i]) / max(t_ns[j] - t_ns[i], 1)
@@ -394,6 +474,12 @@ def backtest(
     judged: dict[str, dict[str, Counter[str]]] = {}
     curves: dict[str, dict[tuple[str, float], Counter[str]]] = {}
     risk: dict[str, tuple[list[float], list[bool]]] = {}
+    # Each bin-day judged so far, for the tuned rule to learn on once its outcome was known (the day after, or for a
+    # log's level at collection time, its next collection): when known, shape, wasted if lifted, overflowed, and
+    # whether each setting of TUNED_GRID lifted it.
+    judged_days: list[tuple[int, str, bool, bool, np.ndarray]] = []
+    tuned_log: dict[str, list[dict[str, object]]] = {}
+    weights: dict[str, Counter[str]] = {}
     days = 0
     origins = 0
     for day in pd.date_range(start, end, freq=f"{step_days}D"):
@@ -404,6 +490,8 @@ def backtest(
         if model.anchors is None or model.anchors.empty:
             continue
         origins += 1
+        for pool, w in model.blend.weights.items():
+            weights.setdefault(pool, Counter()).update(w)
         known = model.anchors.index
         chosen.update(model.chosen.get(b, "") for b in known)
         past = full[full["timestamp"] < origin]
@@ -451,6 +539,12 @@ def backtest(
         due = {rules.tolerated_risk: due_chances(look, rules)}
         for r in RISK_GRID:
             due.setdefault(r, due_chances(look, replace(rules, overflow_risk=r)))
+        due_at = {(r, q): due_chances(look, replace(rules, overflow_risk=r, threshold_pct=q)) for r, q in TUNED_GRID}
+        # The tuned rule's setting per data shape, learnt on the bin-days whose outcome was known before this origin.
+        history = _history(judged_days, int(ns(pd.Series([origin]))[0]))
+        tuned_at = {s: tuned_setting(history.get(s, {}), rules) for s in set(shapes.values())}
+        for s, (r, q) in tuned_at.items():
+            tuned_log.setdefault(s, []).append({"origin": str(origin.date()), "risk": r, "threshold": q})
         row_of = {b: i for i, b in enumerate(look.ids)}
         until = collect + pd.Timedelta(days=rules.next_opportunity_days) + pd.Timedelta(hours=rules.visits_until_h)
         peak = future[same_cycle & (future["timestamp"] <= until).to_numpy()].groupby("bin_id")["fill_pct"].max()
@@ -458,7 +552,9 @@ def backtest(
         # below full (levels only rise within a cycle). A bin emptied first, or full when next seen, is unknown.
         after = future[same_cycle & (future["timestamp"] > until).to_numpy()].groupby("bin_id")["fill_pct"].first()
         ids = [b for b in look.ids if b in known]
-        level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]))
+        read: dict[str, int] = {}
+        level_now = _level_at(full, by_bin, t_ns, ids, int(ns(pd.Series([collect]))[0]), read)
+        until_ns = int(ns(pd.Series([until]))[0])
         rate_now = model.candidates.predict(  # type: ignore[union-attr]
             model.anchors.loc[ids].reset_index(), pd.Series([collect] * len(ids)), ("mean_rate",)
         )["mean_rate"]
@@ -470,6 +566,7 @@ def backtest(
             seen_last, rate_b = float(last.get(b, 0.0)), float(rate_now[i])
             lifts = {
                 "model": bool(due[rules.tolerated_risk][k] == 0),
+                "tuned": bool(due_at[tuned_at[shape]][k] == 0),
                 "last": seen_last >= rules.threshold_pct,
                 "mean_rate": rate_b >= rules.threshold_pct,
             }
@@ -477,6 +574,9 @@ def backtest(
                 _judge(judged, shape, rule, lifts[rule], level_now[b], over)
             for r in RISK_GRID:
                 _judge(curves, shape, ("model", r), bool(due[r][k] == 0), level_now[b], over)
+            wasted = not math.isnan(level_now[b]) and level_now[b] < WASTED_BELOW_PCT
+            lifted = np.array([due_at[rq][k] == 0 for rq in TUNED_GRID], dtype=bool)
+            judged_days.append((max(until_ns, read.get(b, 0)), shape, wasted, over, lifted))
             for q in THRESHOLD_GRID:
                 _judge(curves, shape, ("last", q), seen_last >= q, level_now[b], over)
                 _judge(curves, shape, ("mean_rate", q), rate_b >= q, level_now[b], over)
@@ -567,4 +667,10 @@ def backtest(
         decision_curves=traced,
         next_chance=next_chance,
         threshold=threshold,
+        tuned={s: v for s, v in tuned_log.items() if s in judged},
+        tuned_next={
+            s: dict(zip(("risk", "threshold"), tuned_setting(past, rules), strict=True))
+            for s, past in _history(judged_days, np.iinfo(np.int64).max).items()
+        },
+        blend={p: {m: round(v / origins, 4) for m, v in w.items()} for p, w in sorted(weights.items())},
     )

@@ -22,10 +22,26 @@ rises with the evidence instead of stopping at 100% per interval.
 Fitted by Newton's method on all bins at once (the log-likelihood is
 concave in ``m``), in two passes: the group rates and their spread come
 from a first pass with a weak common prior.
+
+How far a rise strays from ``m·d`` is read per group from its intervals
+(full ones censored); for bins known from a collection log alone, whose
+overflow risk is this model's own, in the form their data fit best
+(:func:`growth_spread`): alike for every bin of the group, or scaled to
+each bin's rate (a bin filling 2% a day strays less than one filling 40%).
+
+A collection log's bins also share a *recent level*
+(:func:`recent_level`): how much faster or slower than their own rates
+they have all filled lately (a campus's term after its break, a resort's
+season), one factor fitted the same Tobit way on their intervals weighted
+by age, its half-life chosen on the scenario's own past (the one that best
+forecast each of the last weeks from the weeks before it). A bin known
+from a log is seen only when it is emptied, so its own rate learns a
+change late; the factor reads it from every bin at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +51,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import log_ndtr
 
-from .fill_data import ns
+from .fill_data import LOG, ns
 
 #: A level at or above this is taken as full (censored) when the bin's levels are not recorded in steps.
 FULL_LEVEL_PCT = 97.0
@@ -55,6 +71,12 @@ SHARE_PRIOR = 8.0
 ITERATIONS = 30
 #: Bounds of a rate (% per day).
 MAX_RATE = 400.0
+#: Half-lives (days) over which a log's recent level may be read; ``inf``: the whole past alike (no recent level).
+RECENT_HALFLIVES = (3.5, 7.0, 14.0, 28.0, math.inf)
+#: Past weeks on which the half-life is chosen, each forecast from the intervals before it.
+RECENT_WEEKS = 4
+#: The recent level's prior: a factor of 1 (the bins' own rates), with this standard deviation.
+RECENT_PRIOR_SD = 1.0
 _DAY = 86_400_000_000_000.0
 
 
@@ -66,10 +88,13 @@ class CensoredRates:
     group_rate: dict[str, float]
     overall: float
     groups: dict[str, str]
-    #: Per bin: growth variance per day, the reading's own variance, the variance of its rate; ``"*"`` for others.
+    #: Per bin: growth variance per day (:func:`growth_spread`), the reading's own variance, the variance of its
+    #: rate; ``"*"`` for others.
     spread: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     #: Per bin, the share of its observations that were full, pooled toward its group's; ``"*"`` for others.
     full_share: dict[str, float] = field(default_factory=dict)
+    #: Per bin known from a collection log alone, the recent level its rate is multiplied by (:func:`recent_level`).
+    level: dict[str, float] = field(default_factory=dict)
 
     def rarity(self, bin_ids: Sequence[str]) -> NDArray[np.float64]:
         """How rarely each bin has been seen full: ``-logit`` of its pooled share (large: rarely)."""
@@ -77,18 +102,25 @@ class CensoredRates:
         p = np.clip(_per_bin(bin_ids, lambda b: self.full_share.get(b, default)), 1e-4, 1 - 1e-4)
         return np.log((1.0 - p) / p)
 
-    def rates(self, bin_ids: Sequence[str]) -> NDArray[np.float64]:
-        """The rate of each bin: its own, else its group's, else the overall one."""
-        return _per_bin(
+    def rates(self, bin_ids: Sequence[str], *, recent: bool = True) -> NDArray[np.float64]:
+        """The rate of each bin: its own, else its group's, else the overall one; times its recent level.
+
+        ``recent=False``: the rates over the whole past alike, without the recent level.
+        """
+        own = _per_bin(
             bin_ids, lambda b: self.rate.get(b, self.group_rate.get(self.groups.get(b, "all"), self.overall))
         )
+        if not recent or not self.level:
+            return own
+        return own * _per_bin(bin_ids, lambda b: self.level.get(b, 1.0))
 
     def need(self, a: pd.DataFrame, target: pd.Series) -> NDArray[np.float64]:
         """How far each forecast is from full, in standard deviations of the level then (large: safe).
 
         The level's spread at ``target`` grows with the days ahead ``h``:
-        ``σ²·h`` of day-to-day growth, ``ε²`` of the reading, and ``h²·var(m)``
-        of the bin's uncertain rate (wide for a bin with a short history).
+        ``σ²·h`` of day-to-day growth (the bin's own, :func:`growth_spread`),
+        ``ε²`` of the reading, and ``h²·var(m)`` of the bin's uncertain rate
+        (wide for a bin with a short history).
         """
         h = np.maximum((ns(target) - ns(a["timestamp"])) / _DAY, 0.0)
         default = self.spread.get("*", (25.0, READING_VAR, 25.0))
@@ -244,11 +276,145 @@ def fit_censored(rows: pd.DataFrame, groups: Mapping[str, str]) -> CensoredRates
     rate = {str(b): float(r) for b, r in zip(uniq, m2, strict=True)}
     group_rate = {str(g): float(v) for g, v in stats["mean"].items()}
     eps2_bin = np.bincount(codes, weights=eps2, minlength=nb) / np.maximum(np.bincount(codes, minlength=nb), 1)
+    # A bin known from a collection log alone is seen only when emptied: its risk is this model's own (the curves
+    # fitted on the levels found when the service came say little of a bin left alone), so its spread is its own
+    # and its rate reads the log's recent level. A bin with sensors keeps its group's spread and its own rate.
+    shape = rows["shape"].to_numpy()[use] if "shape" in rows.columns else np.full(len(d), "")
+    logged = shape == LOG
+    seen = Intervals(m2[codes] * d, rise, var, need, full).take(logged)
+    s2_own = growth_spread(group_of, codes[logged], m2, d[logged], eps2[logged], seen, s2)
     spreads = {
-        str(b): (float(s2[i]), float(eps2_bin[i]), float(1.0 / max(prec2[i], 1e-12))) for i, b in enumerate(uniq)
+        str(b): (float(s2_own[i]), float(eps2_bin[i]), float(1.0 / max(prec2[i], 1e-12))) for i, b in enumerate(uniq)
     }
     spreads["*"] = (overall_s2 if np.isfinite(overall_s2) else 25.0, float(np.median(eps2_bin)), overall_tau)
-    return CensoredRates(rate, group_rate, overall, dict(groups), spreads, full_shares(rows, groups))
+    level: dict[str, float] = {}
+    if logged.any():
+        ends = rows["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)[use]
+        factor = recent_level(ends[logged] / _DAY, seen)
+        level = {str(b): factor for b in np.unique(owner[logged])}
+    return CensoredRates(rate, group_rate, overall, dict(groups), spreads, full_shares(rows, groups), level)
+
+
+def growth_spread(
+    group_of: NDArray[np.object_],
+    codes: NDArray[np.int64],
+    rate: NDArray[np.float64],
+    d: NDArray[np.float64],
+    eps2: NDArray[np.float64],
+    seen: Intervals,
+    fallback: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Each bin's growth variance per day: its group's scale times its rate to the power the group's data choose.
+
+    A rise over ``d`` days varies about the bin's ``rate·d`` as
+    ``a·rate^p·d + ε²`` (``eps2``): ``p = 0``, every bin of a group alike (a
+    bin filling 2% a day as uncertain as one filling 40%); ``p = 1``, in
+    proportion to the waste (as counts vary); ``p = 2``, in proportion to the
+    rate squared (a bin's rate itself varies by a share). Per group (of
+    bins ``group_of``, indexed by the intervals' ``codes``), ``p`` and ``a``
+    are those of the highest Tobit likelihood over every interval of
+    ``seen`` (full ones censored, so bins often found full count; its
+    variances are replaced by each form's). Only bins with intervals among
+    those given get their own spread; the others, and groups with fewer
+    than three intervals, keep ``fallback`` (per bin).
+    """
+    out = np.array(fallback, dtype=float)
+    given = np.bincount(codes, minlength=len(group_of)) > 0
+    grid = 2.0 ** np.arange(-10.0, 14.5, 0.5)
+    for g in pd.unique(group_of):
+        m = group_of[codes] == g
+        if m.sum() < 3:
+            continue
+        best = (-math.inf, 0.0, 0.0)
+        part = seen.take(m)
+        for power in (0, 1, 2):
+            x = np.maximum(rate[codes][m], 0.0) ** power * d[m]
+            base = float(np.mean(x))
+            if not base > 0:
+                continue
+            for scale in grid:
+                ll = dataclasses.replace(part, var=np.maximum(scale * x / base + eps2[m], 1e-6)).loglik()
+                if ll > best[0]:
+                    best = (ll, scale / base, float(power))
+        if math.isfinite(best[0]):
+            own = (group_of == g) & given
+            out[own] = np.maximum(best[1] * np.maximum(rate[own], 0.0) ** best[2], MIN_SIGMA2)
+    return out
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Fill intervals as the Tobit fits read them: the rise a rate gives, the rise seen, its variance, and for
+    an interval that ended full (``full``), the rise it needed to fill (it says only ``rise ≥ need``)."""
+
+    expected: NDArray[np.float64]
+    rise: NDArray[np.float64]
+    var: NDArray[np.float64]
+    need: NDArray[np.float64]
+    full: NDArray[np.bool_]
+
+    def take(self, mask: NDArray[np.bool_]) -> Intervals:
+        """The intervals of ``mask``."""
+        return Intervals(self.expected[mask], self.rise[mask], self.var[mask], self.need[mask], self.full[mask])
+
+    def loglik(self, f: float = 1.0) -> float:
+        """Log-likelihood under rises ``N(f·expected, var)``, full ones censored at ``need``."""
+        sd = np.sqrt(self.var)
+        dens = -0.5 * ((self.rise - f * self.expected) / sd) ** 2 - np.log(sd)
+        return float(np.sum(np.where(self.full, log_ndtr((f * self.expected - self.need) / sd), dens)))
+
+    def level(self, w: NDArray[np.float64]) -> float:
+        """The factor ``f`` maximising the ``w``-weighted likelihood of ``rise ~ N(f·expected, var)``.
+
+        The prior is ``N(1, RECENT_PRIOR_SD²)``, so without data ``f`` is 1.
+        """
+        f = 1.0
+        e, sd = self.expected, np.sqrt(self.var)
+        for _ in range(ITERATIONS):
+            z = (f * e - self.need) / sd
+            lam = np.exp(-0.5 * z * z - 0.5 * np.log(2 * np.pi) - log_ndtr(z))
+            g_i = np.where(self.full, lam * e / sd, e * (self.rise - f * e) / self.var)
+            h_i = np.where(self.full, -lam * (z + lam) * e * e / self.var, -e * e / self.var)
+            g = float(np.sum(w * g_i)) - (f - 1.0) / RECENT_PRIOR_SD**2
+            h = float(np.sum(w * h_i)) - 1.0 / RECENT_PRIOR_SD**2
+            step = -g / min(h, -1e-12)
+            f = min(max(f + step, 0.05), 20.0)
+            if abs(step) < 1e-6:
+                break
+        return f
+
+
+def recent_level(end_days: NDArray[np.float64], seen: Intervals) -> float:
+    """How much faster (above 1) or slower the bins have filled lately than their rates say.
+
+    One factor on the expected rises (each bin's rate times its interval's
+    days) fitted on every interval of ``seen``, weighted by ``0.5 ** (age /
+    half-life)`` (age: days from the interval's end, ``end_days`` on any
+    common clock, to the last one's). The half-life is the one of
+    :data:`RECENT_HALFLIVES` whose factor, fitted on the intervals before
+    each of the last :data:`RECENT_WEEKS` weeks, gave that week's intervals
+    the highest likelihood; ``inf`` reads the whole past alike (factor 1).
+    The expected rises come from rates fitted on the whole past, each week
+    included, so the choice sees a little of the week it scores (the rates
+    pool many weeks; refitting them per week would cost four more fits).
+    """
+    if not len(end_days):
+        return 1.0
+    last = float(np.max(end_days))
+    scores = dict.fromkeys(RECENT_HALFLIVES, 0.0)
+    for week in range(RECENT_WEEKS, 0, -1):
+        cut = last - 7.0 * week
+        before, after = end_days <= cut, (end_days > cut) & (end_days <= cut + 7.0)
+        if not before.any() or not after.any():
+            continue
+        past, week_after = seen.take(before), seen.take(after)
+        for half in RECENT_HALFLIVES:
+            f = past.level(0.5 ** ((cut - end_days[before]) / half))
+            scores[half] += week_after.loglik(f)
+    half = max(RECENT_HALFLIVES, key=lambda h: (scores[h], h))  # ties: the longest (the simplest)
+    if math.isinf(half):
+        return 1.0
+    return seen.level(0.5 ** ((last - end_days) / half))
 
 
 def full_shares(rows: pd.DataFrame, groups: Mapping[str, str]) -> dict[str, float]:

@@ -54,6 +54,10 @@ CANDIDATES = ("mean_rate", "censored", "steps", "weekday", "gbm", "consensus")
 #: The models the ``consensus`` forecast takes the median of: the first three of these that were fitted.
 CONSENSUS_OF = ("censored", "steps", "gbm", "weekday")
 BASELINES = ("last_reading", "mean_rate")
+#: The naive forecasts a forecast may be combined with (see :mod:`binroute.routing.forecast.blend`): the last level
+#: seen (for a log, the fill recorded at the last collection), the bin's mean fill at collection, the mean rate and
+#: always full, as the backtest scores them.
+NAIVE_FORECASTS = ("last", "mean_fill", "mean_rate", "full")
 #: Training pairs for the learned model span at most this many days.
 PAIR_MAX_DAYS = 2.5
 #: Row offsets used to form (anchor, target) training pairs.
@@ -76,7 +80,10 @@ def add_row_features(df: pd.DataFrame, shapes: Mapping[str, str]) -> pd.DataFram
     ``shape``, ``use`` (the interval ending here is a usable fill interval),
     ``d``, ``rise``, ``rate_mean``, ``rate_recent``, ``age``, ``level``,
     ``fill_at_collection`` (the bin's mean level before its emptyings so
-    far) and ``full_at_collection`` (the share of those that were full).
+    far), ``full_at_collection`` (the share of those that were full),
+    ``at_collection`` (the row gives the level before an emptying) and
+    ``seen`` (the last level seen up to this row: a log's emptied row keeps
+    the level recorded at its collection).
     """
     df = df.sort_values(["bin_id", "timestamp"], kind="stable").reset_index(drop=True)
     df["shape"] = df["bin_id"].map(lambda b: shapes.get(b, "dense"))
@@ -91,6 +98,8 @@ def add_row_features(df: pd.DataFrame, shapes: Mapping[str, str]) -> pd.DataFram
             level=np.nan,
             fill_at_collection=np.nan,
             full_at_collection=np.nan,
+            at_collection=False,
+            seen=np.nan,
         )
     t = ns(df["timestamp"])
     same_bin = df["bin_id"].eq(df["bin_id"].shift(1)).to_numpy()
@@ -147,6 +156,9 @@ def add_row_features(df: pd.DataFrame, shapes: Mapping[str, str]) -> pd.DataFram
     with np.errstate(invalid="ignore", divide="ignore"):
         df["fill_at_collection"] = np.where(cum["n"] > 0, cum["f"] / cum["n"], np.nan)
         df["full_at_collection"] = np.where(cum["n"] > 0, cum["full"] / cum["n"], np.nan)
+    df["at_collection"] = at_col
+    seen = df["fill_pct"].where(df["source"] != "emptied") if "source" in df.columns else df["fill_pct"]
+    df["seen"] = seen.groupby(df["bin_id"], sort=False).ffill().fillna(0.0).to_numpy()
     return df
 
 
@@ -343,6 +355,8 @@ class Candidates:
     tz: str
     censored: CensoredRates
     steps: StepModel = field(default_factory=lambda: StepModel({}, {}))
+    #: The mean level at collection over all bins (for a bin with no collection seen yet); nan when none.
+    fill_overall: float = float("nan")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -356,7 +370,8 @@ class Candidates:
         self, a: pd.DataFrame, target: pd.Series, names: Sequence[str] | None = None
     ) -> dict[str, NDArray[np.float64]]:
         """Each model's fill (at least 0, not capped) at ``target`` for anchors ``a`` (rows of :func:`anchors_at`)."""
-        wanted = self.names if names is None else [n for n in names if n in self.names or n in BASELINES]
+        extra = (*BASELINES, *NAIVE_FORECASTS)
+        wanted = self.names if names is None else [n for n in names if n in self.names or n in extra]
         members = [n for n in CONSENSUS_OF if n in self.names][:3]
         names = [*wanted, *members] if "consensus" in wanted else wanted
         target = pd.Series(pd.DatetimeIndex(target))
@@ -368,6 +383,14 @@ class Candidates:
             out["mean_rate"] = naive
         if "last_reading" in names:
             out["last_reading"] = last.copy()
+        if "last" in names:
+            out["last"] = a["seen"].to_numpy(dtype=float) if "seen" in a.columns else last.copy()
+        if "mean_fill" in names:
+            own = a["fill_at_collection"].to_numpy(dtype=float) if "fill_at_collection" in a.columns else np.nan
+            fallback = self.fill_overall if not np.isnan(self.fill_overall) else 0.0
+            out["mean_fill"] = np.where(np.isnan(own), fallback, own) * np.ones(len(a))
+        if "full" in names:
+            out["full"] = np.full(len(a), 100.0)
         if "censored" in names:
             out["censored"] = self.censored.predict(a, target)
         if "steps" in names:
@@ -410,4 +433,6 @@ def fit_candidates(
     weekday = fit_weekday(rows, list(all_ids), groups, tz)
     boosted = fit_boosted(rows, streams, mean_rate, groups, tz) if learned else None
     censored = fit_censored(rows, groups)
-    return Candidates(weekday, mean_rate, boosted, groups, streams, tz, censored, fit_steps(rows, groups))
+    at_col = rows["at_collection"].to_numpy(dtype=bool) if "at_collection" in rows.columns else np.zeros(0, bool)
+    fill_overall = float(rows["fill_pct"].to_numpy()[at_col].mean()) if at_col.any() else float("nan")
+    return Candidates(weekday, mean_rate, boosted, groups, streams, tz, censored, fit_steps(rows, groups), fill_overall)

@@ -28,6 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import norm
 
+from .blend import MEMBERS, Blend
 from .censored import level_steps
 from .fill_data import (
     CLEANING_COUNTS as CLEANING_COUNTS,
@@ -91,6 +92,8 @@ class FillModel:
     steps: dict[str, float] = field(default_factory=dict)
     #: Per bin, the longest it has been seen going without an emptying (days): as far as the learned models have data.
     longest_age: dict[str, float] = field(default_factory=dict)
+    #: The chosen model's forecast combined with the naive forecasts (weights per data shape and day ahead).
+    blend: Blend = field(default_factory=Blend)
 
     def predict(
         self, at: pd.Timestamp, bin_ids: Sequence[str] | None = None, *, threshold_pct: float | None = None
@@ -161,6 +164,8 @@ class FillModel:
             m = np.array([preds[name][j] for j, name in enumerate(names)])
             days = (ns(t) - ns(a["timestamp"])) / _DAY
             shapes = [self.shapes.get(ids[i], "dense") for i in k]
+            if self.blend.weights:
+                m = self.blend.combine(shapes, day, m, self.candidates.predict(a, t, MEMBERS[1:]))
             log = np.array(shapes, dtype=object) == LOG  # known from a collection log alone: no level between emptyings
             if self.longest_age and "censored" in preds and log.any():
                 # Beyond the longest a log's bin has gone without an emptying, the learned models have no data (a
@@ -181,13 +186,12 @@ class FillModel:
             others = overflow_inputs(self.candidates, a, t)
             p_over[k] = self.calibration.exceed(shapes, (100.0 - m) / s, day, others=others)
             p_thr[k] = self.calibration.exceed_level(shapes, (level - capped) / s, day)
-            # A log's bin: the censored rate's own risk is a floor at every age, beyond its longest cycle (a curve
-            # fitted on the data's range may not grow there) and within it: the curves are fitted on the levels
-            # found when the service chose to come (a vendor's fullness alert, a crew's judgement), which say when
-            # the service came more than how a bin left alone fills; the Tobit fit (full levels censored) is the
-            # model of a bin left alone.
+            # A log's bin: its risk is the censored rate model's own, at every age. The curves are fitted on the
+            # levels found when the service chose to come (a vendor's fullness alert, a crew's judgement), which say
+            # when the service came more than how a bin left alone fills; the Tobit fit (full levels censored, each
+            # bin's spread scaled to its rate, the bins' recent level) is the model of a bin left alone.
             if log.any():
-                p_over[k[log]] = np.fmax(p_over[k[log]], norm.sf(others["censored"][log]))
+                p_over[k[log]] = norm.sf(others["censored"][log])
             model[k] = names
         old = np.flatnonzero(~new)
         if len(old):
@@ -229,6 +233,9 @@ def _emptied(a: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     state: dict[str, object] = {"timestamp": pd.Timestamp(at), "fill_pct": 0.0, "level": 0.0, "age": 0.0}
     if "source" in a.columns:
         state["source"] = "emptied"
+    if "seen" in a.columns and "shape" in a.columns:
+        # The last level seen: a sensor reads empty; a log's emptied row keeps the level found at its last collection.
+        state["seen"] = np.where(a["shape"].to_numpy() == LOG, a["seen"].to_numpy(dtype=float), 0.0)
     return a.assign(**{c: v for c, v in state.items() if c in a.columns or c == "timestamp"})
 
 
@@ -323,7 +330,7 @@ def fit_fill_model(
         past = fit_candidates(early, all_ids=all_ids, groups=groups, streams=streams, tz=tz, learned=learned)
         first = cut.tz_convert(tz).normalize() + pd.Timedelta(days=1)
         origins = pd.date_range(first, end.tz_convert(tz), freq="D")
-        choice = choose_models(rows, past, pd.DatetimeIndex(origins).tz_convert("UTC"), shapes)
+        choice = choose_models(rows, past, pd.DatetimeIndex(origins).tz_convert("UTC"), shapes, level_steps(rows))
     chosen = choice.chosen if choice is not None else dict.fromkeys(all_ids, DEFAULT_MODEL)
     later = choice.later if choice is not None else dict(chosen)
     used = {*chosen.values(), *later.values()}
@@ -349,5 +356,6 @@ def fit_fill_model(
         anchors=anchors,
         calibration=choice.calibration if choice is not None else Calibration(),
         steps=level_steps(rows),
+        blend=choice.blend if choice is not None else Blend(),
         longest_age={str(b): float(v) for b, v in rows.groupby("bin_id")["age"].max().dropna().items()},
     )

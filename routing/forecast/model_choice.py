@@ -21,7 +21,9 @@ made on one half of the origins, erred least on the other half. A bin with
 few scored targets makes a noisy choice; bins that differ steadily need
 their own.
 
-The chosen models' residuals, each divided by the bin's scale
+The chosen model's forecast is then combined with the naive forecasts
+(:mod:`binroute.routing.forecast.blend`), and the residuals below are the
+combination's. The chosen models' residuals, each divided by the bin's scale
 ``sqrt(sigma2 · days since the anchor + 1)``, give the interval: their
 empirical 10% and 90% quantiles per data shape and day ahead of the origin
 (split conformal prediction). They are cross-fitted: the origins alternate
@@ -53,6 +55,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 from scipy.stats import norm
 
+from .blend import MEMBERS, Blend, learn_blend
 from .fill_data import ns
 from .fill_models import CANDIDATES, Candidates, anchors_at
 
@@ -195,6 +198,7 @@ class Choice:
     targets: dict[str, int]  # scored targets per bin
     mae: pd.DataFrame  # own MAE per bin and model (rows: bins), all days ahead
     later: dict[str, str] = field(default_factory=dict)  # for the second day and after
+    blend: Blend = field(default_factory=Blend)  # the chosen model combined with the naive forecasts
 
 
 def fit_overflow_curve(need: NDArray[np.float64], full: NDArray[np.bool_]) -> tuple[float, float] | None:
@@ -395,6 +399,11 @@ def _pick_at(
     return _pick_pooled(err, names, {**pool, **{b: pool.get(b, "all") for b in err["bin_id"].unique()}})
 
 
+def origin_halves(origin: NDArray) -> NDArray[np.bool_]:
+    """Which of two halves each target's origin is in: the origins, in order, alternate between them."""
+    return (np.searchsorted(np.unique(origin), origin) % 2).astype(bool)
+
+
 def _cross_fitted(
     err: pd.DataFrame,
     day: NDArray[np.int64],
@@ -409,7 +418,7 @@ def _cross_fitted(
     """
     shapes = {} if shapes is None else shapes
     rank = np.unique(err["origin"].to_numpy())
-    half = (np.searchsorted(rank, err["origin"].to_numpy()) % 2).astype(bool)
+    half = origin_halves(err["origin"].to_numpy())
     ids = err["bin_id"].to_numpy()
     out = np.empty(len(err), dtype=object)
     for fold in (False, True):
@@ -468,8 +477,13 @@ def choose_models(
     fitted: Candidates,
     origins: pd.DatetimeIndex,
     shapes: Mapping[str, str],
+    steps: Mapping[str, float] | None = None,
 ) -> Choice | None:
-    """Score ``fitted`` from each origin on ``rows`` and choose per bin; ``None`` when nothing can be scored."""
+    """Score ``fitted`` from each origin on ``rows`` and choose per bin; ``None`` when nothing can be scored.
+
+    ``steps`` gives the step each bin's levels are recorded in (0 or absent:
+    not in steps), for the combination's weights (:mod:`binroute.routing.forecast.blend`).
+    """
     a, tj = evaluation_pairs(rows, origins, EVAL_HORIZON_DAYS)
     if len(tj) == 0:
         return None
@@ -506,7 +520,15 @@ def choose_models(
             out[b] = picks[levels.get((shapes.get(b, "dense"), d), "bin")][b]
     own = err.groupby("bin_id")[names].mean()
     n_own = err.groupby("bin_id").size()
-    pick_raw = np.array([uncapped[m][i] for i, m in enumerate(names_used)])
+    chosen_raw = _picked(pd.DataFrame(uncapped), names_used)
+    # The chosen model combined with the naive forecasts, weights per shape and day ahead learnt on these targets;
+    # the residuals are the combination's, its weights cross-fitted on the same halves of the origins.
+    naive = fitted.predict(a, target, MEMBERS[1:])
+    members = np.column_stack([chosen_raw, *(naive[n] for n in MEMBERS[1:])])
+    half = origin_halves(err["origin"].to_numpy())
+    step = np.array([(steps or {}).get(b, 0.0) for b in ids], dtype=float)
+    pools_of = np.array([f"{s}:{d}" for s, d in zip(shape_of, np.minimum(day, 2), strict=True)], dtype=object)
+    blend, pick_raw = learn_blend(pools_of, members, truth, step, half, err["origin"].to_numpy())
     pick_pred = np.minimum(pick_raw, 100.0)
     days = (ns(target) - ns(a["timestamp"])) / _DAY
     sc = scale(fitted.sigma2(list(ids)), days)
@@ -547,4 +569,4 @@ def choose_models(
         if best is not None:
             curves[k], sources[k] = best[1], best[2]
     targets = {str(k): int(v) for k, v in n_own.items()}
-    return Choice(first, Calibration(pools, curves, sources), targets, own, later)
+    return Choice(first, Calibration(pools, curves, sources), targets, own, later, blend)

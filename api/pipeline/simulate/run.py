@@ -377,14 +377,14 @@ def log_rates(scn: Scenario) -> dict[str, float]:
 
     The Tobit rate of :mod:`binroute.routing.forecast.censored`, from the
     forecast's own fit (:func:`~binroute.routing.forecast.fit_fill_model`,
-    without the learned candidate); a bin without usable intervals gets its
-    group's rate.
+    without the learned candidate) over the whole log alike (not its recent
+    level); a bin without usable intervals gets its group's rate.
     """
     model = fit_fill_model(None, bins=scn.bins, tz=scn.fleet.timezone, collections=scn.collections, learned=False)
     ids = sorted(set(scn.bins["bin_id"].astype(str)) | set(model.fits))
     if model.candidates is None:
         return {}
-    return dict(zip(ids, model.candidates.censored.rates(ids).tolist(), strict=True))
+    return dict(zip(ids, model.candidates.censored.rates(ids, recent=False).tolist(), strict=True))
 
 
 def traces_of(scn: Scenario) -> dict[str, Trace]:

@@ -230,5 +230,5 @@ def test_backtest_cli_json(sample_dir, tmp_path):
     assert result["horizons"]["1"]["model"]["mae"] < 0.7 * result["horizons"]["1"]["last"]["mae"]
     assert "overflows" in result
     judged = result["decisions"]["all"]
-    assert set(judged) == {"model", "last", "mean_rate"}
+    assert set(judged) == {"model", "tuned", "last", "mean_rate"}
     assert all(d["lifts"] <= d["bin_days"] and d["wasted"] <= d["lifts"] for d in judged.values())

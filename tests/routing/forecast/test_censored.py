@@ -204,3 +204,87 @@ def test_fill_at_collection_features_use_only_collections_already_seen():
     assert seen["full_at_collection"].iloc[1:].tolist() == pytest.approx([0.0, 0.5, 1 / 3])
     emptied = rows[rows["source"] == "emptied"]
     assert emptied["fill_at_collection"].tolist() == pytest.approx([40.0, 70.0, 200 / 3, 75.0])
+
+
+def test_a_log_whose_bins_all_fill_faster_lately_reads_the_recent_level():
+    """Six weeks at 20%/day then three at 40%/day (2-day collections): the rates grow by the recent level.
+
+    Over the whole past the bins fill at about 27%/day; the half-life chosen on the last four weeks reads
+    the last weeks' 40%/day. The replay's stand-in (``recent=False``) keeps the whole past's rate.
+    """
+    parts = []
+    for i in range(6):
+        levels = np.r_[np.full(21, 40.0), np.full(11, 80.0)]  # 42 days at 40% per 2 days, then 22 at 80%
+        parts.append(log(f"B{i}", levels, 2.0))
+    fit = fit_censored(rows_of(pd.concat(parts)), {})
+    whole = fit.rates(["B0"], recent=False)[0]
+    assert 25 < whole < 30
+    assert fit.level["B0"] == pytest.approx(40 / whole, rel=0.05)
+    assert fit.rates(["B0"])[0] == pytest.approx(40, rel=0.05)
+
+
+def test_a_steady_log_has_no_recent_level():
+    """Bins filling at one rate throughout: the recent level is 1, the rates their own."""
+    parts = [log(f"B{i}", np.full(32, 20.0 * (1 + i % 3)), 2.0) for i in range(6)]
+    fit = fit_censored(rows_of(pd.concat(parts)), {})
+    assert set(fit.level) == {f"B{i}" for i in range(6)}
+    assert fit.level["B0"] == pytest.approx(1.0, abs=0.02)
+    assert fit.rates(["B2"])[0] == pytest.approx(fit.rates(["B2"], recent=False)[0], rel=0.02)
+
+
+def test_recent_level_is_fitted_with_full_intervals_censored():
+    """Rises of 10 expected 10 then 20 (a doubling); full intervals say 'at least': the level is 2, not less."""
+    from binroute.routing.forecast.censored import Intervals, recent_level
+
+    end = np.arange(60.0)  # one interval a day for 60 days
+    expected = np.full(60, 10.0)
+    rise = np.where(end < 30, 10.0, 20.0)
+    full = (end >= 30) & (end % 2 == 0)  # half of the late ones found full after 15 points
+    seen = Intervals(expected, np.where(full, 15.0, rise), np.full(60, 4.0), np.full(60, 15.0), full)
+    assert recent_level(end, seen) == pytest.approx(2.0, rel=0.05)
+    assert recent_level(end[:0], seen.take(end < 0)) == 1.0
+
+
+def test_sensor_bins_get_no_recent_level():
+    """Readings from sensors show where a bin stands: only bins known from a log alone get a recent level."""
+    t = pd.date_range("2026-03-01", periods=400, freq="6h", tz="UTC")
+    level = (np.arange(400) % 12) * 8.0  # 8 points every 6 h, emptied every 3 days
+    readings = pd.DataFrame({"bin_id": "S", "timestamp": t, "fill_pct": level})
+    df, _, shapes = prepare(readings, None)
+    fit = fit_censored(add_row_features(df, shapes), {})
+    assert fit.level == {}
+
+
+def test_a_bins_growth_spread_scales_with_its_rate_when_the_data_say_so():
+    """Rises that vary by a share of each bin's rate (30%): a bin filling 4%/day strays far less than one at 32%.
+
+    The group-wide spread (every bin alike) would give both the same growth variance; the fit chooses the
+    spread scaled to the rate squared, so the fast bin's is about (32/4)² = 64 times the slow one's.
+    """
+    rng = np.random.default_rng(11)
+    parts = [
+        log(f"R{rate}", np.round(rate * (1.0 + 0.3 * rng.standard_normal(60)), 2) + 0.01, 1.0)
+        for rate in (4, 8, 16, 32)
+    ]
+    fit = fit_censored(rows_of(pd.concat(parts)), {})
+    slow, fast = fit.spread["R4"][0], fit.spread["R32"][0]
+    assert 30 < fast / slow < 130
+    assert fast == pytest.approx((0.3 * 32) ** 2, rel=0.5)  # variance per day of a 1-day rise: (30% of 32)²
+
+
+def test_a_log_bins_overflow_risk_is_the_censored_models_own():
+    """Known from a log alone, a bin's P(overflow) is the Tobit model's (rate, recent level, own spread), no curve."""
+    from scipy.stats import norm
+
+    from binroute.routing.forecast import fit_fill_model
+
+    rng = np.random.default_rng(2)
+    col = pd.concat([log(f"B{i}", np.clip(20 * rng.integers(1, 6, 50), 0, 100).astype(float), 2.0) for i in range(8)])
+    model = fit_fill_model(None, collections=col, learned=False)
+    assert model.candidates is not None and model.anchors is not None
+    at = col["collected_at"].max() + pd.Timedelta(days=1.5)
+    got = model.predict(at)["p_overflow"]
+    anchors = model.anchors.loc[list(got.index)].reset_index()
+    own = norm.sf(model.candidates.censored.need(anchors, pd.Series([at] * len(anchors))))
+    assert got.to_numpy() == pytest.approx(own)
+    assert 0.01 < got.max() < 1.0
