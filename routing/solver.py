@@ -58,7 +58,7 @@ from binroute._processes import start_helper
 
 from .cost import rank, with_cost
 from .deadline import Budget, Deadline
-from .decompose import borders
+from .decompose import borders, priced
 from .decompose import day as decompose
 from .decompose.districts import District
 from .departures import polish_departures
@@ -303,10 +303,10 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     (:func:`binroute.routing.decompose.borders.stay_rank`: the plan's cost, moves
     off the usual crews priced) is kept. On such a day each try takes at most
     :data:`binroute.routing.decompose.day.DISTRICT_S_PER_BIN` seconds per bin
-    of the day (its search across borders included), so the free whole-day
-    search (:func:`_free_if_as_compact`) has time to run: measured on a Milan
-    day of 119 bins, the try of one district took all of it, and the free
-    search's plan (6% fewer km, as compact) was never tried.
+    of the day (its search across borders included), so the whole-day search
+    with a price on mixing (:func:`_priced_whole_day`) has time to run: it
+    moves a small day's borders where that saves driving, in place of the
+    border pairs. Big days and days with usual crews get the border pairs.
     """
     usual = _usual_indices(problem, params.usual_crews)
     regional, whole = decompose.border_budget(budget)
@@ -325,7 +325,7 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
         if small and budget.timed:
             # A try takes about what searching its bins in districts takes, not all the time left (a
             # try of one district searched the whole day on both cores, then across borders, until
-            # the deadline): the small day's free whole-day search comes after.
+            # the deadline): the small day's priced whole-day search comes after.
             cap = Deadline.after(max(ROUND_FLOOR_S, decompose.DISTRICT_S_PER_BIN * len(problem.bins)))
             mine, across = mine.until(cap), across.until(cap)
         found = _in_districts(problem, split, mine, across, params)
@@ -335,10 +335,13 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
             best, lent = found, {problem.bins[b].id for d in split for b in d.borrowed}
     assert best is not None
     best = dataclasses.replace(best, details=dict(best.details, district_counts_tried=[len(t) for t in tries]))
-    best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
-    best = _with_spare_lorries(problem, best, budget, params.seed)
-    if not usual and len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS:
-        best = _free_if_as_compact(problem, best, budget, params)
+    if small and not usual:
+        # A small day's borders move in one search of the whole day with a price on mixing, not pair by pair.
+        best = _with_spare_lorries(problem, best, budget, params.seed)
+        best = _priced_whole_day(problem, best, budget, params)
+    else:
+        best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
+        best = _with_spare_lorries(problem, best, budget, params.seed)
     if params.usual_crews:
         best = dataclasses.replace(
             best, details=dict(best.details, crew_changes=_crew_changes(problem, best, params, lent))
@@ -346,29 +349,29 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     return best
 
 
-#: Shortest time left after the districts for which a small day also gets a free whole-day search.
-FREE_MIN_S = 5.0
+#: Shortest time left after the districts for which a small day also gets the priced whole-day search.
+PRICED_MIN_S = 1.0
 
 
-def _free_if_as_compact(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:
-    """A free whole-day search with the time the districts left; its plan if better and about as compact.
+def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:
+    """The whole day searched from the districts' plan with a price on mixing, on both cores; the best plan.
 
-    On a small day the districts rarely use the whole time limit. A search
-    over the whole day sometimes finds rounds that are compact anyway (bins
-    far apart) and cheaper; it is kept when it ranks better
-    (:func:`binroute.routing.cost.rank`) and its rounds mix no more than the
-    districts' plus :data:`binroute.routing.decompose.borders.MIX_SLACK`
-    (:func:`binroute.routing.decompose.borders.mixing`, standing in for the
-    territory overlap). Timed budgets only, with at least :data:`FREE_MIN_S` left.
+    :func:`binroute.routing.decompose.priced.priced_search` with the time the
+    districts left (seeds ``s`` and ``s + 1``); each returns the districts'
+    plan unless its own ranks better and mixes about as little. It replaces
+    a free whole-day search from scratch, whose plan was kept only when it
+    happened to be as compact as the districts' (measured in the benchmarks
+    README, issue #30 third part), and the border pairs on small days.
     """
-    if not budget.timed or budget.deadline.left() < FREE_MIN_S:
+    if budget.timed and budget.deadline.left() < PRICED_MIN_S:
         return districted
-    free = _whole_day(problem, budget, params)
-    if rank(problem, free) >= rank(problem, districted):
-        return districted
-    if borders.mixing(problem, free) > borders.mixing(problem, districted) + borders.MIX_SLACK:
-        return districted
-    return dataclasses.replace(free, details=dict(free.details, free_kept_over_districts=True))
+    found = _on_two_cores(
+        budget,
+        "priced",
+        (problem, districted, budget, params.seed),
+        (problem, districted, budget, params.seed + 1),
+    )
+    return min(found, key=lambda solution: rank(problem, solution))
 
 
 def _in_districts(
@@ -490,6 +493,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "combined_whole_day": _restarts_whole_day,
     "districts": _districts,
     "border_pairs": borders.improve_pairs,
+    "priced": priced.priced_search,
 }
 
 
