@@ -306,10 +306,16 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     of the day (its search across borders included), so the whole-day search
     with a price on mixing (:func:`_priced_whole_day`) has time to run: it
     moves a small day's borders where that saves driving, in place of the
-    border pairs. Big days and days with usual crews get the border pairs.
+    border pairs, and gets :data:`PRICED_SHARE` of the time limit at least.
+    Big days and days with usual crews get the border pairs.
     """
     usual = _usual_indices(problem, params.usual_crews)
     regional, whole = decompose.border_budget(budget)
+    small = len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS
+    if small and not usual and budget.timed:
+        # The priced whole-day search improves on the districts from a plan they give within seconds.
+        keep = PRICED_SHARE * budget.deadline.total_s
+        regional = regional.until(Deadline.after(max(0.0, budget.deadline.left() - keep)))
     tries = [decompose.districts(problem, usual)]
     if len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS and len(tries[0]) >= 2:
         fewer = decompose.districts(problem, usual, fewer=1)
@@ -318,7 +324,6 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     best: Solution | None = None
     lent: set[str] = set()
     ids, saving = params.usual_crews or {}, params.move_saving
-    small = len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS
     for k, split in enumerate(tries):
         part = 1 / (len(tries) - k)
         mine, across = regional.share(part), whole.share(part)
@@ -351,6 +356,8 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
 
 #: Shortest time left after the districts for which a small day also gets the priced whole-day search.
 PRICED_MIN_S = 1.0
+#: Share of a small day's time limit kept from the districts for the priced whole-day search.
+PRICED_SHARE = 0.5
 
 
 def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:

@@ -141,12 +141,18 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
         ``details["priced_search"]`` says which, and how many bins changed lorry.
     """
     plans, chosen = plans_of(problem, districted)
-    if len(plans) < 2 or (budget.timed and budget.deadline.left() < 1.0):
-        return districted
+
+    def skipped(why: str) -> Solution:
+        return dataclasses.replace(districted, details=dict(districted.details, priced_search={"skipped": why}))
+
+    if len(plans) < 2:
+        return skipped("fewer than two rounds")
+    if budget.timed and budget.deadline.left() < 1.0:
+        return skipped("no time left")
     owner = {ref: v for v, stops, _ in plans for kind, ref in stops if kind == BIN}
     part = restricted(problem, range(len(problem.bins)), range(len(problem.vehicles)))
     if _priced_bytes(len(part.locations), len(problem.vehicles)) > PRICED_MAX_BYTES:
-        return districted
+        return skipped("matrices too big")
     here = {int(loc): k for k, loc in enumerate(part.locations)}
     local = {b: here[loc] for b, loc in chosen.items()}
     priced = priced_problem(part.problem, owner, local)
@@ -154,8 +160,8 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
     mapping = to_pyvrp(priced, relax_breaks=bool(missing))
     try:
         start = start_solution(mapping, priced, plans, local)
-    except (RuntimeError, ValueError, IndexError, KeyError):
-        return districted
+    except (RuntimeError, ValueError, IndexError, KeyError) as error:
+        return skipped(f"no start from the districts' plan: {error}")
     on = search_on(priced, Found(0.0, plans, mapping, start, chosen=local), budget, seed=seed)
     found = {b: int(part.locations[loc]) for b, loc in on.chosen.items()}
     moved = sum(owner.get(ref, v) != v for v, stops, _ in on.plans for kind, ref in stops if kind == BIN)
