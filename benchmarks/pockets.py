@@ -24,9 +24,9 @@ the pipeline snaps it, and per walk-out setting:
 * ``cut_ends``: pockets reaching a road end made by the extract's clip
   (no U-turn is allowed there: the road goes on in reality).
 
-Also counted once per network: nodes tagged ``highway=mini_roundabout``
-and whether any lies in a pocket (the model does not take them as turning
-places). Results: ``benchmarks/results/pockets.{csv,json,md}``.
+Also counted: nodes tagged ``highway=mini_roundabout`` (the model does not
+take them as turning places) and how many end a road segment in a pocket.
+Results: ``benchmarks/results/pockets.{csv,json,md}``.
 """
 
 from __future__ import annotations
@@ -88,6 +88,16 @@ def pockets_row(day: DayPockets, walk_out_m: float) -> dict[str, Any]:
     }
 
 
+def in_pockets(day: DayPockets, osm_ids: list[int]) -> int:
+    """How many of the nodes ``osm_ids`` end a road segment that lies in a pocket."""
+    net, tg = day.net, day.tg
+    nodes = np.flatnonzero(np.isin(net.node_osmid, np.asarray(osm_ids, dtype=np.int64)))
+    states = np.flatnonzero(tg.state_edge < net.n_edges)
+    ends = net.edge_v[tg.state_edge[states]]
+    pocketed = ends[day.pocket[states] >= 0]
+    return int(np.isin(nodes, pocketed).sum())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bins", type=int, nargs="+", default=[300, 1000])
@@ -98,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {MILAN} not found")
         return 0
     rows = []
+    minis: list[int] = []
+    inside = 0
     with tempfile.TemporaryDirectory(prefix="pockets-") as name:
         for n_bins in args.bins:
             day = day_pockets(load_scenario(_scenario(Path(name) / f"milan{n_bins}", MILAN, n_bins, seed=args.seed)))
@@ -105,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"network": f"milan{n_bins}", **pockets_row(day, walk)}
                 print(row, flush=True)
                 rows.append(row)
-    minis = _mini_roundabouts(MILAN)
-    meta = {"seed": args.seed, "mini_roundabouts": len(minis)}
+            minis = _mini_roundabouts(MILAN)
+            inside = in_pockets(day, minis)
+    meta = {"seed": args.seed, "mini_roundabouts": len(minis), "mini_roundabouts_in_pockets": inside}
     write_results("pockets", rows, meta)
     text = table(rows, list(rows[0]))
-    (RESULTS / "pockets.md").write_text(f"# Pockets\n\n{text}\n\nmini_roundabout nodes in the extract: {len(minis)}\n")
+    minis_text = f"mini_roundabout nodes in the extract: {len(minis)}, ending a road segment in a pocket: {inside}"
+    (RESULTS / "pockets.md").write_text(f"# Pockets\n\n{text}\n\n{minis_text}\n")
     print(text)
-    print(f"mini_roundabout nodes in the extract: {len(minis)}")
+    print(minis_text)
     return 0
 
 
