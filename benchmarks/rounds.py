@@ -124,8 +124,20 @@ def _plan(
         "overlap_same_stream": t["territory_overlap_same_stream"],
         "extra_crews": short.get("extra_crews", 0),
         "wall_s": round(time.perf_counter() - began, 1),
+        "priced": _priced(result.solution.details.get("priced_search")),
         "crews": crews,
     }
+
+
+def _priced(note: object) -> str:
+    """What the priced whole-day search did (:mod:`binroute.routing.decompose.priced`), in a few words."""
+    if not isinstance(note, dict):
+        return ""
+    if "skipped" in note:
+        return f"skipped: {note['skipped']}"
+    if note.get("kept"):
+        return f"kept, {note.get('moved', 0)} moved"
+    return "not better" if not note.get("better") else "mixed more"
 
 
 def _kept(a: dict[str, str], b: dict[str, str]) -> tuple[int, float]:
@@ -180,6 +192,7 @@ COLUMNS = [
     "extra_crews",
     "both_days",
     "kept_crew",
+    "priced",
     "wall_s",
 ]
 

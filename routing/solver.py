@@ -361,14 +361,17 @@ PRICED_SHARE = 0.5
 
 
 def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:
-    """The whole day searched from the districts' plan with a price on mixing, on both cores; the best plan.
+    """The districts' plan, or a better one about as compact: a priced search here, a free one on the other core.
 
-    :func:`binroute.routing.decompose.priced.priced_search` with the time the
-    districts left (seeds ``s`` and ``s + 1``); each returns the districts'
-    plan unless its own ranks better and mixes about as little. It replaces
-    a free whole-day search from scratch, whose plan was kept only when it
-    happened to be as compact as the districts' (measured in the benchmarks
-    README, issue #30 third part), and the border pairs on small days.
+    Here :func:`binroute.routing.decompose.priced.priced_search` with the
+    time the districts left: the whole day from the districts' plan, a bin
+    of another district at a price. On the second core, when worth it, a
+    free whole-day search (one core's ``auto``), kept only when it ranks
+    better than the districts' plan and its rounds mix no more than theirs
+    plus :data:`binroute.routing.decompose.borders.MIX_SLACK`: on days whose
+    bins are far apart its rounds are compact anyway, and the priced search
+    from the districts does not always reach it in the time (measured in the
+    benchmarks README, issue #30 third part). The best ranked plan wins.
     """
     if budget.timed and budget.deadline.left() < PRICED_MIN_S:
         return districted
@@ -376,9 +379,16 @@ def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, pa
         budget,
         "priced",
         (problem, districted, budget, params.seed),
-        (problem, districted, budget, params.seed + 1),
+        (problem, budget, dataclasses.replace(params, seed=params.seed + 1)),
+        other_job="one_core",
     )
-    return min(found, key=lambda solution: rank(problem, solution))
+    plans = [found[0]]
+    for free in found[1:]:
+        compact = borders.mixing(problem, free) <= borders.mixing(problem, districted) + borders.MIX_SLACK
+        if compact and rank(problem, free) < rank(problem, districted):
+            details = dict(districted.details, **found[0].details, free_kept_over_districts=True)
+            plans.append(dataclasses.replace(free, details=details))
+    return min(plans, key=lambda solution: rank(problem, solution))
 
 
 def _in_districts(
@@ -501,6 +511,7 @@ JOBS: dict[str, Callable[..., Any]] = {
     "districts": _districts,
     "border_pairs": borders.improve_pairs,
     "priced": priced.priced_search,
+    "one_core": _one_core,
 }
 
 

@@ -15,7 +15,10 @@ free to serve any bin, with a price on mixing:
   when that saves more than it costs; a bin deep in another district costs
   about its depth, and stays. The price has no constant to set: its unit
   is the day's own distances. Bins of no district (left out of the
-  districts' plan), depots and sites cost nothing extra.
+  districts' plan), depots and sites cost nothing extra, and a lorry the
+  districts' plan does not use searches unpriced (on a day of one
+  district, the search is the one lorry's day searched on from its plan,
+  other lorries free to take part of it).
 * **One set of roads per lorry** (:func:`priced_problem`): each lorry gets a
   routing profile of its own, the day's distances plus its prices (the
   durations shared), so PyVRP reads one distance matrix per vehicle type
@@ -145,8 +148,8 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
     def skipped(why: str) -> Solution:
         return dataclasses.replace(districted, details=dict(districted.details, priced_search={"skipped": why}))
 
-    if len(plans) < 2:
-        return skipped("fewer than two rounds")
+    if not plans:
+        return skipped("no rounds")
     if budget.timed and budget.deadline.left() < 1.0:
         return skipped("no time left")
     owner = {ref: v for v, stops, _ in plans for kind, ref in stops if kind == BIN}
