@@ -368,7 +368,7 @@ def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, pa
     of another district at a price. On the second core, when worth it, a
     free whole-day search (one core's ``auto``), kept only when it ranks
     better than the districts' plan and its rounds mix no more than theirs
-    plus :data:`binroute.routing.decompose.borders.MIX_SLACK`: on days whose
+    (:func:`binroute.routing.decompose.borders.mixing`): on days whose
     bins are far apart its rounds are compact anyway, and the priced search
     from the districts does not always reach it in the time (measured in the
     benchmarks README, issue #30 third part). The best ranked plan wins.
@@ -384,7 +384,9 @@ def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, pa
     )
     plans = [found[0]]
     for free in found[1:]:
-        compact = borders.mixing(problem, free) <= borders.mixing(problem, districted) + borders.MIX_SLACK
+        # A plan from scratch mixes no more than the districts' (with their slack, Milan 1,000's day 1 kept a
+        # free plan of territory overlap 0.36, and the next day's --like plan inherited its areas: 0.50).
+        compact = borders.mixing(problem, free) <= borders.mixing(problem, districted)
         if compact and rank(problem, free) < rank(problem, districted):
             details = dict(districted.details, **found[0].details, free_kept_over_districts=True)
             plans.append(dataclasses.replace(free, details=details))

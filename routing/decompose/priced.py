@@ -172,7 +172,9 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
         problem, on.plans, engine="priced+pyvrp", runtime_s=0.0, fit_rules=bool(missing), chosen=found
     )
     better = rank(problem, searched) < rank(problem, districted)
-    compact = mixing(problem, searched) <= mixing(problem, districted) + MIX_SLACK
+    # With every bin on its lorry the areas are the districts' (only kerb sides may change, which moves
+    # the nearest-bin proxy on days of two streams: the sample's day 2 was refused for that).
+    compact = moved == 0 or mixing(problem, searched) <= mixing(problem, districted) + MIX_SLACK
     note = {"kept": better and compact, "moved": moved, "better": better, "compact": compact}
     if not (better and compact):
         return dataclasses.replace(districted, details=dict(districted.details, priced_search=note))
