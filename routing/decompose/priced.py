@@ -15,10 +15,10 @@ free to serve any bin, with a price on mixing:
   when that saves more than it costs; a bin deep in another district costs
   about its depth, and stays. The price has no constant to set: its unit
   is the day's own distances. Bins of no district (left out of the
-  districts' plan), depots and sites cost nothing extra. Only the lorries
-  of the districts' plan take part: a lorry without a district would pay
-  no price anywhere (on a day of one district, the search is that lorry's
-  day searched on from its plan).
+  districts' plan), depots and sites cost nothing extra, and a lorry the
+  districts' plan does not use searches unpriced (on a day of one
+  district, the search is the one lorry's day searched on from its plan,
+  other lorries free to take part of it).
 * **One set of roads per lorry** (:func:`priced_problem`): each lorry gets a
   routing profile of its own, the day's distances plus its prices (the
   durations shared), so PyVRP reads one distance matrix per vehicle type
@@ -152,13 +152,9 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
         return skipped("no rounds")
     if budget.timed and budget.deadline.left() < 1.0:
         return skipped("no time left")
-    # Only the districts' lorries: one without a district would pay no price anywhere.
-    used = sorted({v for v, _, _ in plans})
-    at = {v: k for k, v in enumerate(used)}
-    mine = [(at[v], stops, start_s) for v, stops, start_s in plans]
-    owner = {ref: v for v, stops, _ in mine for kind, ref in stops if kind == BIN}
-    part = restricted(problem, range(len(problem.bins)), used)
-    if _priced_bytes(len(part.locations), len(used)) > PRICED_MAX_BYTES:
+    owner = {ref: v for v, stops, _ in plans for kind, ref in stops if kind == BIN}
+    part = restricted(problem, range(len(problem.bins)), range(len(problem.vehicles)))
+    if _priced_bytes(len(part.locations), len(problem.vehicles)) > PRICED_MAX_BYTES:
         return skipped("matrices too big")
     here = {int(loc): k for k, loc in enumerate(part.locations)}
     local = {b: here[loc] for b, loc in chosen.items()}
@@ -166,19 +162,14 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
     missing = unsupported(problem)
     mapping = to_pyvrp(priced, relax_breaks=bool(missing))
     try:
-        start = start_solution(mapping, priced, mine, local)
+        start = start_solution(mapping, priced, plans, local)
     except (RuntimeError, ValueError, IndexError, KeyError) as error:
         return skipped(f"no start from the districts' plan: {error}")
-    on = search_on(priced, Found(0.0, mine, mapping, start, chosen=local), budget, seed=seed)
+    on = search_on(priced, Found(0.0, plans, mapping, start, chosen=local), budget, seed=seed)
     found = {b: int(part.locations[loc]) for b, loc in on.chosen.items()}
     moved = sum(owner.get(ref, v) != v for v, stops, _ in on.plans for kind, ref in stops if kind == BIN)
     searched = solution_from_plans(
-        problem,
-        [(used[v], stops, start_s) for v, stops, start_s in on.plans],
-        engine="priced+pyvrp",
-        runtime_s=0.0,
-        fit_rules=bool(missing),
-        chosen=found,
+        problem, on.plans, engine="priced+pyvrp", runtime_s=0.0, fit_rules=bool(missing), chosen=found
     )
     better = rank(problem, searched) < rank(problem, districted)
     # With every bin on its lorry the areas are the districts' (only kerb sides may change, which moves
