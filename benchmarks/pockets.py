@@ -25,7 +25,8 @@ the pipeline snaps it, and per walk-out setting:
   (no U-turn is allowed there: the road goes on in reality).
 
 Also counted: nodes tagged ``highway=mini_roundabout`` (the model does not
-take them as turning places) and how many end a road segment in a pocket.
+take them as turning places), how many end a road segment in a pocket and
+how many are where a lorry reverses at a dead end.
 Results: ``benchmarks/results/pockets.{csv,json,md}``.
 """
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from binroute.api.pipeline import load_scenario
 from binroute.geo.kerbside import pocket_groups, unavoidable_u_turns
-from binroute.geo.turns import U_TURNING_PLACE
+from binroute.geo.turns import U_DEAD_END, U_TURNING_PLACE
 
 from .common import RESULTS, table, write_results
 from .kerbside import DayPockets, _scenario, day_pockets
@@ -88,14 +89,16 @@ def pockets_row(day: DayPockets, walk_out_m: float) -> dict[str, Any]:
     }
 
 
-def in_pockets(day: DayPockets, osm_ids: list[int]) -> int:
-    """How many of the nodes ``osm_ids`` end a road segment that lies in a pocket."""
+def in_pockets(day: DayPockets, osm_ids: list[int]) -> tuple[int, int]:
+    """How many of the nodes ``osm_ids`` end a road segment in a pocket, and how many are where a lorry reverses."""
     net, tg = day.net, day.tg
     nodes = np.flatnonzero(np.isin(net.node_osmid, np.asarray(osm_ids, dtype=np.int64)))
     states = np.flatnonzero(tg.state_edge < net.n_edges)
     ends = net.edge_v[tg.state_edge[states]]
     pocketed = ends[day.pocket[states] >= 0]
-    return int(np.isin(nodes, pocketed).sum())
+    turns = tg.t_from[tg.t_kind == U_DEAD_END]
+    reversing = net.edge_v[tg.state_edge[turns[tg.state_edge[turns] < net.n_edges]]]
+    return int(np.isin(nodes, pocketed).sum()), int(np.isin(nodes, reversing).sum())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     minis: list[int] = []
-    inside = 0
+    inside = at_dead_ends = 0
     with tempfile.TemporaryDirectory(prefix="pockets-") as name:
         for n_bins in args.bins:
             day = day_pockets(load_scenario(_scenario(Path(name) / f"milan{n_bins}", MILAN, n_bins, seed=args.seed)))
@@ -118,11 +121,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(row, flush=True)
                 rows.append(row)
             minis = _mini_roundabouts(MILAN)
-            inside = in_pockets(day, minis)
-    meta = {"seed": args.seed, "mini_roundabouts": len(minis), "mini_roundabouts_in_pockets": inside}
+            inside, at_dead_ends = in_pockets(day, minis)
+    meta = {
+        "seed": args.seed,
+        "mini_roundabouts": len(minis),
+        "mini_roundabouts_in_pockets": inside,
+        "mini_roundabouts_at_dead_ends": at_dead_ends,
+    }
     write_results("pockets", rows, meta)
     text = table(rows, list(rows[0]))
-    minis_text = f"mini_roundabout nodes in the extract: {len(minis)}, ending a road segment in a pocket: {inside}"
+    minis_text = (
+        f"mini_roundabout nodes in the extract: {len(minis)}, ending a road segment in a pocket: {inside}, "
+        f"where a lorry reverses at a dead end: {at_dead_ends}"
+    )
     (RESULTS / "pockets.md").write_text(f"# Pockets\n\n{text}\n\n{minis_text}\n")
     print(text)
     print(minis_text)

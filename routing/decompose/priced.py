@@ -169,7 +169,7 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
     found = {b: int(part.locations[loc]) for b, loc in on.chosen.items()}
     moved = sum(owner.get(ref, v) != v for v, stops, _ in on.plans for kind, ref in stops if kind == BIN)
     searched = solution_from_plans(
-        problem, on.plans, engine="priced+pyvrp", runtime_s=0.0, fit_rules=bool(missing), chosen=found
+        problem, on.plans, engine="decomposed+priced", runtime_s=0.0, fit_rules=bool(missing), chosen=found
     )
     better = rank(problem, searched) < rank(problem, districted)
     # With every bin on its lorry the areas are the districts' (only kerb sides may change, which moves
