@@ -41,6 +41,7 @@ import json
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from numpy.typing import NDArray
 
 from binroute import geo
 from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
-from binroute.api.pipeline.roads import places_of, turn_rules, vehicle_profile
+from binroute.api.pipeline.roads import Places, places_of, turn_rules, vehicle_profile
 from binroute.api.pipeline.scenario import Scenario
 from binroute.geo import u_turn_pockets
 from binroute.geo.audit import TurnFacts, arrival_side, forbidden_turns, read_turn_facts, u_turns
@@ -278,15 +279,33 @@ def reversing_change(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     return out
 
 
-def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, int]:
-    """A lower bound on the plan's U-turns, and the dead-end pockets holding bins it serves.
+@dataclass(frozen=True)
+class DayPockets:
+    """A scenario's places snapped as the pipeline snaps them, on one lorry profile's turn graph, and its pockets."""
 
-    The bound sums, over trips, the pockets (:func:`binroute.geo.turns.u_turn_pockets`)
-    the trip's bins lie in, not counting pockets where the trip starts or
-    ends: any plan serving the same bins in the same trips makes at least
-    that many U-turns. The pocket count is the least any plan needs.
-    Snapped as the pipeline snaps them (all lorries here have one profile).
-    """
+    net: geo.RoadNetwork
+    tg: geo.TurnGraph
+    places: Places
+    snapped: geo.Snapped
+    directed: NDArray[np.bool_]
+    kerb: NDArray[np.bool_]
+    pocket: NDArray[np.int64]
+
+    def stops(self, walk_out_m: float) -> geo.StopPlaces:
+        """The stop places with walk-outs of at most ``walk_out_m`` (a bin with a walk-out needs no U-turn)."""
+        walks = geo.walk_outs(self.tg, self.snapped, within_m=walk_out_m, directed=self.directed, pocket=self.pocket)
+        return geo.stop_places(
+            self.snapped,
+            directed=self.directed,
+            kerb=self.kerb,
+            driving_side=self.tg.rules.driving_side,
+            length_m=self.net.length_m,
+            walk_outs=walks,
+        )
+
+
+def day_pockets(scn: Scenario) -> DayPockets:
+    """:class:`DayPockets` of ``scn`` (all lorries here have one profile: the first's)."""
     fleet = scn.fleet
     net = geo.load_network(scn.network)
     rg = geo.routing_graph(net, vehicle_profile(fleet.vehicles[0]))
@@ -304,17 +323,22 @@ def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, in
         )
     directed = np.arange(len(places.ids)) >= places.n_fixed
     rules = ["either"] * places.n_fixed + [r or "auto" for r in scn.bins.get("side", [None] * len(scn.bins))]
-    pocket = u_turn_pockets(tg)
-    walks = geo.walk_outs(tg, snapped, within_m=fleet.planning.turns.walk_out_m, directed=directed, pocket=pocket)
-    stops = geo.stop_places(
-        snapped,
-        directed=directed,
-        kerb=geo.kerb_required(net, snapped, rules) & directed,
-        driving_side=tg.rules.driving_side,
-        length_m=net.length_m,
-        walk_outs=walks,  # a bin with a walk-out needs no U-turn
-    )
-    index = {name: i for i, name in enumerate(places.ids)}
+    kerb = geo.kerb_required(net, snapped, rules) & directed
+    return DayPockets(net, tg, places, snapped, directed, kerb, u_turn_pockets(tg))
+
+
+def _unavoidable(scn: Scenario, features: list[dict[str, Any]]) -> tuple[int, int]:
+    """A lower bound on the plan's U-turns, and the dead-end pockets holding bins it serves.
+
+    The bound sums, over trips, the pockets (:func:`binroute.geo.turns.u_turn_pockets`)
+    the trip's bins lie in, not counting pockets where the trip starts or
+    ends: any plan serving the same bins in the same trips makes at least
+    that many U-turns. The pocket count is the least any plan needs.
+    Snapped as the pipeline snaps them (:func:`day_pockets`).
+    """
+    day = day_pockets(scn)
+    stops, pocket = day.stops(scn.fleet.planning.turns.walk_out_m), day.pocket
+    index = {name: i for i, name in enumerate(day.places.ids)}
     trips: dict[tuple[str, int], list[int]] = {}
     ends: dict[tuple[str, int], list[int]] = {}
     for f in features:

@@ -1,6 +1,7 @@
 """Rounds a crew can own (issue #30): compact districts against the free whole-day search, and crews kept day to day.
 
     python -m benchmarks.rounds [--cases sample milan300 milan1000 city] [--time-limit 30]
+                                [--seeds 0 1] [--plans free districts like]
 
 For each case two consecutive days are planned through the real pipeline
 (:func:`binroute.api.pipeline.plan_scenario`), the bins chosen by the
@@ -21,7 +22,15 @@ two depots and two disposal sites; a generated street grid
 (:mod:`benchmarks.gen_city`) with 900 bins. On the generated days each bin
 fills at its own rate; day 2's readings show about half the bins emptied
 on day 1, so the forecast chooses a different, overlapping set. Milan is
-skipped when absent. Results: ``benchmarks/results/rounds.{csv,json,md}``.
+skipped when absent. Results: ``benchmarks/results/rounds.{csv,json,md}``
+(``--name`` for another name).
+
+Free and district plans get the same time limit and the same solver seed;
+``--seeds`` repeats every case with each seed (the row's ``seed``), since a
+time-limited search on a shared machine varies by a few per cent from run to
+run. ``--plans`` picks the modes to run (``like`` needs ``districts``): the
+free search's code is the same on every branch, so a before-and-after
+comparison of districts can run it once.
 """
 
 from __future__ import annotations
@@ -93,13 +102,13 @@ def _day2(folder: Path, into: Path) -> Path:
 
 
 def _plan(
-    folder: Path, day: date, rounds: str, time_limit: float, like: dict[str, str] | None = None
+    folder: Path, day: date, rounds: str, time_limit: float, like: dict[str, str] | None = None, *, seed: int = 0
 ) -> dict[str, Any]:
     """Plan ``folder`` for ``day``; the figures the benchmark keeps and each collected bin's crew."""
     from binroute.api.pipeline import PlanOptions, load_scenario, plan_scenario
 
     began = time.perf_counter()
-    options = PlanOptions(date=day, time_limit_s=time_limit, rounds=rounds, usual_crews=like, like="day 1")
+    options = PlanOptions(date=day, time_limit_s=time_limit, seed=seed, rounds=rounds, usual_crews=like, like="day 1")
     result = plan_scenario(load_scenario(folder), options)
     plan = result.plan
     t = plan["totals"]
@@ -115,8 +124,20 @@ def _plan(
         "overlap_same_stream": t["territory_overlap_same_stream"],
         "extra_crews": short.get("extra_crews", 0),
         "wall_s": round(time.perf_counter() - began, 1),
+        "priced": _priced(result.solution.details.get("priced_search")),
         "crews": crews,
     }
+
+
+def _priced(note: object) -> str:
+    """What the priced whole-day search did (:mod:`binroute.routing.decompose.priced`), in a few words."""
+    if not isinstance(note, dict):
+        return ""
+    if "skipped" in note:
+        return f"skipped: {note['skipped']}"
+    if note.get("kept"):
+        return f"kept, {note.get('moved', 0)} moved"
+    return "not better" if not note.get("better") else "mixed more"
 
 
 def _kept(a: dict[str, str], b: dict[str, str]) -> tuple[int, float]:
@@ -125,8 +146,13 @@ def _kept(a: dict[str, str], b: dict[str, str]) -> tuple[int, float]:
     return len(both), round(sum(a[x] == b[x] for x in both) / len(both), 3) if both else float("nan")
 
 
-def run_case(name: str, folder: Path, time_limit: float, tmp: Path) -> list[dict[str, Any]]:
-    """The case's rows: day 1 free and districts, day 2 free, districts and districts like day 1."""
+PLANS = ("free", "districts", "like")
+
+
+def run_case(
+    name: str, folder: Path, time_limit: float, tmp: Path, *, seed: int = 0, modes: tuple[str, ...] = PLANS
+) -> list[dict[str, Any]]:
+    """The case's rows (those of ``modes``): day 1 free and districts, day 2 free, districts, districts like day 1."""
     second = _day2(folder, tmp / f"{name}-day2")
     day2 = DAY + timedelta(days=1)
     rows = []
@@ -138,12 +164,14 @@ def run_case(name: str, folder: Path, time_limit: float, tmp: Path) -> list[dict
         ("day2 districts", second, day2, "districts", None),
         ("day2 districts --like day1", second, day2, "districts", "day1 districts"),
     ):
+        if ("like" if like_of else rounds) not in modes:
+            continue
         like = plans[like_of]["crews"] if like_of else None
-        record = _plan(where, day, rounds, time_limit, like)
+        record = _plan(where, day, rounds, time_limit, like, seed=seed)
         plans[label] = record
-        row = {"case": name, "plan": label, **{k: v for k, v in record.items() if k != "crews"}}
-        if label.startswith("day2"):
-            first = plans["day1 free" if rounds == "free" else "day1 districts"]
+        row = {"case": name, "seed": seed, "plan": label, **{k: v for k, v in record.items() if k != "crews"}}
+        first = plans.get("day1 free" if rounds == "free" else "day1 districts")
+        if label.startswith("day2") and first is not None:
             row["both_days"], row["kept_crew"] = _kept(first["crews"], record["crews"])
         rows.append(row)
         print(f"  {name} {label}: {json.dumps({k: v for k, v in row.items() if k not in ('case', 'plan')})}")
@@ -152,6 +180,7 @@ def run_case(name: str, folder: Path, time_limit: float, tmp: Path) -> list[dict
 
 COLUMNS = [
     "case",
+    "seed",
     "plan",
     "bins",
     "lorries",
@@ -163,6 +192,7 @@ COLUMNS = [
     "extra_crews",
     "both_days",
     "kept_crew",
+    "priced",
     "wall_s",
 ]
 
@@ -172,14 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--city", type=int, default=30, help="side of the generated grid (intersections)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="solver seeds, each case run with each")
+    parser.add_argument("--plans", nargs="+", choices=PLANS, default=list(PLANS), help="modes to plan")
+    parser.add_argument("--name", default="rounds", help="results file name (benchmarks/results/NAME.*)")
     args = parser.parse_args(argv)
+    if "like" in args.plans and "districts" not in args.plans:
+        parser.error("--plans like needs districts (day 2 is planned like day 1's district plan)")
+    modes = tuple(args.plans)
     rows: list[dict[str, Any]] = []
     skipped = []
     with tempfile.TemporaryDirectory(prefix="rounds-") as name:
         tmp = Path(name)
         for case in args.cases:
             if case == "sample":
-                rows += run_case(case, SAMPLE, args.time_limit, tmp)
+                for seed in args.seeds:
+                    rows += run_case(case, SAMPLE, args.time_limit, tmp, seed=seed, modes=modes)
                 continue
             if case.startswith("milan") and not MILAN.is_file():
                 skipped.append(f"{case}: {MILAN} not found")
@@ -193,14 +230,22 @@ def main(argv: list[str] | None = None) -> int:
             folder = tmp / case
             folder.mkdir()
             _write_day(folder, network, n_bins, SEED)
-            rows += run_case(case, folder, args.time_limit, tmp)
-            write_results("rounds", rows, {"time_limit_s": args.time_limit, "skipped": skipped})
-    meta = {"time_limit_s": args.time_limit, "seed": SEED, "skipped": skipped, "day": DAY.isoformat()}
-    write_results("rounds", rows, meta)
+            for seed in args.seeds:
+                rows += run_case(case, folder, args.time_limit, tmp, seed=seed, modes=modes)
+                write_results(args.name, rows, {"time_limit_s": args.time_limit, "skipped": skipped})
+    meta = {
+        "time_limit_s": args.time_limit,
+        "data_seed": SEED,
+        "seeds": args.seeds,
+        "skipped": skipped,
+        "day": DAY.isoformat(),
+    }
+    write_results(args.name, rows, meta)
     text = table(rows, COLUMNS)
     note = "Milan network data © OpenStreetMap contributors, ODbL."
     skips = "".join(f"\nskipped {s}" for s in skipped)
-    (RESULTS / "rounds.md").write_text(f"# Rounds (--time-limit {args.time_limit:g})\n\n{text}\n\n{note}{skips}\n")
+    title = f"# Rounds (--time-limit {args.time_limit:g}, seeds {' '.join(map(str, args.seeds))})"
+    (RESULTS / f"{args.name}.md").write_text(f"{title}\n\n{text}\n\n{note}{skips}\n")
     print(text + skips)
     return 0
 

@@ -470,9 +470,20 @@ def unavoidable_u_turns(stops: StopPlaces, pocket: IntArray, points: Sequence[in
     points: its depot, its disposal site) are not counted: a lorry already
     inside may serve on its way out.
     """
+    return len(pocket_groups(stops, pocket, points, free=free))
+
+
+def pocket_groups(
+    stops: StopPlaces, pocket: IntArray, points: Sequence[int], *, free: Sequence[int] = ()
+) -> list[set[int]]:
+    """The groups of pockets that serving ``points`` needs a U-turn in, one per group (see :func:`unavoidable_u_turns`).
+
+    A group is the pockets one point's places lie in, joined with those of
+    the other points sharing a pocket with them.
+    """
 
     def pockets_of(point: int) -> list[int]:
-        return pocket[stops.places.edge[np.isin(stops.places.place, stops.of(point))]].tolist()
+        return [int(k) for k in pocket[stops.places.edge[np.isin(stops.places.place, stops.of(point))]]]
 
     skip = {k for f in free for k in pockets_of(f) if k >= 0}
     parent: dict[int, int] = {}
@@ -489,4 +500,7 @@ def unavoidable_u_turns(stops: StopPlaces, pocket: IntArray, points: Sequence[in
         for k in found[1:]:
             parent[root(k)] = root(found[0])
         root(found[0])
-    return len({root(k) for k in parent})
+    groups: dict[int, set[int]] = {}
+    for k in list(parent):
+        groups.setdefault(root(k), set()).add(k)
+    return list(groups.values())

@@ -129,27 +129,41 @@ def crews_share_work(problem: Problem) -> bool:
     return any(sum(s in v.streams for v in problem.vehicles) >= 2 for s in streams)
 
 
-def merged_plans(problem: Problem, parts: Sequence[Part], solved: Sequence[Solution]) -> tuple[Plans, dict[int, int]]:
-    """The districts' routes as plans of the whole day (stops, departure) and where each bin was served."""
+def plans_of(problem: Problem, solution: Solution, at: NDArray[np.int64] | None = None) -> tuple[Plans, dict[int, int]]:
+    """``solution``'s used routes as plans of ``problem`` (vehicle, stops, departure) and where each bin was served.
+
+    Lorries, bins and sites are matched by id, so ``solution`` may be a
+    part's; ``at`` maps its locations to the day's (a part's ``locations``).
+    """
     vehicle_at = {v.id: i for i, v in enumerate(problem.vehicles)}
     bin_at = {b.id: i for i, b in enumerate(problem.bins)}
     site_at = {f.id: i for i, f in enumerate(problem.facilities)}
     plans: Plans = []
     chosen: dict[int, int] = {}
+    for route in solution.routes:
+        if not route.used:
+            continue
+        stops: list[tuple[str, int]] = []
+        for visit in route.visits:
+            if visit.kind == BIN:
+                stops.append((BIN, bin_at[visit.id]))
+                chosen[bin_at[visit.id]] = int(at[visit.location]) if at is not None else visit.location
+            elif visit.kind == TIP:
+                stops.append((TIP, site_at[visit.id]))
+        while stops and stops[-1][0] == TIP:  # the last tip is part of the drive home
+            stops.pop()
+        plans.append((vehicle_at[route.vehicle_id], stops, route.start_s))
+    return plans, chosen
+
+
+def merged_plans(problem: Problem, parts: Sequence[Part], solved: Sequence[Solution]) -> tuple[Plans, dict[int, int]]:
+    """The districts' routes as plans of the whole day (stops, departure) and where each bin was served."""
+    plans: Plans = []
+    chosen: dict[int, int] = {}
     for part, solution in zip(parts, solved, strict=True):
-        for route in solution.routes:
-            if not route.used:
-                continue
-            stops: list[tuple[str, int]] = []
-            for visit in route.visits:
-                if visit.kind == BIN:
-                    stops.append((BIN, bin_at[visit.id]))
-                    chosen[bin_at[visit.id]] = int(part.locations[visit.location])
-                elif visit.kind == TIP:
-                    stops.append((TIP, site_at[visit.id]))
-            while stops and stops[-1][0] == TIP:  # the last tip is part of the drive home
-                stops.pop()
-            plans.append((vehicle_at[route.vehicle_id], stops, route.start_s))
+        mine, where = plans_of(problem, solution, part.locations)
+        plans += mine
+        chosen |= where
     return plans, chosen
 
 

@@ -149,7 +149,13 @@ def test_pipeline_solution_passes_the_checker(in_process):
     assert report.ok, str(report)
     # The sample has a driver break, so "auto" combines PyVRP with OR-Tools (in each district, when the day is
     # planned in districts); a lorry with a break used gets it.
-    assert result.solution.engine in ("pyvrp+ortools", "pyvrp+schedule", "decomposed", "decomposed+pyvrp")
+    assert result.solution.engine in (
+        "pyvrp+ortools",
+        "pyvrp+schedule",
+        "decomposed",
+        "decomposed+pyvrp",
+        "decomposed+priced",
+    )
     breaks = {v.id for v in result.problem.vehicles if v.break_ is not None}
     assert breaks
     assert all(r.break_ is not None for r in result.solution.routes if r.used and r.vehicle_id in breaks)
