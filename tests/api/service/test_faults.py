@@ -205,6 +205,15 @@ LIBFAKETIME = [
 ]
 
 
+def _queued_plan(app, key: str, sid: str) -> str:
+    """Queue a 6-s plan of scenario ``sid`` through the API (answered 202); its id."""
+    resp = app.test_client().post(
+        f"/api/v1/scenarios/{sid}/plans", json={**PLAN, "time_limit_s": 6}, headers={"X-API-Key": key}
+    )
+    assert resp.status_code == 202, resp.json
+    return str(resp.json["id"])
+
+
 @pytest.mark.service
 @pytest.mark.slow
 @pytest.mark.parametrize("jump", ["-2h", "+2h"])
@@ -223,10 +232,7 @@ def test_a_worker_whose_clock_jumps_solves_its_plan_once(restartable, redis, sma
     database = new_database(restartable[0], f"t_{uuid.uuid4().hex[:12]}")
     app, key, sid = queued_app(database, redis, tmp_path, small)
     try:
-        body = {**PLAN, "time_limit_s": 6}
-        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
-        assert resp.status_code == 202, resp.json
-        plan_id = resp.json["id"]
+        plan_id = _queued_plan(app, key, sid)
         factory = app.extensions["binroute"]["sessions"]
         env = {
             "LD_PRELOAD": library,
@@ -258,10 +264,7 @@ def test_a_plan_solving_while_postgresql_restarts_ends_done(restartable, redis, 
     database = new_database(server_url, f"t_{uuid.uuid4().hex[:12]}")
     app, key, sid = queued_app(database, redis, tmp_path, small)
     try:
-        body = {**PLAN, "time_limit_s": 6}
-        resp = app.test_client().post(f"/api/v1/scenarios/{sid}/plans", json=body, headers={"X-API-Key": key})
-        assert resp.status_code == 202, resp.json
-        plan_id = resp.json["id"]
+        plan_id = _queued_plan(app, key, sid)
         factory = app.extensions["binroute"]["sessions"]
         with worker_process(redis, database, tmp_path / "w", "--concurrency", "1"):
             end = time.monotonic() + 180
