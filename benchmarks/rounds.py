@@ -125,6 +125,7 @@ def _plan(
         "extra_crews": short.get("extra_crews", 0),
         "wall_s": round(time.perf_counter() - began, 1),
         "priced": _priced(result.solution.details.get("priced_search")),
+        "won": _won(result.solution.details),
         "crews": crews,
     }
 
@@ -138,6 +139,15 @@ def _priced(note: object) -> str:
     if note.get("kept"):
         return f"kept, {note.get('moved', 0)} moved"
     return "not better" if not note.get("better") else "mixed more"
+
+
+def _won(details: dict[str, Any]) -> str:
+    """Which plan a district day kept: the districts' (searched with a price), the free plan, or the free plan tidied."""
+    if "priced_search" not in details:
+        return ""
+    if not details.get("free_kept_over_districts"):
+        return "districts"
+    return "tidied" if details.get("tidied", {}).get("areas_changed") is not None else "free"
 
 
 def _kept(a: dict[str, str], b: dict[str, str]) -> tuple[int, float]:
@@ -193,6 +203,7 @@ COLUMNS = [
     "both_days",
     "kept_crew",
     "priced",
+    "won",
     "wall_s",
 ]
 

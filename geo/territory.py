@@ -19,21 +19,25 @@ import pyproj
 import shapely
 from numpy.typing import NDArray
 
+from binroute._territory import hulls, overlap_share
+
 
 def territories(rounds: Sequence[NDArray[np.float64]], *, crs: str, buffer_m: float = 25.0) -> list[shapely.Geometry]:
     """Each round's territory: the convex hull of its stops (lon/lat rows), widened by ``buffer_m``.
 
     The buffer gives a round along one street an area too.
     """
+    return hulls(_metric(rounds, crs), buffer_m)
+
+
+def _metric(rounds: Sequence[NDArray[np.float64]], crs: str) -> list[NDArray[np.float64]]:
+    """Each round's lon/lat rows in ``crs`` (metres)."""
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     out = []
     for stops in rounds:
         pts = np.asarray(stops, dtype=float).reshape(-1, 2)
-        if len(pts) == 0:
-            out.append(shapely.Polygon())
-            continue
         x, y = to_metric.transform(pts[:, 0], pts[:, 1])
-        out.append(shapely.convex_hull(shapely.multipoints(np.column_stack([x, y]))).buffer(buffer_m))
+        out.append(np.column_stack([x, y]))
     return out
 
 
@@ -66,20 +70,7 @@ def territory_overlap(
         ``sum_i area(T_i ∩ union_{j≠i} T_j) / sum_i area(T_i)``; 0.0 with
         fewer than two rounds.
     """
-    if groups is not None and len(groups) != len(rounds):
-        raise ValueError(f"groups: {len(groups)} entries for {len(rounds)} rounds")
-    keep = [i for i, r in enumerate(rounds) if len(r)]
-    areas = territories([rounds[i] for i in keep], crs=crs, buffer_m=buffer_m)
-    labels = [groups[i] if groups is not None else frozenset({""}) for i in keep]
-    if len(areas) < 2:
-        return 0.0
-    total = sum(a.area for a in areas)
-    shared = 0.0
-    for i, a in enumerate(areas):
-        others = [b for j, b in enumerate(areas) if j != i and labels[i] & labels[j]]
-        if others:
-            shared += a.intersection(shapely.union_all(others)).area
-    return float(shared / total) if total > 0 else 0.0
+    return overlap_share(_metric(rounds, crs), buffer_m, groups)
 
 
 def district_outlines(

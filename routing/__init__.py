@@ -28,6 +28,7 @@ _EXPORTS = {
     "read_instance": ".instances",
     "ENGINES": ".limits",
     "MAX_HORIZON": ".limits",
+    "MAX_OVERLAP": ".limits",
     "ROUNDS": ".limits",
     "Limits": ".limits",
     "SolveParams": ".limits",
@@ -65,6 +66,7 @@ __all__ = [
     "ENGINES",
     "FEET_PER_MILE",
     "MAX_HORIZON",
+    "MAX_OVERLAP",
     "ROUNDS",
     "TIP",
     "Bin",
@@ -128,6 +130,7 @@ if TYPE_CHECKING:
     from .instances import read_instance as read_instance
     from .limits import ENGINES as ENGINES
     from .limits import MAX_HORIZON as MAX_HORIZON
+    from .limits import MAX_OVERLAP as MAX_OVERLAP
     from .limits import ROUNDS as ROUNDS
     from .limits import Limits as Limits
     from .limits import SolveParams as SolveParams

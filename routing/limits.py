@@ -12,6 +12,9 @@ ENGINES = ("ortools", "pyvrp", "auto")
 ROUNDS = ("districts", "free")
 #: Plan cost a move of a bin away from its usual crew must save (see :attr:`SolveParams.usual_crews`).
 MOVE_SAVING = 2.0
+#: Territory overlap of rounds sharing a stream a council accepts when a plan saves crew time or driving
+#: (see :attr:`SolveParams.max_overlap`): the level issue #30 set for rounds a crew can own.
+MAX_OVERLAP = 0.3
 #: The most collection days the collect rule looks ahead (its horizon).
 MAX_HORIZON = 14
 
@@ -65,6 +68,12 @@ class SolveParams:
         Where the warm start serves bins that have alternative locations: the
         location (one of :attr:`binroute.routing.Bin.locations`) by bin id. A bin left
         out starts at its location nearest, in time, to the stop before it.
+    max_overlap
+        With ``rounds="districts"``: the territory overlap (rounds sharing a
+        stream, as ``plan.json``'s ``territory_overlap_same_stream``) up to
+        which a plan cheaper than the districts' may replace them; the
+        districts' own overlap when that is larger. 0 keeps the districts'
+        areas whatever they cost. Read only when the problem has positions.
     """
 
     engine: str = "auto"
@@ -77,6 +86,7 @@ class SolveParams:
     rounds: str = "districts"
     usual_crews: Mapping[str, str] | None = None
     move_saving: float = MOVE_SAVING
+    max_overlap: float = MAX_OVERLAP
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -85,3 +95,5 @@ class SolveParams:
             raise ValueError(f"rounds must be one of {', '.join(ROUNDS)}, not {self.rounds!r}")
         if self.move_saving < 0:
             raise ValueError(f"move_saving must be at least 0, not {self.move_saving}")
+        if not 0 <= self.max_overlap <= 1:
+            raise ValueError(f"max_overlap must be between 0 and 1, not {self.max_overlap}")

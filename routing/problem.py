@@ -243,6 +243,12 @@ class Problem:
     move_cost
         Cost of each bin served by a vehicle other than its ``crew`` (a re-plan's
         moving penalty: a stop changes crew only when that saves more).
+    positions
+        Each location's planar position, ``(n_locations, 2)`` metres (the
+        pipeline's: the stops in the network's metric CRS), or None. Only the
+        judging of rounds' compactness reads it (their territory overlap,
+        :mod:`binroute.routing.decompose.compact`); without it routing judges
+        by which bins are each other's nearest.
     """
 
     matrices: Mapping[str, Matrix]
@@ -253,6 +259,7 @@ class Problem:
     dimensions: tuple[str, ...] = ("load",)
     balance_weight: float = 0.0
     move_cost: float = 0.0
+    positions: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -293,6 +300,12 @@ def _validate(p: Problem) -> None:
             raise ProblemError(f"matrix {name!r} has {m.time_s.shape[0]} locations, others {n}")
         n = m.time_s.shape[0]
     assert n is not None
+    if p.positions is not None:
+        shape = np.shape(p.positions)
+        if shape != (n, 2):
+            raise ProblemError(f"positions: shape {shape}, expected ({n}, 2): one x, y pair per location")
+        if not np.isfinite(p.positions).all():
+            raise ProblemError("positions: every x and y must be a finite number")
     if not p.depots:
         raise ProblemError("problem has no depot")
     if not p.vehicles:

@@ -60,6 +60,7 @@ from .cost import rank, with_cost
 from .deadline import Budget, Deadline
 from .decompose import borders, priced
 from .decompose import day as decompose
+from .decompose.compact import compact_enough
 from .decompose.districts import District
 from .departures import polish_departures
 from .directions import polish_directions
@@ -307,7 +308,10 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     with a price on mixing (:func:`_priced_whole_day`) has time to run: it
     moves a small day's borders where that saves driving, in place of the
     border pairs, and gets :data:`PRICED_SHARE` of the time limit at least.
-    Big days and days with usual crews get the border pairs.
+    On two cores the districts of such a day run on this core while the
+    other searches the whole day freely; that free plan is tidied into
+    areas in the second half (:func:`_priced_whole_day`). Big days and days
+    with usual crews get the border pairs.
     """
     usual = _usual_indices(problem, params.usual_crews)
     regional, whole = decompose.border_budget(budget)
@@ -321,29 +325,25 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
         fewer = decompose.districts(problem, usual, fewer=1)
         if len(fewer) < len(tries[0]):
             tries.append(fewer)
-    best: Solution | None = None
-    lent: set[str] = set()
-    ids, saving = params.usual_crews or {}, params.move_saving
-    for k, split in enumerate(tries):
-        part = 1 / (len(tries) - k)
-        mine, across = regional.share(part), whole.share(part)
-        if small and budget.timed:
-            # A try takes about what searching its bins in districts takes, not all the time left (a
-            # try of one district searched the whole day on both cores, then across borders, until
-            # the deadline): the small day's priced whole-day search comes after.
-            cap = Deadline.after(max(ROUND_FLOOR_S, decompose.DISTRICT_S_PER_BIN * len(problem.bins)))
-            mine, across = mine.until(cap), across.until(cap)
-        found = _in_districts(problem, split, mine, across, params)
-        if best is None or borders.stay_rank(problem, found, ids, saving) < borders.stay_rank(
-            problem, best, ids, saving
-        ):
-            best, lent = found, {problem.bins[b].id for d in split for b in d.borrowed}
-    assert best is not None
+    free: Solution | None = None
+    if small and not usual and _two_cores(budget):
+        # The districts on this core; a free whole-day search on the other, tidied later (_priced_whole_day).
+        other = dataclasses.replace(params, seed=params.seed + 1)
+        found = _on_two_cores(
+            regional,
+            "district_tries",
+            (problem, tries, regional, whole, params, True),
+            (problem, regional, other),
+            other_job="one_core",
+        )
+        (best, lent), free = found[0], (found[1] if len(found) > 1 else None)
+    else:
+        best, lent = _district_tries(problem, tries, regional, whole, params, False)
     best = dataclasses.replace(best, details=dict(best.details, district_counts_tried=[len(t) for t in tries]))
     if small and not usual:
         # A small day's borders move in one search of the whole day with a price on mixing, not pair by pair.
         best = _with_spare_lorries(problem, best, budget, params.seed)
-        best = _priced_whole_day(problem, best, budget, params)
+        best = _priced_whole_day(problem, best, budget, params, free)
     else:
         best = _border_pairs(problem, best, budget.share(BORDER_SHARE), params)
         best = _with_spare_lorries(problem, best, budget, params.seed)
@@ -354,54 +354,111 @@ def _decomposed(problem: Problem, budget: Budget, params: SolveParams) -> Soluti
     return best
 
 
+def _district_tries(
+    problem: Problem, tries: list[list[District]], regional: Budget, whole: Budget, params: SolveParams, alone: bool
+) -> tuple[Solution, set[str]]:
+    """Each split of ``tries`` routed in districts (:func:`_in_districts`); the best plan and the bins it lent.
+
+    ``alone``: on this core only (the other runs a free search meanwhile).
+    """
+    small = len(problem.bins) <= decompose.DECOMPOSE_MIN_BINS
+    best: Solution | None = None
+    lent: set[str] = set()
+    ids, saving = params.usual_crews or {}, params.move_saving
+    for k, split in enumerate(tries):
+        part = 1 / (len(tries) - k)
+        mine, across = regional.share(part), whole.share(part)
+        if small and regional.timed:
+            # A try takes about what searching its bins in districts takes, not all the time left (a
+            # try of one district searched the whole day on both cores, then across borders, until
+            # the deadline): the small day's priced whole-day search comes after.
+            cap = Deadline.after(max(ROUND_FLOOR_S, decompose.DISTRICT_S_PER_BIN * len(problem.bins)))
+            mine, across = mine.until(cap), across.until(cap)
+        found = _in_districts(problem, split, mine, across, params, alone=alone)
+        if best is None or borders.stay_rank(problem, found, ids, saving) < borders.stay_rank(
+            problem, best, ids, saving
+        ):
+            best, lent = found, {problem.bins[b].id for d in split for b in d.borrowed}
+    assert best is not None
+    return best, lent
+
+
 #: Shortest time left after the districts for which a small day also gets the priced whole-day search.
 PRICED_MIN_S = 1.0
 #: Share of a small day's time limit kept from the districts for the priced whole-day search.
 PRICED_SHARE = 0.5
 
 
-def _priced_whole_day(problem: Problem, districted: Solution, budget: Budget, params: SolveParams) -> Solution:
-    """The districts' plan, or a better one about as compact: a priced search here, a free one on the other core.
+def _priced_whole_day(
+    problem: Problem, districted: Solution, budget: Budget, params: SolveParams, free: Solution | None = None
+) -> Solution:
+    """The districts' plan, or a cheaper one compact enough: a priced search here, a free plan tidied on the other core.
 
     Here :func:`binroute.routing.decompose.priced.priced_search` with the
     time the districts left: the whole day from the districts' plan, a bin
-    of another district at a price. On the second core, when worth it, a
-    free whole-day search (one core's ``auto``), kept only when it ranks
-    better than the districts' plan and its rounds mix no more than theirs
-    (:func:`binroute.routing.decompose.borders.mixing`): on days whose
-    bins are far apart its rounds are compact anyway, and the priced search
-    from the districts does not always reach it in the time (measured in the
-    benchmarks README, issue #30 third part). The best ranked plan wins.
+    of another district at a price. On the second core, when worth it,
+    ``free`` (the free whole-day search that ran beside the districts)
+    tidied into areas (:func:`binroute.routing.decompose.priced.tidied_search`),
+    or without it a free whole-day search (one core's ``auto``). The free
+    and the tidied plans count only when their rounds are compact enough
+    (:func:`binroute.routing.decompose.compact.compact_enough`: territory
+    overlap at most ``params.max_overlap`` or the districts', whichever is
+    larger): on days whose bins are far apart a free plan's rounds are
+    compact anyway, and a free plan's few stray bins often cost less to
+    tidy than the districts' borders cost to move (measured in the
+    benchmarks README, issue #30). The best ranked plan wins.
     """
     if budget.timed and budget.deadline.left() < PRICED_MIN_S:
         return districted
-    found = _on_two_cores(
-        budget,
-        "priced",
-        (problem, districted, budget, params.seed),
-        (problem, budget, dataclasses.replace(params, seed=params.seed + 1)),
-        other_job="one_core",
-    )
-    plans = [found[0]]
-    for free in found[1:]:
-        # A plan from scratch mixes no more than the districts' (with their slack, Milan 1,000's day 1 kept a
-        # free plan of territory overlap 0.36, and the next day's --like plan inherited its areas: 0.50).
-        compact = borders.mixing(problem, free) <= borders.mixing(problem, districted)
-        if compact and rank(problem, free) < rank(problem, districted):
-            details = dict(districted.details, **found[0].details, free_kept_over_districts=True)
-            plans.append(dataclasses.replace(free, details=details))
+    mine = (problem, districted, budget, params.seed, params.max_overlap)
+    other = dataclasses.replace(params, seed=params.seed + 1)
+    if free is not None:
+        found = _on_two_cores(
+            budget, "priced", mine, (problem, free, budget, other.seed, params.max_overlap), other_job="tidied"
+        )
+        candidates = [free, *found[1:]]
+    else:
+        found = _on_two_cores(budget, "priced", mine, (problem, budget, other), other_job="one_core")
+        candidates = found[1:]
+    return _best_compact(problem, districted, found[0], candidates, params.max_overlap)
+
+
+def _best_compact(
+    problem: Problem, districted: Solution, searched: Solution, candidates: list[Solution], max_overlap: float
+) -> Solution:
+    """The best ranked of ``searched`` and the ``candidates`` compact enough and better than ``districted``.
+
+    A candidate's rounds must be compact enough to replace the districts'
+    (:func:`binroute.routing.decompose.compact.compact_enough`); the plan kept
+    carries the districts' and the search's details, and
+    ``free_kept_over_districts`` when a candidate won.
+    """
+    plans = [searched]
+    for plan in candidates:
+        if compact_enough(problem, plan, districted, max_overlap) and rank(problem, plan) < rank(problem, districted):
+            details = dict(districted.details, **searched.details, free_kept_over_districts=True)
+            if "tidied" in plan.details:
+                details["tidied"] = plan.details["tidied"]
+            plans.append(dataclasses.replace(plan, details=details))
     return min(plans, key=lambda solution: rank(problem, solution))
 
 
 def _in_districts(
-    problem: Problem, split: list[District], regional: Budget, whole: Budget, params: SolveParams
+    problem: Problem,
+    split: list[District],
+    regional: Budget,
+    whole: Budget,
+    params: SolveParams,
+    *,
+    alone: bool = False,
 ) -> Solution:
     """The day routed district by district (``regional``), merged, then searched across borders if bins are left."""
     found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
     if len(found) == 1:  # one district: its lorry's day searched on both cores, as a whole day would be
-        parts, solved = found, [_whole_day(found[0].problem, regional, params)]
-    elif _two_cores(regional):
+        one = _one_core if alone else _whole_day
+        parts, solved = found, [one(found[0].problem, regional, params)]
+    elif _two_cores(regional) and not alone:
         mine, theirs = order[0::2], order[1::2]
         other = dataclasses.replace(params, seed=params.seed + 1)
         results = _on_two_cores(
@@ -513,6 +570,8 @@ JOBS: dict[str, Callable[..., Any]] = {
     "districts": _districts,
     "border_pairs": borders.improve_pairs,
     "priced": priced.priced_search,
+    "tidied": priced.tidied_search,
+    "district_tries": _district_tries,
     "one_core": _one_core,
 }
 

@@ -31,7 +31,7 @@ from .forecast import decide_bins, decision_rules, rule_summary
 from .options import PlanOptions
 from .problem import build_problem
 from .reach import check_near_roads
-from .report import plan_geojson, plan_report, route_legs, street_names
+from .report import metric_crs, plan_geojson, plan_report, route_legs, street_names
 from .roads import places_of, snap_places, travel
 from .rounds import rounds_report
 from .scenario import Scenario
@@ -149,14 +149,27 @@ def plan_scenario(
     clock = time.perf_counter()
     progress(Progress("solve", 0.0))
     problem = build_problem(
-        scn, decisions, rules, chosen=chosen, locations=locations, n_fixed=places.n_fixed, travel=roads
+        scn,
+        decisions,
+        rules,
+        chosen=chosen,
+        locations=locations,
+        n_fixed=places.n_fixed,
+        travel=roads,
+        crs=metric_crs(roads, net),
     )
     limits = Limits(time_limit_s=options.time_limit_s, solution_limit=options.solution_limit)
     # The budget solve() will have: the time limit, or a solution limit's backstop deadline.
     budget_s = Budget.from_limits(limits, len(problem.bins)).deadline.total_s
     with ticking(progress, "solve", budget_s):
         usual = usual_crews(scn, options.usual_crews)
-        params = SolveParams(engine=options.engine, seed=options.seed, rounds=options.rounds, usual_crews=usual)
+        params = SolveParams(
+            engine=options.engine,
+            seed=options.seed,
+            rounds=options.rounds,
+            usual_crews=usual,
+            max_overlap=scn.fleet.planning.max_overlap,
+        )
         solution = solve(problem, limits=limits, params=params)
     timings["solve"] = time.perf_counter() - clock
     line = f"solve: {solution.status}, {len(solution.served())} bins on {solution.vehicles_used} vehicle(s)"

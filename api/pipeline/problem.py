@@ -6,6 +6,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pyproj
+from numpy.typing import NDArray
+
+from binroute.geo import utm_crs
 from binroute.routing import Bin, Break, Depot, Facility, Problem, TimeWindow, Vehicle
 from binroute.routing.forecast import MUST, Decision, DecisionRules, demand_of
 
@@ -33,6 +38,7 @@ def build_problem(
     locations: Sequence[int],
     n_fixed: int,
     travel: Travel,
+    crs: str | None = None,
 ) -> Problem:
     """The day's routing problem.
 
@@ -53,6 +59,9 @@ def build_problem(
     travel
         Matrices per vehicle profile, and each point's locations in them (a
         bin's second direction becomes its alternative location).
+    crs
+        The metric CRS of the problem's positions (:func:`positions`); None:
+        the UTM zone of the stops.
     """
     fleet = scn.fleet
     depot_index = {d.id: i for i, d in enumerate(fleet.depots)}
@@ -130,4 +139,21 @@ def build_problem(
         facilities=facilities,
         dimensions=DIMENSIONS,
         balance_weight=fleet.planning.balance_weight,
+        positions=positions(travel, crs),
     )
+
+
+def positions(travel: Travel, crs: str | None = None) -> NDArray[np.float64] | None:
+    """Each matrix location's stop in ``crs`` (x, y metres; None: the stops' UTM zone), for judging compactness.
+
+    None when the stops do not match the matrices' locations.
+    """
+    n = next(iter(travel.matrices.values())).time_s.shape[0]
+    points = np.asarray(travel.slot_point, dtype=np.int64)
+    if len(points) != n or len(travel.stops.lon) == 0:
+        return None
+    lon, lat = np.asarray(travel.stops.lon, dtype=float), np.asarray(travel.stops.lat, dtype=float)
+    crs = crs or utm_crs(float(np.mean(lon)), float(np.mean(lat)))
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon[points], lat[points])
+    xy = np.column_stack([x, y])
+    return xy if np.isfinite(xy).all() else None

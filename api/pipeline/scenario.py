@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from binroute.geo import OSM_SUFFIXES
+from binroute.routing import MAX_OVERLAP
 
 from .errors import RowError, ScenarioError
 from .options import DEFAULT_HORIZON_DAYS, MAX_HORIZON, ThresholdPct
@@ -209,6 +210,8 @@ class PlanningIn(_Model):
     overflow_cost: Annotated[float, Field(ge=0)] = 40.0
     collect_at: HHMM = "10:00"
     balance_weight: Annotated[float, Field(ge=0)] = 0.0
+    #: Territory overlap of rounds sharing a stream up to which a cheaper plan may replace the districts'.
+    max_overlap: Annotated[float, Field(ge=0, le=1)] = MAX_OVERLAP
     max_snap_m: Annotated[float, Field(gt=0)] = 150.0
     turns: TurnsIn = TurnsIn()
     #: Without a road network: road km per great-circle km, and the average speed (see ``roads.estimate_travel``).

@@ -114,6 +114,7 @@ def restricted(problem: Problem, bins: Sequence[int], vehicles: Sequence[int]) -
             for b in sorted(bins)
         ),
         vehicles=tuple(problem.vehicles[v] for v in vehicles),
+        positions=problem.positions[used] if problem.positions is not None else None,
     )
     return Part(part, used)
 

@@ -49,10 +49,12 @@ from numpy.typing import NDArray
 from ..cost import rank
 from ..deadline import Budget
 from ..engines.pyvrp import Found, search_on, to_pyvrp, unsupported
+from ..limits import MAX_OVERLAP
 from ..problem import Matrix, Problem
 from ..schedule import solution_from_plans
 from ..solution import BIN, Solution
-from .borders import MIX_SLACK, mixing
+from .borders import MIX_SLACK
+from .compact import TIDY_PRICE_WEIGHTS, compact_enough, overlap, tidy_owners
 from .day import plans_of, restricted, start_solution
 
 #: Most bytes the lorries' priced distance matrices (int32, one per lorry) may take together.
@@ -95,13 +97,17 @@ def mixing_prices(problem: Problem, owner: Mapping[int, int], chosen: Mapping[in
     return out
 
 
-def priced_problem(problem: Problem, owner: Mapping[int, int], chosen: Mapping[int, int]) -> Problem:
+def priced_problem(
+    problem: Problem, owner: Mapping[int, int], chosen: Mapping[int, int], weight: float = 1.0
+) -> Problem:
     """``problem`` with a profile per lorry whose distances into other districts' bins carry :func:`mixing_prices`.
+
+    ``weight`` scales the prices (1: a bin's whole depth into another district).
 
     A lorry that pays nothing per distance, or has a distance limit (the
     prices would count against it), keeps its profile and searches unpriced.
     """
-    prices = mixing_prices(problem, owner, chosen)
+    prices = np.round(mixing_prices(problem, owner, chosen) * weight).astype(np.int64)
     matrices = dict(problem.matrices)
     vehicles = []
     for v, vehicle in enumerate(problem.vehicles):
@@ -123,7 +129,53 @@ def _priced_bytes(n_locations: int, n_vehicles: int) -> int:
     return 4 * n_locations * n_locations * n_vehicles
 
 
-def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: int) -> Solution:
+def _search_priced(
+    problem: Problem,
+    start: Solution,
+    owner: Mapping[int, int] | None,
+    budget: Budget,
+    seed: int,
+    engine: str,
+    weight: float = 1.0,
+) -> tuple[Solution, int] | str:
+    """PyVRP's search of the whole day from ``start``, a bin outside its ``owner``'s area at a price.
+
+    ``owner`` (vehicle index by bin index) defaults to the lorry serving
+    each bin in ``start``. Returns the plan found, costed on the day's own
+    matrices, and how many bins it serves on a lorry other than their
+    owner; or why it did not search. ``weight`` scales the prices.
+    """
+    plans, chosen = plans_of(problem, start)
+    if not plans:
+        return "no rounds"
+    if budget.timed and budget.deadline.left() < 1.0:
+        return "no time left"
+    if owner is None:
+        owner = {ref: v for v, stops, _ in plans for kind, ref in stops if kind == BIN}
+    part = restricted(problem, range(len(problem.bins)), range(len(problem.vehicles)))
+    if _priced_bytes(len(part.locations), len(problem.vehicles)) > PRICED_MAX_BYTES:
+        return "matrices too big"
+    here = {int(loc): k for k, loc in enumerate(part.locations)}
+    local = {b: here[loc] for b, loc in chosen.items()}
+    priced = priced_problem(part.problem, owner, local, weight)
+    missing = unsupported(problem)
+    mapping = to_pyvrp(priced, relax_breaks=bool(missing))
+    try:
+        first = start_solution(mapping, priced, plans, local)
+    except (RuntimeError, ValueError, IndexError, KeyError) as error:
+        return f"no start from the plan: {error}"
+    on = search_on(priced, Found(0.0, plans, mapping, first, chosen=local), budget, seed=seed)
+    found = {b: int(part.locations[loc]) for b, loc in on.chosen.items()}
+    moved = sum(owner.get(ref, v) != v for v, stops, _ in on.plans for kind, ref in stops if kind == BIN)
+    searched = solution_from_plans(
+        problem, on.plans, engine=engine, runtime_s=0.0, fit_rules=bool(missing), chosen=found
+    )
+    return searched, moved
+
+
+def priced_search(
+    problem: Problem, districted: Solution, budget: Budget, seed: int, max_overlap: float = MAX_OVERLAP
+) -> Solution:
     """PyVRP's search of the whole day from the districts' plan, with a price on mixing (see the module notes).
 
     Parameters
@@ -136,46 +188,76 @@ def priced_search(problem: Problem, districted: Solution, budget: Budget, seed: 
         When to stop (a solution limit makes it deterministic).
     seed
         The search's seed.
+    max_overlap
+        The territory overlap the council accepts (:func:`.compact.compact_enough`).
 
     Returns
     -------
     Solution
-        The searched plan when it ranks better and mixes no more than allowed, else ``districted``;
+        The searched plan when it ranks better and is as compact as allowed, else ``districted``;
         ``details["priced_search"]`` says which, and how many bins changed lorry.
     """
-    plans, chosen = plans_of(problem, districted)
-
-    def skipped(why: str) -> Solution:
-        return dataclasses.replace(districted, details=dict(districted.details, priced_search={"skipped": why}))
-
-    if not plans:
-        return skipped("no rounds")
-    if budget.timed and budget.deadline.left() < 1.0:
-        return skipped("no time left")
-    owner = {ref: v for v, stops, _ in plans for kind, ref in stops if kind == BIN}
-    part = restricted(problem, range(len(problem.bins)), range(len(problem.vehicles)))
-    if _priced_bytes(len(part.locations), len(problem.vehicles)) > PRICED_MAX_BYTES:
-        return skipped("matrices too big")
-    here = {int(loc): k for k, loc in enumerate(part.locations)}
-    local = {b: here[loc] for b, loc in chosen.items()}
-    priced = priced_problem(part.problem, owner, local)
-    missing = unsupported(problem)
-    mapping = to_pyvrp(priced, relax_breaks=bool(missing))
-    try:
-        start = start_solution(mapping, priced, plans, local)
-    except (RuntimeError, ValueError, IndexError, KeyError) as error:
-        return skipped(f"no start from the districts' plan: {error}")
-    on = search_on(priced, Found(0.0, plans, mapping, start, chosen=local), budget, seed=seed)
-    found = {b: int(part.locations[loc]) for b, loc in on.chosen.items()}
-    moved = sum(owner.get(ref, v) != v for v, stops, _ in on.plans for kind, ref in stops if kind == BIN)
-    searched = solution_from_plans(
-        problem, on.plans, engine="decomposed+priced", runtime_s=0.0, fit_rules=bool(missing), chosen=found
-    )
+    found = _search_priced(problem, districted, None, budget, seed, "decomposed+priced")
+    if isinstance(found, str):
+        return dataclasses.replace(districted, details=dict(districted.details, priced_search={"skipped": found}))
+    searched, moved = found
     better = rank(problem, searched) < rank(problem, districted)
     # With every bin on its lorry the areas are the districts' (only kerb sides may change, which moves
     # the nearest-bin proxy on days of two streams: the sample's day 2 was refused for that).
-    compact = moved == 0 or mixing(problem, searched) <= mixing(problem, districted) + MIX_SLACK
+    compact = moved == 0 or compact_enough(problem, searched, districted, max_overlap, mix_slack=MIX_SLACK)
     note = {"kept": better and compact, "moved": moved, "better": better, "compact": compact}
     if not (better and compact):
         return dataclasses.replace(districted, details=dict(districted.details, priced_search=note))
     return dataclasses.replace(searched, details=dict(districted.details, priced_search=note))
+
+
+def tidied_search(
+    problem: Problem, free: Solution, budget: Budget, seed: int, max_overlap: float = MAX_OVERLAP
+) -> Solution:
+    """A free plan's rounds tidied into areas: searched on from ``free`` with :func:`.compact.tidy_owners` priced.
+
+    Each served bin's area is the lorry most of its nearest served bins are
+    on; a bin served outside its area pays a share of :func:`mixing_prices`.
+    The search starts with the lightest share of
+    :data:`.compact.TIDY_PRICE_WEIGHTS`, a nudge rather than a wall: the free
+    plan's rounds are close to their best already, so it goes on improving
+    them and hands a stray to the round around it where that costs less
+    than its price. While the rounds still overlap more than
+    ``max_overlap`` (:func:`.compact.overlap`), each next stage votes the
+    areas again and searches on with the next, heavier share; once they
+    do not, the stage takes the rest of the time at its share. Without
+    positions the first share takes all the time.
+
+    Returns the plan found (``details["tidied"]``: bins whose area changed
+    at the first vote, the price's share at the end, and bins still outside
+    their area), or ``free`` when the search could not run
+    (``details["tidied"]["skipped"]``). The caller judges it
+    (:func:`.compact.compact_enough`).
+    """
+    vehicle_at = {v.id: i for i, v in enumerate(problem.vehicles)}
+    bin_at = {b.id: i for i, b in enumerate(problem.bins)}
+    weights = TIDY_PRICE_WEIGHTS if problem.positions is not None else TIDY_PRICE_WEIGHTS[:1]
+    plan, note = free, dict[str, object]()
+    for k, weight in enumerate(weights):
+        owner = tidy_owners(problem, plan)
+        if k == 0:
+            changed = (owner[bin_at[b]] != vehicle_at[r.vehicle_id] for r in free.routes for b in r.bins)
+            note["areas_changed"] = sum(changed)
+        last = k == len(weights) - 1
+        stage = budget if last else budget.share(1 / (len(weights) - k))
+        found = _search_priced(problem, plan, owner, stage, seed + k, "tidied+priced", weight)
+        if isinstance(found, str):
+            if k == 0:
+                return dataclasses.replace(free, details=dict(free.details, tidied={"skipped": found}))
+            break
+        plan, note["outside_area"] = found
+        note["price_share"] = weight
+        share = overlap(problem, plan)
+        if last or share is None or share <= max_overlap:
+            if not last and budget.timed and budget.deadline.left() >= 1.0:  # the rest of the time at this share
+                owner = tidy_owners(problem, plan)
+                more = _search_priced(problem, plan, owner, budget, seed + k + 1, "tidied+priced", weight)
+                if not isinstance(more, str):
+                    plan, note["outside_area"] = more
+            break
+    return dataclasses.replace(plan, details=dict(free.details, tidied=note))

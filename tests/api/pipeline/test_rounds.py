@@ -15,6 +15,7 @@ from binroute.api.pipeline.areas import crews_from_plan, load_like, usual_crews
 from binroute.api.pipeline.errors import ScenarioError
 from binroute.api.pipeline.mapview import map_html
 from binroute.routing import check_solution
+from binroute.routing.decompose import compact
 
 from ...helpers import SAMPLE
 
@@ -117,3 +118,21 @@ def test_a_plan_like_its_own_crews_keeps_them(tmp_path):
     changes = again.plan["crew_changes"]
     assert changes["changed"] == 0 and changes["kept"] == len(crews) and changes["source"] == "previous plan first"
     assert again.plan["districts"] and all(len(d["outline"]) >= 4 for d in again.plan["districts"])
+
+
+def test_routing_judges_compactness_on_the_plans_own_measure(tmp_path):
+    """The problem carries each location's position in the plan's metric CRS, so routing's overlap of the
+    rounds is plan.json's ``territory_overlap_same_stream``; the council's ``max_overlap`` is a checked field."""
+    folder = _small(tmp_path, shift_end="07:15")  # two crews needed
+    options = PlanOptions(date=DAY, time_limit_s=None, solution_limit=5, include_may=False)
+    result = plan_scenario(load_scenario(folder), options)
+    problem = result.problem
+    assert problem.positions is not None and problem.positions.shape == (problem.n_locations, 2)
+    assert result.solution.vehicles_used == 2
+    measured = compact.overlap(problem, result.solution)
+    assert measured == pytest.approx(result.plan["totals"]["territory_overlap_same_stream"], abs=0.001)
+    fleet = json.loads((folder / "fleet.json").read_text())
+    fleet["planning"] = {**fleet.get("planning", {}), "max_overlap": 1.5}
+    (folder / "fleet.json").write_text(json.dumps(fleet))
+    with pytest.raises(ScenarioError, match="max_overlap"):
+        load_scenario(folder)
