@@ -142,7 +142,7 @@ def _priced(note: object) -> str:
 
 
 def _won(details: dict[str, Any]) -> str:
-    """Which plan a district day kept: the districts' (searched with a price), the free plan, or the free plan tidied."""
+    """Which plan a district day kept: the districts' (searched with a price), the free plan, or it tidied."""
     if "priced_search" not in details:
         return ""
     if not details.get("free_kept_over_districts"):
