@@ -455,7 +455,7 @@ def _in_districts(
     """The day routed district by district (``regional``), merged, then searched across borders if bins are left."""
     found = [decompose.restricted(problem, d.bins, [d.vehicle]) for d in split]
     order = sorted(range(len(found)), key=lambda i: -len(found[i].problem.bins))
-    if len(found) == 1:  # one district: its lorry's day searched on both cores, as a whole day would be
+    if len(found) == 1:  # one district: its lorry's day searched as a whole day would be (on both cores unless alone)
         one = _one_core if alone else _whole_day
         parts, solved = found, [one(found[0].problem, regional, params)]
     elif _two_cores(regional) and not alone:

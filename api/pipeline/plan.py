@@ -31,8 +31,8 @@ from .forecast import decide_bins, decision_rules, rule_summary
 from .options import PlanOptions
 from .problem import build_problem
 from .reach import check_near_roads
-from .report import metric_crs, plan_geojson, plan_report, route_legs, street_names
-from .roads import places_of, snap_places, travel
+from .report import plan_geojson, plan_report, route_legs, street_names
+from .roads import metric_crs, places_of, snap_places, travel
 from .rounds import rounds_report
 from .scenario import Scenario
 

@@ -10,11 +10,10 @@ import numpy as np
 import pyproj
 from numpy.typing import NDArray
 
-from binroute.geo import utm_crs
 from binroute.routing import Bin, Break, Depot, Facility, Problem, TimeWindow, Vehicle
 from binroute.routing.forecast import MUST, Decision, DecisionRules, demand_of
 
-from .roads import Travel
+from .roads import Travel, metric_crs
 from .scenario import Scenario, parse_hhmm
 
 #: The capacity dimensions of every vehicle and demand, in this order.
@@ -153,7 +152,7 @@ def positions(travel: Travel, crs: str | None = None) -> NDArray[np.float64] | N
     if len(points) != n or len(travel.stops.lon) == 0:
         return None
     lon, lat = np.asarray(travel.stops.lon, dtype=float), np.asarray(travel.stops.lat, dtype=float)
-    crs = crs or utm_crs(float(np.mean(lon)), float(np.mean(lat)))
+    crs = crs or metric_crs(travel, None)
     x, y = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon[points], lat[points])
     xy = np.column_stack([x, y])
     return xy if np.isfinite(xy).all() else None

@@ -28,7 +28,6 @@ from binroute.geo import (
     line_through,
     point_feature,
     territory_overlap,
-    utm_crs,
 )
 from binroute.routing import BIN, TIP, Problem, Solution
 from binroute.routing.forecast import Decision
@@ -47,7 +46,7 @@ from .manoeuvres import (
     walk_out_entry,
 )
 from .options import PlanOptions
-from .roads import ESTIMATE, Leg, Travel
+from .roads import ESTIMATE, Leg, Travel, metric_crs
 from .scenario import Scenario
 
 
@@ -193,11 +192,6 @@ def _skipped(
         "p_overflow": risk,
         "planned_for": planned_day(d, day, False, *step_days),
     }
-
-
-def metric_crs(travel: Travel, net: RoadNetwork | None) -> str:
-    """The metric CRS territories are measured in: the network's, else the UTM zone of the stops."""
-    return net.crs if net is not None else utm_crs(float(np.mean(travel.stops.lon)), float(np.mean(travel.stops.lat)))
 
 
 def round_points(solution: Solution, travel: Travel) -> list[NDArray[np.float64]]:

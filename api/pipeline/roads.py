@@ -47,6 +47,7 @@ from binroute.geo import (
     snap_points,
     travel_matrices,
     turn_graph,
+    utm_crs,
     walk_outs,
 )
 from binroute.routing import Matrix
@@ -152,6 +153,11 @@ class Travel:
         if self.model != "turns":
             return ""
         return self.kerbside[self.profiles[vehicle_id].name].side(location)
+
+
+def metric_crs(travel: Travel, net: RoadNetwork | None) -> str:
+    """The metric CRS territories are measured in: the network's, else the UTM zone of the stops."""
+    return net.crs if net is not None else utm_crs(float(np.mean(travel.stops.lon)), float(np.mean(travel.stops.lat)))
 
 
 def places_of(scn: Scenario) -> Places:

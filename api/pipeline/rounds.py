@@ -21,8 +21,8 @@ from binroute.geo import RoadNetwork, district_outlines, territory_overlap
 from binroute.routing import Problem, Solution, fleet_shortfall
 
 from .areas import crew_changes
-from .report import metric_crs, round_points
-from .roads import Travel
+from .report import round_points
+from .roads import Travel, metric_crs
 
 
 def rounds_report(
